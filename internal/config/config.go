@@ -1,0 +1,155 @@
+// Package config holds Loupe's server configuration: defaults, validation and YAML loading.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole `loupe serve` configuration. The zero value is not useful: start from
+// Default() and override.
+type Config struct {
+	// DataDir holds every store: loupe.duckdb (logs, spans) and metrics/ (Prometheus TSDB).
+	DataDir string `yaml:"data_dir"`
+	// Log configures Loupe's own logs.
+	Log LogConfig `yaml:"log"`
+	// Listen holds the addresses Loupe binds. Defaults are loopback only.
+	Listen ListenConfig `yaml:"listen"`
+	// Retention per signal; data older than this is dropped in whole partitions.
+	Retention RetentionConfig `yaml:"retention"`
+	// Limits protect the server from oversized or abusive input.
+	Limits LimitsConfig `yaml:"limits"`
+	// Storage tunes the embedded engines.
+	Storage StorageConfig `yaml:"storage"`
+}
+
+// LogConfig configures Loupe's own slog output on stderr.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// ListenConfig holds listen addresses (host:port).
+type ListenConfig struct {
+	HTTP     string `yaml:"http"`      // query APIs, UI, /metrics
+	OTLPGRPC string `yaml:"otlp_grpc"` // OTLP over gRPC
+	OTLPHTTP string `yaml:"otlp_http"` // OTLP over HTTP (/v1/traces, /v1/logs, /v1/metrics)
+}
+
+// RetentionConfig is how long each signal is kept.
+type RetentionConfig struct {
+	Logs    model.Duration `yaml:"logs"`
+	Spans   model.Duration `yaml:"spans"`
+	Metrics model.Duration `yaml:"metrics"`
+}
+
+// LimitsConfig bounds what one request may carry and how much may wait to be written.
+type LimitsConfig struct {
+	MaxRequestBytes        int `yaml:"max_request_bytes"`         // decompressed body size
+	MaxAttributesPerItem   int `yaml:"max_attributes_per_item"`   // per log record, span, data point
+	MaxAttributeValueBytes int `yaml:"max_attribute_value_bytes"` // per string attribute value
+	QueueItems             int `yaml:"queue_items"`               // items waiting per signal before 429
+}
+
+// StorageConfig tunes the embedded stores.
+type StorageConfig struct {
+	DuckDBMemoryLimit string `yaml:"duckdb_memory_limit"` // DuckDB syntax, e.g. "512MB"
+	DuckDBThreads     int    `yaml:"duckdb_threads"`      // 0 means DuckDB's default
+}
+
+// Default returns the configuration `loupe serve` runs with when nothing is given.
+func Default() Config {
+	week := model.Duration(7 * 24 * time.Hour)
+	return Config{
+		DataDir: "loupe-data",
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Listen: ListenConfig{
+			HTTP:     "127.0.0.1:7070",
+			OTLPGRPC: "127.0.0.1:4317",
+			OTLPHTTP: "127.0.0.1:4318",
+		},
+		Retention: RetentionConfig{Logs: week, Spans: week, Metrics: week},
+		Limits: LimitsConfig{
+			MaxRequestBytes:        16 << 20,
+			MaxAttributesPerItem:   128,
+			MaxAttributeValueBytes: 16 << 10,
+			QueueItems:             200_000,
+		},
+		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
+	}
+}
+
+// Load reads YAML from r over the defaults. Unknown keys are errors, so a typo never
+// silently leaves a default in place.
+func Load(r io.Reader) (Config, error) {
+	cfg := Default()
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	return cfg, nil
+}
+
+// Validate checks every field and reports all problems at once, each naming the key and the
+// bad value.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key string, val any, why string) {
+		errs = append(errs, fmt.Errorf("%s: %v: %s", key, val, why))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data_dir", fmt.Sprintf("%q", c.DataDir), "must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", fmt.Sprintf("%q", c.Log.Level), "want debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", fmt.Sprintf("%q", c.Log.Format), "want text or json")
+	}
+	for key, addr := range map[string]string{
+		"listen.http": c.Listen.HTTP, "listen.otlp_grpc": c.Listen.OTLPGRPC, "listen.otlp_http": c.Listen.OTLPHTTP,
+	} {
+		if addr == "" {
+			continue // empty disables the listener
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, fmt.Sprintf("%q", addr), "want host:port")
+		}
+	}
+	for key, d := range map[string]model.Duration{
+		"retention.logs": c.Retention.Logs, "retention.spans": c.Retention.Spans, "retention.metrics": c.Retention.Metrics,
+	} {
+		if time.Duration(d) < time.Hour {
+			bad(key, d, "must be at least 1h")
+		}
+	}
+	for key, n := range map[string]int{
+		"limits.max_request_bytes":         c.Limits.MaxRequestBytes,
+		"limits.max_attributes_per_item":   c.Limits.MaxAttributesPerItem,
+		"limits.max_attribute_value_bytes": c.Limits.MaxAttributeValueBytes,
+		"limits.queue_items":               c.Limits.QueueItems,
+	} {
+		if n <= 0 {
+			bad(key, n, "must be positive")
+		}
+	}
+	if c.Storage.DuckDBThreads < 0 {
+		bad("storage.duckdb_threads", c.Storage.DuckDBThreads, "must be 0 (default) or positive")
+	}
+	// Validate ranges over maps; sort so the report is stable.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
