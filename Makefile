@@ -1,0 +1,37 @@
+# Loupe: `make run` starts the server on embedded storage; `make test` runs every test,
+# installing what the tests need when it is missing.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/loupe-dev/loupe/internal/version.Version=$(VERSION)
+FUZZTIME ?= 5s
+
+.PHONY: build run test test-deps lint unit fuzz bench clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/loupe ./cmd/loupe
+
+run: build
+	./bin/loupe serve --data-dir loupe-data
+
+test: test-deps lint unit fuzz
+
+test-deps:
+	./scripts/test-deps.sh
+
+lint:
+	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 15m ./...
+
+# Runs every fuzz target briefly so decoders and parsers never regress into a crash.
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
