@@ -1,0 +1,254 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+const (
+	defaultLogLimit = 100
+	maxLogLimit     = 10_000
+)
+
+// logFilterWhere translates f into conditions on a logs partition.
+func logFilterWhere(f store.LogFilter) (*where, error) {
+	w := &where{}
+	if !f.Start.IsZero() {
+		w.add("ts >= ?", f.Start.UnixNano())
+	}
+	if !f.End.IsZero() {
+		w.add("ts < ?", f.End.UnixNano())
+	}
+	if len(f.Services) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(f.Services)), ",")
+		args := make([]any, len(f.Services))
+		for i, s := range f.Services {
+			args[i] = s
+		}
+		w.add("service IN ("+marks+")", args...)
+	}
+	if f.MinSeverity > 0 {
+		w.add("severity_number >= ?", int64(f.MinSeverity))
+	}
+	if f.Contains != "" {
+		// contains on a lowered body measured about 3x faster than ILIKE (DESIGN.md).
+		w.add("contains(lower(body), ?)", strings.ToLower(f.Contains))
+	}
+	if !f.TraceID.IsEmpty() {
+		hi, lo := traceIDHalves(f.TraceID)
+		w.add("trace_hi = ? AND trace_lo = ?", hi, lo)
+	}
+	if !f.SpanID.IsEmpty() {
+		w.add("span_id = ?", spanIDValue(f.SpanID))
+	}
+	if err := w.addAttrFilters(f.Attrs); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// timeRange returns [start, end) in ns for partition selection; 0 end means unbounded.
+func timeRange(start, end time.Time) (int64, int64) {
+	var s, e int64
+	if !start.IsZero() {
+		s = start.UnixNano()
+	} else {
+		s = -1 << 62
+	}
+	if !end.IsZero() {
+		e = end.UnixNano()
+	}
+	return s, e
+}
+
+// logCursor is the position of a record: its timestamp and its rowid in its day partition.
+// The timestamp fixes the partition, and rowids never change because rows are never
+// deleted (retention drops whole tables), so the pair is a stable total order.
+type logCursor struct {
+	ts, seq int64
+}
+
+func (c logCursor) String() string {
+	return strconv.FormatInt(c.ts, 10) + "." + strconv.FormatInt(c.seq, 10)
+}
+
+func parseLogCursor(s string) (logCursor, error) {
+	a, b, ok := strings.Cut(s, ".")
+	if !ok {
+		return logCursor{}, fmt.Errorf("bad cursor %q", s)
+	}
+	ts, err1 := strconv.ParseInt(a, 10, 64)
+	seq, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil {
+		return logCursor{}, fmt.Errorf("bad cursor %q", s)
+	}
+	return logCursor{ts: ts, seq: seq}, nil
+}
+
+const logColumns = `ts, observed_ts, service, severity_number, severity_text, body,
+	trace_hi, trace_lo, span_id, flags, attributes, resource, scope_name, scope_version, rowid`
+
+// QueryLogs yields matching records newest first. See store.LogReader. Partitions are
+// read one at a time from the newest, so a page of recent records touches one day.
+func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store.LogRecord, error] {
+	return func(yield func(store.LogRecord, error) bool) {
+		limit := q.Limit
+		if limit <= 0 {
+			limit = defaultLogLimit
+		}
+		limit = min(limit, maxLogLimit)
+		w, err := logFilterWhere(q.LogFilter)
+		if err != nil {
+			yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
+			return
+		}
+		start, end := timeRange(q.Start, q.End)
+		if q.Cursor != "" {
+			c, err := parseLogCursor(q.Cursor)
+			if err != nil {
+				yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
+				return
+			}
+			w.add("(ts < ? OR (ts = ? AND rowid < ?))", c.ts, c.ts, c.seq)
+			if end == 0 || c.ts+1 < end {
+				end = c.ts + 1
+			}
+		}
+		for _, table := range s.logs.tables(start, end) {
+			if limit == 0 {
+				return
+			}
+			query := "SELECT " + logColumns + " FROM " + table + w.sql() +
+				" ORDER BY ts DESC, rowid DESC LIMIT " + strconv.Itoa(limit)
+			n, ok := s.scanLogs(ctx, query, w.args, yield)
+			if !ok {
+				return
+			}
+			limit -= n
+		}
+	}
+}
+
+// scanLogs runs one partition query and yields its rows. It returns how many rows it
+// yielded and false when iteration must stop (error or consumer break).
+func (s *Store) scanLogs(ctx context.Context, query string, args []any, yield func(store.LogRecord, error) bool) (int, bool) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
+		return 0, false
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		rec, err := scanLogRow(rows)
+		if err != nil {
+			yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
+			return n, false
+		}
+		n++
+		if !yield(rec, nil) {
+			return n, false
+		}
+	}
+	if err := rows.Err(); err != nil {
+		yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
+		return n, false
+	}
+	return n, true
+}
+
+func scanLogRow(rows *sql.Rows) (store.LogRecord, error) {
+	var (
+		ts, observed, seq        int64
+		sev                      int8
+		flags                    uint32
+		traceHi, traceLo, spanID sql.NullInt64
+		attrs, res               string
+		r                        store.LogRecord
+	)
+	err := rows.Scan(&ts, &observed, &r.Service, &sev, &r.SeverityText, &r.Body,
+		&traceHi, &traceLo, &spanID, &flags, &attrs, &res, &r.ScopeName, &r.ScopeVersion, &seq)
+	if err != nil {
+		return r, err
+	}
+	r.Timestamp = time.Unix(0, ts).UTC()
+	r.ObservedTimestamp = time.Unix(0, observed).UTC()
+	r.SeverityNumber = int32(sev)
+	r.Flags = flags
+	if traceHi.Valid && traceLo.Valid {
+		r.TraceID = traceIDFrom(traceHi.Int64, traceLo.Int64)
+	}
+	if spanID.Valid {
+		r.SpanID = spanIDFrom(spanID.Int64)
+	}
+	if r.Attributes, err = jsonToAny(attrs); err != nil {
+		return r, err
+	}
+	if r.Resource, err = jsonToAny(res); err != nil {
+		return r, err
+	}
+	r.Cursor = logCursor{ts: ts, seq: seq}.String()
+	return r, nil
+}
+
+// severityTextSQL normalises severity for counting: the upper-cased text when set, else
+// the OTLP short name of the severity number's range, else "".
+const severityTextSQL = `CASE
+	WHEN severity_text <> '' THEN upper(severity_text)
+	WHEN severity_number BETWEEN 1 AND 4 THEN 'TRACE'
+	WHEN severity_number BETWEEN 5 AND 8 THEN 'DEBUG'
+	WHEN severity_number BETWEEN 9 AND 12 THEN 'INFO'
+	WHEN severity_number BETWEEN 13 AND 16 THEN 'WARN'
+	WHEN severity_number BETWEEN 17 AND 20 THEN 'ERROR'
+	WHEN severity_number BETWEEN 21 AND 24 THEN 'FATAL'
+	ELSE '' END`
+
+// CountLogs counts matching records per bucket and normalised severity in one grouped
+// query over the overlapping partitions. Buckets are aligned to q.Start, or to the Unix
+// epoch when Start is zero. See store.LogReader.
+func (s *Store) CountLogs(ctx context.Context, q store.LogCountQuery) ([]store.LogCount, error) {
+	if q.Step <= 0 {
+		return nil, fmt.Errorf("count logs: step must be > 0, got %s", q.Step)
+	}
+	w, err := logFilterWhere(q.LogFilter)
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	tables := s.logs.tables(timeRange(q.Start, q.End))
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	var origin int64
+	if !q.Start.IsZero() {
+		origin = q.Start.UnixNano()
+	}
+	step := int64(q.Step)
+	query := "SELECT ? + ((ts - ?) // ?) * ? AS bucket, " + severityTextSQL + " AS sev, count(*) FROM " +
+		unionAll(tables, "*") + w.sql() + " GROUP BY ALL ORDER BY bucket, sev"
+	args := append([]any{origin, origin, step, step}, w.args...)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	defer rows.Close()
+	var out []store.LogCount
+	for rows.Next() {
+		var bucket, n int64
+		var sev string
+		if err := rows.Scan(&bucket, &sev, &n); err != nil {
+			return nil, fmt.Errorf("count logs: %w", err)
+		}
+		out = append(out, store.LogCount{Bucket: time.Unix(0, bucket).UTC(), Severity: sev, Count: n})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	return out, nil
+}

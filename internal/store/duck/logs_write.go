@@ -1,0 +1,155 @@
+package duck
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// logRow is one log record ready for the appender, in column order of logsSchema.
+type logRow struct {
+	day  int64
+	vals [14]driver.Value
+}
+
+// WriteLogs appends ld in one transaction. See store.LogWriter.
+func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
+	if ld.LogRecordCount() == 0 {
+		return nil
+	}
+	began := time.Now()
+	rows, days, err := logRows(ld, began)
+	if err != nil {
+		s.metrics.failures.WithLabelValues("logs").Inc()
+		return err
+	}
+	err = s.logs.writeBatch(ctx, days, func(day int64, a *duckdb.Appender) error {
+		for i := range rows {
+			if rows[i].day != day {
+				continue
+			}
+			if err := a.AppendRow(rows[i].vals[:]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		s.metrics.failures.WithLabelValues("logs").Inc()
+		return fmt.Errorf("write logs: %w", err)
+	}
+	s.metrics.rows.WithLabelValues("logs").Add(float64(len(rows)))
+	s.metrics.latency.WithLabelValues("logs").Observe(time.Since(began).Seconds())
+	return nil
+}
+
+// logRows flattens ld into rows and the sorted list of days they fall on. Records without
+// a timestamp take their observed timestamp, and failing that the time of ingest.
+func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, error) {
+	rows := make([]logRow, 0, ld.LogRecordCount())
+	var days []int64
+	var buf []byte
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		res := rl.Resource().Attributes()
+		service := serviceName(res)
+		buf = appendMapJSON(buf[:0], res)
+		resource := string(buf)
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			scopeName, scopeVersion := sl.Scope().Name(), sl.Scope().Version()
+			lrs := sl.LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				sev := lr.SeverityNumber()
+				if sev < 0 || sev > 127 {
+					return nil, nil, fmt.Errorf("log record %d of scope %q: severity number %d out of range", k, scopeName, sev)
+				}
+				ts := int64(lr.Timestamp())
+				observed := int64(lr.ObservedTimestamp())
+				if ts == 0 {
+					ts = observed
+				}
+				if ts == 0 {
+					ts = now.UnixNano()
+				}
+				if observed == 0 {
+					observed = ts
+				}
+				var body string
+				if b := lr.Body(); b.Type() == pcommon.ValueTypeStr {
+					body = b.Str()
+				} else if b.Type() != pcommon.ValueTypeEmpty {
+					buf = appendValueJSON(buf[:0], b)
+					body = string(buf)
+				}
+				buf = appendMapJSON(buf[:0], lr.Attributes())
+				hi, lo := traceIDValues(lr.TraceID())
+				r := logRow{day: dayOf(ts)}
+				r.vals = [14]driver.Value{
+					ts, observed, service, int8(sev), lr.SeverityText(), body,
+					hi, lo, spanIDValue(lr.SpanID()), uint32(lr.Flags()),
+					string(buf), resource, scopeName, scopeVersion,
+				}
+				rows = append(rows, r)
+				if len(days) == 0 || days[len(days)-1] != r.day {
+					if !slices.Contains(days, r.day) {
+						days = append(days, r.day)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(days)
+	return rows, days, nil
+}
+
+// serviceName returns the service.name resource attribute, or "" when absent.
+func serviceName(res pcommon.Map) string {
+	if v, ok := res.Get("service.name"); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// traceIDValues splits a trace id into two signed 64-bit halves, or NULLs when empty.
+func traceIDValues(id pcommon.TraceID) (any, any) {
+	if id.IsEmpty() {
+		return nil, nil
+	}
+	return int64(binary.BigEndian.Uint64(id[:8])), int64(binary.BigEndian.Uint64(id[8:]))
+}
+
+func traceIDHalves(id pcommon.TraceID) (int64, int64) {
+	return int64(binary.BigEndian.Uint64(id[:8])), int64(binary.BigEndian.Uint64(id[8:]))
+}
+
+func traceIDFrom(hi, lo int64) pcommon.TraceID {
+	var id pcommon.TraceID
+	binary.BigEndian.PutUint64(id[:8], uint64(hi))
+	binary.BigEndian.PutUint64(id[8:], uint64(lo))
+	return id
+}
+
+// spanIDValue returns a span id as a signed 64-bit integer, or NULL when empty.
+func spanIDValue(id pcommon.SpanID) any {
+	if id.IsEmpty() {
+		return nil
+	}
+	return int64(binary.BigEndian.Uint64(id[:]))
+}
+
+func spanIDFrom(v int64) pcommon.SpanID {
+	var id pcommon.SpanID
+	binary.BigEndian.PutUint64(id[:], uint64(v))
+	return id
+}

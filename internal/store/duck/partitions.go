@@ -1,0 +1,266 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// Each signal lives in one table per UTC day (logs_20261122, spans_20261122). Retention
+// drops whole tables, and queries read only the days that overlap their time range.
+
+const nsPerDay = int64(24 * time.Hour)
+
+// tableSchema describes the partitions of one signal.
+type tableSchema struct {
+	prefix  string // table name prefix, e.g. "logs"
+	columns string // column definitions for CREATE TABLE
+	// indexes returns the statements creating per-partition indexes.
+	indexes func(table string) []string
+}
+
+// dayOf returns the UTC day number (days since the Unix epoch) of a nanosecond timestamp.
+func dayOf(ns int64) int64 {
+	d := ns / nsPerDay
+	if ns < 0 && ns%nsPerDay != 0 {
+		d--
+	}
+	return d
+}
+
+func dayName(prefix string, day int64) string {
+	return prefix + "_" + time.Unix(day*86400, 0).UTC().Format("20060102")
+}
+
+// signalTables tracks the day partitions of one signal and serialises its writers.
+type signalTables struct {
+	schema tableSchema
+	db     *sql.DB
+
+	// writeMu serialises writes, partition creation and drops of this signal. DuckDB
+	// would allow concurrent appends, but catalog changes from two transactions conflict,
+	// and the pipeline above already merges requests into large batches.
+	writeMu sync.Mutex
+	wconn   *sql.Conn // writer connection, created on first write
+	closed  bool
+
+	mu   sync.RWMutex
+	days []int64 // sorted ascending
+}
+
+func openSignalTables(ctx context.Context, db *sql.DB, schema tableSchema) (*signalTables, error) {
+	t := &signalTables{schema: schema, db: db}
+	rows, err := db.QueryContext(ctx,
+		`SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND starts_with(table_name, ?)`,
+		schema.prefix+"_")
+	if err != nil {
+		return nil, fmt.Errorf("list %s partitions: %w", schema.prefix, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list %s partitions: %w", schema.prefix, err)
+		}
+		d, err := time.Parse("20060102", strings.TrimPrefix(name, schema.prefix+"_"))
+		if err != nil {
+			continue // not one of ours
+		}
+		t.days = append(t.days, d.Unix()/86400)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s partitions: %w", schema.prefix, err)
+	}
+	slices.Sort(t.days)
+	return t, nil
+}
+
+// tables returns the partitions overlapping [start, end) in nanoseconds, newest first.
+// end <= 0 means unbounded.
+func (t *signalTables) tables(startNs, endNs int64) []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []string
+	for i := len(t.days) - 1; i >= 0; i-- {
+		d := t.days[i]
+		if endNs > 0 && d*nsPerDay >= endNs {
+			continue
+		}
+		if (d+1)*nsPerDay <= startNs {
+			break
+		}
+		out = append(out, dayName(t.schema.prefix, d))
+	}
+	return out
+}
+
+func (t *signalTables) hasDay(day int64) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, ok := slices.BinarySearch(t.days, day)
+	return ok
+}
+
+// writer returns the writer connection. Called with writeMu held.
+func (t *signalTables) writer(ctx context.Context) (*sql.Conn, error) {
+	if t.closed {
+		return nil, errors.New("store is closed")
+	}
+	if t.wconn == nil {
+		c, err := t.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("writer connection: %w", err)
+		}
+		t.wconn = c
+	}
+	return t.wconn, nil
+}
+
+// ensure creates the partition for day if it does not exist. Called with writeMu held,
+// outside the batch transaction: an empty table left by a failed batch is harmless.
+func (t *signalTables) ensure(ctx context.Context, conn *sql.Conn, day int64) error {
+	if t.hasDay(day) {
+		return nil
+	}
+	name := dayName(t.schema.prefix, day)
+	stmts := append([]string{"CREATE TABLE IF NOT EXISTS " + name + " (" + t.schema.columns + ")"},
+		t.schema.indexes(name)...)
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create partition %s: %w", name, err)
+		}
+	}
+	t.mu.Lock()
+	i, found := slices.BinarySearch(t.days, day)
+	if !found {
+		t.days = slices.Insert(t.days, i, day)
+	}
+	t.mu.Unlock()
+	return nil
+}
+
+// writeBatch appends one batch atomically: appendDay is called once per day partition with
+// an Appender on that partition, then finish runs on the same connection, and everything
+// commits in one transaction. DuckDB appenders append into the connection's open
+// transaction, so a failure anywhere rolls back the whole batch.
+func (t *signalTables) writeBatch(ctx context.Context, days []int64,
+	appendDay func(day int64, a *duckdb.Appender) error,
+	finish func(conn *sql.Conn) error,
+) (err error) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	conn, err := t.writer(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range days {
+		if err := t.ensure(ctx, conn, d); err != nil {
+			return err
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		t.resetWriter()
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Use a fresh context: the caller's may be what failed.
+		if _, rbErr := conn.ExecContext(context.Background(), "ROLLBACK"); rbErr != nil {
+			t.resetWriter()
+		}
+	}()
+	for _, d := range days {
+		name := dayName(t.schema.prefix, d)
+		err := conn.Raw(func(dc any) error {
+			a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", name)
+			if err != nil {
+				return err
+			}
+			if err := appendDay(d, a); err != nil {
+				return errors.Join(err, a.Close())
+			}
+			return a.Close()
+		})
+		if err != nil {
+			return fmt.Errorf("append to %s: %w", name, err)
+		}
+	}
+	if finish != nil {
+		if err := finish(conn); err != nil {
+			return err
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// resetWriter drops a writer connection left in an unknown state. Called with writeMu held.
+func (t *signalTables) resetWriter() {
+	if t.wconn != nil {
+		_ = t.wconn.Close()
+		t.wconn = nil
+	}
+}
+
+// dropBefore drops partitions whose day ends at or before cutoffNs, then runs after on the
+// writer connection (to prune catalogs). Returns the dropped table names.
+func (t *signalTables) dropBefore(ctx context.Context, cutoffNs int64, after func(conn *sql.Conn, cutoffDay int64) error) ([]string, error) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	conn, err := t.writer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.RLock()
+	var old []int64
+	for _, d := range t.days {
+		if (d+1)*nsPerDay <= cutoffNs {
+			old = append(old, d)
+		}
+	}
+	t.mu.RUnlock()
+	var dropped []string
+	for _, d := range old {
+		name := dayName(t.schema.prefix, d)
+		// Forget the partition first so new queries stop reading it.
+		t.mu.Lock()
+		if i, ok := slices.BinarySearch(t.days, d); ok {
+			t.days = slices.Delete(t.days, i, i+1)
+		}
+		t.mu.Unlock()
+		if _, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
+			return dropped, fmt.Errorf("drop partition %s: %w", name, err)
+		}
+		dropped = append(dropped, name)
+	}
+	if after != nil {
+		if err := after(conn, dayOf(cutoffNs)); err != nil {
+			return dropped, err
+		}
+	}
+	return dropped, nil
+}
+
+func (t *signalTables) close() error {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.closed = true
+	if t.wconn == nil {
+		return nil
+	}
+	err := t.wconn.Close()
+	t.wconn = nil
+	return err
+}

@@ -1,0 +1,80 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+// DropBefore drops the day partitions of signal that end at or before cutoff. Data of the
+// day containing cutoff stays. See store.Retainer.
+func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time.Time) error {
+	var (
+		dropped []string
+		err     error
+	)
+	switch signal {
+	case store.SignalLogs:
+		dropped, err = s.logs.dropBefore(ctx, cutoff.UnixNano(), nil)
+	case store.SignalSpans:
+		dropped, err = s.spans.dropBefore(ctx, cutoff.UnixNano(), func(conn *sql.Conn, cutoffDay int64) error {
+			// The catalog is tiny (one row per day, service and span name), so a DELETE
+			// here is not the row-by-row retention the partitions avoid.
+			if _, err := conn.ExecContext(ctx, "DELETE FROM span_names WHERE day < ?", cutoffDay); err != nil {
+				return fmt.Errorf("prune span names: %w", err)
+			}
+			return nil
+		})
+	default:
+		return fmt.Errorf("drop before: signal %q is not stored in duckdb", signal)
+	}
+	if len(dropped) > 0 {
+		s.logger.Info("retention dropped partitions", "signal", signal, "cutoff", cutoff, "tables", dropped)
+	}
+	if err != nil {
+		return fmt.Errorf("drop %s before %s: %w", signal, cutoff.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// DiskBytes estimates bytes on disk per signal. DuckDB does not report table sizes, so
+// the estimate counts the distinct storage blocks (pragma_storage_info) each signal's
+// partitions occupy, times the database block size. Blocks shared with other tables are
+// counted for each, and data still only in the WAL (not yet checkpointed) is not counted,
+// so the sum can differ from the file size by a few blocks. See store.Sizer.
+func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
+	var blockSize int64
+	if err := s.db.QueryRowContext(ctx, "SELECT block_size FROM pragma_database_size() LIMIT 1").Scan(&blockSize); err != nil {
+		return nil, fmt.Errorf("disk bytes: %w", err)
+	}
+	out := map[store.Signal]int64{}
+	for signal, t := range map[store.Signal]*signalTables{store.SignalLogs: s.logs, store.SignalSpans: s.spans} {
+		var blocks int64
+		for _, table := range t.tables(timeRange(time.Time{}, time.Time{})) {
+			var n int64
+			err := s.db.QueryRowContext(ctx,
+				"SELECT count(DISTINCT block_id) FROM pragma_storage_info(?) WHERE persistent AND block_id >= 0", table).Scan(&n)
+			if err != nil {
+				return nil, fmt.Errorf("disk bytes of %s: %w", table, err)
+			}
+			blocks += n
+		}
+		out[signal] = blocks * blockSize
+	}
+	return out, nil
+}
+
+// fileBytes returns the size of the database file and its WAL, for benchmarks.
+func fileBytes(path string) int64 {
+	var n int64
+	for _, p := range []string{path, path + ".wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}

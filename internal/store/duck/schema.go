@@ -1,0 +1,74 @@
+package duck
+
+// Column choices (see DESIGN.md "Storage"): timestamps are BIGINT nanoseconds; trace and
+// span ids are BIGINTs (the trace id split in two halves), fixed width and NULL when
+// absent, which compare faster and store smaller than BLOB or hex text; low-cardinality
+// strings are plain VARCHAR, which DuckDB dictionary-compresses; attributes and resources
+// are JSON text in the typed encoding of attrs.go.
+
+var logsSchema = tableSchema{
+	prefix: "logs",
+	columns: `
+		ts BIGINT NOT NULL,
+		observed_ts BIGINT NOT NULL,
+		service VARCHAR NOT NULL,
+		severity_number TINYINT NOT NULL,
+		severity_text VARCHAR NOT NULL,
+		body VARCHAR NOT NULL,
+		trace_hi BIGINT,
+		trace_lo BIGINT,
+		span_id BIGINT,
+		flags UINTEGER NOT NULL,
+		attributes VARCHAR NOT NULL,
+		resource VARCHAR NOT NULL,
+		scope_name VARCHAR NOT NULL,
+		scope_version VARCHAR NOT NULL`,
+	indexes: func(string) []string { return nil },
+}
+
+var spansSchema = tableSchema{
+	prefix: "spans",
+	columns: `
+		trace_hi BIGINT NOT NULL,
+		trace_lo BIGINT NOT NULL,
+		span_id BIGINT NOT NULL,
+		parent_span_id BIGINT,
+		trace_state VARCHAR NOT NULL,
+		flags UINTEGER NOT NULL,
+		name VARCHAR NOT NULL,
+		kind TINYINT NOT NULL,
+		start_ns BIGINT NOT NULL,
+		end_ns BIGINT NOT NULL,
+		duration_ns BIGINT NOT NULL,
+		status_code TINYINT NOT NULL,
+		status_message VARCHAR NOT NULL,
+		service VARCHAR NOT NULL,
+		attributes VARCHAR NOT NULL,
+		events VARCHAR,
+		links VARCHAR,
+		dropped_attributes UINTEGER NOT NULL,
+		dropped_events UINTEGER NOT NULL,
+		dropped_links UINTEGER NOT NULL,
+		resource VARCHAR NOT NULL,
+		resource_schema_url VARCHAR NOT NULL,
+		scope_name VARCHAR NOT NULL,
+		scope_version VARCHAR NOT NULL,
+		scope_attributes VARCHAR NOT NULL,
+		scope_schema_url VARCHAR NOT NULL`,
+	// An ART index on the first half of the trace id makes GetTrace a point lookup per
+	// partition instead of a scan (see the lookup benchmark for its cost at write time).
+	indexes: func(table string) []string {
+		return []string{"CREATE INDEX IF NOT EXISTS " + table + "_trace ON " + table + " (trace_hi)"}
+	},
+}
+
+// catalogDDL creates the small tables kept beside the partitions. span_names is written at
+// ingest time (one row per day, service and span name) so that Services and SpanNames do
+// not scan spans; retention prunes it by day.
+const catalogDDL = `
+CREATE TABLE IF NOT EXISTS span_names (
+	day INTEGER NOT NULL,
+	service VARCHAR NOT NULL,
+	name VARCHAR NOT NULL,
+	PRIMARY KEY (day, service, name)
+)`

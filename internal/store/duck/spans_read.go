@@ -1,0 +1,281 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+const (
+	defaultTraceLimit = 20
+	maxTraceLimit     = 1000
+	statusCodeError   = int8(ptrace.StatusCodeError)
+)
+
+const spanColumns = `span_id, parent_span_id, trace_state, flags, name, kind, start_ns, end_ns,
+	status_code, status_message, attributes, events, links,
+	dropped_attributes, dropped_events, dropped_links,
+	resource, resource_schema_url, scope_name, scope_version, scope_attributes, scope_schema_url`
+
+// GetTrace returns all spans of one trace. Each partition has an ART index on trace_hi, so
+// the lookup is one index probe per day partition, not a scan. See store.TraceReader.
+func (s *Store) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.Traces, error) {
+	if traceID.IsEmpty() {
+		return ptrace.Traces{}, fmt.Errorf("get trace: empty trace id")
+	}
+	tables := s.spans.tables(timeRange(time.Time{}, time.Time{}))
+	if len(tables) == 0 {
+		return ptrace.Traces{}, store.ErrNotFound
+	}
+	hi, lo := traceIDHalves(traceID)
+	// The ids are integers formatted here, not user text; literal constants let DuckDB's
+	// optimizer choose the index scan, which it does not do for a bound parameter.
+	cond := " WHERE trace_hi = " + strconv.FormatInt(hi, 10) + " AND trace_lo = " + strconv.FormatInt(lo, 10)
+	var b strings.Builder
+	for i, t := range tables {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		b.WriteString("SELECT " + spanColumns + " FROM " + t + cond)
+	}
+	b.WriteString(" ORDER BY start_ns, span_id")
+	rows, err := s.db.QueryContext(ctx, b.String())
+	if err != nil {
+		return ptrace.Traces{}, fmt.Errorf("get trace: %w", err)
+	}
+	defer rows.Close()
+	td := ptrace.NewTraces()
+	g := newTraceGrouper(td)
+	n := 0
+	for rows.Next() {
+		if err := g.scanSpan(rows, traceID); err != nil {
+			return ptrace.Traces{}, fmt.Errorf("get trace: %w", err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return ptrace.Traces{}, fmt.Errorf("get trace: %w", err)
+	}
+	if n == 0 {
+		return ptrace.Traces{}, store.ErrNotFound
+	}
+	return td, nil
+}
+
+// traceGrouper rebuilds the resource/scope nesting of spans read back as flat rows.
+type traceGrouper struct {
+	td        ptrace.Traces
+	resources map[string]ptrace.ResourceSpans
+	scopes    map[string]ptrace.ScopeSpans
+}
+
+func newTraceGrouper(td ptrace.Traces) *traceGrouper {
+	return &traceGrouper{td: td, resources: map[string]ptrace.ResourceSpans{}, scopes: map[string]ptrace.ScopeSpans{}}
+}
+
+func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID) error {
+	var (
+		spanID                                     int64
+		parent                                     sql.NullInt64
+		traceState, name, statusMsg, attrs         string
+		flags, dAttrs, dEvents, dLinks             uint32
+		kind, status                               int8
+		startNs, endNs                             int64
+		events, links                              sql.NullString
+		res, resURL, scName, scVer, scAttrs, scURL string
+	)
+	err := rows.Scan(&spanID, &parent, &traceState, &flags, &name, &kind, &startNs, &endNs,
+		&status, &statusMsg, &attrs, &events, &links, &dAttrs, &dEvents, &dLinks,
+		&res, &resURL, &scName, &scVer, &scAttrs, &scURL)
+	if err != nil {
+		return err
+	}
+	resKey := res + "\x00" + resURL
+	rs, ok := g.resources[resKey]
+	if !ok {
+		rs = g.td.ResourceSpans().AppendEmpty()
+		rs.SetSchemaUrl(resURL)
+		if err := decodeMapJSON(res, rs.Resource().Attributes()); err != nil {
+			return err
+		}
+		g.resources[resKey] = rs
+	}
+	scopeKey := resKey + "\x00" + scName + "\x00" + scVer + "\x00" + scAttrs + "\x00" + scURL
+	ss, ok := g.scopes[scopeKey]
+	if !ok {
+		ss = rs.ScopeSpans().AppendEmpty()
+		ss.SetSchemaUrl(scURL)
+		ss.Scope().SetName(scName)
+		ss.Scope().SetVersion(scVer)
+		if err := decodeMapJSON(scAttrs, ss.Scope().Attributes()); err != nil {
+			return err
+		}
+		g.scopes[scopeKey] = ss
+	}
+	sp := ss.Spans().AppendEmpty()
+	sp.SetTraceID(traceID)
+	sp.SetSpanID(spanIDFrom(spanID))
+	if parent.Valid {
+		sp.SetParentSpanID(spanIDFrom(parent.Int64))
+	}
+	sp.TraceState().FromRaw(traceState)
+	sp.SetFlags(flags)
+	sp.SetName(name)
+	sp.SetKind(ptrace.SpanKind(kind))
+	sp.SetStartTimestamp(pcommon.Timestamp(startNs))
+	sp.SetEndTimestamp(pcommon.Timestamp(endNs))
+	sp.Status().SetCode(ptrace.StatusCode(status))
+	sp.Status().SetMessage(statusMsg)
+	sp.SetDroppedAttributesCount(dAttrs)
+	sp.SetDroppedEventsCount(dEvents)
+	sp.SetDroppedLinksCount(dLinks)
+	if err := decodeMapJSON(attrs, sp.Attributes()); err != nil {
+		return err
+	}
+	if events.Valid {
+		if err := putEvents(events.String, sp.Events()); err != nil {
+			return err
+		}
+	}
+	if links.Valid {
+		if err := putLinks(links.String, sp.Links()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// traceFilterWhere translates q into conditions on a spans partition.
+func traceFilterWhere(q store.TraceQuery) (*where, error) {
+	w := &where{}
+	if !q.Start.IsZero() {
+		w.add("start_ns >= ?", q.Start.UnixNano())
+	}
+	if !q.End.IsZero() {
+		w.add("start_ns < ?", q.End.UnixNano())
+	}
+	if q.Service != "" {
+		w.add("service = ?", q.Service)
+	}
+	if q.SpanName != "" {
+		w.add("name = ?", q.SpanName)
+	}
+	if q.MinDuration > 0 {
+		w.add("duration_ns >= ?", int64(q.MinDuration))
+	}
+	if q.MaxDuration > 0 {
+		w.add("duration_ns <= ?", int64(q.MaxDuration))
+	}
+	if q.ErrorsOnly {
+		w.add("status_code = ?", statusCodeError)
+	}
+	if err := w.addAttrFilters(q.Attrs); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// FindTraces finds matching spans, keeps the Limit traces whose earliest matching span
+// is most recent, and summarises those traces over their spans in the same partitions,
+// all in one query. See store.TraceReader.
+//
+// Spans of a trace that fall in a partition outside the query's time range (a trace
+// crossing midnight, queried up to midnight) are not counted in its summary.
+func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[store.TraceSummary, error] {
+	return func(yield func(store.TraceSummary, error) bool) {
+		limit := q.Limit
+		if limit <= 0 {
+			limit = defaultTraceLimit
+		}
+		limit = min(limit, maxTraceLimit)
+		w, err := traceFilterWhere(q)
+		if err != nil {
+			yield(store.TraceSummary{}, fmt.Errorf("find traces: %w", err))
+			return
+		}
+		tables := s.spans.tables(timeRange(q.Start, q.End))
+		if len(tables) == 0 {
+			return
+		}
+		query := `WITH s AS ` + unionAll(tables, "*") + `,
+		m AS (SELECT trace_hi, trace_lo, min(start_ns) AS first FROM s` + w.sql() + `
+			GROUP BY trace_hi, trace_lo ORDER BY first DESC LIMIT ` + strconv.Itoa(limit) + `)
+		SELECT trace_hi, trace_lo,
+			coalesce(arg_min(service, start_ns) FILTER (WHERE parent_span_id IS NULL), arg_min(service, start_ns)),
+			coalesce(arg_min(name, start_ns) FILTER (WHERE parent_span_id IS NULL), arg_min(name, start_ns)),
+			min(start_ns) AS trace_start, max(end_ns), count(*),
+			count(*) FILTER (WHERE status_code = ` + strconv.Itoa(int(statusCodeError)) + `),
+			array_to_string(list_sort(list_distinct(list(service))), chr(0))
+		FROM s JOIN m USING (trace_hi, trace_lo)
+		GROUP BY trace_hi, trace_lo
+		ORDER BY trace_start DESC, trace_hi, trace_lo`
+		rows, err := s.db.QueryContext(ctx, query, w.args...)
+		if err != nil {
+			yield(store.TraceSummary{}, fmt.Errorf("find traces: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				hi, lo, start, end, spans, errs int64
+				services                        string
+				ts                              store.TraceSummary
+			)
+			if err := rows.Scan(&hi, &lo, &ts.RootService, &ts.RootSpanName, &start, &end, &spans, &errs, &services); err != nil {
+				yield(store.TraceSummary{}, fmt.Errorf("find traces: %w", err))
+				return
+			}
+			ts.TraceID = traceIDFrom(hi, lo)
+			ts.Start = time.Unix(0, start).UTC()
+			ts.Duration = time.Duration(end - start)
+			ts.SpanCount = int(spans)
+			ts.ErrorCount = int(errs)
+			ts.Services = strings.Split(services, "\x00")
+			if !yield(ts, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(store.TraceSummary{}, fmt.Errorf("find traces: %w", err))
+		}
+	}
+}
+
+// Services lists service names from the span_names catalog. See store.TraceReader.
+func (s *Store) Services(ctx context.Context) ([]string, error) {
+	return s.strings(ctx, "SELECT DISTINCT service FROM span_names ORDER BY service")
+}
+
+// SpanNames lists span names of one service from the span_names catalog.
+func (s *Store) SpanNames(ctx context.Context, service string) ([]string, error) {
+	return s.strings(ctx, "SELECT DISTINCT name FROM span_names WHERE service = ? ORDER BY name", service)
+}
+
+func (s *Store) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list names: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("list names: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list names: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,299 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// spanRow is one span ready for the appender, in column order of spansSchema.
+type spanRow struct {
+	day  int64
+	vals [26]driver.Value
+}
+
+// spanName is one entry of the span_names catalog.
+type spanName struct {
+	day           int64
+	service, name string
+}
+
+// WriteTraces appends td in one transaction, together with new span_names catalog
+// entries. See store.SpanWriter.
+func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
+	if td.SpanCount() == 0 {
+		return nil
+	}
+	began := time.Now()
+	rows, days, names, err := spanRows(td)
+	if err != nil {
+		s.metrics.failures.WithLabelValues("spans").Inc()
+		return err
+	}
+	err = s.spans.writeBatch(ctx, days, func(day int64, a *duckdb.Appender) error {
+		for i := range rows {
+			if rows[i].day != day {
+				continue
+			}
+			if err := a.AppendRow(rows[i].vals[:]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(conn *sql.Conn) error {
+		return insertSpanNames(ctx, conn, names)
+	})
+	if err != nil {
+		s.metrics.failures.WithLabelValues("spans").Inc()
+		return fmt.Errorf("write traces: %w", err)
+	}
+	s.metrics.rows.WithLabelValues("spans").Add(float64(len(rows)))
+	s.metrics.latency.WithLabelValues("spans").Observe(time.Since(began).Seconds())
+	return nil
+}
+
+// insertSpanNames adds catalog entries; the batch's distinct names are few, so one
+// multi-row INSERT per batch is cheap next to the append.
+func insertSpanNames(ctx context.Context, conn *sql.Conn, names map[spanName]struct{}) error {
+	if len(names) == 0 {
+		return nil
+	}
+	query := "INSERT INTO span_names (day, service, name) VALUES "
+	args := make([]any, 0, 3*len(names))
+	i := 0
+	for n := range names {
+		if i > 0 {
+			query += ","
+		}
+		query += "(?, ?, ?)"
+		args = append(args, n.day, n.service, n.name)
+		i++
+	}
+	query += " ON CONFLICT DO NOTHING"
+	if _, err := conn.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("update span names: %w", err)
+	}
+	return nil
+}
+
+// spanRows flattens td into rows, the sorted days they fall on and the distinct
+// (day, service, span name) triples.
+func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, error) {
+	rows := make([]spanRow, 0, td.SpanCount())
+	var days []int64
+	names := make(map[spanName]struct{})
+	var buf []byte
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource().Attributes()
+		service := serviceName(res)
+		buf = appendMapJSON(buf[:0], res)
+		resource := string(buf)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			scope := ss.Scope()
+			buf = appendMapJSON(buf[:0], scope.Attributes())
+			scopeAttrs := string(buf)
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				sp := spans.At(k)
+				if sp.TraceID().IsEmpty() {
+					return nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): empty trace id", sp.Name(), k, scope.Name())
+				}
+				if sp.SpanID().IsEmpty() {
+					return nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): empty span id", sp.Name(), k, scope.Name())
+				}
+				startNs, endNs := int64(sp.StartTimestamp()), int64(sp.EndTimestamp())
+				duration := max(endNs-startNs, 0)
+				hi, lo := traceIDHalves(sp.TraceID())
+				buf = appendMapJSON(buf[:0], sp.Attributes())
+				attrs := string(buf)
+				r := spanRow{day: dayOf(startNs)}
+				r.vals = [26]driver.Value{
+					hi, lo, spanIDValue(sp.SpanID()), spanIDValue(sp.ParentSpanID()),
+					sp.TraceState().AsRaw(), sp.Flags(), sp.Name(), int8(sp.Kind()),
+					startNs, endNs, duration, int8(sp.Status().Code()), sp.Status().Message(),
+					service, attrs, eventsJSON(sp.Events()), linksJSON(sp.Links()),
+					sp.DroppedAttributesCount(), sp.DroppedEventsCount(), sp.DroppedLinksCount(),
+					resource, rs.SchemaUrl(), scope.Name(), scope.Version(), scopeAttrs, ss.SchemaUrl(),
+				}
+				rows = append(rows, r)
+				if !slices.Contains(days, r.day) {
+					days = append(days, r.day)
+				}
+				names[spanName{day: r.day, service: service, name: sp.Name()}] = struct{}{}
+			}
+		}
+	}
+	slices.Sort(days)
+	return rows, days, names, nil
+}
+
+// eventsJSON encodes span events as a JSON array, or NULL when there are none:
+// [{"t":<ns>,"n":"name","a":{attrs},"d":<dropped attributes>}].
+func eventsJSON(events ptrace.SpanEventSlice) any {
+	if events.Len() == 0 {
+		return nil
+	}
+	buf := []byte{'['}
+	for i := 0; i < events.Len(); i++ {
+		e := events.At(i)
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"t":`...)
+		buf = strconv.AppendUint(buf, uint64(e.Timestamp()), 10)
+		buf = append(buf, `,"n":`...)
+		buf = appendJSONString(buf, e.Name())
+		buf = append(buf, `,"a":`...)
+		buf = appendMapJSON(buf, e.Attributes())
+		buf = append(buf, `,"d":`...)
+		buf = strconv.AppendUint(buf, uint64(e.DroppedAttributesCount()), 10)
+		buf = append(buf, '}')
+	}
+	return string(append(buf, ']'))
+}
+
+// linksJSON encodes span links as a JSON array, or NULL when there are none:
+// [{"tid":"<hex>","sid":"<hex>","ts":"tracestate","f":<flags>,"a":{attrs},"d":<dropped>}].
+func linksJSON(links ptrace.SpanLinkSlice) any {
+	if links.Len() == 0 {
+		return nil
+	}
+	buf := []byte{'['}
+	for i := 0; i < links.Len(); i++ {
+		l := links.At(i)
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		tid, sid := l.TraceID(), l.SpanID()
+		buf = append(buf, `{"tid":"`...)
+		buf = appendHex(buf, tid[:])
+		buf = append(buf, `","sid":"`...)
+		buf = appendHex(buf, sid[:])
+		buf = append(buf, `","ts":`...)
+		buf = appendJSONString(buf, l.TraceState().AsRaw())
+		buf = append(buf, `,"f":`...)
+		buf = strconv.AppendUint(buf, uint64(l.Flags()), 10)
+		buf = append(buf, `,"a":`...)
+		buf = appendMapJSON(buf, l.Attributes())
+		buf = append(buf, `,"d":`...)
+		buf = strconv.AppendUint(buf, uint64(l.DroppedAttributesCount()), 10)
+		buf = append(buf, '}')
+	}
+	return string(append(buf, ']'))
+}
+
+func appendHex(buf, b []byte) []byte {
+	const digits = "0123456789abcdef"
+	for _, c := range b {
+		buf = append(buf, digits[c>>4], digits[c&0xf])
+	}
+	return buf
+}
+
+// putEvents and putLinks are the inverse of eventsJSON and linksJSON.
+func putEvents(s string, events ptrace.SpanEventSlice) error {
+	v := pcommon.NewValueEmpty()
+	if err := decodeValueJSON(s, v); err != nil {
+		return fmt.Errorf("decode events: %w", err)
+	}
+	if v.Type() != pcommon.ValueTypeSlice {
+		return fmt.Errorf("decode events: not an array")
+	}
+	for i := 0; i < v.Slice().Len(); i++ {
+		m := v.Slice().At(i).Map()
+		e := events.AppendEmpty()
+		if t, ok := m.Get("t"); ok {
+			e.SetTimestamp(pcommon.Timestamp(t.Int()))
+		}
+		if n, ok := m.Get("n"); ok {
+			e.SetName(n.Str())
+		}
+		if a, ok := m.Get("a"); ok && a.Type() == pcommon.ValueTypeMap {
+			a.Map().MoveTo(e.Attributes())
+		}
+		if d, ok := m.Get("d"); ok {
+			e.SetDroppedAttributesCount(uint32(d.Int()))
+		}
+	}
+	return nil
+}
+
+func putLinks(s string, links ptrace.SpanLinkSlice) error {
+	v := pcommon.NewValueEmpty()
+	if err := decodeValueJSON(s, v); err != nil {
+		return fmt.Errorf("decode links: %w", err)
+	}
+	if v.Type() != pcommon.ValueTypeSlice {
+		return fmt.Errorf("decode links: not an array")
+	}
+	for i := 0; i < v.Slice().Len(); i++ {
+		m := v.Slice().At(i).Map()
+		l := links.AppendEmpty()
+		if t, ok := m.Get("tid"); ok {
+			var id pcommon.TraceID
+			if err := decodeHex(t.Str(), id[:]); err != nil {
+				return fmt.Errorf("decode links: %w", err)
+			}
+			l.SetTraceID(id)
+		}
+		if t, ok := m.Get("sid"); ok {
+			var id pcommon.SpanID
+			if err := decodeHex(t.Str(), id[:]); err != nil {
+				return fmt.Errorf("decode links: %w", err)
+			}
+			l.SetSpanID(id)
+		}
+		if ts, ok := m.Get("ts"); ok {
+			l.TraceState().FromRaw(ts.Str())
+		}
+		if f, ok := m.Get("f"); ok {
+			l.SetFlags(uint32(f.Int()))
+		}
+		if a, ok := m.Get("a"); ok && a.Type() == pcommon.ValueTypeMap {
+			a.Map().MoveTo(l.Attributes())
+		}
+		if d, ok := m.Get("d"); ok {
+			l.SetDroppedAttributesCount(uint32(d.Int()))
+		}
+	}
+	return nil
+}
+
+func decodeHex(s string, dst []byte) error {
+	if len(s) != 2*len(dst) {
+		return fmt.Errorf("bad id %q", s)
+	}
+	for i := range dst {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return fmt.Errorf("bad id %q", s)
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}

@@ -1,0 +1,183 @@
+// Package duck stores logs and spans in one embedded DuckDB database file, partitioned into
+// one table per signal per UTC day.
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+// Options tune the embedded database.
+type Options struct {
+	// MemoryLimit caps DuckDB's buffer pool, in DuckDB syntax ("512MB", "2GB"). Idle RSS
+	// stays well below it; large queries spill or fail instead of growing past it.
+	MemoryLimit string
+	// Threads is the number of DuckDB worker threads; 0 lets DuckDB use every core.
+	Threads int
+}
+
+// DefaultOptions returns modest settings for a small machine.
+func DefaultOptions() Options {
+	return Options{MemoryLimit: "512MB", Threads: 2}
+}
+
+// Store is the DuckDB backend for logs and spans. It implements store.LogWriter,
+// store.LogReader, store.SpanWriter, store.TraceReader, store.Retainer and store.Sizer.
+// All methods are safe for concurrent use.
+type Store struct {
+	path   string
+	logger *slog.Logger
+	conn   *duckdb.Connector
+	db     *sql.DB
+
+	logs  *signalTables
+	spans *signalTables
+
+	metrics *metrics
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ store.LogWriter   = (*Store)(nil)
+	_ store.LogReader   = (*Store)(nil)
+	_ store.SpanWriter  = (*Store)(nil)
+	_ store.TraceReader = (*Store)(nil)
+	_ store.Retainer    = (*Store)(nil)
+	_ store.Sizer       = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the database file at path, e.g. <datadir>/loupe.duckdb.
+func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MemoryLimit == "" {
+		opts.MemoryLimit = DefaultOptions().MemoryLimit
+	}
+	if opts.Threads < 0 {
+		return nil, fmt.Errorf("open duckdb: threads must be >= 0, got %d", opts.Threads)
+	}
+	// Settings go through SET statements run on every new connection rather than the DSN,
+	// so that the values are validated by DuckDB with a clear error.
+	connector, err := duckdb.NewConnector(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb %s: %w", path, err)
+	}
+	db := sql.OpenDB(connector)
+	s := &Store{path: path, logger: logger, conn: connector, db: db}
+	if err := s.init(context.Background(), opts); err != nil {
+		return nil, errors.Join(err, db.Close(), connector.Close())
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, errors.Join(err, db.Close(), connector.Close())
+	}
+	s.metrics = m
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context, opts Options) error {
+	// memory_limit and threads are database-wide settings: setting them once applies to
+	// every connection of this database instance.
+	if _, err := s.db.ExecContext(ctx, "SET memory_limit = '"+sqlQuote(opts.MemoryLimit)+"'"); err != nil {
+		return fmt.Errorf("set memory_limit %q: %w", opts.MemoryLimit, err)
+	}
+	if opts.Threads > 0 {
+		if _, err := s.db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", opts.Threads)); err != nil {
+			return fmt.Errorf("set threads %d: %w", opts.Threads, err)
+		}
+	}
+	// Insertion order is irrelevant to our queries (they sort explicitly); dropping it lets
+	// DuckDB parallelise scans with less memory.
+	if _, err := s.db.ExecContext(ctx, "SET preserve_insertion_order = false"); err != nil {
+		return fmt.Errorf("set preserve_insertion_order: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, catalogDDL); err != nil {
+		return fmt.Errorf("create catalog tables: %w", err)
+	}
+	var err error
+	if s.logs, err = openSignalTables(ctx, s.db, logsSchema); err != nil {
+		return err
+	}
+	if s.spans, err = openSignalTables(ctx, s.db, spansSchema); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close waits for running writes and closes the database. Safe to call twice.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		for _, t := range []*signalTables{s.logs, s.spans} {
+			if t != nil {
+				errs = append(errs, t.close())
+			}
+		}
+		// A checkpoint folds the WAL into the database file so that the next Open does not
+		// replay it and the file size reflects what is stored.
+		if _, err := s.db.Exec("CHECKPOINT"); err != nil {
+			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+		}
+		errs = append(errs, s.db.Close(), s.conn.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// sqlQuote escapes a value for a single-quoted SQL literal. It is used only for settings
+// that DuckDB does not accept as parameters.
+func sqlQuote(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+type metrics struct {
+	rows     *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	failures *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loupe_duckdb_rows_written_total",
+			Help: "Rows committed to the DuckDB store, by signal.",
+		}, []string{"signal"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "loupe_duckdb_write_duration_seconds",
+			Help:    "Time to append and commit one batch to the DuckDB store, by signal.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"signal"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loupe_duckdb_write_failures_total",
+			Help: "Batches the DuckDB store failed to commit, by signal.",
+		}, []string{"signal"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.rows, m.latency, m.failures} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register duckdb metrics: %w", err)
+		}
+	}
+	return m, nil
+}

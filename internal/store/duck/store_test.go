@@ -1,0 +1,22 @@
+package duck
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/store/storetest"
+)
+
+func openTest(t *testing.T, dir string) storetest.Store {
+	t.Helper()
+	s, err := Open(filepath.Join(dir, "loupe.duckdb"), DefaultOptions(), nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, openTest)
+}
