@@ -87,6 +87,13 @@ func (a *API) queryLogs(r *http.Request) result {
 	if aerr != nil {
 		return result{err: aerr}
 	}
+	if cursor != "" {
+		c, err := decodeCursor(cursor)
+		if err != nil {
+			return result{err: badParam("cursor", err)}
+		}
+		cursor = c
+	}
 
 	// One record more than the page tells whether there is a next page. The store caps
 	// its limit at maxLogLimit, so a full page of that size may or may not be the last.
@@ -105,8 +112,8 @@ func (a *API) queryLogs(r *http.Request) result {
 		data.Records = append(data.Records, newLogRecordJSON(rec))
 		last = rec
 	}
-	if more || len(data.Records) == maxLogLimit {
-		data.NextCursor = last.Cursor
+	if (more || len(data.Records) == maxLogLimit) && last.Cursor != "" {
+		data.NextCursor = encodeCursor(last.Cursor)
 	}
 	return result{data: data}
 }
@@ -144,8 +151,10 @@ func (a *API) countLogs(r *http.Request) result {
 	if aerr != nil {
 		return result{err: aerr}
 	}
-	if step == 0 {
+	if s, _ := p.one("step"); s == "" {
 		step = defaultStep(span)
+	} else if step <= 0 {
+		return result{err: badParam("step", fmt.Errorf("%q is not positive", s))}
 	} else if buckets := (span + step - 1) / step; buckets > maxBuckets {
 		return result{err: badParam("step", fmt.Errorf("%s makes %d buckets over %s, more than %d: use a larger step",
 			step, buckets, span, maxBuckets))}

@@ -47,7 +47,11 @@ func (p params) checkKnown(known ...string) *apiError {
 		return nil
 	}
 	slices.Sort(unknown)
-	return badData(fmt.Errorf("unknown parameter %q (this endpoint takes %s)", unknown[0], strings.Join(known, ", ")))
+	takes := "no parameters"
+	if len(known) > 0 {
+		takes = strings.Join(known, ", ")
+	}
+	return badData(fmt.Errorf("unknown parameter %q (this endpoint takes %s)", unknown[0], takes))
 }
 
 // one returns the single value of a parameter, "" when absent or empty.
