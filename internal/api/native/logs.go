@@ -155,7 +155,7 @@ func (a *API) countLogs(r *http.Request) result {
 		step = defaultStep(span)
 	} else if step <= 0 {
 		return result{err: badParam("step", fmt.Errorf("%q is not positive", s))}
-	} else if buckets := (span + step - 1) / step; buckets > maxBuckets {
+	} else if buckets := bucketCount(span, step); buckets > maxBuckets {
 		return result{err: badParam("step", fmt.Errorf("%s makes %d buckets over %s, more than %d: use a larger step",
 			step, buckets, span, maxBuckets))}
 	}
@@ -186,6 +186,16 @@ func (a *API) countLogs(r *http.Request) result {
 		b.Total += c.Count
 	}
 	return result{data: data}
+}
+
+// bucketCount is ceil(span/step), without the overflow of (span+step-1)/step when span
+// is close to the largest duration.
+func bucketCount(span, step time.Duration) int64 {
+	n := int64(span / step)
+	if span%step != 0 {
+		n++
+	}
+	return n
 }
 
 // niceSteps are the bucket widths a default step is chosen from. Consecutive steps differ

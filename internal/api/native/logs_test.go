@@ -397,6 +397,8 @@ func TestLogCountsStep(t *testing.T) {
 		{"step=-1m", http.StatusBadRequest, 0, `parameter "step": duration "-1m" is negative`},
 		{"step=0", http.StatusBadRequest, 0, `parameter "step": "0" is not positive`},
 		{"step=100ms", http.StatusBadRequest, 0, `parameter "step": 100ms makes 36000 buckets over 1h0m0s, more than 11000`},
+		{"start=0&end=2262-04-11T00:00:00Z&step=100000h", http.StatusOK, 100000 * time.Hour, ""},
+		{"start=0&end=2262-04-11T00:00:00Z&step=1h", http.StatusBadRequest, 0, `1h0m0s makes 2562024 buckets`},
 		{"limit=5", http.StatusBadRequest, 0, `unknown parameter "limit"`},
 	}
 	for _, tt := range tests {

@@ -276,8 +276,12 @@ func parseDuration(s string) (time.Duration, error) {
 		}
 		return d, nil
 	}
-	if pd, err := model.ParseDuration(s); err == nil {
+	pd, promErr := model.ParseDuration(s)
+	if promErr == nil {
 		return time.Duration(pd), nil
+	}
+	if promErr.Error() == "duration out of range" { // "1000y": valid form, too long
+		return 0, fmt.Errorf("duration %q is too long", s)
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) {
 		if f < 0 {
