@@ -79,6 +79,12 @@ func (a *API) queryLogs(r *http.Request) result {
 	if aerr != nil {
 		return result{err: aerr}
 	}
+	// Following a link from a trace must find its logs however old the trace is, and an
+	// id filter is selective enough to search everything: without start and end, a
+	// trace_id or span_id query is not limited to the last hour.
+	if (!filter.TraceID.IsEmpty() || !filter.SpanID.IsEmpty()) && !p.has("start") && !p.has("end") {
+		filter.Start, filter.End = time.Time{}, time.Time{}
+	}
 	limit, aerr := p.limit(defaultLogLimit, maxLogLimit)
 	if aerr != nil {
 		return result{err: aerr}

@@ -142,7 +142,7 @@ func TestLogsParams(t *testing.T) {
 				}
 				return f
 			}},
-		{"trace and span id", "trace_id=" + strings.ToUpper(traceHex) + "&span_id=" + spanHex,
+		{"trace and span id", "trace_id=" + strings.ToUpper(traceHex) + "&span_id=" + spanHex + "&end=now",
 			func(f store.LogFilter) store.LogFilter {
 				f.TraceID = mustTraceID(t, traceHex)
 				f.SpanID = mustSpanID(t, spanHex)
@@ -209,6 +209,32 @@ func TestLogsBadParams(t *testing.T) {
 				require.Empty(t, f.countQueries)
 			})
 		}
+	}
+}
+
+// TestLogsByTraceIDSearchesAllTime: logs?trace_id=X without a range finds the logs of
+// an old trace; with a range, the range applies; logs/counts keeps its default range.
+func TestLogsByTraceIDSearchesAllTime(t *testing.T) {
+	tests := []struct {
+		query      string
+		start, end time.Time
+	}{
+		{"trace_id=" + traceHex, time.Time{}, time.Time{}},
+		{"span_id=" + spanHex, time.Time{}, time.Time{}},
+		{"trace_id=" + traceHex + "&start=now-2h", testNow.Add(-2 * time.Hour), testNow},
+		{"trace_id=" + traceHex + "&end=now-2h", testNow.Add(-3 * time.Hour), testNow.Add(-2 * time.Hour)},
+		{"service=api", testNow.Add(-time.Hour), testNow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			f := &fakeStore{}
+			a := newTestAPI(f, nil)
+			get(t, a, "/api/loupe/v1/logs?"+tt.query, http.StatusOK)
+			require.Equal(t, tt.start, f.logQueries[0].Start)
+			require.Equal(t, tt.end, f.logQueries[0].End)
+			get(t, a, "/api/loupe/v1/logs/counts?"+tt.query, http.StatusOK)
+			require.False(t, f.countQueries[0].Start.IsZero())
+		})
 	}
 }
 

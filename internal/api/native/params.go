@@ -72,6 +72,11 @@ func (p params) one(name string) (string, *apiError) {
 	}
 }
 
+// has reports whether the parameter has a non-empty value.
+func (p params) has(name string) bool {
+	return len(p.many(name)) > 0
+}
+
 // many returns the non-empty values of a repeatable parameter.
 func (p params) many(name string) []string {
 	var got []string
