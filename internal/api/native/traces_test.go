@@ -125,7 +125,7 @@ func TestGetTraceOTLP(t *testing.T) {
 
 func TestGetTraceErrors(t *testing.T) {
 	f := &fakeStore{traces: map[pcommon.TraceID]ptrace.Traces{
-		mustTraceID(t, traceHex):                  testTrace(t),
+		mustTraceID(t, traceHex):                 testTrace(t),
 		mustTraceID(t, strings.Repeat("12", 16)): ptrace.NewTraces(), // a store answering "no spans" without ErrNotFound
 	}}
 	tests := []struct {
