@@ -332,3 +332,14 @@ func TestDuckTraces(t *testing.T) {
 	resp = get(t, a, "/api/loupe/v1/services/nope/span_names", http.StatusOK)
 	require.JSONEq(t, `[]`, string(resp.Data))
 }
+
+func TestDuckCancelledRequest(t *testing.T) {
+	a, _ := newDuckAPI(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, path := range []string{"logs", "logs/counts", "traces", "traces/" + traceHex, "services"} {
+		req := httptest.NewRequest(http.MethodGet, "/api/loupe/v1/"+path, nil).WithContext(ctx)
+		resp := do(t, a, req, statusClientClosedRequest)
+		require.Equal(t, "canceled", resp.ErrorType, path)
+	}
+}

@@ -502,6 +502,19 @@ func TestCancelledRequestStopsIterator(t *testing.T) {
 	require.NotEmpty(t, string(mustField(t, resp.Data, "next_cursor")))
 }
 
+// TestDriverErrorAfterCancel: a store reporting an interrupted query with its own error
+// is still a cancelled request, not a logged 500.
+func TestDriverErrorAfterCancel(t *testing.T) {
+	var logs bytes.Buffer
+	f := &fakeStore{err: errors.New("INTERRUPT Error: Interrupted!")}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest(http.MethodGet, "/api/loupe/v1/services", nil).WithContext(ctx)
+	resp := do(t, newTestAPI(f, &logs), req, statusClientClosedRequest)
+	require.Equal(t, "canceled", resp.ErrorType)
+	require.NotContains(t, logs.String(), "level=ERROR")
+}
+
 func TestPanicIsA500WithoutDetails(t *testing.T) {
 	var logs bytes.Buffer
 	f := &fakeStore{panicMsg: "secret internal state"}

@@ -120,17 +120,21 @@ func (a *API) serve(f apiFunc) http.HandlerFunc {
 }
 
 // writeError maps err to a status in one place. Errors that are not *apiError are
-// classified here: store.ErrNotFound is a 404, a cancelled or timed-out context is the
+// classified here: store.ErrNotFound is a 404, a cancelled or timed-out request is the
 // client's doing, anything else is a store failure, logged and reported as 500.
+//
+// The request's context is checked as well as the error chain, because a driver may
+// report an interrupted query with its own error rather than wrapping ctx.Err().
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var aerr *apiError
+	ctxErr := r.Context().Err()
 	switch {
 	case errors.As(err, &aerr):
 	case errors.Is(err, store.ErrNotFound):
 		aerr = &apiError{typ: errNotFound, err: err}
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
 		aerr = &apiError{typ: errCanceled, err: err}
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):
 		aerr = &apiError{typ: errTimeout, err: err}
 	default:
 		aerr = &apiError{typ: errInternal, err: err}
