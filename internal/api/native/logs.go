@@ -71,8 +71,8 @@ type logsData struct {
 
 // queryLogs serves GET logs: one page of records, newest first.
 func (a *API) queryLogs(r *http.Request) result {
-	p := params{r.URL.Query()}
-	if aerr := p.checkKnown(append(slices.Clone(logFilterParams), "limit", "cursor")...); aerr != nil {
+	p, aerr := requestParams(r, append(slices.Clone(logFilterParams), "limit", "cursor")...)
+	if aerr != nil {
 		return result{err: aerr}
 	}
 	filter, aerr := a.logFilter(p)
@@ -144,8 +144,8 @@ const unsetSeverity = "UNSPECIFIED"
 
 // countLogs serves GET logs/counts: record counts per time bucket and severity.
 func (a *API) countLogs(r *http.Request) result {
-	p := params{r.URL.Query()}
-	if aerr := p.checkKnown(append(slices.Clone(logFilterParams), "step")...); aerr != nil {
+	p, aerr := requestParams(r, append(slices.Clone(logFilterParams), "step")...)
+	if aerr != nil {
 		return result{err: aerr}
 	}
 	filter, aerr := a.logFilter(p)

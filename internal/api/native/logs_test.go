@@ -197,6 +197,8 @@ func TestLogsBadParams(t *testing.T) {
 		{"span_id=0000000000000000", `parameter "span_id": span id "0000000000000000" is all zeros`},
 		{"q=a&q=b", `parameter "q": given 2 times`},
 		{"serivce=api", `unknown parameter "serivce"`},
+		{"service=%zz", `malformed query string: invalid URL escape "%zz"`},
+		{"service=a;service=b", `malformed query string: invalid semicolon separator in query`},
 	}
 	for _, tt := range tests {
 		for _, route := range []string{"logs", "logs/counts"} {

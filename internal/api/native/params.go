@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -32,6 +33,18 @@ var (
 // `service=&q=`, and that must not filter on the empty string.
 type params struct {
 	values url.Values
+}
+
+// requestParams parses the query string of r, which may only hold the known parameters.
+// A malformed query string is an error rather than silently losing the pairs that do not
+// parse, as r.URL.Query() would.
+func requestParams(r *http.Request, known ...string) (params, *apiError) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return params{}, badData(fmt.Errorf("malformed query string: %w", err))
+	}
+	p := params{values}
+	return p, p.checkKnown(known...)
 }
 
 // checkKnown rejects parameters the route does not take: a typo such as `serivce=api` would

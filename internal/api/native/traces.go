@@ -37,13 +37,12 @@ type tracesData struct {
 // findTraces serves GET traces: summaries of traces with a span matching every filter,
 // most recent first.
 func (a *API) findTraces(r *http.Request) result {
-	p := params{r.URL.Query()}
-	if aerr := p.checkKnown("start", "end", "service", "span_name", "attr",
-		"min_duration", "max_duration", "errors", "limit"); aerr != nil {
+	p, aerr := requestParams(r, "start", "end", "service", "span_name", "attr",
+		"min_duration", "max_duration", "errors", "limit")
+	if aerr != nil {
 		return result{err: aerr}
 	}
 	var q store.TraceQuery
-	var aerr *apiError
 	if q.Start, q.End, aerr = p.timeRange(a.now()); aerr != nil {
 		return result{err: aerr}
 	}
@@ -102,8 +101,8 @@ func (a *API) findTraces(r *http.Request) result {
 // getTrace serves GET traces/{trace_id}: every span of one trace, in Loupe's JSON or, with
 // format=otlp, in OTLP JSON.
 func (a *API) getTrace(r *http.Request) result {
-	p := params{r.URL.Query()}
-	if aerr := p.checkKnown("format"); aerr != nil {
+	p, aerr := requestParams(r, "format")
+	if aerr != nil {
 		return result{err: aerr}
 	}
 	format, aerr := p.one("format")
@@ -137,7 +136,7 @@ func (a *API) getTrace(r *http.Request) result {
 
 // services serves GET services: the service names seen in spans, sorted.
 func (a *API) services(r *http.Request) result {
-	if aerr := (params{r.URL.Query()}).checkKnown(); aerr != nil {
+	if _, aerr := requestParams(r); aerr != nil {
 		return result{err: aerr}
 	}
 	names, err := a.traces.Services(r.Context())
@@ -152,7 +151,7 @@ func (a *API) services(r *http.Request) result {
 
 // spanNames serves GET services/{service}/span_names: one service's span names, sorted.
 func (a *API) spanNames(r *http.Request) result {
-	if aerr := (params{r.URL.Query()}).checkKnown(); aerr != nil {
+	if _, aerr := requestParams(r); aerr != nil {
 		return result{err: aerr}
 	}
 	service := r.PathValue("service")
