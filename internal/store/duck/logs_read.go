@@ -95,8 +95,13 @@ func parseLogCursor(s string) (logCursor, error) {
 const logColumns = `ts, observed_ts, service, severity_number, severity_text, body,
 	trace_hi, trace_lo, span_id, flags, attributes, resource, scope_name, scope_version, rowid`
 
-// QueryLogs yields matching records newest first. See store.LogReader. Partitions are
-// read one at a time from the newest, so a page of recent records touches one day.
+// QueryLogs yields matching records newest first. See store.LogReader.
+//
+// Partitions are read one at a time from the newest, so a page of recent records touches
+// one day. Within a partition the page is found in two steps: first the positions (ts,
+// rowid) of the page's records, which reads only the filtered columns, then the full rows
+// by rowid, which DuckDB fetches directly. One top-N over full rows measured ~8x slower
+// on 1M records because it materialises every column of every candidate.
 func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store.LogRecord, error] {
 	return func(yield func(store.LogRecord, error) bool) {
 		limit := q.Limit
@@ -125,43 +130,77 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 			if limit == 0 {
 				return
 			}
-			query := "SELECT " + logColumns + " FROM " + table + w.sql() +
-				" ORDER BY ts DESC, rowid DESC LIMIT " + strconv.Itoa(limit)
-			n, ok := s.scanLogs(ctx, query, w.args, yield)
-			if !ok {
+			seqs, err := s.pagePositions(ctx, table, w, limit)
+			if err != nil {
+				yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
 				return
 			}
-			limit -= n
+			if len(seqs) == 0 {
+				continue
+			}
+			if !s.scanLogs(ctx, table, seqs, yield) {
+				return
+			}
+			limit -= len(seqs)
 		}
 	}
 }
 
-// scanLogs runs one partition query and yields its rows. It returns how many rows it
-// yielded and false when iteration must stop (error or consumer break).
-func (s *Store) scanLogs(ctx context.Context, query string, args []any, yield func(store.LogRecord, error) bool) (int, bool) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+// pagePositions returns the rowids of the first limit matching records of one partition,
+// newest first.
+func (s *Store) pagePositions(ctx context.Context, table string, w *where, limit int) ([]int64, error) {
+	query := "SELECT rowid FROM " + table + w.sql() + " ORDER BY ts DESC, rowid DESC LIMIT " + strconv.Itoa(limit)
+	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
-		yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
-		return 0, false
+		return nil, err
 	}
 	defer rows.Close()
-	n := 0
+	var seqs []int64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs, rows.Err()
+}
+
+// scanLogs fetches the records at seqs and yields them newest first. It returns false when
+// iteration must stop (error or consumer break).
+func (s *Store) scanLogs(ctx context.Context, table string, seqs []int64, yield func(store.LogRecord, error) bool) bool {
+	// rowids come from the database, not from input, so they are inlined: DuckDB turns a
+	// constant rowid IN list into direct row fetches.
+	var b strings.Builder
+	b.WriteString("SELECT " + logColumns + " FROM " + table + " WHERE rowid IN (")
+	for i, seq := range seqs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(seq, 10))
+	}
+	b.WriteString(") ORDER BY ts DESC, rowid DESC")
+	rows, err := s.db.QueryContext(ctx, b.String())
+	if err != nil {
+		yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
+		return false
+	}
+	defer rows.Close()
 	for rows.Next() {
 		rec, err := scanLogRow(rows)
 		if err != nil {
 			yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
-			return n, false
+			return false
 		}
-		n++
 		if !yield(rec, nil) {
-			return n, false
+			return false
 		}
 	}
 	if err := rows.Err(); err != nil {
 		yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
-		return n, false
+		return false
 	}
-	return n, true
+	return true
 }
 
 func scanLogRow(rows *sql.Rows) (store.LogRecord, error) {

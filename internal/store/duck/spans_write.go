@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -178,9 +179,9 @@ func linksJSON(links ptrace.SpanLinkSlice) any {
 		}
 		tid, sid := l.TraceID(), l.SpanID()
 		buf = append(buf, `{"tid":"`...)
-		buf = appendHex(buf, tid[:])
+		buf = hex.AppendEncode(buf, tid[:])
 		buf = append(buf, `","sid":"`...)
-		buf = appendHex(buf, sid[:])
+		buf = hex.AppendEncode(buf, sid[:])
 		buf = append(buf, `","ts":`...)
 		buf = appendJSONString(buf, l.TraceState().AsRaw())
 		buf = append(buf, `,"f":`...)
@@ -192,14 +193,6 @@ func linksJSON(links ptrace.SpanLinkSlice) any {
 		buf = append(buf, '}')
 	}
 	return string(append(buf, ']'))
-}
-
-func appendHex(buf, b []byte) []byte {
-	const digits = "0123456789abcdef"
-	for _, c := range b {
-		buf = append(buf, digits[c>>4], digits[c&0xf])
-	}
-	return buf
 }
 
 // putEvents and putLinks are the inverse of eventsJSON and linksJSON.
@@ -272,28 +265,11 @@ func putLinks(s string, links ptrace.SpanLinkSlice) error {
 }
 
 func decodeHex(s string, dst []byte) error {
-	if len(s) != 2*len(dst) {
+	if hex.DecodedLen(len(s)) != len(dst) {
 		return fmt.Errorf("bad id %q", s)
 	}
-	for i := range dst {
-		hi, ok1 := unhex(s[2*i])
-		lo, ok2 := unhex(s[2*i+1])
-		if !ok1 || !ok2 {
-			return fmt.Errorf("bad id %q", s)
-		}
-		dst[i] = hi<<4 | lo
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		return fmt.Errorf("bad id %q: %w", s, err)
 	}
 	return nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

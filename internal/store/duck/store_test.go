@@ -1,12 +1,15 @@
 package duck
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/storetest"
 )
 
@@ -19,4 +22,45 @@ func openTest(t *testing.T, dir string) storetest.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, openTest)
+}
+
+func TestMetricsAndDiskBytes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	path := filepath.Join(t.TempDir(), "loupe.duckdb")
+	s, err := Open(path, DefaultOptions(), nil, reg)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, s.WriteLogs(ctx, genLogs(0, 5000)))
+	require.NoError(t, s.WriteTraces(ctx, genTraces(0, 3000)))
+	require.Equal(t, 5000.0, testutil.ToFloat64(s.metrics.rows.WithLabelValues("logs")))
+	require.Equal(t, 3000.0, testutil.ToFloat64(s.metrics.rows.WithLabelValues("spans")))
+	require.Equal(t, 2, testutil.CollectAndCount(s.metrics.latency))
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "second Close")
+
+	s, err = Open(path, DefaultOptions(), nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer s.Close()
+	sizes, err := s.DiskBytes(ctx)
+	require.NoError(t, err)
+	require.Positive(t, sizes[store.SignalLogs])
+	require.Positive(t, sizes[store.SignalSpans])
+	require.LessOrEqual(t, sizes[store.SignalLogs]+sizes[store.SignalSpans], fileBytes(path))
+}
+
+func TestOpenBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Open(filepath.Join(dir, "a.duckdb"), Options{MemoryLimit: "lots"}, nil, nil)
+	require.ErrorContains(t, err, "memory_limit")
+	_, err = Open(filepath.Join(dir, "b.duckdb"), Options{Threads: -1}, nil, nil)
+	require.ErrorContains(t, err, "threads")
+	_, err = Open(filepath.Join(dir, "no", "such", "dir", "c.duckdb"), DefaultOptions(), nil, nil)
+	require.Error(t, err)
+}
+
+func TestWriteAfterClose(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.Error(t, s.WriteLogs(context.Background(), genLogs(0, 10)))
 }
