@@ -64,7 +64,12 @@ func (a *API) logFilter(p params) (store.LogFilter, *apiError) {
 	return f, nil
 }
 
+// logsData is a page of records. Start and End are the range the query used, resolved
+// ("now-15m" becomes a time), so that a client can page with a fixed range; they are
+// omitted when the query had none (a trace_id search over all logs).
 type logsData struct {
+	Start      string          `json:"start,omitempty"`
+	End        string          `json:"end,omitempty"`
 	Records    []logRecordJSON `json:"records"`
 	NextCursor string          `json:"next_cursor"`
 }
@@ -105,6 +110,9 @@ func (a *API) queryLogs(r *http.Request) result {
 	// its limit at maxLogLimit, so a full page of that size may or may not be the last.
 	q := store.LogQuery{LogFilter: filter, Limit: limit + 1, Cursor: cursor}
 	data := logsData{Records: make([]logRecordJSON, 0, min(limit, 256))}
+	if !filter.Start.IsZero() {
+		data.Start, data.End = formatTime(filter.Start), formatTime(filter.End)
+	}
 	var last store.LogRecord
 	more := false
 	for rec, err := range a.logs.QueryLogs(r.Context(), q) {

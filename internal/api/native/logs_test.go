@@ -231,7 +231,10 @@ func TestLogsByTraceIDSearchesAllTime(t *testing.T) {
 		t.Run(tt.query, func(t *testing.T) {
 			f := &fakeStore{}
 			a := newTestAPI(f, nil)
-			get(t, a, "/api/loupe/v1/logs?"+tt.query, http.StatusOK)
+			resp := get(t, a, "/api/loupe/v1/logs?"+tt.query, http.StatusOK)
+			var data logsData
+			require.NoError(t, json.Unmarshal(resp.Data, &data))
+			require.Equal(t, tt.start.IsZero(), data.Start == "" && data.End == "", "range shown when used")
 			require.Equal(t, tt.start, f.logQueries[0].Start)
 			require.Equal(t, tt.end, f.logQueries[0].End)
 			get(t, a, "/api/loupe/v1/logs/counts?"+tt.query, http.StatusOK)
@@ -313,6 +316,22 @@ func TestLogsPageOfExactlyLimit(t *testing.T) {
 	require.Len(t, f.logQueries, 1)
 }
 
+// TestLogsFullPageAtStoreCap: the store caps its limit at 10,000, so a page of 10,000 cannot
+// tell whether it is the last one; it returns a cursor, and the page after it is empty.
+func TestLogsFullPageAtStoreCap(t *testing.T) {
+	f := &fakeStore{records: make([]store.LogRecord, maxLogLimit)}
+	a := newTestAPI(f, nil)
+	resp := get(t, a, "/api/loupe/v1/logs?limit=10000", http.StatusOK)
+	var data logsData
+	require.NoError(t, json.Unmarshal(resp.Data, &data))
+	require.Len(t, data.Records, maxLogLimit)
+	require.NotEmpty(t, data.NextCursor)
+
+	resp = get(t, a, "/api/loupe/v1/logs?limit=10000&cursor="+data.NextCursor, http.StatusOK)
+	require.JSONEq(t, `{"start": "2026-11-22T11:00:00Z", "end": "2026-11-22T12:00:00Z",
+		"records": [], "next_cursor": ""}`, string(resp.Data))
+}
+
 func mustField(t *testing.T, data json.RawMessage, name string) json.RawMessage {
 	t.Helper()
 	var m map[string]json.RawMessage
@@ -343,6 +362,8 @@ func TestLogRecordJSON(t *testing.T) {
 	}}
 	resp := get(t, newTestAPI(f, nil), "/api/loupe/v1/logs", http.StatusOK)
 	require.JSONEq(t, `{
+		"start": "2026-11-22T11:00:00Z",
+		"end": "2026-11-22T12:00:00Z",
 		"next_cursor": "",
 		"records": [
 			{

@@ -30,7 +30,10 @@ type traceSummaryJSON struct {
 	Services      []string `json:"services"`
 }
 
+// tracesData is a search result, with the range the search used, resolved.
 type tracesData struct {
+	Start  string             `json:"start"`
+	End    string             `json:"end"`
 	Traces []traceSummaryJSON `json:"traces"`
 }
 
@@ -71,7 +74,11 @@ func (a *API) findTraces(r *http.Request) result {
 		return result{err: aerr}
 	}
 
-	data := tracesData{Traces: make([]traceSummaryJSON, 0, min(q.Limit, 64))}
+	data := tracesData{
+		Start:  formatTime(q.Start),
+		End:    formatTime(q.End),
+		Traces: make([]traceSummaryJSON, 0, min(q.Limit, 64)),
+	}
 	for s, err := range a.traces.FindTraces(r.Context(), q) {
 		if err != nil {
 			return result{err: fmt.Errorf("find traces: %w", err)}

@@ -239,7 +239,7 @@ func TestFindTracesResponse(t *testing.T) {
 	}
 	f.summaries[4].Services = nil
 	resp := get(t, newTestAPI(f, nil), "/api/loupe/v1/traces?limit=2", http.StatusOK)
-	require.JSONEq(t, `{"traces": [
+	require.JSONEq(t, `{"start": "2026-11-22T11:00:00Z", "end": "2026-11-22T12:00:00Z", "traces": [
 		{"trace_id": "00000000000000000000000000000001", "root_service": "api", "root_span_name": "GET /users",
 		 "start": "2026-11-22T11:00:00Z", "start_unix_nano": "1795345200000000000", "duration_ns": 1500000000,
 		 "span_count": 3, "error_count": 0, "services": ["api", "db"]},
@@ -256,7 +256,7 @@ func TestFindTracesResponse(t *testing.T) {
 	require.Equal(t, []string{}, data.Traces[4].Services)
 
 	resp = get(t, newTestAPI(&fakeStore{}, nil), "/api/loupe/v1/traces", http.StatusOK)
-	require.JSONEq(t, `{"traces": []}`, string(resp.Data))
+	require.JSONEq(t, `{"start": "2026-11-22T11:00:00Z", "end": "2026-11-22T12:00:00Z", "traces": []}`, string(resp.Data))
 }
 
 func TestServicesAndSpanNames(t *testing.T) {
