@@ -183,6 +183,7 @@ func TestLogsBadParams(t *testing.T) {
 		{"start=99999999999", `parameter "start": "99999999999" is out of range`},
 		{"start=now&end=now-1h", `parameter "end": 2026-11-22T11:00:00Z is not after start 2026-11-22T12:00:00Z`},
 		{"start=now&end=now", `parameter "end"`},
+		{"start=now%2B1h", `parameter "start": 2026-11-22T13:00:00Z is not before end 2026-11-22T12:00:00Z (now)`},
 		{"start=now-1h&start=now-2h", `parameter "start": given 2 times`},
 		{"severity=loud", `parameter "severity": unknown severity "loud"`},
 		{"severity=0", `parameter "severity": severity number 0 is out of range`},

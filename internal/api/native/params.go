@@ -124,6 +124,10 @@ func (p params) timeRange(now time.Time) (start, end time.Time, _ *apiError) {
 		start = t
 	}
 	if !start.Before(end) {
+		if !p.has("end") { // blame the parameter the client gave
+			return start, end, badParam("start", fmt.Errorf("%s is not before end %s (now)",
+				start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano)))
+		}
 		return start, end, badParam("end", fmt.Errorf("%s is not after start %s",
 			end.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano)))
 	}
