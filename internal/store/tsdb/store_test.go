@@ -3,6 +3,7 @@ package tsdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/loupe-dev/loupe/internal/store"
@@ -80,7 +82,7 @@ func recent() time.Time {
 var svc = map[string]string{"service.name": "api", "service.instance.id": "i-1", "host.name": "node1"}
 
 func TestWriteEveryMetricType(t *testing.T) {
-	s, _, _ := openTest(t, DefaultOptions())
+	s, _, reg := openTest(t, DefaultOptions())
 	t0 := recent()
 	b := tsdbtest.NewBatch(svc)
 	b.Sum("http.server.requests", "", map[string]string{"http.route": "/x"}, t0, time.Minute, 10, 20)
@@ -139,6 +141,41 @@ func TestWriteEveryMetricType(t *testing.T) {
 		"rpc_duration_milliseconds":    {Type: model.MetricTypeHistogram, Unit: "ms", Help: "exponential histogram rpc.duration"},
 		"gc_pause_seconds":             {Type: model.MetricTypeSummary, Unit: "s", Help: "summary gc.pause"},
 	}, s.Metadata())
+
+	// 2 counter + 1 gauge + 5 histogram + 1 native + 4 summary samples + target_info.
+	require.Equal(t, 14.0, testutil.ToFloat64(s.metrics.samplesWritten))
+	n, err := testutil.GatherAndCount(reg, "loupe_metrics_write_duration_seconds", "prometheus_tsdb_head_series")
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+}
+
+func TestConcurrentWrites(t *testing.T) {
+	s, _, _ := openTest(t, DefaultOptions())
+	t0 := recent()
+	const writers, batches = 4, 20
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			var err error
+			for i := range batches {
+				b := tsdbtest.NewBatch(map[string]string{"service.name": "api", "service.instance.id": fmt.Sprint(w)})
+				b.Sum("ops", "", nil, t0.Add(time.Duration(i)*time.Second), 0, float64(i))
+				m := b.Sum("delta.ops", "", nil, t0.Add(time.Duration(i)*time.Second), 0, 1)
+				m.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+				m.Sum().DataPoints().At(0).SetStartTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(i-1) * time.Second)))
+				err = errors.Join(err, s.WriteMetrics(context.Background(), b.Metrics))
+			}
+			errs <- err
+		}()
+	}
+	for range writers {
+		require.NoError(t, <-errs)
+	}
+	require.Len(t, selectSeries(t, s, nameIs("ops_total")), writers)
+	for _, pts := range selectSeries(t, s, nameIs("delta_ops_total")) {
+		require.Len(t, pts, batches)
+		require.Equal(t, float64(batches), pts[batches-1].V)
+	}
 }
 
 func TestPromotedResourceAttributes(t *testing.T) {
