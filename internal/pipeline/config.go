@@ -1,0 +1,120 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config sets the pipeline's queues, batching and limits. Start from DefaultConfig.
+//
+// Defaults:
+//
+//	QueueItems      65536   items (log records, spans or metric data points) waiting per signal
+//	MaxBatchItems   8192    items merged into one store write (logs and spans)
+//	WriteTimeout    30s     one store write
+//	RetryAfter      1s      delay suggested to clients when a queue is full
+//	Limits                  see Limits
+type Config struct {
+	// QueueItems bounds the items waiting to be written, per signal. A request that does
+	// not fit fails at once with ErrQueueFull; a single request larger than QueueItems is
+	// still accepted when the queue is empty, so that the request size limit of the
+	// receivers, not this one, decides what is too big.
+	QueueItems int
+	// MaxBatchItems is the most items merged from several requests into one store write.
+	// The writer takes what is queued when it becomes free, up to this many; it never
+	// waits for more.
+	MaxBatchItems int
+	// WriteTimeout bounds one call of a store writer.
+	WriteTimeout time.Duration
+	// RetryAfter is the delay suggested to clients (HTTP Retry-After, gRPC RetryInfo)
+	// when a queue is full or the pipeline is not running.
+	RetryAfter time.Duration
+	Limits     Limits
+}
+
+// Limits bound the size of single items. An item over a limit is rejected, never
+// truncated: the rest of its request is written and the caller gets a *store.PartialError
+// that names the limit and counts the rejected items. When a resource's or a scope's own
+// attributes are over a limit, every item under it is rejected. Zero disables a limit.
+//
+// Defaults:
+//
+//	MaxAttributes            128      attributes of one resource, scope, log record, span,
+//	                                  span event, span link or data point
+//	MaxAttributeKeyLength    256      bytes
+//	MaxAttributeValueLength  16 KiB   bytes of a string or bytes value; for arrays and maps the
+//	                                  sum of their strings and bytes plus 8 per other value
+//	MaxValueDepth            16       nesting of arrays and maps in an attribute or a log body
+//	MaxBodyLength            256 KiB  a log record body, measured like an attribute value
+//	MaxNameLength            1024     bytes of a span, span event or metric name
+//	MaxSpanEvents            128      events of one span
+//	MaxSpanLinks             128      links of one span
+type Limits struct {
+	MaxAttributes           int
+	MaxAttributeKeyLength   int
+	MaxAttributeValueLength int
+	MaxValueDepth           int
+	MaxBodyLength           int
+	MaxNameLength           int
+	MaxSpanEvents           int
+	MaxSpanLinks            int
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		QueueItems:    65536,
+		MaxBatchItems: 8192,
+		WriteTimeout:  30 * time.Second,
+		RetryAfter:    time.Second,
+		Limits:        DefaultLimits(),
+	}
+}
+
+// DefaultLimits returns the documented default limits.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxAttributes:           128,
+		MaxAttributeKeyLength:   256,
+		MaxAttributeValueLength: 16 << 10,
+		MaxValueDepth:           16,
+		MaxBodyLength:           256 << 10,
+		MaxNameLength:           1024,
+		MaxSpanEvents:           128,
+		MaxSpanLinks:            128,
+	}
+}
+
+// Validate reports every invalid field, naming it and its value.
+func (c Config) Validate() error {
+	var errs []error
+	positive := func(name string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("pipeline.%s: %d, must be > 0", name, v))
+		}
+	}
+	positive("QueueItems", c.QueueItems)
+	positive("MaxBatchItems", c.MaxBatchItems)
+	if c.WriteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("pipeline.WriteTimeout: %s, must be > 0", c.WriteTimeout))
+	}
+	if c.RetryAfter < 0 {
+		errs = append(errs, fmt.Errorf("pipeline.RetryAfter: %s, must be >= 0", c.RetryAfter))
+	}
+	notNegative := func(name string, v int) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("pipeline.Limits.%s: %d, must be >= 0 (0 disables the limit)", name, v))
+		}
+	}
+	l := c.Limits
+	notNegative("MaxAttributes", l.MaxAttributes)
+	notNegative("MaxAttributeKeyLength", l.MaxAttributeKeyLength)
+	notNegative("MaxAttributeValueLength", l.MaxAttributeValueLength)
+	notNegative("MaxValueDepth", l.MaxValueDepth)
+	notNegative("MaxBodyLength", l.MaxBodyLength)
+	notNegative("MaxNameLength", l.MaxNameLength)
+	notNegative("MaxSpanEvents", l.MaxSpanEvents)
+	notNegative("MaxSpanLinks", l.MaxSpanLinks)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,394 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+// problem is why one item is rejected. Its label is the reason label of
+// loupe_ingest_rejected_items_total.
+type problem uint8
+
+const (
+	ok problem = iota
+	tooManyAttributes
+	attributeKeyTooLong
+	attributeValueTooLong
+	valueTooDeep
+	bodyTooLong
+	nameTooLong
+	tooManyEvents
+	tooManyLinks
+	zeroTraceID
+	zeroSpanID
+	endBeforeStart
+	emptyMetricName
+	invalidHistogram
+	numProblems
+)
+
+var problemLabels = [numProblems]string{
+	ok:                    "ok",
+	tooManyAttributes:     "too_many_attributes",
+	attributeKeyTooLong:   "attribute_key_too_long",
+	attributeValueTooLong: "attribute_value_too_long",
+	valueTooDeep:          "value_too_deep",
+	bodyTooLong:           "body_too_long",
+	nameTooLong:           "name_too_long",
+	tooManyEvents:         "too_many_events",
+	tooManyLinks:          "too_many_links",
+	zeroTraceID:           "zero_trace_id",
+	zeroSpanID:            "zero_span_id",
+	endBeforeStart:        "end_before_start",
+	emptyMetricName:       "empty_metric_name",
+	invalidHistogram:      "invalid_histogram",
+}
+
+func (p problem) label() string { return problemLabels[p] }
+
+// describe says what is wrong in words a user can act on, with the limit that applies.
+func (p problem) describe(l Limits) string {
+	switch p {
+	case tooManyAttributes:
+		return fmt.Sprintf("more than %d attributes (limit max_attributes)", l.MaxAttributes)
+	case attributeKeyTooLong:
+		return fmt.Sprintf("attribute key longer than %d bytes (limit max_attribute_key_length)", l.MaxAttributeKeyLength)
+	case attributeValueTooLong:
+		return fmt.Sprintf("attribute value longer than %d bytes (limit max_attribute_value_length)", l.MaxAttributeValueLength)
+	case valueTooDeep:
+		return fmt.Sprintf("value nested deeper than %d levels (limit max_value_depth)", l.MaxValueDepth)
+	case bodyTooLong:
+		return fmt.Sprintf("log body longer than %d bytes (limit max_body_length)", l.MaxBodyLength)
+	case nameTooLong:
+		return fmt.Sprintf("name longer than %d bytes (limit max_name_length)", l.MaxNameLength)
+	case tooManyEvents:
+		return fmt.Sprintf("more than %d span events (limit max_span_events)", l.MaxSpanEvents)
+	case tooManyLinks:
+		return fmt.Sprintf("more than %d span links (limit max_span_links)", l.MaxSpanLinks)
+	case zeroTraceID:
+		return "span trace_id is all zeros"
+	case zeroSpanID:
+		return "span span_id is all zeros"
+	case endBeforeStart:
+		return "span end_time_unix_nano is before start_time_unix_nano"
+	case emptyMetricName:
+		return "metric name is empty"
+	case invalidHistogram:
+		return "histogram explicit_bounds not strictly increasing, or bucket_counts length not len(explicit_bounds)+1"
+	}
+	return p.label()
+}
+
+// tally counts rejected items per problem for one request.
+type tally [numProblems]int64
+
+func (t *tally) add(p problem, n int) { t[p] += int64(n) }
+
+func (t *tally) total() int64 {
+	var n int64
+	for p := ok + 1; p < numProblems; p++ {
+		n += t[p]
+	}
+	return n
+}
+
+// err returns a *store.PartialError naming every problem and its count, or nil when
+// nothing was rejected.
+func (t *tally) err(l Limits) error {
+	total := t.total()
+	if total == 0 {
+		return nil
+	}
+	var parts []string
+	for p := ok + 1; p < numProblems; p++ {
+		if t[p] > 0 {
+			parts = append(parts, fmt.Sprintf("%s (%d)", p.describe(l), t[p]))
+		}
+	}
+	return &store.PartialError{Rejected: total, Msg: strings.Join(parts, "; ")}
+}
+
+// validator removes items over the limits from pdata and counts them.
+type validator struct {
+	l Limits
+}
+
+func over(limit, n int) bool { return limit > 0 && n > limit }
+
+func (v validator) attrs(m pcommon.Map) problem {
+	if over(v.l.MaxAttributes, m.Len()) {
+		return tooManyAttributes
+	}
+	for k, val := range m.All() {
+		if over(v.l.MaxAttributeKeyLength, len(k)) {
+			return attributeKeyTooLong
+		}
+		if p := v.value(val, v.l.MaxAttributeValueLength, attributeValueTooLong); p != ok {
+			return p
+		}
+	}
+	return ok
+}
+
+// value checks the size and depth of an attribute value or a log body.
+func (v validator) value(val pcommon.Value, maxLen int, tooLong problem) problem {
+	switch val.Type() {
+	case pcommon.ValueTypeStr:
+		if over(maxLen, len(val.Str())) {
+			return tooLong
+		}
+		return ok
+	case pcommon.ValueTypeBytes:
+		if over(maxLen, val.Bytes().Len()) {
+			return tooLong
+		}
+		return ok
+	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
+		size, deep := valueSize(val, 1, v.l.MaxValueDepth)
+		if deep {
+			return valueTooDeep
+		}
+		if over(maxLen, size) {
+			return tooLong
+		}
+	}
+	return ok
+}
+
+// valueSize returns the bytes of strings and keys in val plus 8 per other scalar, and
+// whether val nests deeper than maxDepth (0: unlimited).
+func valueSize(val pcommon.Value, depth, maxDepth int) (size int, tooDeep bool) {
+	switch val.Type() {
+	case pcommon.ValueTypeStr:
+		return len(val.Str()), false
+	case pcommon.ValueTypeBytes:
+		return val.Bytes().Len(), false
+	case pcommon.ValueTypeMap:
+		if over(maxDepth, depth) {
+			return 0, true
+		}
+		for k, e := range val.Map().All() {
+			n, deep := valueSize(e, depth+1, maxDepth)
+			if deep {
+				return 0, true
+			}
+			size += len(k) + n
+		}
+		return size, false
+	case pcommon.ValueTypeSlice:
+		if over(maxDepth, depth) {
+			return 0, true
+		}
+		for _, e := range val.Slice().All() {
+			n, deep := valueSize(e, depth+1, maxDepth)
+			if deep {
+				return 0, true
+			}
+			size += n
+		}
+		return size, false
+	}
+	return 8, false
+}
+
+func (v validator) logs(ld plog.Logs, t *tally) {
+	ld.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
+		if p := v.attrs(rl.Resource().Attributes()); p != ok {
+			for _, sl := range rl.ScopeLogs().All() {
+				t.add(p, sl.LogRecords().Len())
+			}
+			return true
+		}
+		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
+			if p := v.attrs(sl.Scope().Attributes()); p != ok {
+				t.add(p, sl.LogRecords().Len())
+				return true
+			}
+			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				p := v.logRecord(lr)
+				t.add(p, 1)
+				return p != ok
+			})
+			return sl.LogRecords().Len() == 0
+		})
+		return rl.ScopeLogs().Len() == 0
+	})
+}
+
+func (v validator) logRecord(lr plog.LogRecord) problem {
+	if p := v.value(lr.Body(), v.l.MaxBodyLength, bodyTooLong); p != ok {
+		return p
+	}
+	return v.attrs(lr.Attributes())
+}
+
+func (v validator) traces(td ptrace.Traces, t *tally) {
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		if p := v.attrs(rs.Resource().Attributes()); p != ok {
+			for _, ss := range rs.ScopeSpans().All() {
+				t.add(p, ss.Spans().Len())
+			}
+			return true
+		}
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			if p := v.attrs(ss.Scope().Attributes()); p != ok {
+				t.add(p, ss.Spans().Len())
+				return true
+			}
+			ss.Spans().RemoveIf(func(s ptrace.Span) bool {
+				p := v.span(s)
+				t.add(p, 1)
+				return p != ok
+			})
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
+}
+
+func (v validator) span(s ptrace.Span) problem {
+	switch {
+	case s.TraceID().IsEmpty():
+		return zeroTraceID
+	case s.SpanID().IsEmpty():
+		return zeroSpanID
+	case s.EndTimestamp() < s.StartTimestamp():
+		return endBeforeStart
+	case over(v.l.MaxNameLength, len(s.Name())):
+		return nameTooLong
+	case over(v.l.MaxSpanEvents, s.Events().Len()):
+		return tooManyEvents
+	case over(v.l.MaxSpanLinks, s.Links().Len()):
+		return tooManyLinks
+	}
+	if p := v.attrs(s.Attributes()); p != ok {
+		return p
+	}
+	for _, e := range s.Events().All() {
+		if over(v.l.MaxNameLength, len(e.Name())) {
+			return nameTooLong
+		}
+		if p := v.attrs(e.Attributes()); p != ok {
+			return p
+		}
+	}
+	for _, l := range s.Links().All() {
+		if p := v.attrs(l.Attributes()); p != ok {
+			return p
+		}
+	}
+	return ok
+}
+
+func (v validator) metrics(md pmetric.Metrics, t *tally) {
+	md.ResourceMetrics().RemoveIf(func(rm pmetric.ResourceMetrics) bool {
+		if p := v.attrs(rm.Resource().Attributes()); p != ok {
+			for _, sm := range rm.ScopeMetrics().All() {
+				t.add(p, scopePoints(sm))
+			}
+			return true
+		}
+		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
+			if p := v.attrs(sm.Scope().Attributes()); p != ok {
+				t.add(p, scopePoints(sm))
+				return true
+			}
+			sm.Metrics().RemoveIf(func(m pmetric.Metric) bool {
+				return v.metric(m, t)
+			})
+			return sm.Metrics().Len() == 0
+		})
+		return rm.ScopeMetrics().Len() == 0
+	})
+}
+
+// metric removes the invalid points of m and reports whether m itself must be removed
+// (bad name, or no point left of the ones it had).
+func (v validator) metric(m pmetric.Metric, t *tally) bool {
+	n := metricPoints(m)
+	switch {
+	case m.Name() == "":
+		t.add(emptyMetricName, n)
+		return true
+	case over(v.l.MaxNameLength, len(m.Name())):
+		t.add(nameTooLong, n)
+		return true
+	}
+	point := func(attrs pcommon.Map) bool {
+		p := v.attrs(attrs)
+		t.add(p, 1)
+		return p != ok
+	}
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		m.Gauge().DataPoints().RemoveIf(func(dp pmetric.NumberDataPoint) bool { return point(dp.Attributes()) })
+	case pmetric.MetricTypeSum:
+		m.Sum().DataPoints().RemoveIf(func(dp pmetric.NumberDataPoint) bool { return point(dp.Attributes()) })
+	case pmetric.MetricTypeSummary:
+		m.Summary().DataPoints().RemoveIf(func(dp pmetric.SummaryDataPoint) bool { return point(dp.Attributes()) })
+	case pmetric.MetricTypeExponentialHistogram:
+		m.ExponentialHistogram().DataPoints().RemoveIf(func(dp pmetric.ExponentialHistogramDataPoint) bool {
+			return point(dp.Attributes())
+		})
+	case pmetric.MetricTypeHistogram:
+		m.Histogram().DataPoints().RemoveIf(func(dp pmetric.HistogramDataPoint) bool {
+			if !validBuckets(dp) {
+				t.add(invalidHistogram, 1)
+				return true
+			}
+			return point(dp.Attributes())
+		})
+	}
+	return n > 0 && metricPoints(m) == 0
+}
+
+// validBuckets checks what the Prometheus model needs of an explicit-bucket histogram:
+// strictly increasing bounds and one more count than bounds (or no buckets at all).
+func validBuckets(dp pmetric.HistogramDataPoint) bool {
+	bounds, counts := dp.ExplicitBounds(), dp.BucketCounts()
+	if counts.Len() == 0 {
+		return true
+	}
+	if counts.Len() != bounds.Len()+1 {
+		return false
+	}
+	for i := range bounds.Len() {
+		b := bounds.At(i)
+		if math.IsNaN(b) || (i > 0 && b <= bounds.At(i-1)) {
+			return false
+		}
+	}
+	return true
+}
+
+func metricPoints(m pmetric.Metric) int {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints().Len()
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints().Len()
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().DataPoints().Len()
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().DataPoints().Len()
+	case pmetric.MetricTypeSummary:
+		return m.Summary().DataPoints().Len()
+	}
+	return 0
+}
+
+func scopePoints(sm pmetric.ScopeMetrics) int {
+	n := 0
+	for _, m := range sm.Metrics().All() {
+		n += metricPoints(m)
+	}
+	return n
+}

@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reasons for loupe_ingest_rejected_items_total besides the limit problems.
+const (
+	reasonQueueFull   = "queue_full"
+	reasonNotRunning  = "not_running"
+	reasonWriteFailed = "write_failed"
+	reasonStore       = "store_rejected" // a MetricWriter's PartialError
+	reasonCanceled    = "canceled"       // the caller gave up before the write started
+)
+
+// selfMetrics are the pipeline's own Prometheus collectors, labelled by signal
+// ("logs", "spans", "metrics").
+type selfMetrics struct {
+	items         *prometheus.CounterVec
+	rejected      *prometheus.CounterVec
+	queueDepth    *prometheus.GaugeVec
+	writeDuration *prometheus.HistogramVec
+	batchItems    *prometheus.HistogramVec
+	batchRequests *prometheus.HistogramVec
+	splitRetries  *prometheus.CounterVec
+}
+
+func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics {
+	m := &selfMetrics{
+		items: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loupe_ingest_items_total",
+			Help: "Items (log records, spans, metric data points) committed to the store.",
+		}, []string{"signal"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loupe_ingest_rejected_items_total",
+			Help: "Items not committed, by reason (a limit, queue_full, not_running, write_failed, store_rejected, canceled).",
+		}, []string{"signal", "reason"}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "loupe_pipeline_queue_depth",
+			Help: "Items waiting in the pipeline queue to be written.",
+		}, []string{"signal"}),
+		writeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "loupe_store_write_duration_seconds",
+			Help:    "Duration of one store write (one batch).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"signal"}),
+		batchItems: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "loupe_pipeline_batch_items",
+			Help:    "Items per store write.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}, []string{"signal"}),
+		batchRequests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "loupe_pipeline_batch_requests",
+			Help:    "Requests merged into one store write.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}, []string{"signal"}),
+		splitRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loupe_pipeline_split_retries_total",
+			Help: "Merged writes that failed and were retried request by request.",
+		}, []string{"signal"}),
+	}
+	m.items = register(reg, logger, m.items)
+	m.rejected = register(reg, logger, m.rejected)
+	m.queueDepth = register(reg, logger, m.queueDepth)
+	m.writeDuration = register(reg, logger, m.writeDuration)
+	m.batchItems = register(reg, logger, m.batchItems)
+	m.batchRequests = register(reg, logger, m.batchRequests)
+	m.splitRetries = register(reg, logger, m.splitRetries)
+	return m
+}
+
+// register registers c, or returns the equal collector registered before (two pipelines
+// on one registry share their metrics). A nil reg registers nothing.
+func register[C prometheus.Collector](reg prometheus.Registerer, logger *slog.Logger, c C) C {
+	if reg == nil {
+		return c
+	}
+	err := reg.Register(c)
+	if err == nil {
+		return c
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	logger.Warn("register pipeline metric", "err", err)
+	return c
+}
