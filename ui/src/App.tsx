@@ -1,0 +1,84 @@
+// The shell: navigation, theme toggle and the page chosen by the URL path.
+import { useEffect, useState } from 'react';
+import { onLinkClick, useLocation } from './router';
+import { LogsPage } from './pages/Logs';
+import { TracesPage } from './pages/Traces';
+import { TracePage } from './pages/Trace';
+import { MetricsPage } from './pages/Metrics';
+import { ServicesPage } from './pages/Services';
+import { ServicePage } from './pages/Service';
+
+const nav = [
+  { path: '/logs', label: 'Logs' },
+  { path: '/traces', label: 'Traces' },
+  { path: '/metrics', label: 'Metrics' },
+  { path: '/services', label: 'Services' },
+];
+
+function useTheme(): [string, () => void] {
+  const [theme, setTheme] = useState(document.documentElement.dataset.theme || 'dark');
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
+  return [
+    theme,
+    () => {
+      const next = theme === 'dark' ? 'light' : 'dark';
+      localStorage.setItem('loupe.theme', next);
+      setTheme(next);
+    },
+  ];
+}
+
+export function App() {
+  const loc = useLocation();
+  const [theme, toggleTheme] = useTheme();
+  const path = loc.path === '/' ? '/logs' : loc.path;
+
+  let page;
+  let m: RegExpExecArray | null;
+  if (path === '/logs') page = <LogsPage params={loc.params} />;
+  else if (path === '/traces') page = <TracesPage params={loc.params} />;
+  else if ((m = /^\/traces\/([^/]+)$/.exec(path))) page = <TracePage id={decodeURIComponent(m[1])} params={loc.params} />;
+  else if (path === '/metrics') page = <MetricsPage params={loc.params} />;
+  else if (path === '/services') page = <ServicesPage params={loc.params} />;
+  else if ((m = /^\/services\/(.+)$/.exec(path))) page = <ServicePage service={decodeURIComponent(m[1])} params={loc.params} />;
+  else
+    page = (
+      <div className="page">
+        <div className="empty-state">
+          <h3>Page not found</h3>
+          <p>
+            There is nothing at <code>{loc.path}</code>. Try <a href="/logs" onClick={onLinkClick}>Logs</a>.
+          </p>
+        </div>
+      </div>
+    );
+
+  // The theme is part of the key so that charts rebuild with the new axis colours.
+  return (
+    <div className="app">
+      <header className="topbar">
+        <a className="brand" href="/" onClick={onLinkClick}>
+          <svg width="18" height="18" viewBox="0 0 16 16" aria-hidden="true">
+            <circle cx="6.5" cy="6.5" r="4.5" fill="none" stroke="currentColor" strokeWidth="2" />
+            <path d="M10 10l4.5 4.5" stroke="currentColor" strokeWidth="2" />
+          </svg>
+          Loupe
+        </a>
+        <nav>
+          {nav.map((n) => (
+            <a key={n.path} href={n.path} onClick={onLinkClick} className={path.startsWith(n.path) ? 'active' : ''}>
+              {n.label}
+            </a>
+          ))}
+        </nav>
+        <div className="spacer" />
+        <button className="btn ghost" data-testid="theme-toggle" onClick={toggleTheme} title="Switch between dark and light theme">
+          {theme === 'dark' ? '☀ Light' : '☾ Dark'}
+        </button>
+      </header>
+      <main key={theme}>{page}</main>
+    </div>
+  );
+}

@@ -1,0 +1,80 @@
+// The time range picker: relative ranges (last 5m … 7d) or absolute from/to.
+import { useEffect, useRef, useState } from 'react';
+import { describeRange, relativeRanges, resolveRange, resolveTime, type Range } from '../util';
+
+function toLocalInput(ms: number): string {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 19);
+}
+
+export function TimeRangePicker({ range, onChange }: { range: Range; onChange: (r: Range) => void }) {
+  const [open, setOpen] = useState(false);
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const [err, setErr] = useState('');
+  const box = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (!open) return;
+    const r = resolveRange(range);
+    if (r) {
+      setFrom(toLocalInput(r.start));
+      setTo(toLocalInput(r.end));
+    }
+    setErr('');
+    const close = (e: MouseEvent) => {
+      if (box.current && !box.current.contains(e.target as Node)) setOpen(false);
+    };
+    document.addEventListener('mousedown', close);
+    return () => document.removeEventListener('mousedown', close);
+  }, [open, range]);
+
+  const apply = () => {
+    const s = resolveTime(from);
+    const e = resolveTime(to);
+    if (s === null || e === null) return setErr('Enter both times');
+    if (s >= e) return setErr('From must be before To');
+    onChange({ from: new Date(s).toISOString(), to: new Date(e).toISOString() });
+    setOpen(false);
+  };
+
+  return (
+    <div className="range-picker" ref={box}>
+      <button className="btn" data-testid="range-button" onClick={() => setOpen(!open)} title="Time range">
+        <span aria-hidden="true">🕑</span> {describeRange(range)}
+      </button>
+      {open && (
+        <div className="popover">
+          <div className="range-rel">
+            {relativeRanges.map((r) => (
+              <button
+                key={r.from}
+                className={range.from === r.from && range.to === 'now' ? 'on' : ''}
+                onClick={() => {
+                  onChange({ from: r.from, to: 'now' });
+                  setOpen(false);
+                }}
+              >
+                {r.label}
+              </button>
+            ))}
+          </div>
+          <div className="range-abs">
+            <label>
+              From
+              <input type="datetime-local" step="1" value={from} onChange={(e) => setFrom(e.target.value)} />
+            </label>
+            <label>
+              To
+              <input type="datetime-local" step="1" value={to} onChange={(e) => setTo(e.target.value)} />
+            </label>
+            {err && <div className="error-text">{err}</div>}
+            <button className="btn primary" onClick={apply}>
+              Apply absolute range
+            </button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,73 @@
+// Package ui serves Loupe's web UI, a single-page app whose built bundle (ui/dist, built
+// from the TypeScript sources beside this file by `make ui`) is embedded in the binary.
+package ui
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed dist
+var dist embed.FS
+
+// Handler serves the bundle: files under assets/ (content-hashed names) are cached for a
+// year; any other path that is not a file gets index.html, uncached, so that client-side
+// routes such as /traces/<id> survive a reload and a new release is picked up at once.
+func Handler() http.Handler {
+	root, err := fs.Sub(dist, "dist")
+	if err != nil {
+		// The embed pattern guarantees dist exists; this cannot happen in a built binary.
+		return http.NotFoundHandler()
+	}
+	return &handler{root: root, files: http.FileServerFS(root)}
+}
+
+type handler struct {
+	root  fs.FS
+	files http.Handler
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if name != "" && name != "index.html" {
+		if st, err := fs.Stat(h.root, name); err == nil && !st.IsDir() {
+			if strings.HasPrefix(name, "assets/") {
+				w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+			} else {
+				w.Header().Set("Cache-Control", "no-cache")
+			}
+			h.files.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(name, "assets/") {
+			// A missing asset is a 404, not the app: a stale page asking for an old bundle
+			// must fail visibly rather than parse HTML as JavaScript.
+			http.NotFound(w, r)
+			return
+		}
+	}
+	h.serveIndex(w, r)
+}
+
+func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	b, err := fs.ReadFile(h.root, "index.html")
+	if err != nil {
+		http.Error(w, "the UI bundle is missing index.html; run `make ui`", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(b)
+}
