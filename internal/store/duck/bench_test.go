@@ -34,7 +34,7 @@ var benchStart = time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
 func benchTraceID(n uint64) pcommon.TraceID {
 	var id pcommon.TraceID
 	binary.BigEndian.PutUint64(id[:8], n*0x9e3779b97f4a7c15)
-	binary.BigEndian.PutUint64(id[8:], n+1)
+	binary.BigEndian.PutUint64(id[8:], (n+1)*0xbf58476d1ce4e5b9)
 	return id
 }
 

@@ -37,15 +37,16 @@ func (s *Store) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.T
 		return ptrace.Traces{}, store.ErrNotFound
 	}
 	hi, lo := traceIDHalves(traceID)
-	// The ids are integers formatted here, not user text; literal constants let DuckDB's
-	// optimizer choose the index scan, which it does not do for a bound parameter.
-	cond := " WHERE trace_hi = " + strconv.FormatInt(hi, 10) + " AND trace_lo = " + strconv.FormatInt(lo, 10)
+	// DuckDB uses the ART index only for an equality on the indexed column alone, so
+	// the query filters on trace_hi and the other half is checked while scanning. The id
+	// is an integer formatted here, not user text.
+	cond := " WHERE trace_hi = " + strconv.FormatInt(hi, 10)
 	var b strings.Builder
 	for i, t := range tables {
 		if i > 0 {
 			b.WriteString(" UNION ALL ")
 		}
-		b.WriteString("SELECT " + spanColumns + " FROM " + t + cond)
+		b.WriteString("SELECT trace_lo, " + spanColumns + " FROM " + t + cond)
 	}
 	b.WriteString(" ORDER BY start_ns, span_id")
 	rows, err := s.db.QueryContext(ctx, b.String())
@@ -57,10 +58,13 @@ func (s *Store) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.T
 	g := newTraceGrouper(td)
 	n := 0
 	for rows.Next() {
-		if err := g.scanSpan(rows, traceID); err != nil {
+		ok, err := g.scanSpan(rows, traceID, lo)
+		if err != nil {
 			return ptrace.Traces{}, fmt.Errorf("get trace: %w", err)
 		}
-		n++
+		if ok {
+			n++
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return ptrace.Traces{}, fmt.Errorf("get trace: %w", err)
@@ -82,8 +86,11 @@ func newTraceGrouper(td ptrace.Traces) *traceGrouper {
 	return &traceGrouper{td: td, resources: map[string]ptrace.ResourceSpans{}, scopes: map[string]ptrace.ScopeSpans{}}
 }
 
-func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID) error {
+// scanSpan adds the span in the current row when its trace_lo is lo, and reports whether
+// it did.
+func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID, lo int64) (bool, error) {
 	var (
+		traceLo                                    int64
 		spanID                                     int64
 		parent                                     sql.NullInt64
 		traceState, name, statusMsg, attrs         string
@@ -93,11 +100,11 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID) error {
 		events, links                              sql.NullString
 		res, resURL, scName, scVer, scAttrs, scURL string
 	)
-	err := rows.Scan(&spanID, &parent, &traceState, &flags, &name, &kind, &startNs, &endNs,
+	err := rows.Scan(&traceLo, &spanID, &parent, &traceState, &flags, &name, &kind, &startNs, &endNs,
 		&status, &statusMsg, &attrs, &events, &links, &dAttrs, &dEvents, &dLinks,
 		&res, &resURL, &scName, &scVer, &scAttrs, &scURL)
-	if err != nil {
-		return err
+	if err != nil || traceLo != lo {
+		return false, err
 	}
 	resKey := res + "\x00" + resURL
 	rs, ok := g.resources[resKey]
@@ -105,7 +112,7 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID) error {
 		rs = g.td.ResourceSpans().AppendEmpty()
 		rs.SetSchemaUrl(resURL)
 		if err := decodeMapJSON(res, rs.Resource().Attributes()); err != nil {
-			return err
+			return false, err
 		}
 		g.resources[resKey] = rs
 	}
@@ -117,7 +124,7 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID) error {
 		ss.Scope().SetName(scName)
 		ss.Scope().SetVersion(scVer)
 		if err := decodeMapJSON(scAttrs, ss.Scope().Attributes()); err != nil {
-			return err
+			return false, err
 		}
 		g.scopes[scopeKey] = ss
 	}
@@ -139,19 +146,19 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID) error {
 	sp.SetDroppedEventsCount(dEvents)
 	sp.SetDroppedLinksCount(dLinks)
 	if err := decodeMapJSON(attrs, sp.Attributes()); err != nil {
-		return err
+		return false, err
 	}
 	if events.Valid {
 		if err := putEvents(events.String, sp.Events()); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if links.Valid {
 		if err := putLinks(links.String, sp.Links()); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // traceFilterWhere translates q into conditions on a spans partition.
@@ -206,7 +213,9 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 		if len(tables) == 0 {
 			return
 		}
-		query := `WITH s AS ` + unionAll(tables, "*") + `,
+		// NOT MATERIALIZED: DuckDB materialises a CTE used twice by default, which would
+		// copy every span of the range (measured 3.5 s on 1M spans instead of tens of ms).
+		query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "*") + `,
 		m AS (SELECT trace_hi, trace_lo, min(start_ns) AS first FROM s` + w.sql() + `
 			GROUP BY trace_hi, trace_lo ORDER BY first DESC LIMIT ` + strconv.Itoa(limit) + `)
 		SELECT trace_hi, trace_lo,

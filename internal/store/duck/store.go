@@ -23,11 +23,16 @@ type Options struct {
 	MemoryLimit string
 	// Threads is the number of DuckDB worker threads; 0 lets DuckDB use every core.
 	Threads int
+	// CheckpointThreshold is the WAL size ("64MB") at which DuckDB folds the WAL into the
+	// database file. Each checkpoint recompresses the row groups written since the last
+	// one, including a partly filled last one, so a larger threshold rewrites less; the
+	// cost is memory and replay time after a crash. Empty keeps DuckDB's default (16MB).
+	CheckpointThreshold string
 }
 
 // DefaultOptions returns modest settings for a small machine.
 func DefaultOptions() Options {
-	return Options{MemoryLimit: "512MB", Threads: 2}
+	return Options{MemoryLimit: "512MB", Threads: 2, CheckpointThreshold: "64MB"}
 }
 
 // Store is the DuckDB backend for logs and spans. It implements store.LogWriter,
@@ -96,6 +101,11 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	if opts.Threads > 0 {
 		if _, err := s.db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", opts.Threads)); err != nil {
 			return fmt.Errorf("set threads %d: %w", opts.Threads, err)
+		}
+	}
+	if opts.CheckpointThreshold != "" {
+		if _, err := s.db.ExecContext(ctx, "SET checkpoint_threshold = '"+sqlQuote(opts.CheckpointThreshold)+"'"); err != nil {
+			return fmt.Errorf("set checkpoint_threshold %q: %w", opts.CheckpointThreshold, err)
 		}
 	}
 	// Insertion order is irrelevant to our queries (they sort explicitly); dropping it lets
