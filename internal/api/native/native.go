@@ -40,6 +40,7 @@ func New(logs store.LogReader, traces store.TraceReader, logger *slog.Logger) *A
 	a.handle("traces/{trace_id}", a.needTraces(a.getTrace))
 	a.handle("services", a.needTraces(a.services))
 	a.handle("services/{service}/span_names", a.needTraces(a.spanNames))
+	a.registerRED() // services/red, in red.go
 	a.mux.HandleFunc(Prefix, a.serve(func(r *http.Request) result {
 		return result{err: &apiError{typ: errNotFound, err: fmt.Errorf("no endpoint %s", r.URL.Path)}}
 	}))

@@ -1,0 +1,114 @@
+package duck
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// ServiceStatsQuery and ServiceStatsRow are the types of native.ServiceStatsReader: aliases
+// of the same unnamed struct types, so that this package need not import the API (whose
+// tests import this package). Keep the two definitions identical; the compiler checks it
+// where the API is wired to the store.
+type (
+	ServiceStatsQuery = struct {
+		Start, End time.Time
+		Step       time.Duration
+		Service    string
+	}
+	ServiceStatsRow = struct {
+		Group         string
+		Bucket        time.Time
+		Total         bool
+		Count, Errors int64
+		P50, P95, P99 time.Duration
+	}
+)
+
+// entrySpan selects the spans that stand for requests to a service: server and consumer
+// spans, and roots (a batch job's top span has no kind worth trusting).
+var entrySpan = "(kind IN (" + strconv.Itoa(int(ptrace.SpanKindServer)) + ", " +
+	strconv.Itoa(int(ptrace.SpanKindConsumer)) + ") OR parent_span_id IS NULL)"
+
+// ServiceStats computes rate, errors and duration quantiles of spans in one grouped query
+// over the day partitions of the range: per group (service, or span name within q.Service)
+// and bucket, per group, per bucket and overall, through GROUPING SETS. Quantiles are exact
+// (quantile_cont) over the spans of each set.
+func (s *Store) ServiceStats(ctx context.Context, q ServiceStatsQuery) ([]ServiceStatsRow, error) {
+	if q.Step <= 0 {
+		return nil, fmt.Errorf("service stats: step must be positive, got %s", q.Step)
+	}
+	if !q.Start.Before(q.End) {
+		return nil, fmt.Errorf("service stats: start %s is not before end %s", q.Start, q.End)
+	}
+	tables := s.spans.tables(timeRange(q.Start, q.End))
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	startNs, stepNs := q.Start.UnixNano(), int64(q.Step)
+	w := &where{}
+	w.add("start_ns >= ?", startNs)
+	w.add("start_ns < ?", q.End.UnixNano())
+	group := "service"
+	if q.Service != "" {
+		w.add("service = ?", q.Service)
+		group = "name"
+	} else {
+		w.add(entrySpan)
+	}
+	// The bucket is computed in the inner select so that GROUPING SETS groups on a column.
+	query := `SELECT grouping(g), grouping(b), coalesce(g, ''), coalesce(b, 0), count(*),
+			count(*) FILTER (WHERE status_code = ` + strconv.Itoa(int(statusCodeError)) + `),
+			quantile_cont(duration_ns::DOUBLE, [0.5, 0.95, 0.99])
+		FROM (SELECT ` + group + ` AS g, (start_ns - ` + strconv.FormatInt(startNs, 10) + `) // ` +
+		strconv.FormatInt(stepNs, 10) + ` AS b, duration_ns, status_code
+			FROM ` + unionAll(tables, "service, name, kind, parent_span_id, start_ns, duration_ns, status_code") + w.sql() + `)
+		GROUP BY GROUPING SETS ((g, b), (g), (b), ())`
+	rows, err := s.db.QueryContext(ctx, query, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("service stats: %w", err)
+	}
+	defer rows.Close()
+	var out []ServiceStatsRow
+	for rows.Next() {
+		var (
+			gGroup, gBucket int64
+			name            string
+			bucket          int64
+			row             ServiceStatsRow
+			qs              []any
+		)
+		if err := rows.Scan(&gGroup, &gBucket, &name, &bucket, &row.Count, &row.Errors, &qs); err != nil {
+			return nil, fmt.Errorf("service stats: %w", err)
+		}
+		if row.Count == 0 {
+			continue // the () set over an empty range
+		}
+		row.Total = gGroup == 1
+		if !row.Total {
+			row.Group = name
+		}
+		if gBucket == 0 {
+			row.Bucket = time.Unix(0, startNs+bucket*stepNs).UTC()
+		}
+		if len(qs) != 3 {
+			return nil, fmt.Errorf("service stats: want 3 quantiles, got %d", len(qs))
+		}
+		for i, d := range []*time.Duration{&row.P50, &row.P95, &row.P99} {
+			f, ok := qs[i].(float64)
+			if !ok {
+				return nil, fmt.Errorf("service stats: quantile is %T, not float64", qs[i])
+			}
+			*d = time.Duration(f)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("service stats: %w", err)
+	}
+	return out, nil
+}
+
