@@ -111,4 +111,3 @@ func (s *Store) ServiceStats(ctx context.Context, q ServiceStatsQuery) ([]Servic
 	}
 	return out, nil
 }
-
