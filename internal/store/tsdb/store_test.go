@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -321,6 +322,24 @@ func TestSurvivesRestart(t *testing.T) {
 	require.Len(t, selectSeries(t, s, nameIs("lat_seconds")), 1)
 	require.Equal(t, model.MetricTypeCounter, s.Metadata()["restarts_total"].Type)
 	require.Equal(t, "s", s.Metadata()["lat_seconds"].Unit)
+}
+
+// TestSurvivesCrash copies the directory of a store that was never closed, as a killed
+// process leaves it, and opens the copy: acknowledged writes are in the WAL.
+func TestSurvivesCrash(t *testing.T) {
+	s, dir, _ := openTest(t, DefaultOptions())
+	t0 := recent()
+	b := tsdbtest.NewBatch(svc)
+	b.Sum("crashes", "", nil, t0, time.Minute, 1, 2)
+	require.NoError(t, s.WriteMetrics(context.Background(), b.Metrics))
+
+	crashed := t.TempDir()
+	require.NoError(t, os.CopyFS(crashed, os.DirFS(dir)))
+	s2, err := Open(crashed, DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s2.Close()) }()
+	require.Len(t, selectSeries(t, s2, nameIs("crashes_total"))[`{__name__="crashes_total", instance="i-1", job="api"}`], 2)
+	require.Equal(t, model.MetricTypeCounter, s2.Metadata()["crashes_total"].Type)
 }
 
 func TestCanceledContext(t *testing.T) {

@@ -25,7 +25,9 @@ const maxAheadTime = 10 * time.Minute
 const targetInfoName = "target_info"
 
 // WriteMetrics translates md to Prometheus series with Prometheus' OTLP translator and
-// appends them in one TSDB transaction. A nil error means every point is in the WAL.
+// appends them in one TSDB transaction. A nil error means every point is in the WAL
+// (handed to the OS, so it survives a crash of the process; fsynced when a WAL segment
+// completes, as in Prometheus).
 //
 // Points the translator or the TSDB cannot take (non-cumulative temporality when delta
 // conversion is off, exponential histograms with scale < -4, out-of-order or duplicate
