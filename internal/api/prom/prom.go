@@ -58,6 +58,8 @@ type Options struct {
 	QueryTimeout time.Duration
 	// MaxSamples bounds the samples one query may hold in memory at once.
 	MaxSamples int
+	// MaxConcurrentQueries bounds the queries evaluated at once; others wait.
+	MaxConcurrentQueries int
 
 	// RemoteWrite enables /api/v1/write (Prometheus remote write 1.0 and 2.0).
 	RemoteWrite bool
@@ -87,14 +89,15 @@ type Options struct {
 // DefaultOptions returns Prometheus' defaults for the query limits.
 func DefaultOptions() Options {
 	return Options{
-		Version:          "dev",
-		LookbackDelta:    5 * time.Minute,
-		QueryTimeout:     2 * time.Minute,
-		MaxSamples:       50_000_000,
-		RemoteWrite:      true,
-		OTLPWrite:        true,
-		MaxOTLPBodyBytes: 64 << 20,
-		Retention:        7 * 24 * time.Hour,
+		Version:              "dev",
+		LookbackDelta:        5 * time.Minute,
+		QueryTimeout:         2 * time.Minute,
+		MaxSamples:           50_000_000,
+		MaxConcurrentQueries: 20,
+		RemoteWrite:          true,
+		OTLPWrite:            true,
+		MaxOTLPBodyBytes:     64 << 20,
+		Retention:            7 * 24 * time.Hour,
 	}
 }
 
@@ -107,6 +110,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("query timeout must be positive, got %s", o.QueryTimeout)
 	case o.MaxSamples <= 0:
 		return fmt.Errorf("max samples must be positive, got %d", o.MaxSamples)
+	case o.MaxConcurrentQueries <= 0:
+		return fmt.Errorf("max concurrent queries must be positive, got %d", o.MaxConcurrentQueries)
 	case o.OTLPWrite && o.MaxOTLPBodyBytes <= 0:
 		return fmt.Errorf("max OTLP body bytes must be positive, got %d", o.MaxOTLPBodyBytes)
 	}
@@ -158,11 +163,12 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 	}
 
 	engine := promql.NewEngine(promql.EngineOpts{
-		Logger:        logger.With("component", "promql"),
-		Reg:           reg,
-		MaxSamples:    opts.MaxSamples,
-		Timeout:       opts.QueryTimeout,
-		LookbackDelta: opts.LookbackDelta,
+		Logger:             logger.With("component", "promql"),
+		Reg:                reg,
+		MaxSamples:         opts.MaxSamples,
+		Timeout:            opts.QueryTimeout,
+		LookbackDelta:      opts.LookbackDelta,
+		ActiveQueryTracker: newQueryLimiter(opts.MaxConcurrentQueries),
 		// Prometheus' default for subqueries without a step: the global evaluation interval.
 		NoStepSubqueryIntervalFn: func(int64) int64 { return time.Minute.Milliseconds() },
 		EnableAtModifier:         true,

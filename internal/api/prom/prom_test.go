@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
 	"github.com/loupe-dev/loupe/internal/api/prom"
@@ -259,6 +260,35 @@ func TestOTLPWrite(t *testing.T) {
 	resp, body = postOTLP(t, e, []byte("{not json"), "application/json")
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Contains(t, string(body), "decode OTLP metrics")
+}
+
+func TestExemplars(t *testing.T) {
+	e := newEnv(t)
+	b := tsdbtest.NewBatch(map[string]string{"service.name": "ex"})
+	m := b.Sum("checkouts", "", nil, e.evalTime(), 0, 3)
+	ex := m.Sum().DataPoints().At(0).Exemplars().AppendEmpty()
+	ex.SetTimestamp(pcommon.NewTimestampFromTime(e.evalTime()))
+	ex.SetDoubleValue(1)
+	ex.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	require.NoError(t, e.store.WriteMetrics(t.Context(), b.Metrics))
+
+	code, r := e.get(t, "/api/v1/query_exemplars", url.Values{
+		"query": {"checkouts_total"},
+		"start": {strconv.FormatInt(e.base.Unix(), 10)},
+		"end":   {strconv.FormatInt(e.evalTime().Unix()+1, 10)},
+	})
+	require.Equal(t, http.StatusOK, code, r.Error)
+	type exemplar struct {
+		Labels map[string]string `json:"labels"`
+		Value  string            `json:"value"`
+	}
+	got := unmarshal[[]struct {
+		SeriesLabels map[string]string `json:"seriesLabels"`
+		Exemplars    []exemplar        `json:"exemplars"`
+	}](t, r.Data)
+	require.Len(t, got, 1)
+	require.Equal(t, "ex", got[0].SeriesLabels["job"])
+	require.Equal(t, []exemplar{{Labels: map[string]string{"trace_id": "0102030405060708090a0b0c0d0e0f10"}, Value: "1"}}, got[0].Exemplars)
 }
 
 func TestRestartKeepsDataAndMetadata(t *testing.T) {

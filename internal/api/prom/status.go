@@ -26,6 +26,7 @@ func flags(o Options) map[string]string {
 		"query.lookback-delta":             model.Duration(o.LookbackDelta).String(),
 		"query.timeout":                    model.Duration(o.QueryTimeout).String(),
 		"query.max-samples":                strconv.Itoa(o.MaxSamples),
+		"query.max-concurrency":            strconv.Itoa(o.MaxConcurrentQueries),
 		"storage.tsdb.retention.time":      model.Duration(o.Retention).String(),
 		"web.enable-remote-write-receiver": strconv.FormatBool(o.RemoteWrite),
 		"web.enable-otlp-receiver":         strconv.FormatBool(o.OTLPWrite),
