@@ -81,7 +81,7 @@ func Default() Config {
 			MaxRequestBytes:        16 << 20,
 			MaxAttributesPerItem:   128,
 			MaxAttributeValueBytes: 16 << 10,
-			QueueItems:             200_000,
+			QueueItems:             65536,
 		},
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 	}

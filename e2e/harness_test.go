@@ -1,0 +1,163 @@
+// Package e2e drives the real loupe binary over its network protocols with clients nobody
+// here wrote: the OpenTelemetry Go SDK exporters, promtool, plain HTTP.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// loupeBin is the binary built once by TestMain.
+var loupeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "loupe-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	loupeBin = filepath.Join(dir, "loupe")
+	build := exec.Command("go", "build", "-o", loupeBin, "../cmd/loupe")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build loupe:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one running `loupe serve` process.
+type server struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	dataDir  string
+	HTTP     string // base URL of the query APIs, e.g. http://127.0.0.1:41234
+	OTLPGRPC string // host:port
+	OTLPHTTP string // base URL
+	exited   chan error
+}
+
+// startServer starts loupe on random loopback ports with dataDir and waits until it logs
+// that it is ready. Extra args are appended to `loupe serve`.
+func startServer(t *testing.T, dataDir string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--data-dir", dataDir, "--log-format", "json",
+		"--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0",
+		"--otlp-http-listen", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(loupeBin, args...)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	s := &server{t: t, cmd: cmd, dataDir: dataDir, exited: make(chan error, 1)}
+
+	ready := make(chan map[string]any, 1)
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "loupe.log"))
+	require.NoError(t, err)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			fmt.Fprintf(logFile, "%s\n", line)
+			var rec map[string]any
+			if json.Unmarshal(line, &rec) == nil && rec["msg"] == "ready" {
+				ready <- rec
+			}
+		}
+		s.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			s.stop()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("loupe log:\n%s", tail(string(b), 60))
+		}
+	})
+
+	select {
+	case rec := <-ready:
+		s.HTTP = "http://" + rec["http"].(string)
+		s.OTLPGRPC = rec["otlp_grpc"].(string)
+		s.OTLPHTTP = "http://" + rec["otlp_http"].(string)
+	case err := <-s.exited:
+		b, _ := os.ReadFile(logFile.Name())
+		t.Fatalf("loupe exited before ready: %v\n%s", err, b)
+	case <-time.After(60 * time.Second):
+		t.Fatal("loupe did not log ready within 60s")
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	s.t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		require.NoError(s.t, err, "loupe should exit cleanly on SIGTERM")
+	case <-time.After(60 * time.Second):
+		_ = s.cmd.Process.Kill()
+		s.t.Fatal("loupe did not stop within 60s of SIGTERM")
+	}
+}
+
+// getJSON fetches base+path and decodes the JSON body into out, requiring status want.
+func getJSON(t *testing.T, url string, want int, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, want, resp.StatusCode, "GET %s: %s", url, body)
+	if out != nil {
+		require.NoError(t, json.Unmarshal(body, out), "GET %s: %s", url, body)
+	}
+}
+
+// eventually polls f until it returns nil or the deadline passes, then fails with f's error.
+func eventually(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

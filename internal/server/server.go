@@ -1,0 +1,179 @@
+// Package server wires Loupe's parts together and runs them: stores, the ingest pipeline,
+// receivers, query APIs and background work, started in order and shut down in reverse.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/loupe-dev/loupe/internal/api/native"
+	"github.com/loupe-dev/loupe/internal/api/prom"
+	"github.com/loupe-dev/loupe/internal/config"
+	"github.com/loupe-dev/loupe/internal/ingest/otlp"
+	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/duck"
+	"github.com/loupe-dev/loupe/internal/store/tsdb"
+	"github.com/loupe-dev/loupe/internal/version"
+)
+
+// component is the lifecycle every long-lived part follows: Start returns quickly and runs
+// work in the background; Shutdown is safe without Start and safe twice.
+type component interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+// closer adapts a store's Close to the component lifecycle.
+type closer struct{ close func() error }
+
+func (closer) Start(context.Context) error      { return nil }
+func (c closer) Shutdown(context.Context) error { return c.close() }
+
+// Server is one running Loupe. Create it with New, then Start and Shutdown.
+type Server struct {
+	cfg    config.Config
+	logger *slog.Logger
+	reg    *prometheus.Registry
+
+	started  []component // in start order; shut down in reverse
+	receiver *otlp.Receiver
+	httpLn   net.Listener
+}
+
+// New returns a server for cfg (which must have passed Validate). Nothing is opened yet.
+func New(cfg config.Config, logger *slog.Logger) *Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Server{cfg: cfg, logger: logger, reg: reg}
+}
+
+// Start opens the stores and starts every part. On error, call Shutdown to release what was
+// opened.
+func (s *Server) Start(ctx context.Context) error {
+	began := time.Now()
+	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+
+	duckOpts := duck.DefaultOptions()
+	duckOpts.MemoryLimit = s.cfg.Storage.DuckDBMemoryLimit
+	duckOpts.Threads = s.cfg.Storage.DuckDBThreads
+	events, err := duck.Open(filepath.Join(s.cfg.DataDir, "loupe.duckdb"), duckOpts, s.logger.With("component", "duckdb"), s.reg)
+	if err != nil {
+		return fmt.Errorf("open logs and spans store: %w", err)
+	}
+	s.add(closer{events.Close})
+
+	tsdbOpts := tsdb.DefaultOptions()
+	tsdbOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
+	metricsDir := filepath.Join(s.cfg.DataDir, "metrics")
+	metrics, err := tsdb.Open(metricsDir, tsdbOpts, s.logger.With("component", "tsdb"), s.reg)
+	if err != nil {
+		return fmt.Errorf("open metrics store: %w", err)
+	}
+	s.add(closer{metrics.Close})
+	s.registerDiskGauge(events, metricsDir)
+
+	pipeCfg := pipeline.DefaultConfig()
+	pipeCfg.Limits.MaxAttributes = s.cfg.Limits.MaxAttributesPerItem
+	pipeCfg.Limits.MaxAttributeValueLength = s.cfg.Limits.MaxAttributeValueBytes
+	pipeCfg.QueueItems = s.cfg.Limits.QueueItems
+	pipe := pipeline.New(pipeCfg, pipeline.Writers{Logs: events, Spans: events, Metrics: metrics}, s.logger.With("component", "pipeline"), s.reg)
+	if err := s.start(ctx, pipe); err != nil {
+		return fmt.Errorf("start pipeline: %w", err)
+	}
+
+	promOpts := prom.DefaultOptions()
+	promOpts.Version = version.Get().Version
+	promOpts.Revision = version.Get().Revision
+	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
+	promOpts.MaxOTLPBodyBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	promAPI, err := prom.New(metrics, promOpts, s.logger.With("component", "promapi"), s.reg)
+	if err != nil {
+		return fmt.Errorf("prometheus api: %w", err)
+	}
+	s.add(closer{promAPI.Close})
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", promAPI)
+	mux.Handle("/api/loupe/v1/", native.New(events, events, s.logger.With("component", "api")))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })
+	mux.HandleFunc("GET /{$}", s.serveIndex)
+
+	recvCfg := otlp.DefaultConfig()
+	recvCfg.GRPCAddr = s.cfg.Listen.OTLPGRPC
+	recvCfg.HTTPAddr = s.cfg.Listen.OTLPHTTP
+	recvCfg.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	s.receiver = otlp.New(recvCfg, pipe, s.logger.With("component", "otlp"), s.reg)
+	if err := s.start(ctx, s.receiver); err != nil {
+		return fmt.Errorf("start otlp receivers: %w", err)
+	}
+
+	if err := s.start(ctx, s.newHTTPServer(mux)); err != nil {
+		return err
+	}
+
+	retention := &retentionLoop{
+		store: events,
+		keep: map[store.Signal]time.Duration{
+			store.SignalLogs:  time.Duration(s.cfg.Retention.Logs),
+			store.SignalSpans: time.Duration(s.cfg.Retention.Spans),
+		},
+		interval: 10 * time.Minute,
+		now:      time.Now,
+		logger:   s.logger.With("component", "retention"),
+	}
+	if err := s.start(ctx, retention); err != nil {
+		return err
+	}
+
+	s.logger.Info("ready",
+		"http", s.HTTPAddr(), "otlp_grpc", s.receiver.GRPCAddr(), "otlp_http", s.receiver.HTTPAddr(),
+		"data_dir", s.cfg.DataDir, "version", version.Get().Version, "startup", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// Shutdown stops every started part in reverse order, going on past failures, and returns
+// them joined. Receivers stop first so nothing new is accepted; the pipeline then drains what
+// it acknowledged into the stores before they close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(s.started) - 1; i >= 0; i-- {
+		if err := s.started[i].Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.started = nil
+	return errors.Join(errs...)
+}
+
+// HTTPAddr is the bound address of the query API listener ("" before Start).
+func (s *Server) HTTPAddr() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return s.httpLn.Addr().String()
+}
+
+func (s *Server) add(c component) { s.started = append(s.started, c) }
+
+func (s *Server) start(ctx context.Context, c component) error {
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	s.add(c)
+	return nil
+}
