@@ -377,3 +377,24 @@ func TestOptionsValidate(t *testing.T) {
 	_, err := Open(t.TempDir(), Options{}, nil, nil)
 	require.ErrorContains(t, err, "metric store options")
 }
+
+func TestMetricNames(t *testing.T) {
+	s, _, _ := openTest(t, DefaultOptions())
+	t0 := recent()
+	f := func(add func(b *tsdbtest.Batch), want string) {
+		t.Helper()
+		b := tsdbtest.NewBatch(svc)
+		add(b)
+		require.NoError(t, s.WriteMetrics(context.Background(), b.Metrics))
+		require.Contains(t, s.Metadata(), want)
+		require.NotEmpty(t, selectSeries(t, s, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, want+"(_bucket|_count)?")), want)
+	}
+	f(func(b *tsdbtest.Batch) { b.Gauge("cpu.utilization", "1", nil, t0, 0, 0.5) }, "cpu_utilization_ratio")
+	f(func(b *tsdbtest.Batch) { b.Gauge("disk.io", "By/s", nil, t0, 0, 1) }, "disk_io_bytes_per_second")
+	f(func(b *tsdbtest.Batch) { b.Sum("http.server.active_requests", "{request}", nil, t0, 0, 1) }, "http_server_active_requests_total")
+	f(func(b *tsdbtest.Batch) {
+		b.Histogram("http.server.request.duration", "s", nil, tsdbtest.HistogramPoint{T: t0, Bounds: []float64{1}, Counts: []uint64{1, 0}})
+	}, "http_server_request_duration_seconds")
+	f(func(b *tsdbtest.Batch) { b.Gauge("jvm.memory.used", "MiBy", nil, t0, 0, 1) }, "jvm_memory_used_mebibytes")
+	f(func(b *tsdbtest.Batch) { b.Gauge("temp-°C", "Cel", nil, t0, 0, 1) }, "temp_C_celsius")
+}
