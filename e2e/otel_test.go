@@ -108,13 +108,13 @@ func sendCheckoutTrace(t *testing.T, ctx context.Context, s *server, rootVia, ch
 		trace.WithAttributes(attribute.String("http.route", "/checkout"), attribute.Int("http.response.status_code", 500)))
 	root.AddEvent("cart loaded", trace.WithAttributes(attribute.Int("items", 3)))
 	emitLog(rootCtx, frontendLogs.Logger("e2e"), otellog.SeverityInfo, "checkout started for cart 42",
-		otellog.String("cart.id", "42"))
+		attribute.String("cart.id", "42"))
 
 	childCtx, child := payments.Tracer("e2e").Start(rootCtx, "charge card",
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(start.Add(100*time.Millisecond)),
 		trace.WithAttributes(attribute.String("payment.provider", "acme"), attribute.Float64("amount", 12.5)))
 	emitLog(childCtx, paymentsLogs.Logger("e2e"), otellog.SeverityError, "Card DECLINED by acme: insufficient funds",
-		otellog.String("payment.provider", "acme"), otellog.Int64("attempt", 2))
+		attribute.String("payment.provider", "acme"), attribute.Int64("attempt", 2))
 	child.SetStatus(codes.Error, "card declined")
 	child.End(trace.WithTimestamp(start.Add(900 * time.Millisecond)))
 	root.End(trace.WithTimestamp(start.Add(time.Second)))
@@ -129,12 +129,12 @@ func sendCheckoutTrace(t *testing.T, ctx context.Context, s *server, rootVia, ch
 	}
 }
 
-func emitLog(ctx context.Context, l otellog.Logger, sev otellog.Severity, body string, attrs ...otellog.KeyValue) {
+func emitLog(ctx context.Context, l otellog.Logger, sev otellog.Severity, body string, attrs ...attribute.KeyValue) {
 	var rec otellog.Record
 	rec.SetTimestamp(time.Now())
 	rec.SetSeverity(sev)
 	rec.SetSeverityText(sev.String())
-	rec.SetBody(otellog.StringValue(body))
+	rec.SetBody(attribute.StringValue(body))
 	rec.AddAttributes(attrs...)
 	l.Emit(ctx, rec)
 }

@@ -79,7 +79,7 @@ func (s *Server) Start(ctx context.Context) error {
 	tsdbOpts := tsdb.DefaultOptions()
 	tsdbOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
 	metricsDir := filepath.Join(s.cfg.DataDir, "metrics")
-	metrics, err := tsdb.Open(metricsDir, tsdbOpts, s.logger.With("component", "tsdb"), s.reg)
+	metrics, err := tsdb.Open(metricsDir, tsdbOpts, s.logger, s.reg)
 	if err != nil {
 		return fmt.Errorf("open metrics store: %w", err)
 	}
@@ -100,7 +100,7 @@ func (s *Server) Start(ctx context.Context) error {
 	promOpts.Revision = version.Get().Revision
 	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
 	promOpts.MaxOTLPBodyBytes = int64(s.cfg.Limits.MaxRequestBytes)
-	promAPI, err := prom.New(metrics, promOpts, s.logger.With("component", "promapi"), s.reg)
+	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
 	if err != nil {
 		return fmt.Errorf("prometheus api: %w", err)
 	}
@@ -142,7 +142,7 @@ func (s *Server) Start(ctx context.Context) error {
 
 	s.logger.Info("ready",
 		"http", s.HTTPAddr(), "otlp_grpc", s.receiver.GRPCAddr(), "otlp_http", s.receiver.HTTPAddr(),
-		"data_dir", s.cfg.DataDir, "version", version.Get().Version, "startup", time.Since(began).Round(time.Millisecond))
+		"data_dir", s.cfg.DataDir, "version", version.Get().Version, "startup", time.Since(began).Round(time.Millisecond).String())
 	return nil
 }
 

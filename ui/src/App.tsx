@@ -11,7 +11,7 @@ import { ServicePage } from './pages/Service';
 const nav = [
   { path: '/logs', label: 'Logs' },
   { path: '/traces', label: 'Traces' },
-  { path: '/metrics', label: 'Metrics' },
+  { path: '/query', label: 'Metrics' },
   { path: '/services', label: 'Services' },
 ];
 
@@ -40,7 +40,7 @@ export function App() {
   if (path === '/logs') page = <LogsPage params={loc.params} />;
   else if (path === '/traces') page = <TracesPage params={loc.params} />;
   else if ((m = /^\/traces\/([^/]+)$/.exec(path))) page = <TracePage id={decodeURIComponent(m[1])} params={loc.params} />;
-  else if (path === '/metrics') page = <MetricsPage params={loc.params} />;
+  else if (path === '/query' || path === '/graph') page = <MetricsPage params={loc.params} />;
   else if (path === '/services') page = <ServicesPage params={loc.params} />;
   else if ((m = /^\/services\/(.+)$/.exec(path))) page = <ServicePage service={decodeURIComponent(m[1])} params={loc.params} />;
   else

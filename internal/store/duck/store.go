@@ -38,6 +38,12 @@ func DefaultOptions() Options {
 // Store is the DuckDB backend for logs and spans. It implements store.LogWriter,
 // store.LogReader, store.SpanWriter, store.TraceReader, store.Retainer and store.Sizer.
 // All methods are safe for concurrent use.
+//
+// Layout: one table per signal per UTC day (partitions.go), columns in schema.go.
+// Writes: each batch is appended with DuckDB's Appender inside one transaction on a
+// per-signal writer connection (writers of one signal are serialised; logs and spans
+// write in parallel). Reads: plain SQL over the partitions overlapping the time range,
+// user values always as parameters.
 type Store struct {
 	path   string
 	logger *slog.Logger

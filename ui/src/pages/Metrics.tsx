@@ -33,7 +33,7 @@ export function MetricsPage({ params }: { params: URLSearchParams }) {
   const go = (patch: { expr?: string; tab?: string; range?: Range }) => {
     const r = patch.range ?? range;
     navigate(
-      href('/metrics', {
+      href('/query', {
         expr: patch.expr ?? expr,
         tab: (patch.tab ?? tab) === 'table' ? 'table' : '',
         from: r.from === 'now-1h' ? '' : r.from,
