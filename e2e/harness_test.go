@@ -161,3 +161,5 @@ func testContext(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
