@@ -1,0 +1,287 @@
+// Browser checks of the UI against a live, seeded Loupe server, in headless Debian Chromium
+// driven by playwright-core (no browser is downloaded).
+//
+//   LOUPE_UI_URL=http://127.0.0.1:port LOUPE_EXPECTED=expected.json \
+//   LOUPE_SCREENSHOTS=dir [LOUPE_PERF=1] node e2e/checks.mjs
+//
+// Exits non-zero on the first failed check. With LOUPE_PERF=1 it also measures time to
+// first render and frame times while scrolling, and writes them to <screenshots>/perf.json;
+// those figures are reported, never asserted.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const base = process.env.LOUPE_UI_URL;
+const expected = JSON.parse(readFileSync(process.env.LOUPE_EXPECTED, 'utf8'));
+const shots = process.env.LOUPE_SCREENSHOTS || 'e2e-artifacts';
+const perf = process.env.LOUPE_PERF === '1';
+mkdirSync(shots, { recursive: true });
+
+// A fresh profile directory per run; launchPersistentContext is how Playwright takes one.
+const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'loupe-chromium-')), {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+  viewport: { width: 1440, height: 900 },
+  colorScheme: 'dark',
+});
+const page = await context.newPage();
+const consoleErrors = [];
+page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+let failures = 0;
+const results = [];
+async function check(name, fn) {
+  const t = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true, ms: Date.now() - t });
+    console.log(`ok   ${name} (${Date.now() - t} ms)`);
+  } catch (e) {
+    failures++;
+    results.push({ name, ok: false, error: String(e) });
+    console.log(`FAIL ${name}: ${e.message ?? e}`);
+    await page.screenshot({ path: join(shots, `fail-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {});
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+async function shot(name) {
+  await page.waitForTimeout(150); // let charts finish drawing
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+const rows = (testId) => page.locator(`[data-testid="${testId}"]`);
+
+await check('logs: free text search shows the matching records', async () => {
+  await page.goto(`${base}/logs`);
+  await page.getByTestId('logs-search').fill('declined');
+  await page.getByTestId('logs-search').press('Enter');
+  await page.waitForURL(/q=declined/);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="log-row"]').length === n, expected.logs.declined, { timeout: 10000 });
+  const texts = await rows('log-row').allInnerTexts();
+  assert(texts.every((t) => /declined/i.test(t)), `a row without "declined": ${texts.find((t) => !/declined/i.test(t))}`);
+  await page.locator('[data-testid="log-histogram"] canvas').waitFor();
+});
+
+await check('logs: attribute filter and expanded row', async () => {
+  await page.getByTestId('logs-search').fill('order.id=424242');
+  await page.getByTestId('logs-search').press('Enter');
+  await page.waitForFunction(() => {
+    const r = document.querySelectorAll('[data-testid="log-row"]');
+    return r.length === 1 && r[0].textContent.includes('refund rejected');
+  }, null, { timeout: 10000 });
+  await rows('log-row').first().locator('.log-line').click();
+  const detail = page.getByTestId('log-detail');
+  await detail.waitFor();
+  const text = await detail.innerText();
+  assert(text.includes('refund.reason') && text.includes('duplicate'), `detail lacks the attributes: ${text.slice(0, 300)}`);
+  await shot('logs-detail');
+  // The URL alone reproduces the view.
+  await page.reload();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length === 1, null, { timeout: 10000 });
+  assert((await page.getByTestId('logs-search').inputValue()) === 'order.id=424242', 'search bar restored from the URL');
+});
+
+await check('logs: overview page', async () => {
+  await page.goto(`${base}/logs?service=payments&service=checkout&service=frontend`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length > 10, null, { timeout: 10000 });
+  await page.locator('[data-testid="log-histogram"] canvas').waitFor();
+  await shot('logs');
+});
+
+await check('traces: search, open a trace, waterfall nesting and span detail', async () => {
+  await page.goto(`${base}/traces`);
+  await page.getByTestId('trace-service').selectOption('frontend');
+  await page.getByTestId('trace-search').click();
+  await page.waitForURL(/service=frontend/);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="trace-row"]').length >= 10, null, { timeout: 10000 });
+  await page.locator('[data-testid="trace-scatter"] canvas').waitFor();
+  await shot('traces');
+  const kt = expected.knownTrace;
+  await rows('trace-row').filter({ hasText: kt.traceId }).click();
+  await page.waitForURL(new RegExp(`/traces/${kt.traceId}`));
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="span-row"]').length === n, kt.spans.length, { timeout: 10000 });
+  const got = await page.$$eval('[data-testid="span-row"]', (els) => els.map((e) => ({ id: e.dataset.spanId, depth: Number(e.dataset.depth), text: e.textContent })));
+  for (const s of kt.spans) {
+    const g = got.find((x) => x.id === s.id);
+    assert(g, `span ${s.name} (${s.id}) missing from the waterfall`);
+    assert(g.depth === s.depth, `span ${s.name} at depth ${g.depth}, want ${s.depth}`);
+    assert(g.text.includes(s.name), `row of ${s.id} does not show ${s.name}`);
+  }
+  // Children come after their parent (depth-first order).
+  assert(got[0].id === kt.spans[0].id, 'root first');
+  const charge = kt.spans.find((s) => s.name === 'charge');
+  await page.locator(`[data-span-id="${charge.id}"]`).click();
+  const detail = page.getByTestId('span-detail');
+  await detail.waitFor();
+  const text = await detail.innerText();
+  assert(text.includes('payment.method') && text.includes('payments'), `span detail: ${text.slice(0, 300)}`);
+  await page.getByTestId('trace-logs').locator('.log-line').first().waitFor({ timeout: 10000 });
+  await shot('trace');
+  // Collapsing the checkout span hides its two children.
+  await page.locator(`[data-span-id="${kt.spans[1].id}"] [data-testid="span-toggle"]`).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="span-row"]').length === 2);
+});
+
+await check('metrics: autocomplete, range chart with the expected series, table', async () => {
+  await page.goto(`${base}/query`);
+  const input = page.getByTestId('promql-input');
+  await input.click();
+  await input.pressSequentially('e2e_temp', { delay: 20 });
+  const suggest = page.getByTestId('promql-suggest');
+  await suggest.waitFor();
+  const first = (await suggest.locator('li').first().innerText()).split('\n')[0].trim();
+  assert(first.startsWith(expected.metrics.gauge), `first suggestion ${first}`);
+  await input.press('Tab');
+  assert((await input.inputValue()) === first, 'Tab accepts the suggestion');
+  await input.press('Enter');
+  await page.waitForURL(/expr=/);
+  const chart = page.getByTestId('metric-chart');
+  await chart.waitFor({ timeout: 10000 });
+  assert((await chart.getAttribute('data-series')) === '2', `series: ${await chart.getAttribute('data-series')}`);
+  const legend = await chart.locator('.u-legend').innerText();
+  for (const room of expected.metrics.series) assert(legend.includes(`room="${room}"`), `legend lacks room=${room}: ${legend}`);
+  await chart.locator('.u-over').hover({ position: { x: 300, y: 150 } });
+  await shot('metrics');
+  await page.getByTestId('tab-table').click();
+  await page.getByTestId('metric-table').waitFor();
+  assert((await page.locator('[data-testid="metric-table"] tbody tr').count()) === 2, 'two rows in the table');
+  // An engine error is shown as it is.
+  await page.goto(`${base}/query?expr=${encodeURIComponent('sum(')}`);
+  await page.locator('.error-box').waitFor({ timeout: 10000 });
+});
+
+await check('services: RED numbers match the seeded data', async () => {
+  await page.goto(`${base}/services`);
+  await page.getByTestId('services-table').waitFor({ timeout: 10000 });
+  for (const [svc, want] of Object.entries(expected.red)) {
+    const row = page.locator(`[data-testid="red-row"][data-name="${svc}"]`);
+    const count = await row.getByTestId('red-count').innerText();
+    assert(count.replace(/\D/g, '') === String(want.count), `${svc}: count ${count}, want ${want.count}`);
+    const errs = await row.getByTestId('red-errors').innerText();
+    assert(errs.includes(`(${want.errors})`), `${svc}: errors ${errs}, want ${want.errors}`);
+  }
+  await shot('services');
+  await page.locator('[data-testid="red-row"][data-name="checkout"] a').click();
+  await page.getByTestId('span-names-table').waitFor({ timeout: 10000 });
+  const names = await page.$$eval('[data-testid="span-names-table"] [data-testid="red-row"]', (els) => els.map((e) => e.dataset.name).sort());
+  assert(JSON.stringify(names) === JSON.stringify(['POST /api/checkout', 'SELECT orders']), `span names ${names}`);
+  await shot('service');
+});
+
+await check('theme toggle is remembered', async () => {
+  await page.goto(`${base}/services`);
+  const before = await page.evaluate(() => document.documentElement.dataset.theme);
+  await page.getByTestId('theme-toggle').click();
+  const after = await page.evaluate(() => document.documentElement.dataset.theme);
+  assert(before !== after, 'theme changed');
+  await page.reload();
+  assert((await page.evaluate(() => document.documentElement.dataset.theme)) === after, 'theme kept after reload');
+  await page.getByTestId('services-table').waitFor({ timeout: 10000 });
+  await shot('services-light');
+  await page.getByTestId('theme-toggle').click();
+});
+
+await check('an unknown trace shows the API error plainly', async () => {
+  await page.goto(`${base}/traces/00000000000000000000000000000001`);
+  const box = page.locator('.error-box');
+  await box.waitFor({ timeout: 10000 });
+  assert((await box.innerText()).includes('not found'), 'says not found');
+});
+
+const figures = {};
+if (perf) {
+  // Time to first render: from navigation start to the page's "ready" mark.
+  figures.firstRenderMs = {};
+  const pages = {
+    logs: '/logs', traces: '/traces', trace: `/traces/${expected.knownTrace.traceId}`, metrics: `/query?expr=${expected.metrics.gauge}`,
+    services: '/services', service: '/services/checkout',
+  };
+  for (const [name, path] of Object.entries(pages)) {
+    const samples = [];
+    for (let i = 0; i < 3; i++) {
+      await page.goto(`${base}${path}`);
+      await page.waitForFunction((n) => performance.getEntriesByName(`loupe-ready-${n}`).length > 0, name, { timeout: 20000 });
+      samples.push(await page.evaluate((n) => performance.getEntriesByName(`loupe-ready-${n}`)[0].startTime, name));
+    }
+    figures.firstRenderMs[name] = Math.round(samples.sort((a, b) => a - b)[1]);
+  }
+
+  // Frame times: scroll a list a fixed distance per animation frame and record the deltas.
+  const measureScroll = (selector, pxPerFrame, maxFrames) =>
+    page.evaluate(
+      ([sel, px, max]) =>
+        new Promise((resolve) => {
+          const el = document.querySelector(sel);
+          const deltas = [];
+          let last = performance.now();
+          let frames = 0;
+          el.scrollTop = 0;
+          const step = (t) => {
+            deltas.push(t - last);
+            last = t;
+            el.scrollTop += px;
+            frames++;
+            if (frames < max && el.scrollTop + el.clientHeight < el.scrollHeight - 1) requestAnimationFrame(step);
+            else {
+              deltas.shift();
+              const s = [...deltas].sort((a, b) => a - b);
+              const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+              resolve({ frames: deltas.length, meanMs: +(deltas.reduce((a, b) => a + b, 0) / deltas.length).toFixed(2), p50Ms: +q(0.5).toFixed(2), p95Ms: +q(0.95).toFixed(2), maxMs: +s[s.length - 1].toFixed(2), over50ms: deltas.filter((d) => d > 50).length, scrolledPx: el.scrollTop });
+            }
+          };
+          requestAnimationFrame((t) => {
+            last = t;
+            requestAnimationFrame(step);
+          });
+        }),
+      [selector, pxPerFrame, maxFrames],
+    );
+
+  if (expected.bigTrace) {
+    const t0 = Date.now();
+    await page.goto(`${base}/traces/${expected.bigTrace.traceId}`);
+    await page.getByTestId('trace-span-count').waitFor({ timeout: 60000 });
+    figures.bigTraceLoadMs = Date.now() - t0;
+    const count = await page.getByTestId('trace-span-count').innerText();
+    assert(count.startsWith(String(expected.bigTrace.spanCount)), `big trace shows ${count}`);
+    figures.bigTraceScroll = await measureScroll('[data-testid="waterfall-rows"]', 240, 2000);
+    figures.bigTraceDomRows = await page.locator('[data-testid="span-row"]').count();
+    await shot('trace-10000-spans');
+  }
+  if (expected.bulkLogs) {
+    await page.goto(`${base}/logs?service=bulk`);
+    await page.locator('[data-testid="log-row"]').first().waitFor({ timeout: 30000 });
+    // Load the whole list by scrolling to the end until every page is in.
+    const t0 = Date.now();
+    const loadScroll = [];
+    while (Date.now() - t0 < 180000) {
+      const n = await page.evaluate(() => Number(document.querySelector('[data-testid="logs-status"]').textContent.replace(/[^\d].*$/, '').replace(/\D/g, '')));
+      const status = await page.getByTestId('logs-status').innerText();
+      if (n >= expected.bulkLogs || !/scroll for more|loading more/.test(status)) break;
+      loadScroll.push(await measureScroll('[data-testid="log-list"]', 4000, 60));
+      await page.evaluate(() => {
+        const el = document.querySelector('[data-testid="log-list"]');
+        el.scrollTop = el.scrollHeight;
+      });
+      await page.waitForTimeout(50);
+    }
+    figures.logListLoadAllMs = Date.now() - t0;
+    figures.logListRecords = await page.evaluate(() => document.querySelector('[data-testid="logs-status"]').textContent);
+    figures.logListScroll = await measureScroll('[data-testid="log-list"]', 1300, 2500);
+    figures.logListDomRows = await page.locator('[data-testid="log-row"]').count();
+    figures.logHeap = await page.evaluate(() => (performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1e6) + ' MB' : 'n/a'));
+  }
+  writeFileSync(join(shots, 'perf.json'), JSON.stringify(figures, null, 2));
+  console.log(JSON.stringify(figures, null, 2));
+}
+
+if (consoleErrors.length) console.log(`browser console errors:\n  ${consoleErrors.join('\n  ')}`);
+writeFileSync(join(shots, 'results.json'), JSON.stringify({ results, consoleErrors, figures }, null, 2));
+await context.close();
+console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Browser tests of the web UI against a live server: builds ./cmd/loupe, starts it on random
+# loopback ports with an empty data directory, seeds it over OTLP/HTTP JSON (seed.mjs), and
+# runs the Playwright checks (checks.mjs) in Debian's headless Chromium.
+#
+#   ui/e2e/run.sh                      # checks; screenshots in $LOUPE_SCREENSHOTS
+#   LOUPE_PERF=1 ui/e2e/run.sh         # also a 10,000-span trace, 100,000 log records and
+#                                      # timing figures (perf.json beside the screenshots)
+#
+# Environment: LOUPE_SCREENSHOTS (default ui/e2e/artifacts), LOUPE_BIN (use this binary
+# instead of building one), LOUPE_PERF=1.
+set -euo pipefail
+
+UI_DIR=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$UI_DIR/.." && pwd)
+ART=${LOUPE_SCREENSHOTS:-$UI_DIR/e2e/artifacts}
+mkdir -p "$ART"
+ART=$(cd "$ART" && pwd)
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Tools: Node from the system, Chromium from Debian (never a downloaded browser).
+command -v node >/dev/null || { echo "run.sh: node is required" >&2; exit 1; }
+if [ ! -x /usr/bin/chromium ]; then
+	echo "run.sh: installing Debian chromium" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
+fi
+[ -d "$UI_DIR/node_modules/playwright-core" ] || (cd "$UI_DIR" && npm ci --no-audit --no-fund >/dev/null)
+
+BIN=${LOUPE_BIN:-}
+if [ -z "$BIN" ]; then
+	BIN=$WORK/loupe
+	(cd "$ROOT" && go build -o "$BIN" ./cmd/loupe)
+fi
+
+# wait_ready FILE: print the first JSON line with msg "ready" in FILE, waiting up to 60 s.
+wait_ready() {
+	node -e '
+		const fs = require("fs");
+		const deadline = Date.now() + 60000;
+		(function poll() {
+			const text = fs.existsSync(process.argv[1]) ? fs.readFileSync(process.argv[1], "utf8") : "";
+			for (const l of text.split("\n")) {
+				try { const j = JSON.parse(l); if (j.msg === "ready") { console.log(JSON.stringify(j)); return; } } catch {}
+			}
+			if (Date.now() > deadline) { console.error("not ready after 60s:\n" + text.slice(-2000)); process.exit(1); }
+			setTimeout(poll, 100);
+		})();' "$1"
+}
+field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
+
+"$BIN" serve --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --otlp-grpc-listen 127.0.0.1:0 \
+	--otlp-http-listen 127.0.0.1:0 --log-format json >"$WORK/loupe.log" 2>&1 &
+PIDS+=($!)
+READY=$(wait_ready "$WORK/loupe.log")
+HTTP=$(field "$READY" http)
+OTLP_HTTP=$(field "$READY" otlp_http)
+echo "loupe: http $HTTP, otlp http $OTLP_HTTP"
+
+(cd "$UI_DIR" && node e2e/seed.mjs "http://$OTLP_HTTP" "$WORK/expected.json" ${LOUPE_PERF:+--big})
+
+# Use the server's own UI when it serves the app at /, else the proxy that mounts ui.Handler.
+if node -e 'fetch(process.argv[1]).then(r => r.text()).then(t => process.exit(t.includes("<div id=\"root\">") ? 0 : 1), () => process.exit(1))' "http://$HTTP/logs"; then
+	UI_URL=http://$HTTP
+else
+	echo "run.sh: the server does not serve the UI at /; using ui/e2e/proxy"
+	(cd "$ROOT" && go build -o "$WORK/proxy" ./ui/e2e/proxy)
+	"$WORK/proxy" -listen 127.0.0.1:0 -backend "http://$HTTP" >"$WORK/proxy.log" 2>&1 &
+	PIDS+=($!)
+	UI_URL=http://$(field "$(wait_ready "$WORK/proxy.log")" http)
+fi
+echo "ui: $UI_URL"
+
+cp "$WORK/expected.json" "$ART/expected.json"
+status=0
+(cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_EXPECTED=$WORK/expected.json LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
+if [ $status -ne 0 ]; then
+	echo "--- server log (tail) ---"
+	tail -n 40 "$WORK/loupe.log"
+fi
+echo "screenshots: $ART"
+exit $status
