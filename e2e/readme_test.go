@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadmeTour runs the shell blocks of the README's tour against a real server (with
+// its random ports in place of the defaults) and checks what they print.
+func TestReadmeTour(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed")
+	}
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	require.GreaterOrEqual(t, len(blocks), 2, "the tour has a send block and a query block")
+
+	s := startServer(t, t.TempDir())
+	script := "set -euo pipefail\n"
+	for _, b := range blocks {
+		script += b[1] + "\n"
+	}
+	script = strings.NewReplacer(
+		"localhost:4318", strings.TrimPrefix(s.OTLPHTTP, "http://"),
+		"localhost:7070", strings.TrimPrefix(s.HTTP, "http://"),
+	).Replace(script)
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	got := string(out)
+	require.Equal(t, 3, strings.Count(got, `{"partialSuccess":{}}`), got)
+	require.Equal(t, 2, strings.Count(got, `"body":"Timeout talking to the database"`), got)
+	require.Contains(t, got, `"name":"GET /cart"`)
+	require.Contains(t, got, `"root_span_name":"GET /cart"`)
+	require.Contains(t, got, `"metric":{"__name__":"cart_items","job":"shop"},"value":[`)
+	require.Contains(t, got, `cart_items{job="shop"} => 3 @[`)
+}
