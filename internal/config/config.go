@@ -29,6 +29,19 @@ type Config struct {
 	Limits LimitsConfig `yaml:"limits"`
 	// Storage tunes the embedded engines.
 	Storage StorageConfig `yaml:"storage"`
+	// Metrics controls how OTLP metrics become Prometheus series.
+	Metrics MetricsConfig `yaml:"metrics"`
+}
+
+// MetricsConfig follows the `otlp` section of Prometheus' configuration.
+type MetricsConfig struct {
+	// PromoteResourceAttributes are resource attributes copied onto every series as labels
+	// (service.name and service.instance.id always become job and instance; every resource
+	// attribute is on the target_info series).
+	PromoteResourceAttributes []string `yaml:"promote_resource_attributes"`
+	// ConvertDelta turns delta sums and histograms into cumulative ones so that rate() works;
+	// when false, delta points are rejected as Prometheus does by default.
+	ConvertDelta bool `yaml:"convert_delta"`
 }
 
 // LogConfig configures Loupe's own slog output on stderr.
@@ -84,6 +97,7 @@ func Default() Config {
 			QueueItems:             65536,
 		},
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
+		Metrics: MetricsConfig{ConvertDelta: true},
 	}
 }
 
@@ -144,6 +158,11 @@ func (c Config) Validate() error {
 	} {
 		if n <= 0 {
 			bad(key, n, "must be positive")
+		}
+	}
+	for i, a := range c.Metrics.PromoteResourceAttributes {
+		if strings.TrimSpace(a) == "" {
+			bad(fmt.Sprintf("metrics.promote_resource_attributes[%d]", i), fmt.Sprintf("%q", a), "must not be empty")
 		}
 	}
 	if c.Storage.DuckDBThreads < 0 {

@@ -78,6 +78,8 @@ func (s *Server) Start(ctx context.Context) error {
 
 	tsdbOpts := tsdb.DefaultOptions()
 	tsdbOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
+	tsdbOpts.PromoteResourceAttributes = s.cfg.Metrics.PromoteResourceAttributes
+	tsdbOpts.ConvertDelta = s.cfg.Metrics.ConvertDelta
 	metricsDir := filepath.Join(s.cfg.DataDir, "metrics")
 	metrics, err := tsdb.Open(metricsDir, tsdbOpts, s.logger, s.reg)
 	if err != nil {
