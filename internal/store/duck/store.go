@@ -23,16 +23,19 @@ type Options struct {
 	MemoryLimit string
 	// Threads is the number of DuckDB worker threads; 0 lets DuckDB use every core.
 	Threads int
-	// CheckpointThreshold is the WAL size ("64MB") at which DuckDB folds the WAL into the
-	// database file. Each checkpoint recompresses the row groups written since the last
-	// one, including a partly filled last one, so a larger threshold rewrites less; the
-	// cost is memory and replay time after a crash. Empty keeps DuckDB's default (16MB).
+	// CheckpointThreshold is the WAL size ("128MB") at which DuckDB folds the WAL into the
+	// database file, compressing what was appended since the last checkpoint. Frequent
+	// checkpoints recompress the partly filled last row group again and again: on 400k
+	// log records DuckDB's default of 16MB cost twice the CPU per record (~30 vs ~15 µs)
+	// and twice the bytes on disk (~233 vs ~120 B) of 128MB. The price of a large value
+	// is memory (appended rows stay uncompressed in memory until the checkpoint) and
+	// WAL replay time after a crash. Empty keeps DuckDB's default.
 	CheckpointThreshold string
 }
 
 // DefaultOptions returns modest settings for a small machine.
 func DefaultOptions() Options {
-	return Options{MemoryLimit: "512MB", Threads: 2, CheckpointThreshold: "64MB"}
+	return Options{MemoryLimit: "512MB", Threads: 2, CheckpointThreshold: "128MB"}
 }
 
 // Store is the DuckDB backend for logs and spans. It implements store.LogWriter,
