@@ -1,0 +1,236 @@
+package tempo
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+const (
+	defaultSearchLimit = 20
+	maxSearchLimit     = 1000 // the cap of store.TraceQuery.Limit
+	// defaultSearchRange is searched when the request has no start/end. Tempo without a
+	// range searches only recent data; Grafana always sends one.
+	defaultSearchRange = 24 * time.Hour
+)
+
+// searchResponse is Tempo's SearchResponse in its JSON form.
+type searchResponse struct {
+	Traces  []traceSearchMetadata `json:"traces"`
+	Metrics searchMetrics         `json:"metrics"`
+}
+
+type traceSearchMetadata struct {
+	TraceID           string `json:"traceID"`
+	RootServiceName   string `json:"rootServiceName"`
+	RootTraceName     string `json:"rootTraceName"`
+	StartTimeUnixNano string `json:"startTimeUnixNano"` // uint64 as a string, as protobuf JSON writes it
+	DurationMs        int64  `json:"durationMs"`
+}
+
+type searchMetrics struct {
+	InspectedTraces int    `json:"inspectedTraces"`
+	InspectedBytes  string `json:"inspectedBytes"`
+	TotalJobs       int    `json:"totalJobs"`
+	CompletedJobs   int    `json:"completedJobs"`
+}
+
+// search serves GET /api/search: traces with a span matching `q` (the TraceQL subset of
+// traceql.go) or `tags` (logfmt), within minDuration/maxDuration (span duration) and
+// [start, end) in unix seconds, most recent first. Matching spans are not listed
+// (no spanSets): the store summarises traces, not the spans that matched.
+func (a *API) search(r *http.Request) result {
+	v := r.URL.Query()
+	q, err := a.searchQuery(v)
+	if err != nil {
+		return result{err: err}
+	}
+	resp := searchResponse{Traces: []traceSearchMetadata{}, Metrics: searchMetrics{InspectedBytes: "0", TotalJobs: 1, CompletedJobs: 1}}
+	for s, err := range a.traces.FindTraces(r.Context(), q) {
+		if err != nil {
+			return result{err: fmt.Errorf("search traces: %w", err)}
+		}
+		if len(resp.Traces) == q.Limit {
+			break
+		}
+		resp.Traces = append(resp.Traces, traceSearchMetadata{
+			TraceID:           s.TraceID.String(),
+			RootServiceName:   s.RootService,
+			RootTraceName:     s.RootSpanName,
+			StartTimeUnixNano: strconv.FormatInt(s.Start.UnixNano(), 10),
+			DurationMs:        s.Duration.Milliseconds(),
+		})
+	}
+	resp.Metrics.InspectedTraces = len(resp.Traces)
+	return result{data: resp}
+}
+
+// searchQuery reads the search parameters into a store query.
+func (a *API) searchQuery(v url.Values) (store.TraceQuery, error) {
+	var q store.TraceQuery
+	var err error
+	if tql := strings.TrimSpace(v.Get("q")); tql != "" {
+		if v.Get("tags") != "" {
+			return q, badRequest("parameters q and tags are exclusive: use one")
+		}
+		if q, err = parseTraceQL(tql); err != nil {
+			return q, &apiError{status: http.StatusBadRequest, err: fmt.Errorf("parameter q: %w", err)}
+		}
+	} else if tags := v.Get("tags"); tags != "" {
+		pairs, err := parseLogfmt(tags)
+		if err != nil {
+			return q, badRequest("parameter tags: %v", err)
+		}
+		if err := applyTags(&q, pairs); err != nil {
+			return q, badRequest("parameter tags: %v", err)
+		}
+	}
+	for _, b := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"minDuration", &q.MinDuration}, {"maxDuration", &q.MaxDuration}} {
+		s := v.Get(b.name)
+		if s == "" {
+			continue
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return q, badRequest("parameter %s: %q is not a duration such as 100ms or 1.5s", b.name, clip(s))
+		}
+		// A bound from the URL combines with one from q by taking the narrower.
+		if b.name == "minDuration" {
+			*b.dst = max(*b.dst, d)
+		} else if *b.dst == 0 || d < *b.dst {
+			*b.dst = d
+		}
+	}
+	if q.MaxDuration > 0 && q.MaxDuration < q.MinDuration {
+		return q, badRequest("maxDuration %s is less than minDuration %s", q.MaxDuration, q.MinDuration)
+	}
+	if q.Limit, err = intParam(v, "limit", defaultSearchLimit); err != nil {
+		return q, err
+	}
+	if q.Limit <= 0 || q.Limit > maxSearchLimit {
+		return q, badRequest("parameter limit: %d, want 1 to %d", q.Limit, maxSearchLimit)
+	}
+	q.Start, q.End, err = a.timeRange(v, defaultSearchRange)
+	return q, err
+}
+
+// timeRange reads start and end in unix seconds. A missing end is now; a missing start
+// is end - def.
+func (a *API) timeRange(v url.Values, def time.Duration) (time.Time, time.Time, error) {
+	end := a.now()
+	if s := v.Get("end"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			return time.Time{}, time.Time{}, badRequest("parameter end: %q is not unix seconds", clip(s))
+		}
+		end = time.Unix(n, 0)
+	}
+	start := end.Add(-def)
+	if s := v.Get("start"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return time.Time{}, time.Time{}, badRequest("parameter start: %q is not unix seconds", clip(s))
+		}
+		start = time.Unix(n, 0)
+	}
+	if !start.Before(end) && v.Get("end") != "" {
+		return time.Time{}, time.Time{}, badRequest("start %d is not before end %d", start.Unix(), end.Unix())
+	}
+	// Tempo's end is inclusive to the second: include spans started in that second.
+	if v.Get("end") != "" {
+		end = end.Add(time.Second)
+	}
+	return start, end, nil
+}
+
+func intParam(v url.Values, name string, def int) (int, error) {
+	s := v.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, badRequest("parameter %s: %q is not an integer", name, clip(s))
+	}
+	return n, nil
+}
+
+// applyTags maps Tempo's legacy search tags to a store query. Tempo's special tags:
+// name (span name), status.code=error / error=true (error spans), service.name (the
+// service); every other key=value is an attribute equality.
+func applyTags(q *store.TraceQuery, pairs []kv) error {
+	for _, p := range pairs {
+		switch {
+		case p.key == "name" && q.SpanName == "":
+			q.SpanName = p.value
+		case p.key == "service.name" && q.Service == "":
+			q.Service = p.value
+		case p.key == "status.code" || p.key == "error":
+			if p.value != "error" && p.value != "2" && p.value != "true" {
+				return fmt.Errorf("%s=%s: only error spans can be searched (status.code=error or error=true)", p.key, p.value)
+			}
+			q.ErrorsOnly = true
+		default:
+			q.Attrs = append(q.Attrs, store.AttrFilter{Key: p.key, Op: store.MatchEqual, Value: p.value})
+		}
+	}
+	return nil
+}
+
+// kv is one logfmt pair.
+type kv struct{ key, value string }
+
+// parseLogfmt parses `key=value key2="quoted value"` as Tempo's tags parameter does.
+// Quoted values use Go escapes. A key without "=" or an empty key is an error.
+func parseLogfmt(s string) ([]kv, error) {
+	var out []kv
+	for i := 0; i < len(s); {
+		if s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' {
+			i++
+			continue
+		}
+		start := i
+		for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != '\t' && s[i] != '"' {
+			i++
+		}
+		key := s[start:i]
+		if key == "" {
+			return nil, fmt.Errorf("empty key at offset %d", start)
+		}
+		if i >= len(s) || s[i] != '=' {
+			return nil, fmt.Errorf("key %q at offset %d has no =value", clip(key), start)
+		}
+		i++ // '='
+		var val string
+		if i < len(s) && s[i] == '"' {
+			v, n, err := lexString(s[i:])
+			if err != nil {
+				return nil, fmt.Errorf("value of %q: %w", clip(key), err)
+			}
+			val = v
+			i += n
+			if i < len(s) && s[i] != ' ' && s[i] != '\t' {
+				return nil, fmt.Errorf("value of %q: want a space after the closing quote at offset %d", clip(key), i)
+			}
+		} else {
+			vs := i
+			for i < len(s) && s[i] != ' ' && s[i] != '\t' {
+				if s[i] == '"' {
+					return nil, fmt.Errorf("value of %q: stray quote at offset %d", clip(key), i)
+				}
+				i++
+			}
+			val = s[vs:i]
+		}
+		out = append(out, kv{key: key, value: val})
+	}
+	return out, nil
+}
