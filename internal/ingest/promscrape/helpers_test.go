@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/stretchr/testify/require"
 
@@ -188,4 +189,9 @@ func mustConfig(t *testing.T, text string) Config {
 	c, err := ParseConfig([]byte(strings.TrimSpace(text)))
 	require.NoError(t, err)
 	return c
+}
+
+// labelsString formats a label map as labels.Labels.String does.
+func labelsString(m map[string]string) string {
+	return labels.FromMap(m).String()
 }
