@@ -2,11 +2,11 @@ package duck
 
 import (
 	"context"
-	"syscall"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
