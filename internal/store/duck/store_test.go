@@ -2,9 +2,12 @@ package duck
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -63,4 +66,42 @@ func TestWriteAfterClose(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	require.Error(t, s.WriteLogs(context.Background(), genLogs(0, 10)))
+}
+
+// TestBatchIsAtomic fails a batch after it appended rows to one day partition and checks
+// that none of them became visible, and that the writer still works afterwards.
+func TestBatchIsAtomic(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	rows, days, err := logRows(genLogs(0, 100), time.Now())
+	require.NoError(t, err)
+	require.Len(t, days, 1)
+	other := days[0] + 1
+	err = s.logs.writeBatch(ctx, []int64{days[0], other}, func(day int64, a *duckdb.Appender) error {
+		if day == other {
+			return errors.New("injected failure")
+		}
+		for _, r := range rows {
+			if err := a.AppendRow(r.vals[:]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil)
+	require.ErrorContains(t, err, "injected failure")
+	n := 0
+	for _, err := range s.QueryLogs(ctx, store.LogQuery{Limit: 1000}) {
+		require.NoError(t, err)
+		n++
+	}
+	require.Zero(t, n, "rows of a failed batch are visible")
+
+	require.NoError(t, s.WriteLogs(ctx, genLogs(0, 100)))
+	for _, err := range s.QueryLogs(ctx, store.LogQuery{Limit: 1000}) {
+		require.NoError(t, err)
+		n++
+	}
+	require.Equal(t, 100, n)
 }
