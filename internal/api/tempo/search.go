@@ -141,8 +141,8 @@ func (a *API) timeRange(v url.Values, def time.Duration) (time.Time, time.Time, 
 		}
 		start = time.Unix(n, 0)
 	}
-	if !start.Before(end) && v.Get("end") != "" {
-		return time.Time{}, time.Time{}, badRequest("start %d is not before end %d", start.Unix(), end.Unix())
+	if start.After(end) {
+		return time.Time{}, time.Time{}, badRequest("start %d is after end %d", start.Unix(), end.Unix())
 	}
 	// Tempo's end is inclusive to the second: include spans started in that second.
 	if v.Get("end") != "" {

@@ -2,6 +2,7 @@ package tempo
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,11 @@ func (p *tqlParser) attrCond(q *store.TraceQuery, field, op, val token) error {
 	}
 	if val.kind == tokIdent && !isNumber(val.text) && val.text != "true" && val.text != "false" {
 		return p.unsupported(val, "an attribute value must be a quoted string, a number or true/false")
+	}
+	if mop == store.MatchRegexp || mop == store.MatchNotRegexp {
+		if _, err := regexp.Compile(val.text); err != nil {
+			return fmt.Errorf("TraceQL: bad regexp %q for %s: %v", clip(val.text), field.text, err)
+		}
 	}
 	if key == "service.name" && mop == store.MatchEqual && q.Service == "" {
 		q.Service = val.text
