@@ -257,7 +257,17 @@ func lexTraceQL(q string) ([]token, error) {
 			for j < len(q) && isIdentByte(q[j]) {
 				j++
 			}
-			toks = append(toks, token{tokIdent, q[i:j], i})
+			text := q[i:j]
+			// A quoted attribute name after the scope: span."name with spaces".
+			if strings.HasSuffix(text, ".") && j < len(q) && q[j] == '"' {
+				name, n, err := lexString(q[j:])
+				if err != nil {
+					return nil, fmt.Errorf("TraceQL: attribute name at offset %d: %w", j, err)
+				}
+				text += name
+				j += n
+			}
+			toks = append(toks, token{tokIdent, text, i})
 			i = j
 		default:
 			r, n := utf8.DecodeRuneInString(q[i:])
