@@ -57,6 +57,8 @@ type Receiver struct {
 
 	flushMu   sync.Mutex
 	lastFlush time.Time
+
+	now func() time.Time // time.Now; tests replace it before Start
 }
 
 // New validates cfg and builds a receiver writing metrics to app and events and service
@@ -82,6 +84,7 @@ func New(cfg Config, app storage.Appendable, logs LogConsumer, logger *slog.Logg
 		events: make(chan plog.Logs, cfg.LogQueue),
 		conns:  map[net.Conn]struct{}{},
 		stop:   make(chan struct{}),
+		now:    time.Now,
 	}, nil
 }
 
@@ -309,7 +312,7 @@ func (r *Receiver) handleLine(line []byte) {
 	if len(line) == 0 {
 		return
 	}
-	now := time.Now()
+	now := r.now()
 	switch {
 	case bytes.HasPrefix(line, []byte("_e{")):
 		e, err := ParseEvent(line)
@@ -410,7 +413,7 @@ func (r *Receiver) Flush() error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 	start := time.Now()
-	now := start
+	now := r.now()
 	if !now.After(r.lastFlush) {
 		now = r.lastFlush.Add(time.Millisecond)
 	}
