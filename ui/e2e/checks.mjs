@@ -249,30 +249,33 @@ if (perf) {
     figures.bigTraceLoadMs = Date.now() - t0;
     const count = await page.getByTestId('trace-span-count').innerText();
     assert(count.startsWith(String(expected.bigTrace.spanCount)), `big trace shows ${count}`);
-    figures.bigTraceScroll = await measureScroll('[data-testid="waterfall-rows"]', 240, 2000);
+    figures.bigTraceScroll240px = await measureScroll('[data-testid="waterfall-rows"]', 240, 2000);
+    figures.bigTraceScroll1200px = await measureScroll('[data-testid="waterfall-rows"]', 1200, 2000);
     figures.bigTraceDomRows = await page.locator('[data-testid="span-row"]').count();
     await shot('trace-10000-spans');
   }
   if (expected.bulkLogs) {
     await page.goto(`${base}/logs?service=bulk`);
     await page.locator('[data-testid="log-row"]').first().waitFor({ timeout: 30000 });
-    // Load the whole list by scrolling to the end until every page is in.
+    // Load the whole list: scroll to the end, wait for the next page, repeat.
+    const loaded = () => page.evaluate(() => Number(document.querySelector('[data-testid="logs-status"]').textContent.split(' ')[0].replace(/\D/g, '')));
     const t0 = Date.now();
-    const loadScroll = [];
-    while (Date.now() - t0 < 180000) {
-      const n = await page.evaluate(() => Number(document.querySelector('[data-testid="logs-status"]').textContent.replace(/[^\d].*$/, '').replace(/\D/g, '')));
-      const status = await page.getByTestId('logs-status').innerText();
-      if (n >= expected.bulkLogs || !/scroll for more|loading more/.test(status)) break;
-      loadScroll.push(await measureScroll('[data-testid="log-list"]', 4000, 60));
+    let pages = 0;
+    while (Date.now() - t0 < 240000) {
+      const n = await loaded();
+      if (n >= expected.bulkLogs) break;
       await page.evaluate(() => {
         const el = document.querySelector('[data-testid="log-list"]');
         el.scrollTop = el.scrollHeight;
       });
-      await page.waitForTimeout(50);
+      await page.waitForFunction((m) => Number(document.querySelector('[data-testid="logs-status"]').textContent.split(' ')[0].replace(/\D/g, '')) > m, n, { timeout: 30000 });
+      pages++;
     }
     figures.logListLoadAllMs = Date.now() - t0;
+    figures.logListPages = pages;
     figures.logListRecords = await page.evaluate(() => document.querySelector('[data-testid="logs-status"]').textContent);
-    figures.logListScroll = await measureScroll('[data-testid="log-list"]', 1300, 2500);
+    figures.logListScroll200px = await measureScroll('[data-testid="log-list"]', 200, 1500);
+    figures.logListScroll1300px = await measureScroll('[data-testid="log-list"]', 1300, 2500);
     figures.logListDomRows = await page.locator('[data-testid="log-row"]').count();
     figures.logHeap = await page.evaluate(() => (performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1e6) + ' MB' : 'n/a'));
   }

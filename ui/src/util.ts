@@ -231,9 +231,16 @@ export function severityColor(sev: string): string {
 /** serviceColor gives each service a stable colour from its name. */
 const palette = ['#4f8cff', '#f0883e', '#3fb950', '#db61a2', '#a371f7', '#2bb6c8', '#d29922', '#f85149', '#8ddb8c', '#79c0ff', '#ffa657', '#bc8cff'];
 export function serviceColor(name: string): string {
-  let h = 0;
-  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) | 0;
-  return palette[Math.abs(h) % palette.length];
+  // FNV-1a spreads similar names better than a plain multiplicative hash.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return palette[(h >>> 0) % palette.length];
+}
+
+/** serviceColors gives the services of one trace distinct colours (the palette has 12). */
+export function serviceColors(names: string[]): (name: string) => string {
+  const m = new Map([...names].sort().map((n, i) => [n, palette[i % palette.length]]));
+  return (n) => m.get(n) ?? serviceColor(n);
 }
 
 export function seriesColor(i: number): string {

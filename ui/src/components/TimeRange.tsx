@@ -41,7 +41,11 @@ export function TimeRangePicker({ range, onChange }: { range: Range; onChange: (
   return (
     <div className="range-picker" ref={box}>
       <button className="btn" data-testid="range-button" onClick={() => setOpen(!open)} title="Time range">
-        <span aria-hidden="true">🕑</span> {describeRange(range)}
+        <svg width="13" height="13" viewBox="0 0 16 16" aria-hidden="true">
+          <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" strokeWidth="1.5" />
+          <path d="M8 4.5V8l2.5 1.5" fill="none" stroke="currentColor" strokeWidth="1.5" />
+        </svg>
+        {describeRange(range)}
       </button>
       {open && (
         <div className="popover">

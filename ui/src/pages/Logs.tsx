@@ -1,6 +1,6 @@
 // The logs explorer: search bar, severity and service filters, time range, a stacked
 // histogram of counts by severity, and a virtualised, infinitely scrolling list.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import { getJSON, type LogCounts, type LogRecord, type LogsPage } from '../api';
 import { href, navigate, onLinkClick } from '../router';
@@ -88,7 +88,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
   const [records, setRecords] = useState<LogRecord[]>([]);
   const [cursor, setCursor] = useState('');
   const [resolved, setResolved] = useState<{ start?: string; end?: string }>({});
-  const [loading, setLoading] = useState(false);
+  const [loading, setLoading] = useState(true);
   const [error, setError] = useState<Error | null>(null);
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const gen = useRef(0);
@@ -185,18 +185,25 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
 
   useFirstRender('logs', !loading);
 
-  const toggle = (k: string) =>
-    setExpanded((s) => {
-      const n = new Set(s);
-      if (n.has(k)) n.delete(k);
-      else n.add(k);
-      return n;
-    });
+  const toggle = useCallback(
+    (k: string) =>
+      setExpanded((s) => {
+        const n = new Set(s);
+        if (n.has(k)) n.delete(k);
+        else n.add(k);
+        return n;
+      }),
+    [],
+  );
 
-  const addFilter = (k: string, v: string) => {
+  // Rows are memoised on (record, open), so the filter callback reads the state through a ref.
+  const stateRef = useRef(state);
+  stateRef.current = state;
+  const addFilter = useCallback((k: string, v: string) => {
+    const s = stateRef.current;
     const tok = /[\s"]/.test(v) ? `${k}="${v.replace(/(["\\])/g, '\\$1')}"` : `${k}=${v}`;
-    set({ search: (state.search ? state.search + ' ' : '') + tok });
-  };
+    navigate(stateURL({ ...s, search: (s.search ? s.search + ' ' : '') + tok }));
+  }, []);
 
   const rowHeight = useCallback((i: number) => (expanded.has(recordKey(records[i])) ? EXPANDED : ROW), [expanded, records]);
   const heightsKey = `${records.length}:${records[0]?.time_unix_nano}:${[...expanded].join(',')}`;
@@ -289,7 +296,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
           renderRow={(i) => {
             const r = records[i];
             const k = recordKey(r);
-            return <LogRow rec={r} open={expanded.has(k)} onToggle={() => toggle(k)} onFilter={addFilter} />;
+            return <LogRow rec={r} rowKey={k} open={expanded.has(k)} onToggle={toggle} onFilter={addFilter} />;
           }}
         />
       )}
@@ -297,11 +304,20 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
   );
 }
 
-function LogRow({ rec, open, onToggle, onFilter }: { rec: LogRecord; open: boolean; onToggle: () => void; onFilter: (k: string, v: string) => void }) {
+interface LogRowProps {
+  rec: LogRecord;
+  rowKey: string;
+  open: boolean;
+  onToggle: (key: string) => void;
+  onFilter: (k: string, v: string) => void;
+}
+
+// Memoised: while scrolling, rows that stay in view are not rendered again.
+const LogRow = memo(function LogRow({ rec, rowKey, open, onToggle, onFilter }: LogRowProps) {
   const sev = rec.severity_text || (rec.severity_number ? `SEV${rec.severity_number}` : '');
   return (
     <div className={`log-row ${severityClass(rec.severity_text, rec.severity_number)} ${open ? 'open' : ''}`} data-testid="log-row">
-      <div className="log-line" onClick={onToggle}>
+      <div className="log-line" onClick={() => onToggle(rowKey)}>
         <span className="sev-bar" />
         <span className="log-time">{fmtLogTime(rec.time_unix_nano)}</span>
         <span className="log-sev">{sev}</span>
@@ -351,7 +367,7 @@ function LogRow({ rec, open, onToggle, onFilter }: { rec: LogRecord; open: boole
       )}
     </div>
   );
-}
+});
 
 /** LogHistogram draws counts per bucket stacked by severity; dragging selects a new range. */
 function LogHistogram({ filter, range, onZoom }: { filter: string; range: Range; onZoom: (r: Range) => void }) {

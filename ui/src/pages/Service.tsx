@@ -46,7 +46,7 @@ export function ServicePage({ service, params }: { service: string; params: URLS
       {total && (
         <>
           <div className="stat-row">
-            <Stat label="Requests/s" value={fmtNumber(total.rate)} />
+            <Stat label="Spans/s" value={fmtNumber(total.rate)} />
             <Stat label="Error rate" value={fmtPercent(total.error_rate)} bad={total.error_count > 0} />
             <Stat label="p50" value={fmtDuration(total.p50_ns)} />
             <Stat label="p95" value={fmtDuration(total.p95_ns)} />

@@ -1,9 +1,9 @@
 // The trace view: a virtualised waterfall of the span tree with a time axis, the critical
 // path, a detail panel for the selected span and the logs of the trace or span below.
-import { useCallback, useMemo, useState } from 'react';
+import { memo, useCallback, useMemo, useState } from 'react';
 import { getJSON, type LogsPage, type Trace } from '../api';
 import { href, navigate, onLinkClick } from '../router';
-import { fmtDateTime, fmtDuration, fmtLogTime, nsToMs, serviceColor, severityClass } from '../util';
+import { fmtDateTime, fmtDuration, fmtLogTime, nsToMs, serviceColors, severityClass } from '../util';
 import { buildTree, countDescendants, visibleRows, type Node } from '../tracetree';
 import { VirtualList } from '../components/VirtualList';
 import { ErrorBox, Spinner } from '../components/States';
@@ -17,7 +17,7 @@ export function TracePage({ id, params }: { id: string; params: URLSearchParams 
   const trace = useAsync(id, (signal) => getJSON<Trace>(`/api/loupe/v1/traces/${encodeURIComponent(id)}`, undefined, signal));
   useFirstRender('trace', !!trace.data || !!trace.error);
   const selected = params.get('span') ?? '';
-  const select = (spanId: string) => navigate(href(`/traces/${id}`, { span: spanId }), true);
+  const select = useCallback((spanId: string) => navigate(href(`/traces/${id}`, { span: spanId }), true), [id]);
 
   if (trace.error) {
     return (
@@ -35,6 +35,7 @@ export function TracePage({ id, params }: { id: string; params: URLSearchParams 
 
 function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: string; onSelect: (id: string) => void }) {
   const tree = useMemo(() => buildTree(trace.spans), [trace]);
+  const serviceColor = useMemo(() => serviceColors(trace.services), [trace]);
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
   const [showCritical, setShowCritical] = useState(true);
   const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
@@ -95,7 +96,7 @@ function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: stri
           </button>
         </div>
       </div>
-      <div className={`trace-body ${sel ? 'with-detail' : ''}`}>
+      <div className="trace-body" style={{ height: Math.min(Math.max(rows.length * ROW + 28, sel ? 480 : 0), Math.max(300, 0.62 * window.innerHeight)) }}>
         <div className="waterfall" data-testid="waterfall">
           <div className="wf-header">
             <div className="wf-name">Span</div>
@@ -116,63 +117,89 @@ function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: stri
             scrollToIndex={scrollTo}
             renderRow={(i) => {
               const n = rows[i];
-              const left = (n.start / dur) * 100;
-              const width = Math.max(((n.end - n.start) / dur) * 100, 0.15);
-              const color = serviceColor(n.span.service);
               return (
-                <div
-                  className={`wf-row ${n === sel ? 'selected' : ''} ${n.error ? 'error' : ''} ${showCritical && n.critical ? 'critical' : ''}`}
-                  data-testid="span-row"
-                  data-span-id={n.span.span_id}
-                  data-depth={n.depth}
-                  onClick={() => onSelect(n.span.span_id)}
-                >
-                  <div className="wf-name" style={{ paddingLeft: 4 + n.depth * 14 }} title={`${n.span.service}: ${n.span.name}`}>
-                    {n.children.length > 0 ? (
-                      <button
-                        className="twisty"
-                        data-testid="span-toggle"
-                        onClick={(e) => {
-                          e.stopPropagation();
-                          toggle(n);
-                        }}
-                        title={collapsed.has(n.span.span_id) ? `Expand (${countDescendants(n)} spans)` : 'Collapse'}
-                      >
-                        {collapsed.has(n.span.span_id) ? '▸' : '▾'}
-                      </button>
-                    ) : (
-                      <span className="twisty" />
-                    )}
-                    <span className="svc-dot" style={{ background: color }} />
-                    {n.error && <span className="err-mark">⚠</span>}
-                    <span className="wf-svc">{n.span.service}</span> <span className="wf-span-name">{n.span.name}</span>
-                  </div>
-                  <div className="wf-timeline">
-                    <div className="wf-bar" style={{ left: `${left}%`, width: `${width}%`, background: color }} />
-                    <span className="wf-dur" style={left > 70 ? { right: `${100 - left + 0.5}%` } : { left: `${left + width + 0.5}%` }}>
-                      {fmtDuration(n.span.duration_ns)}
-                    </span>
-                  </div>
-                </div>
+                <SpanRow
+                  node={n}
+                  selected={n === sel}
+                  critical={showCritical && n.critical}
+                  collapsed={collapsed.has(n.span.span_id)}
+                  color={serviceColor(n.span.service)}
+                  dur={dur}
+                  onSelect={onSelect}
+                  onToggle={toggle}
+                />
               );
             }}
           />
         </div>
-        {sel && <SpanDetail node={sel} traceStartNs={tree.startNs} onClose={() => onSelect('')} />}
+        {sel && <SpanDetail node={sel} traceStartNs={tree.startNs} color={serviceColor(sel.span.service)} onClose={() => onSelect('')} />}
       </div>
       <TraceLogs traceId={trace.trace_id} spanId={sel?.span.span_id} start={trace.start_unix_nano} durationNs={trace.duration_ns} />
     </div>
   );
 }
 
-function SpanDetail({ node, traceStartNs, onClose }: { node: Node; traceStartNs: bigint; onClose: () => void }) {
+interface SpanRowProps {
+  node: Node;
+  selected: boolean;
+  critical: boolean;
+  collapsed: boolean;
+  color: string;
+  dur: number;
+  onSelect: (id: string) => void;
+  onToggle: (n: Node) => void;
+}
+
+// Memoised: while scrolling, rows that stay in view are not rendered again.
+const SpanRow = memo(function SpanRow({ node: n, selected, critical, collapsed, color, dur, onSelect, onToggle }: SpanRowProps) {
+  const left = (n.start / dur) * 100;
+  const width = Math.max(((n.end - n.start) / dur) * 100, 0.15);
+  return (
+    <div
+      className={`wf-row ${selected ? 'selected' : ''} ${n.error ? 'error' : ''} ${critical ? 'critical' : ''}`}
+      data-testid="span-row"
+      data-span-id={n.span.span_id}
+      data-depth={n.depth}
+      onClick={() => onSelect(n.span.span_id)}
+    >
+      <div className="wf-name" style={{ paddingLeft: 4 + n.depth * 14 }} title={`${n.span.service}: ${n.span.name}`}>
+        {n.children.length > 0 ? (
+          <button
+            className="twisty"
+            data-testid="span-toggle"
+            onClick={(e) => {
+              e.stopPropagation();
+              onToggle(n);
+            }}
+            title={collapsed ? `Expand (${countDescendants(n)} spans)` : 'Collapse'}
+          >
+            {collapsed ? '▸' : '▾'}
+          </button>
+        ) : (
+          <span className="twisty" />
+        )}
+        <span className="svc-dot" style={{ background: color }} />
+        {n.error && <span className="err-mark">⚠</span>}
+        <span className="wf-svc">{n.span.service}</span> <span className="wf-span-name">{n.span.name}</span>
+      </div>
+      <div className="wf-timeline">
+        <div className="wf-bar" style={{ left: `${left}%`, width: `${width}%`, background: color }} />
+        <span className="wf-dur" style={left > 70 ? { right: `${100 - left + 0.5}%` } : { left: `${left + width + 0.5}%` }}>
+          {fmtDuration(n.span.duration_ns)}
+        </span>
+      </div>
+    </div>
+  );
+});
+
+function SpanDetail({ node, traceStartNs, color, onClose }: { node: Node; traceStartNs: bigint; color: string; onClose: () => void }) {
   const s = node.span;
   const offset = Number(BigInt(s.start_unix_nano) - traceStartNs);
   return (
     <aside className="span-detail" data-testid="span-detail">
       <div className="detail-head">
         <h3>
-          <span className="svc-dot" style={{ background: serviceColor(s.service) }} />
+          <span className="svc-dot" style={{ background: color }} />
           {s.name}
         </h3>
         <button className="btn ghost small" onClick={onClose} title="Close">
