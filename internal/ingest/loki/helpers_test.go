@@ -41,7 +41,7 @@ func (r *recorder) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	return nil
 }
 
-func (r *recorder) ConsumeTraces(context.Context, ptrace.Traces) error   { return nil }
+func (r *recorder) ConsumeTraces(context.Context, ptrace.Traces) error    { return nil }
 func (r *recorder) ConsumeMetrics(context.Context, pmetric.Metrics) error { return nil }
 
 // post sends body to h and returns the status, headers and body of the answer.
