@@ -116,10 +116,16 @@ func partial(err error) (*store.PartialError, bool) {
 
 func decode(m otlpMessage, body []byte, enc encoding) error {
 	if enc == encJSON {
+		if jsonTooDeep(body, maxNesting) {
+			return &decodeError{msg: fmt.Sprintf("decode json: objects and arrays nested deeper than %d levels", maxNesting)}
+		}
 		if err := m.UnmarshalJSON(body); err != nil {
 			return &decodeError{msg: "decode json: " + describeJSONError(body, err)}
 		}
 		return nil
+	}
+	if protoTooDeep(body, maxNesting) {
+		return &decodeError{msg: fmt.Sprintf("decode protobuf: messages nested deeper than %d levels", maxNesting)}
 	}
 	if err := m.UnmarshalProto(body); err != nil {
 		return &decodeError{msg: "decode protobuf: " + clean(err.Error())}

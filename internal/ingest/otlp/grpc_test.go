@@ -28,10 +28,15 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 // invokeRaw sends arbitrary bytes as a trace export request.
 func invokeRaw(t *testing.T, conn *grpc.ClientConn, body []byte) error {
 	t.Helper()
+	return invokeRawPath(t, conn, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", body)
+}
+
+func invokeRawPath(t *testing.T, conn *grpc.ClientConn, method string, body []byte) error {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return conn.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-		&rawMessage{data: body}, &rawMessage{}, grpc.ForceCodecV2(rawCodec{}))
+	return conn.Invoke(ctx, method, &rawMessage{data: body}, &rawMessage{}, grpc.ForceCodecV2(rawCodec{}),
+		grpc.MaxCallSendMsgSize(64<<20))
 }
 
 func TestGRPCInvalidProtobufIsInvalidArgument(t *testing.T) {
