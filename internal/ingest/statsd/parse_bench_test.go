@@ -2,8 +2,8 @@ package statsd
 
 import (
 	"bytes"
-	"testing"
 	"strings"
+	"testing"
 )
 
 var benchPacket = []byte(strings.Join([]string{
