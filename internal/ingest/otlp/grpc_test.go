@@ -112,3 +112,17 @@ func TestReceiverLifecycle(t *testing.T) {
 	require.NoError(t, r.Shutdown(context.Background()))
 	require.NoError(t, r.Shutdown(context.Background()), "second Shutdown")
 }
+
+func TestGRPCGzipBombIsResourceExhausted(t *testing.T) {
+	rcfg := DefaultConfig()
+	rcfg.MaxRequestBytes = 1 << 20
+	env := startEnv(t, pipeline.DefaultConfig(), rcfg, nil)
+	conn := dial(t, env.recv.GRPCAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// 32 MiB of zeros compress to ~32 KiB on the wire; the server must stop at 1 MiB.
+	err := conn.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+		&rawMessage{data: make([]byte, 32<<20)}, &rawMessage{}, grpc.ForceCodecV2(rawCodec{}),
+		grpc.UseCompressor("gzip"))
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+}
