@@ -102,9 +102,12 @@ func TestReceiverLifecycle(t *testing.T) {
 	cfg.MaxRequestBytes = 0
 	require.ErrorContains(t, New(cfg, nil, nil, nil).Start(context.Background()), "otlp.MaxRequestBytes: 0")
 
+	require.ErrorContains(t, New(DefaultConfig(), nil, nil, nil).Start(context.Background()), "no consumer")
+
 	cfg = DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", ""
-	r = New(cfg, nil, nil, nil)
+	p := pipeline.New(pipeline.DefaultConfig(), pipeline.Writers{Logs: nopStore{}, Spans: nopStore{}, Metrics: nopStore{}}, nil, nil)
+	r = New(cfg, p, nil, nil)
 	require.NoError(t, r.Start(context.Background()))
 	require.NotEmpty(t, r.GRPCAddr())
 	require.Empty(t, r.HTTPAddr(), "HTTP disabled")

@@ -108,6 +108,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if err := r.cfg.Validate(); err != nil {
 		return fmt.Errorf("start otlp receiver: %w", err)
 	}
+	if r.consumer == nil {
+		return errors.New("start otlp receiver: no consumer")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started {
