@@ -28,7 +28,8 @@ type (
 		Start, End time.Time     // span start in [Start, End)
 		Step       time.Duration // bucket width, > 0
 		// Service empty: group entry spans (kind server or consumer, or without a parent)
-		// by service. Service set: group every span of that service by span name.
+		// by service; a service without entry spans in the range counts all its spans.
+		// Service set: group every span of that service by span name.
 		Service string
 	}
 	ServiceStatsRow = struct {

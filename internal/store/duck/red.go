@@ -29,7 +29,9 @@ type (
 )
 
 // entrySpan selects the spans that stand for requests to a service: server and consumer
-// spans, and roots (a batch job's top span has no kind worth trusting).
+// spans, and roots (a batch job's top span has no kind worth trusting). A service with no
+// such span in the range (a database seen only through its clients' spans) is counted by
+// all its spans instead, so that every service seen appears.
 var entrySpan = "(kind IN (" + strconv.Itoa(int(ptrace.SpanKindServer)) + ", " +
 	strconv.Itoa(int(ptrace.SpanKindConsumer)) + ") OR parent_span_id IS NULL)"
 
@@ -52,12 +54,10 @@ func (s *Store) ServiceStats(ctx context.Context, q ServiceStatsQuery) ([]Servic
 	w := &where{}
 	w.add("start_ns >= ?", startNs)
 	w.add("start_ns < ?", q.End.UnixNano())
-	group := "service"
+	group, qualify := "service", " QUALIFY "+entrySpan+" OR NOT bool_or("+entrySpan+") OVER (PARTITION BY service)"
 	if q.Service != "" {
 		w.add("service = ?", q.Service)
-		group = "name"
-	} else {
-		w.add(entrySpan)
+		group, qualify = "name", ""
 	}
 	// The bucket is computed in the inner select so that GROUPING SETS groups on a column.
 	query := `SELECT grouping(g), grouping(b), coalesce(g, ''), coalesce(b, 0), count(*),
@@ -65,7 +65,7 @@ func (s *Store) ServiceStats(ctx context.Context, q ServiceStatsQuery) ([]Servic
 			quantile_cont(duration_ns::DOUBLE, [0.5, 0.95, 0.99])
 		FROM (SELECT ` + group + ` AS g, (start_ns - ` + strconv.FormatInt(startNs, 10) + `) // ` +
 		strconv.FormatInt(stepNs, 10) + ` AS b, duration_ns, status_code
-			FROM ` + unionAll(tables, "service, name, kind, parent_span_id, start_ns, duration_ns, status_code") + w.sql() + `)
+			FROM ` + unionAll(tables, "service, name, kind, parent_span_id, start_ns, duration_ns, status_code") + w.sql() + qualify + `)
 		GROUP BY GROUPING SETS ((g, b), (g), (b), ())`
 	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {

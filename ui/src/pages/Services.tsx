@@ -32,7 +32,7 @@ export function ServicesPage({ params }: { params: URLSearchParams }) {
         <TimeRangePicker range={range} onChange={(r) => navigate(href('/services', rangeLink(r)))} />
       </div>
       <p className="small muted">
-        Requests are entry spans (kind server or consumer, or spans without a parent). Rate is per second over the range; duration quantiles are over every request in it.
+        Requests are entry spans (kind server or consumer, or spans without a parent); a service with none, such as a database seen only by its clients, is counted by all its spans. Rate is per second over the range; duration quantiles are over every request in it.
       </p>
       {red.error && <ErrorBox error={red.error} />}
       {red.loading && !red.data && <Spinner label="Computing rate, errors and duration…" />}
