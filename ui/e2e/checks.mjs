@@ -56,6 +56,23 @@ async function shot(name) {
 }
 const rows = (testId) => page.locator(`[data-testid="${testId}"]`);
 
+if (process.env.LOUPE_EMPTY === '1') {
+  // Before any data arrives, every page tells a newcomer where to send it.
+  for (const [name, path] of [['logs', '/logs'], ['traces', '/traces'], ['metrics', '/query'], ['services', '/services']]) {
+    await check(`empty ${name}: shows how to send data`, async () => {
+      await page.goto(`${base}${path}`);
+      const box = page.locator('.empty-state');
+      await box.waitFor({ timeout: 10000 });
+      const text = await box.innerText();
+      assert(text.includes('4318') && text.includes('4317'), `empty state lacks the OTLP endpoints: ${text.slice(0, 200)}`);
+      if (name === 'logs') await shot('empty-logs');
+    });
+  }
+  await context.close();
+  console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+  process.exit(failures ? 1 : 0);
+}
+
 await check('logs: free text search shows the matching records', async () => {
   await page.goto(`${base}/logs`);
   await page.getByTestId('logs-search').fill('declined');
@@ -91,6 +108,33 @@ await check('logs: overview page', async () => {
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length > 10, null, { timeout: 10000 });
   await page.locator('[data-testid="log-histogram"] canvas').waitFor();
   await shot('logs');
+});
+
+await check('logs: dragging over the histogram zooms the range', async () => {
+  const over = page.locator('[data-testid="log-histogram"] .u-over');
+  const box = await over.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForURL(/from=\d{4}-\d\d-\d\dT.*&to=\d{4}-/, { timeout: 5000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length > 0, null, { timeout: 10000 });
+});
+
+await check('logs: live tail shows a record sent while the view is open', async () => {
+  const otlp = process.env.LOUPE_OTLP_URL;
+  assert(otlp, 'LOUPE_OTLP_URL is not set');
+  const marker = `livetail-${Date.now()}`;
+  await page.goto(`${base}/logs?q=${marker}&live=1`);
+  await page.locator('.empty-state').waitFor({ timeout: 10000 });
+  const nowNs = (BigInt(Date.now()) * 1000000n).toString();
+  const res = await fetch(`${otlp}/v1/logs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'tail' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: nowNs, severityText: 'INFO', severityNumber: 9, body: { stringValue: `${marker} arrived` } }] }] }] }),
+  });
+  assert(res.ok, `POST /v1/logs: ${res.status}`);
+  await page.waitForFunction((m) => [...document.querySelectorAll('[data-testid="log-row"]')].some((r) => r.textContent.includes(m)), marker, { timeout: 10000 });
 });
 
 await check('traces: search, open a trace, waterfall nesting and span detail', async () => {

@@ -64,8 +64,6 @@ HTTP=$(field "$READY" http)
 OTLP_HTTP=$(field "$READY" otlp_http)
 echo "loupe: http $HTTP, otlp http $OTLP_HTTP"
 
-(cd "$UI_DIR" && node e2e/seed.mjs "http://$OTLP_HTTP" "$WORK/expected.json" ${LOUPE_PERF:+--big})
-
 # Use the server's own UI when it serves the app at /, else the proxy that mounts ui.Handler.
 if node -e 'fetch(process.argv[1]).then(r => r.text()).then(t => process.exit(t.includes("<div id=\"root\">") ? 0 : 1), () => process.exit(1))' "http://$HTTP/logs"; then
 	UI_URL=http://$HTTP
@@ -78,9 +76,14 @@ else
 fi
 echo "ui: $UI_URL"
 
-cp "$WORK/expected.json" "$ART/expected.json"
 status=0
-(cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_EXPECTED=$WORK/expected.json LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
+echo '{}' >"$WORK/empty.json"
+(cd "$UI_DIR" && LOUPE_EMPTY=1 LOUPE_UI_URL=$UI_URL LOUPE_EXPECTED=$WORK/empty.json LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
+
+(cd "$UI_DIR" && node e2e/seed.mjs "http://$OTLP_HTTP" "$WORK/expected.json" ${LOUPE_PERF:+--big})
+cp "$WORK/expected.json" "$ART/expected.json"
+(cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_OTLP_URL=http://$OTLP_HTTP LOUPE_EXPECTED=$WORK/expected.json \
+	LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
 if [ $status -ne 0 ]; then
 	echo "--- server log (tail) ---"
 	tail -n 40 "$WORK/loupe.log"
