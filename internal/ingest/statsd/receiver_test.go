@@ -62,11 +62,12 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
-	return newHarnessClock(t, mutate, time.Now)
+	return newHarnessWith(t, mutate, time.Now, nil)
 }
 
-// newHarnessClock runs the receiver and the queries on the given clock.
-func newHarnessClock(t *testing.T, mutate func(*Config), clock func() time.Time) *harness {
+// newHarnessWith runs the receiver and the queries on the given clock, with events going
+// to logs, or to a recordingLogs when logs is nil.
+func newHarnessWith(t *testing.T, mutate func(*Config), clock func() time.Time, logs LogConsumer) *harness {
 	t.Helper()
 	st, err := tsdb.Open(t.TempDir(), tsdb.DefaultOptions(), nil, nil)
 	require.NoError(t, err)
@@ -78,7 +79,10 @@ func newHarnessClock(t *testing.T, mutate func(*Config), clock func() time.Time)
 		mutate(&cfg)
 	}
 	h := &harness{t: t, st: st, reg: prometheus.NewRegistry(), logs: &recordingLogs{}, clock: clock}
-	h.r, err = New(cfg, st, h.logs, nil, h.reg)
+	if logs == nil {
+		logs = h.logs
+	}
+	h.r, err = New(cfg, st, logs, nil, h.reg)
 	require.NoError(t, err)
 	h.r.now = clock
 	require.NoError(t, h.r.Start(context.Background()))
@@ -311,8 +315,8 @@ func removeLine(lines []string, l string) []string {
 func TestShutdownFlushesAndTTL(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	h := newHarnessClock(t, func(c *Config) { c.SeriesTTL = model.Duration(time.Minute) },
-		func() time.Time { return time.Unix(0, clock.Load()) })
+	h := newHarnessWith(t, func(c *Config) { c.SeriesTTL = model.Duration(time.Minute) },
+		func() time.Time { return time.Unix(0, clock.Load()) }, nil)
 	h.sendUDP("fleeting:5|g")
 	h.waitLines(1)
 	require.Equal(t, 5.0, h.value(`fleeting`))
