@@ -117,3 +117,16 @@ func benchHTTP(b *testing.B, path string, body []byte) {
 func BenchmarkHTTPProtoTraces(b *testing.B)  { benchHTTP(b, "/v1/traces", benchTraces()) }
 func BenchmarkHTTPProtoLogs(b *testing.B)    { benchHTTP(b, "/v1/logs", benchLogs()) }
 func BenchmarkHTTPProtoMetrics(b *testing.B) { benchHTTP(b, "/v1/metrics", benchMetrics()) }
+
+// BenchmarkProtoTooDeep is the cost of the nesting check that runs before every protobuf
+// decode.
+func BenchmarkProtoTooDeep(b *testing.B) {
+	body := benchLogs()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if protoTooDeep(body, maxNesting) {
+			b.Fatal("too deep")
+		}
+	}
+}
