@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/api/prom"
 )
 
 func startScraper(t *testing.T, cfg Config, app *querier) *Scraper {
@@ -269,4 +271,18 @@ func TestShutdownWithoutStart(t *testing.T) {
 		require.NoError(t, s.Shutdown(ctx))
 		cancel()
 	}
+}
+
+// TestSharedRegistry checks that the scraper's metrics and the Prometheus API's metrics
+// can live on one registry, as they do in the server.
+func TestSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	st := openStore(t)
+	api, err := prom.New(st, prom.DefaultOptions(), nil, reg)
+	require.NoError(t, err)
+	defer api.Close()
+	s, err := New(Default(), st, DefaultOptions(), nil, reg)
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	require.NoError(t, s.Shutdown(context.Background()))
 }

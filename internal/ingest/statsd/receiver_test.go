@@ -409,3 +409,12 @@ func TestDogStatsDClient(t *testing.T) {
 	require.Equal(t, 3.0, h.value(`shop_basket_items_sum`))
 	require.Equal(t, 1.0, h.value(`shop_payment_latency_bucket{le="0.25"}`))
 }
+
+func TestFlushLoop(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.FlushInterval = model.Duration(50 * time.Millisecond) })
+	h.sendUDP("ticking:1|c")
+	require.Eventually(t, func() bool {
+		return len(h.query(`ticking_total`)) == 1
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Positive(t, testutil.ToFloat64(h.r.metrics.flushes.WithLabelValues("ok")))
+}
