@@ -73,15 +73,25 @@ func decodeProtobuf(body []byte, maxBytes int64) ([]stream, error) {
 			if e.Timestamp.Before(time.Unix(0, 0)) || e.Timestamp.After(maxTime) {
 				return nil, badInput("stream %d %s: entry %d: timestamp %s is outside 1970..2262", i, clip(s.Labels), j, e.Timestamp.UTC().Format(time.RFC3339Nano))
 			}
-			en := entry{ts: e.Timestamp, line: e.Line}
+			en := entry{ts: e.Timestamp, line: validUTF8(e.Line)}
 			for _, m := range e.StructuredMetadata {
-				en.metadata = append(en.metadata, label{name: m.Name, value: m.Value})
+				en.metadata = append(en.metadata, label{name: validUTF8(m.Name), value: validUTF8(m.Value)})
 			}
 			st.entries = append(st.entries, en)
 		}
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// validUTF8 replaces invalid UTF-8 with U+FFFD. Protobuf strings arrive unchecked, the
+// store's text columns refuse invalid UTF-8, and a batch the store refuses would be
+// retried by the client forever; encoding/json makes the same replacement for JSON.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // maxTime is the last instant a uint64 of nanoseconds (OTLP) can hold as int64.
