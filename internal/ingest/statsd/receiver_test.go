@@ -418,3 +418,43 @@ func TestFlushLoop(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond)
 	require.Positive(t, testutil.ToFloat64(h.r.metrics.flushes.WithLabelValues("ok")))
 }
+
+// TestHotShotsClient sends metrics, an event and a service check with the npm DogStatsD
+// client hot-shots, over UDP and over TCP.
+func TestHotShotsClient(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	dir := t.TempDir()
+	install := exec.Command("npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", dir, "hot-shots@17")
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Skipf("npm install hot-shots failed: %v\n%s", err, out)
+	}
+	for _, protocol := range []string{"udp", "tcp"} {
+		t.Run(protocol, func(t *testing.T) {
+			h := newHarness(t, nil)
+			port := h.r.UDPAddr().(*net.UDPAddr).Port
+			if protocol == "tcp" {
+				port = h.r.TCPAddr().(*net.TCPAddr).Port
+			}
+			cmd := exec.Command("node", "testdata/hotshots_client.js", fmt.Sprint(port), protocol)
+			cmd.Env = append(os.Environ(), "NODE_PATH="+dir+"/node_modules")
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			h.waitLines(10)
+			require.Zero(t, h.received()-10, "unexpected extra or malformed lines")
+			require.Equal(t, 5.0, h.value(`hs_hits_total{env="test", route="/a"}`))
+			require.Equal(t, 21.5, h.value(`hs_temp`))
+			require.Equal(t, 0.15, h.value(`hs_latency_sum`))
+			require.Equal(t, 7.0, h.value(`hs_size_sum`))
+			require.Equal(t, 1.0, h.value(`hs_dist_bucket{le="0.5"}`))
+			require.Equal(t, 2.0, h.value(`hs_users`))
+			require.Equal(t, 2, h.logs.count())
+			var body []string
+			for _, r := range h.logs.records {
+				body = append(body, r.Body().Str())
+			}
+			require.ElementsMatch(t, []string{"v42 is out", "down"}, body)
+		})
+	}
+}
