@@ -212,57 +212,77 @@ func appendKey(buf []byte, name string, tags []Tag) []byte {
 
 func compareTags(x, y Tag) int { return strings.Compare(x.Key, y.Key) }
 
+// pending is one sample taken under the lock, appended after it is released.
+type pending struct {
+	s *series
+	i int // index into s.out and s.refs
+	v float64
+}
+
 // flush appends the current value of every series at time now and resets the sets.
 // Series not updated for the TTL get a staleness marker and are forgotten. A sample the
 // appender refuses is counted in failed and the others are still appended; firstErr is
 // the first refusal, for the log.
+//
+// Values are copied under the lock and appended after it is released, so a slow store
+// never holds up the listeners. Calls must be serialized (series refs are written here
+// without the lock).
 func (a *aggregator) flush(app storage.Appender, now time.Time) (samples, failed int, firstErr error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	batch := a.snapshot(now)
 	t := now.UnixMilli()
-	put := func(s *series, i int, v float64) {
-		ref, err := app.Append(s.refs[i], s.out[i], t, v)
+	for _, p := range batch {
+		ref, err := app.Append(p.s.refs[p.i], p.s.out[p.i], t, p.v)
 		if err != nil {
 			failed++
 			if firstErr == nil {
-				firstErr = fmt.Errorf("append %s: %w", s.out[i], err)
+				firstErr = fmt.Errorf("append %s: %w", p.s.out[p.i], err)
 			}
-			return
+			continue
 		}
-		s.refs[i] = ref
+		p.s.refs[p.i] = ref
 		samples++
 	}
-	expired := map[*series]bool{}
-	for key, s := range a.series {
-		if a.ttl > 0 && now.Sub(s.updated) > a.ttl {
-			expired[s] = true
+	return samples, failed, firstErr
+}
+
+// snapshot takes the samples of one flush and resets the sets.
+func (a *aggregator) snapshot(now time.Time) []pending {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	batch := make([]pending, 0, len(a.byLabels))
+	if a.ttl > 0 {
+		stale := math.Float64frombits(value.StaleNaN)
+		for key, s := range a.series {
+			if now.Sub(s.updated) <= a.ttl {
+				continue
+			}
 			delete(a.series, key)
-			delete(a.byLabels, s.out[0].String())
-		}
-	}
-	for s := range expired {
-		for i := range s.out {
-			put(s, i, math.Float64frombits(value.StaleNaN))
+			if _, ok := a.byLabels[s.out[0].String()]; ok {
+				// Several keys may share a series; mark it stale once.
+				delete(a.byLabels, s.out[0].String())
+				for i := range s.out {
+					batch = append(batch, pending{s, i, stale})
+				}
+			}
 		}
 	}
 	for _, s := range a.byLabels {
 		switch s.kind {
 		case Counter, Gauge:
-			put(s, 0, s.value)
+			batch = append(batch, pending{s, 0, s.value})
 		case Set:
-			put(s, 0, float64(len(s.members)))
+			batch = append(batch, pending{s, 0, float64(len(s.members))})
 			clear(s.members)
 		case Histogram:
 			var cum float64
 			for i, c := range s.counts {
 				cum += c
-				put(s, i, cum)
+				batch = append(batch, pending{s, i, cum})
 			}
-			put(s, len(s.counts), s.sum)
-			put(s, len(s.counts)+1, cum)
+			batch = append(batch, pending{s, len(s.counts), s.sum}, pending{s, len(s.counts) + 1, cum})
 		}
 	}
-	return samples, failed, firstErr
+	return batch
 }
 
 // metadata returns a copy of the metadata of every family seen.
