@@ -38,6 +38,11 @@ type Config struct {
 // that names the limit and counts the rejected items. When a resource's or a scope's own
 // attributes are over a limit, every item under it is rejected. Zero disables a limit.
 //
+// Items that no store can hold are rejected the same way, whatever the limits: spans with
+// an all-zero trace_id or span_id or an end before their start, metrics without a name,
+// histograms whose bounds and bucket counts disagree, and strings (names, attribute keys
+// and values, bodies) that are not valid UTF-8, which the protobuf decoder lets through.
+//
 // Defaults:
 //
 //	MaxAttributes            128      attributes of one resource, scope, log record, span,

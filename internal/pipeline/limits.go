@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -32,6 +33,7 @@ const (
 	endBeforeStart
 	emptyMetricName
 	invalidHistogram
+	invalidUTF8
 	numProblems
 )
 
@@ -50,6 +52,7 @@ var problemLabels = [numProblems]string{
 	endBeforeStart:        "end_before_start",
 	emptyMetricName:       "empty_metric_name",
 	invalidHistogram:      "invalid_histogram",
+	invalidUTF8:           "invalid_utf8",
 }
 
 func (p problem) label() string { return problemLabels[p] }
@@ -83,6 +86,8 @@ func (p problem) describe(l Limits) string {
 		return "metric name is empty"
 	case invalidHistogram:
 		return "histogram explicit_bounds not strictly increasing, or bucket_counts length not len(explicit_bounds)+1"
+	case invalidUTF8:
+		return "a string (name, attribute key or value, body, ...) is not valid UTF-8"
 	}
 	return p.label()
 }
@@ -131,6 +136,9 @@ func (v validator) attrs(m pcommon.Map) problem {
 		if over(v.l.MaxAttributeKeyLength, len(k)) {
 			return attributeKeyTooLong
 		}
+		if !utf8.ValidString(k) {
+			return invalidUTF8
+		}
 		if p := v.value(val, v.l.MaxAttributeValueLength, attributeValueTooLong); p != ok {
 			return p
 		}
@@ -145,6 +153,9 @@ func (v validator) value(val pcommon.Value, maxLen int, tooLong problem) problem
 		if over(maxLen, len(val.Str())) {
 			return tooLong
 		}
+		if !utf8.ValidString(val.Str()) {
+			return invalidUTF8
+		}
 		return ok
 	case pcommon.ValueTypeBytes:
 		if over(maxLen, val.Bytes().Len()) {
@@ -152,9 +163,9 @@ func (v validator) value(val pcommon.Value, maxLen int, tooLong problem) problem
 		}
 		return ok
 	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
-		size, deep := valueSize(val, 1, v.l.MaxValueDepth)
-		if deep {
-			return valueTooDeep
+		size, p := valueSize(val, 1, v.l.MaxValueDepth)
+		if p != ok {
+			return p
 		}
 		if over(maxLen, size) {
 			return tooLong
@@ -163,40 +174,57 @@ func (v validator) value(val pcommon.Value, maxLen int, tooLong problem) problem
 	return ok
 }
 
-// valueSize returns the bytes of strings and keys in val plus 8 per other scalar, and
-// whether val nests deeper than maxDepth (0: unlimited).
-func valueSize(val pcommon.Value, depth, maxDepth int) (size int, tooDeep bool) {
+// valueSize returns the bytes of strings and keys in val plus 8 per other scalar. It
+// reports valueTooDeep when val nests deeper than maxDepth (0: unlimited) and invalidUTF8
+// for a key or string that is not UTF-8.
+func valueSize(val pcommon.Value, depth, maxDepth int) (int, problem) {
 	switch val.Type() {
 	case pcommon.ValueTypeStr:
-		return len(val.Str()), false
+		if !utf8.ValidString(val.Str()) {
+			return 0, invalidUTF8
+		}
+		return len(val.Str()), ok
 	case pcommon.ValueTypeBytes:
-		return val.Bytes().Len(), false
+		return val.Bytes().Len(), ok
 	case pcommon.ValueTypeMap:
 		if over(maxDepth, depth) {
-			return 0, true
+			return 0, valueTooDeep
 		}
+		size := 0
 		for k, e := range val.Map().All() {
-			n, deep := valueSize(e, depth+1, maxDepth)
-			if deep {
-				return 0, true
+			if !utf8.ValidString(k) {
+				return 0, invalidUTF8
+			}
+			n, p := valueSize(e, depth+1, maxDepth)
+			if p != ok {
+				return 0, p
 			}
 			size += len(k) + n
 		}
-		return size, false
+		return size, ok
 	case pcommon.ValueTypeSlice:
 		if over(maxDepth, depth) {
-			return 0, true
+			return 0, valueTooDeep
 		}
+		size := 0
 		for _, e := range val.Slice().All() {
-			n, deep := valueSize(e, depth+1, maxDepth)
-			if deep {
-				return 0, true
+			n, p := valueSize(e, depth+1, maxDepth)
+			if p != ok {
+				return 0, p
 			}
 			size += n
 		}
-		return size, false
+		return size, ok
 	}
-	return 8, false
+	return 8, ok
+}
+
+// scope checks an instrumentation scope's name, version and attributes.
+func (v validator) scope(sc pcommon.InstrumentationScope) problem {
+	if !utf8.ValidString(sc.Name()) || !utf8.ValidString(sc.Version()) {
+		return invalidUTF8
+	}
+	return v.attrs(sc.Attributes())
 }
 
 func (v validator) logs(ld plog.Logs, t *tally) {
@@ -208,7 +236,7 @@ func (v validator) logs(ld plog.Logs, t *tally) {
 			return true
 		}
 		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
-			if p := v.attrs(sl.Scope().Attributes()); p != ok {
+			if p := v.scope(sl.Scope()); p != ok {
 				t.add(p, sl.LogRecords().Len())
 				return true
 			}
@@ -227,6 +255,9 @@ func (v validator) logRecord(lr plog.LogRecord) problem {
 	if p := v.value(lr.Body(), v.l.MaxBodyLength, bodyTooLong); p != ok {
 		return p
 	}
+	if !utf8.ValidString(lr.SeverityText()) || !utf8.ValidString(lr.EventName()) {
+		return invalidUTF8
+	}
 	return v.attrs(lr.Attributes())
 }
 
@@ -239,7 +270,7 @@ func (v validator) traces(td ptrace.Traces, t *tally) {
 			return true
 		}
 		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
-			if p := v.attrs(ss.Scope().Attributes()); p != ok {
+			if p := v.scope(ss.Scope()); p != ok {
 				t.add(p, ss.Spans().Len())
 				return true
 			}
@@ -268,6 +299,8 @@ func (v validator) span(s ptrace.Span) problem {
 		return tooManyEvents
 	case over(v.l.MaxSpanLinks, s.Links().Len()):
 		return tooManyLinks
+	case !utf8.ValidString(s.Name()) || !utf8.ValidString(s.Status().Message()) || !utf8.ValidString(s.TraceState().AsRaw()):
+		return invalidUTF8
 	}
 	if p := v.attrs(s.Attributes()); p != ok {
 		return p
@@ -275,6 +308,9 @@ func (v validator) span(s ptrace.Span) problem {
 	for _, e := range s.Events().All() {
 		if over(v.l.MaxNameLength, len(e.Name())) {
 			return nameTooLong
+		}
+		if !utf8.ValidString(e.Name()) {
+			return invalidUTF8
 		}
 		if p := v.attrs(e.Attributes()); p != ok {
 			return p
@@ -297,7 +333,7 @@ func (v validator) metrics(md pmetric.Metrics, t *tally) {
 			return true
 		}
 		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
-			if p := v.attrs(sm.Scope().Attributes()); p != ok {
+			if p := v.scope(sm.Scope()); p != ok {
 				t.add(p, scopePoints(sm))
 				return true
 			}
@@ -320,6 +356,9 @@ func (v validator) metric(m pmetric.Metric, t *tally) bool {
 		return true
 	case over(v.l.MaxNameLength, len(m.Name())):
 		t.add(nameTooLong, n)
+		return true
+	case !utf8.ValidString(m.Name()) || !utf8.ValidString(m.Unit()) || !utf8.ValidString(m.Description()):
+		t.add(invalidUTF8, n)
 		return true
 	}
 	point := func(attrs pcommon.Map) bool {

@@ -525,3 +525,26 @@ func bodiesOf(ld plog.Logs) []string {
 	}
 	return out
 }
+
+func TestInvalidUTF8IsRejected(t *testing.T) {
+	fs := newFakeStore()
+	cfg := DefaultConfig()
+	cfg.Limits = Limits{} // rejected even with every limit off
+	p, _ := startPipeline(t, cfg, fs)
+	ctx := context.Background()
+
+	ld := logsOf("ok", "bad\xff", "attr", "nested")
+	recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	recs.At(2).Attributes().PutStr("k\xfe", "v")
+	recs.At(3).Attributes().PutEmptySlice("s").AppendEmpty().SetStr("\xc3")
+	requirePartial(t, p.ConsumeLogs(ctx, ld), 3, "not valid UTF-8 (3)")
+	require.Equal(t, []string{"ok"}, fs.logBodies())
+
+	td := tracesOf(2)
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(1).SetName("GET /\xff")
+	requirePartial(t, p.ConsumeTraces(ctx, td), 1, "not valid UTF-8 (1)")
+
+	md := gaugeOf("up\xff", 1, 2)
+	requirePartial(t, p.ConsumeMetrics(ctx, md), 2, "not valid UTF-8 (2)")
+	require.Equal(t, 2.0, testutil.ToFloat64(p.logs.m.rejected.WithLabelValues("metrics", "invalid_utf8")))
+}

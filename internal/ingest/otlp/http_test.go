@@ -336,3 +336,18 @@ func TestQueueFullHTTP429(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, 2, env.store.snapshotTraces().SpanCount())
 }
+
+// Protobuf does not check that strings are UTF-8; the pipeline does, so one bad span is a
+// partial success instead of a batch the store refuses on every retry.
+func TestHTTPInvalidUTF8IsPartialSuccess(t *testing.T) {
+	env := startEnv(t, pipeline.DefaultConfig(), DefaultConfig(), nil)
+	req := traceRequest(3)
+	req.Traces().ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetName("GET /\xff")
+	r := post(t, env.recv.HTTPAddr(), "/v1/traces", "application/x-protobuf", "", bytes.NewReader(protoBody(t, req)))
+	require.Equal(t, 200, r.status, string(r.body))
+	resp := ptraceotlp.NewExportResponse()
+	require.NoError(t, resp.UnmarshalProto(r.body))
+	require.Equal(t, int64(1), resp.PartialSuccess().RejectedSpans())
+	require.Contains(t, resp.PartialSuccess().ErrorMessage(), "not valid UTF-8")
+	require.Equal(t, 2, env.store.snapshotTraces().SpanCount())
+}
