@@ -2,8 +2,11 @@ package statsd
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/loupe-dev/loupe/internal/store/tsdb"
 )
 
 var benchPacket = []byte(strings.Join([]string{
@@ -47,4 +50,29 @@ func BenchmarkHandlePacket(b *testing.B) {
 		r.handlePacket(benchPacket)
 	}
 	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkFlush measures one flush of 10,000 counter series into a real TSDB store.
+func BenchmarkFlush(b *testing.B) {
+	st, err := tsdb.Open(b.TempDir(), tsdb.DefaultOptions(), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	r, err := New(Default(), st, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 10_000
+	for i := range n {
+		r.handleLine([]byte(fmt.Sprintf("bench.requests:1|c|#route:/r%d,env:prod", i)))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := r.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "samples/s")
 }
