@@ -140,7 +140,8 @@ func (s *Scraper) Start(ctx context.Context) error {
 	s.done.Add(2)
 	go func() {
 		defer s.done.Done()
-		if err := dm.Run(); err != nil {
+		// Run returns ctx's error when Shutdown cancels it.
+		if err := dm.Run(); err != nil && !errors.Is(err, context.Canceled) {
 			s.logger.Error("discovery stopped", "err", err)
 		}
 	}()
