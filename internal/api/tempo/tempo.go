@@ -6,7 +6,6 @@ package tempo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -41,11 +40,14 @@ type API struct {
 //
 //	for _, p := range tempo.Paths() { mux.Handle(p, api) }
 //
-// Jaeger's query API also has /api/traces/<id>, so it is served under /jaeger/ instead.
+// They are exact patterns, not subtrees, so that they cannot overlap other APIs under
+// /api/ (such as Sentry's /api/<project>/store/). Jaeger's query API also has
+// /api/traces/<id>, so it is served under /jaeger/ instead.
 func Paths() []string {
 	return []string{
-		"/api/traces/", "/api/v2/traces/",
-		"/api/search", "/api/search/", "/api/v2/search/",
+		"/api/traces/{id}", "/api/v2/traces/{id}",
+		"/api/search", "/api/search/tags", "/api/v2/search/tags",
+		"/api/search/tag/{tag}/values", "/api/v2/search/tag/{tag}/values",
 		"/api/echo", "/api/status/buildinfo",
 	}
 }
@@ -60,23 +62,21 @@ func New(traces store.TraceReader, logger *slog.Logger) *API {
 	if tr, ok := traces.(TagReader); ok {
 		a.tags = tr
 	}
-	a.handle("/api/traces/{id}", a.needTraces(a.traceByID(false)))
-	a.handle("/api/v2/traces/{id}", a.needTraces(a.traceByID(true)))
-	a.handle("/api/search", a.needTraces(a.search))
-	a.handle("/api/search/tags", a.needTraces(a.tagNamesV1))
-	a.handle("/api/v2/search/tags", a.needTraces(a.tagNamesV2))
-	a.handle("/api/search/tag/{tag}/values", a.needTraces(a.tagValuesV1))
-	a.handle("/api/v2/search/tag/{tag}/values", a.needTraces(a.tagValuesV2))
-	a.handle("/api/echo", func(*http.Request) result {
-		return result{raw: []byte("echo"), contentType: "text/plain; charset=utf-8"}
-	})
-	a.handle("/api/status/buildinfo", a.buildInfo)
+	routes := map[string]apiFunc{
+		"/api/traces/{id}":                a.needTraces(a.traceByID(false)),
+		"/api/v2/traces/{id}":             a.needTraces(a.traceByID(true)),
+		"/api/search":                     a.needTraces(a.search),
+		"/api/search/tags":                a.needTraces(a.tagNamesV1),
+		"/api/v2/search/tags":             a.needTraces(a.tagNamesV2),
+		"/api/search/tag/{tag}/values":    a.needTraces(a.tagValuesV1),
+		"/api/v2/search/tag/{tag}/values": a.needTraces(a.tagValuesV2),
+		"/api/echo": func(*http.Request) result {
+			return result{raw: []byte("echo"), contentType: "text/plain; charset=utf-8"}
+		},
+		"/api/status/buildinfo": a.buildInfo,
+	}
 	for _, p := range Paths() {
-		if p[len(p)-1] == '/' {
-			a.mux.HandleFunc(p, a.serve(func(r *http.Request) result {
-				return result{err: &apiError{status: http.StatusNotFound, err: fmt.Errorf("no endpoint %s", r.URL.Path)}}
-			}))
-		}
+		a.mux.HandleFunc(p, a.serve(routes[p]))
 	}
 	return a
 }

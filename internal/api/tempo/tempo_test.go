@@ -136,7 +136,7 @@ func TestTraceByIDErrors(t *testing.T) {
 	f("/api/traces/"+strings.Repeat("a", 33), http.StatusBadRequest, "want 1 to 32 hex digits")
 	f("/api/traces/0000", http.StatusBadRequest, "all zeros")
 	f("/api/v2/traces/nothex", http.StatusBadRequest, "hex digits")
-	f("/api/traces/", http.StatusNotFound, "no endpoint")
+	f("/api/traces/", http.StatusNotFound, "404 page not found")
 
 	req, _ := http.NewRequest(http.MethodPost, "/api/search", nil)
 	rec := httptest.NewRecorder()
@@ -254,4 +254,29 @@ func TestSearchErrors(t *testing.T) {
 	f("start=abc", "parameter start")
 	f("start=100&end=50", "start 100 is after end 50")
 	f(q(`{ span.a =~ "(" }`), "bad regexp")
+}
+
+// TestPathsMountBesideOtherAPIs mounts Paths on one mux with the other APIs of the server
+// port, as the server does: Go's mux panics on overlapping patterns.
+func TestPathsMountBesideOtherAPIs(t *testing.T) {
+	a, _ := newTestAPI(t)
+	mux := http.NewServeMux()
+	other := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	for _, p := range []string{"/api/v1/", "/api/loupe/v1/", "/jaeger/", "/loki/api/v1/", "GET /metrics", "GET /{$}", "/ingest"} {
+		mux.Handle(p, other)
+	}
+	for _, p := range Paths() {
+		require.NotPanics(t, func() { mux.Handle(p, a) }, p)
+	}
+	for path, want := range map[string]int{
+		"/api/search":                     http.StatusOK,
+		"/api/echo":                       http.StatusOK,
+		"/api/v2/search/tag/name/values":  http.StatusOK,
+		"/api/traces/" + testtraces.JobID: http.StatusOK,
+		"/api/traces/a/b":                 http.StatusNotFound, // not a subtree: other APIs may use the rest of /api/
+		"/api/v1/query":                   http.StatusTeapot,
+	} {
+		code, _, body := get(t, mux, path)
+		require.Equal(t, want, code, "%s: %s", path, body)
+	}
 }
