@@ -26,11 +26,12 @@ type searchResponse struct {
 }
 
 type traceSearchMetadata struct {
-	TraceID           string `json:"traceID"`
-	RootServiceName   string `json:"rootServiceName"`
-	RootTraceName     string `json:"rootTraceName"`
-	StartTimeUnixNano string `json:"startTimeUnixNano"` // uint64 as a string, as protobuf JSON writes it
-	DurationMs        int64  `json:"durationMs"`
+	TraceID           string    `json:"traceID"`
+	RootServiceName   string    `json:"rootServiceName"`
+	RootTraceName     string    `json:"rootTraceName"`
+	StartTimeUnixNano string    `json:"startTimeUnixNano"` // uint64 as a string, as protobuf JSON writes it
+	DurationMs        int64     `json:"durationMs"`
+	SpanSets          []spanSet `json:"spanSets"`
 }
 
 type searchMetrics struct {
@@ -42,11 +43,22 @@ type searchMetrics struct {
 
 // search serves GET /api/search: traces with a span matching `q` (the TraceQL subset of
 // traceql.go) or `tags` (logfmt), within minDuration/maxDuration (span duration) and
-// [start, end) in unix seconds, most recent first. Matching spans are not listed
-// (no spanSets): the store summarises traces, not the spans that matched.
+// [start, end) in unix seconds, most recent first. Each trace lists up to spss (default
+// 3) of its matching spans in one span set, as Grafana's TraceQL table shows them.
 func (a *API) search(r *http.Request) result {
 	v := r.URL.Query()
 	q, err := a.searchQuery(v)
+	if err != nil {
+		return result{err: err}
+	}
+	spss, err := intParam(v, "spss", defaultSpansPerSpanSet)
+	if err != nil {
+		return result{err: err}
+	}
+	if spss <= 0 || spss > maxSpansPerSpanSet {
+		return result{err: badRequest("parameter spss: %d, want 1 to %d", spss, maxSpansPerSpanSet)}
+	}
+	m, err := newSpanMatcher(q)
 	if err != nil {
 		return result{err: err}
 	}
@@ -65,6 +77,15 @@ func (a *API) search(r *http.Request) result {
 			StartTimeUnixNano: strconv.FormatInt(s.Start.UnixNano(), 10),
 			DurationMs:        s.Duration.Milliseconds(),
 		})
+	}
+	// Fetched after the search finished: the store's iterator holds a connection.
+	for i := range resp.Traces {
+		id, _ := parseTraceID(resp.Traces[i].TraceID)
+		set, err := a.matchedSpans(r.Context(), m, id, spss)
+		if err != nil {
+			return result{err: err}
+		}
+		resp.Traces[i].SpanSets = []spanSet{set}
 	}
 	resp.Metrics.InspectedTraces = len(resp.Traces)
 	return result{data: resp}

@@ -156,6 +156,9 @@ func search(t *testing.T, a *API, params url.Values) []string {
 	ids := []string{}
 	for _, tr := range resp.Traces {
 		ids = append(ids, tr.TraceID)
+		// The in-memory span matcher must agree with the store's SQL filter.
+		require.Len(t, tr.SpanSets, 1)
+		require.Positive(t, tr.SpanSets[0].Matched, "trace %s found by the store but no span matched in Go (params %v)", tr.TraceID, params)
 	}
 	return ids
 }
@@ -217,6 +220,12 @@ func TestSearchResponseGolden(t *testing.T) {
 	code, _, body := get(t, a, "/api/search?q="+url.QueryEscape(`{resource.service.name="api"}`)+"&limit=20")
 	require.Equal(t, http.StatusOK, code)
 	golden(t, "search_api.json", body)
+
+	// Two spans of the checkout trace match, one is listed (spss=1); attributes named in
+	// the query are included.
+	code, _, body = get(t, a, "/api/search?q="+url.QueryEscape(`{duration > 50ms && .http.route != "/x"}`)+"&spss=1")
+	require.Equal(t, http.StatusOK, code)
+	golden(t, "search_spss.json", body)
 }
 
 func TestSearchErrors(t *testing.T) {
@@ -250,6 +259,7 @@ func TestSearchErrors(t *testing.T) {
 	f("minDuration=fast", `parameter minDuration: "fast"`)
 	f("minDuration=2s&maxDuration=1s", "less than minDuration")
 	f("limit=0", "parameter limit: 0")
+	f("spss=0", "parameter spss: 0")
 	f("limit=x", `parameter limit: "x"`)
 	f("start=abc", "parameter start")
 	f("start=100&end=50", "start 100 is after end 50")
