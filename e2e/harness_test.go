@@ -43,13 +43,14 @@ func TestMain(m *testing.M) {
 
 // server is one running `loupe serve` process.
 type server struct {
-	t        *testing.T
-	cmd      *exec.Cmd
-	dataDir  string
-	HTTP     string // base URL of the query APIs, e.g. http://127.0.0.1:41234
-	OTLPGRPC string // host:port
-	OTLPHTTP string // base URL
-	exited   chan error
+	t         *testing.T
+	cmd       *exec.Cmd
+	dataDir   string
+	HTTP      string // base URL of the query APIs, e.g. http://127.0.0.1:41234
+	OTLPGRPC  string // host:port
+	OTLPHTTP  string // base URL
+	StatsdUDP string // host:port
+	exited    chan error
 }
 
 // startServer starts loupe on random loopback ports with dataDir and waits until it logs
@@ -58,7 +59,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--log-format", "json",
 		"--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0",
-		"--otlp-http-listen", "127.0.0.1:0"}, extra...)
+		"--otlp-http-listen", "127.0.0.1:0", "--statsd-listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(loupeBin, args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -96,6 +97,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 		s.HTTP = "http://" + rec["http"].(string)
 		s.OTLPGRPC = rec["otlp_grpc"].(string)
 		s.OTLPHTTP = "http://" + rec["otlp_http"].(string)
+		s.StatsdUDP = rec["statsd_udp"].(string)
 	case err := <-s.exited:
 		b, _ := os.ReadFile(logFile.Name())
 		t.Fatalf("loupe exited before ready: %v\n%s", err, b)

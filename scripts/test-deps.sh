@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end tests need when it is missing: Debian's prometheus package
-# (for promtool). Runs as root in CI with no stdin.
+# Installs what the end-to-end tests need when it is missing. Runs as root in CI with no
+# stdin. Tests never download anything else themselves except npm packages.
 set -euo pipefail
 
 need=()
-command -v promtool >/dev/null || need+=(prometheus)
+have() { [ -e "$1" ] || command -v "$1" >/dev/null 2>&1; }
+have promtool || need+=(prometheus)                                  # promtool, prometheus (remote write peer)
+have prometheus-node-exporter || need+=(prometheus-node-exporter)    # a real scrape target
+have curl || need+=(curl)                                            # README tour
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
+/usr/bin/python3 -c 'import aiodogstatsd' 2>/dev/null || need+=(python3-aiodogstatsd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -44,7 +47,14 @@ Flags override the YAML file given with --config, which overrides the defaults.`
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, logger)
+			load := func() (config.Config, error) {
+				c, err := loadConfig(configPath)
+				if err != nil {
+					return config.Config{}, err
+				}
+				return c, applyFlags(&c, cmd.Flags(), over, retention)
+			}
+			return serve(cmd.Context(), cfg, load, logger)
 		},
 	}
 	f := cmd.Flags()
@@ -54,6 +64,7 @@ Flags override the YAML file given with --config, which overrides the defaults.`
 	f.StringVar(&over.Listen.OTLPGRPC, "otlp-grpc-listen", "", "address for OTLP over gRPC (listen.otlp_grpc)")
 	f.StringVar(&over.Listen.OTLPHTTP, "otlp-http-listen", "", "address for OTLP over HTTP (listen.otlp_http)")
 	f.StringVar(&retention, "retention", "", "retention for every signal, e.g. 7d (retention.*)")
+	f.StringVar(&over.Statsd.UDPAddr, "statsd-listen", "", "address for StatsD over UDP and TCP (statsd.udp_addr, statsd.tcp_addr)")
 	f.StringVar(&over.Log.Level, "log-level", "", "debug, info, warn or error (log.level)")
 	f.StringVar(&over.Log.Format, "log-format", "", "text or json (log.format)")
 	return cmd
@@ -72,6 +83,7 @@ func loadConfig(path string) (config.Config, error) {
 	if err != nil {
 		return config.Config{}, fmt.Errorf("%s: %w", path, err)
 	}
+	cfg.Scrape.Dir = filepath.Dir(path) // relative file_sd and credential paths
 	return cfg, nil
 }
 
@@ -88,6 +100,8 @@ func applyFlags(cfg *config.Config, fs *pflag.FlagSet, over config.Config, reten
 	set("otlp-http-listen", &cfg.Listen.OTLPHTTP, over.Listen.OTLPHTTP)
 	set("log-level", &cfg.Log.Level, over.Log.Level)
 	set("log-format", &cfg.Log.Format, over.Log.Format)
+	set("statsd-listen", &cfg.Statsd.UDPAddr, over.Statsd.UDPAddr)
+	set("statsd-listen", &cfg.Statsd.TCPAddr, over.Statsd.UDPAddr)
 	if fs.Changed("retention") {
 		d, err := model.ParseDuration(retention)
 		if err != nil {
@@ -111,8 +125,8 @@ func newLogger(w io.Writer, c config.LogConfig) (*slog.Logger, error) {
 }
 
 // serve runs the server until ctx is cancelled (SIGINT/SIGTERM), then shuts it down.
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	srv := server.New(cfg, logger)
+func serve(ctx context.Context, cfg config.Config, load func() (config.Config, error), logger *slog.Logger) error {
+	srv := server.New(cfg, load, logger)
 	if err := srv.Start(ctx); err != nil {
 		// Start may have opened stores before failing; close them.
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -120,7 +134,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		_ = srv.Shutdown(shutdownCtx)
 		return err
 	}
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-hup:
+			if err := srv.Reload(ctx); err != nil {
+				logger.Error("reload configuration", "err", err)
+			}
+		case <-ctx.Done():
+			done = true
+		}
+	}
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -12,6 +12,9 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
+	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 )
 
 // Config is the whole `loupe serve` configuration. The zero value is not useful: start from
@@ -31,6 +34,10 @@ type Config struct {
 	Storage StorageConfig `yaml:"storage"`
 	// Metrics controls how OTLP metrics become Prometheus series.
 	Metrics MetricsConfig `yaml:"metrics"`
+	// Scrape holds Prometheus scrape jobs, in Prometheus' own format (docs/scraping.md).
+	Scrape promscrape.Config `yaml:"scrape"`
+	// Statsd configures the StatsD/DogStatsD receiver (docs/statsd.md).
+	Statsd statsd.Config `yaml:"statsd"`
 }
 
 // MetricsConfig follows the `otlp` section of Prometheus' configuration.
@@ -98,6 +105,8 @@ func Default() Config {
 		},
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 		Metrics: MetricsConfig{ConvertDelta: true},
+		Scrape:  promscrape.Default(),
+		Statsd:  statsd.Default(),
 	}
 }
 
@@ -164,6 +173,12 @@ func (c Config) Validate() error {
 		if strings.TrimSpace(a) == "" {
 			bad(fmt.Sprintf("metrics.promote_resource_attributes[%d]", i), fmt.Sprintf("%q", a), "must not be empty")
 		}
+	}
+	if err := c.Scrape.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("scrape: %w", err))
+	}
+	if err := c.Statsd.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("statsd: %w", err))
 	}
 	if c.Storage.DuckDBThreads < 0 {
 		bad("storage.duckdb_threads", c.Storage.DuckDBThreads, "must be 0 (default) or positive")

@@ -21,6 +21,8 @@ import (
 	"github.com/loupe-dev/loupe/internal/api/prom"
 	"github.com/loupe-dev/loupe/internal/config"
 	"github.com/loupe-dev/loupe/internal/ingest/otlp"
+	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
+	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/duck"
@@ -47,16 +49,42 @@ type Server struct {
 	logger *slog.Logger
 	reg    *prometheus.Registry
 
+	// load re-reads the configuration for Reload; nil means the configuration cannot change.
+	load func() (config.Config, error)
+
 	started  []component // in start order; shut down in reverse
 	receiver *otlp.Receiver
+	scraper  *promscrape.Scraper
 	httpLn   net.Listener
 }
 
 // New returns a server for cfg (which must have passed Validate). Nothing is opened yet.
-func New(cfg config.Config, logger *slog.Logger) *Server {
+// load re-reads the configuration on Reload (SIGHUP, POST /-/reload); it may be nil.
+func New(cfg config.Config, load func() (config.Config, error), logger *slog.Logger) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Server{cfg: cfg, logger: logger, reg: reg}
+	return &Server{cfg: cfg, load: load, logger: logger, reg: reg}
+}
+
+// Reload re-reads the configuration and applies what can change while running: the
+// scrape jobs. Other changes need a restart and are logged. A bad configuration is refused
+// and the running one kept.
+func (s *Server) Reload(context.Context) error {
+	if s.load == nil || s.scraper == nil {
+		return errors.New("no configuration file to reload")
+	}
+	cfg, err := s.load()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
+	if err := s.scraper.ApplyConfig(cfg.Scrape); err != nil {
+		return fmt.Errorf("apply scrape config: %w", err)
+	}
+	s.logger.Info("configuration reloaded; scrape jobs applied, other changes need a restart")
+	return nil
 }
 
 // Start opens the stores and starts every part. On error, call Shutdown to release what was
@@ -97,7 +125,24 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start pipeline: %w", err)
 	}
 
+	s.scraper, err = promscrape.New(s.cfg.Scrape, metrics, promscrape.DefaultOptions(), s.logger.With("component", "scrape"), s.reg)
+	if err != nil {
+		return fmt.Errorf("scrape manager: %w", err)
+	}
+	if err := s.start(ctx, s.scraper); err != nil {
+		return fmt.Errorf("start scraping: %w", err)
+	}
+	statsdRecv, err := statsd.New(s.cfg.Statsd, metrics, pipe, s.logger.With("component", "statsd"), s.reg)
+	if err != nil {
+		return fmt.Errorf("statsd receiver: %w", err)
+	}
+	if err := s.start(ctx, statsdRecv); err != nil {
+		return fmt.Errorf("start statsd receiver: %w", err)
+	}
+
 	promOpts := prom.DefaultOptions()
+	promOpts.Targets = s.scraper.Targets
+	promOpts.Metadata = mergedMetadata{metrics, s.scraper, statsdRecv}
 	promOpts.Version = version.Get().Version
 	promOpts.Revision = version.Get().Revision
 	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
@@ -113,6 +158,7 @@ func (s *Server) Start(ctx context.Context) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })
+	mux.Handle(promscrape.ReloadPath, promscrape.ReloadHandler(s.Reload))
 	mux.HandleFunc("GET /{$}", s.serveIndex)
 
 	recvCfg := otlp.DefaultConfig()
@@ -144,6 +190,7 @@ func (s *Server) Start(ctx context.Context) error {
 
 	s.logger.Info("ready",
 		"http", s.HTTPAddr(), "otlp_grpc", s.receiver.GRPCAddr(), "otlp_http", s.receiver.HTTPAddr(),
+		"statsd_udp", addrString(statsdRecv.UDPAddr()), "statsd_tcp", addrString(statsdRecv.TCPAddr()),
 		"data_dir", s.cfg.DataDir, "version", version.Get().Version, "startup", time.Since(began).Round(time.Millisecond).String())
 	return nil
 }
@@ -178,4 +225,12 @@ func (s *Server) start(ctx context.Context, c component) error {
 	}
 	s.add(c)
 	return nil
+}
+
+// addrString is a bound address, or "" for a listener that is turned off.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
