@@ -15,10 +15,12 @@ export interface VirtualListProps {
   className?: string;
   testId?: string;
   scrollToIndex?: number;
+  /** elRef receives the scrolling element, for callers that adjust scrollTop. */
+  elRef?: { current: HTMLDivElement | null };
 }
 
 export function VirtualList(props: VirtualListProps) {
-  const { count, rowHeight, heightsKey, renderRow, onNearEnd, overscan = 8, className, testId, scrollToIndex } = props;
+  const { count, rowHeight, heightsKey, renderRow, onNearEnd, overscan = 8, className, testId, scrollToIndex, elRef } = props;
   const ref = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewport, setViewport] = useState(600);
@@ -32,6 +34,7 @@ export function VirtualList(props: VirtualListProps) {
 
   useLayoutEffect(() => {
     const el = ref.current!;
+    if (elRef) elRef.current = el;
     setViewport(el.clientHeight);
     const ro = new ResizeObserver(() => setViewport(el.clientHeight));
     ro.observe(el);

@@ -1,6 +1,6 @@
 // The logs explorer: search bar, severity and service filters, time range, a stacked
 // histogram of counts by severity, and a virtualised, infinitely scrolling list.
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import { getJSON, type LogCounts, type LogRecord, type LogsPage } from '../api';
 import { href, navigate, onLinkClick } from '../router';
@@ -151,6 +151,15 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
   const newestRef = useRef<{ ns?: string; recs: LogRecord[] }>({ recs: [] });
   newestRef.current = { ns: newest, recs: records.slice(0, 50) };
   const [liveError, setLiveError] = useState<Error | null>(null);
+  // Rows prepended by the live tail push the list down; a reader scrolled into the list
+  // keeps looking at the same records, one at the top keeps seeing the newest.
+  const listEl = useRef<HTMLDivElement | null>(null);
+  const shiftRef = useRef(0);
+  useLayoutEffect(() => {
+    const el = listEl.current;
+    if (shiftRef.current && el && el.scrollTop > 0) el.scrollTop += shiftRef.current;
+    shiftRef.current = 0;
+  }, [records]);
   useEffect(() => {
     if (!state.live) return;
     const g = gen.current;
@@ -170,7 +179,10 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
         if (g !== gen.current) return;
         const seen = new Set(recs.map(recordKey));
         const fresh = page.records.filter((r) => !seen.has(recordKey(r)));
-        if (fresh.length) setRecords((r) => fresh.concat(r).slice(0, MAX_RECORDS));
+        if (fresh.length) {
+          shiftRef.current += fresh.length * ROW;
+          setRecords((r) => fresh.concat(r).slice(0, MAX_RECORDS));
+        }
         setLiveError(null);
       } catch (e) {
         setLiveError(e as Error);
@@ -289,6 +301,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
         <VirtualList
           className="log-list"
           testId="log-list"
+          elRef={listEl}
           count={records.length}
           rowHeight={rowHeight}
           heightsKey={heightsKey}
