@@ -65,7 +65,6 @@ export function ServicePage({ service, params }: { service: string; params: URLS
           <h3>By span name</h3>
           <REDTable
             data={red.data}
-            range={range}
             testId="span-names-table"
             link={(g) => href('/traces', { service, span_name: g.name, ...rl })}
             extra={(g) => (

@@ -37,12 +37,12 @@ export function ServicesPage({ params }: { params: URLSearchParams }) {
       {red.error && <ErrorBox error={red.error} />}
       {red.loading && !red.data && <Spinner label="Computing rate, errors and duration…" />}
       {red.data && red.data.groups.length === 0 && <SendData what="traces" />}
-      {red.data && red.data.groups.length > 0 && <REDTable data={red.data} range={range} link={(g) => href(`/services/${encodeURIComponent(g.name)}`, rangeLink(range))} testId="services-table" />}
+      {red.data && red.data.groups.length > 0 && <REDTable data={red.data} link={(g) => href(`/services/${encodeURIComponent(g.name)}`, rangeLink(range))} testId="services-table" />}
     </div>
   );
 }
 
-export function REDTable({ data, link, testId, extra }: { data: REDData; range: Range; link: (g: REDGroup) => string; testId: string; extra?: (g: REDGroup) => React.ReactNode }) {
+export function REDTable({ data, link, testId, extra }: { data: REDData; link: (g: REDGroup) => string; testId: string; extra?: (g: REDGroup) => React.ReactNode }) {
   const maxRate = Math.max(...data.groups.flatMap((g) => g.series.map((p) => p.count)), 1);
   return (
     <table className="table red-table" data-testid={testId}>
