@@ -164,8 +164,8 @@ type jsonPush struct {
 }
 
 type jsonStream struct {
-	Stream map[string]string   `json:"stream"`
-	Values [][]json.RawMessage `json:"values"`
+	Stream map[string]string `json:"stream"`
+	Values []json.RawMessage `json:"values"` // each ["<ns>", "<line>"(, {metadata})]
 }
 
 // decodeJSON decodes Loki's JSON push format. Timestamps are strings of unix
@@ -190,7 +190,7 @@ func decodeJSON(body []byte) ([]stream, error) {
 			return nil, badInput("stream %d %s: %v", i, clip(st.raw), err)
 		}
 		for j, v := range s.Values {
-			e, err := decodeJSONValue(v)
+			e, err := decodeJSONEntry(v)
 			if err != nil {
 				return nil, badInput("stream %d %s: value %d: %v", i, clip(st.raw), j, err)
 			}
@@ -199,6 +199,20 @@ func decodeJSON(body []byte) ([]stream, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// decodeJSONEntry decodes one value of a stream. The common shapes take the fast path of
+// json_fast.go; everything else, and every error, goes through decodeJSONValue, which
+// names the problem.
+func decodeJSONEntry(raw json.RawMessage) (entry, error) {
+	if e, ok := fastJSONEntry(raw); ok {
+		return e, nil
+	}
+	var v []json.RawMessage
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return entry{}, fmt.Errorf("want [\"<unix ns>\", \"<line>\"] or [\"<unix ns>\", \"<line>\", {metadata}]: %v", err)
+	}
+	return decodeJSONValue(v)
 }
 
 func decodeJSONValue(v []json.RawMessage) (entry, error) {

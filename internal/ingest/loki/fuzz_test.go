@@ -1,6 +1,7 @@
 package loki
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -89,5 +90,30 @@ func FuzzPushHandler(f *testing.F) {
 		if code != http.StatusNoContent {
 			require.Zero(t, c.n)
 		}
+	})
+}
+
+// FuzzFastJSONEntry checks that the fast path of JSON values decodes exactly what the
+// generic path decodes, whenever it accepts a value.
+func FuzzFastJSONEntry(f *testing.F) {
+	for _, s := range []string{
+		`["1700000000000000000","line"]`, `["1","x",{"k":"v","a":"b"}]`, `[ 17 , "a\"b\u00e9" ]`,
+		`["1","x",{},5]`, `["1","x",{"k":1}]`, `["-1","x"]`, `["1e3","x"]`, `["1","\ud800"]`, "[\"1\",\"\xff\"]",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return // the body decoder rejects it before values are looked at
+		}
+		fast, ok := fastJSONEntry(raw)
+		if !ok {
+			return
+		}
+		var v []json.RawMessage
+		require.NoError(t, json.Unmarshal(raw, &v), "fast path accepted what is not an array")
+		slow, err := decodeJSONValue(v)
+		require.NoError(t, err, "fast path accepted what the generic path refuses: %s", raw)
+		require.Equal(t, slow, fast)
 	})
 }

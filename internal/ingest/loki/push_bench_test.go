@@ -51,7 +51,8 @@ func jsonBody(b *testing.B, streams []push.Stream) []byte {
 			md, _ := json.Marshal(map[string]string{"trace_id": e.StructuredMetadata[0].Value, "user": e.StructuredMetadata[1].Value})
 			ts, _ := json.Marshal(strconv.FormatInt(e.Timestamp.UnixNano(), 10))
 			line, _ := json.Marshal(e.Line)
-			js.Values = append(js.Values, []json.RawMessage{ts, line, md})
+			v, _ := json.Marshal([]json.RawMessage{ts, line, md})
+			js.Values = append(js.Values, v)
 		}
 		req.Streams = append(req.Streams, js)
 	}
