@@ -229,6 +229,9 @@ func decodeJSONValue(v []json.RawMessage) (entry, error) {
 		return e, fmt.Errorf("timestamp %s is not unix nanoseconds", clip(string(v[0])))
 	}
 	e.ts = time.Unix(0, ns)
+	if t := bytes.TrimSpace(v[1]); len(t) == 0 || t[0] != '"' {
+		return e, fmt.Errorf("line must be a string, got %s", clip(string(v[1])))
+	}
 	if err := json.Unmarshal(v[1], &e.line); err != nil {
 		return e, fmt.Errorf("line must be a string: %v", err)
 	}
