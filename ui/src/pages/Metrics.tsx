@@ -83,13 +83,13 @@ export function MetricsPage({ params }: { params: URLSearchParams }) {
           </div>
         </div>
       )}
-      {expr && tab === 'graph' && <RangeResult expr={expr} range={range} />}
+      {expr && tab === 'graph' && <RangeResult expr={expr} range={range} onZoom={(r) => go({ range: r })} />}
       {expr && tab === 'table' && <InstantResult expr={expr} range={range} />}
     </div>
   );
 }
 
-function RangeResult({ expr, range }: { expr: string; range: Range }) {
+function RangeResult({ expr, range, onZoom }: { expr: string; range: Range; onZoom: (r: Range) => void }) {
   const r = resolveRange(range);
   const p = new URLSearchParams({ query: expr });
   if (r) {
@@ -105,10 +105,12 @@ function RangeResult({ expr, range }: { expr: string; range: Range }) {
   if (!res.data) return <Spinner label="Running query…" />;
   if (res.data.resultType !== 'matrix') return <div className="muted">The query returned a {res.data.resultType}; use the Table tab.</div>;
   if (res.data.result.length === 0) return <div className="empty-state"><h3>No series</h3><p>The query returned no data in this range.</p></div>;
-  return <MatrixChart data={res.data} start={r.start / 1000} end={r.end / 1000} />;
+  return <MatrixChart data={res.data} start={r.start / 1000} end={r.end / 1000} onZoom={onZoom} />;
 }
 
-function MatrixChart({ data, start, end }: { data: PromMatrix; start: number; end: number }) {
+function MatrixChart({ data, start, end, onZoom }: { data: PromMatrix; start: number; end: number; onZoom: (r: Range) => void }) {
+  const zoomRef = useRef(onZoom);
+  zoomRef.current = onZoom;
   const series = data.result.slice(0, 200);
   const { aligned, labels } = useMemo(() => {
     const ts = new Set<number>();
@@ -133,8 +135,21 @@ function MatrixChart({ data, start, end }: { data: PromMatrix; start: number; en
       scales: { x: { time: true, range: () => [start, end] } },
       axes: themedAxes(fmtNumber),
       legend: { show: true, live: true },
-      cursor: { focus: { prox: 30 } },
+      // Dragging selects a new range for the whole view (in the URL) instead of zooming
+      // the chart alone.
+      cursor: { focus: { prox: 30 }, drag: { x: true, y: false, setScale: false } },
       focus: { alpha: 0.3 },
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 3) return;
+            const a = u.posToVal(u.select.left, 'x');
+            const b = u.posToVal(u.select.left + u.select.width, 'x');
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            zoomRef.current({ from: new Date(a * 1000).toISOString(), to: new Date(b * 1000).toISOString() });
+          },
+        ],
+      },
       series: [{ label: 'time' }, ...labels.map((l, i) => ({ label: l, stroke: seriesColor(i), width: 1.5, spanGaps: false, value: (_u: uPlot, v: number | null) => (v == null ? '–' : fmtNumber(v)) }))],
       plugins: [
         tooltipPlugin((u, idx) => {
@@ -155,7 +170,7 @@ function MatrixChart({ data, start, end }: { data: PromMatrix; start: number; en
   return (
     <div className="metric-chart" data-testid="metric-chart" data-series={labels.length}>
       {data.result.length > series.length && <div className="small muted">Showing the first {series.length} of {data.result.length} series.</div>}
-      <div className="small muted">Click a legend entry to hide or show its series.</div>
+      <div className="small muted">Click a legend entry to hide or show its series; drag across the chart to zoom.</div>
       <Chart options={opts} data={aligned} height={320} optionsKey={`${labels.join('\n')}|${start}|${end}`} />
     </div>
   );
