@@ -16,6 +16,8 @@ var dist embed.FS
 // Handler serves the bundle: files under assets/ (content-hashed names) are cached for a
 // year; any other path that is not a file gets index.html, uncached, so that client-side
 // routes such as /traces/<id> survive a reload and a new release is picked up at once.
+// Paths under /api/ are 404: mount Handler at "/" beside the API handlers, and a typo in
+// an API path stays an error instead of becoming the app's HTML.
 func Handler() http.Handler {
 	root, err := fs.Sub(dist, "dist")
 	if err != nil {
@@ -37,6 +39,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if name == "api" || strings.HasPrefix(name, "api/") {
+		// An API path no API handler took is a missing endpoint, not a page of the app.
+		http.NotFound(w, r)
+		return
+	}
 	if name != "" && name != "index.html" {
 		if st, err := fs.Stat(h.root, name); err == nil && !st.IsDir() {
 			if strings.HasPrefix(name, "assets/") {

@@ -39,8 +39,10 @@ func TestHandlerCachesAssets(t *testing.T) {
 	require.Contains(t, res.Header.Get("Cache-Control"), "immutable")
 	require.Contains(t, res.Header.Get("Content-Type"), "javascript")
 
-	res = get(t, Handler(), "/assets/missing-abc.js")
-	require.Equal(t, http.StatusNotFound, res.StatusCode)
+	for _, p := range []string{"/assets/missing-abc.js", "/api/nope", "/api"} {
+		res = get(t, Handler(), p)
+		require.Equal(t, http.StatusNotFound, res.StatusCode, p)
+	}
 }
 
 func TestHandlerRejectsWrites(t *testing.T) {
