@@ -19,6 +19,9 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/api/native"
 	"github.com/loupe-dev/loupe/internal/api/prom"
+	"github.com/loupe-dev/loupe/internal/api/tempo"
+	"github.com/loupe-dev/loupe/internal/api/tempo/jaeger"
+	"github.com/loupe-dev/loupe/internal/ingest/loki"
 	"github.com/loupe-dev/loupe/internal/config"
 	"github.com/loupe-dev/loupe/internal/ingest/otlp"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
@@ -155,6 +158,16 @@ func (s *Server) Start(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", promAPI)
 	mux.Handle("/api/loupe/v1/", native.New(events, events, s.logger.With("component", "api")))
+	tempoAPI := tempo.New(events, s.logger.With("component", "tempo"))
+	for _, p := range tempo.Paths() {
+		mux.Handle(p, tempoAPI)
+	}
+	mux.Handle(jaeger.Prefix, jaeger.New(events, s.logger.With("component", "jaeger")))
+	lokiOpts := loki.DefaultOptions()
+	lokiOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	lokiPush := loki.NewPushHandler(pipe, lokiOpts, s.logger.With("component", "loki"), s.reg)
+	mux.Handle(loki.Path, lokiPush)
+	mux.Handle("/api/prom/push", lokiPush) // promtail before Loki 2.0
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })
