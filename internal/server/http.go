@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"net"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loupe-dev/loupe/internal/store"
-	"github.com/loupe-dev/loupe/internal/version"
 )
 
 // httpServer runs the query API listener as a component.
@@ -87,27 +85,4 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
-}
-
-var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Loupe</title></head>
-<body style="font-family:sans-serif;max-width:50em;margin:2em auto">
-<h1>Loupe {{.Version}}</h1>
-<p>Send OpenTelemetry data to <code>{{.GRPC}}</code> (gRPC) or <code>http://{{.HTTP}}</code> (HTTP), e.g.
-<code>OTEL_EXPORTER_OTLP_ENDPOINT=http://{{.HTTP}}</code>.</p>
-<ul>
-<li><a href="/api/v1/query?query=up">Prometheus API</a> (<code>/api/v1/query</code>, <code>query_range</code>, <code>series</code>, <code>labels</code>, ...)</li>
-<li><a href="/api/loupe/v1/logs">Logs</a>, <a href="/api/loupe/v1/traces">traces</a>, <a href="/api/loupe/v1/services">services</a> (Loupe JSON API)</li>
-<li><a href="/metrics">Loupe's own metrics</a></li>
-</ul>
-</body></html>
-`))
-
-func (s *Server) serveIndex(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = indexPage.Execute(w, map[string]string{
-		"Version": version.Get().Version,
-		"GRPC":    s.receiver.GRPCAddr(),
-		"HTTP":    s.receiver.HTTPAddr(),
-	})
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/store/duck"
 	"github.com/loupe-dev/loupe/internal/store/tsdb"
 	"github.com/loupe-dev/loupe/internal/version"
+	"github.com/loupe-dev/loupe/ui"
 )
 
 // component is the lifecycle every long-lived part follows: Start returns quickly and runs
@@ -172,7 +173,7 @@ func (s *Server) Start(ctx context.Context) error {
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })
 	mux.Handle(promscrape.ReloadPath, promscrape.ReloadHandler(s.Reload))
-	mux.HandleFunc("GET /{$}", s.serveIndex)
+	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
 
 	recvCfg := otlp.DefaultConfig()
 	recvCfg.GRPCAddr = s.cfg.Listen.OTLPGRPC
