@@ -80,10 +80,10 @@ func SmokeOptions() Options {
 	o := DefaultOptions()
 	o.LogRecords, o.LogBatch = 5000, 1000
 	o.Spans, o.SpanBatch = 3000, 500
-	o.Series, o.MetricDuration = 200, 4*time.Hour
+	o.Series, o.MetricDuration = 100, 4*time.Hour
 	o.Concurrency = 2
-	o.QueryLogs, o.QuerySpans, o.QuerySeries, o.QueryRuns = 5000, 3000, 200, 2
-	o.SustainedRate, o.SustainedFor = 5000, 2*time.Second
+	o.QueryLogs, o.QuerySpans, o.QuerySeries, o.QueryRuns = 5000, 3000, 100, 2
+	o.SustainedRate, o.SustainedFor = 5000, time.Second
 	return o
 }
 

@@ -70,6 +70,8 @@ type IngestResult struct {
 	ZstdBytes int64   `json:"zstd_reference_bytes,omitempty"`
 	ZstdRatio float64 `json:"disk_to_zstd_ratio,omitempty"`
 	LoadAvg   string  `json:"loadavg_after"`
+	// StartupMs is the server's time from exec to ready on its fresh data directory.
+	StartupMs float64 `json:"startup_ms,omitempty"`
 }
 
 // IngestTarget tells runIngest where a server keeps what it stores.
@@ -173,6 +175,7 @@ func (h *Harness) ingestLoupe(ctx context.Context, scenario string, c *Corpus, r
 	}
 	h.logf("ingest %s into loupe (pid %d): %d items in %d requests", scenario, srv.Pid, c.Items, len(c.Batches))
 	res, err := runIngest(ctx, scenario, t, c, run)
+	res.StartupMs = ms(srv.Startup)
 	if err == nil {
 		h.logf("  %.0f items/CPU-s, %.0f items/s, %.1f B/item on disk", res.ItemsPerCPUSecond, res.ItemsPerSecond, res.BytesPerItem)
 	}

@@ -112,7 +112,7 @@ func DirSize(dir string) (int64, error) {
 func StartLoupe(ctx context.Context, bin, dataDir string, extra ...string) (*Server, error) {
 	args := append([]string{"serve", "--data-dir", dataDir, "--log-format", "json",
 		"--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0",
-		"--otlp-http-listen", "127.0.0.1:0"}, extra...)
+		"--otlp-http-listen", "127.0.0.1:0", "--statsd-listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -102,22 +102,36 @@ func NewMetricGen(opts MetricOptions) (*MetricGen, error) {
 		{kindGauge, "queue_depth"},
 		{kindCounter, "cache_requests_total"},
 	}
-	codes := []string{"200", "200", "200", "201", "304", "400", "404", "500", "503"}
+	const maxHosts = 4 // services have 2 to 4 hosts
+	codes := []string{"200", "201", "304", "400", "404", "500", "503"}
+	methods := []string{"GET", "POST", "PUT", "DELETE", "PATCH"}
 	// Walk the combinations deterministically until there are enough series.
 	for i := 0; g.nser < opts.Series; i++ {
 		f := families[i%len(families)]
 		svc := &w.services[(i/len(families))%len(w.services)]
-		host := svc.hosts[(i/(len(families)*len(w.services)))%len(svc.hosts)]
-		k := i / (len(families) * len(w.services) * 3)
+		hi := (i / (len(families) * len(w.services))) % maxHosts
+		if hi >= len(svc.hosts) {
+			continue
+		}
+		host := svc.hosts[hi]
+		k := i / (len(families) * len(w.services) * maxHosts)
 		in := &instrument{kind: f.kind, name: f.name, svc: svc, host: host}
 		in.labels = []prompb.Label{{Name: "job", Value: svc.name}, {Name: "instance", Value: host + ":8080"}}
+		// Mixed-radix digits of k pick the label values, so that no two instruments share
+		// a label set; past the last combination a replica label keeps them apart.
 		switch f.name {
 		case "http_server_requests_total", "http_server_request_duration_seconds":
+			nr := len(svc.routes)
 			in.labels = append(in.labels,
-				prompb.Label{Name: "route", Value: svc.routes[k%len(svc.routes)]},
-				prompb.Label{Name: "method", Value: w.methods[(k/len(svc.routes))%len(w.methods)]})
+				prompb.Label{Name: "route", Value: svc.routes[k%nr]},
+				prompb.Label{Name: "method", Value: methods[(k/nr)%len(methods)]})
+			rest := k / (nr * len(methods))
 			if f.kind == kindCounter {
-				in.labels = append(in.labels, prompb.Label{Name: "code", Value: codes[(k/7)%len(codes)]})
+				in.labels = append(in.labels, prompb.Label{Name: "code", Value: codes[rest%len(codes)]})
+				rest /= len(codes)
+			}
+			if rest > 0 {
+				in.labels = append(in.labels, prompb.Label{Name: "replica", Value: strconv.Itoa(rest)})
 			}
 		case "db_client_queries_total", "cache_requests_total", "queue_depth":
 			in.labels = append(in.labels, prompb.Label{Name: "table", Value: w.tables[k%len(w.tables)]},
