@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/loupe-dev/loupe/internal/version.Version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build run test test-deps lint unit fuzz bench clean
+.PHONY: build run test test-deps lint unit ui ui-check browser fuzz bench clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/loupe ./cmd/loupe
@@ -14,7 +14,7 @@ build:
 run: build
 	./bin/loupe serve --data-dir loupe-data
 
-test: test-deps lint unit fuzz
+test: test-deps lint unit ui-check browser fuzz
 
 test-deps:
 	./scripts/test-deps.sh
@@ -25,6 +25,19 @@ lint:
 
 unit:
 	$(GO) test -count=1 -timeout 15m ./...
+
+# Rebuilds the web UI bundle (ui/dist, committed and embedded in the binary).
+ui:
+	cd ui && npm ci && npm run build
+
+# Fails when the committed bundle does not match a fresh build of ui/src.
+ui-check:
+	./ui/check-bundle.sh
+
+# Headless Chromium (Debian) driven by playwright-core against a live, seeded server.
+# Screenshots land in ui/e2e/artifacts.
+browser:
+	LOUPE_SCREENSHOTS=$(CURDIR)/ui/e2e/artifacts ./ui/e2e/run.sh
 
 # Runs every fuzz target briefly so decoders and parsers never regress into a crash.
 fuzz:

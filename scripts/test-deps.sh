@@ -8,6 +8,7 @@ have() { [ -e "$1" ] || command -v "$1" >/dev/null 2>&1; }
 have promtool || need+=(prometheus)                                  # promtool, prometheus (remote write peer)
 have prometheus-node-exporter || need+=(prometheus-node-exporter)    # a real scrape target
 have curl || need+=(curl)                                            # README tour
+have /usr/bin/chromium || need+=(chromium)                           # UI browser tests
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 /usr/bin/python3 -c 'import aiodogstatsd' 2>/dev/null || need+=(python3-aiodogstatsd)
 
