@@ -2,6 +2,7 @@ package duck
 
 import (
 	"context"
+	"flag"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -275,11 +276,13 @@ func BenchmarkWriteTraces(b *testing.B) {
 	}
 }
 
+var lookupRows = flag.Int("lookup.rows", 1_000_000, "log records and spans written before BenchmarkLookup")
+
 // BenchmarkLookup measures the read paths on benchRows log records and spans (written once,
 // in batches of 10,000, before the timed part; the database is closed and reopened so
 // reads come from the file as after a restart).
 func BenchmarkLookup(b *testing.B) {
-	const benchRows = 1_000_000
+	benchRows := *lookupRows
 	const batch = 10_000
 	s, path := openBench(b)
 	ctx := context.Background()
@@ -304,7 +307,7 @@ func BenchmarkLookup(b *testing.B) {
 	// Put the needle in a body too.
 	body := plog.NewLogs()
 	lr := body.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
-	lr.SetTimestamp(pcommon.NewTimestampFromTime(benchStart.Add(benchRows / 3 * time.Millisecond)))
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(benchStart.Add(time.Duration(benchRows/3) * time.Millisecond)))
 	lr.Body().SetStr("payment declined for order ZQX-4417-needle")
 	require.NoError(b, s.WriteLogs(ctx, body))
 

@@ -41,17 +41,22 @@ func (w *where) addAttrFilters(filters []store.AttrFilter) error {
 		if f.Key == "service.name" {
 			expr = "service"
 		} else {
-			path := jsonPointer(f.Key)
-			expr = "coalesce(json_extract_string(attributes, ?), json_extract_string(resource, ?), '')"
-			args = []any{path, path}
+			expr = "coalesce(loupe_attr(attr_keys, attr_vals, ?), json_extract_string(resource, ?), '')"
+			args = []any{attrKeyStored(f.Key), jsonPointer(f.Key)}
 		}
 		switch f.Op {
 		case store.MatchEqual:
 			if f.Key != "service.name" && f.Value != "" {
-				// A cheap substring test on the raw JSON first: json_extract parses every
-				// row, and the prefilter measured to halve the cost of a selective filter.
+				// A cheap substring test on the stored text first: extracting a value
+				// splits or parses every row, and the prefilter measured to halve the
+				// cost of a selective filter. Values that did not fit the plain form
+				// are stored as JSON, hence the escaped needle too.
 				needle := jsonEscaped(f.Value)
-				w.add("(contains(attributes, ?) OR contains(resource, ?))", needle, needle)
+				if needle == f.Value {
+					w.add("(contains(attr_vals, ?) OR contains(resource, ?))", needle, needle)
+				} else {
+					w.add("(contains(attr_vals, ?) OR contains(attr_vals, ?) OR contains(resource, ?))", f.Value, needle, needle)
+				}
 			}
 			w.add(expr+" = ?", append(args, f.Value)...)
 		case store.MatchNotEqual:

@@ -93,7 +93,7 @@ func parseLogCursor(s string) (logCursor, error) {
 }
 
 const logColumns = `ts, observed_ts, service, severity_number, severity_text, body,
-	trace_hi, trace_lo, span_id, flags, attributes, resource, scope_name, scope_version, rowid`
+	trace_hi, trace_lo, span_id, flags, attr_keys, attr_vals, resource, scope_name, scope_version, rowid`
 
 // QueryLogs yields matching records newest first. See store.LogReader.
 //
@@ -213,11 +213,11 @@ func scanLogRow(rows *sql.Rows) (store.LogRecord, error) {
 		sev                      int8
 		flags                    uint32
 		traceHi, traceLo, spanID sql.NullInt64
-		attrs, res               string
+		keys, vals, res          string
 		r                        store.LogRecord
 	)
 	err := rows.Scan(&ts, &observed, &r.Service, &sev, &r.SeverityText, &r.Body,
-		&traceHi, &traceLo, &spanID, &flags, &attrs, &res, &r.ScopeName, &r.ScopeVersion, &seq)
+		&traceHi, &traceLo, &spanID, &flags, &keys, &vals, &res, &r.ScopeName, &r.ScopeVersion, &seq)
 	if err != nil {
 		return r, err
 	}
@@ -231,7 +231,7 @@ func scanLogRow(rows *sql.Rows) (store.LogRecord, error) {
 	if spanID.Valid {
 		r.SpanID = spanIDFrom(spanID.Int64)
 	}
-	if r.Attributes, err = jsonToAny(attrs); err != nil {
+	if r.Attributes, err = attrColsToAny(keys, vals); err != nil {
 		return r, err
 	}
 	if r.Resource, err = jsonToAny(res); err != nil {

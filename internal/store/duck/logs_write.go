@@ -20,7 +20,7 @@ type logRow struct {
 	day     int64
 	ts      int64  // sort key, also vals[0]
 	service string // sort key, also vals[2]
-	vals    [14]driver.Value
+	vals    [15]driver.Value
 }
 
 // WriteLogs appends ld in one transaction. See store.LogWriter.
@@ -59,7 +59,7 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, error) {
 	rows := make([]logRow, 0, ld.LogRecordCount())
 	var days []int64
-	var buf []byte
+	var buf, keys, vals []byte
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -96,13 +96,13 @@ func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, error) {
 					buf = appendValueJSON(buf[:0], b)
 					body = string(buf)
 				}
-				buf = appendMapJSON(buf[:0], lr.Attributes())
+				keys, vals = appendAttrCols(keys[:0], vals[:0], lr.Attributes())
 				hi, lo := traceIDValues(lr.TraceID())
 				r := logRow{day: dayOf(ts), ts: ts, service: service}
-				r.vals = [14]driver.Value{
+				r.vals = [15]driver.Value{
 					ts, observed, service, int8(sev), lr.SeverityText(), body,
 					hi, lo, spanIDValue(lr.SpanID()), uint32(lr.Flags()),
-					string(buf), resource, scopeName, scopeVersion,
+					string(keys), string(vals), resource, scopeName, scopeVersion,
 				}
 				rows = append(rows, r)
 				if len(days) == 0 || days[len(days)-1] != r.day {

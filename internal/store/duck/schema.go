@@ -3,7 +3,8 @@ package duck
 // Column choices (see DESIGN.md "Storage"): timestamps are BIGINT nanoseconds; trace and
 // span ids are BIGINTs (the trace id split in two halves), fixed width and NULL when
 // absent, which compare faster and store smaller than BLOB or hex text; low-cardinality
-// strings are plain VARCHAR, which DuckDB dictionary-compresses; attributes and resources
+// strings are plain VARCHAR, which DuckDB dictionary-compresses; record attributes are
+// split into keys and values (attrcols.go); resources, scope attributes, events and links
 // are JSON text in the typed encoding of attrs.go.
 
 var logsSchema = tableSchema{
@@ -19,7 +20,8 @@ var logsSchema = tableSchema{
 		trace_lo BIGINT,
 		span_id BIGINT,
 		flags UINTEGER NOT NULL,
-		attributes VARCHAR NOT NULL,
+		attr_keys VARCHAR NOT NULL,
+		attr_vals VARCHAR NOT NULL,
 		resource VARCHAR NOT NULL,
 		scope_name VARCHAR NOT NULL,
 		scope_version VARCHAR NOT NULL`,
@@ -43,7 +45,8 @@ var spansSchema = tableSchema{
 		status_code TINYINT NOT NULL,
 		status_message VARCHAR NOT NULL,
 		service VARCHAR NOT NULL,
-		attributes VARCHAR NOT NULL,
+		attr_keys VARCHAR NOT NULL,
+		attr_vals VARCHAR NOT NULL,
 		events VARCHAR,
 		links VARCHAR,
 		dropped_attributes UINTEGER NOT NULL,

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // Span attribute catalogs for the Tempo tag APIs (api/tempo.TagReader). There is no
@@ -22,7 +25,7 @@ const (
 // [start, end): the keys of span attributes and of resource attributes separately, each
 // sorted and at most limit long. A zero start or end does not bound that side.
 func (s *Store) SpanAttributeKeys(ctx context.Context, start, end time.Time, limit int) (span, resource []string, err error) {
-	span, err = s.attributeKeys(ctx, "attributes", start, end, limit)
+	span, err = s.attributeKeys(ctx, "attr_keys", start, end, limit)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,13 +42,28 @@ func (s *Store) attributeKeys(ctx context.Context, column string, start, end tim
 		return []string{}, nil
 	}
 	w := spanTimeWhere(start, end)
-	// column is one of two constants chosen above, never input.
-	query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "start_ns, "+column) + `
-		SELECT DISTINCT unnest(json_keys(` + column + `)) AS k FROM s` + w.sql() + `
+	keys := "json_keys(resource)"
+	if column == "attr_keys" {
+		// Rows without attributes store '' (no key at all).
+		keys = "string_split(nullif(attr_keys, ''), chr(31))"
+		w.add("attr_vals <> ''")
+	}
+	// column is one of two constants chosen above, never input. Keys stored quoted
+	// (attrcols.go) sort by their quoted form; they are rare enough not to matter.
+	query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "start_ns, attr_vals, "+column) + `
+		SELECT DISTINCT unnest(` + keys + `) AS k FROM s` + w.sql() + `
 		ORDER BY k LIMIT ` + strconv.Itoa(max(limit, 1))
 	out, err := s.strings(ctx, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("span attribute keys: %w", err)
+	}
+	for i, k := range out {
+		if strings.HasPrefix(k, `"`) {
+			v := pcommon.NewValueEmpty()
+			if err := decodeValueJSON(k, v); err == nil && v.Type() == pcommon.ValueTypeStr {
+				out[i] = v.Str()
+			}
+		}
 	}
 	return out, nil
 }
@@ -60,16 +78,16 @@ func (s *Store) SpanAttributeValues(ctx context.Context, scope, key string, star
 	}
 	var expr string
 	var args []any
-	path := jsonPointer(key)
+	path, stored := jsonPointer(key), attrKeyStored(key)
 	switch {
 	case key == "service.name" && scope != ScopeSpan:
 		expr = "service"
 	case scope == ScopeSpan:
-		expr, args = "json_extract_string(attributes, ?)", []any{path}
+		expr, args = "loupe_attr(attr_keys, attr_vals, ?)", []any{stored}
 	case scope == ScopeResource:
 		expr, args = "json_extract_string(resource, ?)", []any{path}
 	case scope == "":
-		expr, args = "coalesce(json_extract_string(attributes, ?), json_extract_string(resource, ?))", []any{path, path}
+		expr, args = "coalesce(loupe_attr(attr_keys, attr_vals, ?), json_extract_string(resource, ?))", []any{stored, path}
 	default:
 		return nil, fmt.Errorf("span attribute values: unknown scope %q", scope)
 	}
@@ -78,7 +96,7 @@ func (s *Store) SpanAttributeValues(ctx context.Context, scope, key string, star
 		return []string{}, nil
 	}
 	w := spanTimeWhere(start, end)
-	query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "start_ns, service, attributes, resource") + `
+	query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "start_ns, service, attr_keys, attr_vals, resource") + `
 		SELECT v FROM (SELECT DISTINCT ` + expr + ` AS v FROM s` + w.sql() + `)
 		WHERE v IS NOT NULL ORDER BY v LIMIT ` + strconv.Itoa(max(limit, 1))
 	out, err := s.strings(ctx, query, append(args, w.args...)...)

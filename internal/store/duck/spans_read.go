@@ -22,7 +22,7 @@ const (
 )
 
 const spanColumns = `span_id, parent_span_id, trace_state, flags, name, kind, start_ns, end_ns,
-	status_code, status_message, attributes, events, links,
+	status_code, status_message, attr_keys, attr_vals, events, links,
 	dropped_attributes, dropped_events, dropped_links,
 	resource, resource_schema_url, scope_name, scope_version, scope_attributes, scope_schema_url`
 
@@ -93,7 +93,7 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID, lo int6
 		traceLo                                    int64
 		spanID                                     int64
 		parent                                     sql.NullInt64
-		traceState, name, statusMsg, attrs         string
+		traceState, name, statusMsg, keys, vals    string
 		flags, dAttrs, dEvents, dLinks             uint32
 		kind, status                               int8
 		startNs, endNs                             int64
@@ -101,7 +101,7 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID, lo int6
 		res, resURL, scName, scVer, scAttrs, scURL string
 	)
 	err := rows.Scan(&traceLo, &spanID, &parent, &traceState, &flags, &name, &kind, &startNs, &endNs,
-		&status, &statusMsg, &attrs, &events, &links, &dAttrs, &dEvents, &dLinks,
+		&status, &statusMsg, &keys, &vals, &events, &links, &dAttrs, &dEvents, &dLinks,
 		&res, &resURL, &scName, &scVer, &scAttrs, &scURL)
 	if err != nil || traceLo != lo {
 		return false, err
@@ -145,7 +145,7 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID, lo int6
 	sp.SetDroppedAttributesCount(dAttrs)
 	sp.SetDroppedEventsCount(dEvents)
 	sp.SetDroppedLinksCount(dLinks)
-	if err := decodeMapJSON(attrs, sp.Attributes()); err != nil {
+	if err := decodeAttrCols(keys, vals, sp.Attributes()); err != nil {
 		return false, err
 	}
 	if events.Valid {

@@ -18,7 +18,7 @@ import (
 // spanRow is one span ready for the appender, in column order of spansSchema.
 type spanRow struct {
 	day  int64
-	vals [26]driver.Value
+	vals [27]driver.Value
 }
 
 // spanName is one entry of the span_names catalog.
@@ -91,7 +91,7 @@ func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, erro
 	rows := make([]spanRow, 0, td.SpanCount())
 	var days []int64
 	names := make(map[spanName]struct{})
-	var buf []byte
+	var buf, keys, vals []byte
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -117,14 +117,13 @@ func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, erro
 				startNs, endNs := int64(sp.StartTimestamp()), int64(sp.EndTimestamp())
 				duration := max(endNs-startNs, 0)
 				hi, lo := traceIDHalves(sp.TraceID())
-				buf = appendMapJSON(buf[:0], sp.Attributes())
-				attrs := string(buf)
+				keys, vals = appendAttrCols(keys[:0], vals[:0], sp.Attributes())
 				r := spanRow{day: dayOf(startNs)}
-				r.vals = [26]driver.Value{
+				r.vals = [27]driver.Value{
 					hi, lo, spanIDValue(sp.SpanID()), spanIDValue(sp.ParentSpanID()),
 					sp.TraceState().AsRaw(), sp.Flags(), sp.Name(), int8(sp.Kind()),
 					startNs, endNs, duration, int8(sp.Status().Code()), sp.Status().Message(),
-					service, attrs, eventsJSON(sp.Events()), linksJSON(sp.Links()),
+					service, string(keys), string(vals), eventsJSON(sp.Events()), linksJSON(sp.Links()),
 					sp.DroppedAttributesCount(), sp.DroppedEventsCount(), sp.DroppedLinksCount(),
 					resource, rs.SchemaUrl(), scope.Name(), scope.Version(), scopeAttrs, ss.SchemaUrl(),
 				}

@@ -125,6 +125,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	if _, err := s.db.ExecContext(ctx, catalogDDL); err != nil {
 		return fmt.Errorf("create catalog tables: %w", err)
 	}
+	if _, err := s.db.ExecContext(ctx, attrMacroDDL); err != nil {
+		return fmt.Errorf("create attribute macro: %w", err)
+	}
 	var err error
 	if s.logs, err = openSignalTables(ctx, s.db, logsSchema); err != nil {
 		return err

@@ -105,3 +105,14 @@ func TestBatchIsAtomic(t *testing.T) {
 	}
 	require.Equal(t, 100, n)
 }
+
+func TestOpenRefusesOldLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "loupe.duckdb")
+	s, err := Open(path, DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	_, err = s.db.Exec("CREATE TABLE logs_20260101 (ts BIGINT, attributes VARCHAR)")
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	_, err = Open(path, DefaultOptions(), nil, nil)
+	require.ErrorContains(t, err, "logs_20260101 has the attribute layout of an older Loupe")
+}
