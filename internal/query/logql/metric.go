@@ -1,0 +1,629 @@
+package logql
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+)
+
+// A metric expression evaluates to a value per series per step (vec). Range
+// aggregations without parsers are counted by the store in time buckets (see
+// evalRangePushed); everything else reads rows and aggregates in Go (evalRangeRows).
+
+type stepSeries struct {
+	labels map[string]string
+	vals   []float64
+	has    []bool
+}
+
+type vec struct {
+	scalar bool
+	sval   []float64
+	series map[string]*stepSeries
+}
+
+func newSeries(ls map[string]string, n int) *stepSeries {
+	return &stepSeries{labels: ls, vals: make([]float64, n), has: make([]bool, n)}
+}
+
+func (v *vec) get(ls map[string]string, n int) *stepSeries {
+	k := labelsKey(ls)
+	s := v.series[k]
+	if s == nil {
+		s = newSeries(ls, n)
+		v.series[k] = s
+	}
+	return s
+}
+
+// stepTimes returns the evaluation times in ns.
+func (e *Engine) stepTimes(p Params) ([]int64, error) {
+	if p.IsInstant() {
+		return []int64{p.End.UnixNano()}, nil
+	}
+	if p.Step < 0 {
+		return nil, &InputError{"step must be > 0"}
+	}
+	n := int64(p.End.Sub(p.Start)/p.Step) + 1
+	if n > int64(e.opts.MaxSteps) {
+		return nil, &InputError{fmt.Sprintf("exceeded maximum resolution of %d points per time series, try a larger step (now %s over %s)", e.opts.MaxSteps, p.Step, p.End.Sub(p.Start))}
+	}
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = p.Start.UnixNano() + int64(i)*int64(p.Step)
+	}
+	return out, nil
+}
+
+func (e *Engine) evalMetric(ctx context.Context, x SampleExpr, p Params) (*Result, error) {
+	times, err := e.stepTimes(p)
+	if err != nil {
+		return nil, err
+	}
+	var st Stats
+	v, err := e.eval(ctx, x, times, &st)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Stats: st}
+	if v.scalar {
+		if p.IsInstant() {
+			res.Type = "scalar"
+			res.Scalar = Point{T: times[0], V: v.sval[0]}
+			return res, nil
+		}
+		s := newSeries(map[string]string{}, len(times))
+		copy(s.vals, v.sval)
+		for i := range s.has {
+			s.has[i] = true
+		}
+		v = &vec{series: map[string]*stepSeries{"": s}}
+	}
+	if len(v.series) > e.opts.MaxSeries {
+		return nil, &InputError{fmt.Sprintf("maximum of series (%d) reached for a single query", e.opts.MaxSeries)}
+	}
+	res.Type = "matrix"
+	if p.IsInstant() {
+		res.Type = "vector"
+	}
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range v.series {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, k := range keys {
+		s := v.series[k]
+		out := Series{Labels: s.labels}
+		for i, ok := range s.has {
+			if ok {
+				out.Points = append(out.Points, Point{T: times[i], V: s.vals[i]})
+			}
+		}
+		if len(out.Points) > 0 {
+			res.Series = append(res.Series, out)
+		}
+	}
+	return res, nil
+}
+
+func (e *Engine) eval(ctx context.Context, x SampleExpr, times []int64, st *Stats) (*vec, error) {
+	switch x := x.(type) {
+	case *Literal:
+		v := &vec{scalar: true, sval: make([]float64, len(times))}
+		for i := range v.sval {
+			v.sval[i] = x.Value
+		}
+		return v, nil
+	case *RangeAggr:
+		return e.evalRange(ctx, x, times, st)
+	case *VectorAggr:
+		in, err := e.eval(ctx, x.Inner, times, st)
+		if err != nil {
+			return nil, err
+		}
+		if in.scalar {
+			return nil, &InputError{fmt.Sprintf("%s needs a vector, not a scalar", x.Op)}
+		}
+		return aggregate(x, in, len(times)), nil
+	case *BinaryExpr:
+		l, err := e.eval(ctx, x.Left, times, st)
+		if err != nil {
+			return nil, err
+		}
+		r, err := e.eval(ctx, x.Right, times, st)
+		if err != nil {
+			return nil, err
+		}
+		return binary(x, l, r, len(times))
+	}
+	return nil, fmt.Errorf("unknown expression %T", x)
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// maxBuckets bounds the buckets per stream of a pushed-down count.
+const maxBuckets = 1_000_000
+
+func (e *Engine) evalRange(ctx context.Context, r *RangeAggr, times []int64, st *Stats) (*vec, error) {
+	shifted := make([]int64, len(times))
+	for i, t := range times {
+		shifted[i] = t - int64(r.Offset)
+	}
+	rng := int64(r.Range)
+	first, last := shifted[0], shifted[len(shifted)-1]
+	s, err := e.resolve(ctx, r.Log, first-rng+1, last+1)
+	if err != nil {
+		return nil, err
+	}
+	out := &vec{series: map[string]*stepSeries{}}
+	if len(s.labels) == 0 {
+		return out, nil
+	}
+	width := rng
+	if len(shifted) > 1 {
+		width = gcd(shifted[1]-shifted[0], rng)
+	}
+	counting := r.Op == "count_over_time" || r.Op == "rate" || r.Op == "bytes_over_time" || r.Op == "bytes_rate"
+	if counting && r.Unwrap == nil && len(s.stages) == 0 && (last-first+rng)/width <= maxBuckets {
+		st.PushedDown = true
+		return out, e.evalRangePushed(ctx, r, s, shifted, width, out)
+	}
+	return out, e.evalRangeRows(ctx, r, s, shifted, out, st)
+}
+
+// evalRangePushed has the store count records per stream in buckets of width, a divisor
+// of both the step and the range, so that each window (t-range, t] is a whole number of
+// buckets; prefix sums then give every window's count.
+func (e *Engine) evalRangePushed(ctx context.Context, r *RangeAggr, s *selection, times []int64, width int64, out *vec) error {
+	rng := int64(r.Range)
+	origin := times[0] - rng
+	nb := (times[len(times)-1] - origin) / width
+	buckets, err := e.store.Buckets(ctx, s.sel, origin, width)
+	if err != nil {
+		return err
+	}
+	type sums struct {
+		labels        map[string]string
+		counts, bytes []int64
+	}
+	per := map[string]*sums{}
+	for _, b := range buckets {
+		ls, ok := s.labels[b.Stream]
+		if !ok || b.Index < 0 || b.Index >= nb {
+			continue
+		}
+		k := labelsKey(ls)
+		x := per[k]
+		if x == nil {
+			x = &sums{labels: ls, counts: make([]int64, nb+1), bytes: make([]int64, nb+1)}
+			per[k] = x
+		}
+		x.counts[b.Index+1] += b.Count
+		x.bytes[b.Index+1] += b.Bytes
+	}
+	secs := r.Range.Seconds()
+	for k, x := range per {
+		for j := int64(1); j <= nb; j++ {
+			x.counts[j] += x.counts[j-1]
+			x.bytes[j] += x.bytes[j-1]
+		}
+		ser := newSeries(x.labels, len(times))
+		for i, t := range times {
+			lo := (t - rng - origin) / width
+			hi := (t - origin) / width
+			n := x.counts[hi] - x.counts[lo]
+			if n == 0 {
+				continue
+			}
+			b := float64(x.bytes[hi] - x.bytes[lo])
+			ser.has[i] = true
+			switch r.Op {
+			case "count_over_time":
+				ser.vals[i] = float64(n)
+			case "rate":
+				ser.vals[i] = float64(n) / secs
+			case "bytes_over_time":
+				ser.vals[i] = b
+			case "bytes_rate":
+				ser.vals[i] = b / secs
+			}
+		}
+		out.series[k] = ser
+	}
+	return nil
+}
+
+type sample struct {
+	t int64
+	v float64
+}
+
+// evalRangeRows reads the rows of the whole span, runs the pipeline on each, and
+// aggregates the samples of each window in Go.
+func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, times []int64, out *vec, st *Stats) error {
+	s.sel.Forward = true
+	type acc struct {
+		labels  map[string]string
+		samples []sample
+	}
+	per := map[string]*acc{}
+	unwrapped := ""
+	if r.Unwrap != nil {
+		unwrapped = r.Unwrap.Label
+	}
+	var n int64
+	for row, err := range e.store.Rows(ctx, s.sel) {
+		if err != nil {
+			return err
+		}
+		ls, ok := s.labels[row.Stream]
+		if !ok {
+			continue
+		}
+		st.Lines++
+		st.Bytes += int64(len(row.Body))
+		en := newEntry(row, ls, s.keysets[row.Stream])
+		if !run(s.stages, en) {
+			continue
+		}
+		if kind, bad := en.labels[errorLabel]; bad {
+			return &InputError{fmt.Sprintf("pipeline error: '%s' for series: '%s'. Use a label filter to intentionally skip this error. (e.g | __error__!=\"%s\"). To skip all potential errors you can match empty errors.(e.g __error__=\"\") The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )",
+				kind, LabelsString(en.seriesLabels(unwrapped)), kind)}
+		}
+		if n++; n > e.opts.MaxSamples {
+			return &InputError{fmt.Sprintf("query reads more than %d entries; narrow the selector or the time range", e.opts.MaxSamples)}
+		}
+		v := 1.0
+		switch {
+		case r.Unwrap != nil:
+			v = en.value
+		case r.Op == "bytes_over_time" || r.Op == "bytes_rate":
+			v = float64(len(en.line))
+		}
+		ls2 := en.seriesLabels(unwrapped)
+		if r.Grouping != nil {
+			ls2 = group(r.Grouping, ls2)
+		}
+		k := labelsKey(ls2)
+		a := per[k]
+		if a == nil {
+			a = &acc{labels: ls2}
+			per[k] = a
+		}
+		a.samples = append(a.samples, sample{row.Timestamp, v})
+	}
+	rng := int64(r.Range)
+	for k, a := range per {
+		ser := newSeries(a.labels, len(times))
+		lo, hi := 0, 0
+		for i, t := range times {
+			for hi < len(a.samples) && a.samples[hi].t <= t {
+				hi++
+			}
+			for lo < hi && a.samples[lo].t <= t-rng {
+				lo++
+			}
+			if lo == hi {
+				continue
+			}
+			ser.has[i] = true
+			ser.vals[i] = overTime(r.Op, r.Param, a.samples[lo:hi], r.Range)
+		}
+		out.series[k] = ser
+	}
+	return nil
+}
+
+func overTime(op string, param float64, ss []sample, rng time.Duration) float64 {
+	sum := 0.0
+	for _, s := range ss {
+		sum += s.v
+	}
+	n := float64(len(ss))
+	switch op {
+	case "count_over_time":
+		return n
+	case "rate":
+		return sum / rng.Seconds()
+	case "bytes_over_time", "sum_over_time":
+		return sum
+	case "bytes_rate":
+		return sum / rng.Seconds()
+	case "avg_over_time":
+		return sum / n
+	case "min_over_time":
+		m := math.Inf(1)
+		for _, s := range ss {
+			m = math.Min(m, s.v)
+		}
+		return m
+	case "max_over_time":
+		m := math.Inf(-1)
+		for _, s := range ss {
+			m = math.Max(m, s.v)
+		}
+		return m
+	case "stddev_over_time", "stdvar_over_time":
+		mean := sum / n
+		variance := 0.0
+		for _, s := range ss {
+			variance += (s.v - mean) * (s.v - mean)
+		}
+		variance /= n
+		if op == "stddev_over_time" {
+			return math.Sqrt(variance)
+		}
+		return variance
+	case "quantile_over_time":
+		vals := make([]float64, len(ss))
+		for i, s := range ss {
+			vals[i] = s.v
+		}
+		return quantile(param, vals)
+	case "first_over_time":
+		return ss[0].v
+	case "last_over_time":
+		return ss[len(ss)-1].v
+	}
+	return math.NaN()
+}
+
+// quantile is Prometheus' quantile with linear interpolation between closest ranks.
+func quantile(q float64, vals []float64) float64 {
+	if len(vals) == 0 || math.IsNaN(q) {
+		return math.NaN()
+	}
+	if q < 0 {
+		return math.Inf(-1)
+	}
+	if q > 1 {
+		return math.Inf(1)
+	}
+	slices.Sort(vals)
+	rank := q * float64(len(vals)-1)
+	lo := math.Floor(rank)
+	hi := math.Ceil(rank)
+	w := rank - lo
+	return vals[int(lo)]*(1-w) + vals[int(hi)]*w
+}
+
+// group returns the labels of ls kept by g.
+func group(g *Grouping, ls map[string]string) map[string]string {
+	out := map[string]string{}
+	if g == nil {
+		return out
+	}
+	if g.Without {
+		for k, v := range ls {
+			if !slices.Contains(g.Labels, k) {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	for _, k := range g.Labels {
+		if v, ok := ls[k]; ok && v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func aggregate(x *VectorAggr, in *vec, n int) *vec {
+	out := &vec{series: map[string]*stepSeries{}}
+	if x.Op == "topk" || x.Op == "bottomk" {
+		return topk(x, in, n)
+	}
+	type accum struct {
+		sum, min, max, count, mean, m2 float64
+	}
+	groups := map[string]*stepSeries{}
+	accs := map[string][]accum{}
+	for _, s := range in.series {
+		gl := group(x.Grouping, s.labels)
+		k := labelsKey(gl)
+		gs := groups[k]
+		if gs == nil {
+			gs = newSeries(gl, n)
+			groups[k] = gs
+			accs[k] = make([]accum, n)
+		}
+		a := accs[k]
+		for i := range n {
+			if !s.has[i] {
+				continue
+			}
+			v := s.vals[i]
+			ai := &a[i]
+			if !gs.has[i] {
+				ai.min, ai.max = v, v
+			}
+			gs.has[i] = true
+			ai.sum += v
+			ai.min = math.Min(ai.min, v)
+			ai.max = math.Max(ai.max, v)
+			ai.count++
+			d := v - ai.mean
+			ai.mean += d / ai.count
+			ai.m2 += d * (v - ai.mean)
+		}
+	}
+	for k, gs := range groups {
+		a := accs[k]
+		for i := range n {
+			if !gs.has[i] {
+				continue
+			}
+			switch x.Op {
+			case "sum":
+				gs.vals[i] = a[i].sum
+			case "avg":
+				gs.vals[i] = a[i].mean
+			case "min":
+				gs.vals[i] = a[i].min
+			case "max":
+				gs.vals[i] = a[i].max
+			case "count":
+				gs.vals[i] = a[i].count
+			case "stdvar":
+				gs.vals[i] = a[i].m2 / a[i].count
+			case "stddev":
+				gs.vals[i] = math.Sqrt(a[i].m2 / a[i].count)
+			}
+		}
+		out.series[k] = gs
+	}
+	return out
+}
+
+func topk(x *VectorAggr, in *vec, n int) *vec {
+	out := &vec{series: map[string]*stepSeries{}}
+	k := int(x.Param)
+	groups := map[string][]*stepSeries{}
+	for _, s := range in.series {
+		gk := labelsKey(group(x.Grouping, s.labels))
+		groups[gk] = append(groups[gk], s)
+	}
+	for _, members := range groups {
+		for i := range n {
+			var cand []*stepSeries
+			for _, s := range members {
+				if s.has[i] {
+					cand = append(cand, s)
+				}
+			}
+			slices.SortStableFunc(cand, func(a, b *stepSeries) int {
+				c := cmpFloat(b.vals[i], a.vals[i])
+				if x.Op == "bottomk" {
+					c = -c
+				}
+				if c == 0 {
+					return strings.Compare(labelsKey(a.labels), labelsKey(b.labels))
+				}
+				return c
+			})
+			for _, s := range cand[:min(k, len(cand))] {
+				o := out.get(s.labels, n)
+				o.has[i], o.vals[i] = true, s.vals[i]
+			}
+		}
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func binary(x *BinaryExpr, l, r *vec, n int) (*vec, error) {
+	comparison := compareOps[x.Op]
+	if x.Bool && !comparison {
+		return nil, &InputError{fmt.Sprintf("bool modifier can only be used on comparison operators, not %s", x.Op)}
+	}
+	if l.scalar && r.scalar {
+		v := &vec{scalar: true, sval: make([]float64, n)}
+		for i := range n {
+			val, keep := binOp(x.Op, l.sval[i], r.sval[i])
+			if comparison {
+				val = b2f(keep)
+			}
+			v.sval[i] = val
+		}
+		return v, nil
+	}
+	out := &vec{series: map[string]*stepSeries{}}
+	apply := func(s *stepSeries, i int, a, b float64, keepLeft bool) {
+		val, keep := binOp(x.Op, a, b)
+		switch {
+		case comparison && x.Bool:
+			val = b2f(keep)
+		case comparison:
+			if !keep {
+				return
+			}
+			val = a
+			if !keepLeft {
+				val = b
+			}
+		}
+		o := out.get(s.labels, n)
+		o.has[i], o.vals[i] = true, val
+	}
+	switch {
+	case r.scalar:
+		for _, s := range l.series {
+			for i := range n {
+				if s.has[i] {
+					apply(s, i, s.vals[i], r.sval[i], true)
+				}
+			}
+		}
+	case l.scalar:
+		for _, s := range r.series {
+			for i := range n {
+				if s.has[i] {
+					apply(s, i, l.sval[i], s.vals[i], false)
+				}
+			}
+		}
+	default:
+		for k, s := range l.series {
+			o, ok := r.series[k]
+			if !ok {
+				continue
+			}
+			for i := range n {
+				if s.has[i] && o.has[i] {
+					apply(s, i, s.vals[i], o.vals[i], true)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+var compareOps = map[string]bool{"==": true, "!=": true, ">": true, "<": true, ">=": true, "<=": true}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// binOp returns the arithmetic result, or for comparisons whether it holds.
+func binOp(op string, a, b float64) (float64, bool) {
+	switch op {
+	case "+":
+		return a + b, true
+	case "-":
+		return a - b, true
+	case "*":
+		return a * b, true
+	case "/":
+		return a / b, true
+	case "%":
+		return math.Mod(a, b), true
+	case "^":
+		return math.Pow(a, b), true
+	}
+	return 0, compare(op, a, b)
+}
+

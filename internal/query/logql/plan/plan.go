@@ -1,0 +1,80 @@
+// Package plan holds the parts of a LogQL query that a log store executes itself: stream
+// selection, line filters, time range, order, limit, and per-bucket counting.
+//
+// It has no dependencies so that stores can implement it without importing the LogQL
+// engine.
+package plan
+
+import (
+	"context"
+	"iter"
+)
+
+// Store is what the LogQL engine needs from a log store. Safe for concurrent use.
+type Store interface {
+	// Streams lists the distinct streams (resources) having records in [Start, End).
+	// With stats, Entries and Bytes are filled in (which costs a scan of the bodies).
+	Streams(ctx context.Context, start, end int64, stats bool) ([]Stream, error)
+	// Rows yields the records selected by sel in time order (newest first unless
+	// sel.Forward), at most sel.Limit when > 0. The iterator stops at the first error.
+	Rows(ctx context.Context, sel Select) iter.Seq2[Row, error]
+	// Buckets counts the records selected by sel (its Limit, Forward are ignored) per stream
+	// and per bucket j of width Width, where bucket j holds timestamps in
+	// (Origin + j*Width, Origin + (j+1)*Width]. Buckets without records are omitted.
+	Buckets(ctx context.Context, sel Select, origin, width int64) ([]Bucket, error)
+}
+
+// Stream is one distinct resource of stored logs.
+type Stream struct {
+	Key      uint64         // opaque identifier, the same in Rows and Buckets
+	Service  string         // the service column ("" when the resource has no service.name)
+	Resource map[string]any // resource attributes
+	Entries  int64          // with stats only
+	Bytes    int64          // body bytes, with stats only
+}
+
+// LineOp is a line filter operator.
+type LineOp int
+
+const (
+	LineContains    LineOp = iota // |=  (case-sensitive substring)
+	LineNotContains               // !=
+	LineMatch                     // |~  (RE2, unanchored)
+	LineNotMatch                  // !~
+)
+
+// LineFilter is one line filter; a positive filter with several Values matches any of
+// them (LogQL `|= "a" or "b"`), a negative one matches none of them.
+type LineFilter struct {
+	Op     LineOp
+	Values []string
+}
+
+// Select picks records.
+type Select struct {
+	Start, End  int64    // nanoseconds, [Start, End)
+	Streams     []uint64 // stream keys to read; nil reads every stream
+	LineFilters []LineFilter
+	Forward     bool // oldest first
+	Limit       int  // 0: no limit
+}
+
+// Row is one record as the engine needs it.
+type Row struct {
+	Timestamp      int64 // ns
+	Stream         uint64
+	Body           string
+	SeverityText   string
+	SeverityNumber int32
+	TraceID        string // hex, "" when absent
+	SpanID         string
+	Attributes     map[string]any
+}
+
+// Bucket is the count of one stream in one bucket.
+type Bucket struct {
+	Stream uint64
+	Index  int64
+	Count  int64
+	Bytes  int64
+}

@@ -1,0 +1,235 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/loupe-dev/loupe/internal/query/logql/plan"
+)
+
+// This file implements plan.Store, the part of LogQL the store runs in SQL: the stream
+// list, line filters and per-bucket counts. A stream is one distinct resource; its key is
+// DuckDB's hash of the stored resource text, so rows carry an integer instead of the text.
+
+// LogQL returns the store as the LogQL engine sees it.
+func (s *Store) LogQL() plan.Store { return logqlStore{s} }
+
+type logqlStore struct{ s *Store }
+
+// rowsPage is how many rows one paged query of Rows fetches. A page is a top-N over the
+// filtered rows of one partition, resumed after the last (ts, rowid) seen.
+const rowsPage = 2000
+
+func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) ([]plan.Stream, error) {
+	tables := l.s.logs.tables(start, end)
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	cols := "hash(resource) AS k, any_value(service), any_value(resource), 0, 0"
+	if stats {
+		cols = "hash(resource) AS k, any_value(service), any_value(resource), count(*), sum(octet_length(body))"
+	}
+	q := "SELECT " + cols + " FROM " + unionAll(tables, "*") + " WHERE ts >= ? AND ts < ? GROUP BY k"
+	rows, err := l.s.db.QueryContext(ctx, q, start, endOrMax(end))
+	if err != nil {
+		return nil, fmt.Errorf("list log streams: %w", err)
+	}
+	defer rows.Close()
+	var out []plan.Stream
+	for rows.Next() {
+		var st plan.Stream
+		var res string
+		var n, b sql.NullInt64
+		if err := rows.Scan(&st.Key, &st.Service, &res, &n, &b); err != nil {
+			return nil, fmt.Errorf("list log streams: %w", err)
+		}
+		st.Entries, st.Bytes = n.Int64, b.Int64
+		if st.Resource, err = jsonToAny(res); err != nil {
+			return nil, fmt.Errorf("list log streams: %w", err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list log streams: %w", err)
+	}
+	return out, nil
+}
+
+func endOrMax(end int64) int64 {
+	if end <= 0 {
+		return 1<<63 - 1
+	}
+	return end
+}
+
+// logqlWhere builds the conditions of sel (time range, streams, line filters).
+func logqlWhere(sel plan.Select) *where {
+	w := &where{}
+	w.add("ts >= ? AND ts < ?", sel.Start, endOrMax(sel.End))
+	if sel.Streams != nil {
+		if len(sel.Streams) == 0 {
+			w.add("false")
+		} else {
+			// Keys come from Streams (the database), and are numbers: inlined.
+			var b strings.Builder
+			for i, k := range sel.Streams {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(strconv.FormatUint(k, 10))
+			}
+			w.add("hash(resource) IN (" + b.String() + ")")
+		}
+	}
+	for _, f := range sel.LineFilters {
+		var fn string
+		switch f.Op {
+		case plan.LineContains, plan.LineNotContains:
+			// contains is case-sensitive, as LogQL's |= is.
+			fn = "contains(body, ?)"
+		default:
+			// regexp_matches is RE2 and unanchored, as LogQL's |~ is.
+			fn = "regexp_matches(body, ?)"
+		}
+		conds := make([]string, len(f.Values))
+		args := make([]any, len(f.Values))
+		for i, v := range f.Values {
+			conds[i], args[i] = fn, v
+		}
+		cond := "(" + strings.Join(conds, " OR ") + ")"
+		if f.Op == plan.LineNotContains || f.Op == plan.LineNotMatch {
+			cond = "NOT " + cond
+		}
+		w.add(cond, args...)
+	}
+	return w
+}
+
+func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Row, error] {
+	return func(yield func(plan.Row, error) bool) {
+		tables := l.s.logs.tables(sel.Start, sel.End)
+		if sel.Forward {
+			slices.Reverse(tables)
+		}
+		base := logqlWhere(sel)
+		left := sel.Limit
+		for _, table := range tables {
+			var cursorTs, cursorSeq int64
+			first := true
+			for {
+				n := rowsPage
+				if sel.Limit > 0 {
+					if left <= 0 {
+						return
+					}
+					n = min(n, left)
+				}
+				w := &where{conds: slices.Clone(base.conds), args: slices.Clone(base.args)}
+				order := " ORDER BY ts DESC, rowid DESC"
+				if sel.Forward {
+					order = " ORDER BY ts, rowid"
+				}
+				if !first {
+					if sel.Forward {
+						w.add("(ts > ? OR (ts = ? AND rowid > ?))", cursorTs, cursorTs, cursorSeq)
+					} else {
+						w.add("(ts < ? OR (ts = ? AND rowid < ?))", cursorTs, cursorTs, cursorSeq)
+					}
+				}
+				q := "SELECT ts, rowid, hash(resource), body, severity_text, severity_number, trace_hi, trace_lo, span_id, attr_keys, attr_vals FROM " +
+					table + w.sql() + order + " LIMIT " + strconv.Itoa(n)
+				got, ok := l.page(ctx, q, w.args, &cursorTs, &cursorSeq, yield)
+				if !ok {
+					return
+				}
+				first = false
+				left -= got
+				if got < n {
+					break
+				}
+			}
+		}
+	}
+}
+
+// page runs one page query and yields its rows; it returns how many rows it yielded and
+// false when iteration must stop.
+func (l logqlStore) page(ctx context.Context, q string, args []any, cursorTs, cursorSeq *int64, yield func(plan.Row, error) bool) (int, bool) {
+	rows, err := l.s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
+		return 0, false
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var (
+			r                        plan.Row
+			sev                      int8
+			traceHi, traceLo, spanID sql.NullInt64
+			keys, vals               string
+		)
+		if err := rows.Scan(&r.Timestamp, cursorSeq, &r.Stream, &r.Body, &r.SeverityText, &sev,
+			&traceHi, &traceLo, &spanID, &keys, &vals); err != nil {
+			yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
+			return n, false
+		}
+		*cursorTs = r.Timestamp
+		r.SeverityNumber = int32(sev)
+		if traceHi.Valid && traceLo.Valid {
+			r.TraceID = traceIDFrom(traceHi.Int64, traceLo.Int64).String()
+		}
+		if spanID.Valid {
+			r.SpanID = spanIDFrom(spanID.Int64).String()
+		}
+		if r.Attributes, err = attrColsToAny(keys, vals); err != nil {
+			yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
+			return n, false
+		}
+		n++
+		if !yield(r, nil) {
+			return n, false
+		}
+	}
+	if err := rows.Err(); err != nil {
+		yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
+		return n, false
+	}
+	return n, true
+}
+
+func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width int64) ([]plan.Bucket, error) {
+	if width <= 0 {
+		return nil, fmt.Errorf("count logs: bucket width must be > 0")
+	}
+	tables := l.s.logs.tables(sel.Start, sel.End)
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	w := logqlWhere(sel)
+	w.add("ts > ?", origin)
+	q := "SELECT hash(resource) AS k, (ts - ? - 1) // ? AS b, count(*), sum(octet_length(body)) FROM " +
+		unionAll(tables, "ts, resource, body") + w.sql() + " GROUP BY k, b"
+	rows, err := l.s.db.QueryContext(ctx, q, append([]any{origin, width}, w.args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	defer rows.Close()
+	var out []plan.Bucket
+	for rows.Next() {
+		var b plan.Bucket
+		if err := rows.Scan(&b.Stream, &b.Index, &b.Count, &b.Bytes); err != nil {
+			return nil, fmt.Errorf("count logs: %w", err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	return out, nil
+}
