@@ -2,8 +2,8 @@ package duck
 
 import (
 	"context"
-	"flag"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
