@@ -1,0 +1,117 @@
+package jobs
+
+import (
+	"path"
+	"sort"
+	"strings"
+)
+
+// DefaultEnvAllowlist are the environment variables recorded unless configured otherwise:
+// the ones that change how numerical code behaves or which software it finds.
+var DefaultEnvAllowlist = []string{
+	"PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHASHSEED", "VIRTUAL_ENV",
+	"CONDA_DEFAULT_ENV", "CONDA_PREFIX", "LANG", "LC_ALL", "TZ", "SHELL", "HOSTNAME",
+	"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+	"GOMAXPROCS", "CUDA_VISIBLE_DEVICES", "JAVA_HOME", "R_LIBS", "R_LIBS_USER", "MODULEPATH",
+	"LOADEDMODULES",
+}
+
+// secretWords are name fragments of variables that are never recorded, whatever the
+// allowlist says: a name containing any of them (case-insensitive) is treated as a secret.
+var secretWords = []string{
+	"TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "AUTH",
+	"PRIVATE", "COOKIE", "SESSION", "SIGNATURE", "CERT", "DSN", "API",
+}
+
+// IsSecretName reports whether an environment variable name looks like it holds a secret.
+func IsSecretName(name string) bool {
+	up := strings.ToUpper(name)
+	for _, w := range secretWords {
+		if strings.Contains(up, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseEnv splits "K=V" entries into a map; later entries win, as in exec.
+func parseEnv(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && k != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// allowedEnv returns the variables of env matched by a pattern of allow (exact names or
+// shell globs such as "MYAPP_*"), never one whose name looks like a secret.
+func allowedEnv(env map[string]string, allow []string) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		if IsSecretName(k) {
+			continue
+		}
+		for _, pat := range allow {
+			if ok, _ := path.Match(pat, k); ok || pat == k {
+				out[k] = v
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// schedulers maps variable prefixes to scheduler types and their job id variable.
+var schedulers = []struct {
+	typ, prefix, jobIDVar string
+}{
+	{"slurm", "SLURM_", "SLURM_JOB_ID"},
+	{"pbs", "PBS_", "PBS_JOBID"},
+	{"lsf", "LSB_", "LSB_JOBID"},
+	{"sge", "SGE_", "JOB_ID"},
+}
+
+// detectScheduler returns the batch scheduler context of env, or nil outside a scheduler.
+// SGE sets JOB_ID alongside SGE_* variables; a bare JOB_ID alone is not enough.
+func detectScheduler(env map[string]string) *Scheduler {
+	for _, s := range schedulers {
+		vars := map[string]string{}
+		for k, v := range env {
+			if strings.HasPrefix(k, s.prefix) && !IsSecretName(k) {
+				vars[k] = v
+			}
+		}
+		if len(vars) == 0 {
+			continue
+		}
+		if s.typ == "sge" {
+			for _, k := range []string{"JOB_ID", "JOB_NAME", "NSLOTS", "QUEUE", "SGE_TASK_ID"} {
+				if v, ok := env[k]; ok {
+					vars[k] = v
+				}
+			}
+		}
+		jobID := env[s.jobIDVar]
+		if s.typ == "slurm" && jobID == "" {
+			jobID = env["SLURM_JOBID"]
+		}
+		return &Scheduler{Type: s.typ, JobID: jobID, Vars: vars}
+	}
+	return nil
+}
+
+// sortedKeys returns m's keys in order, for deterministic output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,119 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// errPermanent marks a payload the server refused as invalid: retrying cannot help.
+var errPermanent = errors.New("rejected by the server")
+
+// postOTLP sends one OTLP/HTTP protobuf request for signal (traces, logs or metrics) to
+// server, e.g. http://localhost:4318. A 4xx answer other than 429 wraps errPermanent.
+func postOTLP(ctx context.Context, client *http.Client, server, signal string, payload []byte) error {
+	url := strings.TrimRight(server, "/") + "/v1/" + signal
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return fmt.Errorf("post %s: %w", signal, err)
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post %s: %w", signal, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	switch {
+	case resp.StatusCode/100 == 2:
+		return nil
+	case resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests:
+		return fmt.Errorf("post %s to %s: %s: %s: %w", signal, url, resp.Status, bytes.TrimSpace(msg), errPermanent)
+	default:
+		return fmt.Errorf("post %s to %s: %s: %s", signal, url, resp.Status, bytes.TrimSpace(msg))
+	}
+}
+
+// shipper delivers a run's OTLP payloads: to the server while it answers, to the spool
+// file from the first failure on (so a down server costs one timeout, not one per batch).
+// Goroutine-safe.
+type shipper struct {
+	client  *http.Client
+	server  string // "" when the run is not shipped anywhere
+	spool   *spoolWriter
+	logger  *slog.Logger
+	mu      sync.Mutex
+	down    bool
+	spooled int
+	sent    int
+}
+
+// ship sends or spools one payload. It never fails: a payload that can be neither sent nor
+// spooled is reported on the logger.
+func (s *shipper) ship(ctx context.Context, signal string, payload []byte) {
+	if s.server == "" {
+		return
+	}
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if !down {
+		err := postOTLP(ctx, s.client, s.server, signal, payload)
+		if err == nil {
+			s.mu.Lock()
+			s.sent++
+			s.mu.Unlock()
+			return
+		}
+		if errors.Is(err, errPermanent) {
+			s.logger.Warn("server rejected run data", "signal", signal, "err", err)
+			return
+		}
+		s.mu.Lock()
+		if !s.down {
+			s.logger.Warn("server unreachable, spooling the run record", "server", s.server, "err", err, "spool", s.spool.path)
+		}
+		s.down = true
+		s.mu.Unlock()
+	}
+	if err := s.spool.write(spoolEntry{Signal: signal, Server: s.server, RunID: s.spool.runID, Payload: payload}); err != nil {
+		s.logger.Error("could not spool run data", "signal", signal, "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.spooled++
+	s.mu.Unlock()
+}
+
+// wasSpooled reports whether any payload went to the spool file.
+func (s *shipper) wasSpooled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.spooled > 0
+}
+
+func decodeHex(dst []byte, s string) error {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(dst) {
+		return fmt.Errorf("bad id %q", s)
+	}
+	copy(dst, b)
+	return nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// newHTTPClient is the client used for OTLP requests; the timeout bounds how long a
+// hanging server can delay the end of a run.
+func newHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout}
+}
