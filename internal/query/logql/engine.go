@@ -294,3 +294,36 @@ func LabelsString(ls map[string]string) string {
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
+
+// ParseSelector parses a query and returns the matchers of its stream selector (the first
+// one of a metric query), for the series, labels and index endpoints.
+func ParseSelector(q string) ([]*Matcher, error) {
+	e, err := Parse(q)
+	if err != nil {
+		return nil, err
+	}
+	if m := selectorOf(e); m != nil {
+		return m, nil
+	}
+	return nil, &InputError{"query has no stream selector"}
+}
+
+func selectorOf(e Expr) []*Matcher {
+	switch x := e.(type) {
+	case *LogExpr:
+		return x.Matchers
+	case *RangeAggr:
+		return x.Log.Matchers
+	case *VectorAggr:
+		return selectorOf(x.Inner)
+	case *BinaryExpr:
+		if m := selectorOf(x.Left); m != nil {
+			return m
+		}
+		return selectorOf(x.Right)
+	}
+	return nil
+}
+
+// MatchesAll reports whether the labels ls match every matcher.
+func MatchesAll(ms []*Matcher, ls map[string]string) bool { return matchesAll(ms, ls) }

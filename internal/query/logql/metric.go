@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
 )
 
 // A metric expression evaluates to a value per series per step (vec). Range
@@ -626,4 +625,3 @@ func binOp(op string, a, b float64) (float64, bool) {
 	}
 	return 0, compare(op, a, b)
 }
-

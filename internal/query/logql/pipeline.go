@@ -643,4 +643,3 @@ func matchPattern(parts []patternPart, line string, set func(k, v string)) {
 		set(g.k, g.v)
 	}
 }
-

@@ -32,7 +32,7 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 	}
 	cols := "hash(resource) AS k, any_value(service), any_value(resource), 0, 0"
 	if stats {
-		cols = "hash(resource) AS k, any_value(service), any_value(resource), count(*), sum(octet_length(body))"
+		cols = "hash(resource) AS k, any_value(service), any_value(resource), count(*), sum(strlen(body))"
 	}
 	q := "SELECT " + cols + " FROM " + unionAll(tables, "*") + " WHERE ts >= ? AND ts < ? GROUP BY k"
 	rows, err := l.s.db.QueryContext(ctx, q, start, endOrMax(end))
@@ -213,7 +213,7 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	}
 	w := logqlWhere(sel)
 	w.add("ts > ?", origin)
-	q := "SELECT hash(resource) AS k, (ts - ? - 1) // ? AS b, count(*), sum(octet_length(body)) FROM " +
+	q := "SELECT hash(resource) AS k, (ts - ? - 1) // ? AS b, count(*), sum(strlen(body)) FROM " +
 		unionAll(tables, "ts, resource, body") + w.sql() + " GROUP BY k, b"
 	rows, err := l.s.db.QueryContext(ctx, q, append([]any{origin, width}, w.args...)...)
 	if err != nil {
