@@ -52,6 +52,7 @@ func TestLogsAreDeterministicAndRealistic(t *testing.T) {
 					require.NotEmpty(t, lr.Body().Str())
 					if id, _ := lr.Attributes().Get("request.id"); id.Str() == Needle {
 						needles++
+						require.Contains(t, lr.Body().Str(), Needle)
 					}
 					if !lr.TraceID().IsEmpty() {
 						withTrace++

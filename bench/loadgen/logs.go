@@ -151,7 +151,11 @@ func (g *LogGen) record(lr plog.LogRecord, svc *service, host string) {
 	if g.opts.NeedleEvery > 0 && i%g.opts.NeedleEvery == g.opts.NeedleEvery/2 {
 		reqID = Needle
 	}
-	lr.Body().SetStr(g.body(sev.num, svc, route, method, status, durMs, reqID, user))
+	body := g.body(sev.num, svc, route, method, status, durMs, reqID, user)
+	if reqID == Needle && !strings.Contains(body, Needle) {
+		body += " (request_id=" + Needle + ")" // not every template names the request
+	}
+	lr.Body().SetStr(body)
 
 	a := lr.Attributes()
 	a.EnsureCapacity(10)
