@@ -98,6 +98,10 @@ func checkTargets(r *Report) []TargetCheck {
 			add("query: "+q.name, fmt.Sprintf("p50 < %.0f ms", q.ms), fmt.Sprintf("p50 %.1f ms%s", x.P50ms, size), met)
 		}
 	}
+	if x, p := r.query("PromQL rate + sum by, 1h range", "loupe"), r.query("PromQL rate + sum by, 1h range", "prometheus"); x != nil && p != nil {
+		add("PromQL side by side (same series, same run)", "Loupe ≤ Prometheus",
+			fmt.Sprintf("p50 %.1f vs %.1f ms (%.2f×)", x.P50ms, p.P50ms, x.P50ms/p.P50ms), yesNo(x.P50ms <= p.P50ms))
+	}
 	if f := r.Foot; f != nil {
 		add("footprint: idle RSS", "≤ 100 MiB", fmt.Sprintf("%.1f MiB", mib(f.IdleRSSBytes)), yesNo(mib(f.IdleRSSBytes) <= 100))
 		met := yesNo(mib(f.SustainedRSSPeak) <= 1024)
