@@ -7,6 +7,7 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -225,3 +226,30 @@ func TestBadOptions(t *testing.T) {
 }
 
 var _ = plog.NewLogs
+
+func TestMetricsRemoteWrite2(t *testing.T) {
+	o := DefaultMetricOptions()
+	o.Series, o.Steps, o.Start, o.Shards = 300, 2, start, 2
+	g, err := NewMetricGen(o)
+	require.NoError(t, err)
+	samples := 0
+	for {
+		b, ok, err := g.NextRemoteWriteV2()
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		raw, err := snappy.Decode(nil, b.Body)
+		require.NoError(t, err)
+		var req writev2.Request
+		require.NoError(t, req.Unmarshal(raw))
+		require.Equal(t, "", req.Symbols[0], "the symbol table starts with the empty string")
+		for _, ts := range req.Timeseries {
+			require.Zero(t, len(ts.LabelsRefs)%2)
+			require.Equal(t, "__name__", req.Symbols[ts.LabelsRefs[0]])
+			require.NotEqual(t, writev2.Metadata_METRIC_TYPE_UNSPECIFIED, ts.Metadata.Type)
+			samples += len(ts.Samples)
+		}
+	}
+	require.Equal(t, g.Samples(), samples)
+}

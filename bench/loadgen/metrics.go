@@ -230,39 +230,50 @@ func (g *MetricGen) Done() bool { return g.step >= g.opts.Steps }
 // NextRemoteWrite returns the next remote-write 1.0 request (snappy-compressed protobuf)
 // of up to SamplesPerRequest samples of one shard. Requests go shard by shard within a
 // step, and each shard's requests are in time order. It returns ok=false when done.
-func (g *MetricGen) NextRemoteWrite() (b Batch, ok bool, err error) {
-	if g.Done() {
-		return Batch{}, false, nil
+func (g *MetricGen) NextRemoteWrite() (Batch, bool, error) {
+	b, ok, err := g.nextSeries()
+	if err != nil || !ok {
+		return Batch{}, ok, err
 	}
-	ts := g.opts.Start.Add(time.Duration(g.step) * g.opts.Interval).UnixMilli()
-	shard := g.shard
-	var series []prompb.TimeSeries
-	for g.pos < len(g.ins) && len(series) < g.opts.SamplesPerRequest {
-		in := g.ins[g.pos]
-		g.pos++
-		if (g.pos-1)%g.opts.Shards != shard {
-			continue
-		}
-		g.advance(in)
-		series = appendSamples(ts, in, series)
-	}
-	if g.pos >= len(g.ins) {
-		g.pos = 0
-		g.shard++
-		if g.shard == g.opts.Shards {
-			g.shard = 0
-			g.step++
-		}
-	}
-	if len(series) == 0 {
-		return g.NextRemoteWrite()
-	}
-	req := &prompb.WriteRequest{Timeseries: series}
+	req := &prompb.WriteRequest{Timeseries: b.series}
 	raw, err := req.Marshal()
 	if err != nil {
 		return Batch{}, false, fmt.Errorf("encode remote write: %w", err)
 	}
-	return Batch{Body: snappy.Encode(nil, raw), Items: len(series), Shard: shard}, true, nil
+	return Batch{Body: snappy.Encode(nil, raw), Items: len(b.series), Shard: b.shard}, true, nil
+}
+
+// nextSeries advances the instruments of the next request's shard and returns their samples.
+func (g *MetricGen) nextSeries() (seriesBatch, bool, error) {
+	for !g.Done() {
+		ts := g.opts.Start.Add(time.Duration(g.step) * g.opts.Interval).UnixMilli()
+		b := seriesBatch{shard: g.shard}
+		for g.pos < len(g.ins) && len(b.series) < g.opts.SamplesPerRequest {
+			in := g.ins[g.pos]
+			g.pos++
+			if (g.pos-1)%g.opts.Shards != b.shard {
+				continue
+			}
+			g.advance(in)
+			n := len(b.series)
+			b.series = appendSamples(ts, in, b.series)
+			for range len(b.series) - n {
+				b.types = append(b.types, metricType(in.kind))
+			}
+		}
+		if g.pos >= len(g.ins) {
+			g.pos = 0
+			g.shard++
+			if g.shard == g.opts.Shards {
+				g.shard = 0
+				g.step++
+			}
+		}
+		if len(b.series) > 0 {
+			return b, true, nil
+		}
+	}
+	return seriesBatch{}, false, nil
 }
 
 // NextOTLP returns one step of every instrument as an OTLP ExportMetricsServiceRequest

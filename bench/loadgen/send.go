@@ -25,7 +25,9 @@ const (
 	OTLPHTTP    = "otlp-http"    // OTLP/HTTP protobuf, POST <endpoint>/v1/{logs,traces,metrics}
 	OTLPGRPC    = "otlp-grpc"    // OTLP/gRPC to host:port
 	RemoteWrite = "remote-write" // Prometheus remote write 1.0, POST <endpoint>/api/v1/write
-	LokiPush    = "loki"         // Loki push protobuf+snappy, POST <endpoint>/loki/api/v1/push
+	// RemoteWrite2 is Prometheus remote write 2.0 to the same path.
+	RemoteWrite2 = "remote-write-2"
+	LokiPush     = "loki" // Loki push protobuf+snappy, POST <endpoint>/loki/api/v1/push
 )
 
 // Signals a generator produces.
@@ -64,11 +66,16 @@ func NewSender(protocol, signal, endpoint string, concurrency int) (Sender, erro
 			return nil, fmt.Errorf("otlp-http cannot send signal %q", signal)
 		}
 		return newHTTPSender(strings.TrimRight(endpoint, "/")+path, signal, "", concurrency), nil
-	case RemoteWrite:
+	case RemoteWrite, RemoteWrite2:
 		if signal != Metrics {
-			return nil, fmt.Errorf("remote-write sends metrics, not %q", signal)
+			return nil, fmt.Errorf("%s sends metrics, not %q", protocol, signal)
 		}
-		return newHTTPSender(strings.TrimRight(endpoint, "/")+"/api/v1/write", signal, "snappy", concurrency), nil
+		s := newHTTPSender(strings.TrimRight(endpoint, "/")+"/api/v1/write", signal, "snappy", concurrency)
+		s.contentType, s.rwVersion = "application/x-protobuf", "0.1.0"
+		if protocol == RemoteWrite2 {
+			s.contentType, s.rwVersion = "application/x-protobuf;proto=io.prometheus.write.v2.Request", "2.0.0"
+		}
+		return s, nil
 	case LokiPush:
 		if signal != Logs {
 			return nil, fmt.Errorf("loki push sends logs, not %q", signal)
@@ -77,15 +84,17 @@ func NewSender(protocol, signal, endpoint string, concurrency int) (Sender, erro
 	case OTLPGRPC:
 		return newGRPCSender(signal, endpoint)
 	default:
-		return nil, fmt.Errorf("unknown protocol %q (want %s, %s, %s or %s)", protocol, OTLPHTTP, OTLPGRPC, RemoteWrite, LokiPush)
+		return nil, fmt.Errorf("unknown protocol %q (want %s, %s, %s, %s or %s)", protocol, OTLPHTTP, OTLPGRPC, RemoteWrite, RemoteWrite2, LokiPush)
 	}
 }
 
 type httpSender struct {
-	url      string
-	signal   string
-	encoding string // Content-Encoding, "" for none
-	client   *http.Client
+	url         string
+	contentType string // "" means application/x-protobuf
+	rwVersion   string // X-Prometheus-Remote-Write-Version, "" for none
+	signal      string
+	encoding    string // Content-Encoding, "" for none
+	client      *http.Client
 }
 
 func newHTTPSender(url, signal, encoding string, concurrency int) *httpSender {
@@ -99,12 +108,16 @@ func (s *httpSender) Send(ctx context.Context, b Batch) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
+	ct := s.contentType
+	if ct == "" {
+		ct = "application/x-protobuf"
+	}
+	req.Header.Set("Content-Type", ct)
 	if s.encoding != "" {
 		req.Header.Set("Content-Encoding", s.encoding)
 	}
-	if strings.HasSuffix(s.url, "/api/v1/write") {
-		req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	if s.rwVersion != "" {
+		req.Header.Set("X-Prometheus-Remote-Write-Version", s.rwVersion)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -57,7 +57,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var (
 		signal      = fs.String("signal", loadgen.Logs, "logs, traces or metrics")
-		protocol    = fs.String("protocol", loadgen.OTLPHTTP, "otlp-http, otlp-grpc, remote-write (metrics) or loki (logs)")
+		protocol    = fs.String("protocol", loadgen.OTLPHTTP, "otlp-http, otlp-grpc, remote-write, remote-write-2 (metrics) or loki (logs)")
 		endpoint    = fs.String("endpoint", "http://127.0.0.1:4318", "base URL for HTTP protocols, host:port for otlp-grpc")
 		items       = fs.Int("items", 100_000, "log records or spans to send; for metrics see -series and -steps")
 		batch       = fs.Int("batch", 1000, "log records or spans per request")
@@ -105,8 +105,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		src = loadgen.SourceFunc(g.NextRemoteWrite)
-		if *protocol != loadgen.RemoteWrite {
+		switch *protocol {
+		case loadgen.RemoteWrite:
+			src = loadgen.SourceFunc(g.NextRemoteWrite)
+		case loadgen.RemoteWrite2:
+			src = loadgen.SourceFunc(g.NextRemoteWriteV2)
+		default:
 			src = loadgen.SourceFunc(g.NextOTLP)
 		}
 	default:
