@@ -32,8 +32,9 @@ type testCase struct {
 	line    int
 	query   string
 	params  logql.Params
-	want    []string
-	wantErr string
+	want     []string
+	wantErr  string
+	wantLine int // line number of "want:"
 }
 
 func parseOffset(t *testing.T, s string) time.Time {
@@ -88,6 +89,7 @@ func readCases(t *testing.T, path string) []testCase {
 			cur.params.Forward = val == "forward"
 		case "want":
 			inWant = true
+			cur.wantLine = n
 		case "error":
 			cur.wantErr = val
 		default:
@@ -136,11 +138,18 @@ func render(res *logql.Result) []string {
 }
 
 // TestCases runs testdata/queries.test over the DuckDB store filled with OTLP and
-// Loki-pushed logs. Run with -update=false; a failing case prints the whole actual result.
+// Loki-pushed logs. With LOGQL_UPDATE=1 it rewrites the expected results with the actual
+// ones (check the diff before committing).
 func TestCases(t *testing.T) {
+	const path = "testdata/queries.test"
 	st := newTestStore(t)
 	eng := logql.NewEngine(st.LogQL(), logql.DefaultOptions(), nil)
-	for _, c := range readCases(t, "testdata/queries.test") {
+	cases := readCases(t, path)
+	if os.Getenv("LOGQL_UPDATE") == "1" {
+		updateCases(t, path, cases, eng)
+		return
+	}
+	for _, c := range cases {
 		t.Run(fmt.Sprintf("line%d", c.line), func(t *testing.T) {
 			res, err := eng.Query(context.Background(), c.query, c.params)
 			if c.wantErr != "" {
@@ -153,4 +162,22 @@ func TestCases(t *testing.T) {
 			require.Equal(t, strings.Join(c.want, "\n"), strings.Join(got, "\n"), "query %s", c.query)
 		})
 	}
+}
+
+func updateCases(t *testing.T, path string, cases []testCase, eng *logql.Engine) {
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.Split(string(data), "\n")
+	for i := len(cases) - 1; i >= 0; i-- {
+		c := cases[i]
+		if c.wantLine == 0 {
+			continue
+		}
+		res, err := eng.Query(context.Background(), c.query, c.params)
+		require.NoError(t, err, "query %s", c.query)
+		start := c.wantLine // index of the first line after "want:"
+		end := start + len(c.want)
+		lines = append(lines[:start], append(render(res), lines[end:]...)...)
+	}
+	require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644))
 }

@@ -32,8 +32,13 @@ type ParseError struct {
 	Msg       string
 }
 
+// Error reads "unsupported LogQL: `|>` at 1:22" for unsupported constructs, and as
+// Loki's errors ("parse error at line 1, col 22: ...") otherwise.
 func (e *ParseError) Error() string {
-	return fmt.Sprintf("parse error at %d:%d: %s", e.Line, e.Col, e.Msg)
+	if strings.HasPrefix(e.Msg, "unsupported LogQL") {
+		return fmt.Sprintf("%s at %d:%d", e.Msg, e.Line, e.Col)
+	}
+	return fmt.Sprintf("parse error at line %d, col %d: %s", e.Line, e.Col, e.Msg)
 }
 
 // lineCol returns the 1-based line and column (in runes) of byte offset pos.

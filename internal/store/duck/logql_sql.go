@@ -13,8 +13,8 @@ import (
 )
 
 // This file implements plan.Store, the part of LogQL the store runs in SQL: the stream
-// list, line filters and per-bucket counts. A stream is one distinct resource; its key is
-// DuckDB's hash of the stored resource text, so rows carry an integer instead of the text.
+// list, line filters and per-bucket counts. A stream is one res_id (log_resources.go):
+// a resource with a scope; the engine merges streams whose labels are equal.
 
 // LogQL returns the store as the LogQL engine sees it.
 func (s *Store) LogQL() plan.Store { return logqlStore{s} }
@@ -25,16 +25,45 @@ type logqlStore struct{ s *Store }
 // filtered rows of one partition, resumed after the last (ts, rowid) seen.
 const rowsPage = 2000
 
+// streamKey returns the SQL expression of a row's stream key. Partitions written with a
+// res_id column (log_resources.go) use it; older layouts with the resource text inline
+// use a hash of it. The layout is read from the catalog, so the LogQL queries keep
+// working across the store's layout changes.
+func (l logqlStore) streamKey(ctx context.Context, table string) (string, error) {
+	var n int
+	err := l.s.db.QueryRowContext(ctx,
+		"SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ? AND column_name = 'res_id'", table).Scan(&n)
+	if err != nil {
+		return "", fmt.Errorf("read logs layout: %w", err)
+	}
+	if n > 0 {
+		return "res_id", nil
+	}
+	return "(hash(resource) >> 1)::BIGINT", nil
+}
+
 func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) ([]plan.Stream, error) {
 	tables := l.s.logs.tables(start, end)
 	if len(tables) == 0 {
 		return nil, nil
 	}
-	cols := "hash(resource) AS k, any_value(service), any_value(resource), 0, 0"
-	if stats {
-		cols = "hash(resource) AS k, any_value(service), any_value(resource), count(*), sum(strlen(body))"
+	key, err := l.streamKey(ctx, tables[0])
+	if err != nil {
+		return nil, err
 	}
-	q := "SELECT " + cols + " FROM " + unionAll(tables, "*") + " WHERE ts >= ? AND ts < ? GROUP BY k"
+	agg := "0, 0"
+	if stats {
+		agg = "count(*), sum(strlen(body))"
+	}
+	var q string
+	if key == "res_id" {
+		q = "SELECT s.k, s.svc, coalesce(r.resource, ''), s.n, s.b FROM (SELECT res_id, any_value(service), " + agg +
+			" FROM " + unionAll(tables, "*") + " WHERE ts >= ? AND ts < ? GROUP BY res_id) s(k, svc, n, b)" +
+			" LEFT JOIN log_resources r ON r.id = s.k"
+	} else {
+		q = "SELECT " + key + " AS k, any_value(service), any_value(resource), " + agg +
+			" FROM " + unionAll(tables, "*") + " WHERE ts >= ? AND ts < ? GROUP BY k"
+	}
 	rows, err := l.s.db.QueryContext(ctx, q, start, endOrMax(end))
 	if err != nil {
 		return nil, fmt.Errorf("list log streams: %w", err)
@@ -43,12 +72,13 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 	var out []plan.Stream
 	for rows.Next() {
 		var st plan.Stream
+		var id int64
 		var res string
 		var n, b sql.NullInt64
-		if err := rows.Scan(&st.Key, &st.Service, &res, &n, &b); err != nil {
+		if err := rows.Scan(&id, &st.Service, &res, &n, &b); err != nil {
 			return nil, fmt.Errorf("list log streams: %w", err)
 		}
-		st.Entries, st.Bytes = n.Int64, b.Int64
+		st.Key, st.Entries, st.Bytes = uint64(id), n.Int64, b.Int64
 		if st.Resource, err = jsonToAny(res); err != nil {
 			return nil, fmt.Errorf("list log streams: %w", err)
 		}
@@ -67,8 +97,9 @@ func endOrMax(end int64) int64 {
 	return end
 }
 
-// logqlWhere builds the conditions of sel (time range, streams, line filters).
-func logqlWhere(sel plan.Select) *where {
+// logqlWhere builds the conditions of sel (time range, streams, line filters); key is
+// the stream key expression.
+func logqlWhere(sel plan.Select, key string) *where {
 	w := &where{}
 	w.add("ts >= ? AND ts < ?", sel.Start, endOrMax(sel.End))
 	if sel.Streams != nil {
@@ -81,9 +112,9 @@ func logqlWhere(sel plan.Select) *where {
 				if i > 0 {
 					b.WriteByte(',')
 				}
-				b.WriteString(strconv.FormatUint(k, 10))
+				b.WriteString(strconv.FormatInt(int64(k), 10))
 			}
-			w.add("hash(resource) IN (" + b.String() + ")")
+			w.add(key + " IN (" + b.String() + ")")
 		}
 	}
 	for _, f := range sel.LineFilters {
@@ -116,7 +147,15 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 		if sel.Forward {
 			slices.Reverse(tables)
 		}
-		base := logqlWhere(sel)
+		if len(tables) == 0 {
+			return
+		}
+		key, err := l.streamKey(ctx, tables[0])
+		if err != nil {
+			yield(plan.Row{}, err)
+			return
+		}
+		base := logqlWhere(sel, key)
 		left := sel.Limit
 		for _, table := range tables {
 			var cursorTs, cursorSeq int64
@@ -141,7 +180,7 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 						w.add("(ts < ? OR (ts = ? AND rowid < ?))", cursorTs, cursorTs, cursorSeq)
 					}
 				}
-				q := "SELECT ts, rowid, hash(resource), body, severity_text, severity_number, trace_hi, trace_lo, span_id, attr_keys, attr_vals FROM " +
+				q := "SELECT ts, rowid, " + key + ", body, severity_text, severity_number, trace_hi, trace_lo, span_id, attr_keys, attr_vals FROM " +
 					table + w.sql() + order + " LIMIT " + strconv.Itoa(n)
 				got, ok := l.page(ctx, q, w.args, &cursorTs, &cursorSeq, yield)
 				if !ok {
@@ -174,11 +213,13 @@ func (l logqlStore) page(ctx context.Context, q string, args []any, cursorTs, cu
 			traceHi, traceLo, spanID sql.NullInt64
 			keys, vals               string
 		)
-		if err := rows.Scan(&r.Timestamp, cursorSeq, &r.Stream, &r.Body, &r.SeverityText, &sev,
+		var key int64
+		if err := rows.Scan(&r.Timestamp, cursorSeq, &key, &r.Body, &r.SeverityText, &sev,
 			&traceHi, &traceLo, &spanID, &keys, &vals); err != nil {
 			yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
 			return n, false
 		}
+		r.Stream = uint64(key)
 		*cursorTs = r.Timestamp
 		r.SeverityNumber = int32(sev)
 		if traceHi.Valid && traceLo.Valid {
@@ -211,10 +252,14 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	if len(tables) == 0 {
 		return nil, nil
 	}
-	w := logqlWhere(sel)
+	key, err := l.streamKey(ctx, tables[0])
+	if err != nil {
+		return nil, err
+	}
+	w := logqlWhere(sel, key)
 	w.add("ts > ?", origin)
-	q := "SELECT hash(resource) AS k, (ts - ? - 1) // ? AS b, count(*), sum(strlen(body)) FROM " +
-		unionAll(tables, "ts, resource, body") + w.sql() + " GROUP BY k, b"
+	q := "SELECT " + key + " AS k, (ts - ? - 1) // ? AS b, count(*), sum(strlen(body)) FROM " +
+		unionAll(tables, "*") + w.sql() + " GROUP BY k, b"
 	rows, err := l.s.db.QueryContext(ctx, q, append([]any{origin, width}, w.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("count logs: %w", err)
@@ -223,9 +268,11 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	var out []plan.Bucket
 	for rows.Next() {
 		var b plan.Bucket
-		if err := rows.Scan(&b.Stream, &b.Index, &b.Count, &b.Bytes); err != nil {
+		var id int64
+		if err := rows.Scan(&id, &b.Index, &b.Count, &b.Bytes); err != nil {
 			return nil, fmt.Errorf("count logs: %w", err)
 		}
+		b.Stream = uint64(id)
 		out = append(out, b)
 	}
 	if err := rows.Err(); err != nil {
