@@ -29,9 +29,9 @@ import (
 // `{labels} <offset>=<value> ...`; vector samples as `{labels} <value>`; a scalar as
 // `scalar <value>`.
 type testCase struct {
-	line    int
-	query   string
-	params  logql.Params
+	line     int
+	query    string
+	params   logql.Params
 	want     []string
 	wantErr  string
 	wantLine int // line number of "want:"
