@@ -13,6 +13,9 @@ import (
 type where struct {
 	conds []string
 	args  []any
+	// resource is set when a condition reads the resource column, which log partitions
+	// keep in log_resources (logResourceJoin).
+	resource bool
 }
 
 func (w *where) add(cond string, args ...any) {
@@ -43,6 +46,7 @@ func (w *where) addAttrFilters(filters []store.AttrFilter) error {
 		} else {
 			expr = "coalesce(loupe_attr(attr_keys, attr_vals, ?), json_extract_string(resource, ?), '')"
 			args = []any{attrKeyStored(f.Key), jsonPointer(f.Key)}
+			w.resource = true
 		}
 		switch f.Op {
 		case store.MatchEqual:

@@ -93,7 +93,16 @@ func parseLogCursor(s string) (logCursor, error) {
 }
 
 const logColumns = `ts, observed_ts, service, severity_number, severity_text, body,
-	trace_hi, trace_lo, span_id, flags, attr_keys, attr_vals, resource, scope_name, scope_version, rowid`
+	trace_hi, trace_lo, span_id, flags, attr_keys, attr_vals, resource, scope_name, scope_version, l.rowid`
+
+// logSource returns the FROM clause over a logs partition (or union) aliased l, joined
+// with its resources when w reads them.
+func logSource(table string, w *where) string {
+	if w.resource {
+		return table + " l" + logResourceJoin
+	}
+	return table + " l"
+}
 
 // QueryLogs yields matching records newest first. See store.LogReader.
 //
@@ -121,7 +130,7 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 				yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
 				return
 			}
-			w.add("(ts < ? OR (ts = ? AND rowid < ?))", c.ts, c.ts, c.seq)
+			w.add("(ts < ? OR (ts = ? AND l.rowid < ?))", c.ts, c.ts, c.seq)
 			if end == 0 || c.ts+1 < end {
 				end = c.ts + 1
 			}
@@ -149,7 +158,7 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 // pagePositions returns the positions of the first limit matching records of one
 // partition, newest first.
 func (s *Store) pagePositions(ctx context.Context, table string, w *where, limit int) ([]logCursor, error) {
-	query := "SELECT ts, rowid FROM " + table + w.sql() + " ORDER BY ts DESC, rowid DESC LIMIT " + strconv.Itoa(limit)
+	query := "SELECT ts, l.rowid AS seq FROM " + logSource(table, w) + w.sql() + " ORDER BY ts DESC, seq DESC LIMIT " + strconv.Itoa(limit)
 	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return nil, err
@@ -182,8 +191,8 @@ func (s *Store) scanLogs(ctx context.Context, table string, page []logCursor, yi
 		in.WriteString(strconv.FormatInt(c.seq, 10))
 		minSeq, maxSeq = min(minSeq, c.seq), max(maxSeq, c.seq)
 	}
-	query := fmt.Sprintf("SELECT %s FROM %s WHERE ts BETWEEN %d AND %d AND rowid BETWEEN %d AND %d AND rowid IN (%s) ORDER BY ts DESC, rowid DESC",
-		logColumns, table, minTs, maxTs, minSeq, maxSeq, in.String())
+	query := fmt.Sprintf("SELECT %s FROM %s l%s WHERE ts BETWEEN %d AND %d AND l.rowid BETWEEN %d AND %d AND l.rowid IN (%s) ORDER BY ts DESC, l.rowid DESC",
+		logColumns, table, logResourceJoin, minTs, maxTs, minSeq, maxSeq, in.String())
 	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
 		yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
@@ -274,7 +283,7 @@ func (s *Store) CountLogs(ctx context.Context, q store.LogCountQuery) ([]store.L
 	}
 	step := int64(q.Step)
 	query := "SELECT ? + ((ts - ?) // ?) * ? AS bucket, " + severityTextSQL + " AS sev, count(*) FROM " +
-		unionAll(tables, "*") + w.sql() + " GROUP BY ALL ORDER BY bucket, sev"
+		logSource(unionAll(tables, "*"), w) + w.sql() + " GROUP BY ALL ORDER BY bucket, sev"
 	args := append([]any{origin, origin, step, step}, w.args...)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {

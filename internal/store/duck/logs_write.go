@@ -3,6 +3,7 @@ package duck
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
@@ -20,7 +21,8 @@ type logRow struct {
 	day     int64
 	ts      int64  // sort key, also vals[0]
 	service string // sort key, also vals[2]
-	vals    [15]driver.Value
+	resID   int64  // sort key, also vals[12]
+	vals    [13]driver.Value
 }
 
 // WriteLogs appends ld in one transaction. See store.LogWriter.
@@ -29,11 +31,12 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 		return nil
 	}
 	began := time.Now()
-	rows, days, err := logRows(ld, began)
+	rows, days, resources, err := logRows(ld, began)
 	if err != nil {
 		s.metrics.failures.WithLabelValues("logs").Inc()
 		return err
 	}
+	newResources := s.logResources.missing(resources)
 	err = s.logs.writeBatch(ctx, days, func(day int64, a *duckdb.Appender) error {
 		for i := range rows {
 			if rows[i].day != day {
@@ -44,21 +47,26 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 			}
 		}
 		return nil
-	}, nil)
+	}, func(conn *sql.Conn) error {
+		return insertLogResources(ctx, conn, newResources)
+	})
 	if err != nil {
 		s.metrics.failures.WithLabelValues("logs").Inc()
 		return fmt.Errorf("write logs: %w", err)
 	}
+	s.logResources.committed(newResources)
 	s.metrics.rows.WithLabelValues("logs").Add(float64(len(rows)))
 	s.metrics.latency.WithLabelValues("logs").Observe(time.Since(began).Seconds())
 	return nil
 }
 
-// logRows flattens ld into rows and the sorted list of days they fall on. Records without
-// a timestamp take their observed timestamp, and failing that the time of ingest.
-func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, error) {
+// logRows flattens ld into rows, the sorted list of days they fall on and the resources
+// they refer to. Records without a timestamp take their observed timestamp, and failing
+// that the time of ingest.
+func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, map[int64]logResource, error) {
 	rows := make([]logRow, 0, ld.LogRecordCount())
 	var days []int64
+	resources := make(map[int64]logResource)
 	var buf, keys, vals []byte
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -71,12 +79,15 @@ func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, error) {
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
 			scopeName, scopeVersion := sl.Scope().Name(), sl.Scope().Version()
+			lres := logResource{resource: resource, scopeName: scopeName, scopeVersion: scopeVersion}
+			resID := logResourceID(lres)
+			resources[resID] = lres
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
 				sev := lr.SeverityNumber()
 				if sev < 0 || sev > 127 {
-					return nil, nil, fmt.Errorf("log record %d of scope %q: severity number %d out of range", k, scopeName, sev)
+					return nil, nil, nil, fmt.Errorf("log record %d of scope %q: severity number %d out of range", k, scopeName, sev)
 				}
 				ts := int64(lr.Timestamp())
 				observed := int64(lr.ObservedTimestamp())
@@ -98,11 +109,11 @@ func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, error) {
 				}
 				keys, vals = appendAttrCols(keys[:0], vals[:0], lr.Attributes())
 				hi, lo := traceIDValues(lr.TraceID())
-				r := logRow{day: dayOf(ts), ts: ts, service: service}
-				r.vals = [15]driver.Value{
+				r := logRow{day: dayOf(ts), ts: ts, service: service, resID: resID}
+				r.vals = [13]driver.Value{
 					ts, observed, service, int8(sev), lr.SeverityText(), body,
 					hi, lo, spanIDValue(lr.SpanID()), uint32(lr.Flags()),
-					string(keys), string(vals), resource, scopeName, scopeVersion,
+					string(keys), string(vals), resID,
 				}
 				rows = append(rows, r)
 				if len(days) == 0 || days[len(days)-1] != r.day {
@@ -128,13 +139,16 @@ func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, error) {
 		if c := strings.Compare(a.service, b.service); c != 0 {
 			return c
 		}
+		if c := cmp.Compare(a.resID, b.resID); c != 0 {
+			return c
+		}
 		return cmp.Compare(a.ts, b.ts)
 	})
 	sorted := make([]logRow, len(rows))
 	for i, k := range order {
 		sorted[i] = rows[k]
 	}
-	return sorted, days, nil
+	return sorted, days, resources, nil
 }
 
 // serviceName returns the service.name resource attribute, or "" when absent.

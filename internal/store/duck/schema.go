@@ -5,7 +5,8 @@ package duck
 // absent, which compare faster and store smaller than BLOB or hex text; low-cardinality
 // strings are plain VARCHAR, which DuckDB dictionary-compresses; record attributes are
 // split into keys and values (attrcols.go); resources, scope attributes, events and links
-// are JSON text in the typed encoding of attrs.go.
+// are JSON text in the typed encoding of attrs.go. Log records refer to their resource
+// and scope by id (log_resources.go).
 
 var logsSchema = tableSchema{
 	prefix: "logs",
@@ -22,9 +23,7 @@ var logsSchema = tableSchema{
 		flags UINTEGER NOT NULL,
 		attr_keys VARCHAR NOT NULL,
 		attr_vals VARCHAR NOT NULL,
-		resource VARCHAR NOT NULL,
-		scope_name VARCHAR NOT NULL,
-		scope_version VARCHAR NOT NULL`,
+		res_id BIGINT NOT NULL`,
 	indexes: func(string) []string { return nil },
 }
 

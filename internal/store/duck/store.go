@@ -53,8 +53,10 @@ type Store struct {
 	conn   *duckdb.Connector
 	db     *sql.DB
 
-	logs  *signalTables
-	spans *signalTables
+	logs *signalTables
+	// logResources caches the ids committed to log_resources.
+	logResources resourceCache
+	spans        *signalTables
 
 	metrics *metrics
 
@@ -124,6 +126,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	}
 	if _, err := s.db.ExecContext(ctx, catalogDDL); err != nil {
 		return fmt.Errorf("create catalog tables: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, logResourcesDDL); err != nil {
+		return fmt.Errorf("create log resources table: %w", err)
 	}
 	if _, err := s.db.ExecContext(ctx, attrMacroDDL); err != nil {
 		return fmt.Errorf("create attribute macro: %w", err)

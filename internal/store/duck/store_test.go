@@ -75,7 +75,7 @@ func TestBatchIsAtomic(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	ctx := context.Background()
-	rows, days, err := logRows(genLogs(0, 100), time.Now())
+	rows, days, _, err := logRows(genLogs(0, 100), time.Now())
 	require.NoError(t, err)
 	require.Len(t, days, 1)
 	other := days[0] + 1
