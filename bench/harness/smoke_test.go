@@ -52,7 +52,7 @@ func TestSmoke(t *testing.T) {
 		require.Positive(t, x.RSSPeakBytes)
 		require.Positive(t, x.DiskBytes)
 	}
-	require.True(t, servers["logs/loupe"] && servers["spans/loupe"] && servers["samples/loupe"], "%v", servers)
+	require.True(t, servers["logs/loupe"] && servers["spans/loupe"] && servers["samples/loupe"] && servers["samples-rw2/loupe"], "%v", servers)
 	if o.PrometheusBin != "" {
 		require.True(t, servers["samples/prometheus"])
 	}
