@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -35,7 +36,7 @@ type Server struct {
 
 	cmd    *exec.Cmd
 	exited chan error
-	log    *bytes.Buffer
+	log    *limitedWriter
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat; it is 100 on
@@ -122,7 +123,8 @@ func StartLoupe(ctx context.Context, bin, dataDir string, extra ...string) (*Ser
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start loupe: %w", err)
 	}
-	s := &Server{Name: "loupe", Pid: cmd.Process.Pid, DataDir: dataDir, cmd: cmd, exited: make(chan error, 1), log: &bytes.Buffer{}}
+	s := &Server{Name: "loupe", Pid: cmd.Process.Pid, DataDir: dataDir, cmd: cmd, exited: make(chan error, 1),
+		log: &limitedWriter{max: 1 << 20}}
 	ready := make(chan map[string]any, 1)
 	lines := make(chan []byte, 64)
 	go func() {
@@ -147,10 +149,7 @@ func StartLoupe(ctx context.Context, bin, dataDir string, extra ...string) (*Ser
 	}()
 	go func() {
 		for l := range lines {
-			if s.log.Len() < 1<<20 {
-				s.log.Write(l)
-				s.log.WriteByte('\n')
-			}
+			_, _ = s.log.Write(append(l, '\n'))
 		}
 	}()
 	select {
@@ -161,7 +160,11 @@ func StartLoupe(ctx context.Context, bin, dataDir string, extra ...string) (*Ser
 		s.OTLPHTTP = "http://" + fmt.Sprint(rec["otlp_http"])
 		return s, nil
 	case err := <-s.exited:
-		return nil, fmt.Errorf("loupe exited before ready: %v", err)
+		log := s.log.String()
+		if len(log) > 2000 {
+			log = log[len(log)-2000:]
+		}
+		return nil, fmt.Errorf("loupe exited before ready: %v\n%s", err, log)
 	case <-time.After(2 * time.Minute):
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("loupe not ready within 2m")
@@ -189,8 +192,8 @@ func StartPrometheus(ctx context.Context, bin, dataDir string) (*Server, error) 
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+tsdbDir,
 		"--web.listen-address="+addr, "--web.enable-remote-write-receiver", "--log.level=warn")
-	logBuf := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = io.Discard, &limitedWriter{buf: logBuf, max: 1 << 20}
+	logBuf := &limitedWriter{max: 1 << 20}
+	cmd.Stdout, cmd.Stderr = io.Discard, logBuf
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start prometheus: %w", err)
@@ -244,7 +247,12 @@ func (s *Server) Stop(timeout time.Duration) error {
 }
 
 // Log returns the first MiB of the server's log.
-func (s *Server) Log() string { return s.log.String() }
+func (s *Server) Log() string {
+	if s.log == nil {
+		return ""
+	}
+	return s.log.String()
+}
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -255,14 +263,24 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// limitedWriter keeps the first max bytes written to it; safe for concurrent use.
 type limitedWriter struct {
-	buf *bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 	max int
 }
 
 func (w *limitedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.buf.Len() < w.max {
 		w.buf.Write(p)
 	}
 	return len(p), nil
+}
+
+func (w *limitedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
