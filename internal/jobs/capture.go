@@ -345,7 +345,9 @@ func captureGPUs(ctx context.Context, env map[string]string) ([]GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	cr := csv.NewReader(bytes.NewReader(out))
+	cr.FieldsPerRecord = -1 // a malformed row is skipped, not fatal
+	rows, err := cr.ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("nvidia-smi output: %w", err)
 	}

@@ -30,7 +30,9 @@ func sampleGPUs(ctx context.Context, env map[string]string) []GPUSample {
 }
 
 func parseGPUSamples(out []byte) []GPUSample {
-	rows, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	cr := csv.NewReader(bytes.NewReader(out))
+	cr.FieldsPerRecord = -1 // a malformed row is skipped, not fatal
+	rows, err := cr.ReadAll()
 	if err != nil {
 		return nil
 	}

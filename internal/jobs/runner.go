@@ -55,6 +55,8 @@ type Options struct {
 	SendTimeout time.Duration
 	// MaxSamples is how many samples the record keeps (evenly thinned beyond that).
 	MaxSamples int
+	// Capture inspects the environment beside the running job (CaptureEnvironment).
+	Capture func(ctx context.Context, cwd string, env map[string]string) Environment
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -78,6 +80,7 @@ func DefaultOptions() Options {
 		CaptureTimeout:  15 * time.Second,
 		SendTimeout:     5 * time.Second,
 		MaxSamples:      1000,
+		Capture:         CaptureEnvironment,
 		Stdin:           os.Stdin,
 		Stdout:          os.Stdout,
 		Stderr:          os.Stderr,
@@ -172,7 +175,11 @@ func (r *runner) run(ctx context.Context) (int, *Record, error) {
 	captureCtx, cancelCapture := context.WithTimeout(context.WithoutCancel(ctx), r.opts.CaptureTimeout)
 	defer cancelCapture()
 	captured := make(chan Environment, 1)
-	go func() { captured <- CaptureEnvironment(captureCtx, rec.Cwd, env) }()
+	capture := r.opts.Capture
+	if capture == nil {
+		capture = CaptureEnvironment
+	}
+	go func() { captured <- capture(captureCtx, rec.Cwd, env) }()
 
 	code := r.execute(ctx, start)
 
