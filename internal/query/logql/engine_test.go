@@ -1,0 +1,52 @@
+package logql_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/query/logql"
+)
+
+// TestPushdownMatchesRows checks the store's bucket counting against the row-by-row
+// evaluation (forced by a no-op stage) for steps smaller than, equal to, larger than and
+// not dividing the range.
+func TestPushdownMatchesRows(t *testing.T) {
+	st := newTestStore(t)
+	eng := logql.NewEngine(st.LogQL(), logql.DefaultOptions(), nil)
+	ctx := context.Background()
+	for _, op := range []string{"count_over_time", "rate", "bytes_over_time", "bytes_rate"} {
+		for _, c := range []struct{ rng, step string }{{"1m", "1m"}, {"1m", "15s"}, {"30s", "1m"}, {"45s", "20s"}, {"7s", "3s"}, {"2m", "1s"}} {
+			name := fmt.Sprintf("%s/%s/%s", op, c.rng, c.step)
+			step, err := time.ParseDuration(c.step)
+			require.NoError(t, err)
+			p := logql.Params{Start: T0.Add(-10 * time.Second), End: T0.Add(3 * time.Minute), Step: step}
+			sel := `{service_name=~"api|worker|nginx"} |= "e"`
+			pushed, err := eng.Query(ctx, fmt.Sprintf("%s(%s [%s])", op, sel, c.rng), p)
+			require.NoError(t, err, name)
+			require.True(t, pushed.Stats.PushedDown, name)
+			rows, err := eng.Query(ctx, fmt.Sprintf("%s(%s | drop nothing [%s])", op, sel, c.rng), p)
+			require.NoError(t, err, name)
+			require.False(t, rows.Stats.PushedDown, name)
+			require.NotEmpty(t, rows.Series, name)
+			require.Equal(t, rows.Series, pushed.Series, name)
+		}
+	}
+}
+
+func TestInstantVectorAndLimits(t *testing.T) {
+	st := newTestStore(t)
+	opts := logql.DefaultOptions()
+	opts.MaxSteps = 10
+	eng := logql.NewEngine(st.LogQL(), opts, nil)
+	ctx := context.Background()
+	_, err := eng.Query(ctx, `count_over_time({job="nginx"}[1m])`, logql.Params{Start: T0, End: T0.Add(time.Hour), Step: time.Minute})
+	require.ErrorContains(t, err, "maximum resolution")
+	_, err = eng.Query(ctx, `{job="nginx"}`, logql.Params{Start: T0, End: T0.Add(time.Hour), Step: time.Minute, Limit: 1 << 20})
+	require.ErrorContains(t, err, "over the maximum")
+	_, err = eng.Query(ctx, `{job="nginx"}`, logql.Params{Start: T0.Add(time.Hour), End: T0, Step: time.Minute})
+	require.ErrorContains(t, err, "before start")
+}
