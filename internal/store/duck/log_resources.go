@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
-	"sync"
 )
 
 // A log record's resource and scope repeat on every record of a batch, and across
@@ -40,40 +39,6 @@ func logResourceID(r logResource) int64 {
 	h.Write([]byte{0})
 	h.Write([]byte(r.scopeVersion))
 	return int64(h.Sum64())
-}
-
-// resourceCache remembers ids known to be committed to log_resources, so that a batch
-// inserts only new ones. Bounded: when full it starts afresh (inserts are idempotent).
-type resourceCache struct {
-	mu   sync.Mutex
-	seen map[int64]struct{}
-}
-
-const maxCachedResources = 100_000
-
-func (c *resourceCache) missing(batch map[int64]logResource) map[int64]logResource {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[int64]logResource)
-	for id, r := range batch {
-		if _, ok := c.seen[id]; !ok {
-			out[id] = r
-		}
-	}
-	return out
-}
-
-// committed records ids after their batch committed (never before: a rolled-back insert
-// must be retried by the next batch).
-func (c *resourceCache) committed(ids map[int64]logResource) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.seen == nil || len(c.seen)+len(ids) > maxCachedResources {
-		c.seen = make(map[int64]struct{})
-	}
-	for id := range ids {
-		c.seen[id] = struct{}{}
-	}
 }
 
 // insertLogResources adds resources in the batch's transaction.

@@ -24,6 +24,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 		dropped, err = s.spans.dropBefore(ctx, cutoff.UnixNano(), func(conn *sql.Conn, cutoffDay int64) error {
 			// The catalog is tiny (one row per day, service and span name), so a DELETE
 			// here is not the row-by-row retention the partitions avoid.
+			s.spanNames.reset()
 			if _, err := conn.ExecContext(ctx, "DELETE FROM span_names WHERE day < ?", cutoffDay); err != nil {
 				return fmt.Errorf("prune span names: %w", err)
 			}

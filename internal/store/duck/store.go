@@ -54,8 +54,9 @@ type Store struct {
 	db     *sql.DB
 
 	logs *signalTables
-	// logResources caches the ids committed to log_resources.
-	logResources resourceCache
+	// logResources and spanNames remember catalog entries already committed.
+	logResources committedSet[int64, logResource]
+	spanNames    committedSet[spanName, struct{}]
 	spans        *signalTables
 
 	metrics *metrics
