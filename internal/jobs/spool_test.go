@@ -201,4 +201,3 @@ func TestPushToleratesTruncatedLastLine(t *testing.T) {
 	_, nl, _ := sink.counts()
 	require.Equal(t, 1, nl)
 }
-
