@@ -251,7 +251,7 @@ type sample struct {
 // evalRangeRows reads the rows of the whole span, runs the pipeline on each, and
 // aggregates the samples of each window in Go.
 func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, times []int64, out *vec, st *Stats) error {
-	s.sel.Forward = true
+	s.sel.Unordered = true
 	type acc struct {
 		labels  map[string]string
 		samples []sample
@@ -304,6 +304,8 @@ func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, 
 	}
 	rng := int64(r.Range)
 	for k, a := range per {
+		// Stable, so that first/last_over_time see equal timestamps in store order.
+		slices.SortStableFunc(a.samples, func(x, y sample) int { return cmpInt(x.t, y.t) })
 		ser := newSeries(a.labels, len(times))
 		lo, hi := 0, 0
 		for i, t := range times {
@@ -519,6 +521,16 @@ func topk(x *VectorAggr, in *vec, n int) *vec {
 		}
 	}
 	return out
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func cmpFloat(a, b float64) int {

@@ -37,6 +37,9 @@ type entry struct {
 // ingestion does: every character outside [a-zA-Z0-9_] becomes '_', and a leading digit
 // gets a '_' prefix. service.name becomes service_name.
 func SanitizeLabelName(k string) string {
+	if validLabelName(k) {
+		return k
+	}
 	var b strings.Builder
 	for i, r := range k {
 		if i == 0 && r >= '0' && r <= '9' {
@@ -49,6 +52,16 @@ func SanitizeLabelName(k string) string {
 		}
 	}
 	return b.String()
+}
+
+func validLabelName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // valueString is the label form of an attribute value.

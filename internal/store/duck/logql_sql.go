@@ -156,6 +156,14 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 			return
 		}
 		base := logqlWhere(sel, key)
+		if sel.Unordered {
+			// One streaming scan of every partition; rowid is not needed for paging.
+			q := "SELECT ts, 0, " + key + ", body, severity_text, severity_number, trace_hi, trace_lo, span_id, attr_keys, attr_vals FROM " +
+				unionAll(tables, "*") + base.sql()
+			var ts, seq int64
+			l.page(ctx, q, base.args, &ts, &seq, yield)
+			return
+		}
 		left := sel.Limit
 		for _, table := range tables {
 			var cursorTs, cursorSeq int64

@@ -16,7 +16,8 @@ type Store interface {
 	// With stats, Entries and Bytes are filled in (which costs a scan of the bodies).
 	Streams(ctx context.Context, start, end int64, stats bool) ([]Stream, error)
 	// Rows yields the records selected by sel in time order (newest first unless
-	// sel.Forward), at most sel.Limit when > 0. The iterator stops at the first error.
+	// sel.Forward; any order with sel.Unordered), at most sel.Limit when > 0. The iterator
+	// stops at the first error.
 	Rows(ctx context.Context, sel Select) iter.Seq2[Row, error]
 	// Buckets counts the records selected by sel (its Limit, Forward are ignored) per stream
 	// and per bucket j of width Width, where bucket j holds timestamps in
@@ -57,6 +58,9 @@ type Select struct {
 	LineFilters []LineFilter
 	Forward     bool // oldest first
 	Limit       int  // 0: no limit
+	// Unordered lets the store yield rows in any order (one scan instead of pages); the
+	// caller sorts what it keeps. Forward and Limit are then ignored.
+	Unordered bool
 }
 
 // Row is one record as the engine needs it.
