@@ -158,7 +158,11 @@ func runSpan(rec *Record) ptrace.Traces {
 			pk.AppendEmpty().SetStr(x.Name + "==" + x.Version)
 		}
 	}
-	if b, err := json.Marshal(rec); err == nil {
+	// The samples are left out: they are the run's metrics already, and would make the
+	// span hundreds of kilobytes for a long run.
+	slim := *rec
+	slim.Samples = nil
+	if b, err := json.Marshal(&slim); err == nil {
 		a.PutStr("loupe.run.record", string(b))
 	}
 	if rec.Status == "succeeded" {

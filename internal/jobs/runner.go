@@ -250,6 +250,9 @@ func (r *runner) execute(ctx context.Context, start time.Time) int {
 	for _, f := range writeEnds {
 		f.Close() // the child holds its own copies now; EOF comes when it closes them
 	}
+	if err == nil {
+		rec.PID = cmd.Process.Pid // before the shipper reads the record
+	}
 	shipDone := make(chan struct{})
 	stopShip := make(chan struct{})
 	go func() { defer close(shipDone); r.shipLoop(ctx, stopShip) }()
@@ -268,7 +271,6 @@ func (r *runner) execute(ctx context.Context, start time.Time) int {
 		rec.DurationSeconds = rec.EndTime.Sub(start).Seconds()
 		return rec.ExitCode
 	}
-	rec.PID = cmd.Process.Pid
 
 	sampler := newTreeSampler(cmd.Process.Pid, start)
 	sampleStop := make(chan struct{})
