@@ -5,8 +5,8 @@ package duck
 // absent, which compare faster and store smaller than BLOB or hex text; low-cardinality
 // strings are plain VARCHAR, which DuckDB dictionary-compresses; record attributes are
 // split into keys and values (attrcols.go); resources, scope attributes, events and links
-// are JSON text in the typed encoding of attrs.go. Log records refer to their resource
-// and scope by id (log_resources.go).
+// are JSON text in the typed encoding of attrs.go. Log records and spans refer to their
+// resource and scope by id (log_resources.go, span_resources.go).
 
 var logsSchema = tableSchema{
 	prefix: "logs",
@@ -51,12 +51,7 @@ var spansSchema = tableSchema{
 		dropped_attributes UINTEGER NOT NULL,
 		dropped_events UINTEGER NOT NULL,
 		dropped_links UINTEGER NOT NULL,
-		resource VARCHAR NOT NULL,
-		resource_schema_url VARCHAR NOT NULL,
-		scope_name VARCHAR NOT NULL,
-		scope_version VARCHAR NOT NULL,
-		scope_attributes VARCHAR NOT NULL,
-		scope_schema_url VARCHAR NOT NULL`,
+		res_id BIGINT NOT NULL`,
 	// An ART index on the first half of the trace id makes GetTrace a point lookup per
 	// partition instead of a scan (see the lookup benchmark for its cost at write time).
 	indexes: func(table string) []string {

@@ -42,16 +42,16 @@ func (s *Store) attributeKeys(ctx context.Context, column string, start, end tim
 		return []string{}, nil
 	}
 	w := spanTimeWhere(start, end)
-	keys := "json_keys(resource)"
+	keys, cols, source := "json_keys(resource)", "start_ns, res_id", "s l"+spanResourceJoin
 	if column == "attr_keys" {
 		// Rows without attributes store '' (no key at all).
-		keys = "string_split(nullif(attr_keys, ''), chr(31))"
+		keys, cols, source = "string_split(nullif(attr_keys, ''), chr(31))", "start_ns, attr_keys, attr_vals", "s"
 		w.add("attr_vals <> ''")
 	}
 	// column is one of two constants chosen above, never input. Keys stored quoted
 	// (attrcols.go) sort by their quoted form; they are rare enough not to matter.
-	query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "start_ns, attr_vals, "+column) + `
-		SELECT DISTINCT unnest(` + keys + `) AS k FROM s` + w.sql() + `
+	query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, cols) + `
+		SELECT DISTINCT unnest(` + keys + `) AS k FROM ` + source + w.sql() + `
 		ORDER BY k LIMIT ` + strconv.Itoa(max(limit, 1))
 	out, err := s.strings(ctx, query, w.args...)
 	if err != nil {
@@ -96,8 +96,8 @@ func (s *Store) SpanAttributeValues(ctx context.Context, scope, key string, star
 		return []string{}, nil
 	}
 	w := spanTimeWhere(start, end)
-	query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "start_ns, service, attr_keys, attr_vals, resource") + `
-		SELECT v FROM (SELECT DISTINCT ` + expr + ` AS v FROM s` + w.sql() + `)
+	query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "start_ns, service, attr_keys, attr_vals, res_id") + `
+		SELECT v FROM (SELECT DISTINCT ` + expr + ` AS v FROM s l` + spanResourceJoin + w.sql() + `)
 		WHERE v IS NOT NULL ORDER BY v LIMIT ` + strconv.Itoa(max(limit, 1))
 	out, err := s.strings(ctx, query, append(args, w.args...)...)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // spanRow is one span ready for the appender, in column order of spansSchema.
 type spanRow struct {
 	day  int64
-	vals [27]driver.Value
+	vals [22]driver.Value
 }
 
 // spanName is one entry of the span_names catalog.
@@ -34,12 +34,13 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 		return nil
 	}
 	began := time.Now()
-	rows, days, names, err := spanRows(td)
+	rows, days, names, resources, err := spanRows(td)
 	if err != nil {
 		s.metrics.failures.WithLabelValues("spans").Inc()
 		return err
 	}
 	newNames := s.spanNames.missing(names)
+	newResources := s.spanResources.missing(resources)
 	err = s.spans.writeBatch(ctx, days, func(day int64, a *duckdb.Appender) error {
 		for i := range rows {
 			if rows[i].day != day {
@@ -51,6 +52,9 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 		}
 		return nil
 	}, func(conn *sql.Conn) error {
+		if err := insertSpanResources(ctx, conn, newResources); err != nil {
+			return err
+		}
 		return insertSpanNames(ctx, conn, newNames)
 	})
 	if err != nil {
@@ -60,6 +64,7 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 	// Days are part of the key, so a name is inserted again on a new day; retention
 	// resets the set when it deletes catalog rows.
 	s.spanNames.committed(newNames)
+	s.spanResources.committed(newResources)
 	s.metrics.rows.WithLabelValues("spans").Add(float64(len(rows)))
 	s.metrics.latency.WithLabelValues("spans").Observe(time.Since(began).Seconds())
 	return nil
@@ -89,12 +94,13 @@ func insertSpanNames(ctx context.Context, conn *sql.Conn, names map[spanName]str
 	return nil
 }
 
-// spanRows flattens td into rows, the sorted days they fall on and the distinct
-// (day, service, span name) triples.
-func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, error) {
+// spanRows flattens td into rows, the sorted days they fall on, the distinct
+// (day, service, span name) triples and the resources the rows refer to.
+func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, map[int64]spanResource, error) {
 	rows := make([]spanRow, 0, td.SpanCount())
 	var days []int64
 	names := make(map[spanName]struct{})
+	resources := make(map[int64]spanResource)
 	var buf, keys, vals []byte
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -108,28 +114,30 @@ func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, erro
 			ss := sss.At(j)
 			scope := ss.Scope()
 			buf = appendMapJSON(buf[:0], scope.Attributes())
-			scopeAttrs := string(buf)
+			sres := spanResource{resource, rs.SchemaUrl(), scope.Name(), scope.Version(), string(buf), ss.SchemaUrl()}
+			resID := spanResourceID(sres)
+			resources[resID] = sres
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				sp := spans.At(k)
 				if sp.TraceID().IsEmpty() {
-					return nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): empty trace id", sp.Name(), k, scope.Name())
+					return nil, nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): empty trace id", sp.Name(), k, scope.Name())
 				}
 				if sp.SpanID().IsEmpty() {
-					return nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): empty span id", sp.Name(), k, scope.Name())
+					return nil, nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): empty span id", sp.Name(), k, scope.Name())
 				}
 				startNs, endNs := int64(sp.StartTimestamp()), int64(sp.EndTimestamp())
 				duration := max(endNs-startNs, 0)
 				hi, lo := traceIDHalves(sp.TraceID())
 				keys, vals = appendAttrCols(keys[:0], vals[:0], sp.Attributes())
 				r := spanRow{day: dayOf(startNs)}
-				r.vals = [27]driver.Value{
+				r.vals = [22]driver.Value{
 					hi, lo, spanIDValue(sp.SpanID()), spanIDValue(sp.ParentSpanID()),
 					sp.TraceState().AsRaw(), sp.Flags(), sp.Name(), int8(sp.Kind()),
 					startNs, endNs, duration, int8(sp.Status().Code()), sp.Status().Message(),
 					service, string(keys), string(vals), eventsJSON(sp.Events()), linksJSON(sp.Links()),
 					sp.DroppedAttributesCount(), sp.DroppedEventsCount(), sp.DroppedLinksCount(),
-					resource, rs.SchemaUrl(), scope.Name(), scope.Version(), scopeAttrs, ss.SchemaUrl(),
+					resID,
 				}
 				rows = append(rows, r)
 				if !slices.Contains(days, r.day) {
@@ -140,7 +148,7 @@ func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, erro
 		}
 	}
 	slices.Sort(days)
-	return rows, days, names, nil
+	return rows, days, names, resources, nil
 }
 
 // eventsJSON encodes span events as a JSON array, or NULL when there are none:

@@ -56,7 +56,8 @@ type Store struct {
 	logs *signalTables
 	// logResources and spanNames remember catalog entries already committed.
 	logResources committedSet[int64, logResource]
-	spanNames    committedSet[spanName, struct{}]
+	spanNames     committedSet[spanName, struct{}]
+	spanResources committedSet[int64, spanResource]
 	spans        *signalTables
 
 	metrics *metrics
@@ -130,6 +131,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	}
 	if _, err := s.db.ExecContext(ctx, logResourcesDDL); err != nil {
 		return fmt.Errorf("create log resources table: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, spanResourcesDDL); err != nil {
+		return fmt.Errorf("create span resources table: %w", err)
 	}
 	if _, err := s.db.ExecContext(ctx, attrMacroDDL); err != nil {
 		return fmt.Errorf("create attribute macro: %w", err)
