@@ -55,10 +55,10 @@ type Store struct {
 
 	logs *signalTables
 	// logResources and spanNames remember catalog entries already committed.
-	logResources committedSet[int64, logResource]
+	logResources  committedSet[int64, logResource]
 	spanNames     committedSet[spanName, struct{}]
 	spanResources committedSet[int64, spanResource]
-	spans        *signalTables
+	spans         *signalTables
 
 	metrics *metrics
 
