@@ -137,6 +137,12 @@ func runSpan(rec *Record) ptrace.Traces {
 	sp := ss.Spans().AppendEmpty()
 	sp.SetTraceID(traceIDOf(rec))
 	sp.SetSpanID(spanIDOf(rec))
+	if rec.Telemetry.ParentSpanID != "" {
+		var parent pcommon.SpanID
+		if decodeHex(parent[:], rec.Telemetry.ParentSpanID) == nil {
+			sp.SetParentSpanID(parent)
+		}
+	}
 	sp.SetName(rec.Name)
 	sp.SetKind(ptrace.SpanKindInternal)
 	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(rec.StartTime))

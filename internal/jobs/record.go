@@ -8,15 +8,17 @@ import "time"
 // --output (one per line) and the value of the run span's loupe.run.record attribute; the
 // field names are documented in docs/run.md and are part of the interface.
 type Record struct {
-	RecordVersion int               `json:"record_version"`
-	RunID         string            `json:"run_id"`
-	Name          string            `json:"name"`
-	Tags          map[string]string `json:"tags,omitempty"`
-	Command       []string          `json:"command"`
-	CommandLine   string            `json:"command_line"`
-	Cwd           string            `json:"cwd"`
-	User          string            `json:"user"`
-	PID           int               `json:"pid,omitempty"`
+	RecordVersion int `json:"record_version"`
+	// RunID is 32 random hex digits; it is also the trace id unless the run joined the
+	// trace of an inherited TRACEPARENT.
+	RunID       string            `json:"run_id"`
+	Name        string            `json:"name"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	Command     []string          `json:"command"`
+	CommandLine string            `json:"command_line"`
+	Cwd         string            `json:"cwd"`
+	User        string            `json:"user"`
+	PID         int               `json:"pid,omitempty"`
 
 	StartTime       time.Time `json:"start_time"`
 	EndTime         time.Time `json:"end_time"`
@@ -183,8 +185,10 @@ type Output struct {
 
 // Telemetry says where the run's OTLP data went.
 type Telemetry struct {
-	TraceID   string `json:"trace_id"`
-	SpanID    string `json:"span_id"`
-	Server    string `json:"server,omitempty"`
-	SpoolFile string `json:"spool_file,omitempty"`
+	TraceID string `json:"trace_id"`
+	SpanID  string `json:"span_id"`
+	// ParentSpanID is set when the run inherited a TRACEPARENT: its span is a child there.
+	ParentSpanID string `json:"parent_span_id,omitempty"`
+	Server       string `json:"server,omitempty"`
+	SpoolFile    string `json:"spool_file,omitempty"`
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -107,6 +108,15 @@ func Run(ctx context.Context, opts Options, argv []string) (int, *Record, error)
 	if opts.MonitorInterval <= 0 {
 		return 0, nil, fmt.Errorf("monitor interval must be positive, got %s", opts.MonitorInterval)
 	}
+	if opts.MaxLineBytes <= 0 {
+		return 0, nil, fmt.Errorf("max line bytes must be positive, got %d", opts.MaxLineBytes)
+	}
+	if opts.Server != "" {
+		u, err := url.Parse(opts.Server)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return 0, nil, fmt.Errorf("server %q: want an http(s) URL such as http://localhost:4318", opts.Server)
+		}
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -155,8 +165,13 @@ func (r *runner) run(ctx context.Context) (int, *Record, error) {
 	if rec.Name == "" {
 		rec.Name = filepath.Base(r.argv[0])
 	}
-	rec.Telemetry.TraceID, rec.Telemetry.SpanID = newID(16), newID(8)
-	rec.RunID = rec.Telemetry.TraceID
+	rec.RunID = newID(16)
+	rec.Telemetry.TraceID, rec.Telemetry.SpanID = rec.RunID, newID(8)
+	// A job started inside a traced context (a workflow step under an instrumented
+	// orchestrator, or a loupe run inside a loupe run) joins that trace under its parent.
+	if tid, sid, ok := parseTraceparent(env["TRACEPARENT"]); ok {
+		rec.Telemetry.TraceID, rec.Telemetry.ParentSpanID = tid, sid
+	}
 	rec.Cwd, _ = os.Getwd()
 	if u, err := user.Current(); err == nil {
 		rec.User = u.Username
@@ -594,4 +609,19 @@ func (r *runner) finish(ctx context.Context) {
 			r.opts.Logger.Error("write run record", "path", r.opts.OutputPath, "err", err)
 		}
 	}
+}
+
+// parseTraceparent reads a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>").
+func parseTraceparent(tp string) (traceID, spanID string, ok bool) {
+	parts := strings.Split(strings.TrimSpace(tp), "-")
+	if len(parts) < 4 || len(parts[0]) != 2 || parts[0] == "ff" || len(parts[1]) != 32 || len(parts[2]) != 16 {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(parts[1] + parts[2]); err != nil {
+		return "", "", false
+	}
+	if strings.Trim(parts[1], "0") == "" || strings.Trim(parts[2], "0") == "" {
+		return "", "", false
+	}
+	return strings.ToLower(parts[1]), strings.ToLower(parts[2]), true
 }

@@ -209,3 +209,37 @@ func TestCommandLineQuoting(t *testing.T) {
 	require.Equal(t, `sh -c 'echo "a b"; it'\''s'`, commandLine([]string{"sh", "-c", `echo "a b"; it's`}))
 	require.Equal(t, `x ''`, commandLine([]string{"x", ""}))
 }
+
+func TestRunJoinsInheritedTrace(t *testing.T) {
+	opts := testOptions(t)
+	parentTrace, parentSpan := "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	opts.Environ = append(os.Environ(), "TRACEPARENT=00-"+parentTrace+"-"+parentSpan+"-01")
+	var out syncBuffer
+	opts.Stdout = &out
+	_, rec := runSh(t, opts, `echo "$TRACEPARENT"`)
+	require.Equal(t, parentTrace, rec.Telemetry.TraceID)
+	require.Equal(t, parentSpan, rec.Telemetry.ParentSpanID)
+	require.NotEqual(t, parentTrace, rec.RunID, "the run id stays unique")
+	require.Equal(t, "00-"+parentTrace+"-"+rec.Telemetry.SpanID+"-01\n", out.String(), "the child nests under this run")
+	sp := runSpan(rec).ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	require.Equal(t, parentSpan, sp.ParentSpanID().String())
+
+	for _, bad := range []string{"", "garbage", "00-" + strings.Repeat("0", 32) + "-" + parentSpan + "-01",
+		"ff-" + parentTrace + "-" + parentSpan + "-01", "00-xyz-" + parentSpan + "-01"} {
+		_, _, ok := parseTraceparent(bad)
+		require.False(t, ok, bad)
+	}
+}
+
+func TestRunRejectsBadOptions(t *testing.T) {
+	opts := testOptions(t)
+	opts.Server = "localhost:4318"
+	_, _, err := Run(context.Background(), opts, []string{"true"})
+	require.ErrorContains(t, err, "http(s) URL")
+	opts = testOptions(t)
+	opts.MaxLineBytes = 0
+	_, _, err = Run(context.Background(), opts, []string{"true"})
+	require.ErrorContains(t, err, "max line bytes")
+	_, _, err = Run(context.Background(), testOptions(t), nil)
+	require.ErrorContains(t, err, "no command")
+}
