@@ -109,7 +109,7 @@ func TestMetricEnvelopes(t *testing.T) {
 	code, body = get(t, srv, "/loki/api/v1/query", url.Values{
 		"query": {`count_over_time({service_name="api"}[3s]) * 2`}, "time": {strconv.FormatInt(sec+4, 10)}})
 	require.Equal(t, http.StatusOK, code, body)
-	require.JSONEq(t, fmt.Sprintf(`{"resultType":"vector","result":[{"metric":{"service_name":"api","k8s_namespace_name":"shop"},"value":[%d,"6"]}]}`, sec+4),
+	require.JSONEq(t, fmt.Sprintf(`{"resultType":"vector","result":[{"metric":{"service_name":"api","k8s_namespace_name":"shop","detected_level":"info"},"value":[%d,"6"]}]}`, sec+4),
 		dataWithoutStats(t, body))
 
 	code, body = get(t, srv, "/loki/api/v1/query", url.Values{"query": {`1 + 1.5`}, "time": {"1700000000.5"}})

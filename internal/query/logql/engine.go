@@ -168,8 +168,20 @@ func (e *Engine) resolve(ctx context.Context, x *LogExpr, start, end int64) (*se
 	if len(keys) > e.opts.MaxStreamFilter {
 		s.sel.Streams = nil // rows of other streams are skipped by the engine
 	}
-	formatted := false
+	formatted, parsed := false, false
 	for _, st := range x.Stages {
+		switch st := st.(type) {
+		case *ParserStage, *LabelFormatStage:
+			parsed = true
+		case *DropKeepStage:
+			// Grafana's log volume query ends in `| drop __error__`: without a parser
+			// before it there is no error label to drop, so it does not stop pushdown.
+			if !parsed && !st.Keep && len(st.Match) == 0 && !slices.ContainsFunc(st.Names, func(n string) bool {
+				return n != errorLabel && n != errorDetailsLabel
+			}) {
+				continue
+			}
+		}
 		if _, ok := st.(*LineFormatStage); ok {
 			formatted = true
 		}

@@ -2,6 +2,7 @@ package logql
 
 import (
 	"context"
+	"maps"
 	"fmt"
 	"math"
 	"slices"
@@ -201,6 +202,10 @@ func (e *Engine) evalRangePushed(ctx context.Context, r *RangeAggr, s *selection
 		ls, ok := s.labels[b.Stream]
 		if !ok || b.Index < 0 || b.Index >= nb {
 			continue
+		}
+		if _, has := ls["detected_level"]; !has && b.Level != "" {
+			ls = maps.Clone(ls)
+			ls["detected_level"] = b.Level
 		}
 		k := labelsKey(ls)
 		x := per[k]

@@ -12,10 +12,11 @@ import (
 )
 
 // Labels an entry carries through the pipeline: stream labels (resource attributes),
-// structured metadata (record attributes, trace_id, span_id, detected_level) and labels
-// the pipeline extracts. Structured metadata is visible to filters and templates and
-// returned with log lines, but is not a label of metric series (which would otherwise
-// get one series per trace id).
+// detected_level (from the severity), structured metadata (record attributes, trace_id,
+// span_id) and labels the pipeline extracts. Structured metadata is visible to filters
+// and templates and returned with log lines, but is not a label of metric series (Loki
+// would make it one, giving one series per trace id); detected_level is, so that
+// `sum by (detected_level) (count_over_time(...))`, Grafana's log volume, works.
 
 // Error labels set by stages, as Loki names them.
 const (
@@ -151,7 +152,11 @@ func newEntry(r plan.Row, streamLabels map[string]string, streamKeys map[string]
 	}
 	addMeta("trace_id", r.TraceID)
 	addMeta("span_id", r.SpanID)
-	addMeta("detected_level", detectedLevel(r.SeverityText, r.SeverityNumber))
+	if _, ok := e.labels["detected_level"]; !ok {
+		if lvl := detectedLevel(r.SeverityText, r.SeverityNumber); lvl != "" {
+			e.labels["detected_level"] = lvl
+		}
+	}
 	return e
 }
 

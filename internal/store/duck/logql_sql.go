@@ -266,8 +266,8 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	}
 	w := logqlWhere(sel, key)
 	w.add("ts > ?", origin)
-	q := "SELECT " + key + " AS k, (ts - ? - 1) // ? AS b, count(*), sum(strlen(body)) FROM " +
-		unionAll(tables, "*") + w.sql() + " GROUP BY k, b"
+	q := "SELECT " + key + " AS k, " + detectedLevelSQL + " AS lvl, (ts - ? - 1) // ? AS b, count(*), sum(strlen(body)) FROM " +
+		unionAll(tables, "*") + w.sql() + " GROUP BY k, lvl, b"
 	rows, err := l.s.db.QueryContext(ctx, q, append([]any{origin, width}, w.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("count logs: %w", err)
@@ -277,7 +277,7 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	for rows.Next() {
 		var b plan.Bucket
 		var id int64
-		if err := rows.Scan(&id, &b.Index, &b.Count, &b.Bytes); err != nil {
+		if err := rows.Scan(&id, &b.Level, &b.Index, &b.Count, &b.Bytes); err != nil {
 			return nil, fmt.Errorf("count logs: %w", err)
 		}
 		b.Stream = uint64(id)
@@ -288,3 +288,15 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	}
 	return out, nil
 }
+
+// detectedLevelSQL is LogQL's detected_level of a record, as the engine computes it for
+// rows (logql.detectedLevel).
+const detectedLevelSQL = `CASE
+	WHEN severity_text <> '' THEN lower(severity_text)
+	WHEN severity_number BETWEEN 1 AND 4 THEN 'trace'
+	WHEN severity_number BETWEEN 5 AND 8 THEN 'debug'
+	WHEN severity_number BETWEEN 9 AND 12 THEN 'info'
+	WHEN severity_number BETWEEN 13 AND 16 THEN 'warn'
+	WHEN severity_number BETWEEN 17 AND 20 THEN 'error'
+	WHEN severity_number > 20 THEN 'fatal'
+	ELSE '' END`

@@ -19,8 +19,8 @@ type Store interface {
 	// sel.Forward; any order with sel.Unordered), at most sel.Limit when > 0. The iterator
 	// stops at the first error.
 	Rows(ctx context.Context, sel Select) iter.Seq2[Row, error]
-	// Buckets counts the records selected by sel (its Limit, Forward are ignored) per stream
-	// and per bucket j of width Width, where bucket j holds timestamps in
+	// Buckets counts the records selected by sel (its Limit, Forward are ignored) per stream,
+	// detected level and bucket j of width Width, where bucket j holds timestamps in
 	// (Origin + j*Width, Origin + (j+1)*Width]. Buckets without records are omitted.
 	Buckets(ctx context.Context, sel Select, origin, width int64) ([]Bucket, error)
 }
@@ -75,9 +75,10 @@ type Row struct {
 	Attributes     map[string]any
 }
 
-// Bucket is the count of one stream in one bucket.
+// Bucket is the count of one stream and level in one bucket.
 type Bucket struct {
 	Stream uint64
+	Level  string // detected level: lower-case severity text, else the name of the severity number, else ""
 	Index  int64
 	Count  int64
 	Bytes  int64
