@@ -2,8 +2,8 @@ package logql
 
 import (
 	"context"
-	"maps"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
