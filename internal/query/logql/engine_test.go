@@ -37,6 +37,16 @@ func TestPushdownMatchesRows(t *testing.T) {
 	}
 }
 
+func TestGrafanaVolumeQueryIsPushedDown(t *testing.T) {
+	st := newTestStore(t)
+	eng := logql.NewEngine(st.LogQL(), logql.DefaultOptions(), nil)
+	res, err := eng.Query(context.Background(), `sum by (level, detected_level) (count_over_time({job="nginx"} | drop __error__ [1m]))`,
+		logql.Params{Start: T0, End: T0.Add(2 * time.Minute), Step: time.Minute})
+	require.NoError(t, err)
+	require.True(t, res.Stats.PushedDown)
+	require.NotEmpty(t, res.Series)
+}
+
 func TestInstantVectorAndLimits(t *testing.T) {
 	st := newTestStore(t)
 	opts := logql.DefaultOptions()
