@@ -13,17 +13,36 @@ import (
 func newPushCmd() *cobra.Command {
 	opts := jobs.PushOptions{SpoolDir: jobs.DefaultSpoolDir(), Timeout: 30 * time.Second}
 	cmd := &cobra.Command{
-		Use:   "push",
+		Use:   "push [FILE.jsonl...]",
 		Short: "Send runs spooled by `loupe run` while the server was unreachable",
 		Long: `Send every run record spooled by ` + "`loupe run`" + ` to the server it was meant for (or to
 --server / env LOUPE_SERVER). A spool file is deleted once the server accepted all of it; on
-failure it keeps what was not sent, so push can simply be retried.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+failure it keeps what was not sent, so push can simply be retried.
+
+With FILE arguments, send instead the run records that ` + "`loupe run --output FILE`" + ` wrote
+(span, samples and end-of-run metrics of each; the output lines are not in those files) to
+--server, LOUPE_SERVER or http://localhost:4318.`,
+		Example: `  loupe push
+  loupe push --server http://loupe.lab:4318 runs.jsonl`,
+		RunE: func(cmd *cobra.Command, files []string) error {
 			if !cmd.Flags().Changed("server") {
 				opts.Server = os.Getenv("LOUPE_SERVER")
 			}
 			out := cmd.OutOrStdout()
+			if len(files) > 0 {
+				server := opts.Server
+				if server == "" {
+					server = "http://localhost:4318"
+				}
+				for _, f := range files {
+					n, err := jobs.PushRecords(cmd.Context(), server, f, opts.Timeout)
+					fmt.Fprintf(out, "%s: %d run record(s) pushed\n", f, n)
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			res, err := jobs.Push(cmd.Context(), opts, func(file string, n int) {
 				fmt.Fprintf(out, "pushed %s (%d requests)\n", file, n)
 			})

@@ -201,3 +201,28 @@ func TestPushToleratesTruncatedLastLine(t *testing.T) {
 	_, nl, _ := sink.counts()
 	require.Equal(t, 1, nl)
 }
+
+func TestPushRecordsFromJSONL(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "runs.jsonl")
+	opts := testOptions(t)
+	opts.OutputPath = out
+	_, rec := runSh(t, opts, "sleep 0.3; exit 2")
+	_, _ = runSh(t, opts, "true")
+
+	sink := &otlpSink{fail: -1}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	n, err := PushRecords(context.Background(), srv.URL, out, 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	nt, _, nm := sink.counts()
+	require.Equal(t, 2, nt)
+	require.GreaterOrEqual(t, nm, 3, "samples of the first run and both summaries")
+	sp := sink.traces[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	require.Equal(t, rec.Telemetry.SpanID, sp.SpanID().String())
+
+	require.NoError(t, os.WriteFile(out, []byte("{\"name\":\"x\"}\n"), 0o644))
+	_, err = PushRecords(context.Background(), srv.URL, out, 0)
+	require.ErrorContains(t, err, "not a loupe run record")
+}

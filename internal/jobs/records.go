@@ -1,0 +1,77 @@
+package jobs
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// PushRecords sends the run records of a JSONL file written by --output to server: for each
+// record its span, its samples as metrics and its end-of-run metrics (not its output, which
+// a JSONL record does not hold). It stops at the first line that is not a record or the first
+// request that fails, and returns how many records were sent before.
+func PushRecords(ctx context.Context, server, path string, timeout time.Duration) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("open records: %w", err)
+	}
+	defer f.Close()
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	client := newHTTPClient(timeout)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	n := 0
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var rec Record
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return n, fmt.Errorf("%s line %d: %w", path, line, err)
+		}
+		if rec.RunID == "" || len(rec.Telemetry.TraceID) != 32 || len(rec.Telemetry.SpanID) != 16 {
+			return n, fmt.Errorf("%s line %d: not a loupe run record (run_id or telemetry ids missing)", path, line)
+		}
+		if err := pushRecord(ctx, client, server, &rec); err != nil {
+			return n, fmt.Errorf("%s line %d: %w", path, line, err)
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		return n, fmt.Errorf("read records: %w", err)
+	}
+	return n, nil
+}
+
+func pushRecord(ctx context.Context, c *http.Client, server string, rec *Record) error {
+	if len(rec.Samples) > 0 {
+		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(metricsOf(rec, rec.Samples, rec.StartTime))
+		if err != nil {
+			return fmt.Errorf("encode samples: %w", err)
+		}
+		if err := postOTLP(ctx, c, server, "metrics", b); err != nil {
+			return err
+		}
+	}
+	b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(summaryMetrics(rec))
+	if err != nil {
+		return fmt.Errorf("encode summary: %w", err)
+	}
+	if err := postOTLP(ctx, c, server, "metrics", b); err != nil {
+		return err
+	}
+	b, err = (&ptrace.ProtoMarshaler{}).MarshalTraces(runSpan(rec))
+	if err != nil {
+		return fmt.Errorf("encode span: %w", err)
+	}
+	return postOTLP(ctx, c, server, "traces", b)
+}
