@@ -257,6 +257,7 @@ type sample struct {
 // aggregates the samples of each window in Go.
 func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, times []int64, out *vec, st *Stats) error {
 	s.sel.Unordered = true
+	s.sel.NoAttributes = !readsLabels(s.stages)
 	type acc struct {
 		labels  map[string]string
 		samples []sample
@@ -641,4 +642,16 @@ func binOp(op string, a, b float64) (float64, bool) {
 		return math.Pow(a, b), true
 	}
 	return 0, compare(op, a, b)
+}
+
+// readsLabels reports whether a stage may read structured metadata, which metric series
+// labels do not carry: label filters, formats and drop/keep.
+func readsLabels(stages []Stage) bool {
+	for _, st := range stages {
+		switch st.(type) {
+		case *LabelFilterStage, *LineFormatStage, *LabelFormatStage, *DropKeepStage:
+			return true
+		}
+	}
+	return false
 }

@@ -158,10 +158,10 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 		base := logqlWhere(sel, key)
 		if sel.Unordered {
 			// One streaming scan of every partition; rowid is not needed for paging.
-			q := "SELECT ts, 0, " + key + ", body, severity_text, severity_number, trace_hi, trace_lo, span_id, attr_keys, attr_vals FROM " +
+			q := "SELECT ts, 0, " + rowColumns(key, !sel.NoAttributes) + " FROM " +
 				unionAll(tables, "*") + base.sql()
 			var ts, seq int64
-			l.page(ctx, q, base.args, &ts, &seq, yield)
+			l.page(ctx, q, base.args, !sel.NoAttributes, &ts, &seq, yield)
 			return
 		}
 		left := sel.Limit
@@ -188,11 +188,22 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 						w.add("(ts < ? OR (ts = ? AND rowid < ?))", cursorTs, cursorTs, cursorSeq)
 					}
 				}
-				q := "SELECT ts, rowid, " + key + ", body, severity_text, severity_number, trace_hi, trace_lo, span_id, attr_keys, attr_vals FROM " +
-					table + w.sql() + order + " LIMIT " + strconv.Itoa(n)
-				got, ok := l.page(ctx, q, w.args, &cursorTs, &cursorSeq, yield)
-				if !ok {
+				// Two steps, as QueryLogs does: the positions of the page (a top-N over two
+				// columns), then the wide rows at those positions. One top-N over wide rows
+				// materialises every column of every candidate.
+				pos, err := l.positions(ctx, "SELECT rowid FROM "+table+w.sql()+order+" LIMIT "+strconv.Itoa(n), w.args)
+				if err != nil {
+					yield(plan.Row{}, err)
 					return
+				}
+				got := 0
+				if len(pos) > 0 {
+					q := "SELECT ts, rowid, " + rowColumns(key, !sel.NoAttributes) + " FROM " + table +
+						" WHERE rowid IN (" + pos + ")" + order
+					var ok bool
+					if got, ok = l.page(ctx, q, nil, !sel.NoAttributes, &cursorTs, &cursorSeq, yield); !ok {
+						return
+					}
 				}
 				first = false
 				left -= got
@@ -204,9 +215,43 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 	}
 }
 
+// positions runs a query of rowids and returns them as a comma-separated list (numbers
+// from the database, safe to inline).
+func (l logqlStore) positions(ctx context.Context, q string, args []any) (string, error) {
+	rows, err := l.s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return "", fmt.Errorf("read logs: %w", err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return "", fmt.Errorf("read logs: %w", err)
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("read logs: %w", err)
+	}
+	return b.String(), nil
+}
+
+// rowColumns are the columns page scans after ts and the position.
+func rowColumns(key string, attrs bool) string {
+	cols := key + ", body, severity_text, severity_number, trace_hi, trace_lo, span_id, "
+	if attrs {
+		return cols + "attr_keys, attr_vals"
+	}
+	return cols + "'', ''"
+}
+
 // page runs one page query and yields its rows; it returns how many rows it yielded and
 // false when iteration must stop.
-func (l logqlStore) page(ctx context.Context, q string, args []any, cursorTs, cursorSeq *int64, yield func(plan.Row, error) bool) (int, bool) {
+func (l logqlStore) page(ctx context.Context, q string, args []any, attrs bool, cursorTs, cursorSeq *int64, yield func(plan.Row, error) bool) (int, bool) {
 	rows, err := l.s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
@@ -236,9 +281,11 @@ func (l logqlStore) page(ctx context.Context, q string, args []any, cursorTs, cu
 		if spanID.Valid {
 			r.SpanID = spanIDFrom(spanID.Int64).String()
 		}
-		if r.Attributes, err = attrColsToAny(keys, vals); err != nil {
-			yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
-			return n, false
+		if attrs {
+			if r.Attributes, err = attrColsToAny(keys, vals); err != nil {
+				yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
+				return n, false
+			}
 		}
 		n++
 		if !yield(r, nil) {

@@ -61,6 +61,9 @@ type Select struct {
 	// Unordered lets the store yield rows in any order (one scan instead of pages); the
 	// caller sorts what it keeps. Forward and Limit are then ignored.
 	Unordered bool
+	// NoAttributes leaves Row.Attributes nil, which saves decoding them when the query
+	// cannot look at them.
+	NoAttributes bool
 }
 
 // Row is one record as the engine needs it.
