@@ -239,3 +239,36 @@ func TestRunBinaryPassThroughIsByteExact(t *testing.T) {
 	require.Equal(t, wantErr.String(), stderr)
 	require.False(t, strings.Contains(stderr, "loupe"))
 }
+
+// TestRunOutputFileThenPushRecords records a run with no server at all (--output only) and
+// later sends the JSONL file to a real server.
+func TestRunOutputFileThenPushRecords(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "offline.jsonl")
+	cmd := exec.Command(loupeBin, "run", "--output", out, "--name", "laptop", "--monitor-interval", "100ms",
+		"--", "sh", "-c", "sleep 0.5; echo done")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "LOUPE_SERVER=")
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	require.Equal(t, "done\n", string(b), "no server contacted, nothing to complain about")
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var rec runRecord
+	require.NoError(t, json.Unmarshal(data, &rec))
+
+	s := startServer(t, t.TempDir())
+	push := exec.Command(loupeBin, "push", "--server", s.OTLPHTTP, out)
+	b, err = push.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	require.Contains(t, string(b), "1 run record(s) pushed")
+
+	eventually(t, 30*time.Second, func() error {
+		tr := getTrace(t, s, rec.Telemetry.TraceID)
+		if len(tr.Spans) != 1 || tr.Spans[0].Name != "laptop" || tr.Spans[0].Attributes["loupe.run.record"] == nil {
+			return fmt.Errorf("want the run span with its record, got %+v", tr.Spans)
+		}
+		if res := instant(t, s, fmt.Sprintf(`loupe_run_duration_seconds{loupe_run_id=%q}`, rec.RunID)); len(res) != 1 {
+			return fmt.Errorf("want the duration series, got %v", res)
+		}
+		return nil
+	})
+}

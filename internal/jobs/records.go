@@ -52,26 +52,23 @@ func PushRecords(ctx context.Context, server, path string, timeout time.Duration
 	return n, nil
 }
 
+// pushRecord sends the span first: it holds the whole record, and a metrics store may refuse
+// samples older than its head block.
 func pushRecord(ctx context.Context, c *http.Client, server string, rec *Record) error {
-	if len(rec.Samples) > 0 {
-		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(metricsOf(rec, rec.Samples, rec.StartTime))
-		if err != nil {
-			return fmt.Errorf("encode samples: %w", err)
-		}
-		if err := postOTLP(ctx, c, server, "metrics", b); err != nil {
-			return err
-		}
-	}
-	b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(summaryMetrics(rec))
-	if err != nil {
-		return fmt.Errorf("encode summary: %w", err)
-	}
-	if err := postOTLP(ctx, c, server, "metrics", b); err != nil {
-		return err
-	}
-	b, err = (&ptrace.ProtoMarshaler{}).MarshalTraces(runSpan(rec))
+	b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(runSpan(rec))
 	if err != nil {
 		return fmt.Errorf("encode span: %w", err)
 	}
-	return postOTLP(ctx, c, server, "traces", b)
+	if err := postOTLP(ctx, c, server, "traces", b); err != nil {
+		return err
+	}
+	md := summaryMetrics(rec)
+	if len(rec.Samples) > 0 {
+		metricsOf(rec, rec.Samples, rec.StartTime).ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
+	}
+	b, err = (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+	if err != nil {
+		return fmt.Errorf("encode metrics: %w", err)
+	}
+	return postOTLP(ctx, c, server, "metrics", b)
 }
