@@ -36,7 +36,27 @@ type Engine struct {
 }
 
 // NewEngine returns an engine reading st.
+// Zero fields of opts take their defaults; a nil logger discards logs.
 func NewEngine(st plan.Store, opts Options, logger *slog.Logger) *Engine {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	def := DefaultOptions()
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = def.MaxEntries
+	}
+	if opts.MaxSeries <= 0 {
+		opts.MaxSeries = def.MaxSeries
+	}
+	if opts.MaxSamples <= 0 {
+		opts.MaxSamples = def.MaxSamples
+	}
+	if opts.MaxSteps <= 0 {
+		opts.MaxSteps = def.MaxSteps
+	}
+	if opts.MaxStreamFilter <= 0 {
+		opts.MaxStreamFilter = def.MaxStreamFilter
+	}
 	return &Engine{store: st, opts: opts, logger: logger}
 }
 
@@ -168,15 +188,24 @@ func (e *Engine) resolve(ctx context.Context, x *LogExpr, start, end int64) (*se
 	if len(keys) > e.opts.MaxStreamFilter {
 		s.sel.Streams = nil // rows of other streams are skipped by the engine
 	}
-	formatted, parsed := false, false
+	// mayErr: an earlier stage may have set __error__, so stages about it must stay.
+	formatted, mayErr := false, false
 	for _, st := range x.Stages {
 		switch st := st.(type) {
-		case *ParserStage, *LabelFormatStage:
-			parsed = true
+		case *ParserStage, *LabelFormatStage, *LineFormatStage:
+			mayErr = true
+		case *LabelFilterStage:
+			// `| __error__=""` before any parser keeps every line: there is no error yet.
+			if c, ok := st.Filter.(*LabelCompare); ok && !mayErr && c.Name == errorLabel && c.Kind == "string" && c.Op == "=" && c.Str == "" {
+				continue
+			}
+			mayErr = true // numeric filters can set __error__ too
+		case *UnwrapStage:
+			mayErr = true
 		case *DropKeepStage:
 			// Grafana's log volume query ends in `| drop __error__`: without a parser
 			// before it there is no error label to drop, so it does not stop pushdown.
-			if !parsed && !st.Keep && len(st.Match) == 0 && !slices.ContainsFunc(st.Names, func(n string) bool {
+			if !mayErr && !st.Keep && len(st.Match) == 0 && !slices.ContainsFunc(st.Names, func(n string) bool {
 				return n != errorLabel && n != errorDetailsLabel
 			}) {
 				continue

@@ -45,6 +45,15 @@ func TestGrafanaVolumeQueryIsPushedDown(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.Stats.PushedDown)
 	require.NotEmpty(t, res.Series)
+
+	res, err = eng.Query(context.Background(), `count_over_time({job="nginx"} |= "GET" | __error__="" [1m])`,
+		logql.Params{Start: T0, End: T0.Add(2 * time.Minute), Step: time.Minute})
+	require.NoError(t, err)
+	require.True(t, res.Stats.PushedDown)
+	res, err = eng.Query(context.Background(), `count_over_time({job="nginx"} | x > 1 | __error__="" [1m])`,
+		logql.Params{Start: T0, End: T0.Add(2 * time.Minute), Step: time.Minute})
+	require.NoError(t, err)
+	require.False(t, res.Stats.PushedDown)
 }
 
 func TestInstantVectorAndLimits(t *testing.T) {

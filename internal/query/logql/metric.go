@@ -177,7 +177,7 @@ func (e *Engine) evalRange(ctx context.Context, r *RangeAggr, times []int64, st 
 	counting := r.Op == "count_over_time" || r.Op == "rate" || r.Op == "bytes_over_time" || r.Op == "bytes_rate"
 	if counting && r.Unwrap == nil && len(s.stages) == 0 && (last-first+rng)/width <= maxBuckets {
 		st.PushedDown = true
-		return out, e.evalRangePushed(ctx, r, s, shifted, width, out)
+		return out, e.evalRangePushed(ctx, r, s, shifted, width, out, st)
 	}
 	return out, e.evalRangeRows(ctx, r, s, shifted, out, st)
 }
@@ -185,7 +185,7 @@ func (e *Engine) evalRange(ctx context.Context, r *RangeAggr, times []int64, st 
 // evalRangePushed has the store count records per stream in buckets of width, a divisor
 // of both the step and the range, so that each window (t-range, t] is a whole number of
 // buckets; prefix sums then give every window's count.
-func (e *Engine) evalRangePushed(ctx context.Context, r *RangeAggr, s *selection, times []int64, width int64, out *vec) error {
+func (e *Engine) evalRangePushed(ctx context.Context, r *RangeAggr, s *selection, times []int64, width int64, out *vec, st *Stats) error {
 	rng := int64(r.Range)
 	origin := times[0] - rng
 	nb := (times[len(times)-1] - origin) / width
@@ -199,6 +199,8 @@ func (e *Engine) evalRangePushed(ctx context.Context, r *RangeAggr, s *selection
 	}
 	per := map[string]*sums{}
 	for _, b := range buckets {
+		st.Lines += b.Count
+		st.Bytes += b.Bytes
 		ls, ok := s.labels[b.Stream]
 		if !ok || b.Index < 0 || b.Index >= nb {
 			continue
