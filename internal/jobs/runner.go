@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +12,6 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -98,8 +95,8 @@ const (
 
 // Run runs argv as a child process, records it and returns the exit code Loupe should exit
 // with: the child's, 128+n when a signal n killed it, 127/126 when it could not be started.
-// Signals Loupe receives are forwarded to the child; ctx does not kill the child (a
-// cancelled ctx only shortens the final shipping). Run returns an error only for unusable
+// Signals Loupe receives are forwarded to the child; a cancelled ctx neither kills the
+// child nor stops the record from being delivered (each request is bounded by SendTimeout). Run returns an error only for unusable
 // options; every other problem is logged and recorded, never turned into a failed job.
 func Run(ctx context.Context, opts Options, argv []string) (int, *Record, error) {
 	if len(argv) == 0 {
@@ -146,13 +143,8 @@ type runner struct {
 	last    Sample
 }
 
-func newID(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func (r *runner) run(ctx context.Context) (int, *Record, error) {
+	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
 	env := parseEnv(r.opts.Environ)
 	r.env = env
@@ -187,7 +179,7 @@ func (r *runner) run(ctx context.Context) (int, *Record, error) {
 	r.ship = &shipper{client: newHTTPClient(r.opts.SendTimeout), server: r.opts.Server, spool: spool, logger: r.opts.Logger}
 
 	// Metadata capture runs beside the job: it must not delay the start.
-	captureCtx, cancelCapture := context.WithTimeout(context.WithoutCancel(ctx), r.opts.CaptureTimeout)
+	captureCtx, cancelCapture := context.WithTimeout(ctx, r.opts.CaptureTimeout)
 	defer cancelCapture()
 	captured := make(chan Environment, 1)
 	capture := r.opts.Capture
@@ -377,88 +369,6 @@ func (r *runner) setExit(ps *os.ProcessState, waitErr error) {
 	}
 }
 
-// forwardedSignals are passed on to the child. SIGPIPE is caught only so that a closed
-// stdout of Loupe does not kill Loupe before it records the run.
-var forwardedSignals = []os.Signal{
-	syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
-	syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGPIPE,
-}
-
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
-
-// childEnv is the child's environment with the OTel variables that make an instrumented
-// child send to the same server, with its spans under the run's span. Variables the user
-// set themselves win, except TRACEPARENT which always names the run.
-func (r *runner) childEnv() []string {
-	rec := r.rec
-	env := map[string]string{}
-	for k, v := range r.env {
-		env[k] = v
-	}
-	if r.opts.Server != "" {
-		if _, ok := env["OTEL_EXPORTER_OTLP_ENDPOINT"]; !ok {
-			env["OTEL_EXPORTER_OTLP_ENDPOINT"] = r.opts.Server
-			if _, ok := env["OTEL_EXPORTER_OTLP_PROTOCOL"]; !ok {
-				env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
-			}
-		}
-	}
-	attrs := "loupe.run.id=" + rec.RunID + ",loupe.run.name=" + percentEncode(rec.Name)
-	if old := env["OTEL_RESOURCE_ATTRIBUTES"]; old != "" {
-		attrs = old + "," + attrs
-	}
-	env["OTEL_RESOURCE_ATTRIBUTES"] = attrs
-	env["TRACEPARENT"] = "00-" + rec.Telemetry.TraceID + "-" + rec.Telemetry.SpanID + "-01"
-	env["LOUPE_RUN_ID"] = rec.RunID
-	return envList(env)
-}
-
-// percentEncode escapes a value for OTEL_RESOURCE_ATTRIBUTES (W3C baggage octets).
-func percentEncode(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c > 0x20 && c < 0x7f && c != ',' && c != ';' && c != '=' && c != '%' && c != '"' && c != '\\' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
-func commandLine(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`|&;<>()*?[]{}~#!") {
-			parts[i] = a
-		} else {
-			parts[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
-func localZone(env map[string]string) string {
-	if tz := env["TZ"]; tz != "" {
-		return strings.TrimPrefix(tz, ":")
-	}
-	if target, err := os.Readlink("/etc/localtime"); err == nil {
-		if _, name, ok := strings.Cut(target, "zoneinfo/"); ok {
-			return name
-		}
-	}
-	name, _ := time.Now().Zone()
-	return name
-}
-
 // sampleLoop samples the tree every interval until stop is closed, then once more.
 func (r *runner) sampleLoop(ctx context.Context, s *treeSampler, stop <-chan struct{}) {
 	gpus := len(r.rec.GPUs) > 0 || hasNvidiaSMI(r.env)
@@ -512,7 +422,6 @@ func (r *runner) takePending() []Sample {
 // until stop is closed and the lines are drained.
 func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}) {
 	const maxBatch = 2000
-	ctx = context.WithoutCancel(ctx)
 	var batch []Line
 	flush := func() {
 		if len(batch) > 0 {
@@ -574,7 +483,6 @@ func (r *runner) shipMetrics(ctx context.Context, md pmetric.Metrics) {
 // (or spool), the JSON line to --output.
 func (r *runner) finish(ctx context.Context) {
 	rec := r.rec
-	ctx = context.WithoutCancel(ctx)
 	r.mu.Lock()
 	rec.Samples = r.samples.samples
 	rec.Resources.PeakRSSBytes = r.peakRSS
@@ -609,19 +517,4 @@ func (r *runner) finish(ctx context.Context) {
 			r.opts.Logger.Error("write run record", "path", r.opts.OutputPath, "err", err)
 		}
 	}
-}
-
-// parseTraceparent reads a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>").
-func parseTraceparent(tp string) (traceID, spanID string, ok bool) {
-	parts := strings.Split(strings.TrimSpace(tp), "-")
-	if len(parts) < 4 || len(parts[0]) != 2 || parts[0] == "ff" || len(parts[1]) != 32 || len(parts[2]) != 16 {
-		return "", "", false
-	}
-	if _, err := hex.DecodeString(parts[1] + parts[2]); err != nil {
-		return "", "", false
-	}
-	if strings.Trim(parts[1], "0") == "" || strings.Trim(parts[2], "0") == "" {
-		return "", "", false
-	}
-	return strings.ToLower(parts[1]), strings.ToLower(parts[2]), true
 }
