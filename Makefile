@@ -28,7 +28,7 @@ unit:
 
 # Rebuilds the web UI bundle (ui/dist, committed and embedded in the binary).
 ui:
-	cd ui && npm ci && npm run build
+	./ui/install-deps.sh && cd ui && npm run build
 
 # Fails when the committed bundle does not match a fresh build of ui/src.
 ui-check:

@@ -9,7 +9,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 # Install exactly the locked dependencies when node_modules is missing or out of date.
 if [ ! -d node_modules ] || ! npm ls --silent >/dev/null 2>&1; then
-	npm ci --no-audit --no-fund >/dev/null
+	./install-deps.sh
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -32,7 +32,7 @@ if [ ! -x /usr/bin/chromium ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null 2>&1 ||
 		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
 fi
-[ -d "$UI_DIR/node_modules/playwright-core" ] || (cd "$UI_DIR" && npm ci --no-audit --no-fund >/dev/null)
+[ -d "$UI_DIR/node_modules/playwright-core" ] || "$UI_DIR/install-deps.sh"
 
 BIN=${LOUPE_BIN:-}
 if [ -z "$BIN" ]; then
