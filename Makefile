@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/loupe-dev/loupe/internal/version.Version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build run test test-deps lint unit ui ui-check browser fuzz bench clean
+.PHONY: build run test test-deps lint unit ui ui-check browser fuzz bench bench-go clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/loupe ./cmd/loupe
@@ -43,7 +43,13 @@ browser:
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
-bench:
+# The benchmark harness: Loupe (and Debian's Prometheus, side by side) on fresh data dirs;
+# writes bench/results/<date>.json and .txt. See docs/bench.md.
+bench: build
+	$(GO) run ./bench/cmd/loupe-bench run
+
+# Go micro-benchmarks beside the code.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
