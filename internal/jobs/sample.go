@@ -43,16 +43,8 @@ func (s *treeSampler) tree(ctx context.Context) []int32 {
 	}
 	children := map[int32][]int32{}
 	for _, pid := range pids {
-		st, ok := s.procs[pid]
-		var p *process.Process
-		if ok {
-			p = st.p
-		} else {
-			p = &process.Process{Pid: pid}
-		}
-		ppid, err := p.PpidWithContext(ctx)
-		if err == nil {
-			children[ppid] = append(children[ppid], pid)
+		if st, err := readProcStat(pid); err == nil {
+			children[st.ppid] = append(children[st.ppid], pid)
 		}
 	}
 	out := []int32{s.root}
@@ -60,6 +52,49 @@ func (s *treeSampler) tree(ctx context.Context) []int32 {
 		out = append(out, children[out[i]]...)
 	}
 	return out
+}
+
+// procStat is the part of /proc/<pid>/stat the sampler needs.
+type procStat struct {
+	ppid int32
+	cpu  float64 // user + system seconds
+}
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat; it is part of the Linux ABI
+// (USER_HZ), 100 on every architecture Loupe builds for.
+const userHZ = 100
+
+// readProcStat reads /proc/<pid>/stat directly: gopsutil's reader parses every field and
+// allocates for each, which made a sample of a busy machine cost milliseconds.
+func readProcStat(pid int32) (procStat, error) {
+	var st procStat
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
+	if err != nil {
+		return st, err
+	}
+	// The command name (field 2) may contain spaces and parentheses: fields start after
+	// the last ')'. Then: state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	// cmajflt utime stime.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return st, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 13 {
+		return st, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ppid, err := strconv.ParseInt(string(f[1]), 10, 32)
+	if err != nil {
+		return st, fmt.Errorf("/proc/%d/stat ppid: %w", pid, err)
+	}
+	utime, err1 := strconv.ParseUint(string(f[11]), 10, 64)
+	stime, err2 := strconv.ParseUint(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return st, fmt.Errorf("/proc/%d/stat: bad cpu times", pid)
+	}
+	st.ppid = int32(ppid)
+	st.cpu = float64(utime+stime) / userHZ
+	return st, nil
 }
 
 // sample takes one sample at now.
@@ -87,8 +122,8 @@ func (s *treeSampler) sample(ctx context.Context, now time.Time) Sample {
 		smp.RSSBytes += ps.rss
 		smp.Threads += ps.threads
 		smp.MaxHWMBytes = max(smp.MaxHWMBytes, ps.hwm)
-		if t, err := st.p.TimesWithContext(ctx); err == nil {
-			st.cpu = t.User + t.System
+		if ps, err := readProcStat(pid); err == nil {
+			st.cpu = ps.cpu
 		}
 		if io, err := st.p.IOCountersWithContext(ctx); err == nil {
 			st.read, st.write = io.ReadBytes, io.WriteBytes
