@@ -82,12 +82,13 @@ func openSignalTables(ctx context.Context, db *sql.DB, schema tableSchema) (*sig
 	slices.Sort(t.days)
 	// Partitions written before record attributes were split into attr_keys and
 	// attr_vals (attrcols.go) have one attributes column, and partitions before
-	// log_resources.go and span_resources.go their own resource column; refuse them
+	// log_resources.go and span_resources.go their own resource column (spans also an
+	// end_ns column); refuse them
 	// clearly rather than fail on every query.
 	var old string
 	err = db.QueryRowContext(ctx,
 		`SELECT table_name FROM duckdb_columns() WHERE schema_name = 'main' AND starts_with(table_name, ?)
-			AND column_name IN ('attributes', 'resource') LIMIT 1`,
+			AND column_name IN ('attributes', 'resource', 'end_ns') LIMIT 1`,
 		schema.prefix+"_").Scan(&old)
 	if err == nil {
 		return nil, fmt.Errorf("partition %s has the attribute layout of an older Loupe, which this version cannot read: move the database file away to start afresh", old)

@@ -1,6 +1,7 @@
 package duck
 
-// Column choices (see DESIGN.md "Storage"): timestamps are BIGINT nanoseconds; trace and
+// Column choices (see DESIGN.md "Storage"): timestamps are BIGINT nanoseconds (a span's
+// end is start_ns + duration_ns, not stored: ~6 B/span); trace and
 // span ids are BIGINTs (the trace id split in two halves), fixed width and NULL when
 // absent, which compare faster and store smaller than BLOB or hex text; low-cardinality
 // strings are plain VARCHAR, which DuckDB dictionary-compresses; record attributes are
@@ -39,7 +40,6 @@ var spansSchema = tableSchema{
 		name VARCHAR NOT NULL,
 		kind TINYINT NOT NULL,
 		start_ns BIGINT NOT NULL,
-		end_ns BIGINT NOT NULL,
 		duration_ns BIGINT NOT NULL,
 		status_code TINYINT NOT NULL,
 		status_message VARCHAR NOT NULL,

@@ -21,7 +21,7 @@ const (
 	statusCodeError   = int8(ptrace.StatusCodeError)
 )
 
-const spanColumns = `span_id, parent_span_id, trace_state, flags, name, kind, start_ns, end_ns,
+const spanColumns = `span_id, parent_span_id, trace_state, flags, name, kind, start_ns, duration_ns,
 	status_code, status_message, attr_keys, attr_vals, events, links,
 	dropped_attributes, dropped_events, dropped_links,
 	resource, resource_schema_url, scope_name, scope_version, scope_attributes, scope_schema_url`
@@ -97,11 +97,11 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID, lo int6
 		traceState, name, statusMsg, keys, vals    string
 		flags, dAttrs, dEvents, dLinks             uint32
 		kind, status                               int8
-		startNs, endNs                             int64
+		startNs, duration                          int64
 		events, links                              sql.NullString
 		res, resURL, scName, scVer, scAttrs, scURL string
 	)
-	err := rows.Scan(&traceLo, &spanID, &parent, &traceState, &flags, &name, &kind, &startNs, &endNs,
+	err := rows.Scan(&traceLo, &spanID, &parent, &traceState, &flags, &name, &kind, &startNs, &duration,
 		&status, &statusMsg, &keys, &vals, &events, &links, &dAttrs, &dEvents, &dLinks,
 		&res, &resURL, &scName, &scVer, &scAttrs, &scURL)
 	if err != nil || traceLo != lo {
@@ -140,7 +140,7 @@ func (g *traceGrouper) scanSpan(rows *sql.Rows, traceID pcommon.TraceID, lo int6
 	sp.SetName(name)
 	sp.SetKind(ptrace.SpanKind(kind))
 	sp.SetStartTimestamp(pcommon.Timestamp(startNs))
-	sp.SetEndTimestamp(pcommon.Timestamp(endNs))
+	sp.SetEndTimestamp(pcommon.Timestamp(startNs + duration))
 	sp.Status().SetCode(ptrace.StatusCode(status))
 	sp.Status().SetMessage(statusMsg)
 	sp.SetDroppedAttributesCount(dAttrs)
@@ -231,7 +231,7 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 		SELECT trace_hi, trace_lo,
 			coalesce(arg_min(service, start_ns) FILTER (WHERE parent_span_id IS NULL), arg_min(service, start_ns)),
 			coalesce(arg_min(name, start_ns) FILTER (WHERE parent_span_id IS NULL), arg_min(name, start_ns)),
-			min(start_ns) AS trace_start, max(end_ns), count(*),
+			min(start_ns) AS trace_start, max(start_ns + duration_ns), count(*),
 			count(*) FILTER (WHERE status_code = ` + strconv.Itoa(int(statusCodeError)) + `),
 			array_to_string(list_sort(list_distinct(list(service))), chr(0))
 		FROM s JOIN m USING (trace_hi, trace_lo)

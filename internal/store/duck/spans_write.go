@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -18,7 +19,7 @@ import (
 // spanRow is one span ready for the appender, in column order of spansSchema.
 type spanRow struct {
 	day  int64
-	vals [22]driver.Value
+	vals [21]driver.Value
 }
 
 // spanName is one entry of the span_names catalog.
@@ -126,15 +127,23 @@ func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, map[
 				if sp.SpanID().IsEmpty() {
 					return nil, nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): empty span id", sp.Name(), k, scope.Name())
 				}
+				// The end is stored as a duration, so end before start (which the
+				// pipeline already rejects) or times past 2262 could not come back.
+				if sp.EndTimestamp() < sp.StartTimestamp() {
+					return nil, nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): end before start", sp.Name(), k, scope.Name())
+				}
+				if sp.EndTimestamp() > math.MaxInt64 {
+					return nil, nil, nil, nil, fmt.Errorf("span %q (%d of scope %q): end time %d past the year 2262", sp.Name(), k, scope.Name(), sp.EndTimestamp())
+				}
 				startNs, endNs := int64(sp.StartTimestamp()), int64(sp.EndTimestamp())
-				duration := max(endNs-startNs, 0)
+				duration := endNs - startNs
 				hi, lo := traceIDHalves(sp.TraceID())
 				keys, vals = appendAttrCols(keys[:0], vals[:0], sp.Attributes())
 				r := spanRow{day: dayOf(startNs)}
-				r.vals = [22]driver.Value{
+				r.vals = [21]driver.Value{
 					hi, lo, spanIDValue(sp.SpanID()), spanIDValue(sp.ParentSpanID()),
 					sp.TraceState().AsRaw(), sp.Flags(), sp.Name(), int8(sp.Kind()),
-					startNs, endNs, duration, int8(sp.Status().Code()), sp.Status().Message(),
+					startNs, duration, int8(sp.Status().Code()), sp.Status().Message(),
 					service, string(keys), string(vals), eventsJSON(sp.Events()), linksJSON(sp.Links()),
 					sp.DroppedAttributesCount(), sp.DroppedEventsCount(), sp.DroppedLinksCount(),
 					resID,

@@ -116,3 +116,23 @@ func TestOpenRefusesOldLayout(t *testing.T) {
 	_, err = Open(path, DefaultOptions(), nil, nil)
 	require.ErrorContains(t, err, "logs_20260101 has the attribute layout of an older Loupe")
 }
+
+// TestSpanTimesStored checks the span times the store refuses: it keeps the end as a
+// duration, which cannot be negative or reach past int64 nanoseconds.
+func TestSpanTimesStored(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	td := genTraces(0, 1)
+	sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	sp.SetEndTimestamp(sp.StartTimestamp() - 1)
+	require.ErrorContains(t, s.WriteTraces(ctx, td), "end before start")
+	sp.SetEndTimestamp(1 << 63)
+	require.ErrorContains(t, s.WriteTraces(ctx, td), "past the year 2262")
+	sp.SetEndTimestamp(sp.StartTimestamp() + 1234567)
+	require.NoError(t, s.WriteTraces(ctx, td))
+	got, err := s.GetTrace(ctx, sp.TraceID())
+	require.NoError(t, err)
+	require.Equal(t, sp.EndTimestamp(), got.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).EndTimestamp())
+}
