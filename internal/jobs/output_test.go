@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -119,4 +120,12 @@ func abs(i int) int {
 		return -i
 	}
 	return i
+}
+
+func TestReadProcStatOfSelf(t *testing.T) {
+	st, err := readProcStat(int32(os.Getpid()))
+	require.NoError(t, err)
+	require.Equal(t, int32(os.Getppid()), st.ppid)
+	_, err = readProcStat(-1)
+	require.Error(t, err)
 }

@@ -243,3 +243,21 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	_, _, err = Run(context.Background(), testOptions(t), nil)
 	require.ErrorContains(t, err, "no command")
 }
+
+func FuzzParseTraceparent(f *testing.F) {
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	f.Add("00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-00-extra")
+	f.Add("--")
+	f.Fuzz(func(t *testing.T, tp string) {
+		tid, sid, ok := parseTraceparent(tp)
+		if !ok {
+			return
+		}
+		var trace [16]byte
+		var span [8]byte
+		require.NoError(t, decodeHex(trace[:], tid))
+		require.NoError(t, decodeHex(span[:], sid))
+		require.NotEqual(t, [16]byte{}, trace)
+		require.NotEqual(t, [8]byte{}, span)
+	})
+}
