@@ -1,9 +1,11 @@
 package loki
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,10 +23,10 @@ type tailResponse struct {
 // maxTailDelay is Loki's limit on delay_for.
 const maxTailDelay = 5 * time.Second
 
-// tailHandler serves /tail: a websocket that first sends the entries since start (up to
-// limit, oldest first), then polls the store every TailInterval for newer entries. An
-// entry is sent once it is older than delay_for seconds; entries that arrive later with
-// an older timestamp than the last one sent are not sent (as with Loki's delay_for).
+// tailHandler serves /tail: a websocket that first sends the most recent entries since
+// start (up to limit), then polls the store every TailInterval for new entries. An entry
+// is sent once it is older than delay_for seconds; each poll re-reads the last
+// tailLookback, so entries committed up to that late are still sent, once.
 func (h *Handler) tailHandler() http.Handler {
 	ws := websocket.Server{Handler: h.tail} // no Origin check: Grafana proxies the socket
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +73,11 @@ func tailDelay(r *http.Request) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// tailLookback is how far back each poll re-reads, so that entries committed after a
+// poll with a timestamp before it are still sent; entries already sent are remembered
+// for that long and skipped.
+const tailLookback = 10 * time.Second
+
 func (h *Handler) tail(conn *websocket.Conn) {
 	defer conn.Close()
 	r := conn.Request()
@@ -88,64 +95,95 @@ func (h *Handler) tail(conn *websocket.Conn) {
 	}()
 	q := r.FormValue("query")
 	limit, _ := parseLimit(r, h.opts.DefaultLimit)
+	limit = min(limit, h.opts.Engine.MaxEntries)
 	delay, _ := tailDelay(r)
-	now := h.now()
-	start, _ := parseTime(r.FormValue("start"), now.Add(-time.Hour))
-	from := start
+	start, _ := parseTime(r.FormValue("start"), h.now().Add(-time.Hour))
+	sent := map[string]int64{} // entry identity -> timestamp, for the lookback window
+	send := func(res *logql.Result) (last int64, ok bool) {
+		msg := tailResponse{Streams: []streamJSON{}}
+		for _, s := range res.Streams {
+			st := streamJSON{Stream: s.Labels}
+			lk := logql.LabelsString(s.Labels)
+			for _, e := range s.Entries {
+				last = max(last, e.Timestamp)
+				id := strconv.FormatInt(e.Timestamp, 10) + "\x00" + lk + "\x00" + e.Line
+				if _, dup := sent[id]; dup {
+					continue
+				}
+				sent[id] = e.Timestamp
+				st.Values = append(st.Values, [2]string{strconv.FormatInt(e.Timestamp, 10), e.Line})
+			}
+			if len(st.Values) > 0 {
+				slices.SortStableFunc(st.Values, func(a, b [2]string) int { return cmpNs(a[0], b[0]) })
+				msg.Streams = append(msg.Streams, st)
+			}
+		}
+		if len(msg.Streams) == 0 {
+			return last, true
+		}
+		return last, websocket.JSON.Send(conn, msg) == nil
+	}
+	query := func(from, to time.Time, forward bool) (*logql.Result, bool) {
+		res, err := h.engine.Query(ctx, q, logql.Params{Start: from, End: to, Step: time.Second, Limit: limit, Forward: forward})
+		if err != nil {
+			if ctx.Err() == nil {
+				h.logger.Warn("loki tail: query failed", "query", q, "err", err)
+				_ = websocket.Message.Send(conn, fmt.Sprintf(`{"error":%q}`, err.Error()))
+			}
+			return nil, false
+		}
+		return res, true
+	}
+
+	// First the most recent entries since start, then new ones as they arrive.
+	watermark := h.now().Add(-delay)
+	if watermark.After(start) {
+		res, ok := query(start, watermark, false)
+		if !ok {
+			return
+		}
+		if _, ok := send(res); !ok {
+			return
+		}
+	}
 	ticker := time.NewTicker(h.opts.TailInterval)
 	defer ticker.Stop()
-	firstBatch := true
 	for {
-		to := h.now().Add(-delay)
-		if to.After(from) {
-			res, err := h.engine.Query(ctx, q, logql.Params{Start: from, End: to, Step: time.Second, Limit: min(limit, h.opts.Engine.MaxEntries), Forward: !firstBatch})
-			if err != nil {
-				if ctx.Err() == nil {
-					h.logger.Warn("loki tail: query failed", "query", q, "err", err)
-					_ = websocket.Message.Send(conn, fmt.Sprintf(`{"error":%q}`, err.Error()))
-				}
-				return
-			}
-			msg, last := tailMessage(res, !firstBatch)
-			if len(msg.Streams) > 0 {
-				if err := websocket.JSON.Send(conn, msg); err != nil {
-					return
-				}
-			}
-			full := res.Stats.Entries >= int64(min(limit, h.opts.Engine.MaxEntries))
-			wasFirst := firstBatch
-			firstBatch = false
-			if !wasFirst && full && last > 0 {
-				// More entries than one message holds: continue right after the last one sent.
-				from = time.Unix(0, last+1)
-				continue
-			}
-			from = to
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
+		to := h.now().Add(-delay)
+		from := watermark.Add(-tailLookback)
+		if from.Before(start) {
+			from = start
+		}
+		for from.Before(to) {
+			res, ok := query(from, to, true)
+			if !ok {
+				return
+			}
+			last, ok := send(res)
+			if !ok {
+				return
+			}
+			if res.Stats.Entries < int64(limit) || last <= from.UnixNano() {
+				break
+			}
+			from = time.Unix(0, last) // more than one message: continue at the last entry
+		}
+		watermark = to
+		for id, ts := range sent {
+			if ts < to.Add(-tailLookback).UnixNano() {
+				delete(sent, id)
+			}
+		}
 	}
 }
 
-// tailMessage converts a result to a tail message with entries oldest first, and returns
-// the newest timestamp.
-func tailMessage(res *logql.Result, forward bool) (tailResponse, int64) {
-	msg := tailResponse{Streams: []streamJSON{}}
-	var last int64
-	for _, s := range res.Streams {
-		vals := make([][2]string, 0, len(s.Entries))
-		for i := range s.Entries {
-			e := s.Entries[i]
-			if !forward {
-				e = s.Entries[len(s.Entries)-1-i]
-			}
-			vals = append(vals, [2]string{strconv.FormatInt(e.Timestamp, 10), e.Line})
-			last = max(last, e.Timestamp)
-		}
-		msg.Streams = append(msg.Streams, streamJSON{Stream: s.Labels, Values: vals})
-	}
-	return msg, last
+func cmpNs(a, b string) int {
+	x, _ := strconv.ParseInt(a, 10, 64)
+	y, _ := strconv.ParseInt(b, 10, 64)
+	return cmp.Compare(x, y)
 }
