@@ -28,7 +28,7 @@ const Prefix = "/loki/api/v1/"
 var Paths = []string{
 	"/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/labels",
 	"/loki/api/v1/label/{name}/values", "/loki/api/v1/series", "/loki/api/v1/index/stats",
-	"/loki/api/v1/index/volume", "/loki/api/v1/tail", "/loki/api/v1/status/buildinfo",
+	"/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range", "/loki/api/v1/label", "/loki/api/v1/tail", "/loki/api/v1/status/buildinfo",
 	"/loki/api/v1/detected_labels", "/loki/api/v1/format_query",
 }
 
@@ -107,6 +107,8 @@ func NewHandler(st plan.Store, opts Options, logger *slog.Logger, reg prometheus
 	mux.HandleFunc("/loki/api/v1/series", h.instrument("series", h.series))
 	mux.HandleFunc("/loki/api/v1/index/stats", h.instrument("index_stats", h.indexStats))
 	mux.HandleFunc("/loki/api/v1/index/volume", h.instrument("index_volume", h.volume))
+	mux.HandleFunc("/loki/api/v1/index/volume_range", h.instrument("index_volume_range", h.volumeRange))
+	mux.HandleFunc("/loki/api/v1/label", h.instrument("labels", h.labels)) // Loki's alias of /labels
 	mux.HandleFunc("/loki/api/v1/detected_labels", h.instrument("detected_labels", h.detectedLabels))
 	mux.HandleFunc("/loki/api/v1/format_query", h.instrument("format_query", h.formatQuery))
 	mux.HandleFunc("/loki/api/v1/status/buildinfo", h.instrument("buildinfo", h.buildInfo))

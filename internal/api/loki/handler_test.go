@@ -172,6 +172,18 @@ func TestMetadataEndpoints(t *testing.T) {
 	require.JSONEq(t, fmt.Sprintf(`{"status":"success","data":{"resultType":"vector","result":[
 		{"metric":{"service_name":"api"},"value":[%v,"9"]},{"metric":{"service_name":"db"},"value":[%v,"4"]}]}}`, end, end), body)
 
+	code, body = get(t, srv, "/loki/api/v1/index/volume_range", url.Values{"query": {`{service_name=~".+"}`},
+		"start": {ns(t0.Add(time.Second))}, "end": {ns(t0.Add(3 * time.Second))}, "step": {"2s"}})
+	require.Equal(t, http.StatusOK, code, body)
+	s1, s3 := t0.Unix()+1, t0.Unix()+3
+	require.JSONEq(t, fmt.Sprintf(`{"resultType":"matrix","result":[
+		{"metric":{"service_name":"api"},"values":[[%d,"6"],[%d,"3"]]},
+		{"metric":{"service_name":"db"},"values":[[%d,"4"]]}]}`, s1, s3, s1), dataWithoutStats(t, body))
+
+	code, body = get(t, srv, "/loki/api/v1/label", with())
+	require.Equal(t, http.StatusOK, code, body)
+	require.JSONEq(t, `{"status":"success","data":["k8s_namespace_name","service_name"]}`, body)
+
 	code, body = get(t, srv, "/loki/api/v1/status/buildinfo", nil)
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"version":"3.0.0"`)

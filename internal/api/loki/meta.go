@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/loupe-dev/loupe/internal/query/logql"
 )
@@ -237,4 +238,44 @@ func (h *Handler) formatQuery(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return envelope{Status: "success", Data: q}, nil
+}
+
+// volumeRange answers /index/volume_range: line bytes per group and step, computed as
+// sum by (<group>) (bytes_over_time(<selector> [<step>])), which the store counts.
+func (h *Handler) volumeRange(r *http.Request) (any, error) {
+	q := form(r, "query")
+	if q == "" {
+		return nil, bad(fmt.Errorf("query: missing stream selector"))
+	}
+	ms, err := logql.ParseSelector(q)
+	if err != nil {
+		return nil, err
+	}
+	start, end, err := timeRange(r, h.now(), time.Hour)
+	if err != nil {
+		return nil, bad(err)
+	}
+	step := defaultStep(start, end)
+	if s := form(r, "step"); s != "" {
+		if step, err = parseDuration(s); err != nil {
+			return nil, bad(fmt.Errorf("step: %w", err))
+		}
+	}
+	var by []string
+	if t := form(r, "targetLabels"); t != "" {
+		by = strings.Split(t, ",")
+	} else {
+		for _, m := range ms {
+			by = append(by, m.Name)
+		}
+	}
+	var expr logql.SampleExpr = &logql.RangeAggr{Op: "bytes_over_time", Log: &logql.LogExpr{Matchers: ms}, Range: step}
+	if form(r, "aggregateBy") != "series" {
+		expr = &logql.VectorAggr{Op: "sum", Grouping: &logql.Grouping{Labels: by}, Inner: expr}
+	}
+	res, err := h.engine.Eval(r.Context(), expr, logql.Params{Start: start, End: end, Step: step})
+	if err != nil {
+		return nil, err
+	}
+	return queryResponse(res), nil
 }
