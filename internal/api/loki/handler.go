@@ -134,7 +134,7 @@ func (w *statusWriter) WriteHeader(code int) {
 // apiFunc handles one request and returns the response body, or an error.
 type apiFunc func(r *http.Request) (any, error)
 
-// errBadRequest marks errors in the request (HTTP 400).
+// badRequest marks errors in the request parameters (HTTP 400).
 type badRequest struct{ err error }
 
 func (e badRequest) Error() string { return e.err.Error() }

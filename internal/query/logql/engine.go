@@ -244,7 +244,7 @@ func matchesAll(ms []*Matcher, ls map[string]string) bool {
 	return true
 }
 
-// filtersOnly reports whether stages never drop entries (so a store limit is exact).
+// keepsAll reports whether stages never drop entries (so a store limit is exact).
 func keepsAll(stages []Stage) bool {
 	for _, s := range stages {
 		switch s.(type) {

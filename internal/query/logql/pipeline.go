@@ -1,7 +1,6 @@
 package logql
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -249,7 +248,7 @@ func apply(s Stage, e *entry) bool {
 }
 
 func (f *LineFilter) match(line string) bool {
-	any := false
+	matched := false
 	for i, v := range f.Values {
 		var ok bool
 		if f.res != nil {
@@ -258,14 +257,14 @@ func (f *LineFilter) match(line string) bool {
 			ok = strings.Contains(line, v)
 		}
 		if ok {
-			any = true
+			matched = true
 			break
 		}
 	}
 	if f.Op == "!=" || f.Op == "!~" {
-		return !any
+		return !matched
 	}
-	return any
+	return matched
 }
 
 func (d *DropKeepStage) apply(e *entry) {
@@ -378,286 +377,4 @@ func compare(op string, a, b float64) bool {
 		return a <= b
 	}
 	return false
-}
-
-// Parsers.
-
-func (p *ParserStage) parse(e *entry) {
-	switch p.Kind {
-	case "json":
-		p.parseJSON(e)
-	case "logfmt":
-		if err := parseLogfmt(e.line, e.setExtracted); err != nil {
-			e.setError("LogfmtParserErr", err)
-		}
-	case "regexp":
-		m := p.re.FindStringSubmatch(e.line)
-		if m == nil {
-			return
-		}
-		for i, name := range p.re.SubexpNames() {
-			if name != "" {
-				e.setExtracted(name, m[i])
-			}
-		}
-	case "pattern":
-		matchPattern(p.pattern, e.line, e.setExtracted)
-	case "unpack":
-		var obj map[string]any
-		if err := json.Unmarshal([]byte(e.line), &obj); err != nil {
-			e.setError("JSONParserErr", err)
-			return
-		}
-		for k, v := range obj {
-			s, ok := v.(string)
-			if !ok {
-				continue
-			}
-			if k == "_entry" {
-				e.line = s
-				continue
-			}
-			e.setExtracted(k, s)
-		}
-	}
-}
-
-func (p *ParserStage) parseJSON(e *entry) {
-	dec := json.NewDecoder(strings.NewReader(e.line))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		e.setError("JSONParserErr", err)
-		return
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		e.setError("JSONParserErr", fmt.Errorf("line is not a JSON object"))
-		return
-	}
-	if len(p.Params) > 0 {
-		for _, prm := range p.Params {
-			if x, ok := jsonPath(obj, prm.Path); ok {
-				e.setExtracted(prm.Label, jsonLabelValue(x))
-			}
-		}
-		return
-	}
-	flattenJSON("", obj, e)
-}
-
-func flattenJSON(prefix string, obj map[string]any, e *entry) {
-	for k, v := range obj {
-		name := k
-		if prefix != "" {
-			name = prefix + "_" + k
-		}
-		switch x := v.(type) {
-		case map[string]any:
-			flattenJSON(name, x, e)
-		case []any:
-			// Loki skips arrays unless they are selected with json expressions.
-		default:
-			e.setExtracted(name, jsonLabelValue(x))
-		}
-	}
-}
-
-func jsonLabelValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	default:
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(x); err != nil {
-			return ""
-		}
-		return strings.TrimSuffix(b.String(), "\n")
-	}
-}
-
-func jsonPath(v any, path []string) (any, bool) {
-	for _, k := range path {
-		if strings.HasPrefix(k, "[") {
-			arr, ok := v.([]any)
-			if !ok {
-				return nil, false
-			}
-			i, err := strconv.Atoi(k[1 : len(k)-1])
-			if err != nil || i < 0 || i >= len(arr) {
-				return nil, false
-			}
-			v = arr[i]
-			continue
-		}
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = obj[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-// parseLogfmt calls set for each key=value pair of line. Values may be double-quoted
-// with Go escapes; bare keys and empty values are skipped, as Loki does by default.
-func parseLogfmt(line string, set func(k, v string)) error {
-	i := 0
-	for i < len(line) {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-			i++
-		}
-		start := i
-		for i < len(line) && line[i] != '=' && line[i] != ' ' && line[i] != '\t' {
-			i++
-		}
-		key := line[start:i]
-		if i >= len(line) || line[i] != '=' {
-			continue // bare key
-		}
-		i++ // '='
-		var val string
-		if i < len(line) && line[i] == '"' {
-			j := i + 1
-			for j < len(line) && line[j] != '"' {
-				if line[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(line) {
-				return fmt.Errorf("unterminated quoted value for key %q", key)
-			}
-			s, err := strconv.Unquote(line[i : j+1])
-			if err != nil {
-				s = line[i+1 : j]
-			}
-			val = s
-			i = j + 1
-		} else {
-			vs := i
-			for i < len(line) && line[i] != ' ' && line[i] != '\t' {
-				i++
-			}
-			val = line[vs:i]
-		}
-		if key != "" && val != "" {
-			set(key, val)
-		}
-	}
-	return nil
-}
-
-// patternPart is a literal or a named capture (<name>; <_> captures nothing).
-type patternPart struct {
-	literal string
-	capture string
-	isCap   bool
-}
-
-func parsePattern(s string) ([]patternPart, error) {
-	var parts []patternPart
-	captures := 0
-	for s != "" {
-		i := strings.IndexByte(s, '<')
-		j := -1
-		if i >= 0 {
-			j = strings.IndexByte(s[i:], '>')
-		}
-		name := ""
-		if i >= 0 && j > 0 {
-			name = s[i+1 : i+j]
-		}
-		if i < 0 || j < 0 || !validCaptureName(name) {
-			// No (valid) capture ahead: the rest up to the next '<' candidate is literal.
-			k := len(s)
-			if i >= 0 {
-				k = i + 1
-			}
-			if n := len(parts); n > 0 && !parts[n-1].isCap {
-				parts[n-1].literal += s[:k]
-			} else {
-				parts = append(parts, patternPart{literal: s[:k]})
-			}
-			s = s[k:]
-			continue
-		}
-		if i > 0 {
-			if n := len(parts); n > 0 && !parts[n-1].isCap {
-				parts[n-1].literal += s[:i]
-			} else {
-				parts = append(parts, patternPart{literal: s[:i]})
-			}
-		}
-		if n := len(parts); n > 0 && parts[n-1].isCap {
-			return nil, fmt.Errorf("captures <%s> and <%s> need a literal between them", parts[n-1].capture, name)
-		}
-		parts = append(parts, patternPart{capture: name, isCap: true})
-		if name != "_" {
-			captures++
-		}
-		s = s[i+j+1:]
-	}
-	if captures == 0 {
-		return nil, fmt.Errorf("at least one named capture such as <name> is needed")
-	}
-	return parts, nil
-}
-
-func validCaptureName(n string) bool {
-	if n == "" {
-		return false
-	}
-	for i, r := range n {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// matchPattern matches line against parts: literals must appear in order, each capture
-// takes the text up to the next literal. A line that does not match extracts nothing.
-func matchPattern(parts []patternPart, line string, set func(k, v string)) {
-	type kv struct{ k, v string }
-	var got []kv
-	pos := 0
-	for i, p := range parts {
-		if !p.isCap {
-			if i == 0 {
-				if !strings.HasPrefix(line, p.literal) {
-					return
-				}
-				pos = len(p.literal)
-			}
-			continue
-		}
-		end := len(line)
-		next := ""
-		if i+1 < len(parts) {
-			next = parts[i+1].literal
-			k := strings.Index(line[pos:], next)
-			if k < 0 {
-				return
-			}
-			end = pos + k
-		}
-		if p.capture != "_" {
-			got = append(got, kv{p.capture, line[pos:end]})
-		}
-		pos = end + len(next)
-	}
-	for _, g := range got {
-		set(g.k, g.v)
-	}
 }
