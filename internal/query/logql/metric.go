@@ -120,9 +120,17 @@ func (e *Engine) eval(ctx context.Context, x SampleExpr, times []int64, st *Stat
 		}
 		return v, nil
 	case *RangeAggr:
-		return e.evalRange(ctx, x, times, st)
+		return e.evalRange(ctx, x, times, st, nil)
 	case *VectorAggr:
-		in, err := e.eval(ctx, x.Inner, times, st)
+		var in *vec
+		var err error
+		if r, ok := x.Inner.(*RangeAggr); ok && x.Op == "sum" && x.Grouping != nil && r.Grouping == nil && additive[r.Op] {
+			// sum by (a) (count_over_time(... | json [5m])): group samples by a while
+			// reading, instead of keeping one series per distinct parsed label set.
+			in, err = e.evalRange(ctx, r, times, st, x.Grouping)
+		} else {
+			in, err = e.eval(ctx, x.Inner, times, st)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +162,13 @@ func gcd(a, b int64) int64 {
 // maxBuckets bounds the buckets per stream of a pushed-down count.
 const maxBuckets = 1_000_000
 
-func (e *Engine) evalRange(ctx context.Context, r *RangeAggr, times []int64, st *Stats) (*vec, error) {
+// additive range aggregations: the sum of their values over series equals their value
+// over the union of the series' samples.
+var additive = map[string]bool{"count_over_time": true, "rate": true, "bytes_over_time": true, "bytes_rate": true, "sum_over_time": true}
+
+// evalRange evaluates a range aggregation; a non-nil preGroup groups the series labels of
+// samples read in Go (see eval, VectorAggr).
+func (e *Engine) evalRange(ctx context.Context, r *RangeAggr, times []int64, st *Stats, preGroup *Grouping) (*vec, error) {
 	shifted := make([]int64, len(times))
 	for i, t := range times {
 		shifted[i] = t - int64(r.Offset)
@@ -178,7 +192,7 @@ func (e *Engine) evalRange(ctx context.Context, r *RangeAggr, times []int64, st 
 		st.PushedDown = true
 		return out, e.evalRangePushed(ctx, r, s, shifted, width, out, st)
 	}
-	return out, e.evalRangeRows(ctx, r, s, shifted, out, st)
+	return out, e.evalRangeRows(ctx, r, s, shifted, out, st, preGroup)
 }
 
 // evalRangePushed has the store count records per stream in buckets of width, a divisor
@@ -256,7 +270,7 @@ type sample struct {
 
 // evalRangeRows reads the rows of the whole span, runs the pipeline on each, and
 // aggregates the samples of each window in Go.
-func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, times []int64, out *vec, st *Stats) error {
+func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, times []int64, out *vec, st *Stats, preGroup *Grouping) error {
 	s.sel.Unordered = true
 	s.sel.NoAttributes = !readsLabels(s.stages)
 	type acc struct {
@@ -300,6 +314,9 @@ func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, 
 		ls2 := en.seriesLabels(unwrapped)
 		if r.Grouping != nil {
 			ls2 = group(r.Grouping, ls2)
+		}
+		if preGroup != nil {
+			ls2 = group(preGroup, ls2)
 		}
 		k := labelsKey(ls2)
 		a := per[k]
