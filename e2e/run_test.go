@@ -272,3 +272,20 @@ func TestRunOutputFileThenPushRecords(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRunBinaryBrokenPipe: `loupe run -- yes | head -2` ends like `yes | head -2` does, with
+// the child killed by SIGPIPE once the reader is gone.
+func TestRunBinaryBrokenPipe(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "runs.jsonl")
+	sh := exec.Command("bash", "-c", fmt.Sprintf(`%q run --output %q -- yes | head -2; echo "status=${PIPESTATUS[0]}"`, loupeBin, out))
+	sh.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "LOUPE_SERVER=")
+	b, err := sh.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	require.Equal(t, "y\ny\nstatus=141\n", string(b))
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var rec runRecord
+	require.NoError(t, json.Unmarshal(data, &rec))
+	require.Equal(t, "killed", rec.Status)
+	require.Equal(t, 141, rec.ExitCode)
+}
