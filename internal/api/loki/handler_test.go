@@ -112,6 +112,11 @@ func TestMetricEnvelopes(t *testing.T) {
 	require.JSONEq(t, fmt.Sprintf(`{"resultType":"vector","result":[{"metric":{"service_name":"api","k8s_namespace_name":"shop","detected_level":"info"},"value":[%d,"6"]}]}`, sec+4),
 		dataWithoutStats(t, body))
 
+	// Grafana's health check.
+	code, body = get(t, srv, "/loki/api/v1/query", url.Values{"query": {`vector(1)+vector(1)`}, "time": {"1700000000"}})
+	require.Equal(t, http.StatusOK, code, body)
+	require.JSONEq(t, `{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"2"]}]}`, dataWithoutStats(t, body))
+
 	code, body = get(t, srv, "/loki/api/v1/query", url.Values{"query": {`1 + 1.5`}, "time": {"1700000000.5"}})
 	require.Equal(t, http.StatusOK, code, body)
 	require.JSONEq(t, `{"resultType":"scalar","result":[1700000000.5,"2.5"]}`, dataWithoutStats(t, body))

@@ -180,6 +180,13 @@ type BinaryExpr struct {
 // Literal is a number.
 type Literal struct{ Value float64 }
 
+// VectorLit is vector(<number>): one series without labels (Grafana's health check runs
+// vector(1)+vector(1)).
+type VectorLit struct{ Value float64 }
+
+func (*VectorLit) isExpr()   {}
+func (*VectorLit) isSample() {}
+
 func (*RangeAggr) isExpr()    {}
 func (*VectorAggr) isExpr()   {}
 func (*BinaryExpr) isExpr()   {}

@@ -119,6 +119,12 @@ func (e *Engine) eval(ctx context.Context, x SampleExpr, times []int64, st *Stat
 			v.sval[i] = x.Value
 		}
 		return v, nil
+	case *VectorLit:
+		ser := newSeries(map[string]string{}, len(times))
+		for i := range ser.vals {
+			ser.vals[i], ser.has[i] = x.Value, true
+		}
+		return &vec{series: map[string]*stepSeries{"": ser}}, nil
 	case *RangeAggr:
 		return e.evalRange(ctx, x, times, st, nil)
 	case *VectorAggr:

@@ -120,6 +120,15 @@ func (p *parser) primary() (SampleExpr, error) {
 			return &Literal{Value: math.NaN()}, nil
 		}
 		return &Literal{Value: math.Inf(1)}, nil
+	case t.kind == tIdent && t.text == "vector" && p.peekAt(1).text == "(":
+		p.next()
+		p.next()
+		n := p.next()
+		f, err := strconv.ParseFloat(n.text, 64)
+		if n.kind != tNumber || err != nil {
+			return nil, p.errAt(n.pos, "vector() needs a number, got %s", describe(n))
+		}
+		return &VectorLit{Value: f}, p.expectPunct(")")
 	case t.kind == tIdent:
 		return nil, p.unsupported(t, t.text)
 	}
