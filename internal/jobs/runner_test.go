@@ -261,3 +261,37 @@ func FuzzParseTraceparent(f *testing.F) {
 		require.NotEqual(t, [8]byte{}, span)
 	})
 }
+
+func TestRunWithoutOutputCapture(t *testing.T) {
+	opts := testOptions(t)
+	opts.CaptureOutput = false
+	var out syncBuffer
+	opts.Stdout = &out
+	code, rec := runSh(t, opts, "echo direct")
+	require.Equal(t, 0, code)
+	require.Equal(t, "direct\n", out.String())
+	require.Equal(t, Output{}, rec.Output, "nothing captured")
+}
+
+// TestRunDoesNotWaitForGrandchildHoldingOutput: a child that leaves a background process
+// holding its stdout open ends when the child ends (plus a short grace period), as it would
+// without Loupe, not when the background process ends.
+func TestRunDoesNotWaitForGrandchildHoldingOutput(t *testing.T) {
+	opts := testOptions(t)
+	var out syncBuffer
+	opts.Stdout = &out
+	done := make(chan int, 1)
+	go func() {
+		code, _ := runSh(t, opts, "sleep 60 & echo $!")
+		done <- code
+	}()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code)
+	case <-time.After(45 * time.Second):
+		t.Fatal("Run waited for the background process")
+	}
+	pid := strings.TrimSpace(out.String())
+	require.NotEmpty(t, pid)
+	_ = exec.Command("kill", pid).Run()
+}
