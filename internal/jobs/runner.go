@@ -495,6 +495,9 @@ func (r *runner) finish(ctx context.Context) {
 	rec.Resources.ReadBytes, rec.Resources.WriteBytes = r.last.ReadBytes, r.last.WriteBytes
 	r.mu.Unlock()
 	rec.Output = r.counter.output()
+	if n := rec.Output.DroppedLines; n > 0 && r.opts.Server != "" {
+		r.opts.Logger.Warn("output lines came faster than they could be shipped; some are missing from the logs (all were passed through)", "dropped_lines", n)
+	}
 	rec.Telemetry.Server = r.opts.Server
 
 	if r.opts.Server != "" {
