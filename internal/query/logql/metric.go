@@ -208,6 +208,7 @@ func (e *Engine) evalRangePushed(ctx context.Context, r *RangeAggr, s *selection
 	rng := int64(r.Range)
 	origin := times[0] - rng
 	nb := (times[len(times)-1] - origin) / width
+	s.sel.BodyBytes = r.Op == "bytes_over_time" || r.Op == "bytes_rate"
 	buckets, err := e.store.Buckets(ctx, s.sel, origin, width)
 	if err != nil {
 		return err

@@ -313,7 +313,11 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	}
 	w := logqlWhere(sel, key)
 	w.add("ts > ?", origin)
-	q := "SELECT " + key + " AS k, " + detectedLevelSQL + " AS lvl, (ts - ? - 1) // ? AS b, count(*), sum(strlen(body)) FROM " +
+	bytes := "0"
+	if sel.BodyBytes {
+		bytes = "sum(strlen(body))"
+	}
+	q := "SELECT " + key + " AS k, " + detectedLevelSQL + " AS lvl, (ts - ? - 1) // ? AS b, count(*), " + bytes + " FROM " +
 		unionAll(tables, "*") + w.sql() + " GROUP BY k, lvl, b"
 	rows, err := l.s.db.QueryContext(ctx, q, append([]any{origin, width}, w.args...)...)
 	if err != nil {
@@ -324,10 +328,11 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	for rows.Next() {
 		var b plan.Bucket
 		var id int64
-		if err := rows.Scan(&id, &b.Level, &b.Index, &b.Count, &b.Bytes); err != nil {
+		var n sql.NullInt64
+		if err := rows.Scan(&id, &b.Level, &b.Index, &b.Count, &n); err != nil {
 			return nil, fmt.Errorf("count logs: %w", err)
 		}
-		b.Stream = uint64(id)
+		b.Stream, b.Bytes = uint64(id), n.Int64
 		out = append(out, b)
 	}
 	if err := rows.Err(); err != nil {

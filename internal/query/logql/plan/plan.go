@@ -64,6 +64,9 @@ type Select struct {
 	// NoAttributes leaves Row.Attributes nil, which saves decoding them when the query
 	// cannot look at them.
 	NoAttributes bool
+	// BodyBytes asks Buckets for Bucket.Bytes; without it they are 0 and the bodies are
+	// not read.
+	BodyBytes bool
 }
 
 // Row is one record as the engine needs it.
