@@ -61,7 +61,7 @@ without any server (see docs/run.md for the fields).`,
 			}
 			if code != 0 {
 				// The job's own status is loupe's status; it is not a loupe error.
-				os.Exit(code)
+				return exitCode(code)
 			}
 			return nil
 		},
