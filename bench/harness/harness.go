@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/bench/loadgen"
@@ -120,6 +122,8 @@ type Machine struct {
 	GoVersion   string `json:"go_version"`
 	LoadAvgPre  string `json:"loadavg_before"`
 	LoadAvgPost string `json:"loadavg_after"`
+	// Loupe is what `loupe version` printed for the binary under test.
+	Loupe string `json:"loupe_version"`
 }
 
 // Report is everything a run measured.
@@ -143,6 +147,9 @@ func (h *Harness) Run(ctx context.Context) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Options: o,
 		Machine: Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadAvgPre: LoadAvg()}}
 	rep.Options.Progress = nil
+	if out, err := exec.CommandContext(ctx, o.LoupeBin, "version").Output(); err == nil {
+		rep.Machine.Loupe = strings.TrimSpace(string(out))
+	}
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 		return nil, err
 	}

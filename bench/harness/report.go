@@ -120,8 +120,8 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // WriteTable writes the report as readable tables.
 func WriteTable(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Loupe benchmark, %s, %d CPUs, load average %s before and %s after, took %s\n\n",
-		r.Started.Format("2006-01-02 15:04 UTC"), r.Machine.CPUs, r.Machine.LoadAvgPre, r.Machine.LoadAvgPost, r.Duration)
+	fmt.Fprintf(tw, "Loupe benchmark, %s, %s, %d CPUs, load average %s before and %s after, took %s\n\n",
+		r.Started.Format("2006-01-02 15:04 UTC"), r.Machine.Loupe, r.Machine.CPUs, r.Machine.LoadAvgPre, r.Machine.LoadAvgPost, r.Duration)
 	if len(r.Ingest) > 0 {
 		fmt.Fprintln(tw, "INGEST\tserver\tprotocol\titems\taccepted\trejected\titems/CPU-s\titems/s\tCPU s (ack/settled)\tp50/p99 ms\tRSS peak/steady MiB\tdisk B/item\tvs zstd-3\tblock B/sample\tloadavg")
 		for _, x := range r.Ingest {
