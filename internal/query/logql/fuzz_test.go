@@ -2,9 +2,11 @@ package logql_test
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loupe-dev/loupe/internal/query/logql"
 )
@@ -39,5 +41,33 @@ func FuzzParse(f *testing.F) {
 		if pe.Line < 1 || pe.Col < 1 || pe.Line > strings.Count(q, "\n")+1 {
 			t.Fatalf("Parse(%q): position %d:%d outside the query", q, pe.Line, pe.Col)
 		}
+	})
+}
+
+// FuzzEval evaluates every query that parses over the test data set: errors are fine,
+// panics are not.
+func FuzzEval(f *testing.F) {
+	file, err := os.Open("testdata/queries.test")
+	if err != nil {
+		f.Fatal(err)
+	}
+	sc := bufio.NewScanner(file)
+	for sc.Scan() {
+		if q, ok := strings.CutPrefix(sc.Text(), "query: "); ok {
+			f.Add(q, uint8(30))
+		}
+	}
+	file.Close()
+	st := newTestStore(f)
+	eng := logql.NewEngine(st.LogQL(), logql.DefaultOptions(), nil)
+	f.Fuzz(func(t *testing.T, q string, step uint8) {
+		expr, err := logql.Parse(q)
+		if err != nil {
+			return
+		}
+		p := logql.Params{Start: T0, End: T0.Add(2 * time.Minute), Step: time.Duration(step%60+1) * time.Second, Limit: 20}
+		_, _ = eng.Eval(context.Background(), expr, p)
+		p.Start, p.Step = p.End, 0
+		_, _ = eng.Eval(context.Background(), expr, p)
 	})
 }
