@@ -272,7 +272,8 @@ func (e *Engine) evalLogs(ctx context.Context, x *LogExpr, p Params) (*Result, e
 		return res, nil
 	}
 	s.sel.Forward = p.Forward
-	if keepsAll(s.stages) {
+	if keepsAll(s.stages) && s.sel.Streams != nil {
+		// Exact only when the store reads just the selected streams.
 		s.sel.Limit = limit
 	}
 	byKey := map[string]*Stream{}
