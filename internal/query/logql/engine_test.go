@@ -69,3 +69,23 @@ func TestInstantVectorAndLimits(t *testing.T) {
 	_, err = eng.Query(ctx, `{job="nginx"}`, logql.Params{Start: T0.Add(time.Hour), End: T0, Step: time.Minute})
 	require.ErrorContains(t, err, "before start")
 }
+
+// TestManyStreams checks the path where the selector matches more streams than the store
+// is given by id (the engine then filters rows by stream itself).
+func TestManyStreams(t *testing.T) {
+	st := newTestStore(t)
+	small := logql.DefaultOptions()
+	small.MaxStreamFilter = 1
+	a := logql.NewEngine(st.LogQL(), logql.DefaultOptions(), nil)
+	b := logql.NewEngine(st.LogQL(), small, nil)
+	p := logql.Params{Start: T0, End: T0.Add(3 * time.Minute), Step: 30 * time.Second, Limit: 3}
+	for _, q := range []string{`{job="nginx"}`, `{service_name=~"api|nginx"} |= "GET"`, `sum by (env) (count_over_time({job="nginx"}[1m]))`} {
+		want, err := a.Query(context.Background(), q, p)
+		require.NoError(t, err)
+		got, err := b.Query(context.Background(), q, p)
+		require.NoError(t, err)
+		require.Equal(t, want.Streams, got.Streams, q)
+		require.Equal(t, want.Series, got.Series, q)
+		require.True(t, len(got.Streams) > 0 || len(got.Series) > 0, q)
+	}
+}
