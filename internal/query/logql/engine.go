@@ -163,7 +163,8 @@ type selection struct {
 }
 
 // resolve lists the streams in [start, end) matching the selector and pushes the
-// leading line filters (those before any line_format) down to the store.
+// leading line filters (those before any stage that changes the line: line_format,
+// unpack) down to the store.
 func (e *Engine) resolve(ctx context.Context, x *LogExpr, start, end int64) (*selection, error) {
 	streams, err := e.store.Streams(ctx, start, end, false)
 	if err != nil {
@@ -213,6 +214,9 @@ func (e *Engine) resolve(ctx context.Context, x *LogExpr, start, end int64) (*se
 		}
 		if _, ok := st.(*LineFormatStage); ok {
 			formatted = true
+		}
+		if ps, ok := st.(*ParserStage); ok && ps.Kind == "unpack" {
+			formatted = true // unpack replaces the line with its _entry
 		}
 		if lf, ok := st.(*LineFilter); ok && !formatted {
 			s.sel.LineFilters = append(s.sel.LineFilters, plan.LineFilter{Op: lineOp(lf.Op), Values: lf.Values})
