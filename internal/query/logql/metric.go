@@ -175,6 +175,9 @@ var additive = map[string]bool{"count_over_time": true, "rate": true, "bytes_ove
 // evalRange evaluates a range aggregation; a non-nil preGroup groups the series labels of
 // samples read in Go (see eval, VectorAggr).
 func (e *Engine) evalRange(ctx context.Context, r *RangeAggr, times []int64, st *Stats, preGroup *Grouping) (*vec, error) {
+	if r.Op == "absent_over_time" {
+		return e.evalAbsent(ctx, r, times, st)
+	}
 	shifted := make([]int64, len(times))
 	for i, t := range times {
 		shifted[i] = t - int64(r.Offset)
@@ -428,4 +431,32 @@ func quantile(q float64, vals []float64) float64 {
 	hi := math.Ceil(rank)
 	w := rank - lo
 	return vals[int(lo)]*(1-w) + vals[int(hi)]*w
+}
+
+// evalAbsent is absent_over_time: 1 at the steps where the selection has no entry in the
+// window, labelled with the selector's equality matchers (as Prometheus' absent does).
+func (e *Engine) evalAbsent(ctx context.Context, r *RangeAggr, times []int64, st *Stats) (*vec, error) {
+	counts := *r
+	counts.Op = "count_over_time"
+	in, err := e.evalRange(ctx, &counts, times, st, nil)
+	if err != nil {
+		return nil, err
+	}
+	ls := map[string]string{}
+	for _, m := range r.Log.Matchers {
+		if m.Type == MatchEq {
+			ls[m.Name] = m.Value
+		}
+	}
+	out := newSeries(ls, len(times))
+	for i := range times {
+		out.has[i], out.vals[i] = true, 1
+		for _, s := range in.series {
+			if s.has[i] {
+				out.has[i] = false
+				break
+			}
+		}
+	}
+	return &vec{series: map[string]*stepSeries{labelsKey(ls): out}}, nil
 }

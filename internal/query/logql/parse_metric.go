@@ -9,7 +9,7 @@ import (
 // Metric expressions: range and vector aggregations, binary operators, numbers.
 
 var rangeOps = map[string]bool{
-	"count_over_time": true, "rate": true, "bytes_over_time": true, "bytes_rate": true,
+	"absent_over_time": true, "count_over_time": true, "rate": true, "bytes_over_time": true, "bytes_rate": true,
 	"sum_over_time": true, "avg_over_time": true, "min_over_time": true, "max_over_time": true,
 	"stddev_over_time": true, "stdvar_over_time": true, "quantile_over_time": true,
 	"first_over_time": true, "last_over_time": true,
@@ -221,7 +221,7 @@ func (p *parser) rangeAggr() (SampleExpr, error) {
 	if unwrapOps[op.text] && r.Unwrap == nil {
 		return nil, p.errAt(op.pos, "%s needs an unwrapped label: %s({...} | unwrap <label> [5m])", op.text, op.text)
 	}
-	if r.Unwrap != nil && (op.text == "count_over_time" || op.text == "bytes_over_time" || op.text == "bytes_rate") {
+	if r.Unwrap != nil && (op.text == "count_over_time" || op.text == "absent_over_time" || op.text == "bytes_over_time" || op.text == "bytes_rate") {
 		return nil, p.errAt(op.pos, "%s does not take an unwrapped label", op.text)
 	}
 	if p.isGrouping() {
