@@ -210,6 +210,8 @@ func TestErrors(t *testing.T) {
 		{"/loki/api/v1/query", url.Values{"query": {`{a="b"}`}}, 400, "not supported as an instant query"},
 		{"/loki/api/v1/series", url.Values{"match[]": {`{a=~".*"}`}}, 400, "does not match the empty string"},
 		{"/loki/api/v1/index/stats", url.Values{}, 400, "missing stream selector"},
+		{"/loki/api/v1/tail", url.Values{"query": {`count_over_time({a="b"}[1m])`}}, 400, "tail needs a log query"},
+		{"/loki/api/v1/tail", url.Values{"query": {`{a="b"}`}, "delay_for": {"9"}}, 400, "delay_for"},
 	} {
 		code, body := get(t, srv, c.path, c.params)
 		require.Equal(t, c.code, code, "%s %v: %s", c.path, c.params, body)

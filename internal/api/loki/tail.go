@@ -30,35 +30,39 @@ const maxTailDelay = 5 * time.Second
 func (h *Handler) tailHandler() http.Handler {
 	ws := websocket.Server{Handler: h.tail} // no Origin check: Grafana proxies the socket
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.checkTail(r); err != nil {
+			h.requests.WithLabelValues("tail", "400").Inc()
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		h.requests.WithLabelValues("tail", "101").Inc()
-		q := r.FormValue("query")
-		if q == "" {
-			http.Error(w, "query: missing LogQL query", http.StatusBadRequest)
-			return
-		}
-		expr, err := logql.Parse(q)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if _, ok := expr.(*logql.LogExpr); !ok {
-			http.Error(w, "tail needs a log query, not a metric query", http.StatusBadRequest)
-			return
-		}
-		if _, err := parseLimit(r, h.opts.DefaultLimit); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if _, err := tailDelay(r); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if _, err := parseTime(r.FormValue("start"), time.Time{}); err != nil {
-			http.Error(w, "start: "+err.Error(), http.StatusBadRequest)
-			return
-		}
 		ws.ServeHTTP(w, r)
 	})
+}
+
+// checkTail validates the parameters of a tail request before the upgrade.
+func (h *Handler) checkTail(r *http.Request) error {
+	q := r.FormValue("query")
+	if q == "" {
+		return fmt.Errorf("query: missing LogQL query")
+	}
+	expr, err := logql.Parse(q)
+	if err != nil {
+		return err
+	}
+	if _, ok := expr.(*logql.LogExpr); !ok {
+		return fmt.Errorf("tail needs a log query, not a metric query")
+	}
+	if _, err := parseLimit(r, h.opts.DefaultLimit); err != nil {
+		return err
+	}
+	if _, err := tailDelay(r); err != nil {
+		return err
+	}
+	if _, err := parseTime(r.FormValue("start"), time.Time{}); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	return nil
 }
 
 func tailDelay(r *http.Request) (time.Duration, error) {
