@@ -34,6 +34,9 @@ func aggregate(x *VectorAggr, in *vec, n int) *vec {
 	if x.Op == "topk" || x.Op == "bottomk" {
 		return topk(x, in, n)
 	}
+	if x.Op == "sort" || x.Op == "sort_desc" {
+		return in // the order is applied to the result (evalMetric)
+	}
 	type accum struct {
 		sum, min, max, count, mean, m2 float64
 	}

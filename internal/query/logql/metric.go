@@ -108,6 +108,14 @@ func (e *Engine) evalMetric(ctx context.Context, x SampleExpr, p Params) (*Resul
 			res.Series = append(res.Series, out)
 		}
 	}
+	if a, ok := x.(*VectorAggr); ok && (a.Op == "sort" || a.Op == "sort_desc") && p.IsInstant() {
+		slices.SortStableFunc(res.Series, func(s, t Series) int {
+			if a.Op == "sort_desc" {
+				return cmpFloat(t.Points[0].V, s.Points[0].V)
+			}
+			return cmpFloat(s.Points[0].V, t.Points[0].V)
+		})
+	}
 	return res, nil
 }
 

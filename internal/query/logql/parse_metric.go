@@ -22,7 +22,7 @@ var unwrapOps = map[string]bool{
 }
 
 var vectorOps = map[string]bool{
-	"sum": true, "avg": true, "min": true, "max": true, "count": true,
+	"sort": true, "sort_desc": true, "sum": true, "avg": true, "min": true, "max": true, "count": true,
 	"stddev": true, "stdvar": true, "topk": true, "bottomk": true,
 }
 
