@@ -151,8 +151,12 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(tw)
 	}
 	if f := r.Foot; f != nil {
-		fmt.Fprintf(tw, "FOOTPRINT\tidle RSS %.1f MiB\tready empty %.0f ms\tready loaded %.0f ms\t%.0f logs/s sustained: RSS max %.1f MiB, %.2f cores\n\n",
-			mib(f.IdleRSSBytes), f.StartupEmptyMs, f.StartupLoadedMs, f.SustainedAchieved, mib(f.SustainedRSSPeak), f.SustainedCPUPerSec)
+		loaded := "not measured (no query scenario)"
+		if f.StartupLoadedMs > 0 {
+			loaded = fmt.Sprintf("%.0f ms", f.StartupLoadedMs)
+		}
+		fmt.Fprintf(tw, "FOOTPRINT\tidle RSS %.1f MiB\tready empty %.0f ms\tready loaded %s\t%.0f logs/s sustained: RSS max %.1f MiB, %.2f cores\n\n",
+			mib(f.IdleRSSBytes), f.StartupEmptyMs, loaded, f.SustainedAchieved, mib(f.SustainedRSSPeak), f.SustainedCPUPerSec)
 	}
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(tw, "TARGET\twant\tgot\tmet")
