@@ -51,6 +51,12 @@ func (p *ParserStage) parse(e *entry) {
 }
 
 func (p *ParserStage) parseJSON(e *entry) {
+	if len(p.Params) == 0 {
+		if err := flattenJSONLine(e.line, e.setExtracted); err != nil {
+			e.setError("JSONParserErr", err)
+		}
+		return
+	}
 	dec := json.NewDecoder(strings.NewReader(e.line))
 	dec.UseNumber()
 	var v any
@@ -63,18 +69,16 @@ func (p *ParserStage) parseJSON(e *entry) {
 		e.setError("JSONParserErr", fmt.Errorf("line is not a JSON object"))
 		return
 	}
-	if len(p.Params) > 0 {
-		for _, prm := range p.Params {
-			if x, ok := jsonPath(obj, prm.Path); ok {
-				e.setExtracted(prm.Label, jsonLabelValue(x))
-			}
+	for _, prm := range p.Params {
+		if x, ok := jsonPath(obj, prm.Path); ok {
+			e.setExtracted(prm.Label, jsonLabelValue(x))
 		}
-		return
 	}
-	flattenJSON("", obj, e)
 }
 
-func flattenJSON(prefix string, obj map[string]any, e *entry) {
+// flattenJSON is the reference flattening over decoded JSON (used by tests to check
+// flattenJSONLine).
+func flattenJSON(prefix string, obj map[string]any, set func(k, v string)) {
 	for k, v := range obj {
 		name := k
 		if prefix != "" {
@@ -82,11 +86,11 @@ func flattenJSON(prefix string, obj map[string]any, e *entry) {
 		}
 		switch x := v.(type) {
 		case map[string]any:
-			flattenJSON(name, x, e)
+			flattenJSON(name, x, set)
 		case []any:
 			// Loki skips arrays unless they are selected with json expressions.
 		default:
-			e.setExtracted(name, jsonLabelValue(x))
+			set(name, jsonLabelValue(x))
 		}
 	}
 }
