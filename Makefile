@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/loupe-dev/loupe/internal/version.Version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build run test test-deps lint unit ui ui-check browser fuzz bench bench-go clean
+.PHONY: build run test test-deps lint unit ui ui-check browser fuzz bench bench-smoke bench-go clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/loupe ./cmd/loupe
@@ -45,8 +45,12 @@ fuzz:
 
 # The benchmark harness: Loupe (and Debian's Prometheus, side by side) on fresh data dirs;
 # writes bench/results/<date>.json and .txt. See docs/bench.md.
+# Full query size: make bench BENCHFLAGS='-query-logs 10000000 -query-spans 10000000'
 bench: build
-	$(GO) run ./bench/cmd/loupe-bench run
+	$(GO) run ./bench/cmd/loupe-bench run -loupe bin/loupe -out bench/results $(BENCHFLAGS)
+
+bench-smoke: build
+	$(GO) run ./bench/cmd/loupe-bench run -smoke -loupe bin/loupe -out $${TMPDIR:-/tmp}/loupe-bench-smoke
 
 # Go micro-benchmarks beside the code.
 bench-go:
