@@ -33,6 +33,41 @@ func TestGrafanaAPIs(t *testing.T) {
 	require.Equal(t, "invoice 7 overdue", logs[0].Body)
 	require.Equal(t, "acme", logs[0].Attributes["customer"])
 
+	// LogQL over the same logs, OTLP and Loki-pushed alike, through the Loki query API.
+	var streams struct {
+		Status string `json:"status"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Stream map[string]string `json:"stream"`
+				Values [][2]string       `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	getJSON(t, s.HTTP+"/loki/api/v1/query_range?"+url.Values{"query": {`{service_name="payments"} |= "DECLINED" | detected_level="error"`}}.Encode(), 200, &streams)
+	require.Equal(t, "streams", streams.Data.ResultType)
+	require.Len(t, streams.Data.Result, 1)
+	require.Equal(t, "Card DECLINED by acme: insufficient funds", streams.Data.Result[0].Values[0][1])
+	var vector struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	getJSON(t, s.HTTP+"/loki/api/v1/query?"+url.Values{"query": {`sum by (service_name) (count_over_time({deployment_environment="e2e"}[5m]))`}}.Encode(), 200, &vector)
+	counts := map[string]any{}
+	for _, r := range vector.Data.Result {
+		counts[r.Metric["service_name"]] = r.Value[1]
+	}
+	require.Equal(t, map[string]any{"frontend": "1", "payments": "1"}, counts)
+	var labels struct {
+		Data []string `json:"data"`
+	}
+	getJSON(t, s.HTTP+"/loki/api/v1/labels", 200, &labels)
+	require.Contains(t, labels.Data, "service_name")
+
 	// Tempo: trace by id as protobuf, the way Grafana's Tempo data source asks for it.
 	req, err := http.NewRequest("GET", s.HTTP+"/api/traces/"+sent.TraceID.String(), nil)
 	require.NoError(t, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	lokiapi "github.com/loupe-dev/loupe/internal/api/loki"
 	"github.com/loupe-dev/loupe/internal/api/native"
 	"github.com/loupe-dev/loupe/internal/api/prom"
 	"github.com/loupe-dev/loupe/internal/api/tempo"
@@ -168,6 +169,7 @@ func (s *Server) Start(ctx context.Context) error {
 	lokiOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	lokiPush := loki.NewPushHandler(pipe, lokiOpts, s.logger.With("component", "loki"), s.reg)
 	mux.Handle(loki.Path, lokiPush)
+	mux.Handle(lokiapi.Prefix, lokiapi.NewHandler(events.LogQL(), lokiapi.DefaultOptions(), s.logger.With("component", "loki-query"), s.reg))
 	mux.Handle("/api/prom/push", lokiPush) // promtail before Loki 2.0
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })

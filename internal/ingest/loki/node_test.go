@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -86,6 +87,9 @@ func TestNodeClients(t *testing.T) {
 		for _, r := range queryLogs(t, st, service) {
 			got = append(got, rec{Body: r.Body, Severity: r.SeverityText, SevNum: r.SeverityNumber, Attrs: r.Attributes, Level: r.Resource["level"]})
 		}
+		// Clients stamp entries in milliseconds, so two lines may share a timestamp and come
+		// back in either order: compare them sorted by body.
+		sort.Slice(got, func(i, j int) bool { return got[i].Body < got[j].Body })
 		return got
 	}
 	// A 204 means committed, so the records are there as soon as node exits.
@@ -101,10 +105,10 @@ func TestNodeClients(t *testing.T) {
 	}, read("winston-json"))
 	pinoRecs := read("pino-app")
 	require.Len(t, pinoRecs, 2)
-	require.Contains(t, pinoRecs[0].Body, "pino slow call")
-	require.Equal(t, "warning", pinoRecs[0].Severity)
-	require.Equal(t, int32(13), pinoRecs[0].SevNum)
-	require.Equal(t, map[string]any{"request_id": "r-1", "attempt": "2"}, pinoRecs[0].Attrs)
-	require.Contains(t, pinoRecs[1].Body, "pino done")
-	require.Equal(t, "info", pinoRecs[1].Severity)
+	require.Contains(t, pinoRecs[1].Body, "pino slow call")
+	require.Equal(t, "warning", pinoRecs[1].Severity)
+	require.Equal(t, int32(13), pinoRecs[1].SevNum)
+	require.Equal(t, map[string]any{"request_id": "r-1", "attempt": "2"}, pinoRecs[1].Attrs)
+	require.Contains(t, pinoRecs[0].Body, "pino done")
+	require.Equal(t, "info", pinoRecs[0].Severity)
 }
