@@ -125,7 +125,7 @@ func (h *pushHandler) handle(r *http.Request) pushResult {
 	if err != nil {
 		return pushResult{status: http.StatusUnsupportedMediaType, msg: err.Error()}
 	}
-	body, res := h.readBody(r)
+	body, res := h.readBody(r, isJSON)
 	if res != nil {
 		return *res
 	}
@@ -209,8 +209,9 @@ func requestFormat(contentType string) (isJSON bool, err error) {
 }
 
 // readBody reads the body, undoing a gzip or deflate Content-Encoding, refusing more than
-// MaxRequestBytes before or after decompression.
-func (h *pushHandler) readBody(r *http.Request) ([]byte, *pushResult) {
+// MaxRequestBytes before or after decompression. "snappy" is accepted for protobuf bodies,
+// as Loki does: they are always snappy-compressed and decoded later.
+func (h *pushHandler) readBody(r *http.Request, isJSON bool) ([]byte, *pushResult) {
 	limit := h.opts.MaxRequestBytes
 	if r.ContentLength > limit {
 		res := h.tooLarge()
@@ -219,22 +220,22 @@ func (h *pushHandler) readBody(r *http.Request) ([]byte, *pushResult) {
 	raw := io.LimitReader(r.Body, limit+1)
 	var body io.Reader = raw
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	switch enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
+	switch {
+	case enc == "", enc == "identity", enc == "snappy" && !isJSON:
+	case enc == "gzip", enc == "x-gzip":
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
 			return nil, &pushResult{status: http.StatusBadRequest, msg: "decompress gzip body: " + err.Error()}
 		}
 		defer zr.Close()
 		body = zr
-	case "deflate":
+	case enc == "deflate":
 		zr := flate.NewReader(raw)
 		defer zr.Close()
 		body = zr
 	default:
 		return nil, &pushResult{status: http.StatusUnsupportedMediaType,
-			msg: fmt.Sprintf("unsupported Content-Encoding %q, want gzip, deflate or none", clip(enc))}
+			msg: fmt.Sprintf("unsupported Content-Encoding %q, want gzip, deflate, none, or snappy for protobuf", clip(enc))}
 	}
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))

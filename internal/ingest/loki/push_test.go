@@ -170,9 +170,16 @@ func TestPushBadInput(t *testing.T) {
 
 	f(415, `unsupported Content-Type "text/plain"`, js(`x`), "Content-Type", "text/plain")
 	f(415, `unsupported Content-Encoding "br"`, js(`x`), "Content-Type", "application/json", "Content-Encoding", "br")
+	f(415, `unsupported Content-Encoding "snappy"`, js(`x`), "Content-Type", "application/json", "Content-Encoding", "snappy")
 	require.Zero(t, c.n, "bad input never reaches the pipeline")
 
-	code, _, _ := post(t, h, snappyEncode(nil))
+	// Loki accepts (and some clients send) Content-Encoding: snappy on protobuf bodies,
+	// which are snappy-compressed anyway.
+	code, _, msg := post(t, h, protoBody(t, push.Stream{Labels: `{job="a"}`, Entries: []push.Entry{{Timestamp: time.Unix(1, 0), Line: "x"}}}),
+		"Content-Type", "application/x-protobuf", "Content-Encoding", "snappy")
+	require.Equal(t, http.StatusNoContent, code, msg)
+
+	code, _, _ = post(t, h, snappyEncode(nil))
 	require.Equal(t, http.StatusNoContent, code, "an empty protobuf request has nothing to store")
 }
 
