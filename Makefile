@@ -44,7 +44,7 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 # The benchmark harness: Loupe (and Debian's Prometheus, side by side) on fresh data dirs;
-# writes bench/results/<date>.json and .txt. See docs/bench.md.
+# writes bench/results/<date>.json and .txt. See docs/performance.md.
 # Full query size: make bench BENCHFLAGS='-query-logs 10000000 -query-spans 10000000'
 bench: build
 	$(GO) run ./bench/cmd/loupe-bench run -loupe bin/loupe -out bench/results $(BENCHFLAGS)

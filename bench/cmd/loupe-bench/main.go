@@ -1,5 +1,5 @@
 // Command loupe-bench generates synthetic telemetry against any endpoint (`load`) and runs
-// Loupe's benchmark harness (`run`); see docs/bench.md.
+// Loupe's benchmark harness (`run`); see docs/performance.md.
 package main
 
 import (
