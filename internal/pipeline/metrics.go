@@ -1,10 +1,11 @@
 package pipeline
 
 import (
-	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loupe-dev/loupe/internal/selfmetrics"
 )
 
 // Reasons for loupe_ingest_rejected_items_total besides the limit problems.
@@ -62,32 +63,12 @@ func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics
 			Help: "Merged writes that failed and were retried request by request.",
 		}, []string{"signal"}),
 	}
-	m.items = register(reg, logger, m.items)
-	m.rejected = register(reg, logger, m.rejected)
-	m.queueDepth = register(reg, logger, m.queueDepth)
-	m.writeDuration = register(reg, logger, m.writeDuration)
-	m.batchItems = register(reg, logger, m.batchItems)
-	m.batchRequests = register(reg, logger, m.batchRequests)
-	m.splitRetries = register(reg, logger, m.splitRetries)
+	m.items = selfmetrics.Register(reg, logger, m.items)
+	m.rejected = selfmetrics.Register(reg, logger, m.rejected)
+	m.queueDepth = selfmetrics.Register(reg, logger, m.queueDepth)
+	m.writeDuration = selfmetrics.Register(reg, logger, m.writeDuration)
+	m.batchItems = selfmetrics.Register(reg, logger, m.batchItems)
+	m.batchRequests = selfmetrics.Register(reg, logger, m.batchRequests)
+	m.splitRetries = selfmetrics.Register(reg, logger, m.splitRetries)
 	return m
-}
-
-// register registers c, or returns the equal collector registered before (two pipelines
-// on one registry share their metrics). A nil reg registers nothing.
-func register[C prometheus.Collector](reg prometheus.Registerer, logger *slog.Logger, c C) C {
-	if reg == nil {
-		return c
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	logger.Warn("register pipeline metric", "err", err)
-	return c
 }

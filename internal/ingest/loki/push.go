@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/selfmetrics"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -273,28 +274,8 @@ func newMetrics(reg prometheus.Registerer, logger *slog.Logger) *metrics {
 			Help: "Bytes of Loki push bodies after Content-Encoding decompression (protobuf bodies still snappy-compressed).",
 		}),
 	}
-	m.requests = register(reg, logger, m.requests)
-	m.entries = register(reg, logger, m.entries)
-	m.bytes = register(reg, logger, m.bytes)
+	m.requests = selfmetrics.Register(reg, logger, m.requests)
+	m.entries = selfmetrics.Register(reg, logger, m.entries)
+	m.bytes = selfmetrics.Register(reg, logger, m.bytes)
 	return m
-}
-
-// register registers c, or returns the collector already registered under its name, so
-// that two handlers on one registry share counters.
-func register[C prometheus.Collector](reg prometheus.Registerer, logger *slog.Logger, c C) C {
-	if reg == nil {
-		return c
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	logger.Warn("register loki push metric", "err", err)
-	return c
 }

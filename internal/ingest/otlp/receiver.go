@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/selfmetrics"
 )
 
 // Config configures the OTLP receivers. Start from DefaultConfig.
@@ -245,27 +246,7 @@ func newReceiverMetrics(reg prometheus.Registerer, logger *slog.Logger) *receive
 			Help: "Bytes of OTLP export requests after decompression, by transport and signal.",
 		}, []string{"transport", "signal"}),
 	}
-	m.requests = register(reg, logger, m.requests)
-	m.bytes = register(reg, logger, m.bytes)
+	m.requests = selfmetrics.Register(reg, logger, m.requests)
+	m.bytes = selfmetrics.Register(reg, logger, m.bytes)
 	return m
-}
-
-// register registers c, or returns the equal collector registered before. A nil reg
-// registers nothing.
-func register[C prometheus.Collector](reg prometheus.Registerer, logger *slog.Logger, c C) C {
-	if reg == nil {
-		return c
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	logger.Warn("register otlp receiver metric", "err", err)
-	return c
 }
