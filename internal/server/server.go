@@ -8,22 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	lokiapi "github.com/loupe-dev/loupe/internal/api/loki"
-	"github.com/loupe-dev/loupe/internal/api/native"
-	"github.com/loupe-dev/loupe/internal/api/prom"
-	"github.com/loupe-dev/loupe/internal/api/tempo"
-	"github.com/loupe-dev/loupe/internal/api/tempo/jaeger"
 	"github.com/loupe-dev/loupe/internal/config"
-	"github.com/loupe-dev/loupe/internal/ingest/loki"
 	"github.com/loupe-dev/loupe/internal/ingest/otlp"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
@@ -32,7 +24,6 @@ import (
 	"github.com/loupe-dev/loupe/internal/store/duck"
 	"github.com/loupe-dev/loupe/internal/store/tsdb"
 	"github.com/loupe-dev/loupe/internal/version"
-	"github.com/loupe-dev/loupe/ui"
 )
 
 // component is the lifecycle every long-lived part follows: Start returns quickly and runs
@@ -145,37 +136,10 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start statsd receiver: %w", err)
 	}
 
-	promOpts := prom.DefaultOptions()
-	promOpts.Targets = s.scraper.Targets
-	promOpts.Metadata = mergedMetadata{metrics, s.scraper, statsdRecv}
-	promOpts.Version = version.Get().Version
-	promOpts.Revision = version.Get().Revision
-	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
-	promOpts.MaxOTLPBodyBytes = int64(s.cfg.Limits.MaxRequestBytes)
-	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
+	mux, err := s.routes(events, metrics, pipe, statsdRecv)
 	if err != nil {
-		return fmt.Errorf("prometheus api: %w", err)
+		return err
 	}
-	s.add(closer{promAPI.Close})
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", promAPI)
-	mux.Handle("/api/loupe/v1/", native.New(events, events, s.logger.With("component", "api")))
-	tempoAPI := tempo.New(events, s.logger.With("component", "tempo"))
-	for _, p := range tempo.Paths() {
-		mux.Handle(p, tempoAPI)
-	}
-	mux.Handle(jaeger.Prefix, jaeger.New(events, s.logger.With("component", "jaeger")))
-	lokiOpts := loki.DefaultOptions()
-	lokiOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
-	lokiPush := loki.NewPushHandler(pipe, lokiOpts, s.logger.With("component", "loki"), s.reg)
-	mux.Handle(loki.Path, lokiPush)
-	mux.Handle(lokiapi.Prefix, lokiapi.NewHandler(events.LogQL(), lokiapi.DefaultOptions(), s.logger.With("component", "loki-query"), s.reg))
-	mux.Handle("/api/prom/push", lokiPush) // promtail before Loki 2.0
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })
-	mux.Handle(promscrape.ReloadPath, promscrape.ReloadHandler(s.Reload))
-	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
 
 	recvCfg := otlp.DefaultConfig()
 	recvCfg.GRPCAddr = s.cfg.Listen.OTLPGRPC

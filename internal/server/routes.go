@@ -1,0 +1,63 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	lokiapi "github.com/loupe-dev/loupe/internal/api/loki"
+	"github.com/loupe-dev/loupe/internal/api/native"
+	"github.com/loupe-dev/loupe/internal/api/prom"
+	"github.com/loupe-dev/loupe/internal/api/tempo"
+	"github.com/loupe-dev/loupe/internal/api/tempo/jaeger"
+	"github.com/loupe-dev/loupe/internal/ingest/loki"
+	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
+	"github.com/loupe-dev/loupe/internal/ingest/statsd"
+	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/store/duck"
+	"github.com/loupe-dev/loupe/internal/store/tsdb"
+	"github.com/loupe-dev/loupe/internal/version"
+	"github.com/loupe-dev/loupe/ui"
+)
+
+// routes builds the handler of the HTTP port: every query API, the HTTP ingest paths that
+// are not OTLP (remote write, Loki push), Loupe's own endpoints and the UI. The Prometheus
+// API's engine is registered for closing with the other parts.
+func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.Pipeline, statsdRecv *statsd.Receiver) (http.Handler, error) {
+	promOpts := prom.DefaultOptions()
+	promOpts.Targets = s.scraper.Targets
+	promOpts.Metadata = mergedMetadata{metrics, s.scraper, statsdRecv}
+	promOpts.Version = version.Get().Version
+	promOpts.Revision = version.Get().Revision
+	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
+	promOpts.MaxOTLPBodyBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus api: %w", err)
+	}
+	s.add(closer{promAPI.Close})
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", promAPI)
+	mux.Handle("/api/loupe/v1/", native.New(events, events, s.logger.With("component", "api")))
+	tempoAPI := tempo.New(events, s.logger.With("component", "tempo"))
+	for _, p := range tempo.Paths() {
+		mux.Handle(p, tempoAPI)
+	}
+	mux.Handle(jaeger.Prefix, jaeger.New(events, s.logger.With("component", "jaeger")))
+	lokiOpts := loki.DefaultOptions()
+	lokiOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	lokiPush := loki.NewPushHandler(pipe, lokiOpts, s.logger.With("component", "loki"), s.reg)
+	mux.Handle(loki.Path, lokiPush)
+	mux.Handle(lokiapi.Prefix, lokiapi.NewHandler(events.LogQL(), lokiapi.DefaultOptions(), s.logger.With("component", "loki-query"), s.reg))
+	mux.Handle("/api/prom/push", lokiPush) // promtail before Loki 2.0
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })
+	mux.Handle(promscrape.ReloadPath, promscrape.ReloadHandler(s.Reload))
+	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
+
+	return mux, nil
+}
