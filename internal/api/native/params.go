@@ -342,6 +342,11 @@ func parseAttrFilter(s string) (store.AttrFilter, error) {
 		if key == "" {
 			return store.AttrFilter{}, fmt.Errorf("%q has an empty key, want key=value, key!=value, key=~regex or key!~regex", s)
 		}
+		if strings.HasSuffix(key, "!") {
+			// "key! =x" is almost surely a mistyped "key!=x"; reading it as key "key!" would
+			// also not survive printing the filter back.
+			return store.AttrFilter{}, fmt.Errorf("%q: key ends with '!'; for not-equal write key!=value without a space", s)
+		}
 		value := s[i+opLen:]
 		if op == store.MatchRegexp || op == store.MatchNotRegexp {
 			// Anchored like Prometheus matchers, which is how the stores apply it.

@@ -120,6 +120,7 @@ func TestParseAttrFilter(t *testing.T) {
 	bad(" !=v", `has an empty key`)
 	bad("k=~[", `"k=~[": invalid regular expression: error parsing regexp: missing closing ]`)
 	bad("k!~(?P<", `invalid regular expression`)
+	bad("k! =v", `"k! =v": key ends with '!'; for not-equal write key!=value without a space`)
 }
 
 func TestParseSeverity(t *testing.T) {
