@@ -17,6 +17,10 @@ func TestRestartKeepsAcknowledgedData(t *testing.T) {
 	s.stop()
 
 	s = startServer(t, dir)
+	// Operators' endpoints answer too.
+	for _, path := range []string{"/-/healthy", "/-/ready", "/metrics", "/debug/pprof/heap?debug=1"} {
+		getJSON(t, s.HTTP+path, 200, nil)
+	}
 	checkCheckoutTrace(t, s, sent)
 	checkCheckoutLogs(t, s, sent)
 	require.Equal(t, map[string]float64{"map[]": 60}, instant(t, s, `sum(http_server_requests_total)`))
