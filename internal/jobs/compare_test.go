@@ -30,7 +30,7 @@ func compareBase() *Record {
 		Tags: map[string]string{"lr": "0.1"},
 		Host: Host{Hostname: "node1", OS: "linux", Arch: "amd64", CPULogical: 8, MemoryTotalBytes: 1 << 30},
 		Python: &Python{Version: "3.11.4", Executable: "/usr/bin/python3",
-			Packages: []Package{{"numpy", "1.26.4"}, {"Typing_Extensions", "4.9.0"}, {"requests", "2.31.0"}, {"old-pkg", "1.0"}},
+			Packages:      []Package{{"numpy", "1.26.4"}, {"Typing_Extensions", "4.9.0"}, {"requests", "2.31.0"}, {"old-pkg", "1.0"}},
 			CondaPackages: []Package{{"libblas", "3.9"}, {"mkl", "2023.1"}}},
 		Resources: Resources{UserCPUSeconds: 8, SystemCPUSeconds: 0, PeakRSSBytes: 100, MaxThreads: 4},
 		Env:       map[string]string{"PATH": "/usr/bin", "OMP_NUM_THREADS": "4"},
