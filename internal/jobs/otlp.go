@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +15,16 @@ import (
 
 // scopeName is the instrumentation scope of everything `loupe run` emits.
 const scopeName = "loupe.run"
+
+// What a server looks for to find run records in OTLP data: the run span, and the log
+// record sent when a run starts, carry the record as JSON in RecordAttribute, under an
+// instrumentation scope named ScopeName.
+const (
+	ScopeName       = scopeName
+	RecordAttribute = "loupe.run.record"
+	// EventAttribute is "started" on the log record sent at the start of a run.
+	EventAttribute = "loupe.run.event"
+)
 
 // putResource writes the run's metadata as resource attributes. full adds what is only
 // known at the end of the run (git, Python, GPUs, cgroup, host details); logs and metrics
@@ -169,7 +180,7 @@ func runSpan(rec *Record) ptrace.Traces {
 	slim := *rec
 	slim.Samples = nil
 	if b, err := json.Marshal(&slim); err == nil {
-		a.PutStr("loupe.run.record", string(b))
+		a.PutStr(RecordAttribute, string(b))
 	}
 	if rec.Status == "succeeded" {
 		sp.Status().SetCode(ptrace.StatusCodeOk)
@@ -189,6 +200,35 @@ func statusMessage(rec *Record) string {
 	default:
 		return "exit status " + itoa(rec.ExitCode)
 	}
+}
+
+// startLog is the log record that announces a run as it starts, so that a server lists it
+// as running before it ends. It carries the record known at start, with status "running".
+func startLog(rec *Record) (plog.Logs, error) {
+	started := *rec
+	started.Status = "running"
+	started.Samples = nil
+	b, err := json.Marshal(&started)
+	if err != nil {
+		return plog.Logs{}, fmt.Errorf("encode start record: %w", err)
+	}
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	putResource(rl.Resource().Attributes(), rec, false)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(scopeName)
+	lr := sl.LogRecords().AppendEmpty()
+	ts := pcommon.NewTimestampFromTime(rec.StartTime)
+	lr.SetTimestamp(ts)
+	lr.SetObservedTimestamp(ts)
+	lr.SetTraceID(traceIDOf(rec))
+	lr.SetSpanID(spanIDOf(rec))
+	lr.SetSeverityNumber(plog.SeverityNumberInfo)
+	lr.SetSeverityText("INFO")
+	lr.Body().SetStr("run started: " + rec.CommandLine)
+	lr.Attributes().PutStr(EventAttribute, "started")
+	lr.Attributes().PutStr(RecordAttribute, string(b))
+	return ld, nil
 }
 
 // logsOf turns output lines into OTLP log records in the run's trace context.

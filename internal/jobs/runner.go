@@ -257,12 +257,14 @@ func (r *runner) execute(ctx context.Context, start time.Time) int {
 	for _, f := range writeEnds {
 		f.Close() // the child holds its own copies now; EOF comes when it closes them
 	}
+	var started []byte // the start marker, shipped first by shipLoop
 	if err == nil {
 		rec.PID = cmd.Process.Pid // before the shipper reads the record
+		started = r.startMarker()
 	}
 	shipDone := make(chan struct{})
 	stopShip := make(chan struct{})
-	go func() { defer close(shipDone); r.shipLoop(ctx, stopShip) }()
+	go func() { defer close(shipDone); r.shipLoop(ctx, stopShip, started) }()
 
 	if err != nil {
 		rec.Status, rec.Error = "failed", err.Error()
@@ -418,9 +420,33 @@ func (r *runner) takePending() []Sample {
 	return p
 }
 
-// shipLoop ships output lines and samples every flush interval and when a batch is full,
-// until stop is closed and the lines are drained.
-func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}) {
+// startMarker encodes the start-of-run log record (startLog) while the record is not yet
+// shared with other goroutines; nil when nothing is shipped or it cannot be encoded.
+func (r *runner) startMarker() []byte {
+	if r.opts.Server == "" {
+		return nil
+	}
+	ld, err := startLog(r.rec)
+	if err != nil {
+		r.opts.Logger.Error("encode start of run", "err", err)
+		return nil
+	}
+	b, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+	if err != nil {
+		r.opts.Logger.Error("encode start of run", "err", err)
+		return nil
+	}
+	return b
+}
+
+// shipLoop ships the start marker (when not nil), then output lines and samples every
+// flush interval and when a batch is full, until stop is closed and the lines are drained.
+// The start marker is sent here, beside the job, so that a slow or absent server never
+// delays the job's start.
+func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}, started []byte) {
+	if started != nil {
+		r.ship.ship(ctx, "logs", started)
+	}
 	const maxBatch = 2000
 	var batch []Line
 	flush := func() {
