@@ -51,6 +51,15 @@ type Options struct {
 	SustainedRate float64 // logs/s for the RSS-under-load figure
 	SustainedFor  time.Duration
 
+	// ProfileDir, when set, receives a CPU profile of the server during each Loupe ingest
+	// scenario and a heap profile after it, with their top functions:
+	// <ProfilePrefix><scenario>.cpu.pprof, .cpu.top.txt, .heap.pprof, .heap.top.txt.
+	ProfileDir    string
+	ProfilePrefix string
+	// ProfileChunk is the length of each CPU profile request (default 10s); the last one
+	// may run this long past the scenario.
+	ProfileChunk time.Duration
+
 	Progress io.Writer // progress lines; nil for none
 }
 
@@ -86,6 +95,7 @@ func SmokeOptions() Options {
 	o.Concurrency = 2
 	o.QueryLogs, o.QuerySpans, o.QuerySeries, o.QueryRuns = 5000, 3000, 100, 2
 	o.SustainedRate, o.SustainedFor = 5000, time.Second
+	o.ProfileChunk = time.Second
 	return o
 }
 

@@ -72,6 +72,9 @@ type IngestResult struct {
 	LoadAvg   string  `json:"loadavg_after"`
 	// StartupMs is the server's time from exec to ready on its fresh data directory.
 	StartupMs float64 `json:"startup_ms,omitempty"`
+	// Profiles are the saved CPU and heap profiles of the server (Loupe only, when
+	// Options.ProfileDir is set).
+	Profiles *ProfileFiles `json:"profiles,omitempty"`
 }
 
 // IngestTarget tells runIngest where a server keeps what it stores.
@@ -82,6 +85,9 @@ type IngestTarget struct {
 	TSDBDir string // Prometheus TSDB directory to wait for a compacted block in, or ""
 	// Stop shuts the server down (nil for an external peer, which is measured running).
 	Stop func() error
+	// Profile, when not nil, is recording the server's CPU profile; runIngest finishes it
+	// (and takes the heap profile) once the server settled.
+	Profile *profileRun
 }
 
 // runIngest sends the corpus and measures the server around it.
@@ -112,6 +118,10 @@ func runIngest(ctx context.Context, scenario string, t IngestTarget, c *Corpus, 
 		return res, err
 	}
 	res.LoadAvg = LoadAvg()
+	if t.Profile != nil {
+		files := t.Profile.finish(ctx)
+		res.Profiles = &files
+	}
 	res.CPUSeconds = (cpu1 - cpu0).Seconds()
 	res.CPUSecondsSettled = (cpu2 - cpu0).Seconds()
 	if res.CPUSecondsSettled > 0 {
@@ -169,6 +179,9 @@ func (h *Harness) ingestLoupe(ctx context.Context, scenario string, c *Corpus, r
 	}
 	defer sender.Close()
 	t := IngestTarget{Server: srv, Sender: sender, DiskDir: dir, Stop: func() error { return srv.Stop(2 * time.Minute) }}
+	if t.Profile, err = h.startProfiles(scenario, srv.HTTP); err != nil {
+		return IngestResult{}, err
+	}
 	if c.Signal == loadgen.Metrics {
 		t.TSDBDir = filepath.Join(dir, "metrics")
 		t.DiskDir = t.TSDBDir

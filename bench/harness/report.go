@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 )
@@ -138,6 +139,9 @@ func WriteTable(w io.Writer, r *Report) error {
 				x.BytesPerItem, zr, bb, x.LoadAvg)
 		}
 		fmt.Fprintln(tw)
+		for _, x := range r.Ingest {
+			writeProfileSummary(tw, x)
+		}
 	}
 	if len(r.Queries) > 0 {
 		if d := r.Dataset; d != nil {
@@ -168,4 +172,35 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "\nERRORS\n%s\n", strings.Join(r.Errors, "\n"))
 	}
 	return tw.Flush()
+}
+
+// writeProfileSummary prints where a scenario's profiles are and the functions with the
+// most CPU time, from the saved `go tool pprof -top`.
+func writeProfileSummary(w io.Writer, x IngestResult) {
+	p := x.Profiles
+	if p == nil || (p.CPU == "" && p.Error == "") {
+		return
+	}
+	fmt.Fprintf(w, "PROFILE %s into %s: %s, %s\n", x.Scenario, x.Server, p.CPU, p.Heap)
+	if p.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", p.Error)
+	}
+	if b, err := os.ReadFile(p.CPUTop); err == nil {
+		for _, line := range topLines(string(b), 12) {
+			fmt.Fprintln(w, "  "+line)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// topLines returns the header and the first n rows of the first table in pprof -top output.
+func topLines(text string, n int) []string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "flat%") {
+			end := min(len(lines), i+1+n)
+			return lines[i:end]
+		}
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ func TestSmoke(t *testing.T) {
 	o := SmokeOptions()
 	o.LoupeBin = bin
 	o.WorkDir = filepath.Join(t.TempDir(), "work")
+	o.ProfileDir, o.ProfilePrefix = t.TempDir(), "smoke."
 	if _, err := os.Stat(o.PrometheusBin); err != nil {
 		t.Logf("no %s: skipping the side-by-side run", o.PrometheusBin)
 		o.PrometheusBin = ""
@@ -51,6 +52,15 @@ func TestSmoke(t *testing.T) {
 		require.Positive(t, x.CPUSecondsSettled, "%s into %s", x.Scenario, x.Server)
 		require.Positive(t, x.RSSPeakBytes)
 		require.Positive(t, x.DiskBytes)
+		if x.Server == "loupe" {
+			require.NotNil(t, x.Profiles, x.Scenario)
+			require.Empty(t, x.Profiles.Error, x.Scenario)
+			for _, f := range []string{x.Profiles.CPU, x.Profiles.CPUTop, x.Profiles.Heap, x.Profiles.HeapTop} {
+				info, err := os.Stat(f)
+				require.NoError(t, err, x.Scenario)
+				require.Positive(t, info.Size(), f)
+			}
+		}
 	}
 	require.True(t, servers["logs/loupe"] && servers["spans/loupe"] && servers["samples/loupe"] && servers["samples-rw2/loupe"], "%v", servers)
 	if o.PrometheusBin != "" {

@@ -152,6 +152,7 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		peerURL   = fs.String("peer-remote-write", "", "base URL of the external peer's remote-write receiver")
 		peerDir   = fs.String("peer-data-dir", "", "data directory of the external peer, for bytes on disk")
 		workDir   = fs.String("work-dir", "", "where fresh data dirs go (default: a new temp dir, removed afterwards)")
+		profiles  = fs.Bool("profiles", true, "save CPU and heap profiles of each Loupe ingest scenario beside the results")
 	)
 	fs.StringVar(&o.LoupeBin, "loupe", "bin/loupe", "loupe binary")
 	fs.StringVar(&o.PrometheusBin, "prometheus", o.PrometheusBin, "prometheus binary for the side-by-side run; empty to skip")
@@ -215,6 +216,14 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		o.WorkDir = filepath.Join(dir, "work")
 	}
 	o.Progress = stderr
+	// Every file of this run starts with the same name: <start time>[-smoke].
+	name := time.Now().UTC().Format("2006-01-02T15-04-05Z")
+	if *smoke {
+		name += "-smoke"
+	}
+	if *profiles {
+		o.ProfileDir, o.ProfilePrefix = *out, name+"."
+	}
 	h, err := harness.New(o)
 	if err != nil {
 		return err
@@ -226,10 +235,7 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	base := filepath.Join(*out, rep.Started.Format("2006-01-02T15-04-05Z"))
-	if *smoke {
-		base += "-smoke"
-	}
+	base := filepath.Join(*out, name)
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
@@ -246,6 +252,11 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "\nwrote %s.json and %s.txt\n", base, base)
+	for _, r := range rep.Ingest {
+		if p := r.Profiles; p != nil && p.CPU != "" {
+			fmt.Fprintf(stdout, "profiles of %s: %s (top: %s), %s (top: %s)\n", r.Scenario, p.CPU, p.CPUTop, p.Heap, p.HeapTop)
+		}
+	}
 	if len(rep.Errors) > 0 {
 		return fmt.Errorf("%d scenario(s) failed", len(rep.Errors))
 	}
