@@ -242,15 +242,34 @@ func redactURL(u string) string {
 	return scheme + "://" + rest
 }
 
-const pythonInfo = `import sys, json, os
-print(json.dumps({"version": sys.version.split()[0], "executable": sys.executable, "prefix": sys.prefix}))`
-
-const pythonPackages = `import json
+// pythonProbe prints the interpreter and its installed distributions as one JSON object.
+// importlib.metadata reads the same dist-info/egg-info metadata as `pip list` (pip itself
+// uses it on Python >= 3.11) and finds the same set on sys.path, but without importing pip:
+// one interpreter start of ~0.1 s instead of two plus pip's ~0.7 s of CPU on every run.
+// A distribution found twice on sys.path counts once, the first one wins, as in pip.
+// On a Python without importlib.metadata (< 3.8 without the backport) it prints
+// "packages": null and pip list is asked instead.
+const pythonProbe = `import sys, json
+out = {"version": sys.version.split()[0], "executable": sys.executable, "prefix": sys.prefix, "packages": None}
 try:
-    import importlib.metadata as m
+    try:
+        import importlib.metadata as m
+    except ImportError:
+        import importlib_metadata as m
+    seen, pkgs = set(), []
+    for d in m.distributions():
+        name = d.metadata["Name"]
+        if not name:
+            continue
+        key = name.lower().replace("_", "-").replace(".", "-")
+        if key not in seen:
+            seen.add(key)
+            pkgs.append({"name": name, "version": d.version})
+    pkgs.sort(key=lambda p: p["name"].lower())
+    out["packages"] = pkgs
 except ImportError:
-    import importlib_metadata as m
-print(json.dumps([{"name": d.metadata["Name"], "version": d.version} for d in m.distributions()]))`
+    pass
+print(json.dumps(out))`
 
 func capturePython(ctx context.Context, cwd string, env map[string]string) (*Python, error) {
 	var bin string
@@ -269,12 +288,12 @@ func capturePython(ctx context.Context, cwd string, env map[string]string) (*Pyt
 	if bin == "" {
 		return nil, nil
 	}
-	out, err := runTool(ctx, cwd, env, bin, "-c", pythonInfo)
+	out, err := runTool(ctx, cwd, env, bin, "-c", pythonProbe)
 	if err != nil {
 		return nil, err
 	}
 	p := &Python{}
-	if err := json.Unmarshal(out, p); err != nil {
+	if err := json.Unmarshal(lastLine(out), p); err != nil {
 		return nil, fmt.Errorf("python info: %w", err)
 	}
 	switch {
@@ -283,16 +302,14 @@ func capturePython(ctx context.Context, cwd string, env map[string]string) (*Pyt
 	case env["VIRTUAL_ENV"] != "":
 		p.EnvType, p.EnvName = "virtualenv", filepath.Base(env["VIRTUAL_ENV"])
 	}
-	// pip list is the reference; a Python without pip still lists its distributions.
-	out, err = runTool(ctx, cwd, env, bin, "-m", "pip", "list", "--format=json", "--disable-pip-version-check", "--no-python-version-warning")
-	if err != nil && ctx.Err() == nil {
-		out, err = runTool(ctx, cwd, env, bin, "-c", pythonPackages)
-	}
-	if err != nil {
-		return p, fmt.Errorf("python packages: %w", err)
-	}
-	if err := json.Unmarshal(lastLine(out), &p.Packages); err != nil {
-		return p, fmt.Errorf("python packages: %w", err)
+	if p.Packages == nil {
+		out, err = runTool(ctx, cwd, env, bin, "-m", "pip", "list", "--format=json", "--disable-pip-version-check", "--no-python-version-warning")
+		if err != nil {
+			return p, fmt.Errorf("python packages: %w", err)
+		}
+		if err := json.Unmarshal(lastLine(out), &p.Packages); err != nil {
+			return p, fmt.Errorf("python packages: %w", err)
+		}
 	}
 	if p.EnvType == "conda" {
 		if out, err := runTool(ctx, cwd, env, "conda", "list", "--json", "--prefix", env["CONDA_PREFIX"]); err == nil {

@@ -2,9 +2,11 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,4 +135,39 @@ func TestRedactURL(t *testing.T) {
 	require.Equal(t, "https://host/r.git", redactURL("https://u:p@host/r.git"))
 	require.Equal(t, "git@github.com:lab/r.git", redactURL("git@github.com:lab/r.git"))
 	require.Equal(t, "ssh://host/r", redactURL("ssh://git@host/r"))
+}
+
+// The one-process probe must list exactly what `pip list` lists, for every interpreter here
+// that has pip: the record's package diff is only as good as this list.
+func TestCapturePythonMatchesPipList(t *testing.T) {
+	compared := 0
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		bin, err := exec.LookPath(py)
+		if err != nil {
+			continue
+		}
+		pipOut, err := exec.Command(bin, "-m", "pip", "list", "--format=json", "--disable-pip-version-check").Output()
+		if err != nil {
+			continue // no pip for this interpreter
+		}
+		var want []Package
+		require.NoError(t, json.Unmarshal(lastLine(pipOut), &want))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		p, err := capturePython(ctx, t.TempDir(), map[string]string{"PATH": filepath.Dir(bin) + ":/usr/bin:/bin", "HOME": os.Getenv("HOME")})
+		cancel()
+		require.NoError(t, err, py)
+		require.ElementsMatch(t, normalizedPackages(want), normalizedPackages(p.Packages), py)
+		compared++
+	}
+	if compared == 0 {
+		t.Skip("no Python with pip here")
+	}
+}
+
+func normalizedPackages(ps []Package) []Package {
+	out := make([]Package, len(ps))
+	for i, p := range ps {
+		out[i] = Package{Name: strings.ToLower(p.Name), Version: p.Version}
+	}
+	return out
 }
