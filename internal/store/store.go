@@ -101,6 +101,8 @@ const (
 	SignalLogs    Signal = "logs"
 	SignalSpans   Signal = "spans"
 	SignalMetrics Signal = "metrics"
+	// SignalRuns are batch-job run records (internal/runs), deleted by the start of the run.
+	SignalRuns Signal = "runs"
 )
 
 // MatchOp is how an attribute filter compares.

@@ -30,6 +30,8 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 			}
 			return nil
 		})
+	case store.SignalRuns:
+		return s.dropRunsBefore(ctx, cutoff)
 	default:
 		return fmt.Errorf("drop before: signal %q is not stored in duckdb", signal)
 	}

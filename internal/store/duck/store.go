@@ -61,6 +61,7 @@ type Store struct {
 	spans         *signalTables
 
 	metrics *metrics
+	runsMu  sync.Mutex // serialises writes to the runs table (runs.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -137,6 +138,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	}
 	if _, err := s.db.ExecContext(ctx, attrMacroDDL); err != nil {
 		return fmt.Errorf("create attribute macro: %w", err)
+	}
+	if err := initRuns(ctx, s.db); err != nil {
+		return err
 	}
 	var err error
 	if s.logs, err = openSignalTables(ctx, s.db, logsSchema); err != nil {

@@ -1,0 +1,144 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/loupe-dev/loupe/internal/runs"
+)
+
+// Runs are few (one row per batch-job run, not per event), so they live in one plain table
+// keyed by run id rather than in day partitions: a run is updated after it started (its
+// start-of-run record, then its final one), and retention deletes rows (dropRunsBefore).
+// The summary columns are what lists filter and sort on; the record column is the whole
+// record JSON as ingested. end_ns and duration_seconds are NULL while a run is running.
+const runsDDL = `
+CREATE TABLE IF NOT EXISTS runs (
+	run_id VARCHAR PRIMARY KEY,
+	name VARCHAR NOT NULL,
+	status VARCHAR NOT NULL,
+	host VARCHAR NOT NULL,
+	user_name VARCHAR NOT NULL,
+	command_line VARCHAR NOT NULL,
+	start_ns BIGINT NOT NULL,
+	end_ns BIGINT,
+	duration_seconds DOUBLE,
+	exit_code INTEGER NOT NULL,
+	signal VARCHAR NOT NULL,
+	tags MAP(VARCHAR, VARCHAR) NOT NULL,
+	peak_rss_bytes UBIGINT NOT NULL,
+	max_rss_bytes UBIGINT NOT NULL,
+	user_cpu_seconds DOUBLE NOT NULL,
+	system_cpu_seconds DOUBLE NOT NULL,
+	trace_id VARCHAR NOT NULL,
+	record VARCHAR NOT NULL
+)`
+
+var _ runs.Store = (*Store)(nil)
+
+// upsertRunSQL inserts a run or replaces its row, unless the row is final and the new
+// record is not: a final record wins over a running one whatever the arrival order.
+const upsertRunSQL = `
+INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, map(?::VARCHAR[], ?::VARCHAR[]), ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id) DO UPDATE SET
+	name = excluded.name, status = excluded.status, host = excluded.host,
+	user_name = excluded.user_name, command_line = excluded.command_line,
+	start_ns = excluded.start_ns, end_ns = excluded.end_ns,
+	duration_seconds = excluded.duration_seconds, exit_code = excluded.exit_code,
+	signal = excluded.signal, tags = excluded.tags, peak_rss_bytes = excluded.peak_rss_bytes,
+	max_rss_bytes = excluded.max_rss_bytes, user_cpu_seconds = excluded.user_cpu_seconds,
+	system_cpu_seconds = excluded.system_cpu_seconds, trace_id = excluded.trace_id,
+	record = excluded.record
+WHERE runs.status = 'running' OR excluded.status <> 'running'`
+
+// UpsertRuns stores runs in one transaction. See runs.Writer.
+func (s *Store) UpsertRuns(ctx context.Context, rs []runs.Run) error {
+	rs = latestRecords(rs)
+	if len(rs) == 0 {
+		return nil
+	}
+	// Writers are serialised: two transactions updating one run row would conflict, and
+	// one would fail.
+	s.runsMu.Lock()
+	defer s.runsMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upsert runs: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+	stmt, err := tx.PrepareContext(ctx, upsertRunSQL)
+	if err != nil {
+		return fmt.Errorf("upsert runs: %w", err)
+	}
+	defer stmt.Close()
+	for _, r := range rs {
+		keys, vals := make([]string, 0, len(r.Tags)), make([]string, 0, len(r.Tags))
+		for k, v := range r.Tags {
+			keys, vals = append(keys, k), append(vals, v)
+		}
+		var endNs, duration any // NULL while running
+		if !r.End.IsZero() {
+			endNs = r.End.UnixNano()
+		}
+		if runs.Final(r.Status) {
+			duration = r.DurationSeconds
+		}
+		_, err := stmt.ExecContext(ctx, r.RunID, r.Name, r.Status, r.Host, r.User, r.CommandLine,
+			r.Start.UnixNano(), endNs, duration, r.ExitCode, r.Signal, keys, vals,
+			r.PeakRSSBytes, r.MaxRSSBytes, r.UserCPUSeconds, r.SysCPUSeconds, r.TraceID, string(r.Record))
+		if err != nil {
+			return fmt.Errorf("upsert run %s: %w", r.RunID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("upsert runs: commit: %w", err)
+	}
+	return nil
+}
+
+// latestRecords keeps one record per run id, the one UpsertRuns would end with had the
+// records come one at a time: DuckDB refuses to update one row twice in a statement, and
+// a batch may hold a run's start and end records.
+func latestRecords(rs []runs.Run) []runs.Run {
+	if len(rs) < 2 {
+		return rs
+	}
+	out := make([]runs.Run, 0, len(rs))
+	at := make(map[string]int, len(rs))
+	for _, r := range rs {
+		i, seen := at[r.RunID]
+		switch {
+		case !seen:
+			at[r.RunID] = len(out)
+			out = append(out, r)
+		case runs.Final(r.Status) || !runs.Final(out[i].Status):
+			out[i] = r
+		}
+	}
+	return out
+}
+
+// dropRunsBefore deletes the runs that started before cutoff. The table holds one row per
+// run, so a DELETE is cheap here, unlike for the event partitions.
+func (s *Store) dropRunsBefore(ctx context.Context, cutoff time.Time) error {
+	s.runsMu.Lock()
+	defer s.runsMu.Unlock()
+	res, err := s.db.ExecContext(ctx, "DELETE FROM runs WHERE start_ns < ?", cutoff.UnixNano())
+	if err != nil {
+		return fmt.Errorf("delete runs: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		s.logger.Info("retention deleted runs", "cutoff", cutoff, "runs", n)
+	}
+	return nil
+}
+
+// initRuns creates the runs table. Called once by Open.
+func initRuns(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, runsDDL); err != nil {
+		return fmt.Errorf("create runs table: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/loupe-dev/loupe/internal/runs"
+)
+
+const runSummaryColumns = `run_id, name, status, host, user_name, command_line, start_ns, end_ns,
+	duration_seconds, exit_code, signal, tags, peak_rss_bytes, max_rss_bytes, user_cpu_seconds,
+	system_cpu_seconds, trace_id`
+
+// ListRuns returns one page of runs, newest start first. See runs.Reader.
+func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = runs.DefaultLimit
+	}
+	limit = min(limit, runs.MaxLimit)
+	var where []string
+	var args []any
+	add := func(cond string, vals ...any) {
+		where = append(where, cond)
+		args = append(args, vals...)
+	}
+	if !q.Start.IsZero() {
+		add("start_ns >= ?", q.Start.UnixNano())
+	}
+	if !q.End.IsZero() {
+		add("start_ns < ?", q.End.UnixNano())
+	}
+	if q.Name != "" {
+		add("name = ?", q.Name)
+	}
+	if q.Status != "" {
+		add("status = ?", q.Status)
+	}
+	if q.Host != "" {
+		add("host = ?", q.Host)
+	}
+	// Sorted so that the statement text, and DuckDB's plan, do not depend on map order.
+	for _, k := range slices.Sorted(maps.Keys(q.Tags)) {
+		add("tags[?] = ?", k, q.Tags[k])
+	}
+	if q.Cursor != "" {
+		startNs, runID, err := parseRunCursor(q.Cursor)
+		if err != nil {
+			return runs.Page{}, err
+		}
+		add("(start_ns < ? OR (start_ns = ? AND run_id < ?))", startNs, startNs, runID)
+	}
+	query := "SELECT " + runSummaryColumns + " FROM runs"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	// One more than the page tells whether there is a next page.
+	query += " ORDER BY start_ns DESC, run_id DESC LIMIT " + strconv.Itoa(limit+1)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return runs.Page{}, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	page := runs.Page{Runs: []runs.Summary{}}
+	for rows.Next() {
+		sum, err := scanRunSummary(rows)
+		if err != nil {
+			return runs.Page{}, fmt.Errorf("list runs: %w", err)
+		}
+		if len(page.Runs) == limit {
+			last := page.Runs[limit-1]
+			page.NextCursor = runCursor(last.Start.UnixNano(), last.RunID)
+			break
+		}
+		page.Runs = append(page.Runs, sum)
+	}
+	if err := rows.Err(); err != nil {
+		return runs.Page{}, fmt.Errorf("list runs: %w", err)
+	}
+	return page, nil
+}
+
+func scanRunSummary(rows *sql.Rows) (runs.Summary, error) {
+	var (
+		s        runs.Summary
+		startNs  int64
+		endNs    sql.NullInt64
+		duration sql.NullFloat64
+		tags     duckdb.Map
+	)
+	err := rows.Scan(&s.RunID, &s.Name, &s.Status, &s.Host, &s.User, &s.CommandLine, &startNs, &endNs,
+		&duration, &s.ExitCode, &s.Signal, &tags, &s.PeakRSSBytes, &s.MaxRSSBytes, &s.UserCPUSeconds,
+		&s.SysCPUSeconds, &s.TraceID)
+	if err != nil {
+		return s, err
+	}
+	s.Start = time.Unix(0, startNs).UTC()
+	if endNs.Valid {
+		s.End = time.Unix(0, endNs.Int64).UTC()
+	}
+	s.DurationSeconds = duration.Float64
+	s.Tags = make(map[string]string, len(tags))
+	for k, v := range tags {
+		ks, _ := k.(string)
+		vs, _ := v.(string)
+		s.Tags[ks] = vs
+	}
+	return s, nil
+}
+
+// A run cursor is the sort key of the last run of a page: "<start_ns>:<run_id>".
+func runCursor(startNs int64, runID string) string {
+	return strconv.FormatInt(startNs, 10) + ":" + runID
+}
+
+func parseRunCursor(c string) (int64, string, error) {
+	ns, id, ok := strings.Cut(c, ":")
+	startNs, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", fmt.Errorf("list runs: malformed cursor %q", c)
+	}
+	return startNs, id, nil
+}
+
+// RunNames counts runs per job name. See runs.Reader.
+func (s *Store) RunNames(ctx context.Context, start, end time.Time) ([]runs.NameCount, error) {
+	var where []string
+	var args []any
+	if !start.IsZero() {
+		where, args = append(where, "start_ns >= ?"), append(args, start.UnixNano())
+	}
+	if !end.IsZero() {
+		where, args = append(where, "start_ns < ?"), append(args, end.UnixNano())
+	}
+	query := "SELECT name, count(*), max(start_ns) FROM runs"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " GROUP BY name ORDER BY name"
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("run names: %w", err)
+	}
+	defer rows.Close()
+	out := []runs.NameCount{}
+	for rows.Next() {
+		var nc runs.NameCount
+		var last int64
+		if err := rows.Scan(&nc.Name, &nc.Runs, &last); err != nil {
+			return nil, fmt.Errorf("run names: %w", err)
+		}
+		nc.LastStart = time.Unix(0, last).UTC()
+		out = append(out, nc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("run names: %w", err)
+	}
+	return out, nil
+}
+
+// GetRun returns the record JSON of one run. See runs.Reader.
+func (s *Store) GetRun(ctx context.Context, runID string) ([]byte, error) {
+	var rec string
+	err := s.db.QueryRowContext(ctx, "SELECT record FROM runs WHERE run_id = ?", strings.ToLower(runID)).Scan(&rec)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %s: %w", runID, runs.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get run %s: %w", runID, err)
+	}
+	return []byte(rec), nil
+}
