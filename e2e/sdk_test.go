@@ -118,10 +118,10 @@ func checkSDKSignals(t *testing.T, s *server, service string, opts sdk.Options) 
 	// gets _total, seconds become _seconds, service.name becomes job.
 	eventually(t, 30*time.Second, func() error {
 		for q, want := range map[string]float64{
-			fmt.Sprintf(`experiment_samples_total{job=%q}`, service):                                 42,
+			fmt.Sprintf(`experiment_samples_total{job=%q}`, service):                                42,
 			fmt.Sprintf(`loupe_bench_duration_seconds_count{job=%q,bench_function="fib"}`, service): 3,
-			fmt.Sprintf(`count(go_goroutine_count{job=%q}) > 0`, service):                            1,
-			fmt.Sprintf(`count(go_memory_used_bytes{job=%q}) > 0`, service):                          2, // stack, other
+			fmt.Sprintf(`count(go_goroutine_count{job=%q}) > 0`, service):                           1,
+			fmt.Sprintf(`count(go_memory_used_bytes{job=%q}) > 0`, service):                         2, // stack, other
 		} {
 			got := instant(t, s, q)
 			if len(got) != 1 || firstValue(got) != want {
