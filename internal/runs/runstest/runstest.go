@@ -60,6 +60,7 @@ func Test(t *testing.T, newStore func(t *testing.T) runs.Store) {
 	t.Run("Paging", func(t *testing.T) { testPaging(t, newStore(t)) })
 	t.Run("Names", func(t *testing.T) { testNames(t, newStore(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, newStore(t)) })
+	t.Run("OddStrings", func(t *testing.T) { testOddStrings(t, newStore(t)) })
 }
 
 func upsert(t *testing.T, s runs.Store, recs ...*jobs.Record) {
@@ -294,4 +295,23 @@ func testRetention(t *testing.T, s runs.Store) {
 	// A run that arrives again after retention is stored again.
 	upsert(t, s, Record(2, "old", runs.StatusSucceeded, Now.Add(-8*24*time.Hour)))
 	require.Len(t, list(t, s, runs.Query{}), 2)
+}
+
+// testOddStrings stores values any valid record may hold: NUL, quotes, SQL, non-ASCII.
+func testOddStrings(t *testing.T, s runs.Store) {
+	rec := Record(1, "a\x00b'; DROP TABLE runs; --", runs.StatusSucceeded, Now)
+	rec.Tags = map[string]string{"": "empty key", "k\x00": "v\x00", "ключ": "значение", `"q"`: "'"}
+	rec.Host.Hostname = "\u2028"
+	upsert(t, s, rec)
+	got := one(t, s, RunID(1))
+	require.Equal(t, rec.Name, got.Name)
+	require.Equal(t, rec.Tags, got.Tags)
+	require.Equal(t, rec.Host.Hostname, got.Host)
+	for k, v := range rec.Tags {
+		require.Len(t, list(t, s, runs.Query{Tags: map[string]string{k: v}}), 1, "tag %q", k)
+	}
+	require.Len(t, list(t, s, runs.Query{Name: rec.Name}), 1)
+	raw, err := s.GetRun(context.Background(), RunID(1))
+	require.NoError(t, err)
+	require.Equal(t, string(Parse(t, rec).Record), string(raw))
 }

@@ -3,6 +3,7 @@ package duck
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -41,7 +42,7 @@ var _ runs.Store = (*Store)(nil)
 // upsertRunSQL inserts a run or replaces its row, unless the row is final and the new
 // record is not: a final record wins over a running one whatever the arrival order.
 const upsertRunSQL = `
-INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, map(?::VARCHAR[], ?::VARCHAR[]), ?, ?, ?, ?, ?, ?)
+INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(CAST(? AS JSON) AS MAP(VARCHAR, VARCHAR)), ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id) DO UPDATE SET
 	name = excluded.name, status = excluded.status, host = excluded.host,
 	user_name = excluded.user_name, command_line = excluded.command_line,
@@ -74,9 +75,10 @@ func (s *Store) UpsertRuns(ctx context.Context, rs []runs.Run) error {
 	}
 	defer stmt.Close()
 	for _, r := range rs {
-		keys, vals := make([]string, 0, len(r.Tags)), make([]string, 0, len(r.Tags))
-		for k, v := range r.Tags {
-			keys, vals = append(keys, k), append(vals, v)
+		// Tags go in as a JSON object: list parameters of the driver cut strings at a NUL.
+		tags, err := json.Marshal(r.Tags)
+		if err != nil {
+			return fmt.Errorf("upsert run %s: encode tags: %w", r.RunID, err)
 		}
 		var endNs, duration any // NULL while running
 		if !r.End.IsZero() {
@@ -85,8 +87,8 @@ func (s *Store) UpsertRuns(ctx context.Context, rs []runs.Run) error {
 		if runs.Final(r.Status) {
 			duration = r.DurationSeconds
 		}
-		_, err := stmt.ExecContext(ctx, r.RunID, r.Name, r.Status, r.Host, r.User, r.CommandLine,
-			r.Start.UnixNano(), endNs, duration, r.ExitCode, r.Signal, keys, vals,
+		_, err = stmt.ExecContext(ctx, r.RunID, r.Name, r.Status, r.Host, r.User, r.CommandLine,
+			r.Start.UnixNano(), endNs, duration, r.ExitCode, r.Signal, string(tags),
 			r.PeakRSSBytes, r.MaxRSSBytes, r.UserCPUSeconds, r.SysCPUSeconds, r.TraceID, string(r.Record))
 		if err != nil {
 			return fmt.Errorf("upsert run %s: %w", r.RunID, err)
