@@ -1,4 +1,4 @@
-// Package native serves Loupe's own JSON API for logs and traces under /api/loupe/v1/,
+// Package native serves Loupe's own JSON API for logs, traces and runs under /api/loupe/v1/,
 // used by the web UI and the CLI.
 package native
 
@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -20,6 +21,7 @@ const Prefix = "/api/loupe/v1/"
 type API struct {
 	logs   store.LogReader
 	traces store.TraceReader
+	runs   runs.Reader // set by WithRuns (runs.go)
 	logger *slog.Logger
 	now    func() time.Time // the clock that resolves "now-1h" and the default range
 	mux    *http.ServeMux
@@ -41,6 +43,7 @@ func New(logs store.LogReader, traces store.TraceReader, logger *slog.Logger) *A
 	a.handle("services", a.needTraces(a.services))
 	a.handle("services/{service}/span_names", a.needTraces(a.spanNames))
 	a.registerRED() // services/red, in red.go
+	a.registerRuns()
 	a.mux.HandleFunc(Prefix, a.serve(func(r *http.Request) result {
 		return result{err: &apiError{typ: errNotFound, err: fmt.Errorf("no endpoint %s", r.URL.Path)}}
 	}))
