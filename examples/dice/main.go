@@ -112,7 +112,9 @@ func (a *app) routes() http.Handler {
 		return otelhttp.NewHandler(h, route,
 			otelhttp.WithTracerProvider(a.tel.TracerProvider()),
 			otelhttp.WithMeterProvider(a.tel.MeterProvider()),
-			otelhttp.WithPropagators(a.tel.Propagator()))
+			otelhttp.WithPropagators(a.tel.Propagator()),
+			// The span is named for the route, not the mux pattern ("GET /{$}").
+			otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return route }))
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", traced("GET /", a.rollDice))
