@@ -42,7 +42,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", promAPI)
-	mux.Handle("/api/loupe/v1/", native.New(events, events, s.logger.With("component", "api")))
+	mux.Handle("/api/loupe/v1/", native.New(events, events, s.logger.With("component", "api")).WithRuns(events))
 	tempoAPI := tempo.New(events, s.logger.With("component", "tempo"))
 	for _, p := range tempo.Paths() {
 		mux.Handle(p, tempoAPI)

@@ -20,6 +20,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/duck"
 	"github.com/loupe-dev/loupe/internal/store/tsdb"
@@ -116,7 +117,9 @@ func (s *Server) Start(ctx context.Context) error {
 	pipeCfg.Limits.MaxAttributes = s.cfg.Limits.MaxAttributesPerItem
 	pipeCfg.Limits.MaxAttributeValueLength = s.cfg.Limits.MaxAttributeValueBytes
 	pipeCfg.QueueItems = s.cfg.Limits.QueueItems
-	pipe := pipeline.New(pipeCfg, pipeline.Writers{Logs: events, Spans: events, Metrics: metrics}, s.logger.With("component", "pipeline"), s.reg)
+	// The tap records batch-job runs (internal/runs) from the logs and spans carrying them.
+	tap := runs.NewTap(events, events, events, s.logger.With("component", "runs"), s.reg)
+	pipe := pipeline.New(pipeCfg, pipeline.Writers{Logs: tap, Spans: tap, Metrics: metrics}, s.logger.With("component", "pipeline"), s.reg)
 	if err := s.start(ctx, pipe); err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
 	}
@@ -159,6 +162,7 @@ func (s *Server) Start(ctx context.Context) error {
 		keep: map[store.Signal]time.Duration{
 			store.SignalLogs:  time.Duration(s.cfg.Retention.Logs),
 			store.SignalSpans: time.Duration(s.cfg.Retention.Spans),
+			store.SignalRuns:  time.Duration(s.cfg.Retention.Spans), // as long as the run spans
 		},
 		interval: 10 * time.Minute,
 		now:      time.Now,
