@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when the committed bundle (ui/dist) differs from a fresh build of the sources, so a
-# change to ui/src cannot ship without `make ui`. Skips (exit 0) only when Node is missing.
+# change to ui/src cannot ship without `make ui`, and keeps the script within a size budget.
+# Skips (exit 0) only when Node is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -21,4 +22,11 @@ if ! diff -r "$out" dist >/dev/null; then
 	diff -r "$out" dist | head -20 >&2 || true
 	exit 1
 fi
-echo "check-bundle: ui/dist matches the sources"
+# Size budget: the whole app is one script loaded on every first visit.
+budget=$((128 * 1024))
+js=$(cat dist/assets/*.js | gzip -9 | wc -c)
+if [ "$js" -gt "$budget" ]; then
+	echo "check-bundle: the script is $js bytes gzipped, over the budget of $budget" >&2
+	exit 1
+fi
+echo "check-bundle: ui/dist matches the sources ($js of $budget bytes gzipped)"

@@ -68,6 +68,13 @@ if (process.env.LOUPE_EMPTY === '1') {
       if (name === 'logs') await shot('empty-logs');
     });
   }
+  await check('empty runs: shows how to record a job', async () => {
+    await page.goto(`${base}/runs`);
+    const box = page.locator('.empty-state');
+    await box.waitFor({ timeout: 10000 });
+    const text = await box.innerText();
+    assert(text.includes('loupe run') && text.includes('4318'), `empty runs state lacks the loupe run hint: ${text.slice(0, 200)}`);
+  });
   await context.close();
   console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
   process.exit(failures ? 1 : 0);
@@ -230,6 +237,99 @@ await check('theme toggle is remembered', async () => {
   await page.getByTestId('theme-toggle').click();
 });
 
+// ---- job runs: two real `loupe run` runs of "demo" and the pushed "train" records ----
+const train = expected.runs?.train;
+
+await check('runs: the list shows every run with its status', async () => {
+  await page.goto(`${base}/runs`);
+  await page.getByTestId('runs-table').waitFor({ timeout: 10000 });
+  const got = await page.$$eval('[data-testid="run-row"]', (els) => els.map((e) => ({ name: e.dataset.name, status: e.dataset.status, text: e.textContent })));
+  const demo = got.filter((r) => r.name === 'demo');
+  assert(demo.length === 2, `demo runs listed: ${demo.length}, want 2`);
+  assert(demo.some((r) => r.status === 'succeeded') && demo.some((r) => r.status === 'failed'), `demo statuses: ${demo.map((r) => r.status)}`);
+  assert(got.filter((r) => r.name === 'train').length === train.count, `train runs listed: ${got.filter((r) => r.name === 'train').length}, want ${train.count}`);
+  const failedBadge = await page.locator('[data-testid="run-row"][data-name="demo"][data-status="failed"] [data-testid="run-status"]').innerText();
+  assert(failedBadge.includes('failed'), `failed badge: ${failedBadge}`);
+  const b = await page.locator(`[data-run-id="${train.b}"]`).innerText();
+  assert(b.includes('6h0m') && b.includes('node17') && b.includes('GiB') && b.includes('lr=0.1'), `train row: ${b}`);
+  // One job: its duration over time, and the filter in the URL.
+  await page.getByTestId('runs-name').selectOption('train');
+  await page.waitForURL(/name=train/);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="run-row"]').length === n, train.count, { timeout: 10000 });
+  await page.locator('[data-testid="runs-duration-chart"] canvas').waitFor({ timeout: 10000 });
+  const drift = await page.getByTestId('runs-drift').innerText();
+  assert(/rose/.test(drift), `drift line: ${drift}`);
+  await shot('runs');
+  await page.getByTestId('runs-status').selectOption('failed');
+  await page.waitForURL(/status=failed/);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="run-row"]').length === n, train.failed, { timeout: 10000 });
+});
+
+await check('runs: a run page shows its metadata, resources and output', async () => {
+  await page.goto(`${base}/runs?name=demo&status=succeeded`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-row"]').length === 1, null, { timeout: 10000 });
+  await rows('run-link').first().click();
+  await page.waitForURL(/\/runs\/[0-9a-f]{32}$/);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="run-log-line"]')].some((e) => e.textContent.includes('hello')), null, { timeout: 10000 });
+  const head = await page.getByTestId('run-cmdline').innerText();
+  assert(head.includes('echo hello'), `command line: ${head}`);
+  assert((await page.getByTestId('run-status').first().innerText()).includes('succeeded'), 'status succeeded');
+  assert((await page.getByTestId('run-exit').innerText()).includes('exit code 0'), 'exit code 0');
+  const host = await page.locator('[data-testid="meta-section"][data-section="Host"]').innerText();
+  assert(/hostname/.test(host) && /kernel_version/.test(host), `host section: ${host.slice(0, 200)}`);
+  const stderr = await page.locator('.out-stderr').first().innerText();
+  assert(stderr.includes('almost done'), `stderr line: ${stderr}`);
+  await page.locator('[data-testid="run-chart"] canvas').first().waitFor({ timeout: 10000 });
+  await shot('run');
+  // The run's trace, and back from its span to the run.
+  await page.getByTestId('run-trace-link').click();
+  await page.waitForURL(/\/traces\/[0-9a-f]{32}/);
+  await page.getByTestId('trace-run-link').waitFor({ timeout: 10000 });
+  await page.getByTestId('trace-run-link').click();
+  await page.waitForURL(/\/runs\/[0-9a-f]{32}$/);
+  await page.getByTestId('run-page').waitFor({ timeout: 10000 });
+  // The failed run says how it ended.
+  await page.goto(`${base}/runs?name=demo&status=failed`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-row"]').length === 1, null, { timeout: 10000 });
+  await rows('run-link').first().click();
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="run-log-line"]')].some((e) => e.textContent.includes('something went wrong')), null, { timeout: 10000 });
+  assert((await page.getByTestId('run-exit').innerText()).includes('exit code 3'), `exit: ${await page.getByTestId('run-exit').innerText()}`);
+});
+
+await check('runs: comparing two runs shows the duration ratio and the package diff', async () => {
+  await page.goto(`${base}/runs?name=train`);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="run-row"]').length === n, train.count, { timeout: 10000 });
+  // Ticked newest first: the page still puts the older run in a.
+  await page.locator(`[data-run-id="${train.b}"] [data-testid="run-select"]`).check();
+  await page.locator(`[data-run-id="${train.a}"] [data-testid="run-select"]`).check();
+  await page.getByTestId('runs-compare').click();
+  await page.waitForURL(new RegExp(`/runs/compare\\?a=${train.a}&b=${train.b}`));
+  await page.getByTestId('compare-resources').waitFor({ timeout: 10000 });
+  const want = `×${train.durationRatio.toFixed(2)}`;
+  const ratio = await page.locator('[data-testid="resource-row"][data-key="duration_seconds"] [data-testid="resource-ratio"]').innerText();
+  assert(ratio === want, `duration ratio ${ratio}, want ${want}`);
+  assert((await page.getByTestId('compare-duration-ratio').innerText()).includes(want), 'headline ratio');
+  const cp = train.changedPackage;
+  const numpy = page.locator(`[data-testid="package-row"][data-name="${cp.name}"]`);
+  assert((await numpy.getAttribute('data-change')) === 'changed', 'numpy changed');
+  const nt = await numpy.innerText();
+  assert(nt.includes(cp.a) && nt.includes(cp.b), `numpy row: ${nt}`);
+  const ap = train.addedPackage;
+  const added = page.locator(`[data-testid="package-row"][data-name="${ap.name}"]`);
+  assert((await added.getAttribute('data-change')) === 'added' && (await added.innerText()).includes(ap.b), 'polars added');
+  const summary = await page.getByTestId('package-summary').innerText();
+  assert(summary.includes(`${train.unchangedPackages} unchanged`), `package summary: ${summary}`);
+  for (const [section, key] of [['git', 'commit'], ['host', 'hostname'], ['env', 'OMP_NUM_THREADS']]) {
+    assert(await page.locator(`[data-testid="change-row"][data-section="${section}"][data-key="${key}"]`).count() === 1, `no change row ${section}/${key}`);
+  }
+  await shot('compare');
+  // From a run, straight to the comparison with the run before it.
+  await page.goto(`${base}/runs/${train.b}`);
+  await page.getByTestId('run-compare-previous').click();
+  await page.waitForURL(new RegExp(`/runs/compare\\?a=[0-9a-f]{32}&b=${train.b}`));
+  await page.getByTestId('compare-resources').waitFor({ timeout: 10000 });
+});
+
 await check('an unknown trace shows the API error plainly', async () => {
   await page.goto(`${base}/traces/00000000000000000000000000000001`);
   const box = page.locator('.error-box');
@@ -244,6 +344,7 @@ if (perf) {
   const pages = {
     logs: '/logs', traces: '/traces', trace: `/traces/${expected.knownTrace.traceId}`, metrics: `/query?expr=${expected.metrics.gauge}`,
     services: '/services', service: '/services/checkout',
+    ...(expected.runs ? { runs: '/runs', compare: `/runs/compare?a=${expected.runs.train.a}&b=${expected.runs.train.b}` } : {}),
   };
   for (const [name, path] of Object.entries(pages)) {
     const samples = [];

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests of the web UI against a live server: builds ./cmd/loupe, starts it on random
-# loopback ports with an empty data directory, seeds it over OTLP/HTTP JSON (seed.mjs), and
-# runs the Playwright checks (checks.mjs) in Debian's headless Chromium.
+# loopback ports with an empty data directory, seeds it over OTLP/HTTP JSON (seed.mjs),
+# records job runs with the real `loupe run` and `loupe push` (seed-runs.mjs), and runs the
+# Playwright checks (checks.mjs) in Debian's headless Chromium.
 #
 #   ui/e2e/run.sh                      # checks; screenshots in $LOUPE_SCREENSHOTS
 #   LOUPE_PERF=1 ui/e2e/run.sh         # also a 10,000-span trace, 100,000 log records and
@@ -81,6 +82,20 @@ echo '{}' >"$WORK/empty.json"
 (cd "$UI_DIR" && LOUPE_EMPTY=1 LOUPE_UI_URL=$UI_URL LOUPE_EXPECTED=$WORK/empty.json LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
 
 (cd "$UI_DIR" && node e2e/seed.mjs "http://$OTLP_HTTP" "$WORK/expected.json" ${LOUPE_PERF:+--big})
+
+# Job runs through the real CLI: a run that prints "hello" and succeeds, one that fails with
+# exit code 3, and seven JSONL records of the job "train" (seed-runs.mjs) sent by `loupe push`.
+"$BIN" run -q --server "http://$OTLP_HTTP" --name demo --tag env=e2e --monitor-interval 250ms -- \
+	sh -c 'echo hello; head -c 30000000 /dev/urandom | cksum >/dev/null; echo "almost done" >&2; sleep 1' >"$WORK/run-ok.out" 2>&1
+rc=0
+"$BIN" run -q --server "http://$OTLP_HTTP" --name demo -- sh -c 'echo "something went wrong" >&2; exit 3' >"$WORK/run-fail.out" 2>&1 || rc=$?
+if [ "$rc" -ne 3 ]; then
+	echo "run.sh: the failing loupe run exited $rc, want 3" >&2
+	cat "$WORK/run-fail.out" >&2
+	exit 1
+fi
+(cd "$UI_DIR" && node e2e/seed-runs.mjs "$WORK/runs.jsonl" "$WORK/expected.json")
+"$BIN" push --server "http://$OTLP_HTTP" "$WORK/runs.jsonl"
 cp "$WORK/expected.json" "$ART/expected.json"
 (cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_OTLP_URL=http://$OTLP_HTTP LOUPE_EXPECTED=$WORK/expected.json \
 	LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?

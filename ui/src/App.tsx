@@ -7,12 +7,16 @@ import { TracePage } from './pages/Trace';
 import { MetricsPage } from './pages/Metrics';
 import { ServicesPage } from './pages/Services';
 import { ServicePage } from './pages/Service';
+import { RunsPage } from './pages/Runs';
+import { RunPage } from './pages/Run';
+import { ComparePage } from './pages/Compare';
 
 const nav = [
   { path: '/logs', label: 'Logs' },
   { path: '/traces', label: 'Traces' },
   { path: '/query', label: 'Metrics' },
   { path: '/services', label: 'Services' },
+  { path: '/runs', label: 'Runs' },
 ];
 
 function useTheme(): [string, () => void] {
@@ -43,6 +47,9 @@ export function App() {
   else if (path === '/query' || path === '/graph') page = <MetricsPage params={loc.params} />;
   else if (path === '/services') page = <ServicesPage params={loc.params} />;
   else if ((m = /^\/services\/(.+)$/.exec(path))) page = <ServicePage service={decodeURIComponent(m[1])} params={loc.params} />;
+  else if (path === '/runs') page = <RunsPage params={loc.params} />;
+  else if (path === '/runs/compare') page = <ComparePage params={loc.params} />;
+  else if ((m = /^\/runs\/([^/]+)$/.exec(path))) page = <RunPage key={m[1]} id={decodeURIComponent(m[1])} />;
   else
     page = (
       <div className="page">

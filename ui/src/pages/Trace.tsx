@@ -13,6 +13,12 @@ import { useFirstRender } from '../components/perf';
 
 const ROW = 24;
 
+/** runIdOf is the `loupe run` run a span belongs to (its resource's loupe.run.id), if any. */
+function runIdOf(s?: { resource: Record<string, unknown>; attributes: Record<string, unknown> }): string {
+  const v = s?.resource['loupe.run.id'] ?? s?.attributes['loupe.run.id'];
+  return typeof v === 'string' && /^[0-9a-f]{32}$/i.test(v) ? v : '';
+}
+
 export function TracePage({ id, params }: { id: string; params: URLSearchParams }) {
   const trace = useAsync(id, (signal) => getJSON<Trace>(`/api/loupe/v1/traces/${encodeURIComponent(id)}`, undefined, signal));
   useFirstRender('trace', !!trace.data || !!trace.error);
@@ -70,6 +76,14 @@ function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: stri
           <span className="mono">{trace.trace_id}</span> · {fmtDateTime(nsToMs(trace.start_unix_nano))} · {fmtDuration(trace.duration_ns)} ·{' '}
           <span data-testid="trace-span-count">{trace.spans.length} spans</span> · {trace.services.length} services
           {errors > 0 && <span className="err-mark"> ⚠ {errors} errors</span>}
+          {runIdOf(root?.span) && (
+            <>
+              {' · '}
+              <a href={`/runs/${runIdOf(root?.span)}`} onClick={onLinkClick} data-testid="trace-run-link">
+                job run ↗
+              </a>
+            </>
+          )}
           {' · '}
           <a href={`/api/loupe/v1/traces/${trace.trace_id}?format=otlp`} download={`trace-${trace.trace_id}.json`}>
             OTLP JSON
@@ -248,6 +262,13 @@ function SpanDetail({ node, traceStartNs, color, onClose }: { node: Node; traceS
           </div>
         ))}
       </div>
+      {runIdOf(s) && (
+        <div className="small">
+          <a href={`/runs/${runIdOf(s)}`} onClick={onLinkClick} data-testid="span-run-link">
+            The job run of this span →
+          </a>
+        </div>
+      )}
       <div className="small">
         <a href={href('/logs', { trace_id: '', span_id: s.span_id, from: 'now-7d' })} onClick={onLinkClick}>
           Logs of this span in the explorer →
