@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
@@ -37,12 +36,12 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 		return err
 	}
 	newResources := s.logResources.missing(resources)
-	err = s.logs.writeBatch(ctx, days, func(day int64, a *duckdb.Appender) error {
+	err = s.logs.writeBatch(ctx, days, func(day int64, a *chunkAppender) error {
 		for i := range rows {
 			if rows[i].day != day {
 				continue
 			}
-			if err := a.AppendRow(rows[i].vals[:]...); err != nil {
+			if err := a.AppendRow(rows[i].vals[:]); err != nil {
 				return err
 			}
 		}

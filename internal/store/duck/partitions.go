@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
+	"github.com/duckdb/duckdb-go/v2/mapping"
 )
 
 // Each signal lives in one table per UTC day (logs_20261122, spans_20261122). Retention
@@ -25,6 +25,27 @@ type tableSchema struct {
 	columns string // column definitions for CREATE TABLE
 	// indexes returns the statements creating per-partition indexes.
 	indexes func(table string) []string
+}
+
+// columnTypes returns the DuckDB type of each column in a CREATE TABLE column list.
+func columnTypes(columns string) ([]mapping.Type, error) {
+	names := map[string]mapping.Type{
+		"BIGINT": mapping.TypeBigInt, "TINYINT": mapping.TypeTinyInt, "INTEGER": mapping.TypeInteger,
+		"UINTEGER": mapping.TypeUInteger, "VARCHAR": mapping.TypeVarchar,
+	}
+	var out []mapping.Type
+	for _, def := range strings.Split(columns, ",") {
+		f := strings.Fields(def)
+		if len(f) < 2 {
+			return nil, fmt.Errorf("column definition %q", strings.TrimSpace(def))
+		}
+		typ, ok := names[f[1]]
+		if !ok {
+			return nil, fmt.Errorf("column %s: type %s not supported by the appender", f[0], f[1])
+		}
+		out = append(out, typ)
+	}
+	return out, nil
 }
 
 // dayOf returns the UTC day number (days since the Unix epoch) of a nanosecond timestamp.
@@ -43,6 +64,7 @@ func dayName(prefix string, day int64) string {
 // signalTables tracks the day partitions of one signal and serialises its writers.
 type signalTables struct {
 	schema tableSchema
+	types  []mapping.Type // of schema.columns, for the appender
 	db     *sql.DB
 
 	// writeMu serialises writes, partition creation and drops of this signal. DuckDB
@@ -57,7 +79,11 @@ type signalTables struct {
 }
 
 func openSignalTables(ctx context.Context, db *sql.DB, schema tableSchema) (*signalTables, error) {
-	t := &signalTables{schema: schema, db: db}
+	types, err := columnTypes(schema.columns)
+	if err != nil {
+		return nil, fmt.Errorf("%s schema: %w", schema.prefix, err)
+	}
+	t := &signalTables{schema: schema, types: types, db: db}
 	rows, err := db.QueryContext(ctx,
 		`SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND starts_with(table_name, ?)`,
 		schema.prefix+"_")
@@ -168,7 +194,7 @@ func (t *signalTables) ensure(ctx context.Context, conn *sql.Conn, day int64) er
 // commits in one transaction. DuckDB appenders append into the connection's open
 // transaction, so a failure anywhere rolls back the whole batch.
 func (t *signalTables) writeBatch(ctx context.Context, days []int64,
-	appendDay func(day int64, a *duckdb.Appender) error,
+	appendDay func(day int64, a *chunkAppender) error,
 	finish func(conn *sql.Conn) error,
 ) (err error) {
 	t.writeMu.Lock()
@@ -198,7 +224,7 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 	for _, d := range days {
 		name := dayName(t.schema.prefix, d)
 		err := conn.Raw(func(dc any) error {
-			a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", name)
+			a, err := newChunkAppender(dc.(driver.Conn), name, t.types)
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -42,12 +41,12 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 	}
 	newNames := s.spanNames.missing(names)
 	newResources := s.spanResources.missing(resources)
-	err = s.spans.writeBatch(ctx, days, func(day int64, a *duckdb.Appender) error {
+	err = s.spans.writeBatch(ctx, days, func(day int64, a *chunkAppender) error {
 		for i := range rows {
 			if rows[i].day != day {
 				continue
 			}
-			if err := a.AppendRow(rows[i].vals[:]...); err != nil {
+			if err := a.AppendRow(rows[i].vals[:]); err != nil {
 				return err
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -79,12 +78,12 @@ func TestBatchIsAtomic(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, days, 1)
 	other := days[0] + 1
-	err = s.logs.writeBatch(ctx, []int64{days[0], other}, func(day int64, a *duckdb.Appender) error {
+	err = s.logs.writeBatch(ctx, []int64{days[0], other}, func(day int64, a *chunkAppender) error {
 		if day == other {
 			return errors.New("injected failure")
 		}
 		for _, r := range rows {
-			if err := a.AppendRow(r.vals[:]...); err != nil {
+			if err := a.AppendRow(r.vals[:]); err != nil {
 				return err
 			}
 		}
