@@ -135,7 +135,8 @@ func TestDocExamples(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	require.NoError(t, st.WriteLogs(context.Background(), docLogs(t)))
 	require.NoError(t, st.WriteTraces(context.Background(), docTraces(t)))
-	a := New(st, st, slog.New(slog.DiscardHandler))
+	upsertDocRuns(t, st) // runs_test.go
+	a := New(st, st, slog.New(slog.DiscardHandler)).WithRuns(st)
 	a.now = func() time.Time { return testNow }
 
 	doc, err := os.ReadFile(docPath)

@@ -246,7 +246,7 @@ func (a *API) compareRuns(r *http.Request) result {
 			return result{err: aerr}
 		}
 		if raw == "" {
-			return result{err: badParam(name, errors.New("missing: give the run ids to compare as a=RUN_ID&b=RUN_ID"))}
+			return result{err: badParam(name, errors.New("missing: give the two runs to compare as a=RUN_ID and b=RUN_ID"))}
 		}
 		id, err := runs.NormalizeRunID(raw)
 		if err != nil {

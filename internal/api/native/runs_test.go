@@ -47,8 +47,8 @@ func docRuns() []*jobs.Record {
 	}
 	a := base(docRunA, "succeeded", time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	a.EndTime, a.DurationSeconds, a.PID = a.StartTime.Add(600*time.Second), 600, 31337
-	a.Resources = jobs.Resources{UserCPUSeconds: 4520.5, SystemCPUSeconds: 31.2, MaxRSSBytes: 6 << 30,
-		PeakRSSBytes: 7 << 30, CPUPercentMean: 753.4, CPUPercentMax: 799, MaxThreads: 42, MaxProcesses: 3}
+	a.Resources = jobs.Resources{UserCPUSeconds: 4520.5, SystemCPUSeconds: 31.25, MaxRSSBytes: 6 << 30,
+		PeakRSSBytes: 7 << 30, CPUPercentMean: 750.5, CPUPercentMax: 799, MaxThreads: 42, MaxProcesses: 3}
 
 	b := base(docRunB, "failed", time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
 	b.EndTime, b.DurationSeconds, b.PID, b.ExitCode = b.StartTime.Add(1500*time.Second), 1500, 4711, 1
@@ -56,8 +56,8 @@ func docRuns() []*jobs.Record {
 	b.Git.Commit = "9b41e07"
 	b.Python.Packages = []jobs.Package{{Name: "NumPy", Version: "2.0.1"}, {Name: "torch", Version: "2.3.1"},
 		{Name: "scipy", Version: "1.13.0"}}
-	b.Resources = jobs.Resources{UserCPUSeconds: 9050.1, SystemCPUSeconds: 40.8, MaxRSSBytes: 6 << 30,
-		PeakRSSBytes: 12 << 30, CPUPercentMean: 606.1, CPUPercentMax: 800, MaxThreads: 42, MaxProcesses: 3}
+	b.Resources = jobs.Resources{UserCPUSeconds: 9050.1, SystemCPUSeconds: 40.75, MaxRSSBytes: 6 << 30,
+		PeakRSSBytes: 12 << 30, CPUPercentMean: 603.25, CPUPercentMax: 800, MaxThreads: 42, MaxProcesses: 3}
 
 	eval := base(docRunEval, "running", time.Date(2026, 11, 22, 11, 30, 0, 0, time.UTC))
 	eval.Name, eval.Tags = "eval", nil
@@ -145,7 +145,7 @@ func TestRunsSummaryFields(t *testing.T) {
 		"start_time":"2026-11-22T09:00:00Z","end_time":"2026-11-22T09:25:00Z","duration_seconds":1500,
 		"host":"node17","user":"alice","command_line":"python train.py","exit_code":1,"signal":"",
 		"tags":{"lr":"0.1"},"peak_rss_bytes":12884901888,"max_rss_bytes":6442450944,
-		"user_cpu_seconds":9050.1,"system_cpu_seconds":40.8,"trace_id":"`+docRunB+`"}],
+		"user_cpu_seconds":9050.1,"system_cpu_seconds":40.75,"trace_id":"`+docRunB+`"}],
 		"next_cursor":"<cursor>"}`,
 		nextCursorJSON.ReplaceAllString(string(resp.Data), `"next_cursor":"<cursor>"`))
 
