@@ -119,8 +119,13 @@ func TestExampleDice(t *testing.T) {
 	var resp2 apiEnvelope[struct {
 		Traces []apiTraceSummary `json:"traces"`
 	}]
-	getJSON(t, s.HTTP+"/api/loupe/v1/traces?"+url.Values{"service": {"dice"}, "span_name": {"roll"}, "limit": {"100"}}.Encode(), 200, &resp2)
-	require.Len(t, resp2.Data.Traces, 21)
+	eventually(t, 30*time.Second, func() error {
+		getJSON(t, s.HTTP+"/api/loupe/v1/traces?"+url.Values{"service": {"dice"}, "span_name": {"roll"}, "limit": {"100"}}.Encode(), 200, &resp2)
+		if n := len(resp2.Data.Traces); n != 21 {
+			return fmt.Errorf("want 21 traces with a roll span, got %d", n)
+		}
+		return nil
+	})
 	tr := getTrace(t, s, resp2.Data.Traces[0].TraceID)
 	require.Len(t, tr.Spans, 2)
 	var server, roll apiSpan
@@ -169,11 +174,16 @@ func TestExampleWorkload(t *testing.T) {
 	var found apiEnvelope[struct {
 		Traces []apiTraceSummary `json:"traces"`
 	}]
-	getJSON(t, s.HTTP+"/api/loupe/v1/traces?"+url.Values{"service": {"workload"}, "errors": {"true"}}.Encode(), 200, &found)
-	require.Len(t, found.Data.Traces, 1, "one trace for the whole run")
+	eventually(t, 30*time.Second, func() error {
+		getJSON(t, s.HTTP+"/api/loupe/v1/traces?"+url.Values{"service": {"workload"}, "errors": {"true"}}.Encode(), 200, &found)
+		// One trace for the whole run: workload, iterations, and per item process, compute, wait.
+		if len(found.Data.Traces) != 1 || found.Data.Traces[0].SpanCount != 1+3+5*3*3 {
+			return fmt.Errorf("want one trace of 49 spans, got %+v", found.Data.Traces)
+		}
+		return nil
+	})
 	sum := found.Data.Traces[0]
 	require.Equal(t, "workload", sum.RootSpanName)
-	require.Equal(t, 1+3+5*3*3, sum.SpanCount, "workload, iterations, and per item: process, compute, wait")
 
 	tr := getTrace(t, s, sum.TraceID)
 	byID := map[string]apiSpan{}

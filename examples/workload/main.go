@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -101,11 +100,12 @@ func run(args []string) error {
 	}()
 
 	if c.pprof != "" {
-		stopPprof, err := servePprof(c.pprof, tel)
+		srv, addr, err := servePprof(c.pprof)
 		if err != nil {
 			return err
 		}
-		defer stopPprof()
+		defer srv.Close()
+		tel.Logger().Info("serving pprof", "addr", addr, "path", "/debug/pprof/")
 	}
 
 	w, err := newWorker(c, tel)
@@ -113,12 +113,13 @@ func run(args []string) error {
 		return err
 	}
 	// Under `loupe run`, TRACEPARENT names the run's span: the job's root span goes under it.
-	return w.run(tel.Context(ctx))
+	w.run(tel.Context(ctx))
+	return nil
 }
 
 // servePprof serves the net/http/pprof handlers on their own mux (not http.DefaultServeMux,
-// which any imported package may add to) and returns a function that stops the server.
-func servePprof(addr string, tel *sdk.SDK) (func(), error) {
+// which any imported package may add to) and returns the server and the address it got.
+func servePprof(addr string) (*http.Server, string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -127,14 +128,9 @@ func servePprof(addr string, tel *sdk.SDK) (func(), error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("pprof listen: %w", err)
+		return nil, "", fmt.Errorf("pprof listen: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			tel.Logger().Error("pprof server", "err", err)
-		}
-	}()
-	tel.Logger().Info("serving pprof", "addr", l.Addr().String(), "path", "/debug/pprof/")
-	return func() { _ = srv.Close() }, nil
+	go func() { _ = srv.Serve(l) }() // ends with ErrServerClosed when run returns
+	return srv, l.Addr().String(), nil
 }

@@ -64,9 +64,9 @@ func newWorker(c config, tel *sdk.SDK) (*worker, error) {
 		tracer: tel.Tracer(scope), requests: requests, duration: duration}, nil
 }
 
-// run processes every iteration and returns nil even when items failed: failures are the
-// data this example produces, not a reason for a non-zero exit.
-func (w *worker) run(ctx context.Context) error {
+// run processes every iteration and returns how many items succeeded and failed. Failures
+// are the data this example produces, not a reason for a non-zero exit.
+func (w *worker) run(ctx context.Context) (ok, failed int) {
 	ctx, span := w.tracer.Start(ctx, "workload", trace.WithAttributes(
 		attribute.Int("workload.iterations", w.c.iterations),
 		attribute.Int("workload.items", w.c.items),
@@ -75,7 +75,6 @@ func (w *worker) run(ctx context.Context) error {
 	w.log.InfoContext(ctx, "workload started", "iterations", w.c.iterations, "items", w.c.items,
 		"seed", w.c.seed, "error_rate", w.c.errorRate)
 
-	var ok, failed int
 	for i := 1; w.c.iterations == 0 || i <= w.c.iterations; i++ {
 		if ctx.Err() != nil {
 			w.log.WarnContext(ctx, "workload interrupted", "iteration", i)
@@ -89,7 +88,7 @@ func (w *worker) run(ctx context.Context) error {
 	}
 	span.SetAttributes(attribute.Int("workload.items.ok", ok), attribute.Int("workload.items.failed", failed))
 	w.log.InfoContext(ctx, "workload finished", "ok", ok, "failed", failed)
-	return nil
+	return ok, failed
 }
 
 func (w *worker) iteration(ctx context.Context, i int) (ok, failed int) {
