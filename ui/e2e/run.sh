@@ -86,7 +86,8 @@ echo '{}' >"$WORK/empty.json"
 # Job runs through the real CLI: a run that prints "hello" and succeeds, one that fails with
 # exit code 3, and seven JSONL records of the job "train" (seed-runs.mjs) sent by `loupe push`.
 "$BIN" run -q --server "http://$OTLP_HTTP" --name demo --tag env=e2e --monitor-interval 250ms -- \
-	sh -c 'echo hello; head -c 30000000 /dev/urandom | cksum >/dev/null; echo "almost done" >&2; sleep 1' >"$WORK/run-ok.out" 2>&1
+	sh -c 'echo hello; head -c 30000000 /dev/urandom | cksum >/dev/null; i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo "almost done" >&2' \
+	>"$WORK/run-ok.out" 2>&1
 rc=0
 "$BIN" run -q --server "http://$OTLP_HTTP" --name demo -- sh -c 'echo "something went wrong" >&2; exit 3' >"$WORK/run-fail.out" 2>&1 || rc=$?
 if [ "$rc" -ne 3 ]; then

@@ -23,9 +23,13 @@ export function RunPage({ id }: { id: string }) {
   const run = res.data?.run;
   // A running run is polled until it ends.
   const running = run?.status === 'running';
+  const [tick, setTick] = useState(0);
   useEffect(() => {
     if (!running) return;
-    const t = window.setInterval(res.reload, 5000);
+    const t = window.setInterval(() => {
+      res.reload();
+      setTick((n) => n + 1);
+    }, 5000);
     return () => window.clearInterval(t);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [running]);
@@ -41,10 +45,10 @@ export function RunPage({ id }: { id: string }) {
     );
   }
   if (!run) return <div className="page"><Spinner label="Loading run…" /></div>;
-  return <RunView run={run} />;
+  return <RunView run={run} tick={tick} />;
 }
 
-function RunView({ run }: { run: RunRecord }) {
+function RunView({ run, tick }: { run: RunRecord; tick: number }) {
   const res = run.resources ?? {};
   const dur = elapsedSeconds(run);
   const traceId = run.telemetry?.trace_id;
@@ -95,6 +99,7 @@ function RunView({ run }: { run: RunRecord }) {
               Trace of this run (with the job's own spans)
             </a>
           )}
+          {traceId && run.status === 'running' && <span className="muted">the run's span is sent when it ends; the job's own spans show up in the trace before that</span>}
           <a href={href('/logs', { q: `loupe.run.id=${run.run_id}`, from: logWindow(run).from, to: logWindow(run).to })} onClick={onLinkClick}>
             Output in the logs explorer
           </a>
@@ -108,13 +113,13 @@ function RunView({ run }: { run: RunRecord }) {
         {(['duration_seconds', 'user_cpu_seconds', 'system_cpu_seconds', 'peak_rss_bytes', 'max_rss_bytes', 'read_bytes', 'write_bytes', 'cpu_percent_mean', 'cpu_percent_max', 'max_threads', 'max_processes'] as const).map((k) => (
           <div className="stat" key={k}>
             <div className="tiny muted">{statLabels[k]}</div>
-            <div className="stat-value">{fmtResource(k, k === 'duration_seconds' ? dur : res[k])}</div>
+            <div className="stat-value">{k === 'duration_seconds' ? fmtSeconds(dur) : run.status === 'running' ? '–' : fmtResource(k, res[k])}</div>
           </div>
         ))}
       </div>
 
       <RunCharts run={run} />
-      <RunLogs run={run} />
+      <RunLogs run={run} tick={tick} />
       <RunMetadata run={run} />
     </div>
   );
@@ -270,11 +275,11 @@ function RunChart({ title, t, series, fmt }: { title: string; t: number[]; serie
 }
 
 /** RunLogs shows the run's output: log records with resource attribute loupe.run.id. */
-function RunLogs({ run }: { run: RunRecord }) {
+function RunLogs({ run, tick }: { run: RunRecord; tick: number }) {
   const win = logWindow(run);
   const p = new URLSearchParams({ start: win.from, end: win.to === 'now' ? 'now+1m' : win.to, limit: '1000' });
   p.append('attr', `loupe.run.id=${run.run_id}`);
-  const key = `${p}|${run.status}`;
+  const key = `${p}|${run.status}|${run.status === 'running' ? tick : ''}`;
   const logs = useAsync(key, (signal) => getJSON<LogsPage>('/api/loupe/v1/logs', p, signal));
   const recs = useMemo(() => [...(logs.data?.records ?? [])].reverse(), [logs.data]);
   const [stream, setStream] = useState('');
@@ -285,7 +290,7 @@ function RunLogs({ run }: { run: RunRecord }) {
       <div className="section-head">
         <h3>Output</h3>
         <span className="small muted">
-          {out.stdout_lines ?? 0} stdout lines, {out.stderr_lines ?? 0} stderr lines
+          {run.status === 'running' ? 'so far, newest at the bottom' : `${out.stdout_lines ?? 0} stdout lines, ${out.stderr_lines ?? 0} stderr lines`}
           {out.truncated_lines ? ` · ${out.truncated_lines} cut` : ''}
           {out.dropped_lines ? ` · ${out.dropped_lines} not shipped` : ''}
         </span>
