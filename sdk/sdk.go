@@ -40,7 +40,6 @@ const instrumentationName = "github.com/loupe-dev/loupe/sdk"
 
 // SDK holds the providers Start created. Its methods are safe for concurrent use.
 type SDK struct {
-	opts       Options
 	resource   *resource.Resource
 	tracers    *sdktrace.TracerProvider
 	meters     *sdkmetric.MeterProvider
@@ -83,11 +82,11 @@ func start(ctx context.Context, o Options, getenv func(string) string) (*SDK, er
 	}
 	metricExp, err := newMetricExporter(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, spanExp.Shutdown(ctx))
 	}
 	logExp, err := newLogExporter(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, spanExp.Shutdown(ctx), metricExp.Shutdown(ctx))
 	}
 
 	var readerOpts []sdkmetric.PeriodicReaderOption
@@ -95,7 +94,6 @@ func start(ctx context.Context, o Options, getenv func(string) string) (*SDK, er
 		readerOpts = append(readerOpts, sdkmetric.WithInterval(o.MetricInterval))
 	}
 	s := &SDK{
-		opts:     o,
 		resource: res,
 		tracers: sdktrace.NewTracerProvider(
 			sdktrace.WithBatcher(spanExp),
