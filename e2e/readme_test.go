@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,11 +27,19 @@ func TestReadmeTour(t *testing.T) {
 	for _, b := range blocks {
 		script += b[1] + "\n"
 	}
+	// The tour runs from the repository root, as a reader would; the binaries it builds go to
+	// a temporary directory instead of bin/.
+	tmp := t.TempDir()
 	script = strings.NewReplacer(
 		"localhost:4318", strings.TrimPrefix(s.OTLPHTTP, "http://"),
 		"localhost:7070", strings.TrimPrefix(s.HTTP, "http://"),
+		"./bin/loupe", loupeBin,
+		"bin/workload", filepath.Join(tmp, "workload"),
 	).Replace(script)
-	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "LOUPE_SERVER="+s.OTLPHTTP)
+	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
 	got := string(out)
@@ -41,4 +50,10 @@ func TestReadmeTour(t *testing.T) {
 	require.Contains(t, got, `cart_items{job="shop"} => 3 @[`)
 	require.Contains(t, got, `"resultType":"streams","result":[{"stream":{`)
 	require.Equal(t, 3, strings.Count(got, `"Timeout talking to the database"`), "twice from the Loupe API, once from LogQL: %s", got)
+
+	// The batch job section: two recorded runs of "nightly", then their comparison.
+	require.Contains(t, got, `"name":"nightly","status":"succeeded"`)
+	require.Regexp(t, `"tags":\{"dataset":"v3"\}`, got)
+	require.Contains(t, got, `"resources":[{"key":"duration_seconds"`)
+	require.Contains(t, got, `msg="workload finished"`, "the job's own output passes through")
 }
