@@ -260,6 +260,16 @@ await check('runs: the list shows every run with its status', async () => {
   const drift = await page.getByTestId('runs-drift').innerText();
   assert(/rose/.test(drift), `drift line: ${drift}`);
   await shot('runs');
+  // Paging: three runs a page, then "Load more" until the last page.
+  await page.goto(`${base}/runs?name=train&limit=3`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-row"]').length === 3, null, { timeout: 10000 });
+  for (const n of [6, train.count]) {
+    await page.getByTestId('runs-more').click();
+    await page.waitForFunction((m) => document.querySelectorAll('[data-testid="run-row"]').length === m, n, { timeout: 10000 });
+  }
+  assert(await page.getByTestId('runs-more').count() === 0, 'no "Load more" after the last page');
+  const ids = await page.$$eval('[data-testid="run-row"]', (els) => els.map((e) => e.dataset.runId));
+  assert(new Set(ids).size === train.count, `pages overlap: ${ids}`);
   await page.getByTestId('runs-status').selectOption('failed');
   await page.waitForURL(/status=failed/);
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="run-row"]').length === n, train.failed, { timeout: 10000 });

@@ -212,6 +212,7 @@ function RunCharts({ run }: { run: RunRecord }) {
     ]);
     return alignSeries(s0, cols, [100, 1, 1, 1]);
   });
+  const xMax = s1 - s0;
   const cols = useMemo((): Columns | null => {
     if (!fromMetrics) {
       const s = samplesToSeries(samples);
@@ -235,21 +236,23 @@ function RunCharts({ run }: { run: RunRecord }) {
       {cols && cols.t.length === 0 && <div className="small muted">No samples: the run ended before its first sample, or its metrics did not reach this server.</div>}
       {cols && cols.t.length > 0 && (
         <div className="chart-grid">
-          <RunChart title="CPU % (100 = one core)" t={cols.t} series={[['CPU %', cols.cpu, '#4f8cff']]} fmt={(v) => `${v < 10 ? v.toFixed(1) : v.toFixed(0)}%`} />
+          <RunChart title="CPU % (100 = one core)" xMax={xMax} t={cols.t} series={[['CPU %', cols.cpu, '#4f8cff']]} fmt={(v) => `${v < 10 ? v.toFixed(1) : v.toFixed(0)}%`} />
           <RunChart
             title="Memory"
+            xMax={xMax}
             t={cols.t}
             series={cols.hwm.length ? [['RSS (tree)', cols.rss, '#3fb950'], ['max HWM (1 process)', cols.hwm, '#d29922']] : [['RSS (tree)', cols.rss, '#3fb950']]}
             fmt={fmtBytes}
           />
-          <RunChart title="IO (cumulative)" t={cols.t} series={[['read', cols.read, '#a371f7'], ['written', cols.write, '#db61a2']]} fmt={fmtBytes} />
+          <RunChart title="IO (cumulative)" xMax={xMax} t={cols.t} series={[['read', cols.read, '#a371f7'], ['written', cols.write, '#db61a2']]} fmt={fmtBytes} />
         </div>
       )}
     </section>
   );
 }
 
-function RunChart({ title, t, series, fmt }: { title: string; t: number[]; series: [string, (number | null)[], string][]; fmt: (v: number) => string }) {
+/** RunChart draws series over the whole run (0 to xMax seconds), so missing samples show as gaps. */
+function RunChart({ title, xMax, t, series, fmt }: { title: string; xMax: number; t: number[]; series: [string, (number | null)[], string][]; fmt: (v: number) => string }) {
   const data = useMemo((): uPlot.AlignedData => [t, ...series.map((s) => s[1])], [t, series]);
   const opts = useMemo((): Omit<uPlot.Options, 'width' | 'height'> => {
     const axes = themedAxes(fmt);
@@ -257,7 +260,7 @@ function RunChart({ title, t, series, fmt }: { title: string; t: number[]; serie
     axes[1] = { ...axes[1], size: 76 };
     return {
       legend: { show: true, live: false },
-      scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, 1)] } },
+      scales: { x: { time: false, range: (_u, min, max) => [Math.min(0, min), Math.max(xMax, max)] }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, 1)] } },
       axes,
       series: [
         { value: (_u, v) => (v == null ? '–' : `+${fmtSeconds(v)}`) },
@@ -265,11 +268,11 @@ function RunChart({ title, t, series, fmt }: { title: string; t: number[]; serie
       ],
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [title, series.length]);
+  }, [title, series.length, xMax]);
   return (
     <div className="mini-chart" data-testid="run-chart">
       <div className="small muted">{title}</div>
-      <Chart options={opts} data={data} height={150} optionsKey={`${title}|${series.length}`} />
+      <Chart options={opts} data={data} height={150} optionsKey={`${title}|${series.length}|${xMax}`} />
     </div>
   );
 }

@@ -26,6 +26,8 @@ interface RunsFilter {
   host: string;
   tags: string;
   range: Range;
+  /** limit is the page size (URL parameter only; default 100). */
+  limit?: number;
 }
 
 function filterFromParams(p: URLSearchParams): RunsFilter {
@@ -35,6 +37,7 @@ function filterFromParams(p: URLSearchParams): RunsFilter {
     host: p.get('host') ?? '',
     tags: p.getAll('tag').join(' '),
     range: rangeFromParams(p, defaultRunsRange),
+    limit: Math.min(1000, Math.max(1, Number(p.get('limit')) || PAGE)),
   };
 }
 
@@ -46,6 +49,7 @@ export function runsURL(f: Partial<RunsFilter>): string {
     tag: parseTags(f.tags ?? ''),
     from: !f.range || f.range.from === defaultRunsRange.from ? '' : f.range.from,
     to: !f.range || f.range.to === 'now' ? '' : f.range.to,
+    limit: f.limit && f.limit !== PAGE ? String(f.limit) : '',
   });
 }
 
@@ -67,7 +71,7 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
   const names = useAsync(`names:${filter.range.from}:${filter.range.to}`, (signal) =>
     getJSON<{ names: RunName[] }>('/api/loupe/v1/runs/names', new URLSearchParams({ start: filter.range.from, end: filter.range.to }), signal),
   );
-  const key = apiParams(filter, PAGE).toString();
+  const key = apiParams(filter, filter.limit ?? PAGE).toString();
   const first = useAsync(key, (signal) => getJSON<RunsPage>('/api/loupe/v1/runs', new URLSearchParams(key), signal));
   useFirstRender('runs', !first.loading);
 
