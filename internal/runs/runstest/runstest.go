@@ -61,6 +61,7 @@ func Test(t *testing.T, newStore func(t *testing.T) runs.Store) {
 	t.Run("Names", func(t *testing.T) { testNames(t, newStore(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, newStore(t)) })
 	t.Run("OddStrings", func(t *testing.T) { testOddStrings(t, newStore(t)) })
+	t.Run("LargeBatch", func(t *testing.T) { testLargeBatch(t, newStore(t)) })
 }
 
 func upsert(t *testing.T, s runs.Store, recs ...*jobs.Record) {
@@ -314,4 +315,22 @@ func testOddStrings(t *testing.T, s runs.Store) {
 	raw, err := s.GetRun(context.Background(), RunID(1))
 	require.NoError(t, err)
 	require.Equal(t, string(Parse(t, rec).Record), string(raw))
+}
+
+// testLargeBatch upserts a spool's worth of runs in one call, each run's start record and
+// final record far apart in the batch.
+func testLargeBatch(t *testing.T, s runs.Store) {
+	const n = 1500
+	var rs []runs.Run
+	for i := range n {
+		rs = append(rs, Parse(t, Record(i+1, "bulk", runs.StatusRunning, Now.Add(-time.Duration(i)*time.Second))))
+	}
+	for i := range n {
+		rs = append(rs, Parse(t, Record(i+1, "bulk", runs.StatusSucceeded, Now.Add(-time.Duration(i)*time.Second))))
+	}
+	require.NoError(t, s.UpsertRuns(context.Background(), rs))
+	names, err := s.RunNames(context.Background(), time.Time{}, time.Time{})
+	require.NoError(t, err)
+	require.Equal(t, []runs.NameCount{{Name: "bulk", Runs: n, LastStart: Now}}, names)
+	require.Empty(t, list(t, s, runs.Query{Status: runs.StatusRunning}))
 }
