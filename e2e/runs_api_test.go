@@ -235,3 +235,37 @@ func TestRunsAPICompareOfPushedRecords(t *testing.T) {
 	require.JSONEq(t, string(resp.Data), string(again.Data))
 	require.Len(t, listRuns(t, s, url.Values{"name": {"fit"}}), 2)
 }
+
+// A run from a big environment (2,000 packages, a ~90 KB record) is recorded whole: the
+// record attribute has the server's log body limit, not the 16 KiB attribute value limit.
+func TestRunsAPIKeepsRunOfLargeEnvironment(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	const id = "00112233445566778899aabbccddeeff"
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	var pkgs []string
+	for i := range 2000 {
+		pkgs = append(pkgs, fmt.Sprintf(`{"name":"conda-forge-package-%04d","version":"1.%d.0"}`, i, i))
+	}
+	rec := fmt.Sprintf(`{"record_version":1,"run_id":%q,"name":"big-env","command":["true"],"command_line":"true",`+
+		`"start_time":%q,"end_time":%q,"duration_seconds":1,"status":"succeeded","exit_code":0,`+
+		`"host":{"hostname":"n1","os":"linux","arch":"amd64"},"python":{"version":"3.12.1","executable":"/opt/conda/bin/python","packages":[%s]},`+
+		`"resources":{},"output":{},"telemetry":{"trace_id":%q,"span_id":"00f067aa0ba902b7"}}`,
+		id, start.Format(time.RFC3339), start.Add(time.Second).Format(time.RFC3339), strings.Join(pkgs, ","), id)
+	require.Greater(t, len(rec), 64<<10)
+	file := filepath.Join(t.TempDir(), "big.jsonl")
+	require.NoError(t, writeFile(file, rec+"\n"))
+	out, err := exec.Command(loupeBin, "push", "--server", s.OTLPHTTP, file).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	var got apiEnvelope[struct {
+		Run struct {
+			Status string `json:"status"`
+			Python struct {
+				Packages []json.RawMessage `json:"packages"`
+			} `json:"python"`
+		} `json:"run"`
+	}]
+	getJSON(t, s.HTTP+"/api/loupe/v1/runs/"+id, 200, &got)
+	require.Equal(t, "succeeded", got.Data.Run.Status)
+	require.Len(t, got.Data.Run.Python.Packages, 2000)
+}

@@ -169,7 +169,7 @@ func runSpan(rec *Record) ptrace.Traces {
 	a.PutInt("loupe.run.memory.max_rss", int64(rec.Resources.MaxRSSBytes))
 	a.PutInt("loupe.run.memory.peak_rss", int64(rec.Resources.PeakRSSBytes))
 	a.PutStr("loupe.run.timezone", rec.Timezone)
-	if p := rec.Python; p != nil && len(p.Packages) > 0 {
+	if p := rec.Python; p != nil && len(p.Packages) > 0 && packagesSize(p.Packages) <= maxPackagesAttrBytes {
 		pk := a.PutEmptySlice("python.packages")
 		for _, x := range p.Packages {
 			pk.AppendEmpty().SetStr(x.Name + "==" + x.Version)
@@ -189,6 +189,19 @@ func runSpan(rec *Record) ptrace.Traces {
 		sp.Status().SetMessage(statusMessage(rec))
 	}
 	return td
+}
+
+// maxPackagesAttrBytes keeps the python.packages attribute within a server's default
+// attribute value limit (16 KiB): a larger list would get the whole run span refused. The
+// packages are in loupe.run.record either way, which has the larger limit of a log body.
+const maxPackagesAttrBytes = 16 << 10
+
+func packagesSize(ps []Package) int {
+	n := 0
+	for _, p := range ps {
+		n += len(p.Name) + 2 + len(p.Version)
+	}
+	return n
 }
 
 func statusMessage(rec *Record) string {

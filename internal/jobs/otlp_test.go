@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,4 +89,20 @@ func TestMetricsOfSamples(t *testing.T) {
 	}
 	require.Equal(t, 1.5, byName["loupe.run.cpu.utilization"])
 	require.Equal(t, float64(1<<30), byName["loupe.run.memory.rss"])
+}
+
+// A run from a big environment keeps its span: the package list attribute is left off
+// when it would pass the server's default attribute value limit; the record has it all.
+func TestRunSpanOfLargeEnvironment(t *testing.T) {
+	rec := testRecord()
+	rec.Python = &Python{Version: "3.11.7"}
+	for i := range 1000 {
+		rec.Python.Packages = append(rec.Python.Packages, Package{Name: fmt.Sprintf("package-%04d", i), Version: "1.2.3"})
+	}
+	sp := runSpan(rec).ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	_, ok := sp.Attributes().Get("python.packages")
+	require.False(t, ok, "a 1,000-package list is not an attribute")
+	v, ok := sp.Attributes().Get(RecordAttribute)
+	require.True(t, ok)
+	require.Contains(t, v.Str(), `"name":"package-0999"`)
 }

@@ -25,6 +25,7 @@ const (
 	attributeValueTooLong
 	valueTooDeep
 	bodyTooLong
+	runRecordTooLong
 	nameTooLong
 	tooManyEvents
 	tooManyLinks
@@ -44,6 +45,7 @@ var problemLabels = [numProblems]string{
 	attributeValueTooLong: "attribute_value_too_long",
 	valueTooDeep:          "value_too_deep",
 	bodyTooLong:           "body_too_long",
+	runRecordTooLong:      "run_record_too_long",
 	nameTooLong:           "name_too_long",
 	tooManyEvents:         "too_many_events",
 	tooManyLinks:          "too_many_links",
@@ -70,6 +72,8 @@ func (p problem) describe(l Limits) string {
 		return fmt.Sprintf("value nested deeper than %d levels (limit max_value_depth)", l.MaxValueDepth)
 	case bodyTooLong:
 		return fmt.Sprintf("log body longer than %d bytes (limit max_body_length)", l.MaxBodyLength)
+	case runRecordTooLong:
+		return fmt.Sprintf("%s attribute longer than %d bytes (limit max_body_length)", runRecordAttribute, l.MaxBodyLength)
 	case nameTooLong:
 		return fmt.Sprintf("name longer than %d bytes (limit max_name_length)", l.MaxNameLength)
 	case tooManyEvents:
@@ -121,6 +125,12 @@ func (t *tally) err(l Limits) error {
 	return &store.PartialError{Rejected: total, Msg: strings.Join(parts, "; ")}
 }
 
+// runRecordAttribute is the attribute in which `loupe run` sends a whole run record (JSON,
+// ~40 bytes per installed Python package): a document, so it gets the size limit of a log
+// body rather than that of an attribute value, or a conda environment of a few hundred
+// packages would lose its run.
+const runRecordAttribute = "loupe.run.record"
+
 // validator removes items over the limits from pdata and counts them.
 type validator struct {
 	l Limits
@@ -139,7 +149,11 @@ func (v validator) attrs(m pcommon.Map) problem {
 		if !utf8.ValidString(k) {
 			return invalidUTF8
 		}
-		if p := v.value(val, v.l.MaxAttributeValueLength, attributeValueTooLong); p != ok {
+		maxLen, tooLong := v.l.MaxAttributeValueLength, attributeValueTooLong
+		if k == runRecordAttribute {
+			maxLen, tooLong = v.l.MaxBodyLength, runRecordTooLong
+		}
+		if p := v.value(val, maxLen, tooLong); p != ok {
 			return p
 		}
 	}

@@ -373,6 +373,24 @@ func TestValueSizeCountsNestedStrings(t *testing.T) {
 	require.Equal(t, []string{"ok"}, fs.logBodies())
 }
 
+// A run record (loupe run's whole record as JSON) is limited like a log body, not like an
+// attribute value: a run from a conda environment with a thousand packages must be kept.
+func TestRunRecordAttributeHasTheBodyLimit(t *testing.T) {
+	fs := newFakeStore()
+	p, _ := startPipeline(t, DefaultConfig(), fs)
+	td := tracesOf(2)
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	spans.At(0).Attributes().PutStr("loupe.run.record", strings.Repeat("x", 100<<10))
+	spans.At(1).Attributes().PutStr("loupe.run.record", strings.Repeat("x", 300<<10))
+	requirePartial(t, p.ConsumeTraces(context.Background(), td), 1, "loupe.run.record attribute longer than 262144 bytes (limit max_body_length) (1)")
+	require.Len(t, fs.traces, 1)
+	require.Equal(t, 1, fs.traces[0].SpanCount())
+
+	ld := logsOf("big")
+	ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutStr("other", strings.Repeat("x", 100<<10))
+	requirePartial(t, p.ConsumeLogs(context.Background(), ld), 1, "attribute value longer than 16384 bytes")
+}
+
 func TestResourceOverLimitRejectsAllItsItems(t *testing.T) {
 	fs := newFakeStore()
 	p, _ := startPipeline(t, DefaultConfig(), fs)
