@@ -179,7 +179,7 @@ type Columns = { t: number[]; cpu: (number | null)[]; rss: (number | null)[]; hw
  * them, else from the run's metrics in the metrics store (the span's record leaves them out).
  */
 function RunCharts({ run }: { run: RunRecord }) {
-  const samples = run.samples ?? [];
+  const samples = useMemo(() => run.samples ?? [], [run]);
   const win = useMemo(() => logWindow(run), [run]);
   const fromMetrics = samples.length === 0;
   const sel = (m: string) => `${m}{instance="${run.run_id}"}`;

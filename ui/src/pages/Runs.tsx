@@ -19,6 +19,7 @@ import { useFirstRender } from '../components/perf';
 
 const defaultRunsRange: Range = { from: 'now-7d', to: 'now' };
 const PAGE = 100;
+const noRuns: RunSummary[] = [];
 
 interface RunsFilter {
   name: string;
@@ -77,7 +78,7 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
 
   // Later pages, appended by "Load more"; dropped when the filter changes.
   const [more, setMore] = useState<{ key: string; runs: RunSummary[]; cursor?: string; loading: boolean; error?: Error }>({ key: '', runs: [], loading: false });
-  const extra = more.key === key ? more : { key, runs: [], cursor: undefined, loading: false, error: undefined };
+  const extra = more.key === key ? more : { key, runs: noRuns, cursor: undefined, loading: false, error: undefined };
   const runs = useMemo(() => (first.data?.runs ?? []).concat(extra.runs), [first.data, extra.runs]);
   const cursor = extra.runs.length ? extra.cursor : first.data?.next_cursor;
   const loadMore = () => {
