@@ -133,56 +133,106 @@ func (a *chunkAppender) bindVectors() {
 	}
 }
 
-// AppendRow appends one row. Values must match the column types: int64 for BIGINT, int8
-// for TINYINT, uint32 for UINTEGER, int32 for INTEGER, string for VARCHAR, nil for NULL.
-func (a *chunkAppender) AppendRow(vals []driver.Value) error {
-	if len(vals) != len(a.cols) {
-		return fmt.Errorf("append: %d values for %d columns", len(vals), len(a.cols))
+// The typed setters below write column col of the current row; the caller sets every
+// column of its row, in any order, then calls EndRow. The column's type must match the
+// setter (checked when the appender opened, against the writer's schema).
+
+func (a *chunkAppender) Int64(col int, v int64) {
+	*(*int64)(unsafe.Add(a.cols[col].data, a.rows*8)) = v
+}
+
+// NullableInt64 writes v, or NULL when !valid.
+func (a *chunkAppender) NullableInt64(col int, v int64, valid bool) {
+	if !valid {
+		a.Null(col)
+		return
 	}
-	row := a.rows
-	for i, v := range vals {
-		c := &a.cols[i]
-		if v == nil {
-			a.setNull(c, row)
-			continue
-		}
-		ok := false
-		switch c.typ {
-		case mapping.TypeBigInt:
-			var x int64
-			if x, ok = v.(int64); ok {
-				*(*int64)(unsafe.Add(c.data, row*8)) = x
-			}
-		case mapping.TypeTinyInt:
-			var x int8
-			if x, ok = v.(int8); ok {
-				*(*int8)(unsafe.Add(c.data, row)) = x
-			}
-		case mapping.TypeUInteger:
-			var x uint32
-			if x, ok = v.(uint32); ok {
-				*(*uint32)(unsafe.Add(c.data, row*4)) = x
-			}
-		case mapping.TypeInteger:
-			var x int32
-			if x, ok = v.(int32); ok {
-				*(*int32)(unsafe.Add(c.data, row*4)) = x
-			}
-		case mapping.TypeVarchar:
-			var s string
-			if s, ok = v.(string); ok {
-				a.setString(c, row, s)
-			}
-		}
-		if !ok {
-			return fmt.Errorf("append: column %d (type %d) cannot take a %T", i, c.typ, v)
-		}
+	a.Int64(col, v)
+}
+
+func (a *chunkAppender) Int8(col int, v int8) {
+	*(*int8)(unsafe.Add(a.cols[col].data, a.rows)) = v
+}
+
+func (a *chunkAppender) Int32(col int, v int32) {
+	*(*int32)(unsafe.Add(a.cols[col].data, a.rows*4)) = v
+}
+
+func (a *chunkAppender) Uint32(col int, v uint32) {
+	*(*uint32)(unsafe.Add(a.cols[col].data, a.rows*4)) = v
+}
+
+func (a *chunkAppender) String(col int, s string) {
+	a.setString(&a.cols[col], a.rows, s)
+}
+
+// NullableString writes s, or NULL when !valid.
+func (a *chunkAppender) NullableString(col int, s string, valid bool) {
+	if !valid {
+		a.Null(col)
+		return
 	}
+	a.String(col, s)
+}
+
+func (a *chunkAppender) Null(col int) {
+	a.setNull(&a.cols[col], a.rows)
+}
+
+// EndRow completes the current row; a full chunk goes to DuckDB.
+func (a *chunkAppender) EndRow() error {
 	a.rows++
 	if a.rows == chunkRows {
 		return a.flushChunk()
 	}
 	return nil
+}
+
+// AppendRow appends one row of dynamically typed values, checking each: int64 for BIGINT,
+// int8 for TINYINT, uint32 for UINTEGER, int32 for INTEGER, string for VARCHAR, nil for
+// NULL. The writers use the typed setters, which allocate nothing.
+func (a *chunkAppender) AppendRow(vals []driver.Value) error {
+	if len(vals) != len(a.cols) {
+		return fmt.Errorf("append: %d values for %d columns", len(vals), len(a.cols))
+	}
+	for i, v := range vals {
+		ok := true
+		switch x := v.(type) {
+		case nil:
+			a.Null(i)
+		case int64:
+			ok = a.cols[i].typ == mapping.TypeBigInt
+			if ok {
+				a.Int64(i, x)
+			}
+		case int8:
+			ok = a.cols[i].typ == mapping.TypeTinyInt
+			if ok {
+				a.Int8(i, x)
+			}
+		case uint32:
+			ok = a.cols[i].typ == mapping.TypeUInteger
+			if ok {
+				a.Uint32(i, x)
+			}
+		case int32:
+			ok = a.cols[i].typ == mapping.TypeInteger
+			if ok {
+				a.Int32(i, x)
+			}
+		case string:
+			ok = a.cols[i].typ == mapping.TypeVarchar
+			if ok {
+				a.String(i, x)
+			}
+		default:
+			ok = false
+		}
+		if !ok {
+			return fmt.Errorf("append: column %d (type %d) cannot take a %T", i, a.cols[i].typ, v)
+		}
+	}
+	return a.EndRow()
 }
 
 func (a *chunkAppender) setNull(c *chunkCol, row int) {
@@ -265,4 +315,29 @@ func (a *chunkAppender) Close() error {
 	a.pinner.Unpin()
 	a.blocks = nil
 	return err
+}
+
+// textArena holds the encoded text of one batch (attribute columns, JSON) in a few large
+// blocks instead of one allocation per row and column. The strings it returns share the
+// blocks, which are never reallocated, and live as long as any of them is referenced.
+type textArena struct {
+	block []byte
+}
+
+const textBlock = 256 << 10
+
+// add copies b into the arena and returns it as a string.
+func (t *textArena) add(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > cap(t.block)-len(t.block) {
+		if len(b) > textBlock/4 {
+			return string(b) // large values get their own allocation
+		}
+		t.block = make([]byte, 0, textBlock)
+	}
+	start := len(t.block)
+	t.block = append(t.block, b...)
+	return unsafe.String(&t.block[start], len(b))
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -15,13 +14,36 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 )
 
-// logRow is one log record ready for the appender, in column order of logsSchema.
+// logRow is one log record ready for the appender (the columns of logsSchema). Its
+// strings point into the request's pdata or into the batch's textArena.
 type logRow struct {
-	day     int64
-	ts      int64  // sort key, also vals[0]
-	service string // sort key, also vals[2]
-	resID   int64  // sort key, also vals[12]
-	vals    [13]driver.Value
+	day, ts, observed        int64
+	service                  string
+	severity                 int8
+	severityText, body       string
+	traceHi, traceLo, spanID int64
+	hasTrace, hasSpan        bool
+	flags                    uint32
+	attrKeys, attrVals       string
+	resID                    int64
+}
+
+// appendTo writes r as one row, in the column order of logsSchema.
+func (r *logRow) appendTo(a *chunkAppender) error {
+	a.Int64(0, r.ts)
+	a.Int64(1, r.observed)
+	a.String(2, r.service)
+	a.Int8(3, r.severity)
+	a.String(4, r.severityText)
+	a.String(5, r.body)
+	a.NullableInt64(6, r.traceHi, r.hasTrace)
+	a.NullableInt64(7, r.traceLo, r.hasTrace)
+	a.NullableInt64(8, r.spanID, r.hasSpan)
+	a.Uint32(9, r.flags)
+	a.String(10, r.attrKeys)
+	a.String(11, r.attrVals)
+	a.Int64(12, r.resID)
+	return a.EndRow()
 }
 
 // WriteLogs appends ld in one transaction. See store.LogWriter.
@@ -41,7 +63,7 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 			if rows[i].day != day {
 				continue
 			}
-			if err := a.AppendRow(rows[i].vals[:]); err != nil {
+			if err := rows[i].appendTo(a); err != nil {
 				return err
 			}
 		}
@@ -67,6 +89,7 @@ func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, map[int64]logResou
 	var days []int64
 	resources := make(map[int64]logResource)
 	var buf, keys, vals []byte
+	var text textArena
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -104,16 +127,18 @@ func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, map[int64]logResou
 					body = b.Str()
 				} else if b.Type() != pcommon.ValueTypeEmpty {
 					buf = appendValueJSON(buf[:0], b)
-					body = string(buf)
+					body = text.add(buf)
 				}
 				keys, vals = appendAttrCols(keys[:0], vals[:0], lr.Attributes())
-				hi, lo := traceIDValues(lr.TraceID())
-				r := logRow{day: dayOf(ts), ts: ts, service: service, resID: resID}
-				r.vals = [13]driver.Value{
-					ts, observed, service, int8(sev), lr.SeverityText(), body,
-					hi, lo, spanIDValue(lr.SpanID()), uint32(lr.Flags()),
-					string(keys), string(vals), resID,
+				tid, sid := lr.TraceID(), lr.SpanID()
+				r := logRow{
+					day: dayOf(ts), ts: ts, observed: observed, service: service,
+					severity: int8(sev), severityText: lr.SeverityText(), body: body,
+					hasTrace: !tid.IsEmpty(), hasSpan: !sid.IsEmpty(), flags: uint32(lr.Flags()),
+					attrKeys: text.add(keys), attrVals: text.add(vals), resID: resID,
 				}
+				r.traceHi, r.traceLo = traceIDHalves(tid)
+				r.spanID = int64(binary.BigEndian.Uint64(sid[:]))
 				rows = append(rows, r)
 				if len(days) == 0 || days[len(days)-1] != r.day {
 					if !slices.Contains(days, r.day) {
@@ -156,14 +181,6 @@ func serviceName(res pcommon.Map) string {
 		return v.AsString()
 	}
 	return ""
-}
-
-// traceIDValues splits a trace id into two signed 64-bit halves, or NULLs when empty.
-func traceIDValues(id pcommon.TraceID) (any, any) {
-	if id.IsEmpty() {
-		return nil, nil
-	}
-	return int64(binary.BigEndian.Uint64(id[:8])), int64(binary.BigEndian.Uint64(id[8:]))
 }
 
 func traceIDHalves(id pcommon.TraceID) (int64, int64) {

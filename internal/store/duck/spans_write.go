@@ -3,7 +3,7 @@ package duck
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -15,10 +15,51 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// spanRow is one span ready for the appender, in column order of spansSchema.
+// spanRow is one span ready for the appender (the columns of spansSchema). Its strings
+// point into the request's pdata or into the batch's textArena.
 type spanRow struct {
-	day  int64
-	vals [21]driver.Value
+	day                              int64
+	traceHi, traceLo, spanID, parent int64
+	hasParent                        bool
+	traceState                       string
+	flags                            uint32
+	name                             string
+	kind                             int8
+	start, duration                  int64
+	statusCode                       int8
+	statusMessage, service           string
+	attrKeys, attrVals               string
+	events, links                    string
+	hasEvents, hasLinks              bool
+	droppedAttrs, droppedEvents      uint32
+	droppedLinks                     uint32
+	resID                            int64
+}
+
+// appendTo writes r as one row, in the column order of spansSchema.
+func (r *spanRow) appendTo(a *chunkAppender) error {
+	a.Int64(0, r.traceHi)
+	a.Int64(1, r.traceLo)
+	a.Int64(2, r.spanID)
+	a.NullableInt64(3, r.parent, r.hasParent)
+	a.String(4, r.traceState)
+	a.Uint32(5, r.flags)
+	a.String(6, r.name)
+	a.Int8(7, r.kind)
+	a.Int64(8, r.start)
+	a.Int64(9, r.duration)
+	a.Int8(10, r.statusCode)
+	a.String(11, r.statusMessage)
+	a.String(12, r.service)
+	a.String(13, r.attrKeys)
+	a.String(14, r.attrVals)
+	a.NullableString(15, r.events, r.hasEvents)
+	a.NullableString(16, r.links, r.hasLinks)
+	a.Uint32(17, r.droppedAttrs)
+	a.Uint32(18, r.droppedEvents)
+	a.Uint32(19, r.droppedLinks)
+	a.Int64(20, r.resID)
+	return a.EndRow()
 }
 
 // spanName is one entry of the span_names catalog.
@@ -46,7 +87,7 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 			if rows[i].day != day {
 				continue
 			}
-			if err := a.AppendRow(rows[i].vals[:]); err != nil {
+			if err := rows[i].appendTo(a); err != nil {
 				return err
 			}
 		}
@@ -102,6 +143,7 @@ func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, map[
 	names := make(map[spanName]struct{})
 	resources := make(map[int64]spanResource)
 	var buf, keys, vals []byte
+	var text textArena
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -138,15 +180,19 @@ func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, map[
 				duration := endNs - startNs
 				hi, lo := traceIDHalves(sp.TraceID())
 				keys, vals = appendAttrCols(keys[:0], vals[:0], sp.Attributes())
-				r := spanRow{day: dayOf(startNs)}
-				r.vals = [21]driver.Value{
-					hi, lo, spanIDValue(sp.SpanID()), spanIDValue(sp.ParentSpanID()),
-					sp.TraceState().AsRaw(), sp.Flags(), sp.Name(), int8(sp.Kind()),
-					startNs, duration, int8(sp.Status().Code()), sp.Status().Message(),
-					service, string(keys), string(vals), eventsJSON(sp.Events()), linksJSON(sp.Links()),
-					sp.DroppedAttributesCount(), sp.DroppedEventsCount(), sp.DroppedLinksCount(),
-					resID,
+				sid, parent := sp.SpanID(), sp.ParentSpanID()
+				r := spanRow{
+					day: dayOf(startNs), traceHi: hi, traceLo: lo,
+					spanID: int64(binary.BigEndian.Uint64(sid[:])), parent: int64(binary.BigEndian.Uint64(parent[:])),
+					hasParent: !parent.IsEmpty(), traceState: sp.TraceState().AsRaw(), flags: sp.Flags(),
+					name: sp.Name(), kind: int8(sp.Kind()), start: startNs, duration: duration,
+					statusCode: int8(sp.Status().Code()), statusMessage: sp.Status().Message(), service: service,
+					attrKeys: text.add(keys), attrVals: text.add(vals),
+					droppedAttrs: sp.DroppedAttributesCount(), droppedEvents: sp.DroppedEventsCount(),
+					droppedLinks: sp.DroppedLinksCount(), resID: resID,
 				}
+				r.events, r.hasEvents = eventsJSON(sp.Events()).(string)
+				r.links, r.hasLinks = linksJSON(sp.Links()).(string)
 				rows = append(rows, r)
 				if !slices.Contains(days, r.day) {
 					days = append(days, r.day)

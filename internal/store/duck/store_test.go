@@ -83,7 +83,7 @@ func TestBatchIsAtomic(t *testing.T) {
 			return errors.New("injected failure")
 		}
 		for _, r := range rows {
-			if err := a.AppendRow(r.vals[:]); err != nil {
+			if err := r.appendTo(a); err != nil {
 				return err
 			}
 		}
