@@ -85,3 +85,65 @@ func TestJSONTooDeep(t *testing.T) {
 	require.True(t, jsonTooDeep([]byte(`[[[[`), 3))
 	require.False(t, jsonTooDeep([]byte(`{"a":"\"[[[[[["}`), 1))
 }
+
+// protoTooDeepFull is protoTooDeep without the shortcut for fields too short to reach the
+// limit: it walks every field. The two must agree on every input.
+func protoTooDeepFull(b []byte, maxDepth int) bool {
+	var parents []int
+	pos, end := 0, len(b)
+	for {
+		if pos >= end {
+			if len(parents) == 0 {
+				return false
+			}
+			end = parents[len(parents)-1]
+			parents = parents[:len(parents)-1]
+			continue
+		}
+		next, child, ok := scanField(b[:end], pos)
+		if !ok {
+			if len(parents) == 0 {
+				return false
+			}
+			pos = end
+			continue
+		}
+		pos = next
+		if child > 0 {
+			if len(parents)+1 > maxDepth {
+				return true
+			}
+			parents = append(parents, end)
+			end = pos + child
+		}
+	}
+}
+
+func TestProtoTooDeepAgreesWithFullScan(t *testing.T) {
+	bodies := [][]byte{nil, nestedArrayLogs(10), nestedArrayLogs(60), protoBody(t, traceRequest(5))}
+	for _, body := range bodies {
+		for depth := 1; depth <= 70; depth++ {
+			require.Equal(t, protoTooDeepFull(body, depth), protoTooDeep(body, depth), "depth %d", depth)
+		}
+	}
+}
+
+func FuzzProtoTooDeep(f *testing.F) {
+	f.Add(nestedArrayLogs(10), uint8(5))
+	f.Add([]byte{0x0a, 0x03, 'a', 'b', 'c'}, uint8(1))
+	f.Add([]byte{0x0a, 0x04, 0x0a, 0x02, 0x0a, 0x00}, uint8(2))
+	f.Fuzz(func(t *testing.T, body []byte, depth uint8) {
+		d := int(depth%64) + 1
+		if protoTooDeepFull(body, d) != protoTooDeep(body, d) {
+			t.Fatalf("depth %d: full scan says %v", d, protoTooDeepFull(body, d))
+		}
+	})
+}
+
+func BenchmarkProtoTooDeepFullScan(b *testing.B) {
+	body := benchLogs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		protoTooDeepFull(body, maxNesting)
+	}
+}
