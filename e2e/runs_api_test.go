@@ -269,3 +269,43 @@ func TestRunsAPIKeepsRunOfLargeEnvironment(t *testing.T) {
 	require.Equal(t, "succeeded", got.Data.Run.Status)
 	require.Len(t, got.Data.Run.Python.Packages, 2000)
 }
+
+// A run spooled days ago keeps its samples when pushed after newer metrics arrived: the
+// server's out-of-order window defaults to the whole metrics retention.
+func TestRunsPushOfOldRecordKeepsItsSamples(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	// Something recent first, so the old samples are out of order.
+	stdout, stderr, code, _ := loupeRun(t, []string{"LOUPE_SERVER=" + s.OTLPHTTP}, "--server", s.OTLPHTTP, "--name", "recent", "--", "sh", "-c", "sleep 1.5")
+	require.Equal(t, 0, code, "%s %s", stdout, stderr)
+	eventually(t, 30*time.Second, func() error {
+		if got := instant(t, s, `count(loupe_run_memory_rss_bytes{job="recent"})`); len(got) == 0 {
+			return fmt.Errorf("no recent samples yet")
+		}
+		return nil
+	})
+
+	const id = "3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a"
+	start := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
+	var samples []string
+	for i := range 40 {
+		samples = append(samples, fmt.Sprintf(`{"t":%d,"cpu_percent":100,"rss_bytes":%d,"read_bytes":0,"write_bytes":0,"threads":1,"processes":1,"max_hwm_bytes":%d}`,
+			i*60, (i+1)<<20, (i+1)<<20))
+	}
+	rec := fmt.Sprintf(`{"record_version":1,"run_id":%q,"name":"old-run","command":["true"],"command_line":"true",`+
+		`"start_time":%q,"end_time":%q,"duration_seconds":2400,"status":"succeeded","exit_code":0,`+
+		`"host":{"hostname":"n1","os":"linux","arch":"amd64"},"resources":{},"output":{},"samples":[%s],`+
+		`"telemetry":{"trace_id":%q,"span_id":"00f067aa0ba902b7"}}`,
+		id, start.Format(time.RFC3339), start.Add(40*time.Minute).Format(time.RFC3339), strings.Join(samples, ","), id)
+	file := filepath.Join(t.TempDir(), "old.jsonl")
+	require.NoError(t, writeFile(file, rec+"\n"))
+	out, err := exec.Command(loupeBin, "push", "--server", s.OTLPHTTP, file).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NotContains(t, string(out), "warning", "nothing rejected: %s", out)
+
+	at := start.Add(50 * time.Minute).Unix()
+	got := instant(t, s, fmt.Sprintf(`count_over_time(loupe_run_memory_rss_bytes{job="old-run"}[1h] @ %d)`, at))
+	require.Len(t, got, 1, "%v", got)
+	for _, v := range got {
+		require.Equal(t, 40.0, v, "every sample of the old run is stored")
+	}
+}

@@ -29,13 +29,14 @@ With FILE arguments, send instead the run records that ` + "`loupe run --output 
 				opts.Server = os.Getenv("LOUPE_SERVER")
 			}
 			out := cmd.OutOrStdout()
+			opts.Warn = func(err error) { fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err) }
 			if len(files) > 0 {
 				server := opts.Server
 				if server == "" {
 					server = "http://localhost:4318"
 				}
 				for _, f := range files {
-					n, err := jobs.PushRecords(cmd.Context(), server, f, opts.Timeout)
+					n, err := jobs.PushRecords(cmd.Context(), server, f, opts.Timeout, opts.Warn)
 					fmt.Fprintf(out, "%s: %d run record(s) pushed\n", f, n)
 					if err != nil {
 						return err

@@ -49,6 +49,11 @@ type MetricsConfig struct {
 	// ConvertDelta turns delta sums and histograms into cumulative ones so that rate() works;
 	// when false, delta points are rejected as Prometheus does by default.
 	ConvertDelta bool `yaml:"convert_delta"`
+	// OutOfOrderWindow is how much older than the newest stored sample a sample may be and
+	// still be stored; 0 means the whole of retention.metrics, so that `loupe push` can
+	// deliver runs spooled days ago and agents can catch up after an outage. Older samples
+	// are rejected (an OTLP partial success).
+	OutOfOrderWindow model.Duration `yaml:"out_of_order_window"`
 }
 
 // LogConfig configures Loupe's own slog output on stderr.
@@ -168,6 +173,9 @@ func (c Config) Validate() error {
 		if n <= 0 {
 			bad(key, n, "must be positive")
 		}
+	}
+	if c.Metrics.OutOfOrderWindow > c.Retention.Metrics {
+		bad("metrics.out_of_order_window", c.Metrics.OutOfOrderWindow, "must not exceed retention.metrics")
 	}
 	for i, a := range c.Metrics.PromoteResourceAttributes {
 		if strings.TrimSpace(a) == "" {

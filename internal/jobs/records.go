@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,8 +17,10 @@ import (
 // PushRecords sends the run records of a JSONL file written by --output to server: for each
 // record its span, its samples as metrics and its end-of-run metrics (not its output, which
 // a JSONL record does not hold). It stops at the first line that is not a record or the first
-// request that fails, and returns how many records were sent before.
-func PushRecords(ctx context.Context, server, path string, timeout time.Duration) (int, error) {
+// request that fails, and returns how many records were sent before. Items the server
+// stored a request without (an OTLP partial success, e.g. samples older than its
+// out-of-order window) are reported to warn, when not nil, as a *PartialError.
+func PushRecords(ctx context.Context, server, path string, timeout time.Duration, warn func(error)) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("open records: %w", err)
@@ -41,7 +44,7 @@ func PushRecords(ctx context.Context, server, path string, timeout time.Duration
 		if rec.RunID == "" || len(rec.Telemetry.TraceID) != 32 || len(rec.Telemetry.SpanID) != 16 {
 			return n, fmt.Errorf("%s line %d: not a loupe run record (run_id or telemetry ids missing)", path, line)
 		}
-		if err := pushRecord(ctx, client, server, &rec); err != nil {
+		if err := pushRecord(ctx, client, server, &rec, warn); err != nil {
 			return n, fmt.Errorf("%s line %d: %w", path, line, err)
 		}
 		n++
@@ -54,12 +57,12 @@ func PushRecords(ctx context.Context, server, path string, timeout time.Duration
 
 // pushRecord sends the span first: it holds the whole record, and a metrics store may refuse
 // samples older than its head block.
-func pushRecord(ctx context.Context, c *http.Client, server string, rec *Record) error {
+func pushRecord(ctx context.Context, c *http.Client, server string, rec *Record, warn func(error)) error {
 	b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(runSpan(rec))
 	if err != nil {
 		return fmt.Errorf("encode span: %w", err)
 	}
-	if err := postOTLP(ctx, c, server, "traces", b); err != nil {
+	if err := partialIsWarning(postOTLP(ctx, c, server, "traces", b), warn); err != nil {
 		return err
 	}
 	md := summaryMetrics(rec)
@@ -70,5 +73,18 @@ func pushRecord(ctx context.Context, c *http.Client, server string, rec *Record)
 	if err != nil {
 		return fmt.Errorf("encode metrics: %w", err)
 	}
-	return postOTLP(ctx, c, server, "metrics", b)
+	return partialIsWarning(postOTLP(ctx, c, server, "metrics", b), warn)
+}
+
+// partialIsWarning hands a *PartialError to warn (the request was stored, so it is not a
+// failure to retry) and returns any other error.
+func partialIsWarning(err error, warn func(error)) error {
+	var perr *PartialError
+	if errors.As(err, &perr) {
+		if warn != nil {
+			warn(err)
+		}
+		return nil
+	}
+	return err
 }

@@ -13,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 )
 
 // errPermanent marks a payload the server refused as invalid: retrying cannot help.
@@ -32,15 +36,69 @@ func postOTLP(ctx context.Context, client *http.Client, server, signal string, p
 		return fmt.Errorf("post %s: %w", signal, err)
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	switch {
 	case resp.StatusCode/100 == 2:
-		return nil
+		return partialSuccess(signal, msg)
 	case resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests:
-		return fmt.Errorf("post %s to %s: %s: %s: %w", signal, url, resp.Status, bytes.TrimSpace(msg), errPermanent)
+		return fmt.Errorf("post %s to %s: %s: %s: %w", signal, url, resp.Status, clip(msg), errPermanent)
 	default:
-		return fmt.Errorf("post %s to %s: %s: %s", signal, url, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("post %s to %s: %s: %s", signal, url, resp.Status, clip(msg))
 	}
+}
+
+// PartialError is a 2xx answer in which the server stored the request but rejected some
+// of its items (an OTLP partial success), e.g. metric samples older than its out-of-order
+// window. Retrying cannot help; the rest of the request is stored.
+type PartialError struct {
+	Signal   string
+	Rejected int64
+	Msg      string
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("server stored the %s but rejected %d item(s): %s", e.Signal, e.Rejected, e.Msg)
+}
+
+// partialSuccess decodes an OTLP/HTTP protobuf export response and returns a *PartialError
+// when it reports rejected items. An empty or undecodable body is a plain success: the
+// server answered 2xx, and older servers may send nothing.
+func partialSuccess(signal string, body []byte) error {
+	var rejected int64
+	var msg string
+	switch signal {
+	case "traces":
+		r := ptraceotlp.NewExportResponse()
+		if r.UnmarshalProto(body) != nil {
+			return nil
+		}
+		rejected, msg = r.PartialSuccess().RejectedSpans(), r.PartialSuccess().ErrorMessage()
+	case "logs":
+		r := plogotlp.NewExportResponse()
+		if r.UnmarshalProto(body) != nil {
+			return nil
+		}
+		rejected, msg = r.PartialSuccess().RejectedLogRecords(), r.PartialSuccess().ErrorMessage()
+	case "metrics":
+		r := pmetricotlp.NewExportResponse()
+		if r.UnmarshalProto(body) != nil {
+			return nil
+		}
+		rejected, msg = r.PartialSuccess().RejectedDataPoints(), r.PartialSuccess().ErrorMessage()
+	}
+	if rejected == 0 {
+		return nil
+	}
+	return &PartialError{Signal: signal, Rejected: rejected, Msg: msg}
+}
+
+// clip keeps error bodies short enough for one log line.
+func clip(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if len(b) > 512 {
+		b = append(b[:512:512], "..."...)
+	}
+	return b
 }
 
 // shipper delivers a run's OTLP payloads: to the server while it answers, to the spool
@@ -68,6 +126,10 @@ func (s *shipper) ship(ctx context.Context, signal string, payload []byte) {
 	s.mu.Unlock()
 	if !down {
 		err := postOTLP(ctx, s.client, s.server, signal, payload)
+		if perr := (*PartialError)(nil); errors.As(err, &perr) {
+			s.logger.Warn("server rejected part of the run data", "signal", signal, "rejected", perr.Rejected, "reason", perr.Msg)
+			err = nil
+		}
 		if err == nil {
 			s.mu.Lock()
 			s.sent++

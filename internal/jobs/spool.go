@@ -97,6 +97,9 @@ type PushOptions struct {
 	Server string
 	// Timeout bounds each request.
 	Timeout time.Duration
+	// Warn, when not nil, is told of each *PartialError: requests the server stored without
+	// some of their items (e.g. samples older than its out-of-order window).
+	Warn func(error)
 }
 
 // PushResult counts what Push did.
@@ -124,7 +127,7 @@ func Push(ctx context.Context, opts PushOptions, progress func(file string, requ
 	sort.Slice(paths, func(i, j int) bool { return modTime(paths[i]).Before(modTime(paths[j])) })
 	client := newHTTPClient(opts.Timeout)
 	for _, p := range paths {
-		n, err := pushFile(ctx, client, p, opts.Server)
+		n, err := pushFile(ctx, client, p, opts.Server, opts.Warn)
 		res.Requests += n
 		switch {
 		case errors.Is(err, errLocked):
@@ -158,7 +161,7 @@ func modTime(p string) time.Time {
 }
 
 // pushFile sends the entries of one spool file and returns how many were accepted.
-func pushFile(ctx context.Context, client *http.Client, path, server string) (int, error) {
+func pushFile(ctx context.Context, client *http.Client, path, server string, warn func(error)) (int, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return 0, fmt.Errorf("open spool file: %w", err)
@@ -191,7 +194,7 @@ func pushFile(ctx context.Context, client *http.Client, path, server string) (in
 		if to == "" {
 			to = "http://localhost:4318"
 		}
-		if err := postOTLP(ctx, client, to, e.Signal, e.Payload); err != nil {
+		if err := partialIsWarning(postOTLP(ctx, client, to, e.Signal, e.Payload), warn); err != nil {
 			if errors.Is(err, errPermanent) {
 				return i, fmt.Errorf("spool file %s: %w", path, err)
 			}

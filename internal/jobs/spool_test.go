@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -216,7 +217,7 @@ func TestPushRecordsFromJSONL(t *testing.T) {
 	sink := &otlpSink{fail: -1}
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
-	n, err := PushRecords(context.Background(), srv.URL, out, 0)
+	n, err := PushRecords(context.Background(), srv.URL, out, 0, nil)
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 	nt, _, nm := sink.counts()
@@ -226,6 +227,35 @@ func TestPushRecordsFromJSONL(t *testing.T) {
 	require.Equal(t, rec.Telemetry.SpanID, sp.SpanID().String())
 
 	require.NoError(t, os.WriteFile(out, []byte("{\"name\":\"x\"}\n"), 0o644))
-	_, err = PushRecords(context.Background(), srv.URL, out, 0)
+	_, err = PushRecords(context.Background(), srv.URL, out, 0, nil)
 	require.ErrorContains(t, err, "not a loupe run record")
+}
+
+// A server that stores a request but rejects some items (OTLP partial success) is not a
+// failure: the push goes on, and the rejection is reported, never dropped silently.
+func TestPushRecordsReportsPartialSuccess(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "runs.jsonl")
+	opts := testOptions(t)
+	opts.OutputPath = out
+	_, _ = runSh(t, opts, "sleep 0.3")
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		var body []byte
+		if r.URL.Path == "/v1/metrics" {
+			resp := pmetricotlp.NewExportResponse()
+			resp.PartialSuccess().SetRejectedDataPoints(3)
+			resp.PartialSuccess().SetErrorMessage("sample too old (3)")
+			body, _ = resp.MarshalProto()
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	var warnings []error
+	n, err := PushRecords(context.Background(), srv.URL, out, 0, func(err error) { warnings = append(warnings, err) })
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Len(t, warnings, 1)
+	require.EqualError(t, warnings[0], "server stored the metrics but rejected 3 item(s): sample too old (3)")
 }

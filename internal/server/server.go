@@ -105,6 +105,10 @@ func (s *Server) Start(ctx context.Context) error {
 	tsdbOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
 	tsdbOpts.PromoteResourceAttributes = s.cfg.Metrics.PromoteResourceAttributes
 	tsdbOpts.ConvertDelta = s.cfg.Metrics.ConvertDelta
+	tsdbOpts.OutOfOrderTimeWindow = time.Duration(s.cfg.Metrics.OutOfOrderWindow)
+	if tsdbOpts.OutOfOrderTimeWindow == 0 {
+		tsdbOpts.OutOfOrderTimeWindow = tsdbOpts.Retention
+	}
 	metricsDir := filepath.Join(s.cfg.DataDir, "metrics")
 	metrics, err := tsdb.Open(metricsDir, tsdbOpts, s.logger, s.reg)
 	if err != nil {

@@ -57,7 +57,7 @@ wait_ready() {
 }
 field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
 
-"$BIN" serve --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --otlp-grpc-listen 127.0.0.1:0 \
+"$BIN" serve --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --otlp-grpc-listen 127.0.0.1:0 --statsd-listen 127.0.0.1:0 \
 	--otlp-http-listen 127.0.0.1:0 --log-format json >"$WORK/loupe.log" 2>&1 &
 PIDS+=($!)
 READY=$(wait_ready "$WORK/loupe.log")
