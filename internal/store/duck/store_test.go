@@ -2,11 +2,13 @@ package duck
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -134,4 +136,30 @@ func TestSpanTimesStored(t *testing.T) {
 	got, err := s.GetTrace(ctx, sp.TraceID())
 	require.NoError(t, err)
 	require.Equal(t, sp.EndTimestamp(), got.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).EndTimestamp())
+}
+
+// TestOpenFileOfDefaultStorageVersion opens a database file created with DuckDB's
+// default storage version (as Loupe created them before it asked for the latest), writes
+// and reads it.
+func TestOpenFileOfDefaultStorageVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "loupe.duckdb")
+	connector, err := duckdb.NewConnector(path, nil)
+	require.NoError(t, err)
+	db := sql.OpenDB(connector)
+	_, err = db.Exec("CREATE TABLE other (a INTEGER)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	require.NoError(t, connector.Close())
+
+	s, err := Open(path, DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, s.WriteLogs(ctx, genLogs(0, 10)))
+	n := 0
+	for _, err := range s.QueryLogs(ctx, store.LogQuery{Limit: 100}) {
+		require.NoError(t, err)
+		n++
+	}
+	require.Equal(t, 10, n)
+	require.NoError(t, s.Close())
 }
