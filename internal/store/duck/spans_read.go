@@ -237,8 +237,8 @@ func traceFilterWhere(q store.TraceQuery) (*where, error) {
 }
 
 // FindTraces finds matching spans, keeps the Limit traces whose earliest matching span
-// is most recent, and summarises those traces over their spans in the same partitions,
-// all in one query. See store.TraceReader.
+// is most recent (one query), and summarises those traces over their spans in the same
+// partitions (a second query). See store.TraceReader.
 //
 // Spans of a trace that fall in a partition outside the query's time range (a trace
 // crossing midnight, queried up to midnight) are not counted in its summary.
@@ -258,21 +258,37 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 		if len(tables) == 0 {
 			return
 		}
-		// NOT MATERIALIZED: DuckDB materialises a CTE used twice by default, which would
-		// copy every span of the range (measured 3.5 s on 1M spans instead of tens of ms).
-		query := `WITH s AS NOT MATERIALIZED ` + unionAll(tables, "*") + `,
-		m AS (SELECT trace_hi, trace_lo, min(start_ns) AS first FROM ` + spanSource("s", w) + w.sql() + `
-			GROUP BY trace_hi, trace_lo ORDER BY first DESC LIMIT ` + strconv.Itoa(limit) + `)
-		SELECT trace_hi, trace_lo,
+		ids, err := s.matchingTraces(ctx, tables, w, limit)
+		if err != nil || len(ids) == 0 {
+			if err != nil {
+				yield(store.TraceSummary{}, fmt.Errorf("find traces: %w", err))
+			}
+			return
+		}
+		// The summary reads only the spans of the chosen traces: their ids come from the
+		// database, so they are inlined as constants, which DuckDB pushes into the scan as
+		// a filter on trace_hi. Joining the spans with the chosen traces in the same query
+		// instead read every column of every span of the range (~2x slower on 2M spans).
+		var his, pairs strings.Builder
+		for i, id := range ids {
+			if i > 0 {
+				his.WriteByte(',')
+				pairs.WriteByte(',')
+			}
+			fmt.Fprintf(&his, "%d", id[0])
+			fmt.Fprintf(&pairs, "(%d,%d)", id[0], id[1])
+		}
+		query := `SELECT trace_hi, trace_lo,
 			coalesce(arg_min(service, start_ns) FILTER (WHERE parent_span_id IS NULL), arg_min(service, start_ns)),
 			coalesce(arg_min(name, start_ns) FILTER (WHERE parent_span_id IS NULL), arg_min(name, start_ns)),
 			min(start_ns) AS trace_start, max(start_ns + duration_ns), count(*),
 			count(*) FILTER (WHERE status_code = ` + strconv.Itoa(int(statusCodeError)) + `),
 			array_to_string(list_sort(list_distinct(list(service))), chr(0))
-		FROM s JOIN m USING (trace_hi, trace_lo)
+		FROM ` + unionAll(tables, "*") + ` s
+		WHERE trace_hi IN (` + his.String() + `) AND (trace_hi, trace_lo) IN (` + pairs.String() + `)
 		GROUP BY trace_hi, trace_lo
 		ORDER BY trace_start DESC, trace_hi, trace_lo`
-		rows, err := s.db.QueryContext(ctx, query, w.args...)
+		rows, err := s.db.QueryContext(ctx, query)
 		if err != nil {
 			yield(store.TraceSummary{}, fmt.Errorf("find traces: %w", err))
 			return
@@ -302,6 +318,27 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 			yield(store.TraceSummary{}, fmt.Errorf("find traces: %w", err))
 		}
 	}
+}
+
+// matchingTraces returns the ids (high and low halves) of the limit traces whose earliest
+// span matching w is the most recent, most recent first.
+func (s *Store) matchingTraces(ctx context.Context, tables []string, w *where, limit int) ([][2]int64, error) {
+	query := `SELECT trace_hi, trace_lo, min(start_ns) AS first FROM ` + spanSource(unionAll(tables, "*"), w) + w.sql() + `
+		GROUP BY trace_hi, trace_lo ORDER BY first DESC LIMIT ` + strconv.Itoa(limit)
+	rows, err := s.db.QueryContext(ctx, query, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids [][2]int64
+	for rows.Next() {
+		var hi, lo, first int64
+		if err := rows.Scan(&hi, &lo, &first); err != nil {
+			return nil, err
+		}
+		ids = append(ids, [2]int64{hi, lo})
+	}
+	return ids, rows.Err()
 }
 
 // Services lists service names from the span_names catalog. See store.TraceReader.
