@@ -31,3 +31,16 @@ func decodeCursor(c string) (string, error) {
 	}
 	return string(storeCursor), nil
 }
+
+// cursor returns the store cursor of the "cursor" parameter, "" when it is absent.
+func (p params) cursor() (string, *apiError) {
+	c, aerr := p.one("cursor")
+	if aerr != nil || c == "" {
+		return "", aerr
+	}
+	storeCursor, err := decodeCursor(c)
+	if err != nil {
+		return "", badParam("cursor", err)
+	}
+	return storeCursor, nil
+}

@@ -94,16 +94,9 @@ func (a *API) queryLogs(r *http.Request) result {
 	if aerr != nil {
 		return result{err: aerr}
 	}
-	cursor, aerr := p.one("cursor")
+	cursor, aerr := p.cursor()
 	if aerr != nil {
 		return result{err: aerr}
-	}
-	if cursor != "" {
-		c, err := decodeCursor(cursor)
-		if err != nil {
-			return result{err: badParam("cursor", err)}
-		}
-		cursor = c
 	}
 
 	// One record more than the page tells whether there is a next page. The store caps

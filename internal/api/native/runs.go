@@ -142,16 +142,8 @@ func (a *API) listRuns(r *http.Request) result {
 	if q.Limit, aerr = p.limit(runs.DefaultLimit, runs.MaxLimit); aerr != nil {
 		return result{err: aerr}
 	}
-	cursor, aerr := p.one("cursor")
-	if aerr != nil {
+	if q.Cursor, aerr = p.cursor(); aerr != nil {
 		return result{err: aerr}
-	}
-	if cursor != "" {
-		c, err := decodeCursor(cursor)
-		if err != nil {
-			return result{err: badParam("cursor", err)}
-		}
-		q.Cursor = c
 	}
 	page, err := a.runs.ListRuns(r.Context(), q)
 	if err != nil {
