@@ -48,6 +48,22 @@ func columnTypes(columns string) ([]mapping.Type, error) {
 	return out, nil
 }
 
+// zstdStrings reports whether the database file's storage version (1.2 or later) lets
+// DuckDB compress text columns with zstd.
+func zstdStrings(ctx context.Context, db *sql.DB) (bool, error) {
+	var tags string
+	err := db.QueryRowContext(ctx,
+		`SELECT coalesce(tags['storage_version'], '') FROM duckdb_databases() WHERE database_name = current_database()`).Scan(&tags)
+	if err != nil {
+		return false, fmt.Errorf("read storage version: %w", err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(tags, "v%d.%d", &major, &minor); err != nil {
+		return false, nil // unknown: keep DuckDB's own choice
+	}
+	return major > 1 || (major == 1 && minor >= 2), nil
+}
+
 // dayOf returns the UTC day number (days since the Unix epoch) of a nanosecond timestamp.
 func dayOf(ns int64) int64 {
 	d := ns / nsPerDay
@@ -66,6 +82,8 @@ type signalTables struct {
 	schema tableSchema
 	types  []mapping.Type // of schema.columns, for the appender
 	db     *sql.DB
+	// zstd is what {zstd} in schema.columns becomes in CREATE TABLE (see schema.go).
+	zstd string
 
 	// writeMu serialises writes, partition creation and drops of this signal. DuckDB
 	// would allow concurrent appends, but catalog changes from two transactions conflict,
@@ -84,6 +102,11 @@ func openSignalTables(ctx context.Context, db *sql.DB, schema tableSchema) (*sig
 		return nil, fmt.Errorf("%s schema: %w", schema.prefix, err)
 	}
 	t := &signalTables{schema: schema, types: types, db: db}
+	if zstd, err := zstdStrings(ctx, db); err != nil {
+		return nil, err
+	} else if zstd {
+		t.zstd = "USING COMPRESSION zstd"
+	}
 	rows, err := db.QueryContext(ctx,
 		`SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND starts_with(table_name, ?)`,
 		schema.prefix+"_")
@@ -173,7 +196,8 @@ func (t *signalTables) ensure(ctx context.Context, conn *sql.Conn, day int64) er
 		return nil
 	}
 	name := dayName(t.schema.prefix, day)
-	stmts := append([]string{"CREATE TABLE IF NOT EXISTS " + name + " (" + t.schema.columns + ")"},
+	columns := strings.ReplaceAll(t.schema.columns, "{zstd}", t.zstd)
+	stmts := append([]string{"CREATE TABLE IF NOT EXISTS " + name + " (" + columns + ")"},
 		t.schema.indexes(name)...)
 	for _, q := range stmts {
 		if _, err := conn.ExecContext(ctx, q); err != nil {

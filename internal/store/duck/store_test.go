@@ -153,6 +153,7 @@ func TestOpenFileOfDefaultStorageVersion(t *testing.T) {
 
 	s, err := Open(path, DefaultOptions(), nil, nil)
 	require.NoError(t, err)
+	require.Empty(t, s.logs.zstd, "zstd text columns need storage version 1.2")
 	ctx := context.Background()
 	require.NoError(t, s.WriteLogs(ctx, genLogs(0, 10)))
 	n := 0
@@ -162,4 +163,25 @@ func TestOpenFileOfDefaultStorageVersion(t *testing.T) {
 	}
 	require.Equal(t, 10, n)
 	require.NoError(t, s.Close())
+}
+
+// TestNewFilesCompressTextWithZstd checks that a new file gets zstd on its long text
+// columns once enough rows are checkpointed.
+func TestNewFilesCompressTextWithZstd(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	require.NotEmpty(t, s.logs.zstd)
+	ctx := context.Background()
+	for i := range 20 {
+		require.NoError(t, s.WriteLogs(ctx, genLogs(i*1000, 1000)))
+	}
+	_, err = s.db.ExecContext(ctx, "CHECKPOINT")
+	require.NoError(t, err)
+	tables := s.logs.tables(0, 0)
+	require.NotEmpty(t, tables)
+	var comp string
+	require.NoError(t, s.db.QueryRowContext(ctx, `SELECT string_agg(DISTINCT compression, ',') FROM pragma_storage_info(?)
+		WHERE column_name = 'body' AND segment_type = 'VARCHAR'`, tables[0]).Scan(&comp))
+	require.Equal(t, "ZSTD", comp)
 }
