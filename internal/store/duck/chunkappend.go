@@ -23,8 +23,9 @@ import (
 // Strings of up to 12 bytes are inlined in the vector as DuckDB does; longer ones point
 // into Go memory blocks that stay pinned (runtime.Pinner) until the chunk is appended.
 // DuckDB copies the strings of an appended chunk into its own storage
-// (ColumnDataCollection::Append), so the blocks are reused for the next chunk. Unlike
-// C.CString, this keeps a NUL byte inside a string.
+// (ColumnDataCollection::Append), so the blocks are reused for the next chunk, and the
+// table's writer hands them to its next appender (blocks, Blocks). Unlike C.CString, this
+// keeps a NUL byte inside a string.
 //
 // Not safe for concurrent use; the table's writer lock covers it.
 type chunkAppender struct {
@@ -33,8 +34,10 @@ type chunkAppender struct {
 	cols  []chunkCol
 	rows  int // rows in the current chunk
 
-	blocks [][]byte // string blocks, the last one being filled
-	used   int      // bytes used in the last block
+	blocks [][]byte // string blocks of stringBlock bytes, reused from chunk to chunk
+	cur    int      // block being filled, -1 before the first string of a chunk
+	used   int      // bytes used in blocks[cur]
+	big    [][]byte // strings longer than a block, each in its own allocation
 	pinner runtime.Pinner
 	closed bool
 }
@@ -79,13 +82,14 @@ func connHandle(dc driver.Conn) (mapping.Connection, error) {
 }
 
 // newChunkAppender opens an appender on table. want lists the column types in order; a
-// table whose columns differ is refused.
-func newChunkAppender(dc driver.Conn, table string, want []mapping.Type) (*chunkAppender, error) {
+// table whose columns differ is refused. blocks are string blocks of an earlier appender
+// to reuse (may be nil).
+func newChunkAppender(dc driver.Conn, table string, want []mapping.Type, blocks [][]byte) (*chunkAppender, error) {
 	conn, err := connHandle(dc)
 	if err != nil {
 		return nil, err
 	}
-	a := &chunkAppender{}
+	a := &chunkAppender{blocks: blocks, cur: -1}
 	if mapping.AppenderCreate(conn, "", table, &a.app) == mapping.StateError {
 		err := errors.New(mapping.AppenderError(a.app))
 		mapping.AppenderDestroy(&a.app)
@@ -258,13 +262,21 @@ func (a *chunkAppender) setString(c *chunkCol, row int, s string) {
 
 // store copies s into a pinned block and returns where.
 func (a *chunkAppender) store(s string) uintptr {
-	if len(a.blocks) == 0 || a.used+len(s) > len(a.blocks[len(a.blocks)-1]) {
-		b := make([]byte, max(stringBlock, len(s)))
+	if len(s) > stringBlock {
+		b := []byte(s)
 		a.pinner.Pin(&b[0])
-		a.blocks = append(a.blocks, b)
+		a.big = append(a.big, b)
+		return uintptr(unsafe.Pointer(&b[0]))
+	}
+	if a.cur < 0 || a.used+len(s) > stringBlock {
+		a.cur++
+		if a.cur == len(a.blocks) {
+			a.blocks = append(a.blocks, make([]byte, stringBlock))
+		}
+		a.pinner.Pin(&a.blocks[a.cur][0])
 		a.used = 0
 	}
-	b := a.blocks[len(a.blocks)-1]
+	b := a.blocks[a.cur]
 	p := uintptr(unsafe.Pointer(&b[a.used]))
 	copy(b[a.used:], s)
 	a.used += len(s)
@@ -278,18 +290,9 @@ func (a *chunkAppender) flushChunk() error {
 	}
 	mapping.DataChunkSetSize(a.chunk, mapping.IdxT(a.rows))
 	state := mapping.AppendDataChunk(a.app, a.chunk)
-	// DuckDB has copied the strings: the blocks may be reused. Keep the first (a
-	// chunk's strings usually fit in it), drop larger batches' extra blocks.
+	// DuckDB has copied the strings: the blocks may be reused.
 	a.pinner.Unpin()
-	if len(a.blocks) > 0 {
-		a.blocks = a.blocks[:1]
-		if len(a.blocks[0]) == stringBlock {
-			a.pinner.Pin(&a.blocks[0][0])
-		} else {
-			a.blocks = a.blocks[:0]
-		}
-	}
-	a.used = 0
+	a.cur, a.used, a.big = -1, 0, nil
 	mapping.DataChunkReset(a.chunk)
 	a.bindVectors()
 	a.rows = 0
@@ -313,8 +316,16 @@ func (a *chunkAppender) Close() error {
 	mapping.AppenderDestroy(&a.app)
 	mapping.DestroyDataChunk(&a.chunk)
 	a.pinner.Unpin()
-	a.blocks = nil
+	a.big = nil
 	return err
+}
+
+// maxSpareBlocks bounds the string blocks a table's writer keeps between batches (2 MiB).
+const maxSpareBlocks = 32
+
+// Blocks returns the string blocks for the next appender, after Close.
+func (a *chunkAppender) Blocks() [][]byte {
+	return a.blocks[:min(len(a.blocks), maxSpareBlocks)]
 }
 
 // textArena holds the encoded text of one batch (attribute columns, JSON) in a few large

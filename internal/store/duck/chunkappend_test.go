@@ -44,21 +44,29 @@ func TestChunkAppenderRoundTrip(t *testing.T) {
 	conn, err := db.Conn(ctx)
 	require.NoError(t, err)
 	defer conn.Close()
+	// Two appenders, the second reusing the first one's string blocks.
 	err = conn.Raw(func(dc any) error {
-		a, err := newChunkAppender(dc.(driver.Conn), "t", types)
-		if err != nil {
-			return err
-		}
-		for i := range n {
-			var nv driver.Value
-			if i%3 != 0 {
-				nv = int64(-i)
-			}
-			if err := a.AppendRow([]driver.Value{int64(i), str(i), int8(i % 100), uint32(i * 7), nv, int32(i)}); err != nil {
+		var blocks [][]byte
+		for _, part := range [][2]int{{0, n / 2}, {n / 2, n}} {
+			a, err := newChunkAppender(dc.(driver.Conn), "t", types, blocks)
+			if err != nil {
 				return err
 			}
+			for i := part[0]; i < part[1]; i++ {
+				var nv driver.Value
+				if i%3 != 0 {
+					nv = int64(-i)
+				}
+				if err := a.AppendRow([]driver.Value{int64(i), str(i), int8(i % 100), uint32(i * 7), nv, int32(i)}); err != nil {
+					return err
+				}
+			}
+			if err := a.Close(); err != nil {
+				return err
+			}
+			blocks = a.Blocks()
 		}
-		return a.Close()
+		return nil
 	})
 	require.NoError(t, err)
 
@@ -105,11 +113,11 @@ func TestChunkAppenderRefusesMismatch(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.Raw(func(dc any) error {
-		_, err := newChunkAppender(dc.(driver.Conn), "t", []mapping.Type{mapping.TypeBigInt, mapping.TypeBigInt})
+		_, err := newChunkAppender(dc.(driver.Conn), "t", []mapping.Type{mapping.TypeBigInt, mapping.TypeBigInt}, nil)
 		require.ErrorContains(t, err, "column 1")
-		_, err = newChunkAppender(dc.(driver.Conn), "t", []mapping.Type{mapping.TypeBigInt})
+		_, err = newChunkAppender(dc.(driver.Conn), "t", []mapping.Type{mapping.TypeBigInt}, nil)
 		require.ErrorContains(t, err, "2 columns")
-		a, err := newChunkAppender(dc.(driver.Conn), "t", []mapping.Type{mapping.TypeBigInt, mapping.TypeVarchar})
+		a, err := newChunkAppender(dc.(driver.Conn), "t", []mapping.Type{mapping.TypeBigInt, mapping.TypeVarchar}, nil)
 		require.NoError(t, err)
 		require.ErrorContains(t, a.AppendRow([]driver.Value{"x", "y"}), "column 0")
 		return a.Close()

@@ -84,6 +84,8 @@ type signalTables struct {
 	db     *sql.DB
 	// zstd is what {zstd} in schema.columns becomes in CREATE TABLE (see schema.go).
 	zstd string
+	// blocks are the appenders' string blocks, kept between batches (under writeMu).
+	blocks [][]byte
 
 	// writeMu serialises writes, partition creation and drops of this signal. DuckDB
 	// would allow concurrent appends, but catalog changes from two transactions conflict,
@@ -248,14 +250,14 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 	for _, d := range days {
 		name := dayName(t.schema.prefix, d)
 		err := conn.Raw(func(dc any) error {
-			a, err := newChunkAppender(dc.(driver.Conn), name, t.types)
+			a, err := newChunkAppender(dc.(driver.Conn), name, t.types, t.blocks)
 			if err != nil {
 				return err
 			}
-			if err := appendDay(d, a); err != nil {
-				return errors.Join(err, a.Close())
-			}
-			return a.Close()
+			err = appendDay(d, a)
+			err = errors.Join(err, a.Close())
+			t.blocks = a.Blocks()
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("append to %s: %w", name, err)
