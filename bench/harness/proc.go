@@ -236,7 +236,7 @@ func (s *Server) Stop(timeout time.Duration) error {
 	select {
 	case err := <-s.exited:
 		if err != nil {
-			return fmt.Errorf("%s exited: %w", s.Name, err)
+			return fmt.Errorf("%s exited: %w\n%s", s.Name, err, s.logTail(2000))
 		}
 		return nil
 	case <-time.After(timeout):
@@ -244,6 +244,15 @@ func (s *Server) Stop(timeout time.Duration) error {
 		<-s.exited
 		return fmt.Errorf("%s did not stop within %s of SIGTERM", s.Name, timeout)
 	}
+}
+
+// logTail returns the last n bytes of what Log returns, for error messages.
+func (s *Server) logTail(n int) string {
+	l := s.Log()
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return l
 }
 
 // Log returns the first MiB of the server's log.
