@@ -64,8 +64,9 @@ type Options struct {
 	Console io.Writer
 
 	// ErrorLog receives the SDK's own errors (an export that failed after its retries, a
-	// resource detector that failed) when the SDK is installed as global. Default: a text
-	// logger on os.Stderr. Never point it at Logger: a failing export would log into itself.
+	// resource detector that failed) when the SDK is installed as global, at most one line
+	// per 30 seconds (the next line counts the errors held back). Default: a text logger on
+	// os.Stderr. Never point it at Logger: a failing export would log into itself.
 	ErrorLog *slog.Logger
 
 	// NoRuntimeMetrics turns off the Go runtime metrics (go.memory.used,

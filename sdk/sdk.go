@@ -119,10 +119,7 @@ func start(ctx context.Context, o Options, getenv func(string) string) (*SDK, er
 		otel.SetMeterProvider(s.meters)
 		global.SetLoggerProvider(s.loggers)
 		otel.SetTextMapPropagator(s.propagator)
-		errorLog := o.ErrorLog
-		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-			errorLog.Error("opentelemetry export", "err", err)
-		}))
+		otel.SetErrorHandler(newErrorReporter(o.ErrorLog))
 	}
 	return s, nil
 }
