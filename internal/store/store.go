@@ -201,3 +201,32 @@ type TraceSummary struct {
 	ErrorCount   int      // spans with status ERROR
 	Services     []string // sorted, distinct
 }
+
+// ServiceStatsReader is an optional capability of a trace store: rate, errors and duration
+// (RED) of spans, computed by the store in one grouped query rather than by loading spans.
+type ServiceStatsReader interface {
+	// ServiceStats returns one row per (group, bucket) with data, one per group over the
+	// whole range (Bucket zero, Total false), one per bucket over all groups (Group "",
+	// Total true) and one for everything (Bucket zero, Total true), in no particular
+	// order. Buckets start at q.Start + k*q.Step. Safe for concurrent use.
+	ServiceStats(ctx context.Context, q ServiceStatsQuery) ([]ServiceStatsRow, error)
+}
+
+// ServiceStatsQuery selects the spans ServiceStats summarises and how they are grouped.
+type ServiceStatsQuery struct {
+	Start, End time.Time     // span start in [Start, End)
+	Step       time.Duration // bucket width, > 0
+	// Service empty: group entry spans (kind server or consumer, or without a parent) by
+	// service; a service without entry spans in the range counts all its spans.
+	// Service set: group every span of that service by span name.
+	Service string
+}
+
+// ServiceStatsRow is one group's (or the total's) figures in one bucket or the whole range.
+type ServiceStatsRow struct {
+	Group         string    // service or span name; "" in total rows
+	Bucket        time.Time // bucket start; zero in rows over the whole range
+	Total         bool      // the row sums over all groups
+	Count, Errors int64     // spans, and spans with status ERROR
+	P50, P95, P99 time.Duration
+}

@@ -1,44 +1,13 @@
 package native
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"time"
-)
 
-// ServiceStatsReader is an optional capability of a trace store: rate, errors and duration
-// (RED) of spans, computed by the store in one grouped query rather than by loading spans.
-// The services routes use it when the TraceReader given to New implements it.
-type ServiceStatsReader interface {
-	// ServiceStats returns one row per (group, bucket) with data, one per group over the
-	// whole range (Bucket zero, Total false), one per bucket over all groups (Group "",
-	// Total true) and one for everything (Bucket zero, Total true), in no particular
-	// order. Buckets start at q.Start + k*q.Step. Safe for concurrent use.
-	ServiceStats(ctx context.Context, q ServiceStatsQuery) ([]ServiceStatsRow, error)
-}
-
-// ServiceStatsQuery and ServiceStatsRow are aliases of unnamed struct types, so that a store
-// package implements ServiceStatsReader without importing this package (which imports the
-// stores in its tests). Their proper home is package store; see docs/ui.md.
-type (
-	ServiceStatsQuery = struct {
-		Start, End time.Time     // span start in [Start, End)
-		Step       time.Duration // bucket width, > 0
-		// Service empty: group entry spans (kind server or consumer, or without a parent)
-		// by service; a service without entry spans in the range counts all its spans.
-		// Service set: group every span of that service by span name.
-		Service string
-	}
-	ServiceStatsRow = struct {
-		Group         string    // service or span name; "" in total rows
-		Bucket        time.Time // bucket start; zero in rows over the whole range
-		Total         bool      // the row sums over all groups
-		Count, Errors int64     // spans, and spans with status ERROR
-		P50, P95, P99 time.Duration
-	}
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 var errNoStats = errors.New("this server's trace store does not compute service statistics")
@@ -80,7 +49,7 @@ type redData struct {
 // registerRED adds the services/red route: with a store lacking the capability it answers
 // 503 like a missing store.
 func (a *API) registerRED() {
-	stats, _ := a.traces.(ServiceStatsReader)
+	stats, _ := a.traces.(store.ServiceStatsReader)
 	a.handle("services/red", a.needTraces(func(r *http.Request) result {
 		if stats == nil {
 			return result{err: &apiError{typ: errUnavailable, err: errNoStats}}
@@ -90,12 +59,12 @@ func (a *API) registerRED() {
 }
 
 // serviceRED serves GET services/red: RED per service, or per span name of one service.
-func (a *API) serviceRED(r *http.Request, stats ServiceStatsReader) result {
+func (a *API) serviceRED(r *http.Request, stats store.ServiceStatsReader) result {
 	p, aerr := requestParams(r, "start", "end", "step", "service")
 	if aerr != nil {
 		return result{err: aerr}
 	}
-	var q ServiceStatsQuery
+	var q store.ServiceStatsQuery
 	if q.Start, q.End, aerr = p.timeRange(a.now()); aerr != nil {
 		return result{err: aerr}
 	}
@@ -123,7 +92,7 @@ func (a *API) serviceRED(r *http.Request, stats ServiceStatsReader) result {
 
 // newREDData arranges rows into groups with dense series (empty buckets are zeros), the
 // busiest group first.
-func newREDData(q ServiceStatsQuery, rows []ServiceStatsRow) redData {
+func newREDData(q store.ServiceStatsQuery, rows []store.ServiceStatsRow) redData {
 	nb := int(bucketCount(q.End.Sub(q.Start), q.Step))
 	seconds := q.End.Sub(q.Start).Seconds()
 	newGroup := func(name string) *redGroupJSON {

@@ -16,11 +16,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/duck"
 )
 
 // The DuckDB store implements the capability with the alias types of this package.
-var _ ServiceStatsReader = (*duck.Store)(nil)
+var _ store.ServiceStatsReader = (*duck.Store)(nil)
 
 type redSpan struct {
 	service, name string

@@ -7,25 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
-)
 
-// ServiceStatsQuery and ServiceStatsRow are the types of native.ServiceStatsReader: aliases
-// of the same unnamed struct types, so that this package need not import the API (whose
-// tests import this package). Keep the two definitions identical; the compiler checks it
-// where the API is wired to the store.
-type (
-	ServiceStatsQuery = struct {
-		Start, End time.Time
-		Step       time.Duration
-		Service    string
-	}
-	ServiceStatsRow = struct {
-		Group         string
-		Bucket        time.Time
-		Total         bool
-		Count, Errors int64
-		P50, P95, P99 time.Duration
-	}
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // entrySpan selects the spans that stand for requests to a service: server and consumer
@@ -39,7 +22,7 @@ var entrySpan = "(kind IN (" + strconv.Itoa(int(ptrace.SpanKindServer)) + ", " +
 // over the day partitions of the range: per group (service, or span name within q.Service)
 // and bucket, per group, per bucket and overall, through GROUPING SETS. Quantiles are exact
 // (quantile_cont) over the spans of each set.
-func (s *Store) ServiceStats(ctx context.Context, q ServiceStatsQuery) ([]ServiceStatsRow, error) {
+func (s *Store) ServiceStats(ctx context.Context, q store.ServiceStatsQuery) ([]store.ServiceStatsRow, error) {
 	if q.Step <= 0 {
 		return nil, fmt.Errorf("service stats: step must be positive, got %s", q.Step)
 	}
@@ -72,13 +55,13 @@ func (s *Store) ServiceStats(ctx context.Context, q ServiceStatsQuery) ([]Servic
 		return nil, fmt.Errorf("service stats: %w", err)
 	}
 	defer rows.Close()
-	var out []ServiceStatsRow
+	var out []store.ServiceStatsRow
 	for rows.Next() {
 		var (
 			gGroup, gBucket int64
 			name            string
 			bucket          int64
-			row             ServiceStatsRow
+			row             store.ServiceStatsRow
 			qs              []any
 		)
 		if err := rows.Scan(&gGroup, &gBucket, &name, &bucket, &row.Count, &row.Errors, &qs); err != nil {

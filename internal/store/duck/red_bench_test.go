@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // BenchmarkServiceStats measures the services/red query over 1M spans (100,000 traces of
@@ -20,7 +22,7 @@ func BenchmarkServiceStats(b *testing.B) {
 	for first := 0; first < spans; first += batch {
 		require.NoError(b, s.WriteTraces(ctx, genTraces(first, batch)))
 	}
-	q := ServiceStatsQuery{Start: benchStart, End: benchStart.Add(spans * time.Millisecond), Step: 15 * time.Second}
+	q := store.ServiceStatsQuery{Start: benchStart, End: benchStart.Add(spans * time.Millisecond), Step: 15 * time.Second}
 	for _, c := range []struct {
 		name    string
 		service string
