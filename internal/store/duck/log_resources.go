@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
-	"strings"
 )
 
 // A log record's resource and scope repeat on every record of a batch, and across
@@ -43,21 +42,11 @@ func logResourceID(r logResource) int64 {
 
 // insertLogResources adds resources in the batch's transaction.
 func insertLogResources(ctx context.Context, conn *sql.Conn, res map[int64]logResource) error {
-	if len(res) == 0 {
-		return nil
-	}
-	var q strings.Builder
-	q.WriteString("INSERT INTO log_resources (id, resource, scope_name, scope_version) VALUES ")
 	args := make([]any, 0, 4*len(res))
 	for id, r := range res {
-		if len(args) > 0 {
-			q.WriteString(",")
-		}
-		q.WriteString("(?, ?, ?, ?)")
 		args = append(args, id, r.resource, r.scopeName, r.scopeVersion)
 	}
-	q.WriteString(" ON CONFLICT DO NOTHING")
-	if _, err := conn.ExecContext(ctx, q.String(), args...); err != nil {
+	if err := insertIgnoringDuplicates(ctx, conn, "log_resources (id, resource, scope_name, scope_version)", 4, args); err != nil {
 		return fmt.Errorf("update log resources: %w", err)
 	}
 	return nil

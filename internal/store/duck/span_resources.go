@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
-	"strings"
 )
 
 // As log records (log_resources.go), spans refer to their resource and scope by id: six
@@ -42,21 +41,12 @@ func spanResourceID(r spanResource) int64 {
 
 // insertSpanResources adds resources in the batch's transaction.
 func insertSpanResources(ctx context.Context, conn *sql.Conn, res map[int64]spanResource) error {
-	if len(res) == 0 {
-		return nil
-	}
-	var q strings.Builder
-	q.WriteString("INSERT INTO span_resources (id, resource, resource_schema_url, scope_name, scope_version, scope_attributes, scope_schema_url) VALUES ")
 	args := make([]any, 0, 7*len(res))
 	for id, r := range res {
-		if len(args) > 0 {
-			q.WriteString(",")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, id, r[0], r[1], r[2], r[3], r[4], r[5])
 	}
-	q.WriteString(" ON CONFLICT DO NOTHING")
-	if _, err := conn.ExecContext(ctx, q.String(), args...); err != nil {
+	const into = "span_resources (id, resource, resource_schema_url, scope_name, scope_version, scope_attributes, scope_schema_url)"
+	if err := insertIgnoringDuplicates(ctx, conn, into, 7, args); err != nil {
 		return fmt.Errorf("update span resources: %w", err)
 	}
 	return nil

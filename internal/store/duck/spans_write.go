@@ -114,22 +114,11 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 // insertSpanNames adds catalog entries not yet committed (the INSERT of every batch's
 // names was 4% of the CPU profile); one multi-row INSERT for the few new ones.
 func insertSpanNames(ctx context.Context, conn *sql.Conn, names map[spanName]struct{}) error {
-	if len(names) == 0 {
-		return nil
-	}
-	query := "INSERT INTO span_names (day, service, name) VALUES "
 	args := make([]any, 0, 3*len(names))
-	i := 0
 	for n := range names {
-		if i > 0 {
-			query += ","
-		}
-		query += "(?, ?, ?)"
 		args = append(args, n.day, n.service, n.name)
-		i++
 	}
-	query += " ON CONFLICT DO NOTHING"
-	if _, err := conn.ExecContext(ctx, query, args...); err != nil {
+	if err := insertIgnoringDuplicates(ctx, conn, "span_names (day, service, name)", 3, args); err != nil {
 		return fmt.Errorf("update span names: %w", err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -220,4 +221,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// insertIgnoringDuplicates inserts rows into a catalog table in one statement, skipping the
+// rows whose key is already there. into is the table with its column list
+// ("span_names (day, service, name)"), args the rows' values one row after the other,
+// width values each.
+func insertIgnoringDuplicates(ctx context.Context, conn *sql.Conn, into string, width int, args []any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	row := "(" + strings.Repeat("?, ", width-1) + "?)"
+	query := "INSERT INTO " + into + " VALUES " + strings.Repeat(row+", ", len(args)/width-1) + row +
+		" ON CONFLICT DO NOTHING"
+	_, err := conn.ExecContext(ctx, query, args...)
+	return err
 }
