@@ -192,53 +192,6 @@ func (a *chunkAppender) EndRow() error {
 	return nil
 }
 
-// AppendRow appends one row of dynamically typed values, checking each: int64 for BIGINT,
-// int8 for TINYINT, uint32 for UINTEGER, int32 for INTEGER, string for VARCHAR, nil for
-// NULL. The writers use the typed setters, which allocate nothing.
-func (a *chunkAppender) AppendRow(vals []driver.Value) error {
-	if len(vals) != len(a.cols) {
-		return fmt.Errorf("append: %d values for %d columns", len(vals), len(a.cols))
-	}
-	for i, v := range vals {
-		ok := true
-		switch x := v.(type) {
-		case nil:
-			a.Null(i)
-		case int64:
-			ok = a.cols[i].typ == mapping.TypeBigInt
-			if ok {
-				a.Int64(i, x)
-			}
-		case int8:
-			ok = a.cols[i].typ == mapping.TypeTinyInt
-			if ok {
-				a.Int8(i, x)
-			}
-		case uint32:
-			ok = a.cols[i].typ == mapping.TypeUInteger
-			if ok {
-				a.Uint32(i, x)
-			}
-		case int32:
-			ok = a.cols[i].typ == mapping.TypeInteger
-			if ok {
-				a.Int32(i, x)
-			}
-		case string:
-			ok = a.cols[i].typ == mapping.TypeVarchar
-			if ok {
-				a.String(i, x)
-			}
-		default:
-			ok = false
-		}
-		if !ok {
-			return fmt.Errorf("append: column %d (type %d) cannot take a %T", i, a.cols[i].typ, v)
-		}
-	}
-	return a.EndRow()
-}
-
 func (a *chunkAppender) setNull(c *chunkCol, row int) {
 	if c.validity == nil {
 		mapping.VectorEnsureValidityWritable(c.vec)

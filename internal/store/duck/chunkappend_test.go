@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ func TestChunkAppenderRoundTrip(t *testing.T) {
 				if i%3 != 0 {
 					nv = int64(-i)
 				}
-				if err := a.AppendRow([]driver.Value{int64(i), str(i), int8(i % 100), uint32(i * 7), nv, int32(i)}); err != nil {
+				if err := appendRow(a, []driver.Value{int64(i), str(i), int8(i % 100), uint32(i * 7), nv, int32(i)}); err != nil {
 					return err
 				}
 			}
@@ -119,7 +120,54 @@ func TestChunkAppenderRefusesMismatch(t *testing.T) {
 		require.ErrorContains(t, err, "2 columns")
 		a, err := newChunkAppender(dc.(driver.Conn), "t", []mapping.Type{mapping.TypeBigInt, mapping.TypeVarchar}, nil)
 		require.NoError(t, err)
-		require.ErrorContains(t, a.AppendRow([]driver.Value{"x", "y"}), "column 0")
+		require.ErrorContains(t, appendRow(a, []driver.Value{"x", "y"}), "column 0")
 		return a.Close()
 	}))
+}
+
+// appendRow appends one row of dynamically typed values to a, checking each: int64 for BIGINT,
+// int8 for TINYINT, uint32 for UINTEGER, int32 for INTEGER, string for VARCHAR, nil for
+// NULL. Only the tests use it: the writers call the typed setters, which allocate nothing.
+func appendRow(a *chunkAppender, vals []driver.Value) error {
+	if len(vals) != len(a.cols) {
+		return fmt.Errorf("append: %d values for %d columns", len(vals), len(a.cols))
+	}
+	for i, v := range vals {
+		ok := true
+		switch x := v.(type) {
+		case nil:
+			a.Null(i)
+		case int64:
+			ok = a.cols[i].typ == mapping.TypeBigInt
+			if ok {
+				a.Int64(i, x)
+			}
+		case int8:
+			ok = a.cols[i].typ == mapping.TypeTinyInt
+			if ok {
+				a.Int8(i, x)
+			}
+		case uint32:
+			ok = a.cols[i].typ == mapping.TypeUInteger
+			if ok {
+				a.Uint32(i, x)
+			}
+		case int32:
+			ok = a.cols[i].typ == mapping.TypeInteger
+			if ok {
+				a.Int32(i, x)
+			}
+		case string:
+			ok = a.cols[i].typ == mapping.TypeVarchar
+			if ok {
+				a.String(i, x)
+			}
+		default:
+			ok = false
+		}
+		if !ok {
+			return fmt.Errorf("append: column %d (type %d) cannot take a %T", i, a.cols[i].typ, v)
+		}
+	}
+	return a.EndRow()
 }
