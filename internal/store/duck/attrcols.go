@@ -47,14 +47,62 @@ func appendAttrCols(keys, vals []byte, m pcommon.Map) ([]byte, []byte) {
 }
 
 // plainText reports whether s can be stored without quoting between separators (and
-// passed to DuckDB as a C string, which ends at 0x00).
+// passed to DuckDB as a C string, which ends at 0x00): valid UTF-8 without 0x00 or 0x1f.
+//
+// It runs on every attribute key and string value of every record. Most are short ASCII,
+// so it tests 8 bytes at a time for a byte that is 0x00, 0x1f or not ASCII, and decodes
+// UTF-8 only from the first word that has one. A byte loop followed by utf8.ValidString
+// cost twice as much (two passes, and ValidString's tail loop on short strings).
 func plainText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b == 0 || b == attrSep {
-			return false
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if !plainASCII(load64(s, i)) {
+			return plainTextSlow(s[i:])
 		}
 	}
-	return utf8.ValidString(s)
+	switch {
+	case i == len(s):
+		return true
+	case len(s) >= 8:
+		// The last partial word, loaded as the last 8 bytes: the overlap is known good.
+		if !plainASCII(load64(s, len(s)-8)) {
+			return plainTextSlow(s[i:])
+		}
+		return true
+	}
+	return plainTextSlow(s)
+}
+
+// plainTextSlow is plainText one byte at a time. s must start on a rune boundary.
+func plainTextSlow(s string) bool {
+	var or byte
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b == 0 || b == attrSep {
+			return false
+		}
+		or |= b
+	}
+	return or < utf8.RuneSelf || utf8.ValidString(s)
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// plainASCII reports whether the 8 bytes of w are all ASCII and none is 0x00 or 0x1f.
+// (x - lo8) &^ x & hi8 is non-zero exactly when some byte of x is zero.
+func plainASCII(w uint64) bool {
+	sep := w ^ (attrSep * lo8)
+	return ((w-lo8)&^w|(sep-lo8)&^sep|w)&hi8 == 0
+}
+
+// load64 returns s[i:i+8] as a little-endian word (the compiler makes it one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 func appendAttrKey(buf []byte, k string) []byte {

@@ -2,8 +2,10 @@ package duck
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -102,6 +104,52 @@ func FuzzDecodeAttrCols(f *testing.F) {
 		}
 		if strings.ContainsRune(string(k1)+string(v1), 0) {
 			t.Fatalf("NUL in stored text %q %q", k1, v1)
+		}
+	})
+}
+
+// plainTextRef is plainText as first written: the definition the fast version must match.
+func plainTextRef(s string) bool {
+	return !strings.ContainsAny(s, "\x00\x1f") && utf8.ValidString(s)
+}
+
+func TestPlainTextMatchesDefinition(t *testing.T) {
+	// Every length around the 8-byte words, with each kind of byte at each position.
+	specials := []string{"\x00", "\x1f", "\x1e", "\x20", "\x7f", "\x80", "\xff", "é", "☃", "😀",
+		"\xe2\x98", "\xed\xa0\x80" /* surrogate */, "\xc0\xaf" /* overlong */}
+	for n := 0; n <= 24; n++ {
+		base := strings.Repeat("a", n)
+		require.Equal(t, plainTextRef(base), plainText(base), "%q", base)
+		for pos := 0; pos <= n; pos++ {
+			for _, sp := range specials {
+				s := base[:pos] + sp + base[pos:]
+				require.Equal(t, plainTextRef(s), plainText(s), "%q", s)
+				s = base[:pos] + sp + base[pos:] + sp
+				require.Equal(t, plainTextRef(s), plainText(s), "%q", s)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{'a', 'z', 0, 0x1f, 0x9f, 0xdf, 0x80, 0xbf, 0xc3, 0xa9, 0xe2, 0x98, 0x83, 0xf0, 0x9f, 0x98, 0x80, 0xff}
+	for range 200_000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+			if rng.IntN(4) > 0 {
+				b[i] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		require.Equal(t, plainTextRef(string(b)), plainText(string(b)), "%q", b)
+	}
+}
+
+func FuzzPlainText(f *testing.F) {
+	f.Add("plain text of some length")
+	f.Add("a\x1fb")
+	f.Add("☃\x00")
+	f.Fuzz(func(t *testing.T, s string) {
+		if plainTextRef(s) != plainText(s) {
+			t.Fatalf("plainText(%q) = %v", s, plainText(s))
 		}
 	})
 }
