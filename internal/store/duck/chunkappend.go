@@ -40,6 +40,10 @@ type chunkAppender struct {
 	big    [][]byte // strings longer than a block, each in its own allocation
 	pinner runtime.Pinner
 	closed bool
+
+	// scratch are buffers a row may encode a column into before writing it with Bytes
+	// (attribute columns, JSON), reused from row to row.
+	scratch [2][]byte
 }
 
 // chunkCol is one vector of the current chunk.
@@ -168,6 +172,11 @@ func (a *chunkAppender) Uint32(col int, v uint32) {
 
 func (a *chunkAppender) String(col int, s string) {
 	a.setString(&a.cols[col], a.rows, s)
+}
+
+// Bytes writes b as a string. The appender copies it: b may be reused after the call.
+func (a *chunkAppender) Bytes(col int, b []byte) {
+	a.setString(&a.cols[col], a.rows, unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 // NullableString writes s, or NULL when !valid.
