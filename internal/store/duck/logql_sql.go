@@ -141,31 +141,54 @@ func logqlWhere(sel plan.Select, key string) *where {
 	return w
 }
 
+// lineNeedles is what the positive substring filters (|=) ask of bodies, for the search
+// index (grams.go); |~ and the negative filters do not use it.
+func lineNeedles(filters []plan.LineFilter) bodyNeedles {
+	var out bodyNeedles
+	for _, f := range filters {
+		if f.Op == plan.LineContains && len(f.Values) > 0 {
+			out = append(out, f.Values)
+		}
+	}
+	return out
+}
+
 func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Row, error] {
 	return func(yield func(plan.Row, error) bool) {
-		tables := l.s.logs.tables(sel.Start, sel.End)
+		days := l.s.logs.daysIn(sel.Start, sel.End)
 		if sel.Forward {
-			slices.Reverse(tables)
+			slices.Reverse(days)
 		}
-		if len(tables) == 0 {
+		if len(days) == 0 {
 			return
 		}
-		key, err := l.streamKey(ctx, tables[0])
+		key, err := l.streamKey(ctx, dayName(l.s.logs.schema.prefix, days[0]))
 		if err != nil {
 			yield(plan.Row{}, err)
 			return
 		}
 		base := logqlWhere(sel, key)
+		needles := lineNeedles(sel.LineFilters)
 		if sel.Unordered {
 			// One streaming scan of every partition; rowid is not needed for paging.
-			q := "SELECT ts, 0, " + rowColumns(key, !sel.NoAttributes) + " FROM " +
-				unionAll(tables, "*") + base.sql()
+			source, err := l.s.unionAllSearched(ctx, days, "*", needles)
+			if err != nil {
+				yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
+				return
+			}
+			q := "SELECT ts, 0, " + rowColumns(key, !sel.NoAttributes) + " FROM " + source + base.sql()
 			var ts, seq int64
 			l.page(ctx, q, base.args, !sel.NoAttributes, &ts, &seq, yield)
 			return
 		}
 		left := sel.Limit
-		for _, table := range tables {
+		for _, day := range days {
+			table := dayName(l.s.logs.schema.prefix, day)
+			source, err := l.s.searchedTable(ctx, day, "*, rowid AS rowid", needles)
+			if err != nil {
+				yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
+				return
+			}
 			var cursorTs, cursorSeq int64
 			first := true
 			for {
@@ -191,7 +214,7 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 				// Two steps, as QueryLogs does: the positions of the page (a top-N over two
 				// columns), then the wide rows at those positions. One top-N over wide rows
 				// materialises every column of every candidate.
-				pos, err := l.positions(ctx, "SELECT rowid FROM "+table+w.sql()+order+" LIMIT "+strconv.Itoa(n), w.args)
+				pos, err := l.positions(ctx, "SELECT rowid FROM "+source+w.sql()+order+" LIMIT "+strconv.Itoa(n), w.args)
 				if err != nil {
 					yield(plan.Row{}, err)
 					return
@@ -303,13 +326,17 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	if width <= 0 {
 		return nil, fmt.Errorf("count logs: bucket width must be > 0")
 	}
-	tables := l.s.logs.tables(sel.Start, sel.End)
-	if len(tables) == 0 {
+	days := l.s.logs.daysIn(sel.Start, sel.End)
+	if len(days) == 0 {
 		return nil, nil
 	}
-	key, err := l.streamKey(ctx, tables[0])
+	key, err := l.streamKey(ctx, dayName(l.s.logs.schema.prefix, days[0]))
 	if err != nil {
 		return nil, err
+	}
+	source, err := l.s.unionAllSearched(ctx, days, "*", lineNeedles(sel.LineFilters))
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
 	}
 	w := logqlWhere(sel, key)
 	w.add("ts > ?", origin)
@@ -318,7 +345,7 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 		bytes = "sum(strlen(body))"
 	}
 	q := "SELECT " + key + " AS k, " + detectedLevelSQL + " AS lvl, (ts - ? - 1) // ? AS b, count(*), " + bytes + " FROM " +
-		unionAll(tables, "*") + w.sql() + " GROUP BY k, lvl, b"
+		source + w.sql() + " GROUP BY k, lvl, b"
 	rows, err := l.s.db.QueryContext(ctx, q, append([]any{origin, width}, w.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("count logs: %w", err)

@@ -54,6 +54,15 @@ func logFilterWhere(f store.LogFilter) (*where, error) {
 	return w, nil
 }
 
+// logNeedles is what f asks of bodies, for the search index (grams.go). The native
+// search is case-insensitive; the index lowers ASCII letters on both sides.
+func logNeedles(f store.LogFilter) bodyNeedles {
+	if f.Contains == "" {
+		return nil
+	}
+	return bodyNeedles{{strings.ToLower(f.Contains)}}
+}
+
 // timeRange returns [start, end) in ns for partition selection; 0 end means unbounded.
 func timeRange(start, end time.Time) (int64, int64) {
 	var s, e int64
@@ -135,11 +144,17 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 				end = c.ts + 1
 			}
 		}
-		for _, table := range s.logs.tables(start, end) {
+		needles := logNeedles(q.LogFilter)
+		for _, day := range s.logs.daysIn(start, end) {
 			if limit == 0 {
 				return
 			}
-			page, err := s.pagePositions(ctx, table, w, limit)
+			source, err := s.searchedTable(ctx, day, "*, rowid AS rowid", needles)
+			if err != nil {
+				yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
+				return
+			}
+			page, err := s.pagePositions(ctx, source, w, limit)
 			if err != nil {
 				yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
 				return
@@ -147,7 +162,7 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 			if len(page) == 0 {
 				continue
 			}
-			if !s.scanLogs(ctx, table, page, yield) {
+			if !s.scanLogs(ctx, dayName(s.logs.schema.prefix, day), page, yield) {
 				return
 			}
 			limit -= len(page)
@@ -156,7 +171,7 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 }
 
 // pagePositions returns the positions of the first limit matching records of one
-// partition, newest first.
+// partition (or a searchedTable of it), newest first.
 func (s *Store) pagePositions(ctx context.Context, table string, w *where, limit int) ([]logCursor, error) {
 	query := "SELECT ts, l.rowid AS seq FROM " + logSource(table, w) + w.sql() + " ORDER BY ts DESC, seq DESC LIMIT " + strconv.Itoa(limit)
 	rows, err := s.db.QueryContext(ctx, query, w.args...)
@@ -273,9 +288,13 @@ func (s *Store) CountLogs(ctx context.Context, q store.LogCountQuery) ([]store.L
 	if err != nil {
 		return nil, fmt.Errorf("count logs: %w", err)
 	}
-	tables := s.logs.tables(timeRange(q.Start, q.End))
-	if len(tables) == 0 {
+	days := s.logs.daysIn(timeRange(q.Start, q.End))
+	if len(days) == 0 {
 		return nil, nil
+	}
+	source, err := s.unionAllSearched(ctx, days, "*", logNeedles(q.LogFilter))
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
 	}
 	var origin int64
 	if !q.Start.IsZero() {
@@ -283,7 +302,7 @@ func (s *Store) CountLogs(ctx context.Context, q store.LogCountQuery) ([]store.L
 	}
 	step := int64(q.Step)
 	query := "SELECT ? + ((ts - ?) // ?) * ? AS bucket, " + severityTextSQL + " AS sev, count(*) FROM " +
-		logSource(unionAll(tables, "*"), w) + w.sql() + " GROUP BY ALL ORDER BY bucket, sev"
+		logSource(source, w) + w.sql() + " GROUP BY ALL ORDER BY bucket, sev"
 	args := append([]any{origin, origin, step, step}, w.args...)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -96,6 +96,9 @@ type signalTables struct {
 
 	mu   sync.RWMutex
 	days []int64 // sorted ascending
+
+	// committed, when set, is called after each batch commits (it must not block).
+	committed func()
 }
 
 func openSignalTables(ctx context.Context, db *sql.DB, schema tableSchema) (*signalTables, error) {
@@ -153,9 +156,19 @@ func openSignalTables(ctx context.Context, db *sql.DB, schema tableSchema) (*sig
 // tables returns the partitions overlapping [start, end) in nanoseconds, newest first.
 // end <= 0 means unbounded.
 func (t *signalTables) tables(startNs, endNs int64) []string {
+	days := t.daysIn(startNs, endNs)
+	out := make([]string, len(days))
+	for i, d := range days {
+		out[i] = dayName(t.schema.prefix, d)
+	}
+	return out
+}
+
+// daysIn returns the days of the partitions tables returns, in the same order.
+func (t *signalTables) daysIn(startNs, endNs int64) []int64 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	var out []string
+	var out []int64
 	for i := len(t.days) - 1; i >= 0; i-- {
 		d := t.days[i]
 		if endNs > 0 && d*nsPerDay >= endNs {
@@ -164,9 +177,16 @@ func (t *signalTables) tables(startNs, endNs int64) []string {
 		if (d+1)*nsPerDay <= startNs {
 			break
 		}
-		out = append(out, dayName(t.schema.prefix, d))
+		out = append(out, d)
 	}
 	return out
+}
+
+// allDays returns the days of every partition, oldest first.
+func (t *signalTables) allDays() []int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return slices.Clone(t.days)
 }
 
 func (t *signalTables) hasDay(day int64) bool {
@@ -270,6 +290,9 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if t.committed != nil {
+		t.committed()
 	}
 	return nil
 }

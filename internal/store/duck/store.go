@@ -32,6 +32,9 @@ type Options struct {
 	// is memory (appended rows stay uncompressed in memory until the checkpoint) and
 	// WAL replay time after a crash. Empty keeps DuckDB's default.
 	CheckpointThreshold string
+
+	// searchBlockRows overrides gramBlockRows (tests use small blocks).
+	searchBlockRows int64
 }
 
 // DefaultOptions returns modest settings for a small machine.
@@ -60,6 +63,8 @@ type Store struct {
 	spanNames     committedSet[spanName, struct{}]
 	spanResources committedSet[int64, spanResource]
 	spans         *signalTables
+	grams         *gramIndexer // log search index (grams_index.go)
+	gramCache     gramCache
 
 	metrics *metrics
 	runsMu  sync.Mutex // serialises writes to the runs table (runs.go)
@@ -108,6 +113,7 @@ func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registe
 		return nil, errors.Join(err, db.Close(), connector.Close())
 	}
 	s.metrics = m
+	s.grams.start()
 	return s, nil
 }
 
@@ -144,6 +150,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	if _, err := s.db.ExecContext(ctx, attrMacroDDL); err != nil {
 		return fmt.Errorf("create attribute macro: %w", err)
 	}
+	if _, err := s.db.ExecContext(ctx, logGramsDDL); err != nil {
+		return fmt.Errorf("create log search index table: %w", err)
+	}
 	if err := initRuns(ctx, s.db); err != nil {
 		return err
 	}
@@ -151,6 +160,12 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	if s.logs, err = openSignalTables(ctx, s.db, logsSchema); err != nil {
 		return err
 	}
+	blockRows := opts.searchBlockRows
+	if blockRows <= 0 {
+		blockRows = gramBlockRows
+	}
+	s.grams = newGramIndexer(s.db, s.logs, &s.gramCache, s.logger, blockRows)
+	s.logs.committed = s.grams.notify
 	if s.spans, err = openSignalTables(ctx, s.db, spansSchema); err != nil {
 		return err
 	}
@@ -161,6 +176,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		if s.grams != nil {
+			s.grams.stop()
+		}
 		for _, t := range []*signalTables{s.logs, s.spans} {
 			if t != nil {
 				errs = append(errs, t.close())
