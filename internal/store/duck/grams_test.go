@@ -71,7 +71,7 @@ func searchTestStore(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "loupe.duckdb")
 	opts := DefaultOptions()
-	opts.searchBlockRows = 100
+	opts.blockRows = 100
 	s, err := Open(path, opts, nil, prometheus.NewRegistry())
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
@@ -183,7 +183,7 @@ func TestSearchIndexSurvivesRestartAndRetention(t *testing.T) {
 	s, path := searchTestStore(t)
 	require.NoError(t, s.Close())
 	opts := DefaultOptions()
-	opts.searchBlockRows = 100
+	opts.blockRows = 100
 	s, err := Open(path, opts, nil, prometheus.NewRegistry())
 	require.NoError(t, err)
 	defer s.Close()
@@ -218,7 +218,7 @@ func TestSearchIndexSurvivesRestartAndRetention(t *testing.T) {
 func TestConformanceSmallSearchBlocks(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, dir string) storetest.Store {
 		opts := DefaultOptions()
-		opts.searchBlockRows = 3
+		opts.blockRows = 3
 		s, err := Open(filepath.Join(dir, "loupe.duckdb"), opts, nil, prometheus.NewRegistry())
 		require.NoError(t, err)
 		return s

@@ -20,8 +20,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	switch signal {
 	case store.SignalLogs:
 		dropped, err = s.logs.dropBefore(ctx, cutoff.UnixNano(), func(conn *sql.Conn, cutoffDay int64) error {
-			s.gramCache.dropBefore(cutoffDay)
-			return dropGrams(ctx, conn, cutoffDay)
+			return s.bodyIndex.dropBefore(ctx, conn, cutoffDay)
 		})
 	case store.SignalSpans:
 		dropped, err = s.spans.dropBefore(ctx, cutoff.UnixNano(), func(conn *sql.Conn, cutoffDay int64) error {

@@ -33,8 +33,8 @@ type Options struct {
 	// WAL replay time after a crash. Empty keeps DuckDB's default.
 	CheckpointThreshold string
 
-	// searchBlockRows overrides gramBlockRows (tests use small blocks).
-	searchBlockRows int64
+	// blockRows overrides defaultBlockRows of the block indexes (tests use small blocks).
+	blockRows int64
 }
 
 // DefaultOptions returns modest settings for a small machine.
@@ -63,8 +63,8 @@ type Store struct {
 	spanNames     committedSet[spanName, struct{}]
 	spanResources committedSet[int64, spanResource]
 	spans         *signalTables
-	grams         *gramIndexer // log search index (grams_index.go)
-	gramCache     gramCache
+	bodyIndex     *blockIndex   // log body search (grams_index.go)
+	indexer       *blockIndexer // builds the block indexes (blockindex.go)
 
 	metrics *metrics
 	runsMu  sync.Mutex // serialises writes to the runs table (runs.go)
@@ -113,7 +113,7 @@ func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registe
 		return nil, errors.Join(err, db.Close(), connector.Close())
 	}
 	s.metrics = m
-	s.grams.start()
+	s.indexer.start()
 	return s, nil
 }
 
@@ -150,9 +150,6 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	if _, err := s.db.ExecContext(ctx, attrMacroDDL); err != nil {
 		return fmt.Errorf("create attribute macro: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, logGramsDDL); err != nil {
-		return fmt.Errorf("create log search index table: %w", err)
-	}
 	if err := initRuns(ctx, s.db); err != nil {
 		return err
 	}
@@ -160,12 +157,14 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	if s.logs, err = openSignalTables(ctx, s.db, logsSchema); err != nil {
 		return err
 	}
-	blockRows := opts.searchBlockRows
-	if blockRows <= 0 {
-		blockRows = gramBlockRows
+	s.bodyIndex = newBodyIndex(s.logs, opts.blockRows)
+	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex)
+	for _, ix := range s.indexer.indexes {
+		if _, err := s.db.ExecContext(ctx, ix.ddl()); err != nil {
+			return fmt.Errorf("create %s: %w", ix.table, err)
+		}
 	}
-	s.grams = newGramIndexer(s.db, s.logs, &s.gramCache, s.logger, blockRows)
-	s.logs.committed = s.grams.notify
+	s.logs.committed = s.indexer.notify
 	if s.spans, err = openSignalTables(ctx, s.db, spansSchema); err != nil {
 		return err
 	}
@@ -176,8 +175,8 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		if s.grams != nil {
-			s.grams.stop()
+		if s.indexer != nil {
+			s.indexer.stop()
 		}
 		for _, t := range []*signalTables{s.logs, s.spans} {
 			if t != nil {
