@@ -148,6 +148,11 @@ func (h *httpHandler) readBody(r *http.Request, buf *bytes.Buffer) error {
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 		body = raw
+		// One allocation of the right size when the pool had no buffer large enough
+		// (GC empties it often under load), rather than doubling up to it from 512 bytes.
+		if r.ContentLength > 0 {
+			buf.Grow(int(r.ContentLength) + bytes.MinRead)
+		}
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
