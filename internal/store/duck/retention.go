@@ -27,6 +27,9 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 			// The catalog is tiny (one row per day, service and span name), so a DELETE
 			// here is not the row-by-row retention the partitions avoid.
 			s.spanNames.reset()
+			if err := s.traceIndex.dropBefore(ctx, conn, cutoffDay); err != nil {
+				return err
+			}
 			if _, err := conn.ExecContext(ctx, "DELETE FROM span_names WHERE day < ?", cutoffDay); err != nil {
 				return fmt.Errorf("prune span names: %w", err)
 			}

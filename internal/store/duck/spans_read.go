@@ -31,21 +31,26 @@ func (s *Store) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.T
 	if traceID.IsEmpty() {
 		return ptrace.Traces{}, fmt.Errorf("get trace: empty trace id")
 	}
-	tables := s.spans.tables(timeRange(time.Time{}, time.Time{}))
-	if len(tables) == 0 {
+	days := s.spans.daysIn(timeRange(time.Time{}, time.Time{}))
+	if len(days) == 0 {
 		return ptrace.Traces{}, store.ErrNotFound
 	}
 	hi, lo := traceIDHalves(traceID)
-	// DuckDB uses the ART index only for an equality on the indexed column alone, so
-	// the query filters on trace_hi and the other half is checked while scanning. The id
-	// is an integer formatted here, not user text.
+	// Each day is read through the trace id index (trace_filter.go). The query filters on
+	// trace_hi alone, which an ART index of a partition written by an older Loupe can
+	// also serve, and the other half is checked while scanning. The id is an integer
+	// formatted here, not user text.
 	cond := " WHERE trace_hi = " + strconv.FormatInt(hi, 10)
 	var b strings.Builder
-	for i, t := range tables {
+	for i, d := range days {
 		if i > 0 {
 			b.WriteString(" UNION ALL ")
 		}
-		b.WriteString("SELECT trace_lo, " + spanColumns + " FROM " + t + cond)
+		src, err := s.traceTable(ctx, d, hi, "*")
+		if err != nil {
+			return ptrace.Traces{}, fmt.Errorf("get trace: %w", err)
+		}
+		b.WriteString("SELECT trace_lo, " + spanColumns + " FROM " + src + cond)
 	}
 	b.WriteString(" ORDER BY start_ns, span_id")
 	rows, err := s.db.QueryContext(ctx, b.String())

@@ -64,6 +64,7 @@ type Store struct {
 	spanResources committedSet[int64, spanResource]
 	spans         *signalTables
 	bodyIndex     *blockIndex   // log body search (grams_index.go)
+	traceIndex    *blockIndex   // trace ids of spans (trace_filter.go)
 	indexer       *blockIndexer // builds the block indexes (blockindex.go)
 
 	metrics *metrics
@@ -157,17 +158,19 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	if s.logs, err = openSignalTables(ctx, s.db, logsSchema); err != nil {
 		return err
 	}
+	if s.spans, err = openSignalTables(ctx, s.db, spansSchema); err != nil {
+		return err
+	}
 	s.bodyIndex = newBodyIndex(s.logs, opts.blockRows)
-	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex)
+	s.traceIndex = newTraceIndex(s.spans, opts.blockRows)
+	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex, s.traceIndex)
 	for _, ix := range s.indexer.indexes {
 		if _, err := s.db.ExecContext(ctx, ix.ddl()); err != nil {
 			return fmt.Errorf("create %s: %w", ix.table, err)
 		}
 	}
 	s.logs.committed = s.indexer.notify
-	if s.spans, err = openSignalTables(ctx, s.db, spansSchema); err != nil {
-		return err
-	}
+	s.spans.committed = s.indexer.notify
 	return nil
 }
 
