@@ -249,15 +249,30 @@ func (x *blockIndexer) start() {
 	x.cancel, x.done = cancel, make(chan struct{})
 	go func() {
 		defer close(x.done)
+		x.catchUp(ctx)
+		x.warm(ctx)
 		for {
-			x.catchUp(ctx)
 			select {
 			case <-ctx.Done():
 				return
 			case <-x.wake:
 			}
+			x.catchUp(ctx)
 		}
 	}()
+}
+
+// warm loads the filters of each index's newest day into memory, where most queries
+// look: reading them cost ~1 ms per filter (0.1-0.2 s for a day of 5-10M items), which
+// would otherwise fall on the first query after a restart.
+func (x *blockIndexer) warm(ctx context.Context) {
+	for _, ix := range x.indexes {
+		if days := ix.parts.allDays(); len(days) > 0 {
+			if _, err := ix.cache.blocks(ctx, x.db, ix.table, days[len(days)-1]); err != nil && ctx.Err() == nil {
+				x.logger.Warn("block index: filters not loaded", "index", ix.table, "err", err)
+			}
+		}
+	}
 }
 
 // notify tells the indexer that rows were committed. It never blocks.
