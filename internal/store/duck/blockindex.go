@@ -56,7 +56,8 @@ func (ix *blockIndex) ddl() string {
 }
 
 // indexDay stores the filters of the full blocks of day not indexed yet.
-func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64) error {
+// It returns early, without error, once stopping reports true.
+func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64, stopping func() bool) error {
 	next, ok := ix.next[day]
 	if !ok {
 		err := db.QueryRowContext(ctx,
@@ -71,7 +72,7 @@ func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64) error
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+part).Scan(&count); err != nil {
 		return fmt.Errorf("count rows: %w", err)
 	}
-	for count-next >= ix.blockRows {
+	for count-next >= ix.blockRows && !stopping() {
 		last := next + ix.blockRows - 1
 		f, err := ix.filter(ctx, db, part, next, last)
 		if err != nil {
@@ -234,9 +235,9 @@ type blockIndexer struct {
 	logger  *slog.Logger
 	indexes []*blockIndex
 
-	wake   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	wake chan struct{}
+	quit chan struct{}
+	done chan struct{}
 }
 
 func newBlockIndexer(db *sql.DB, logger *slog.Logger, indexes ...*blockIndex) *blockIndexer {
@@ -245,15 +246,20 @@ func newBlockIndexer(db *sql.DB, logger *slog.Logger, indexes ...*blockIndex) *b
 
 // start runs the indexer until stop.
 func (x *blockIndexer) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	x.cancel, x.done = cancel, make(chan struct{})
+	x.quit, x.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(x.done)
+		// Database calls get a context that is never cancelled: an interrupted DuckDB
+		// statement could leave a transaction open, which makes the checkpoint at Close
+		// fail. stop waits for the block in hand instead (tens of milliseconds).
+		ctx := context.Background()
 		x.catchUp(ctx)
-		x.warm(ctx)
+		if !x.stopping() {
+			x.warm(ctx)
+		}
 		for {
 			select {
-			case <-ctx.Done():
+			case <-x.quit:
 				return
 			case <-x.wake:
 			}
@@ -262,13 +268,22 @@ func (x *blockIndexer) start() {
 	}()
 }
 
+func (x *blockIndexer) stopping() bool {
+	select {
+	case <-x.quit:
+		return true
+	default:
+		return false
+	}
+}
+
 // warm loads the filters of each index's newest day into memory, where most queries
 // look: reading them cost ~1 ms per filter (0.1-0.2 s for a day of 5-10M items), which
 // would otherwise fall on the first query after a restart.
 func (x *blockIndexer) warm(ctx context.Context) {
 	for _, ix := range x.indexes {
 		if days := ix.parts.allDays(); len(days) > 0 {
-			if _, err := ix.cache.blocks(ctx, x.db, ix.table, days[len(days)-1]); err != nil && ctx.Err() == nil {
+			if _, err := ix.cache.blocks(ctx, x.db, ix.table, days[len(days)-1]); err != nil {
 				x.logger.Warn("block index: filters not loaded", "index", ix.table, "err", err)
 			}
 		}
@@ -283,11 +298,12 @@ func (x *blockIndexer) notify() {
 	}
 }
 
-// stop cancels the indexer and waits for it. Safe to call when it was never started.
+// stop stops the indexer and waits for it. Safe to call when it was never started.
 func (x *blockIndexer) stop() {
-	if x.cancel != nil {
-		x.cancel()
+	if x.quit != nil {
+		close(x.quit)
 		<-x.done
+		x.quit = nil
 	}
 }
 
@@ -300,10 +316,10 @@ func (x *blockIndexer) catchUp(ctx context.Context) {
 			}
 		}
 		for _, day := range ix.parts.allDays() {
-			if err := ix.indexDay(ctx, x.db, day); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
+			if x.stopping() {
+				return
+			}
+			if err := ix.indexDay(ctx, x.db, day, x.stopping); err != nil {
 				// The partition may have been dropped meanwhile; either way its rows
 				// without a filter are read by every query, so this costs speed, not
 				// results.
