@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/bench/loadgen"
@@ -23,6 +24,10 @@ type DatasetInfo struct {
 	LoadSecs   float64 `json:"load_seconds"`
 	DiskBytes  int64   `json:"disk_bytes"`
 	Rejected   int     `json:"rejected"`
+	// RequestID is the request.id of the dataset's first log record whose body names it
+	// (16 hex digits), for a text search the body index cannot narrow down: hex ids are
+	// made of trigrams every block has.
+	RequestID string `json:"request_id"`
 }
 
 // QueryResult is the latency of one query repeated on the loaded dataset.
@@ -73,7 +78,7 @@ func (h *Harness) queryAndFootprint(ctx context.Context, rep *Report) error {
 	}
 	rep.Dataset = ds
 	end := time.Now().Add(time.Minute)
-	rep.Queries = append(rep.Queries, h.runQueries(ctx, srv, loupeQueries(traceIDs, end))...)
+	rep.Queries = append(rep.Queries, h.runQueries(ctx, srv, loupeQueries(traceIDs, ds.RequestID, end))...)
 	if err := srv.Stop(2 * time.Minute); err != nil {
 		return err
 	}
@@ -106,6 +111,28 @@ func (h *Harness) queryAndFootprint(ctx context.Context, rep *Report) error {
 	return nil
 }
 
+// firstRequestID returns the request.id of a record of the first batch generated with lo
+// whose body contains it, from a twin generator (the dataset's own is not disturbed).
+func firstRequestID(lo loadgen.LogOptions) (string, error) {
+	twin, err := loadgen.NewLogGen(lo)
+	if err != nil {
+		return "", err
+	}
+	// The twin must make the same calls as the dataset's generator to draw the same
+	// records: one batch.
+	rls := twin.Logs(lo.BatchSize).ResourceLogs()
+	for i := range rls.Len() {
+		lrs := rls.At(i).ScopeLogs().At(0).LogRecords()
+		for j := range lrs.Len() {
+			v, _ := lrs.At(j).Attributes().Get("request.id")
+			if id := v.Str(); id != loadgen.Needle && strings.Contains(lrs.At(j).Body().Str(), id) {
+				return id, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no request id in the bodies of the first batch")
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // loadDataset sends the query dataset (generated on the fly, not timed for CPU).
@@ -122,6 +149,9 @@ func (h *Harness) loadDataset(ctx context.Context, srv *Server) (*DatasetInfo, [
 	lo.NeedleEvery = max(1, min(o.QueryLogs, 1_000_000))
 	lg, err := loadgen.NewLogGen(lo)
 	if err != nil {
+		return nil, nil, err
+	}
+	if ds.RequestID, err = firstRequestID(lo); err != nil {
 		return nil, nil, err
 	}
 	ls, err := loadgen.NewSender(loadgen.OTLPHTTP, loadgen.Logs, srv.OTLPHTTP, o.Concurrency)
@@ -204,11 +234,12 @@ func promRange(end time.Time) string {
 	return "/api/v1/query_range?" + v.Encode()
 }
 
-func loupeQueries(traceIDs []string, end time.Time) []query {
+func loupeQueries(traceIDs []string, requestID string, end time.Time) []query {
 	rng := "&start=" + strconv.FormatInt(end.Add(-2*time.Hour).Unix(), 10) + "&end=" + strconv.FormatInt(end.Unix(), 10)
 	fixed := func(p string) func(int) string { return func(int) string { return p } }
 	qs := []query{
 		{"needle text search", fixed("/api/loupe/v1/logs?q=" + loadgen.Needle + "&limit=100" + rng)},
+		{"text search, a hex request id", fixed("/api/loupe/v1/logs?q=" + url.QueryEscape(requestID) + "&limit=100" + rng)},
 		{"attribute filter (user.id, rare)", fixed("/api/loupe/v1/logs?attr=user.id%3Du-054321&limit=100" + rng)},
 		{"attribute filter (http.status_code=503)", fixed("/api/loupe/v1/logs?attr=http.status_code%3D503&limit=100" + rng)},
 		{"severity counts over time", fixed("/api/loupe/v1/logs/counts?step=60s" + rng)},
@@ -217,7 +248,7 @@ func loupeQueries(traceIDs []string, end time.Time) []query {
 		{"RED overview", fixed("/api/loupe/v1/services/red?step=60s" + rng)},
 	}
 	if len(traceIDs) > 0 {
-		qs = append(qs[:4], append([]query{{"trace by id", func(run int) string {
+		qs = append(qs[:5], append([]query{{"trace by id", func(run int) string {
 			return "/api/loupe/v1/traces/" + traceIDs[run%len(traceIDs)]
 		}}}, qs[4:]...)...)
 	}

@@ -67,7 +67,7 @@ func TestSmoke(t *testing.T) {
 		require.True(t, servers["samples/prometheus"])
 	}
 	require.NotNil(t, rep.Dataset)
-	require.GreaterOrEqual(t, len(rep.Queries), 8)
+	require.GreaterOrEqual(t, len(rep.Queries), 9)
 	for _, q := range rep.Queries {
 		require.Empty(t, q.Error, q.Name)
 		require.Positive(t, q.P50ms, q.Name)
@@ -77,6 +77,7 @@ func TestSmoke(t *testing.T) {
 		found[q.Name] = q.Results
 	}
 	require.Equal(t, 1, found["needle text search"], "the needle is planted once")
+	require.Positive(t, found["text search, a hex request id"], "the first record's request id is searched for")
 	require.Positive(t, found["trace by id"], "the kept trace ids exist")
 	require.NotNil(t, rep.Foot)
 	require.Positive(t, rep.Foot.IdleRSSBytes)
