@@ -23,8 +23,6 @@ const nsPerDay = int64(24 * time.Hour)
 type tableSchema struct {
 	prefix  string // table name prefix, e.g. "logs"
 	columns string // column definitions for CREATE TABLE
-	// indexes returns the statements creating per-partition indexes.
-	indexes func(table string) []string
 }
 
 // columnTypes returns the DuckDB type of each column in a CREATE TABLE column list.
@@ -219,12 +217,8 @@ func (t *signalTables) ensure(ctx context.Context, conn *sql.Conn, day int64) er
 	}
 	name := dayName(t.schema.prefix, day)
 	columns := strings.ReplaceAll(t.schema.columns, "{zstd}", t.zstd)
-	stmts := append([]string{"CREATE TABLE IF NOT EXISTS " + name + " (" + columns + ")"},
-		t.schema.indexes(name)...)
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("create partition %s: %w", name, err)
-		}
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+name+" ("+columns+")"); err != nil {
+		return fmt.Errorf("create partition %s: %w", name, err)
 	}
 	t.mu.Lock()
 	i, found := slices.BinarySearch(t.days, day)

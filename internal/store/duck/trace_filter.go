@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // Trace id index: the block index of spans (blockindex.go) with one Bloom filter of the
@@ -82,12 +83,38 @@ func traceFilterHas(f []byte, hi int64) bool {
 }
 
 // traceTable returns what to read instead of the spans partition of day to find the
-// spans whose trace_hi is hi: the UNION ALL of cols over the blocks that may hold it and
-// the tail, or the table itself when the index does not help.
-func (s *Store) traceTable(ctx context.Context, day int64, hi int64, cols string) (string, error) {
-	ranges, err := s.traceIndex.candidates(ctx, s.db, day, 0.5, func(f []byte) bool { return traceFilterHas(f, hi) })
+// spans whose trace_hi is one of his: the UNION ALL of cols over the blocks that may hold
+// one of them and the tail, or the table itself when the index does not help.
+func (s *Store) traceTable(ctx context.Context, day int64, his []int64, cols string) (string, error) {
+	ranges, err := s.traceIndex.candidates(ctx, s.db, day, 0.5, func(f []byte) bool {
+		for _, hi := range his {
+			if traceFilterHas(f, hi) {
+				return true
+			}
+		}
+		return false
+	})
 	if err != nil {
 		return "", err
 	}
 	return rangesSource(dayName(s.spans.schema.prefix, day), ranges, cols), nil
+}
+
+// unionAllTraces is unionAll of cols over the spans partitions of days, each read through
+// traceTable for his.
+func (s *Store) unionAllTraces(ctx context.Context, days []int64, his []int64, cols string) (string, error) {
+	var b strings.Builder
+	b.WriteString("(")
+	for i, d := range days {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		src, err := s.traceTable(ctx, d, his, cols)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("SELECT " + cols + " FROM " + src)
+	}
+	b.WriteString(")")
+	return b.String(), nil
 }
