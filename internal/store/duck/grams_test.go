@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,12 +91,20 @@ func searchTestStore(t *testing.T) (*Store, string) {
 	for _, part := range splitLogs(ld, 7) {
 		require.NoError(t, s.WriteLogs(ctx, part))
 	}
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, s.db.QueryRow("SELECT count(*) FROM log_grams").Scan(&n))
-		return n == 10
-	}, 30*time.Second, 20*time.Millisecond, "the indexer covers the ten full blocks")
+	waitFilters(t, s, s.bodyIndex, 10)
 	return s, path
+}
+
+// waitFilters waits until queries see n filters of ix for benchStart's day. The indexer
+// publishes a filter in memory just after storing it; until then its block reads as part
+// of the tail, with the same results, which the tests' exact ranges would not show.
+func waitFilters(t *testing.T, s *Store, ix *blockIndex, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		blocks, err := ix.cache.blocks(context.Background(), s.db, ix.table, dayOf(benchStart.UnixNano()))
+		require.NoError(t, err)
+		return len(blocks) == n
+	}, 30*time.Second, 20*time.Millisecond, "the indexer covers %d full blocks", n)
 }
 
 // splitLogs splits the records of ld's one scope into n requests.
@@ -198,18 +205,10 @@ func TestSearchIndexSurvivesRestartAndRetention(t *testing.T) {
 		lr.Body().SetStr("later")
 	}
 	require.NoError(t, s.WriteLogs(ctx, ld))
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, s.db.QueryRow("SELECT count(*) FROM log_grams").Scan(&n))
-		return n == 11
-	}, 30*time.Second, 20*time.Millisecond)
-	// The indexer adds the filter to its memory right after storing it; until then the
-	// block still reads as part of the tail (rowid >= 1000), which finds the same rows.
-	require.Eventually(t, func() bool {
-		ranges, err := s.searchRanges(ctx, dayOf(benchStart.UnixNano()), bodyNeedles{{"XQZNeedle"}})
-		require.NoError(t, err)
-		return slices.Contains(ranges, rowRange{1000, 1099})
-	}, 30*time.Second, 20*time.Millisecond, "the block that was the tail has its filter")
+	waitFilters(t, s, s.bodyIndex, 11)
+	ranges, err := s.searchRanges(ctx, dayOf(benchStart.UnixNano()), bodyNeedles{{"XQZNeedle"}})
+	require.NoError(t, err)
+	require.Contains(t, ranges, rowRange{1000, 1099}, "the block that was the tail")
 
 	require.NoError(t, s.DropBefore(ctx, store.SignalLogs, benchStart.Add(48*time.Hour)))
 	var n int

@@ -23,11 +23,7 @@ func TestTraceIndex(t *testing.T) {
 	for first := 0; first < 1050; first += 150 {
 		require.NoError(t, s.WriteTraces(ctx, genTraces(first, 150)))
 	}
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, s.db.QueryRow("SELECT count(*) FROM span_traces").Scan(&n))
-		return n == 10
-	}, 30*time.Second, 20*time.Millisecond, "the indexer covers the ten full blocks")
+	waitFilters(t, s, s.traceIndex, 10)
 
 	day := dayOf(benchStart.UnixNano())
 	hi, _ := traceIDHalves(benchTraceID(42))
