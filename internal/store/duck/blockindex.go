@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Block indexes: small filters over blocks of consecutive rows of a signal's day
@@ -34,7 +35,15 @@ type blockIndex struct {
 	filter func(ctx context.Context, db *sql.DB, table string, first, last int64) ([]byte, error)
 
 	cache blockCache
-	next  map[int64]int64 // day -> first rowid without a filter; the indexer's own
+	// built, when set, brings filters the write path built (grams_write.go), which
+	// spare reading the block back.
+	built     <-chan builtFilter
+	readBacks atomic.Int64 // blocks whose filter was built by reading them back
+
+	// The indexer's own: day -> first rowid without a filter, and the filters received
+	// from built by position.
+	next     map[int64]int64
+	prebuilt map[[2]int64][]byte
 }
 
 func newBlockIndex(table string, parts *signalTables, blockRows int64,
@@ -42,7 +51,8 @@ func newBlockIndex(table string, parts *signalTables, blockRows int64,
 	if blockRows <= 0 {
 		blockRows = defaultBlockRows
 	}
-	return &blockIndex{table: table, parts: parts, blockRows: blockRows, filter: filter, next: map[int64]int64{}}
+	return &blockIndex{table: table, parts: parts, blockRows: blockRows, filter: filter,
+		next: map[int64]int64{}, prebuilt: map[[2]int64][]byte{}}
 }
 
 func (ix *blockIndex) ddl() string {
@@ -72,11 +82,29 @@ func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64, stopp
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+part).Scan(&count); err != nil {
 		return fmt.Errorf("count rows: %w", err)
 	}
+	ix.receive()
+	defer func() {
+		for k := range ix.prebuilt {
+			if k[0] == day && k[1] < next {
+				delete(ix.prebuilt, k) // a position the index is past
+			}
+		}
+	}()
 	for count-next >= ix.blockRows && !stopping() {
 		last := next + ix.blockRows - 1
-		f, err := ix.filter(ctx, db, part, next, last)
-		if err != nil {
-			return fmt.Errorf("rows %d-%d: %w", next, last, err)
+		f, ok := ix.prebuilt[[2]int64{day, next}]
+		if !ok {
+			// The writer hands a block over just after its commit, which this indexer
+			// may have seen first.
+			ix.receive()
+			f, ok = ix.prebuilt[[2]int64{day, next}]
+		}
+		if !ok {
+			var err error
+			if f, err = ix.filter(ctx, db, part, next, last); err != nil {
+				return fmt.Errorf("rows %d-%d: %w", next, last, err)
+			}
+			ix.readBacks.Add(1)
 		}
 		if _, err := db.ExecContext(ctx, "INSERT INTO "+ix.table+" VALUES (?, ?, ?, ?)", day, next, last, f); err != nil {
 			return fmt.Errorf("store filter of rows %d-%d: %w", next, last, err)
@@ -86,6 +114,20 @@ func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64, stopp
 		ix.next[day] = next
 	}
 	return nil
+}
+
+// receive moves the filters waiting in built into prebuilt.
+func (ix *blockIndex) receive() {
+	for {
+		select {
+		case b := <-ix.built:
+			if b.last-b.first+1 == ix.blockRows {
+				ix.prebuilt[[2]int64{b.day, b.first}] = b.bloom
+			}
+		default:
+			return
+		}
+	}
 }
 
 // dropBefore forgets the filters of days before cutoffDay; retention runs it on the
@@ -313,6 +355,11 @@ func (x *blockIndexer) catchUp(ctx context.Context) {
 		for d := range ix.next {
 			if !ix.parts.hasDay(d) {
 				delete(ix.next, d) // dropped by retention
+			}
+		}
+		for k := range ix.prebuilt {
+			if !ix.parts.hasDay(k[0]) {
+				delete(ix.prebuilt, k)
 			}
 		}
 		for _, day := range ix.parts.allDays() {

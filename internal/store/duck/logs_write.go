@@ -84,6 +84,22 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 		return nil
 	}, func(conn *sql.Conn) error {
 		return insertLogResources(ctx, conn, newResources)
+	}, func(conn *sql.Conn) {
+		// Feed the body index the bodies just committed, in the order they were
+		// appended to each day (grams_write.go).
+		for _, day := range days {
+			s.openBodies.committed(ctx, conn, day, func(yield func(body string, ok bool) bool) {
+				for i := range rows {
+					if rows[i].day != day {
+						continue
+					}
+					b := rows[i].lr.Body()
+					if !yield(b.Str(), b.Type() == pcommon.ValueTypeStr || b.Type() == pcommon.ValueTypeEmpty) {
+						return
+					}
+				}
+			})
+		}
 	})
 	if err != nil {
 		s.metrics.failures.WithLabelValues("logs").Inc()

@@ -232,10 +232,12 @@ func (t *signalTables) ensure(ctx context.Context, conn *sql.Conn, day int64) er
 // writeBatch appends one batch atomically: appendDay is called once per day partition with
 // an Appender on that partition, then finish runs on the same connection, and everything
 // commits in one transaction. DuckDB appenders append into the connection's open
-// transaction, so a failure anywhere rolls back the whole batch.
+// transaction, so a failure anywhere rolls back the whole batch. committed, when not nil,
+// runs after a successful commit, still under writeMu (no other batch in between).
 func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 	appendDay func(day int64, a *chunkAppender) error,
 	finish func(conn *sql.Conn) error,
+	committed func(conn *sql.Conn),
 ) (err error) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
@@ -284,6 +286,9 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if committed != nil {
+		committed(conn)
 	}
 	if t.committed != nil {
 		t.committed()

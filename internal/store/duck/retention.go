@@ -20,6 +20,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	switch signal {
 	case store.SignalLogs:
 		dropped, err = s.logs.dropBefore(ctx, cutoff.UnixNano(), func(conn *sql.Conn, cutoffDay int64) error {
+			s.openBodies.dropBefore(cutoffDay)
 			return s.bodyIndex.dropBefore(ctx, conn, cutoffDay)
 		})
 	case store.SignalSpans:

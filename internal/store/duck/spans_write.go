@@ -111,7 +111,7 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 			return err
 		}
 		return insertSpanNames(ctx, conn, newNames)
-	})
+	}, nil)
 	if err != nil {
 		s.metrics.failures.WithLabelValues("spans").Inc()
 		return fmt.Errorf("write traces: %w", err)

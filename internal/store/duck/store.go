@@ -64,6 +64,7 @@ type Store struct {
 	spanResources committedSet[int64, spanResource]
 	spans         *signalTables
 	bodyIndex     *blockIndex   // log body search (grams_index.go)
+	openBodies    *openBlocks   // its blocks in progress, fed by WriteLogs (grams_write.go)
 	traceIndex    *blockIndex   // trace ids of spans (trace_filter.go)
 	indexer       *blockIndexer // builds the block indexes (blockindex.go)
 
@@ -162,6 +163,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 		return err
 	}
 	s.bodyIndex = newBodyIndex(s.logs, opts.blockRows)
+	built := make(chan builtFilter, 16)
+	s.bodyIndex.built = built
+	s.openBodies = newOpenBlocks(s.bodyIndex.blockRows, built)
 	s.traceIndex = newTraceIndex(s.spans, opts.blockRows)
 	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex, s.traceIndex)
 	for _, ix := range s.indexer.indexes {

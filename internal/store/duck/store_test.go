@@ -90,7 +90,7 @@ func TestBatchIsAtomic(t *testing.T) {
 			}
 		}
 		return nil
-	}, nil)
+	}, nil, nil)
 	require.ErrorContains(t, err, "injected failure")
 	n := 0
 	for _, err := range s.QueryLogs(ctx, store.LogQuery{Limit: 1000}) {
