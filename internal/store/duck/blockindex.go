@@ -18,9 +18,10 @@ import (
 //
 // Rowids of a partition are dense and never change (rows are appended under one writer
 // and never deleted; retention drops whole tables), so a block of rowids is fixed once its
-// rows are committed. A background indexer reads each full block back and stores its
-// filter; it runs after writes and at startup, so partitions written by an older Loupe
-// get indexed too. Rows past the last full block (the tail, fewer than a block per
+// rows are committed. A background indexer stores each full block's filter, built by the
+// write path where it can (log bodies, grams_write.go) or by reading the block back; it
+// runs after writes and at startup, so partitions written by an older Loupe get indexed
+// too. Rows past the last full block (the tail, fewer than a block per
 // partition) have no filter and are always read. Nothing on the write path waits.
 
 const defaultBlockRows = 32768
