@@ -289,28 +289,3 @@ const maxSpareBlocks = 32
 func (a *chunkAppender) Blocks() [][]byte {
 	return a.blocks[:min(len(a.blocks), maxSpareBlocks)]
 }
-
-// textArena holds the encoded text of one batch (attribute columns, JSON) in a few large
-// blocks instead of one allocation per row and column. The strings it returns share the
-// blocks, which are never reallocated, and live as long as any of them is referenced.
-type textArena struct {
-	block []byte
-}
-
-const textBlock = 256 << 10
-
-// add copies b into the arena and returns it as a string.
-func (t *textArena) add(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(b) > cap(t.block)-len(t.block) {
-		if len(b) > textBlock/4 {
-			return string(b) // large values get their own allocation
-		}
-		t.block = make([]byte, 0, textBlock)
-	}
-	start := len(t.block)
-	t.block = append(t.block, b...)
-	return unsafe.String(&t.block[start], len(b))
-}
