@@ -250,7 +250,7 @@ func loupeQueries(traceIDs []string, requestID string, end time.Time) []query {
 	if len(traceIDs) > 0 {
 		qs = append(qs[:5], append([]query{{"trace by id", func(run int) string {
 			return "/api/loupe/v1/traces/" + traceIDs[run%len(traceIDs)]
-		}}}, qs[4:]...)...)
+		}}}, qs[5:]...)...)
 	}
 	return qs
 }
