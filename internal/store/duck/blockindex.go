@@ -200,6 +200,30 @@ func rangesSource(table string, ranges []rowRange, cols string) string {
 	return b.String()
 }
 
+// rangesCond returns a condition keeping the rowids of ranges ("" when ranges is nil).
+// For a lookup by one column (trace by id) it cost less than rangesSource's UNION ALL
+// (one scan instead of one per range: 6-9 against 9-10 ms on 10M spans), but DuckDB does
+// not skip row groups for it next to other filters (see rangesSource).
+func rangesCond(ranges []rowRange) string {
+	if ranges == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("(")
+	for i, r := range ranges {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		if r.last < 0 {
+			b.WriteString("rowid >= " + strconv.FormatInt(r.first, 10))
+		} else {
+			b.WriteString("rowid BETWEEN " + strconv.FormatInt(r.first, 10) + " AND " + strconv.FormatInt(r.last, 10))
+		}
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
 // filterBlock is one stored filter.
 type filterBlock struct {
 	first, last int64

@@ -47,11 +47,14 @@ func (s *Store) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.T
 		if i > 0 {
 			b.WriteString(" UNION ALL ")
 		}
-		src, err := s.traceTable(ctx, d, []int64{hi}, "*")
+		ranges, err := s.traceRanges(ctx, d, []int64{hi})
 		if err != nil {
 			return ptrace.Traces{}, fmt.Errorf("get trace: %w", err)
 		}
-		b.WriteString("SELECT trace_lo, " + spanColumns + " FROM " + src + cond)
+		b.WriteString("SELECT trace_lo, " + spanColumns + " FROM " + dayName(s.spans.schema.prefix, d) + cond)
+		if rc := rangesCond(ranges); rc != "" {
+			b.WriteString(" AND " + rc)
+		}
 	}
 	b.WriteString(" ORDER BY start_ns, span_id")
 	rows, err := s.db.QueryContext(ctx, b.String())

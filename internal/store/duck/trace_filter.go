@@ -86,7 +86,17 @@ func traceFilterHas(f []byte, hi int64) bool {
 // spans whose trace_hi is one of his: the UNION ALL of cols over the blocks that may hold
 // one of them and the tail, or the table itself when the index does not help.
 func (s *Store) traceTable(ctx context.Context, day int64, his []int64, cols string) (string, error) {
-	ranges, err := s.traceIndex.candidates(ctx, s.db, day, 0.5, func(f []byte) bool {
+	ranges, err := s.traceRanges(ctx, day, his)
+	if err != nil {
+		return "", err
+	}
+	return rangesSource(dayName(s.spans.schema.prefix, day), ranges, cols), nil
+}
+
+// traceRanges returns the rowid ranges of the spans partition of day that may hold a
+// trace whose trace_hi is one of his, or nil when the index does not help.
+func (s *Store) traceRanges(ctx context.Context, day int64, his []int64) ([]rowRange, error) {
+	return s.traceIndex.candidates(ctx, s.db, day, 0.5, func(f []byte) bool {
 		for _, hi := range his {
 			if traceFilterHas(f, hi) {
 				return true
@@ -94,10 +104,6 @@ func (s *Store) traceTable(ctx context.Context, day int64, his []int64, cols str
 		}
 		return false
 	})
-	if err != nil {
-		return "", err
-	}
-	return rangesSource(dayName(s.spans.schema.prefix, day), ranges, cols), nil
 }
 
 // unionAllTraces is unionAll of cols over the spans partitions of days, each read through
