@@ -183,21 +183,11 @@ func rangesSource(table string, ranges []rowRange, cols string) string {
 	if ranges == nil {
 		return table
 	}
-	var b strings.Builder
-	b.WriteString("(")
+	branches := make([]string, len(ranges))
 	for i, r := range ranges {
-		if i > 0 {
-			b.WriteString(" UNION ALL ")
-		}
-		b.WriteString("SELECT " + cols + " FROM " + table + " WHERE rowid ")
-		if r.last < 0 {
-			b.WriteString(">= " + strconv.FormatInt(r.first, 10))
-		} else {
-			b.WriteString("BETWEEN " + strconv.FormatInt(r.first, 10) + " AND " + strconv.FormatInt(r.last, 10))
-		}
+		branches[i] = "SELECT " + cols + " FROM " + table + " WHERE " + r.cond()
 	}
-	b.WriteString(")")
-	return b.String()
+	return "(" + strings.Join(branches, " UNION ALL ") + ")"
 }
 
 // rangesCond returns a condition keeping the rowids of ranges ("" when ranges is nil).
@@ -208,20 +198,32 @@ func rangesCond(ranges []rowRange) string {
 	if ranges == nil {
 		return ""
 	}
-	var b strings.Builder
-	b.WriteString("(")
+	conds := make([]string, len(ranges))
 	for i, r := range ranges {
-		if i > 0 {
-			b.WriteString(" OR ")
-		}
-		if r.last < 0 {
-			b.WriteString("rowid >= " + strconv.FormatInt(r.first, 10))
-		} else {
-			b.WriteString("rowid BETWEEN " + strconv.FormatInt(r.first, 10) + " AND " + strconv.FormatInt(r.last, 10))
-		}
+		conds[i] = r.cond()
 	}
-	b.WriteString(")")
-	return b.String()
+	return "(" + strings.Join(conds, " OR ") + ")"
+}
+
+// cond returns the condition on rowid that keeps r.
+func (r rowRange) cond() string {
+	if r.last < 0 {
+		return "rowid >= " + strconv.FormatInt(r.first, 10)
+	}
+	return "rowid BETWEEN " + strconv.FormatInt(r.first, 10) + " AND " + strconv.FormatInt(r.last, 10)
+}
+
+// unionAllDays is unionAll of cols over one source per day, from source.
+func unionAllDays(days []int64, cols string, source func(day int64) (string, error)) (string, error) {
+	branches := make([]string, len(days))
+	for i, d := range days {
+		src, err := source(d)
+		if err != nil {
+			return "", err
+		}
+		branches[i] = "SELECT " + cols + " FROM " + src
+	}
+	return "(" + strings.Join(branches, " UNION ALL ") + ")", nil
 }
 
 // filterBlock is one stored filter.

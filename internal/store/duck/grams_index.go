@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 )
 
 // Body search index, part 2: the block index of log bodies (blockindex.go) with the
@@ -68,18 +67,5 @@ func (s *Store) searchedTable(ctx context.Context, day int64, cols string, needl
 // unionAllSearched is unionAll over the logs partitions of days, each read through
 // searchedTable.
 func (s *Store) unionAllSearched(ctx context.Context, days []int64, cols string, needles bodyNeedles) (string, error) {
-	var b strings.Builder
-	b.WriteString("(")
-	for i, d := range days {
-		if i > 0 {
-			b.WriteString(" UNION ALL ")
-		}
-		src, err := s.searchedTable(ctx, d, cols, needles)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString("SELECT " + cols + " FROM " + src)
-	}
-	b.WriteString(")")
-	return b.String(), nil
+	return unionAllDays(days, cols, func(day int64) (string, error) { return s.searchedTable(ctx, day, cols, needles) })
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 )
 
 // Trace id index: the block index of spans (blockindex.go) with one Bloom filter of the
@@ -109,18 +108,5 @@ func (s *Store) traceRanges(ctx context.Context, day int64, his []int64) ([]rowR
 // unionAllTraces is unionAll of cols over the spans partitions of days, each read through
 // traceTable for his.
 func (s *Store) unionAllTraces(ctx context.Context, days []int64, his []int64, cols string) (string, error) {
-	var b strings.Builder
-	b.WriteString("(")
-	for i, d := range days {
-		if i > 0 {
-			b.WriteString(" UNION ALL ")
-		}
-		src, err := s.traceTable(ctx, d, his, cols)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString("SELECT " + cols + " FROM " + src)
-	}
-	b.WriteString(")")
-	return b.String(), nil
+	return unionAllDays(days, cols, func(day int64) (string, error) { return s.traceTable(ctx, day, his, cols) })
 }
