@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Block indexes: small filters over blocks of consecutive rows of a signal's day
@@ -41,10 +42,11 @@ type blockIndex struct {
 	built     <-chan builtFilter
 	readBacks atomic.Int64 // blocks whose filter was built by reading them back
 
-	// The indexer's own: day -> first rowid without a filter, and the filters received
-	// from built by position.
+	// The indexer's own: day -> first rowid without a filter, the filters received from
+	// built by position, and the positions a round found full but not handed over.
 	next     map[int64]int64
 	prebuilt map[[2]int64][]byte
+	waited   map[[2]int64]bool
 }
 
 func newBlockIndex(table string, parts *signalTables, blockRows int64,
@@ -53,7 +55,7 @@ func newBlockIndex(table string, parts *signalTables, blockRows int64,
 		blockRows = defaultBlockRows
 	}
 	return &blockIndex{table: table, parts: parts, blockRows: blockRows, filter: filter,
-		next: map[int64]int64{}, prebuilt: map[[2]int64][]byte{}}
+		next: map[int64]int64{}, prebuilt: map[[2]int64][]byte{}, waited: map[[2]int64]bool{}}
 }
 
 func (ix *blockIndex) ddl() string {
@@ -90,16 +92,24 @@ func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64, stopp
 				delete(ix.prebuilt, k) // a position the index is past
 			}
 		}
+		for k := range ix.waited {
+			if k[0] == day && k[1] < next {
+				delete(ix.waited, k)
+			}
+		}
 	}()
 	for count-next >= ix.blockRows && !stopping() {
 		last := next + ix.blockRows - 1
-		f, ok := ix.prebuilt[[2]int64{day, next}]
-		if !ok {
-			// The writer hands a block over just after its commit, which this indexer
-			// may have seen first.
-			ix.receive()
-			f, ok = ix.prebuilt[[2]int64{day, next}]
+		pos := [2]int64{day, next}
+		f, ok := ix.prebuilt[pos]
+		if !ok && ix.built != nil && !ix.waited[pos] {
+			// The writer hands a block over just after its commit, which this round may
+			// have seen first: read the block back only if it is still missing in a
+			// later round (the next commit's, or retryAfter from now).
+			ix.waited[pos] = true
+			return nil
 		}
+		delete(ix.waited, pos)
 		if !ok {
 			var err error
 			if f, err = ix.filter(ctx, db, part, next, last); err != nil {
@@ -327,14 +337,33 @@ func (x *blockIndexer) start() {
 			x.warm(ctx)
 		}
 		for {
+			var retry <-chan time.Time
+			if x.waiting() {
+				retry = time.After(retryAfter)
+			}
 			select {
 			case <-x.quit:
 				return
 			case <-x.wake:
+			case <-retry:
 			}
 			x.catchUp(ctx)
 		}
 	}()
+}
+
+// retryAfter is how long the indexer waits for the writer's filters of full blocks before
+// it reads them back, when no commit wakes it sooner.
+const retryAfter = time.Second
+
+// waiting reports whether an index has full blocks waiting for the writer's filters.
+func (x *blockIndexer) waiting() bool {
+	for _, ix := range x.indexes {
+		if len(ix.waited) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *blockIndexer) stopping() bool {
@@ -387,6 +416,11 @@ func (x *blockIndexer) catchUp(ctx context.Context) {
 		for k := range ix.prebuilt {
 			if !ix.parts.hasDay(k[0]) {
 				delete(ix.prebuilt, k)
+			}
+		}
+		for k := range ix.waited {
+			if !ix.parts.hasDay(k[0]) {
+				delete(ix.waited, k)
 			}
 		}
 		for _, day := range ix.parts.allDays() {
