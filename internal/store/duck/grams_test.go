@@ -231,3 +231,50 @@ func TestConformanceSmallSearchBlocks(t *testing.T) {
 		return s
 	})
 }
+
+// TestBodyFilterMissesNoRows writes a batch the body filters do not see (straight
+// through writeBatch, as a COMMIT that reported an error but committed would leave it)
+// between two that they do: the block must be read back, not handed over without those
+// rows, or the needle in them would be pruned away.
+func TestBodyFilterMissesNoRows(t *testing.T) {
+	opts := DefaultOptions()
+	opts.blockRows = 100
+	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), opts, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	batch := func(first, n int, needle bool) plog.Logs {
+		ld := plog.NewLogs()
+		lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+		for i := first; i < first+n; i++ {
+			lr := lrs.AppendEmpty()
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(benchStart.Add(time.Duration(i) * time.Millisecond)))
+			body := fmt.Sprintf("record %d", i)
+			if needle {
+				body += " qjxneedle"
+			}
+			lr.Body().SetStr(body)
+		}
+		return ld
+	}
+	require.NoError(t, s.WriteLogs(ctx, batch(0, 50, false)))
+	rows, days, _, err := logRows(batch(50, 30, true), time.Now())
+	require.NoError(t, err)
+	require.NoError(t, s.logs.writeBatch(ctx, days, func(day int64, a *chunkAppender) error {
+		for i := range rows {
+			if err := rows[i].appendTo(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil, nil))
+	require.NoError(t, s.WriteLogs(ctx, batch(80, 60, false)))
+	waitFilters(t, s, s.bodyIndex, 1)
+	require.EqualValues(t, 1, s.bodyIndex.readBacks.Load(), "the block was read back")
+	n := 0
+	for _, err := range s.QueryLogs(ctx, store.LogQuery{LogFilter: store.LogFilter{Contains: "qjxneedle"}, Limit: 100}) {
+		require.NoError(t, err)
+		n++
+	}
+	require.Equal(t, 30, n)
+}

@@ -15,7 +15,8 @@ import (
 // queue). Hashing costs ~3 ns per body byte on the writer.
 
 // openBlocks is the filter of the block in progress of each logs partition. Used only
-// under the logs writeMu (writeBatch's committed callback and retention).
+// under the logs writeMu (writeBatch's committed callback and retention), so no other
+// batch commits between a batch's COMMIT and its call of committed.
 type openBlocks struct {
 	rows  int64              // rows per block
 	built chan<- builtFilter // to the indexer; never waited on
@@ -43,20 +44,23 @@ func newOpenBlocks(rows int64, built chan<- builtFilter) *openBlocks {
 // committed adds the bodies of a committed batch's rows in day's partition, in the order
 // they were appended (ok false: a body stored as JSON text, which is not hashed here).
 func (o *openBlocks) committed(ctx context.Context, conn *sql.Conn, day int64, bodies iter.Seq2[string, bool]) {
+	// Where the batch starts, from the partition's row count (one cheap query per
+	// batch) rather than from counting batches: a COMMIT that reported an error may
+	// still have committed, and a wrong start would give filters the wrong rows.
+	var start int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+dayName(logsSchema.prefix, day)).Scan(&start); err != nil {
+		delete(o.days, day) // the indexer reads these blocks back
+		return
+	}
+	for range bodies {
+		start--
+	}
 	b := o.days[day]
-	if b == nil {
-		// First batch since startup: find where it starts. The rows of the block in
-		// progress before it are not known here, so unless the batch starts a block, that
-		// block is left to the indexer to read back.
-		var count int64
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+dayName(logsSchema.prefix, day)).Scan(&count); err != nil {
-			return // not tracked: the indexer reads every block back
-		}
-		for range bodies {
-			count--
-		}
-		first := (count / o.rows) * o.rows
-		b = &openBlock{count: count, first: first, filter: newGramFilter(), complete: count == first}
+	if b == nil || b.count != start {
+		// First batch since startup, or rows this filter did not see: unless the
+		// batch starts a block, the block in progress is left to the indexer to read back.
+		first := (start / o.rows) * o.rows
+		b = &openBlock{count: start, first: first, filter: newGramFilter(), complete: start == first}
 		o.days[day] = b
 	}
 	for body, ok := range bodies {
