@@ -2,6 +2,7 @@ package duck
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -232,10 +233,9 @@ func TestConformanceSmallSearchBlocks(t *testing.T) {
 	})
 }
 
-// TestBodyFilterMissesNoRows writes a batch the body filters do not see (straight
-// through writeBatch, as a COMMIT that reported an error but committed would leave it)
-// between two that they do: the block must be read back, not handed over without those
-// rows, or the needle in them would be pruned away.
+// TestBodyFilterMissesNoRows writes a batch whose COMMIT is reported as failed although it
+// committed, between two batches the body filters see: the block must be read back, not
+// handed over without those rows, or the needle in them would be pruned away.
 func TestBodyFilterMissesNoRows(t *testing.T) {
 	opts := DefaultOptions()
 	opts.blockRows = 100
@@ -267,7 +267,7 @@ func TestBodyFilterMissesNoRows(t *testing.T) {
 			}
 		}
 		return nil
-	}, nil, nil))
+	}, nil, func(_ *sql.Conn, _ bool) { s.openBodies.forget(days) }))
 	require.NoError(t, s.WriteLogs(ctx, batch(80, 60, false)))
 	waitFilters(t, s, s.bodyIndex, 1)
 	require.EqualValues(t, 1, s.bodyIndex.readBacks.Load(), "the block was read back")

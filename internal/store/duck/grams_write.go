@@ -15,8 +15,8 @@ import (
 // queue). Hashing costs ~3 ns per body byte on the writer.
 
 // openBlocks is the filter of the block in progress of each logs partition. Used only
-// under the logs writeMu (writeBatch's committed callback and retention), so no other
-// batch commits between a batch's COMMIT and its call of committed.
+// under the logs writeMu (writeBatch's settled callback and retention), so its row counts
+// follow every batch of a partition, in order.
 type openBlocks struct {
 	rows  int64              // rows per block
 	built chan<- builtFilter // to the indexer; never waited on
@@ -44,21 +44,18 @@ func newOpenBlocks(rows int64, built chan<- builtFilter) *openBlocks {
 // committed adds the bodies of a committed batch's rows in day's partition, in the order
 // they were appended (ok false: a body stored as JSON text, which is not hashed here).
 func (o *openBlocks) committed(ctx context.Context, conn *sql.Conn, day int64, bodies iter.Seq2[string, bool]) {
-	// Where the batch starts, from the partition's row count (one cheap query per
-	// batch) rather than from counting batches: a COMMIT that reported an error may
-	// still have committed, and a wrong start would give filters the wrong rows.
-	var start int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+dayName(logsSchema.prefix, day)).Scan(&start); err != nil {
-		delete(o.days, day) // the indexer reads these blocks back
-		return
-	}
-	for range bodies {
-		start--
-	}
 	b := o.days[day]
-	if b == nil || b.count != start {
-		// First batch since startup, or rows this filter did not see: unless the
-		// batch starts a block, the block in progress is left to the indexer to read back.
+	if b == nil {
+		// First batch since startup or since a failed COMMIT: find where it starts. The
+		// rows of the block in progress before it are not known here, so unless the batch
+		// starts a block, that block is left to the indexer to read back.
+		var start int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+dayName(logsSchema.prefix, day)).Scan(&start); err != nil {
+			return // not tracked: the indexer reads these blocks back
+		}
+		for range bodies {
+			start--
+		}
 		first := (start / o.rows) * o.rows
 		b = &openBlock{count: start, first: first, filter: newGramFilter(), complete: start == first}
 		o.days[day] = b
@@ -79,6 +76,15 @@ func (o *openBlocks) committed(ctx context.Context, conn *sql.Conn, day int64, b
 			}
 			b.first, b.filter, b.complete = b.count, newGramFilter(), true
 		}
+	}
+}
+
+// forget drops what is known of days after a COMMIT that reported an error: it may still
+// have committed, and a wrong row count would give later filters the wrong rows. The next
+// batch of each day counts the rows again.
+func (o *openBlocks) forget(days []int64) {
+	for _, d := range days {
+		delete(o.days, d)
 	}
 }
 

@@ -84,9 +84,13 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 		return nil
 	}, func(conn *sql.Conn) error {
 		return insertLogResources(ctx, conn, newResources)
-	}, func(conn *sql.Conn) {
+	}, func(conn *sql.Conn, committed bool) {
 		// Feed the body index the bodies just committed, in the order they were
 		// appended to each day (grams_write.go).
+		if !committed {
+			s.openBodies.forget(days)
+			return
+		}
 		for _, day := range days {
 			s.openBodies.committed(ctx, conn, day, func(yield func(body string, ok bool) bool) {
 				for i := range rows {

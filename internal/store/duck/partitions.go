@@ -232,12 +232,13 @@ func (t *signalTables) ensure(ctx context.Context, conn *sql.Conn, day int64) er
 // writeBatch appends one batch atomically: appendDay is called once per day partition with
 // an Appender on that partition, then finish runs on the same connection, and everything
 // commits in one transaction. DuckDB appenders append into the connection's open
-// transaction, so a failure anywhere rolls back the whole batch. committed, when not nil,
-// runs after a successful commit, still under writeMu (no other batch in between).
+// transaction, so a failure anywhere rolls back the whole batch. settled, when not nil,
+// runs after the COMMIT, still under writeMu (no other batch in between), with whether it
+// succeeded; a COMMIT that fails may still have committed.
 func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 	appendDay func(day int64, a *chunkAppender) error,
 	finish func(conn *sql.Conn) error,
-	committed func(conn *sql.Conn),
+	settled func(conn *sql.Conn, committed bool),
 ) (err error) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
@@ -285,10 +286,13 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		if settled != nil {
+			settled(conn, false)
+		}
 		return fmt.Errorf("commit: %w", err)
 	}
-	if committed != nil {
-		committed(conn)
+	if settled != nil {
+		settled(conn, true)
 	}
 	if t.committed != nil {
 		t.committed()
