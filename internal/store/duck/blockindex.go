@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,11 +43,20 @@ type blockIndex struct {
 	built     <-chan builtFilter
 	readBacks atomic.Int64 // blocks whose filter was built by reading them back
 
-	// The indexer's own: day -> first rowid without a filter, the filters received from
-	// built by position, and the positions a round found full but not handed over.
-	next     map[int64]int64
-	prebuilt map[[2]int64][]byte
-	waited   map[[2]int64]bool
+	mu      sync.Mutex
+	changed map[int64]bool // days with rows committed since the indexer last looked
+
+	days map[int64]*dayIndex // the indexer's own
+}
+
+// dayIndex is the indexer's state of one day partition.
+type dayIndex struct {
+	next     int64            // first rowid without a filter; -1 until read from the table
+	prebuilt map[int64][]byte // the writer's filters by first row
+	// waiting is the first row of a full block a round found without the writer's
+	// filter, -1 for none: the writer hands a block over just after its commit, which
+	// that round may have seen first, so it is read back only in a later round.
+	waiting int64
 }
 
 func newBlockIndex(table string, parts *signalTables, blockRows int64,
@@ -55,7 +65,7 @@ func newBlockIndex(table string, parts *signalTables, blockRows int64,
 		blockRows = defaultBlockRows
 	}
 	return &blockIndex{table: table, parts: parts, blockRows: blockRows, filter: filter,
-		next: map[int64]int64{}, prebuilt: map[[2]int64][]byte{}, waited: map[[2]int64]bool{}}
+		changed: map[int64]bool{}, days: map[int64]*dayIndex{}}
 }
 
 func (ix *blockIndex) ddl() string {
@@ -68,72 +78,99 @@ func (ix *blockIndex) ddl() string {
 )`
 }
 
+// day returns the indexer's state of day, creating it.
+func (ix *blockIndex) day(day int64) *dayIndex {
+	d := ix.days[day]
+	if d == nil {
+		d = &dayIndex{next: -1, prebuilt: map[int64][]byte{}, waiting: -1}
+		ix.days[day] = d
+	}
+	return d
+}
+
+// markChanged records that rows of days were committed. Safe for concurrent use.
+func (ix *blockIndex) markChanged(days []int64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, d := range days {
+		ix.changed[d] = true
+	}
+}
+
+// takeChanged returns the days marked since the last call, and the days with a block
+// waiting for the writer's filter.
+func (ix *blockIndex) takeChanged() []int64 {
+	ix.mu.Lock()
+	days := make([]int64, 0, len(ix.changed))
+	for d := range ix.changed {
+		days = append(days, d)
+	}
+	clear(ix.changed)
+	ix.mu.Unlock()
+	for d, st := range ix.days {
+		if st.waiting >= 0 && !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	slices.Sort(days)
+	return days
+}
+
 // indexDay stores the filters of the full blocks of day not indexed yet.
 // It returns early, without error, once stopping reports true.
 func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64, stopping func() bool) error {
-	next, ok := ix.next[day]
-	if !ok {
+	st := ix.day(day)
+	if st.next < 0 {
 		err := db.QueryRowContext(ctx,
-			"SELECT coalesce(max(last_row) + 1, 0) FROM "+ix.table+" WHERE day = ?", day).Scan(&next)
+			"SELECT coalesce(max(last_row) + 1, 0) FROM "+ix.table+" WHERE day = ?", day).Scan(&st.next)
 		if err != nil {
+			st.next = -1
 			return fmt.Errorf("read index position: %w", err)
 		}
-		ix.next[day] = next
 	}
 	part := dayName(ix.parts.schema.prefix, day)
 	var count int64
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+part).Scan(&count); err != nil {
 		return fmt.Errorf("count rows: %w", err)
 	}
-	ix.receive()
 	defer func() {
-		for k := range ix.prebuilt {
-			if k[0] == day && k[1] < next {
-				delete(ix.prebuilt, k) // a position the index is past
-			}
-		}
-		for k := range ix.waited {
-			if k[0] == day && k[1] < next {
-				delete(ix.waited, k)
+		for first := range st.prebuilt {
+			if first < st.next {
+				delete(st.prebuilt, first) // a position the index is past
 			}
 		}
 	}()
-	for count-next >= ix.blockRows && !stopping() {
-		last := next + ix.blockRows - 1
-		pos := [2]int64{day, next}
-		f, ok := ix.prebuilt[pos]
-		if !ok && ix.built != nil && !ix.waited[pos] {
-			// The writer hands a block over just after its commit, which this round may
-			// have seen first: read the block back only if it is still missing in a
-			// later round (the next commit's, or retryAfter from now).
-			ix.waited[pos] = true
+	for count-st.next >= ix.blockRows && !stopping() {
+		first, last := st.next, st.next+ix.blockRows-1
+		f, ok := st.prebuilt[first]
+		if !ok && ix.built != nil && st.waiting != first {
+			st.waiting = first // read it back in a later round (the next commit's, or retryAfter from now)
 			return nil
 		}
-		delete(ix.waited, pos)
+		st.waiting = -1
 		if !ok {
 			var err error
-			if f, err = ix.filter(ctx, db, part, next, last); err != nil {
-				return fmt.Errorf("rows %d-%d: %w", next, last, err)
+			if f, err = ix.filter(ctx, db, part, first, last); err != nil {
+				return fmt.Errorf("rows %d-%d: %w", first, last, err)
 			}
 			ix.readBacks.Add(1)
 		}
-		if _, err := db.ExecContext(ctx, "INSERT INTO "+ix.table+" VALUES (?, ?, ?, ?)", day, next, last, f); err != nil {
-			return fmt.Errorf("store filter of rows %d-%d: %w", next, last, err)
+		if _, err := db.ExecContext(ctx, "INSERT INTO "+ix.table+" VALUES (?, ?, ?, ?)", day, first, last, f); err != nil {
+			return fmt.Errorf("store filter of rows %d-%d: %w", first, last, err)
 		}
-		ix.cache.add(day, filterBlock{first: next, last: last, bloom: f})
-		next = last + 1
-		ix.next[day] = next
+		ix.cache.add(day, filterBlock{first: first, last: last, bloom: f})
+		st.next = last + 1
 	}
 	return nil
 }
 
-// receive moves the filters waiting in built into prebuilt.
+// receive moves the filters waiting in built into the days' prebuilt filters.
 func (ix *blockIndex) receive() {
 	for {
 		select {
 		case b := <-ix.built:
 			if b.last-b.first+1 == ix.blockRows {
-				ix.prebuilt[[2]int64{b.day, b.first}] = b.bloom
+				ix.day(b.day).prebuilt[b.first] = b.bloom
 			}
 		default:
 			return
@@ -332,7 +369,7 @@ func (x *blockIndexer) start() {
 		// statement could leave a transaction open, which makes the checkpoint at Close
 		// fail. stop waits for the block in hand instead (tens of milliseconds).
 		ctx := context.Background()
-		x.catchUp(ctx)
+		x.catchUp(ctx, true)
 		if !x.stopping() {
 			x.warm(ctx)
 		}
@@ -347,7 +384,7 @@ func (x *blockIndexer) start() {
 			case <-x.wake:
 			case <-retry:
 			}
-			x.catchUp(ctx)
+			x.catchUp(ctx, false)
 		}
 	}()
 }
@@ -356,11 +393,13 @@ func (x *blockIndexer) start() {
 // it reads them back, when no commit wakes it sooner.
 const retryAfter = time.Second
 
-// waiting reports whether an index has full blocks waiting for the writer's filters.
+// waiting reports whether an index has a full block waiting for the writer's filter.
 func (x *blockIndexer) waiting() bool {
 	for _, ix := range x.indexes {
-		if len(ix.waited) > 0 {
-			return true
+		for _, st := range ix.days {
+			if st.waiting >= 0 {
+				return true
+			}
 		}
 	}
 	return false
@@ -388,8 +427,10 @@ func (x *blockIndexer) warm(ctx context.Context) {
 	}
 }
 
-// notify tells the indexer that rows were committed. It never blocks.
-func (x *blockIndexer) notify() {
+// notify tells the indexer that rows of days were committed to ix's partitions. It never
+// blocks.
+func (x *blockIndexer) notify(ix *blockIndex, days []int64) {
+	ix.markChanged(days)
 	select {
 	case x.wake <- struct{}{}:
 	default:
@@ -405,27 +446,27 @@ func (x *blockIndexer) stop() {
 	}
 }
 
-// catchUp indexes every full block without a filter, in every partition.
-func (x *blockIndexer) catchUp(ctx context.Context) {
+// catchUp indexes every full block without a filter: in every partition when all is
+// set (at startup), else in the partitions with new rows or a block waiting. Past days do
+// not change, so they are not counted again after every commit.
+func (x *blockIndexer) catchUp(ctx context.Context, all bool) {
 	for _, ix := range x.indexes {
-		for d := range ix.next {
+		ix.receive()
+		for d := range ix.days {
 			if !ix.parts.hasDay(d) {
-				delete(ix.next, d) // dropped by retention
+				delete(ix.days, d) // dropped by retention
 			}
 		}
-		for k := range ix.prebuilt {
-			if !ix.parts.hasDay(k[0]) {
-				delete(ix.prebuilt, k)
-			}
+		days := ix.takeChanged()
+		if all {
+			days = ix.parts.allDays()
 		}
-		for k := range ix.waited {
-			if !ix.parts.hasDay(k[0]) {
-				delete(ix.waited, k)
-			}
-		}
-		for _, day := range ix.parts.allDays() {
+		for _, day := range days {
 			if x.stopping() {
 				return
+			}
+			if !ix.parts.hasDay(day) {
+				continue
 			}
 			if err := ix.indexDay(ctx, x.db, day, x.stopping); err != nil {
 				// The partition may have been dropped meanwhile; either way its rows

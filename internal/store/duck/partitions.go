@@ -95,8 +95,9 @@ type signalTables struct {
 	mu   sync.RWMutex
 	days []int64 // sorted ascending
 
-	// committed, when set, is called after each batch commits (it must not block).
-	committed func()
+	// committed, when set, is called with the days of each batch after it commits (it
+	// must not block).
+	committed func(days []int64)
 }
 
 func openSignalTables(ctx context.Context, db *sql.DB, schema tableSchema) (*signalTables, error) {
@@ -295,7 +296,7 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 		settled(conn, true)
 	}
 	if t.committed != nil {
-		t.committed()
+		t.committed(days)
 	}
 	return nil
 }

@@ -173,8 +173,8 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 			return fmt.Errorf("create %s: %w", ix.table, err)
 		}
 	}
-	s.logs.committed = s.indexer.notify
-	s.spans.committed = s.indexer.notify
+	s.logs.committed = func(days []int64) { s.indexer.notify(s.bodyIndex, days) }
+	s.spans.committed = func(days []int64) { s.indexer.notify(s.traceIndex, days) }
 	return nil
 }
 
