@@ -52,7 +52,7 @@ func BenchmarkLogRows(b *testing.B) {
 			}
 		}
 		a.resetMem()
-		putLogRows(rows) // as WriteLogs does
+		logRowPool.put(rows) // as WriteLogs does
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
 }

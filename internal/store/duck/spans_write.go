@@ -92,7 +92,7 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 		s.metrics.failures.WithLabelValues("spans").Inc()
 		return err
 	}
-	defer putSpanRows(rows)
+	defer spanRowPool.put(rows)
 	newNames := s.spanNames.missing(names)
 	putSpanNames(names)
 	newResources := s.spanResources.missing(resources)
@@ -141,7 +141,7 @@ func insertSpanNames(ctx context.Context, conn *sql.Conn, names map[spanName]str
 // spanRows flattens td into rows, the sorted days they fall on, the distinct
 // (day, service, span name) triples and the resources the rows refer to.
 func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, map[int64]spanResource, error) {
-	rows := getSpanRows(td.SpanCount())
+	rows := spanRowPool.get(td.SpanCount())
 	var days []int64
 	names := getSpanNames()
 	resources := make(map[int64]spanResource)
@@ -165,7 +165,7 @@ func spanRows(td ptrace.Traces) ([]spanRow, []int64, map[spanName]struct{}, map[
 			for k := 0; k < spans.Len(); k++ {
 				sp := spans.At(k)
 				if err := checkSpan(sp, k, scope.Name()); err != nil {
-					putSpanRows(rows)
+					spanRowPool.put(rows)
 					putSpanNames(names)
 					return nil, nil, nil, nil, err
 				}
@@ -200,32 +200,6 @@ func checkSpan(sp ptrace.Span, k int, scope string) error {
 		return fmt.Errorf("span %q (%d of scope %q): end time %d past the year 2262", sp.Name(), k, scope, sp.EndTimestamp())
 	}
 	return nil
-}
-
-// spanRowPool keeps row slices (*[]spanRow, all zero) between batches: spanRows needs one
-// per batch (48 B per span), which was otherwise allocated and zeroed for every batch.
-var spanRowPool sync.Pool
-
-// maxPooledSpanRows bounds the slices kept (3 MiB), so a rare huge batch is not kept alive.
-const maxPooledSpanRows = 1 << 16
-
-// getSpanRows returns an empty slice with room for n rows.
-func getSpanRows(n int) []spanRow {
-	if p, ok := spanRowPool.Get().(*[]spanRow); ok && cap(*p) >= n {
-		return (*p)[:0]
-	}
-	return make([]spanRow, 0, n)
-}
-
-// putSpanRows gives rows back to the pool, cleared so that the pool keeps no pdata alive.
-// Nothing may use rows afterwards.
-func putSpanRows(rows []spanRow) {
-	if cap(rows) > maxPooledSpanRows {
-		return
-	}
-	clear(rows)
-	rows = rows[:0]
-	spanRowPool.Put(&rows)
 }
 
 // spanNamePool keeps the per-batch span name sets (*map, empty) between batches: grown

@@ -50,7 +50,7 @@ func BenchmarkSpanRows(b *testing.B) {
 			}
 		}
 		a.resetMem()
-		putSpanRows(rows) // as WriteTraces does
+		spanRowPool.put(rows) // as WriteTraces does
 		putSpanNames(names)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/span")
