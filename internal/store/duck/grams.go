@@ -22,8 +22,8 @@ import (
 
 // gramFilterBits is the size of every filter: 16 KiB, about 0.5 B per record with
 // 32k-row blocks. Each trigram sets one bit (one hash): filling the filter straight from
-// the bodies, in the CPU cache, then costs ~3 ns per body byte; three hashes cost twice
-// that, and counting distinct trigrams first to size the filter cost more again. With the
+// the bodies, in the CPU cache, then costs ~3 ns per body byte (314-394 MB/s on 2.4 MB of
+// log-like text); three hashes ran at 118-182 MB/s. By the Bloom filter formula, with the
 // 7.8k distinct trigrams of a bench block the filter is 6% full, so a trigram absent from
 // a block passes it 6% of the time and a needle with three absent ones 0.02%; with 30k
 // (varied logs) 20% and 0.8%.
