@@ -309,8 +309,9 @@ func (t *signalTables) resetWriter() {
 	}
 }
 
-// dropBefore drops partitions whose day ends at or before cutoffNs, then runs after on the
-// writer connection (to prune catalogs). Returns the dropped table names.
+// dropBefore drops partitions whose day ends at or before cutoffNs, then, when it dropped
+// any, runs after on the writer connection (to prune catalogs and block filters, which
+// have rows only for days with partitions). Returns the dropped table names.
 func (t *signalTables) dropBefore(ctx context.Context, cutoffNs int64, after func(conn *sql.Conn, cutoffDay int64) error) ([]string, error) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
@@ -340,7 +341,7 @@ func (t *signalTables) dropBefore(ctx context.Context, cutoffNs int64, after fun
 		}
 		dropped = append(dropped, name)
 	}
-	if after != nil {
+	if after != nil && len(dropped) > 0 {
 		if err := after(conn, dayOf(cutoffNs)); err != nil {
 			return dropped, err
 		}

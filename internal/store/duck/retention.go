@@ -13,6 +13,12 @@ import (
 // DropBefore drops the day partitions of signal that end at or before cutoff. Data of the
 // day containing cutoff stays. See store.Retainer.
 func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time.Time) error {
+	// The statements are not interrupted when ctx ends (a retention pass is short): a
+	// DuckDB statement interrupted by its context left its transaction open on the
+	// connection, and the CHECKPOINT at Close then failed with "other write transactions
+	// active" (seen when a server stopped right after it started, as the retention loop
+	// ran its first pass).
+	ctx = context.WithoutCancel(ctx)
 	var (
 		dropped []string
 		err     error

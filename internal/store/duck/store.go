@@ -191,15 +191,10 @@ func (s *Store) Close() error {
 			}
 		}
 		// A checkpoint folds the WAL into the database file so that the next Open does not
-		// replay it and the file size reflects what is stored. A read interrupted by its
-		// caller can leave a transaction open on a pooled connection, and then CHECKPOINT
-		// refuses; every writer is closed by now (acknowledged data is committed), so
-		// FORCE CHECKPOINT, which aborts what is still open, loses nothing.
+		// replay it and the file size reflects what is stored. (FORCE CHECKPOINT, tried as
+		// a fallback when it refused, waited forever for a transaction left open.)
 		if _, err := s.db.Exec("CHECKPOINT"); err != nil {
-			s.logger.Warn("checkpoint at close refused, forcing it", "err", err)
-			if _, err := s.db.Exec("FORCE CHECKPOINT"); err != nil {
-				errs = append(errs, fmt.Errorf("checkpoint: %w", err))
-			}
+			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
 		}
 		errs = append(errs, s.db.Close(), s.conn.Close())
 		s.closeErr = errors.Join(errs...)
