@@ -51,6 +51,7 @@ type server struct {
 	OTLPHTTP  string // base URL
 	StatsdUDP string // host:port
 	exited    chan error
+	logPath   string // the server's stderr, one line per log record
 }
 
 // startServer starts loupe on random loopback ports with dataDir and waits until it logs
@@ -69,6 +70,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	ready := make(chan map[string]any, 1)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "loupe.log"))
 	require.NoError(t, err)
+	s.logPath = logFile.Name()
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -113,10 +115,21 @@ func (s *server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-s.exited:
-		require.NoError(s.t, err, "loupe should exit cleanly on SIGTERM")
+		if err != nil {
+			b, _ := os.ReadFile(s.logPath)
+			s.t.Fatalf("loupe should exit cleanly on SIGTERM: %v; log:\n%s", err, tail(string(b), 60))
+		}
 	case <-time.After(60 * time.Second):
-		_ = s.cmd.Process.Kill()
-		s.t.Fatal("loupe did not stop within 60s of SIGTERM")
+		// SIGQUIT makes the Go runtime print every goroutine's stack into the log, which
+		// is then the only record of where the shutdown hung.
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+			_ = s.cmd.Process.Kill()
+		}
+		b, _ := os.ReadFile(s.logPath)
+		s.t.Fatalf("loupe did not stop within 60s of SIGTERM; log and stacks:\n%s", tail(string(b), 400))
 	}
 }
 
