@@ -1,0 +1,212 @@
+// Package querylimit bounds the work the read APIs may do at once, so that queries cannot
+// starve ingest: an admission limiter (concurrent queries, a bounded queue, a bounded wait)
+// with a per-query deadline, and a cheap check of query expressions before they are parsed.
+package querylimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loupe-dev/loupe/internal/selfmetrics"
+)
+
+// Config bounds the queries of every read API together. Start from DefaultConfig.
+//
+// Defaults:
+//
+//	MaxConcurrent  4     queries evaluated at once, over all read APIs
+//	MaxQueued      64    queries waiting for a slot; more are refused at once (429)
+//	QueueTimeout   10s   longest wait for a slot; then 503
+//	Timeout        2m    deadline of one query, from admission (Prometheus' query.timeout)
+type Config struct {
+	MaxConcurrent int
+	MaxQueued     int
+	QueueTimeout  time.Duration
+	Timeout       time.Duration
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{MaxConcurrent: 4, MaxQueued: 64, QueueTimeout: 10 * time.Second, Timeout: 2 * time.Minute}
+}
+
+// Validate reports every invalid field, naming it with its configuration key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxConcurrent <= 0 {
+		errs = append(errs, fmt.Errorf("query.max_concurrent: %d, must be positive", c.MaxConcurrent))
+	}
+	if c.MaxQueued < 0 {
+		errs = append(errs, fmt.Errorf("query.max_queued: %d, must be 0 or positive", c.MaxQueued))
+	}
+	if c.QueueTimeout < 0 {
+		errs = append(errs, fmt.Errorf("query.queue_timeout: %s, must be 0 or positive", c.QueueTimeout))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("query.timeout: %s, must be positive", c.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Errors of Acquire. The HTTP middleware answers ErrQueueFull with 429 and ErrQueueTimeout
+// with 503, both with Retry-After.
+var (
+	ErrQueueFull    = errors.New("too many queries waiting")
+	ErrQueueTimeout = errors.New("timed out waiting for a query slot")
+)
+
+// Limiter admits at most MaxConcurrent queries at once; up to MaxQueued more wait, each at
+// most QueueTimeout. Safe for concurrent use.
+type Limiter struct {
+	cfg    Config
+	slots  chan struct{}
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	queued int
+
+	running  prometheus.Gauge
+	waiting  prometheus.Gauge
+	rejected *prometheus.CounterVec
+	wait     prometheus.Histogram
+}
+
+// New returns a limiter for cfg, which must be valid. A nil logger discards logs; a nil reg
+// registers no metrics.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Limiter {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Limiter{
+		cfg:    cfg,
+		slots:  make(chan struct{}, max(cfg.MaxConcurrent, 1)),
+		logger: logger,
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loupe_query_running", Help: "Queries being evaluated by the read APIs (limit query.max_concurrent).",
+		}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loupe_query_queued", Help: "Queries waiting for a query slot (limit query.max_queued).",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loupe_query_rejected_total",
+			Help: "Queries refused before evaluation, by reason (queue_full, queue_timeout, too_long, too_deep).",
+		}, []string{"reason"}),
+		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "loupe_query_queue_wait_seconds", Help: "Time admitted queries waited for a query slot.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}),
+	}
+	l.running = selfmetrics.Register(reg, logger, l.running)
+	l.waiting = selfmetrics.Register(reg, logger, l.waiting)
+	l.rejected = selfmetrics.Register(reg, logger, l.rejected)
+	l.wait = selfmetrics.Register(reg, logger, l.wait)
+	return l
+}
+
+// Config returns the limiter's configuration.
+func (l *Limiter) Config() Config { return l.cfg }
+
+// Acquire waits for a query slot. It returns a release function to call once when the
+// query is done, or ErrQueueFull, ErrQueueTimeout (both wrapped with the limits in words)
+// or ctx's error.
+func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case l.slots <- struct{}{}:
+		return l.admitted(0), nil
+	default:
+	}
+	l.mu.Lock()
+	if l.queued >= l.cfg.MaxQueued {
+		l.mu.Unlock()
+		l.rejected.WithLabelValues("queue_full").Inc()
+		return nil, fmt.Errorf("%w: %d queries running (limit query.max_concurrent) and %d waiting (limit query.max_queued); retry later",
+			ErrQueueFull, l.cfg.MaxConcurrent, l.cfg.MaxQueued)
+	}
+	l.queued++
+	l.waiting.Inc()
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.queued--
+		l.waiting.Dec()
+		l.mu.Unlock()
+	}()
+
+	start := time.Now()
+	timer := time.NewTimer(l.cfg.QueueTimeout)
+	defer timer.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return l.admitted(time.Since(start)), nil
+	case <-timer.C:
+		l.rejected.WithLabelValues("queue_timeout").Inc()
+		return nil, fmt.Errorf("%w: waited %s (limit query.queue_timeout) while %d queries ran (limit query.max_concurrent); retry later",
+			ErrQueueTimeout, l.cfg.QueueTimeout, l.cfg.MaxConcurrent)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a query slot: %w", ctx.Err())
+	}
+}
+
+func (l *Limiter) admitted(waited time.Duration) func() {
+	l.running.Inc()
+	l.wait.Observe(waited.Seconds())
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.running.Dec()
+			<-l.slots
+		})
+	}
+}
+
+// Wrap returns h behind the limiter: each request waits for a slot (or is refused with 429
+// or 503, Retry-After and a plain-text message naming the limit) and runs with a context
+// that ends after Timeout. Requests for which exempt returns true (ingest endpoints under a
+// read API's prefix) and websocket upgrades (Loki's tail, a stream rather than a query)
+// pass through untouched. exempt may be nil.
+func (l *Limiter) Wrap(h http.Handler, exempt func(*http.Request) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (exempt != nil && exempt(r)) || isWebsocket(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		release, err := l.Acquire(r.Context())
+		if err != nil {
+			l.refuse(w, r, err)
+			return
+		}
+		defer release()
+		ctx, cancel := context.WithTimeout(r.Context(), l.cfg.Timeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func (l *Limiter) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	code := http.StatusServiceUnavailable
+	switch {
+	case errors.Is(err, ErrQueueFull):
+		code = http.StatusTooManyRequests
+	case errors.Is(err, ErrQueueTimeout):
+	default: // the client went away while waiting; nobody reads the answer
+		code = 499
+	}
+	if code != 499 {
+		l.logger.Warn("query refused", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(l.cfg.QueueTimeout.Seconds()))))
+	}
+	http.Error(w, err.Error(), code)
+}
+
+func isWebsocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
