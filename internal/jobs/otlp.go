@@ -245,7 +245,7 @@ func startLog(rec *Record) (plog.Logs, error) {
 }
 
 // logsOf turns output lines into OTLP log records in the run's trace context.
-func logsOf(rec *Record, lines []Line) plog.Logs {
+func logsOf(rec *Record, lines []logEntry) plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	putResource(rl.Resource().Attributes(), rec, false)
@@ -272,9 +272,15 @@ func logsOf(rec *Record, lines []Line) plog.Logs {
 			lr.Body().SetStr(strings.ToValidUTF8(string(body), "\uFFFD"))
 			lr.Attributes().PutBool("loupe.log.invalid_utf8", true)
 		}
+		if l.Severity != plog.SeverityNumberUnspecified {
+			lr.SetSeverityNumber(l.Severity)
+			lr.SetSeverityText(severityText(l.Severity))
+		}
+		// stream is Loupe's own name, log.iostream the OpenTelemetry semantic convention's.
 		lr.Attributes().PutStr("stream", l.Stream)
-		if l.Stream == "stderr" {
-			lr.SetSeverityText("stderr")
+		lr.Attributes().PutStr("log.iostream", l.Stream)
+		if l.Lines > 1 {
+			lr.Attributes().PutInt("loupe.log.lines", int64(l.Lines))
 		}
 		if l.Truncated {
 			lr.Attributes().PutBool("loupe.log.truncated", true)

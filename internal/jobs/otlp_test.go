@@ -56,18 +56,18 @@ func TestRunSpanCarriesMetadata(t *testing.T) {
 func TestLogsOfMarksBinaryAndTruncatedLines(t *testing.T) {
 	rec := testRecord()
 	now := time.Now()
-	ld := logsOf(rec, []Line{
-		{Stream: "stdout", Time: now, Body: []byte("ok\r"), Size: 3},
-		{Stream: "stderr", Time: now, Body: []byte{'a', 0xff}, Size: 2},
-		{Stream: "stdout", Time: now, Body: []byte("cut"), Size: 1 << 20, Truncated: true},
+	ld := logsOf(rec, []logEntry{
+		{Line: Line{Stream: "stdout", Time: now, Body: []byte("ok\r"), Size: 3}, Lines: 1},
+		{Line: Line{Stream: "stderr", Time: now, Body: []byte{'a', 0xff}, Size: 2}, Lines: 1},
+		{Line: Line{Stream: "stdout", Time: now, Body: []byte("cut"), Size: 1 << 20, Truncated: true}, Lines: 1},
 	})
 	lrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 	require.Equal(t, 3, lrs.Len())
 	require.Equal(t, "ok", lrs.At(0).Body().Str())
-	require.Equal(t, map[string]any{"stream": "stdout"}, lrs.At(0).Attributes().AsRaw())
+	require.Equal(t, map[string]any{"stream": "stdout", "log.iostream": "stdout"}, lrs.At(0).Attributes().AsRaw())
 	require.Equal(t, "a\uFFFD", lrs.At(1).Body().Str())
-	require.Equal(t, map[string]any{"stream": "stderr", "loupe.log.invalid_utf8": true}, lrs.At(1).Attributes().AsRaw())
-	require.Equal(t, map[string]any{"stream": "stdout", "loupe.log.truncated": true,
+	require.Equal(t, map[string]any{"stream": "stderr", "log.iostream": "stderr", "loupe.log.invalid_utf8": true}, lrs.At(1).Attributes().AsRaw())
+	require.Equal(t, map[string]any{"stream": "stdout", "log.iostream": "stdout", "loupe.log.truncated": true,
 		"loupe.log.original_size": int64(1 << 20)}, lrs.At(2).Attributes().AsRaw())
 	require.Equal(t, rec.Telemetry.SpanID, lrs.At(2).SpanID().String())
 }

@@ -448,7 +448,8 @@ func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}, started []b
 		r.ship.ship(ctx, "logs", started)
 	}
 	const maxBatch = 2000
-	var batch []Line
+	var batch []logEntry
+	classify := newLogClassifier()
 	flush := func() {
 		if len(batch) > 0 {
 			r.shipLogs(ctx, batch)
@@ -464,7 +465,7 @@ func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}, started []b
 	for {
 		select {
 		case l := <-lines:
-			batch = append(batch, l)
+			batch = classify.add(l, batch)
 			if len(batch) >= maxBatch {
 				flush()
 			}
@@ -474,11 +475,12 @@ func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}, started []b
 			for {
 				select {
 				case l := <-lines:
-					batch = append(batch, l)
+					batch = classify.add(l, batch)
 					if len(batch) >= maxBatch {
 						flush()
 					}
 				default:
+					batch = classify.flush(batch)
 					flush()
 					return
 				}
@@ -487,7 +489,7 @@ func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}, started []b
 	}
 }
 
-func (r *runner) shipLogs(ctx context.Context, lines []Line) {
+func (r *runner) shipLogs(ctx context.Context, lines []logEntry) {
 	b, err := (&plog.ProtoMarshaler{}).MarshalLogs(logsOf(r.rec, lines))
 	if err != nil {
 		r.opts.Logger.Error("encode logs", "err", err)
