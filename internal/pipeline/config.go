@@ -55,6 +55,14 @@ type Config struct {
 //	MaxNameLength            1024     bytes of a span, span event or metric name
 //	MaxSpanEvents            128      events of one span
 //	MaxSpanLinks             128      links of one span
+//	MaxFuture                0        how far after now a log record's or a span's time may be
+//	MaxLogAge, MaxSpanAge    0        how far before now a log record's or a span's time may be
+//	MaxLogStreams            0        active log streams (distinct resources), see streams.go
+//
+// The time window and the stream limit are off by default here; the server turns them on
+// from its configuration (limits.max_future, limits.max_age, limits.max_log_streams). A
+// log record's time is its timestamp, else its observed timestamp; a record with neither
+// gets the receive time in the store and is always accepted. A span's time is its start.
 type Limits struct {
 	MaxAttributes           int
 	MaxAttributeKeyLength   int
@@ -64,6 +72,13 @@ type Limits struct {
 	MaxNameLength           int
 	MaxSpanEvents           int
 	MaxSpanLinks            int
+	MaxFuture               time.Duration
+	MaxLogAge               time.Duration
+	MaxSpanAge              time.Duration
+	MaxLogStreams           int
+	// StreamIdle is how long a log stream stays active after its last record; 0 means
+	// DefaultStreamIdle. Only used with MaxLogStreams.
+	StreamIdle time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -121,5 +136,13 @@ func (c Config) Validate() error {
 	notNegative("MaxNameLength", l.MaxNameLength)
 	notNegative("MaxSpanEvents", l.MaxSpanEvents)
 	notNegative("MaxSpanLinks", l.MaxSpanLinks)
+	notNegative("MaxLogStreams", l.MaxLogStreams)
+	for name, d := range map[string]time.Duration{
+		"MaxFuture": l.MaxFuture, "MaxLogAge": l.MaxLogAge, "MaxSpanAge": l.MaxSpanAge, "StreamIdle": l.StreamIdle,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("pipeline.Limits.%s: %s, must be >= 0 (0 disables the limit)", name, d))
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -35,6 +36,9 @@ const (
 	emptyMetricName
 	invalidHistogram
 	invalidUTF8
+	tooFarInFuture
+	tooOld
+	streamLimit
 	numProblems
 )
 
@@ -55,6 +59,9 @@ var problemLabels = [numProblems]string{
 	emptyMetricName:       "empty_metric_name",
 	invalidHistogram:      "invalid_histogram",
 	invalidUTF8:           "invalid_utf8",
+	tooFarInFuture:        "too_far_in_future",
+	tooOld:                "too_old",
+	streamLimit:           "stream_limit",
 }
 
 func (p problem) label() string { return problemLabels[p] }
@@ -92,6 +99,12 @@ func (p problem) describe(l Limits) string {
 		return "histogram explicit_bounds not strictly increasing, or bucket_counts length not len(explicit_bounds)+1"
 	case invalidUTF8:
 		return "a string (name, attribute key or value, body, ...) is not valid UTF-8"
+	case tooFarInFuture:
+		return fmt.Sprintf("timestamp too far in the future: more than %s after the server's time (limit limits.max_future)", l.MaxFuture)
+	case tooOld:
+		return fmt.Sprintf("timestamp too old: log records older than %s and spans older than %s are refused (limit limits.max_age)", l.MaxLogAge, l.MaxSpanAge)
+	case streamLimit:
+		return fmt.Sprintf("stream limit exceeded: %d active log streams (distinct resources), new streams are refused (limit limits.max_log_streams)", l.MaxLogStreams)
 	}
 	return p.label()
 }
@@ -133,7 +146,41 @@ const runRecordAttribute = "loupe.run.record"
 
 // validator removes items over the limits from pdata and counts them.
 type validator struct {
-	l Limits
+	l       Limits
+	now     func() time.Time
+	streams *streamSet // nil without Limits.MaxLogStreams
+}
+
+// window is the range of item times accepted now, as unix ns; 0 and MaxUint64 when
+// unbounded.
+func (v validator) window(maxAge time.Duration) (lo, hi uint64) {
+	hi = math.MaxUint64
+	if v.l.MaxFuture <= 0 && maxAge <= 0 {
+		return 0, hi
+	}
+	now := v.now()
+	if v.l.MaxFuture > 0 {
+		hi = uint64(now.Add(v.l.MaxFuture).UnixNano())
+	}
+	if maxAge > 0 {
+		if t := now.Add(-maxAge).UnixNano(); t > 0 {
+			lo = uint64(t)
+		}
+	}
+	return lo, hi
+}
+
+// timeProblem checks an item's time against the window [lo, hi]; 0 is "unset" and passes.
+func timeProblem(t, lo, hi uint64) problem {
+	switch {
+	case t == 0:
+		return ok
+	case t > hi:
+		return tooFarInFuture
+	case t < lo:
+		return tooOld
+	}
+	return ok
 }
 
 func over(limit, n int) bool { return limit > 0 && n > limit }
@@ -280,6 +327,7 @@ func (v validator) scope(sc pcommon.InstrumentationScope) problem {
 }
 
 func (v validator) logs(ld plog.Logs, t *tally) {
+	lo, hi := v.window(v.l.MaxLogAge)
 	ld.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
 		if p := v.attrs(rl.Resource().Attributes()); p != ok {
 			for _, sl := range rl.ScopeLogs().All() {
@@ -293,12 +341,26 @@ func (v validator) logs(ld plog.Logs, t *tally) {
 				return true
 			}
 			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
-				p := v.logRecord(lr)
+				ts := lr.Timestamp()
+				if ts == 0 {
+					ts = lr.ObservedTimestamp()
+				}
+				p := timeProblem(uint64(ts), lo, hi)
+				if p == ok {
+					p = v.logRecord(lr)
+				}
 				t.add(p, 1)
 				return p != ok
 			})
 			return sl.LogRecords().Len() == 0
 		})
+		// The stream counts only once some of its records are accepted.
+		if rl.ScopeLogs().Len() > 0 && v.streams != nil && !v.streams.admit(rl.Resource().Attributes(), v.now()) {
+			for _, sl := range rl.ScopeLogs().All() {
+				t.add(streamLimit, sl.LogRecords().Len())
+			}
+			return true
+		}
 		return rl.ScopeLogs().Len() == 0
 	})
 }
@@ -314,6 +376,7 @@ func (v validator) logRecord(lr plog.LogRecord) problem {
 }
 
 func (v validator) traces(td ptrace.Traces, t *tally) {
+	lo, hi := v.window(v.l.MaxSpanAge)
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
 		if p := v.attrs(rs.Resource().Attributes()); p != ok {
 			for _, ss := range rs.ScopeSpans().All() {
@@ -327,7 +390,10 @@ func (v validator) traces(td ptrace.Traces, t *tally) {
 				return true
 			}
 			ss.Spans().RemoveIf(func(s ptrace.Span) bool {
-				p := v.span(s)
+				p := timeProblem(uint64(s.StartTimestamp()), lo, hi)
+				if p == ok {
+					p = v.span(s)
+				}
 				t.add(p, 1)
 				return p != ok
 			})

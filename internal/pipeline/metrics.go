@@ -27,6 +27,7 @@ type selfMetrics struct {
 	batchItems    *prometheus.HistogramVec
 	batchRequests *prometheus.HistogramVec
 	splitRetries  *prometheus.CounterVec
+	logStreams    prometheus.Gauge
 }
 
 func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics {
@@ -62,6 +63,10 @@ func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics
 			Name: "loupe_pipeline_split_retries_total",
 			Help: "Merged writes that failed and were retried request by request.",
 		}, []string{"signal"}),
+		logStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loupe_log_streams_active",
+			Help: "Log streams (distinct resources) with a record in the last limits stream idle time; counted only with limits.max_log_streams.",
+		}),
 	}
 	m.items = selfmetrics.Register(reg, logger, m.items)
 	m.rejected = selfmetrics.Register(reg, logger, m.rejected)
@@ -70,5 +75,6 @@ func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics
 	m.batchItems = selfmetrics.Register(reg, logger, m.batchItems)
 	m.batchRequests = selfmetrics.Register(reg, logger, m.batchRequests)
 	m.splitRetries = selfmetrics.Register(reg, logger, m.splitRetries)
+	m.logStreams = selfmetrics.Register(reg, logger, m.logStreams)
 	return m
 }

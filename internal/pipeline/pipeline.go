@@ -86,6 +86,9 @@ func New(cfg Config, w Writers, logger *slog.Logger, reg prometheus.Registerer) 
 			}
 		},
 	}, cfg, m, logger)
+	if cfg.Limits.MaxLogStreams > 0 {
+		p.logs.v.streams = newStreamSet(cfg.Limits.MaxLogStreams, cfg.Limits.StreamIdle, m.logStreams)
+	}
 	p.spans = newSignalPipe(string(store.SignalSpans), signalOps[ptrace.Traces]{
 		count:     ptrace.Traces.SpanCount,
 		validate:  validator.traces,

@@ -64,7 +64,7 @@ func newSignalPipe[T any](signal string, ops signalOps[T], cfg Config, m *selfMe
 		signal: signal,
 		ops:    ops,
 		cfg:    cfg,
-		v:      validator{l: cfg.Limits},
+		v:      validator{l: cfg.Limits, now: time.Now},
 		m:      m,
 		logger: logger.With("signal", signal),
 		wake:   make(chan struct{}, 1),
