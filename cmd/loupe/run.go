@@ -68,7 +68,7 @@ without any server (see docs/run.md for the fields).`,
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false) // everything after CMD belongs to CMD
-	f.StringVar(&opts.Name, "name", "", "job name (default: base name of CMD)")
+	f.StringVar(&opts.Name, "name", "", "job name (default: base name of CMD, or of the script when CMD is an interpreter: python3 train.py is train.py)")
 	f.StringArrayVar(&tags, "tag", nil, "tag as key=value (repeatable)")
 	f.DurationVar(&opts.MonitorInterval, "monitor-interval", opts.MonitorInterval, "time between samples of the process tree")
 	f.StringVar(&opts.Server, "server", opts.Server, "OTLP/HTTP base URL of the Loupe server (env LOUPE_SERVER); empty to send nothing")

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"os/user"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -24,7 +23,8 @@ import (
 
 // Options configure Run.
 type Options struct {
-	// Name of the job; defaults to the base name of the command.
+	// Name of the job; defaults to the base name of the command, or of the script an
+	// interpreter runs (defaultJobName).
 	Name string
 	Tags map[string]string
 	// MonitorInterval is the time between samples of the process tree.
@@ -155,7 +155,7 @@ func (r *runner) run(ctx context.Context) (int, *Record, error) {
 		rec.Timezone = localZone(env)
 	}
 	if rec.Name == "" {
-		rec.Name = filepath.Base(r.argv[0])
+		rec.Name = defaultJobName(r.argv)
 	}
 	rec.RunID = newID(16)
 	rec.Telemetry.TraceID, rec.Telemetry.SpanID = rec.RunID, newID(8)
