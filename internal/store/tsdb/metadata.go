@@ -60,15 +60,34 @@ func openMetadataStore(dir string) (*metadataStore, error) {
 // update records the metadata of a translated batch and persists it when anything changed.
 // Safe for concurrent use; writers that change nothing only take the read lock.
 func (m *metadataStore) update(list []prompb.MetricMetadata) error {
-	if !m.changes(list) {
+	named := make([]namedMetadata, len(list))
+	for i, pm := range list {
+		named[i] = namedMetadata{pm.MetricFamilyName, fromProto(pm)}
+	}
+	return m.set(named)
+}
+
+// namedMetadata is the metadata of one family.
+type namedMetadata struct {
+	family string
+	meta   metadata.Metadata
+}
+
+// set records list (several entries may name the same family) and persists the result
+// when anything changed. A family keeps its current metadata when any entry of list
+// equals it, otherwise takes the last entry: remote write senders pass on what each of
+// their targets says, in no fixed order, and targets of one family may disagree (help
+// texts of two versions of an exporter); without this rule every such request would
+// flip the family and rewrite the file.
+func (m *metadataStore) set(list []namedMetadata) error {
+	changed := m.changed(list)
+	if len(changed) == 0 {
 		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := maps.Clone(m.byName)
-	for _, pm := range list {
-		next[pm.MetricFamilyName] = fromProto(pm)
-	}
+	maps.Copy(next, changed)
 	if err := m.persist(next); err != nil {
 		return err
 	}
@@ -76,15 +95,27 @@ func (m *metadataStore) update(list []prompb.MetricMetadata) error {
 	return nil
 }
 
-func (m *metadataStore) changes(list []prompb.MetricMetadata) bool {
+// changed returns the families whose metadata list changes, with their new metadata.
+func (m *metadataStore) changed(list []namedMetadata) map[string]metadata.Metadata {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	for _, pm := range list {
-		if cur, ok := m.byName[pm.MetricFamilyName]; !ok || cur != fromProto(pm) {
-			return true
+	var out map[string]metadata.Metadata
+	keep := map[string]bool{} // families that list confirms
+	for _, e := range list {
+		cur, ok := m.byName[e.family]
+		if ok && cur == e.meta {
+			keep[e.family] = true
+			continue
 		}
+		if out == nil {
+			out = map[string]metadata.Metadata{}
+		}
+		out[e.family] = e.meta
 	}
-	return false
+	for family := range keep {
+		delete(out, family)
+	}
+	return out
 }
 
 // persist writes the file atomically: a crash leaves either the old or the new content.
@@ -127,8 +158,33 @@ func fromProto(pm prompb.MetricMetadata) metadata.Metadata {
 	}
 }
 
-// Metadata returns the type, help and unit of every metric family written over OTLP, by
-// family name (e.g. "http_server_request_duration_seconds"). The map is a copy.
+// Metadata returns the type, help and unit of every metric family written over OTLP or
+// recorded with RecordMetadata, by family name (e.g. "http_server_request_duration_seconds").
+// The map is a copy.
 func (s *Store) Metadata() map[string]metadata.Metadata {
 	return s.meta.all()
+}
+
+// RecordMetadata keeps the type, help and unit of metric families that arrived another
+// way than OTLP (remote write), by family name, on disk with the OTLP ones. Entries with
+// an empty family name or nothing known (type unknown, no help, no unit) are ignored.
+// When entries of one family disagree, the family keeps its current metadata if any entry
+// equals it, else takes the last. Safe for concurrent use; a call that changes nothing
+// costs a read lock and a lookup per entry.
+func (s *Store) RecordMetadata(list []prompb.MetricMetadata) error {
+	named := make([]namedMetadata, 0, len(list))
+	for _, pm := range list {
+		md := fromProto(pm)
+		if _, known := prompb.MetricMetadata_MetricType_name[int32(pm.Type)]; !known {
+			md.Type = model.MetricTypeUnknown // a sender's newer type, or garbage
+		}
+		if pm.MetricFamilyName == "" || md == (metadata.Metadata{Type: model.MetricTypeUnknown}) {
+			continue
+		}
+		named = append(named, namedMetadata{pm.MetricFamilyName, md})
+	}
+	if err := s.meta.set(named); err != nil {
+		return fmt.Errorf("record metric metadata: %w", err)
+	}
+	return nil
 }
