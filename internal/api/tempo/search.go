@@ -41,13 +41,13 @@ type searchMetrics struct {
 	CompletedJobs   int    `json:"completedJobs"`
 }
 
-// search serves GET /api/search: traces with a span matching `q` (the TraceQL subset of
-// traceql.go) or `tags` (logfmt), within minDuration/maxDuration (span duration) and
+// search serves GET /api/search: traces matching `q` (TraceQL, traceql.go) or with a span
+// matching `tags` (logfmt), within minDuration/maxDuration (span duration) and
 // [start, end) in unix seconds, most recent first. Each trace lists up to spss (default
 // 3) of its matching spans in one span set, as Grafana's TraceQL table shows them.
 func (a *API) search(r *http.Request) result {
 	v := r.URL.Query()
-	q, err := a.searchQuery(v)
+	q, tql, err := a.searchQuery(v)
 	if err != nil {
 		return result{err: err}
 	}
@@ -58,11 +58,31 @@ func (a *API) search(r *http.Request) result {
 	if spss <= 0 || spss > maxSpansPerSpanSet {
 		return result{err: badRequest("parameter spss: %d, want 1 to %d", spss, maxSpansPerSpanSet)}
 	}
+	resp := searchResponse{Traces: []traceSearchMetadata{}, Metrics: searchMetrics{InspectedBytes: "0", TotalJobs: 1, CompletedJobs: 1}}
+	if tql != nil {
+		// The URL's duration bounds narrow the spans the query matched.
+		keep := func(t *evalTrace, i int) bool {
+			sp := t.spans[i].sp
+			d := time.Duration(int64(sp.EndTimestamp()) - int64(sp.StartTimestamp()))
+			return d >= q.MinDuration && (q.MaxDuration == 0 || d <= q.MaxDuration)
+		}
+		hits, inspected, err := a.runTraceQL(r.Context(), tql, q, keep)
+		if err != nil {
+			return result{err: err}
+		}
+		fields := outputFields(tql)
+		for _, h := range hits {
+			m := summaryJSON(h.summary)
+			m.SpanSets = []spanSet{spanSetOf(h, fields, spss)}
+			resp.Traces = append(resp.Traces, m)
+		}
+		resp.Metrics.InspectedTraces = inspected
+		return result{data: resp}
+	}
 	m, err := newSpanMatcher(q)
 	if err != nil {
 		return result{err: err}
 	}
-	resp := searchResponse{Traces: []traceSearchMetadata{}, Metrics: searchMetrics{InspectedBytes: "0", TotalJobs: 1, CompletedJobs: 1}}
 	for s, err := range a.traces.FindTraces(r.Context(), q) {
 		if err != nil {
 			return result{err: fmt.Errorf("search traces: %w", err)}
@@ -70,13 +90,7 @@ func (a *API) search(r *http.Request) result {
 		if len(resp.Traces) == q.Limit {
 			break
 		}
-		resp.Traces = append(resp.Traces, traceSearchMetadata{
-			TraceID:           s.TraceID.String(),
-			RootServiceName:   s.RootService,
-			RootTraceName:     s.RootSpanName,
-			StartTimeUnixNano: strconv.FormatInt(s.Start.UnixNano(), 10),
-			DurationMs:        s.Duration.Milliseconds(),
-		})
+		resp.Traces = append(resp.Traces, summaryJSON(s))
 	}
 	// Fetched after the search finished: the store's iterator holds a connection.
 	for i := range resp.Traces {
@@ -91,24 +105,36 @@ func (a *API) search(r *http.Request) result {
 	return result{data: resp}
 }
 
-// searchQuery reads the search parameters into a store query.
-func (a *API) searchQuery(v url.Values) (store.TraceQuery, error) {
+func summaryJSON(s store.TraceSummary) traceSearchMetadata {
+	return traceSearchMetadata{
+		TraceID:           s.TraceID.String(),
+		RootServiceName:   s.RootService,
+		RootTraceName:     s.RootSpanName,
+		StartTimeUnixNano: strconv.FormatInt(s.Start.UnixNano(), 10),
+		DurationMs:        s.Duration.Milliseconds(),
+	}
+}
+
+// searchQuery reads the search parameters: a store query with the tags, URL duration
+// bounds, range and limit, and the parsed TraceQL when q is set.
+func (a *API) searchQuery(v url.Values) (store.TraceQuery, ssNode, error) {
 	var q store.TraceQuery
+	var tql ssNode
 	var err error
-	if tql := strings.TrimSpace(v.Get("q")); tql != "" {
+	if s := strings.TrimSpace(v.Get("q")); s != "" {
 		if v.Get("tags") != "" {
-			return q, badRequest("parameters q and tags are exclusive: use one")
+			return q, nil, badRequest("parameters q and tags are exclusive: use one")
 		}
-		if q, err = parseTraceQL(tql); err != nil {
-			return q, &apiError{status: http.StatusBadRequest, err: fmt.Errorf("parameter q: %w", err)}
+		if tql, err = parseTraceQL(s); err != nil {
+			return q, nil, &apiError{status: http.StatusBadRequest, err: fmt.Errorf("parameter q: %w", err)}
 		}
 	} else if tags := v.Get("tags"); tags != "" {
 		pairs, err := parseLogfmt(tags)
 		if err != nil {
-			return q, badRequest("parameter tags: %v", err)
+			return q, nil, badRequest("parameter tags: %v", err)
 		}
 		if err := applyTags(&q, pairs); err != nil {
-			return q, badRequest("parameter tags: %v", err)
+			return q, nil, badRequest("parameter tags: %v", err)
 		}
 	}
 	for _, b := range []struct {
@@ -121,26 +147,21 @@ func (a *API) searchQuery(v url.Values) (store.TraceQuery, error) {
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil || d < 0 {
-			return q, badRequest("parameter %s: %q is not a duration such as 100ms or 1.5s", b.name, clip(s))
+			return q, nil, badRequest("parameter %s: %q is not a duration such as 100ms or 1.5s", b.name, clip(s))
 		}
-		// A bound from the URL combines with one from q by taking the narrower.
-		if b.name == "minDuration" {
-			*b.dst = max(*b.dst, d)
-		} else if *b.dst == 0 || d < *b.dst {
-			*b.dst = d
-		}
+		*b.dst = d
 	}
 	if q.MaxDuration > 0 && q.MaxDuration < q.MinDuration {
-		return q, badRequest("maxDuration %s is less than minDuration %s", q.MaxDuration, q.MinDuration)
+		return q, nil, badRequest("maxDuration %s is less than minDuration %s", q.MaxDuration, q.MinDuration)
 	}
 	if q.Limit, err = intParam(v, "limit", defaultSearchLimit); err != nil {
-		return q, err
+		return q, nil, err
 	}
 	if q.Limit <= 0 || q.Limit > maxSearchLimit {
-		return q, badRequest("parameter limit: %d, want 1 to %d", q.Limit, maxSearchLimit)
+		return q, nil, badRequest("parameter limit: %d, want 1 to %d", q.Limit, maxSearchLimit)
 	}
 	q.Start, q.End, err = a.timeRange(v, defaultSearchRange)
-	return q, err
+	return q, tql, err
 }
 
 // timeRange reads start and end in unix seconds. A missing end is now; a missing start

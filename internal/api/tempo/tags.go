@@ -17,9 +17,10 @@ const (
 	maxTagLimit     = 10000
 )
 
-// intrinsics are the TraceQL intrinsics the search subset supports (see traceql.go);
-// listing others would let Grafana build queries this server refuses.
-var intrinsics = []string{"duration", "name", "status"}
+// intrinsics are the TraceQL intrinsics Grafana's search builder offers and the search
+// evaluates (traceql.go); listing others would let Grafana build queries this server
+// refuses.
+var intrinsics = []string{"duration", "kind", "name", "rootName", "rootServiceName", "status", "statusMessage", "traceDuration"}
 
 type tagNamesV1 struct {
 	TagNames []string `json:"tagNames"`
@@ -189,10 +190,17 @@ func (a *API) values(ctx context.Context, scope, key string, tr tagRequest) ([]s
 	}
 	switch {
 	case scope == "intrinsic" && key == "status":
-		return []string{"error"}, "keyword", nil
-	case scope == "intrinsic" && key == "duration":
+		return []string{"error", "ok", "unset"}, "keyword", nil
+	case scope == "intrinsic" && key == "kind":
+		return []string{"client", "consumer", "internal", "producer", "server", "unspecified"}, "keyword", nil
+	case scope == "intrinsic" && (key == "duration" || key == "traceDuration"):
 		return []string{}, "duration", nil
-	case scope == "intrinsic" && key == "name":
+	case scope == "intrinsic" && key == "statusMessage":
+		return []string{}, "string", nil
+	case scope == "intrinsic" && key == "rootServiceName":
+		svcs, err := a.traces.Services(ctx)
+		return svcs, "string", err
+	case scope == "intrinsic" && (key == "name" || key == "rootName"):
 		names, err := a.spanNames(ctx, tr.limit)
 		return names, "string", err
 	case key == "service.name" && (scope != "span" || a.tags == nil):

@@ -32,7 +32,7 @@ func TestTagNames(t *testing.T) {
 	require.Equal(t, []tagScope{
 		{Name: "resource", Tags: []string{"host.name", "service.name"}},
 		{Name: "span", Tags: []string{"db.rows", "db.system", "http.route", "http.status_code", "job.queue", "retry"}},
-		{Name: "intrinsic", Tags: []string{"duration", "name", "status"}},
+		{Name: "intrinsic", Tags: []string{"duration", "kind", "name", "rootName", "rootServiceName", "status", "statusMessage", "traceDuration"}},
 	}, v2.Scopes)
 
 	v2 = tagNamesV2{}
@@ -81,11 +81,16 @@ func TestTagValues(t *testing.T) {
 	require.Equal(t, s(), v2("resource.http.route"), "scoped lookups do not cross scopes")
 	require.Equal(t, s("/users"), v2(".http.route"))
 	require.Equal(t, s("GET /users", "SELECT", "job"), v2("name"))
-	require.Equal(t, []typedValue{{Type: "keyword", Value: "error"}}, v2("status"))
+	require.Equal(t, []typedValue{{Type: "keyword", Value: "error"}, {Type: "keyword", Value: "ok"}, {Type: "keyword", Value: "unset"}}, v2("status"))
 
-	code, _, body := get(t, a, "/api/v2/search/tag/kind/values")
+	require.Equal(t, []typedValue{{Type: "keyword", Value: "client"}, {Type: "keyword", Value: "consumer"},
+		{Type: "keyword", Value: "internal"}, {Type: "keyword", Value: "producer"}, {Type: "keyword", Value: "server"},
+		{Type: "keyword", Value: "unspecified"}}, v2("kind"))
+	require.Equal(t, s("api", "db", "worker"), v2("rootServiceName"))
+
+	code, _, body := get(t, a, "/api/v2/search/tag/event.name/values")
 	require.Equal(t, http.StatusBadRequest, code)
-	require.Contains(t, string(body), `tag "kind"`)
+	require.Contains(t, string(body), `tag "event.name"`)
 }
 
 // plainReader hides the TagReader capability of a store.

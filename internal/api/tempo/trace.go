@@ -25,8 +25,9 @@ const (
 // OTLP's ExportTraceServiceRequest (`resource_spans = 1`), so the protobuf answer is the
 // OTLP request encoding as pdata writes it. Grafana asks for protobuf. The JSON answer is
 // OTLP JSON (hex ids, as the OTLP specification says) with the top-level key "batches",
-// as Tempo names it. v2 wraps the trace as TraceByIDResponse: {"trace": {...}} in JSON,
-// field 1 in protobuf.
+// as Tempo's v1 route keeps it for compatibility. v2 wraps the trace as
+// TraceByIDResponse: {"trace": {"resourceSpans": [...]}, "status": "COMPLETE"} in JSON
+// (Tempo 2.6 renamed the field and kept "batches" only on v1), field 1 in protobuf.
 func (a *API) traceByID(v2 bool) apiFunc {
 	return func(r *http.Request) result {
 		id, err := parseTraceID(r.PathValue("id"))
@@ -47,12 +48,19 @@ func (a *API) traceByID(v2 bool) apiFunc {
 			}
 			return result{raw: b, contentType: contentTypeProtobuf}
 		}
+		if v2 {
+			// Tempo 2.6+ writes the v2 trace as OTLP JSON (resourceSpans) and says
+			// whether the answer is partial; Loupe's answer is always the whole trace.
+			b, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+			if err != nil {
+				return result{err: fmt.Errorf("encode trace: %w", err)}
+			}
+			b = append(append([]byte(`{"trace":`), b...), `,"status":"COMPLETE"}`...)
+			return result{raw: b, contentType: contentTypeJSON}
+		}
 		b, err := traceJSON(td)
 		if err != nil {
 			return result{err: err}
-		}
-		if v2 {
-			b = append(append([]byte(`{"trace":`), b...), '}')
 		}
 		return result{raw: b, contentType: contentTypeJSON}
 	}
