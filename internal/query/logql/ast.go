@@ -65,15 +65,19 @@ type LineFilter struct {
 	Op     string // |= != |~ !~
 	Values []string
 	res    []*regexp.Regexp
+	ip     *ipMatcher // |= ip("..."): Values holds the argument
 }
 
 // ParserStage is `| json`, `| logfmt`, `| regexp "re"`, `| pattern "p"` or `| unpack`.
 type ParserStage struct {
-	Kind    string // json, logfmt, regexp, pattern, unpack
-	Arg     string
-	Params  []JSONParam // json with expressions: | json a="x.y"
-	re      *regexp.Regexp
-	pattern []patternPart
+	Kind   string // json, logfmt, regexp, pattern, unpack
+	Arg    string
+	Params []JSONParam // json with expressions: | json a="x.y"; logfmt: | logfmt a, b="key"
+	// logfmt flags: --strict stops at the first malformed pair with an error;
+	// --keep-empty keeps keys without a value (as "").
+	Strict, KeepEmpty bool
+	re                *regexp.Regexp
+	pattern           []patternPart
 }
 
 // JSONParam extracts one label from a JSON path.
@@ -99,10 +103,11 @@ type LabelBinary struct {
 type LabelCompare struct {
 	Name  string
 	Op    string
-	Kind  string // string, number, duration, bytes
+	Kind  string // string, number, duration, bytes, ip
 	Str   string
 	Num   float64 // numbers; durations in seconds; bytes
 	match *Matcher
+	ip    *ipMatcher
 }
 
 func (*LabelBinary) isLabelFilter()  {}
@@ -131,6 +136,9 @@ type DropKeepStage struct {
 	Match []*Matcher // drop a="x": only when the value matches
 }
 
+// DecolorizeStage is `| decolorize`: it removes ANSI escape sequences from the line.
+type DecolorizeStage struct{}
+
 // UnwrapStage is `| unwrap x`, `| unwrap duration(x)`, `| unwrap bytes(x)`.
 type UnwrapStage struct {
 	Label string
@@ -144,6 +152,7 @@ func (*LineFormatStage) isStage()  {}
 func (*LabelFormatStage) isStage() {}
 func (*DropKeepStage) isStage()    {}
 func (*UnwrapStage) isStage()      {}
+func (*DecolorizeStage) isStage()  {}
 
 // Grouping is `by (a, b)` or `without (a, b)`.
 type Grouping struct {

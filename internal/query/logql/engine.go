@@ -218,7 +218,10 @@ func (e *Engine) resolve(ctx context.Context, x *LogExpr, start, end int64) (*se
 		if ps, ok := st.(*ParserStage); ok && ps.Kind == "unpack" {
 			formatted = true // unpack replaces the line with its _entry
 		}
-		if lf, ok := st.(*LineFilter); ok && !formatted {
+		if _, ok := st.(*DecolorizeStage); ok {
+			formatted = true
+		}
+		if lf, ok := st.(*LineFilter); ok && !formatted && lf.ip == nil {
 			s.sel.LineFilters = append(s.sel.LineFilters, plan.LineFilter{Op: lineOp(lf.Op), Values: lf.Values})
 			continue
 		}

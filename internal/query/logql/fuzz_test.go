@@ -26,7 +26,8 @@ func FuzzParse(f *testing.F) {
 	}
 	file.Close()
 	for _, q := range []string{`{a="b"} |= "x" or "y" | json a="b[0].c", d="e" | unpack`, `{a="b"} | drop a="x", b | keep c`,
-		`-count_over_time({a="b"}[1m]) % 2 >= bool 1`, "{a=\"b\"}\n|= `x", `{a="b"} | x > 1.5KiB or y < 2h`, `{a="\xff"}`} {
+		`-count_over_time({a="b"}[1m]) % 2 >= bool 1`, "{a=\"b\"}\n|= `x", `{a="b"} | x > 1.5KiB or y < 2h`, `{a="\xff"}`,
+		`{a="b"} |= ip("10.0.0.0/8") | logfmt --strict --keep-empty x, y="z" | addr != ip("::1-::9") | decolorize | json a, b="c"`} {
 		f.Add(q)
 	}
 	f.Fuzz(func(t *testing.T, q string) {

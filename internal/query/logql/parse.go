@@ -211,9 +211,17 @@ func (p *parser) lineFilter() (*LineFilter, error) {
 	op := p.next()
 	f := &LineFilter{Op: op.text}
 	for {
-		t := p.peek()
-		if t.kind == tIdent && (t.text == "ip" || t.text == "IP") {
-			return nil, p.unsupported(t, "ip()")
+		if t := p.peek(); t.kind == tIdent && t.text == "ip" && p.peekAt(1).text == "(" {
+			if f.Op == "|~" || f.Op == "!~" || len(f.Values) > 0 || f.ip != nil {
+				return nil, p.errAt(t.pos, "ip() is allowed only with |= and != and cannot be combined with or")
+			}
+			m, err := p.ipCall()
+			if err != nil {
+				return nil, err
+			}
+			f.ip = m
+			f.Values = []string{m.src}
+			return f, nil
 		}
 		v, err := p.expectString()
 		if err != nil {
@@ -250,10 +258,7 @@ func (p *parser) stage() (Stage, error) {
 		return p.jsonStage()
 	case "logfmt":
 		p.next()
-		if p.isPunct("-") {
-			return nil, p.unsupported(p.peek(), "logfmt flags")
-		}
-		return &ParserStage{Kind: "logfmt"}, nil
+		return p.logfmtStage()
 	case "unpack":
 		p.next()
 		return &ParserStage{Kind: "unpack"}, nil
@@ -302,15 +307,20 @@ func (p *parser) stage() (Stage, error) {
 	case "unwrap":
 		p.next()
 		return p.unwrap()
-	case "decolorize", "distinct", "ip":
+	case "decolorize":
+		p.next()
+		return &DecolorizeStage{}, nil
+	case "distinct", "ip":
 		return nil, p.unsupported(t, "| "+t.text)
 	}
 	return p.labelFilterStage()
 }
 
+// jsonStage parses the expressions of `| json a, b="x.y"`: a bare name is the field of
+// the same name.
 func (p *parser) jsonStage() (Stage, error) {
 	st := &ParserStage{Kind: "json"}
-	if p.peek().kind != tIdent || p.peekAt(1).kind != tPunct || p.peekAt(1).text != "=" {
+	if p.peek().kind != tIdent {
 		return st, nil
 	}
 	for {
@@ -318,18 +328,65 @@ func (p *parser) jsonStage() (Stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := p.expectPunct("="); err != nil {
-			return nil, err
-		}
-		s, err := p.expectString()
-		if err != nil {
-			return nil, err
-		}
-		path, err := parseJSONPath(s.text)
-		if err != nil {
-			return nil, p.errAt(s.pos, "bad json expression %q: %v", s.text, err)
+		path := []string{name.text}
+		if p.isPunct("=") {
+			p.next()
+			s, err := p.expectString()
+			if err != nil {
+				return nil, err
+			}
+			if path, err = parseJSONPath(s.text); err != nil {
+				return nil, p.errAt(s.pos, "bad json expression %q: %v", s.text, err)
+			}
 		}
 		st.Params = append(st.Params, JSONParam{Label: name.text, Path: path})
+		if !p.isPunct(",") {
+			return st, nil
+		}
+		p.next()
+	}
+}
+
+// logfmtStage parses `| logfmt [--strict] [--keep-empty] [a, b="key"]`.
+func (p *parser) logfmtStage() (Stage, error) {
+	st := &ParserStage{Kind: "logfmt"}
+	for p.isPunct("-") && p.peekAt(1).kind == tPunct && p.peekAt(1).text == "-" {
+		p.next()
+		p.next()
+		f := p.next()
+		switch {
+		case f.kind == tIdent && f.text == "strict":
+			st.Strict = true
+		case f.kind == tIdent && f.text == "keep":
+			// --keep-empty lexes as keep, -, empty
+			if !p.isPunct("-") || p.peekAt(1).text != "empty" {
+				return nil, p.errAt(f.pos, "unknown logfmt flag, want --strict or --keep-empty")
+			}
+			p.next()
+			p.next()
+			st.KeepEmpty = true
+		default:
+			return nil, p.errAt(f.pos, "unknown logfmt flag %s, want --strict or --keep-empty", describe(f))
+		}
+	}
+	if p.peek().kind != tIdent {
+		return st, nil
+	}
+	for {
+		name, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		key := name.text
+		if p.isPunct("=") {
+			p.next()
+			s, err := p.expectString()
+			if err != nil {
+				return nil, err
+			}
+			key = s.text
+		}
+		st.Params = append(st.Params, JSONParam{Label: name.text, Path: []string{key}})
 		if !p.isPunct(",") {
 			return st, nil
 		}
@@ -545,8 +602,16 @@ func (p *parser) labelPrimary() (LabelFilter, error) {
 			return nil, p.errAt(v.pos, "%v", err)
 		}
 	case tIdent:
-		if v.text == "ip" {
-			return nil, p.unsupported(v, "ip()")
+		if v.text == "ip" && p.isPunct("(") {
+			if op.text != "=" && op.text != "!=" {
+				return nil, p.errAt(op.pos, "ip() needs = or !=, not %s", op.text)
+			}
+			p.i--
+			if c.ip, err = p.ipCall(); err != nil {
+				return nil, err
+			}
+			c.Kind, c.Str = "ip", c.ip.src
+			return c, nil
 		}
 		return nil, p.errAt(v.pos, "unexpected %s, want a string, number, duration or bytes value", describe(v))
 	default:
@@ -577,8 +642,9 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
+// byteUnits are go-humanize's, which Loki uses: a plain number is bytes.
 var byteUnits = map[string]float64{
-	"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "pb": 1e15,
+	"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "pb": 1e15,
 	"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15,
 	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "pib": 1 << 50,
 	"ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30, "ti": 1 << 40, "pi": 1 << 50,

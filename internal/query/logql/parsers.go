@@ -15,9 +15,7 @@ func (p *ParserStage) parse(e *entry) {
 	case "json":
 		p.parseJSON(e)
 	case "logfmt":
-		if err := parseLogfmt(e.line, e.setExtracted); err != nil {
-			e.setError("LogfmtParserErr", err)
-		}
+		p.parseLogfmtLine(e)
 	case "regexp":
 		m := p.re.FindStringSubmatch(e.line)
 		if m == nil {
@@ -31,23 +29,37 @@ func (p *ParserStage) parse(e *entry) {
 	case "pattern":
 		matchPattern(p.pattern, e.line, e.setExtracted)
 	case "unpack":
-		var obj map[string]any
-		if err := json.Unmarshal([]byte(e.line), &obj); err != nil {
-			e.setError("JSONParserErr", err)
-			return
-		}
-		for k, v := range obj {
-			s, ok := v.(string)
-			if !ok {
-				continue
-			}
-			if k == "_entry" {
-				e.line = s
-				continue
-			}
+		unpack(e)
+	}
+}
+
+// unpack reverses Promtail's pack stage: a JSON object whose "_entry" string becomes the
+// line and whose other string fields become labels. As in Loki, an object without
+// "_entry" is left alone (no labels), other field types are skipped, and a line that is
+// not a JSON object gets JSONParserErr.
+func unpack(e *entry) {
+	if e.line == "" {
+		return
+	}
+	if e.line[0] != '{' {
+		e.setError("JSONParserErr", fmt.Errorf("expecting json object(%d), but it is not", 6))
+		return
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(e.line), &obj); err != nil {
+		e.setError("JSONParserErr", err)
+		return
+	}
+	packed, ok := obj["_entry"].(string)
+	if !ok {
+		return
+	}
+	for k, v := range obj {
+		if s, ok := v.(string); ok && k != "_entry" {
 			e.setExtracted(k, s)
 		}
 	}
+	e.line = packed
 }
 
 func (p *ParserStage) parseJSON(e *entry) {
@@ -141,13 +153,38 @@ func jsonPath(v any, path []string) (any, bool) {
 	return v, true
 }
 
+// parseLogfmtLine runs `| logfmt`. Without --strict, malformed pairs are skipped and set
+// no error (Loki 2.9+); with it, parsing stops at the first one with LogfmtParserErr.
+// With expressions (`| logfmt a, b="key"`) only the named keys are extracted.
+func (p *ParserStage) parseLogfmtLine(e *entry) {
+	set := e.setExtracted
+	if len(p.Params) > 0 {
+		set = func(k, v string) {
+			for _, prm := range p.Params {
+				if prm.Path[0] == k {
+					e.setExtracted(prm.Label, v)
+				}
+			}
+		}
+	}
+	if err := parseLogfmt(e.line, p.Strict, p.KeepEmpty, set); err != nil && p.Strict {
+		e.setError("LogfmtParserErr", err)
+	}
+}
+
 // parseLogfmt calls set for each key=value pair of line. Values may be double-quoted
-// with Go escapes; bare keys and empty values are skipped, as Loki does by default.
-func parseLogfmt(line string, set func(k, v string)) error {
+// with Go escapes. Bare keys and empty values are skipped unless keepEmpty. A malformed
+// pair (no key, an unterminated quote) is skipped, or with strict ends the parse; the
+// error names the first one.
+func parseLogfmt(line string, strict, keepEmpty bool, set func(k, v string)) error {
+	var firstErr error
 	i := 0
 	for i < len(line) {
 		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
 			i++
+		}
+		if i >= len(line) {
+			break
 		}
 		start := i
 		for i < len(line) && line[i] != '=' && line[i] != ' ' && line[i] != '\t' {
@@ -155,10 +192,17 @@ func parseLogfmt(line string, set func(k, v string)) error {
 		}
 		key := line[start:i]
 		if i >= len(line) || line[i] != '=' {
-			continue // bare key
+			if keepEmpty && key != "" {
+				set(key, "") // bare key
+			}
+			continue
 		}
 		i++ // '='
 		var val string
+		malformed := error(nil)
+		if key == "" {
+			malformed = fmt.Errorf("unexpected '=' at %d", start)
+		}
 		if i < len(line) && line[i] == '"' {
 			j := i + 1
 			for j < len(line) && line[j] != '"' {
@@ -168,7 +212,11 @@ func parseLogfmt(line string, set func(k, v string)) error {
 				j++
 			}
 			if j >= len(line) {
-				return fmt.Errorf("unterminated quoted value for key %q", key)
+				err := fmt.Errorf("unterminated quoted value for key %q", key)
+				if firstErr == nil {
+					firstErr = err
+				}
+				return firstErr
 			}
 			s, err := strconv.Unquote(line[i : j+1])
 			if err != nil {
@@ -183,11 +231,20 @@ func parseLogfmt(line string, set func(k, v string)) error {
 			}
 			val = line[vs:i]
 		}
-		if key != "" && val != "" {
+		if malformed != nil {
+			if firstErr == nil {
+				firstErr = malformed
+			}
+			if strict {
+				return firstErr
+			}
+			continue
+		}
+		if val != "" || keepEmpty {
 			set(key, val)
 		}
 	}
-	return nil
+	return firstErr
 }
 
 // patternPart is a literal or a named capture (<name>; <_> captures nothing).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -243,11 +244,20 @@ func apply(s Stage, e *entry) bool {
 		st.apply(e)
 	case *UnwrapStage:
 		st.extract(e)
+	case *DecolorizeStage:
+		e.line = ansiRegexp.ReplaceAllString(e.line, "")
 	}
 	return true
 }
 
+// ansiRegexp matches ANSI escape sequences; it is the pattern Loki's decolorize uses
+// (from github.com/acarl005/stripansi).
+var ansiRegexp = regexp.MustCompile("[\u001B\u009B][[\\]()#;?]*(?:(?:(?:[a-zA-Z\\d]*(?:;[a-zA-Z\\d]*)*)?\u0007)|(?:(?:\\d{1,4}(?:;\\d{0,4})*)?[\\dA-PRZcf-ntqry=><~]))")
+
 func (f *LineFilter) match(line string) bool {
+	if f.ip != nil {
+		return f.ip.inLine(line) == (f.Op == "|=")
+	}
 	matched := false
 	for i, v := range f.Values {
 		var ok bool
@@ -340,6 +350,9 @@ func evalLabelFilter(f LabelFilter, e *entry) bool {
 		}
 		if !ok {
 			return false
+		}
+		if x.Kind == "ip" {
+			return x.ip.matches(v) == (x.Op == "=")
 		}
 		var n float64
 		var err error
