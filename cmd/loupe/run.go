@@ -74,7 +74,7 @@ without any server (see docs/run.md for the fields).`,
 	f.StringVar(&opts.Server, "server", opts.Server, "OTLP/HTTP base URL of the Loupe server (env LOUPE_SERVER); empty to send nothing")
 	f.StringVar(&opts.OutputPath, "output", "", "append the run record as one JSON line to this file")
 	f.StringVar(&opts.SpoolDir, "spool-dir", opts.SpoolDir, "where runs are kept when the server is unreachable")
-	f.StringArrayVar(&env, "env", nil, "also record this environment variable (name or glob such as MYAPP_*; repeatable); secret-looking names are never recorded")
+	f.StringArrayVar(&env, "env", nil, "also record this environment variable (name or glob such as MYAPP_*; repeatable); secret-looking ones are recorded with the value [REDACTED]")
 	f.BoolVar(&opts.CaptureOutput, "capture-output", opts.CaptureOutput, "ship stdout/stderr as logs (false: the child writes straight to the terminal)")
 	f.IntVar(&opts.MaxLineBytes, "max-line-bytes", opts.MaxLineBytes, "longest output line shipped as one log record; longer lines are cut (passed through whole)")
 	f.DurationVar(&opts.CaptureTimeout, "capture-timeout", opts.CaptureTimeout, "time limit for capturing metadata (git, pip list, nvidia-smi)")

@@ -16,19 +16,29 @@ var DefaultEnvAllowlist = []string{
 	"LOADEDMODULES",
 }
 
-// secretWords are name fragments of variables that are never recorded, whatever the
-// allowlist says: a name containing any of them (case-insensitive) is treated as a secret.
+// secretWords are name fragments of variables whose values are never recorded, whatever
+// the allowlist says: a name containing any of them (case-insensitive) is treated as a
+// secret. PASS catches the names that end in it (MY_DB_PASS, PGPASS) besides PASSWORD,
+// PASSWD and PASSPHRASE; a false positive (BYPASS_CACHE) only costs a redacted value.
 var secretWords = []string{
-	"TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "AUTH",
-	"PRIVATE", "COOKIE", "SESSION", "SIGNATURE", "CERT", "DSN", "API",
+	"TOKEN", "KEY", "SECRET", "PASS", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "AUTH",
+	"PRIVATE", "COOKIE", "SESSION", "SIGNATURE", "CERT", "DSN", "API", "MUNGE", "BEARER", "JWT",
 }
 
 // IsSecretName reports whether an environment variable name looks like it holds a secret.
+// PWD counts as a word (MYSQL_PWD, DB_PWD), but PWD and OLDPWD themselves are directories.
 func IsSecretName(name string) bool {
 	up := strings.ToUpper(name)
 	for _, w := range secretWords {
 		if strings.Contains(up, w) {
 			return true
+		}
+	}
+	if up != "PWD" && up != "OLDPWD" {
+		for _, w := range strings.Split(up, "_") {
+			if w == "PWD" {
+				return true
+			}
 		}
 	}
 	return false
@@ -47,16 +57,14 @@ func parseEnv(environ []string) map[string]string {
 }
 
 // allowedEnv returns the variables of env matched by a pattern of allow (exact names or
-// shell globs such as "MYAPP_*"), never one whose name looks like a secret.
+// shell globs such as "MYAPP_*"), scrubbed: a name that looks like a secret is recorded
+// with the value [REDACTED], and URLs in other values lose their credentials (scrubEnv).
 func allowedEnv(env map[string]string, allow []string) map[string]string {
 	out := map[string]string{}
 	for k, v := range env {
-		if IsSecretName(k) {
-			continue
-		}
 		for _, pat := range allow {
 			if ok, _ := path.Match(pat, k); ok || pat == k {
-				out[k] = v
+				out[k] = scrubEnv(k, v)
 				break
 			}
 		}
@@ -83,8 +91,8 @@ func detectScheduler(env map[string]string) *Scheduler {
 	for _, s := range schedulers {
 		vars := map[string]string{}
 		for k, v := range env {
-			if strings.HasPrefix(k, s.prefix) && !IsSecretName(k) {
-				vars[k] = v
+			if strings.HasPrefix(k, s.prefix) {
+				vars[k] = scrubEnv(k, v)
 			}
 		}
 		if len(vars) == 0 {
@@ -93,13 +101,13 @@ func detectScheduler(env map[string]string) *Scheduler {
 		if s.typ == "sge" {
 			for _, k := range []string{"JOB_ID", "JOB_NAME", "NSLOTS", "QUEUE", "SGE_TASK_ID"} {
 				if v, ok := env[k]; ok {
-					vars[k] = v
+					vars[k] = scrubEnv(k, v)
 				}
 			}
 		}
-		jobID := env[s.jobIDVar]
+		jobID := vars[s.jobIDVar]
 		if s.typ == "slurm" && jobID == "" {
-			jobID = env["SLURM_JOBID"]
+			jobID = vars["SLURM_JOBID"]
 		}
 		return &Scheduler{Type: s.typ, JobID: jobID, Vars: vars}
 	}

@@ -148,8 +148,10 @@ func (r *runner) run(ctx context.Context) (int, *Record, error) {
 	start := time.Now()
 	env := parseEnv(r.opts.Environ)
 	r.env = env
-	rec := &Record{RecordVersion: 1, Name: r.opts.Name, Tags: r.opts.Tags, Command: r.argv,
-		CommandLine: commandLine(r.argv), StartTime: start, Timezone: start.Location().String(),
+	// The record gets the command without the credentials in it; the child gets it whole.
+	scrubbed := ScrubArgs(r.argv)
+	rec := &Record{RecordVersion: 1, Name: r.opts.Name, Tags: scrubTags(r.opts.Tags), Command: scrubbed,
+		CommandLine: commandLine(scrubbed), StartTime: start, Timezone: start.Location().String(),
 		TZOffset: start.Format("-07:00")}
 	if rec.Timezone == "Local" {
 		rec.Timezone = localZone(env)
