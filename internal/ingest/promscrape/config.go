@@ -25,7 +25,9 @@ import (
 //	      static_configs: [{targets: ["127.0.0.1:9100"]}]
 type Config struct {
 	// ScrapeInterval and ScrapeTimeout are the defaults of every scrape config, as
-	// Prometheus' global.scrape_interval and global.scrape_timeout.
+	// Prometheus' global.scrape_interval and global.scrape_timeout. A zero ScrapeTimeout
+	// (unset) is min(10s, ScrapeInterval), and a job without its own timeout gets
+	// min(global timeout, its interval), as in Prometheus.
 	ScrapeInterval model.Duration `yaml:"scrape_interval"`
 	ScrapeTimeout  model.Duration `yaml:"scrape_timeout"`
 	// ExternalLabels are added by Prometheus only to data leaving it; Loupe keeps them for
@@ -43,12 +45,10 @@ type Config struct {
 	Dir string `yaml:"-"`
 }
 
-// Default returns Prometheus' global defaults and no scrape configs.
+// Default returns Prometheus' global defaults (scrape_interval 1m, scrape_timeout unset:
+// min(10s, scrape_interval)) and no scrape configs.
 func Default() Config {
-	return Config{
-		ScrapeInterval: model.Duration(time.Minute),
-		ScrapeTimeout:  model.Duration(10 * time.Second),
-	}
+	return Config{ScrapeInterval: model.Duration(time.Minute)}
 }
 
 // ParseConfig reads a Config from YAML text (the body of the scrape section), starting
@@ -79,7 +79,7 @@ func (c Config) Prometheus() (*promconfig.Config, error) {
 	switch {
 	case c.ScrapeInterval <= 0:
 		return nil, fmt.Errorf("scrape_interval must be positive, got %s", c.ScrapeInterval)
-	case c.ScrapeTimeout <= 0:
+	case c.ScrapeTimeout < 0:
 		return nil, fmt.Errorf("scrape_timeout must be positive, got %s", c.ScrapeTimeout)
 	case c.ScrapeTimeout > c.ScrapeInterval:
 		return nil, fmt.Errorf("scrape_timeout %s is greater than scrape_interval %s", c.ScrapeTimeout, c.ScrapeInterval)
@@ -88,13 +88,14 @@ func (c Config) Prometheus() (*promconfig.Config, error) {
 		!(c.ScrapeConfigs.Kind == yaml.ScalarNode && c.ScrapeConfigs.Tag == "!!null") {
 		return nil, errors.New("scrape_configs must be a list of scrape configs")
 	}
-	doc := map[string]any{
-		"global": map[string]any{
-			"scrape_interval": c.ScrapeInterval.String(),
-			"scrape_timeout":  c.ScrapeTimeout.String(),
-			"external_labels": c.ExternalLabels,
-		},
+	global := map[string]any{
+		"scrape_interval": c.ScrapeInterval.String(),
+		"external_labels": c.ExternalLabels,
 	}
+	if c.ScrapeTimeout != 0 { // else Prometheus' default applies: min(10s, scrape_interval)
+		global["scrape_timeout"] = c.ScrapeTimeout.String()
+	}
+	doc := map[string]any{"global": global}
 	if c.ScrapeConfigs.Kind == yaml.SequenceNode {
 		doc["scrape_configs"] = &c.ScrapeConfigs
 	}

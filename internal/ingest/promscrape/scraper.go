@@ -236,9 +236,10 @@ func unregisterSDMetrics(sd map[string]discovery.DiscovererMetrics, refresh disc
 }
 
 // Targets returns the active and dropped targets for /api/v1/targets. The function has
-// the type of prom.Options.Targets.
+// the type of prom.Options.Targets. The retriever also lists the scrape pools and gives
+// the running configuration (status.go), for /api/v1/scrape_pools and /status/config.
 func (s *Scraper) Targets(context.Context) v1.TargetRetriever {
-	return s.scrape
+	return retriever{s.scrape, s}
 }
 
 // ScrapePools returns the names of the scrape pools, for /api/v1/scrape_pools.
