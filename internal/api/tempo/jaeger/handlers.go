@@ -46,29 +46,19 @@ type operation struct {
 	SpanKind string `json:"spanKind"`
 }
 
-// operations serves /api/operations?service=<s>: span names as {name, spanKind}. The
-// store does not keep span kinds per name, so spanKind is always "" and the spanKind
-// parameter does not filter.
+// operations serves /api/operations?service=<s>&spanKind=<k>: operations as
+// {name, spanKind}, one per kind a name was seen with (operationsWithKinds).
 func (a *API) operations(r *http.Request) result {
-	svc := r.URL.Query().Get("service")
+	v := r.URL.Query()
+	svc := v.Get("service")
 	if svc == "" {
 		return result{err: badRequest("parameter 'service' is required")}
 	}
-	names, err := a.traces.SpanNames(r.Context(), svc)
+	ops, err := a.operationsWithKinds(r.Context(), svc, v.Get("spanKind"))
 	if err != nil {
-		return result{err: fmt.Errorf("list operations: %w", err)}
-	}
-	ops := make([]operation, len(names))
-	for i, n := range names {
-		ops[i] = operation{Name: n}
+		return result{err: err}
 	}
 	return result{data: ops, total: len(ops)}
-}
-
-// dependencies serves /api/dependencies with an empty list: Loupe does not compute the
-// service dependency graph yet. The Jaeger UI then shows an empty graph, not an error.
-func (a *API) dependencies(*http.Request) result {
-	return result{data: []any{}}
 }
 
 // getTrace serves /api/traces/<id>.

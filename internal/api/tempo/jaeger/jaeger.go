@@ -1,6 +1,7 @@
-// Package jaeger serves the Jaeger query HTTP API (services, operations, trace search and
-// trace by id in Jaeger's JSON model) over a store.TraceReader, for the Jaeger UI and
-// Grafana's Jaeger data source.
+// Package jaeger serves the Jaeger query HTTP APIs over a store.TraceReader: the v1 API
+// (services, operations, trace search, trace by id in Jaeger's JSON model, dependencies)
+// for Grafana's Jaeger data source and older Jaeger UIs, and api_v3 (OTLP JSON) for the
+// current Jaeger UI.
 //
 // Tempo's API owns /api/traces/<id> at the root of the server, so this API lives under
 // Prefix: Grafana's Jaeger data source URL is then http://<host>:7070/jaeger.
@@ -43,6 +44,10 @@ func New(traces store.TraceReader, logger *slog.Logger) *API {
 	a.handle("api/traces", a.findTraces)
 	a.handle("api/traces/{id}", a.getTrace)
 	a.handle("api/dependencies", a.dependencies)
+	a.handleV3("api/v3/services", a.servicesV3)
+	a.handleV3("api/v3/operations", a.operationsV3)
+	a.handleV3("api/v3/traces", a.findTracesV3)
+	a.handleV3("api/v3/traces/{trace_id}", a.traceV3)
 	a.mux.HandleFunc(Prefix, a.serve(func(r *http.Request) result {
 		return result{err: &apiError{status: http.StatusNotFound, err: fmt.Errorf("no endpoint %s", r.URL.Path)}}
 	}))

@@ -77,14 +77,39 @@ func TestServicesAndOperations(t *testing.T) {
 	_, resp, _ = get(t, a, "/jaeger/api/services/nobody/operations")
 	require.Equal(t, []any{}, resp.Data)
 
+	// Span kinds come from the service's spans, and spanKind filters by them.
 	_, resp, _ = get(t, a, "/jaeger/api/operations?service=db&spanKind=client")
-	require.Equal(t, []any{map[string]any{"name": "SELECT", "spanKind": ""}}, resp.Data)
+	require.Equal(t, []any{map[string]any{"name": "SELECT", "spanKind": "client"}}, resp.Data)
+	_, resp, _ = get(t, a, "/jaeger/api/operations?service=db&spanKind=server")
+	require.Equal(t, []any{}, resp.Data)
+	_, resp, _ = get(t, a, "/jaeger/api/operations?service=api")
+	require.Equal(t, []any{map[string]any{"name": "GET /users", "spanKind": "server"}}, resp.Data)
 	code, resp, _ = get(t, a, "/jaeger/api/operations")
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Equal(t, []respError{{Code: 400, Msg: "parameter 'service' is required"}}, resp.Errors)
 
 	_, resp, _ = get(t, a, "/jaeger/api/dependencies?endTs=1&lookback=2")
 	require.Equal(t, []any{}, resp.Data)
+}
+
+// TestDependencies counts parent/child spans of different services: in the checkout trace
+// api's "GET /users" is the parent of db's "SELECT".
+func TestDependencies(t *testing.T) {
+	a := newTestAPI(t)
+	want := []any{map[string]any{"parent": "api", "child": "db", "callCount": float64(1)}}
+	code, resp, body := get(t, a, "/jaeger/api/dependencies")
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, want, resp.Data)
+	end := testtraces.Base.Add(time.Minute).UnixMilli()
+	_, resp, _ = get(t, a, "/jaeger/api/dependencies?endTs="+strconv.FormatInt(end, 10)+"&lookback=120000")
+	require.Equal(t, want, resp.Data)
+	_, resp, _ = get(t, a, "/jaeger/api/dependencies?endTs="+strconv.FormatInt(end-120000, 10)+"&lookback=1000")
+	require.Equal(t, []any{}, resp.Data)
+	for _, bad := range []string{"endTs=x", "lookback=0", "lookback=-5", "lookback=1h"} {
+		code, resp, _ = get(t, a, "/jaeger/api/dependencies?"+bad)
+		require.Equal(t, http.StatusBadRequest, code, bad)
+		require.Contains(t, resp.Errors[0].Msg, "parameter", bad)
+	}
 }
 
 func TestGetTraceGolden(t *testing.T) {
