@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,13 +58,15 @@ func TestRunShipsSpanLogsAndMetrics(t *testing.T) {
 		t.Skip("python3 not installed")
 	}
 	s := startServer(t, t.TempDir())
-	script := `echo hello; python3 -c "import sys; print('from python'); print('to stderr', file=sys.stderr); b = bytearray(64 << 20); import time; time.sleep(1.2)"`
+	script := `echo hello; python3 -c "import sys, logging; print('from python'); print('to stderr', file=sys.stderr); logging.error('disk full'); b = bytearray(64 << 20); import time; time.sleep(1.2)"`
 	stdout, stderr, code, rec := loupeRun(t, []string{"SLURM_JOB_ID=777", "SLURM_JOB_NAME=e2e", "MY_SECRET_TOKEN=do-not-record"},
-		"--server", s.OTLPHTTP, "--name", "e2e-run", "--tag", "stage=e2e", "--monitor-interval", "200ms",
+		"--server", s.OTLPHTTP, "--ui-url", s.HTTP, "--name", "e2e-run", "--tag", "stage=e2e", "--monitor-interval", "200ms",
 		"--env", "MY_*", "--", "sh", "-c", script)
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, "hello\nfrom python\n", stdout)
-	require.Equal(t, "to stderr\n", stderr)
+	// The job's stderr, then where to find the run.
+	require.Regexp(t, `^to stderr\nERROR:root:disk full\nloupe: run `+rec.RunID+` finished \(exit 0, [0-9.]+m?s\): `+
+		regexp.QuoteMeta(s.HTTP+"/runs/"+rec.RunID)+`\n$`, stderr)
 	require.Equal(t, "succeeded", rec.Status)
 	require.Empty(t, rec.Telemetry.SpoolFile)
 
@@ -99,7 +102,7 @@ func TestRunShipsSpanLogsAndMetrics(t *testing.T) {
 		for _, l := range logs {
 			got[l.Body] = fmt.Sprint(l.Attributes["stream"])
 		}
-		want := map[string]string{"hello": "stdout", "from python": "stdout", "to stderr": "stderr"}
+		want := map[string]string{"hello": "stdout", "from python": "stdout", "to stderr": "stderr", "ERROR:root:disk full": "stderr"}
 		for body, stream := range want {
 			if got[body] != stream {
 				return fmt.Errorf("log %q: want stream %s, got logs %v", body, stream, got)
@@ -107,6 +110,12 @@ func TestRunShipsSpanLogsAndMetrics(t *testing.T) {
 		}
 		return nil
 	})
+	// severity=error finds the job's error, and only it.
+	errs := findLogs(t, s, url.Values{"trace_id": {rec.Telemetry.TraceID}, "severity": {"error"}})
+	require.Len(t, errs, 1)
+	require.Equal(t, "ERROR:root:disk full", errs[0].Body)
+	require.Equal(t, "ERROR", errs[0].SeverityText)
+	require.Equal(t, int32(17), errs[0].SeverityNumber)
 
 	eventually(t, 30*time.Second, func() error {
 		res := instant(t, s, fmt.Sprintf(`max_over_time(loupe_run_memory_rss_bytes{loupe_run_id=%q}[10m])`, rec.RunID))

@@ -17,6 +17,7 @@ func newRunCmd() *cobra.Command {
 		tags  []string
 		env   []string
 		quiet bool
+		uiURL string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- CMD [ARGS...]",
@@ -30,7 +31,10 @@ through unchanged, signals are forwarded, and loupe exits with the child's exit 
 The run is sent as OTLP to --server (env LOUPE_SERVER): one span for the run, metrics for the
 samples, logs for the output. When the server is unreachable it is spooled to --spool-dir and
 ` + "`loupe push`" + ` sends it later. --output FILE.jsonl appends the record as one JSON line
-without any server (see docs/run.md for the fields).`,
+without any server (see docs/run.md for the fields).
+
+When the run was sent to a server, loupe prints one line on stderr after the job's output:
+"loupe: run ID finished (exit N, 3.2s): UI-URL/runs/ID" (-q: not printed).`,
 		Example: `  loupe run --name train --tag lr=0.1 -- python train.py
   loupe run --output runs.jsonl -- ./simulate --steps 1000`,
 		Args: cobra.MinimumNArgs(1),
@@ -55,9 +59,17 @@ without any server (see docs/run.md for the fields).`,
 				level = slog.LevelError + 4
 			}
 			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			code, _, err := jobs.Run(cmd.Context(), opts, args)
+			code, rec, err := jobs.Run(cmd.Context(), opts, args)
 			if err != nil {
 				return err
+			}
+			// Where to find the run, after the job's own output; a run sent nowhere
+			// (--output alone) has no page, and its id is in the record.
+			if !quiet && opts.Server != "" && rec != nil {
+				if !f.Changed("ui-url") {
+					uiURL = os.Getenv("LOUPE_UI_URL")
+				}
+				fmt.Fprintln(cmd.ErrOrStderr(), jobs.Summary(rec, jobs.UIURL(opts.Server, uiURL)))
 			}
 			if code != 0 {
 				// The job's own status is loupe's status; it is not a loupe error.
@@ -72,13 +84,14 @@ without any server (see docs/run.md for the fields).`,
 	f.StringArrayVar(&tags, "tag", nil, "tag as key=value (repeatable)")
 	f.DurationVar(&opts.MonitorInterval, "monitor-interval", opts.MonitorInterval, "time between samples of the process tree")
 	f.StringVar(&opts.Server, "server", opts.Server, "OTLP/HTTP base URL of the Loupe server (env LOUPE_SERVER); empty to send nothing")
+	f.StringVar(&uiURL, "ui-url", "", "base URL of the server's web UI for the link printed at the end (env LOUPE_UI_URL; default: --server's host on port 7070 when --server uses port 4318)")
 	f.StringVar(&opts.OutputPath, "output", "", "append the run record as one JSON line to this file")
 	f.StringVar(&opts.SpoolDir, "spool-dir", opts.SpoolDir, "where runs are kept when the server is unreachable")
 	f.StringArrayVar(&env, "env", nil, "also record this environment variable (name or glob such as MYAPP_*; repeatable); secret-looking ones are recorded with the value [REDACTED]")
 	f.BoolVar(&opts.CaptureOutput, "capture-output", opts.CaptureOutput, "ship stdout/stderr as logs (false: the child writes straight to the terminal)")
 	f.IntVar(&opts.MaxLineBytes, "max-line-bytes", opts.MaxLineBytes, "longest output line shipped as one log record; longer lines are cut (passed through whole)")
 	f.DurationVar(&opts.CaptureTimeout, "capture-timeout", opts.CaptureTimeout, "time limit for capturing metadata (git, pip list, nvidia-smi)")
-	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing of loupe's own, not even when the run is spooled")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing of loupe's own, not even the run's id at the end or when the run is spooled")
 	return cmd
 }
 
