@@ -81,6 +81,17 @@ type Options struct {
 	Targets       func(context.Context) v1.TargetRetriever
 	Rules         func(context.Context) v1.RulesRetriever
 	Alertmanagers func(context.Context) v1.AlertmanagerRetriever
+	// ScrapePools feeds /scrape_pools and Config /status/config; nil uses what Targets
+	// returns when it has those capabilities (status.go), else none and Prometheus'
+	// default configuration.
+	ScrapePools func(context.Context) v1.ScrapePoolsRetriever
+	Config      func() config.Config
+	// ListenAddress is the HTTP listen address, for the globalUrl of targets on this
+	// machine in /targets; empty shows them under the host name.
+	ListenAddress string
+	// MetadataRecorder keeps the metadata of remote-written series; nil uses the Storage
+	// when it is a MetadataRecorder (write_metadata.go).
+	MetadataRecorder MetadataRecorder
 	// Gatherer is read by /api/v1/status/tsdb; nil uses the Registerer when it is a
 	// Gatherer.
 	Gatherer prometheus.Gatherer
@@ -157,6 +168,10 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 	if meta == nil {
 		meta, _ = st.(MetadataSource)
 	}
+	recorder := opts.MetadataRecorder
+	if recorder == nil {
+		recorder, _ = st.(MetadataRecorder)
+	}
 	admin, ok := st.(v1.TSDBAdminStats)
 	if !ok {
 		admin = noAdminStats{}
@@ -176,15 +191,18 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 		EnablePerStepStats:       true,
 	})
 
+	// Remote-written metadata is kept for /metadata (write_metadata.go).
+	appendable := withWriteMetadata(st, recorder, logger.With("component", "remote-write"))
+
 	start := time.Now()
 	api := v1.NewAPI(
-		engine, st, st, st,
-		func(context.Context) v1.ScrapePoolsRetriever { return emptyScrapePools{} },
+		engine, st, appendable, st,
+		scrapePools(opts),
 		orEmptyTargets(opts.Targets),
 		orEmptyAlertmanagers(opts.Alertmanagers),
-		func() config.Config { return config.DefaultConfig },
+		statusConfig(opts),
 		flags(opts),
-		v1.GlobalURLOptions{},
+		globalURLOptions(opts.ListenAddress),
 		func(f http.HandlerFunc) http.HandlerFunc { return f },
 		admin,
 		"",    // no snapshot directory: admin endpoints are off

@@ -3,6 +3,7 @@ package prom
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
 	"os"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/scrape"
@@ -60,6 +62,62 @@ func runtimeInfo(start time.Time, retention time.Duration) v1.RuntimeInfo {
 type emptyScrapePools struct{}
 
 func (emptyScrapePools) ScrapePools() []string { return []string{} }
+
+// ConfigSource is an optional capability of what Options.Targets returns: the running
+// scrape configuration, shown by /api/v1/status/config as Prometheus shows its own
+// (Config.String: YAML with secrets written "<secret>").
+type ConfigSource interface {
+	PrometheusConfig() config.Config
+}
+
+// scrapePools answers /api/v1/scrape_pools: Options.ScrapePools, else the targets'
+// retriever when it also lists pools (Prometheus' scrape manager does), else none.
+func scrapePools(o Options) func(context.Context) v1.ScrapePoolsRetriever {
+	if o.ScrapePools != nil {
+		return o.ScrapePools
+	}
+	return func(ctx context.Context) v1.ScrapePoolsRetriever {
+		if o.Targets != nil {
+			if p, ok := o.Targets(ctx).(v1.ScrapePoolsRetriever); ok {
+				return p
+			}
+		}
+		return emptyScrapePools{}
+	}
+}
+
+// statusConfig answers /api/v1/status/config: Options.Config, else the targets'
+// retriever when it is a ConfigSource, else Prometheus' defaults (no scrape configs).
+func statusConfig(o Options) func() config.Config {
+	if o.Config != nil {
+		return o.Config
+	}
+	return func() config.Config {
+		if o.Targets != nil {
+			if c, ok := o.Targets(context.Background()).(ConfigSource); ok {
+				return c.PrometheusConfig()
+			}
+		}
+		return config.DefaultConfig
+	}
+}
+
+// globalURLOptions tell /api/v1/targets how to show targets on localhost in globalUrl:
+// with this machine's host name, as Prometheus does with its default external URL. With
+// empty options every localhost target got the error of splitting an empty listen
+// address (lastError ": missing port in address") though it was healthy.
+func globalURLOptions(listen string) v1.GlobalURLOptions {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if _, port, err := net.SplitHostPort(listen); err == nil && port != "" && port != "0" {
+		// A target on this very port is Loupe itself, shown under host:port.
+		return v1.GlobalURLOptions{ListenAddress: listen, Host: net.JoinHostPort(host, port), Scheme: "http"}
+	}
+	// Port 0 matches no target: every localhost target is shown as host:its port.
+	return v1.GlobalURLOptions{ListenAddress: ":0", Host: host, Scheme: "http"}
+}
 
 type emptyTargets struct{}
 
