@@ -1,7 +1,7 @@
 package logql
 
 import (
-	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -154,73 +154,6 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-func binary(x *BinaryExpr, l, r *vec, n int) (*vec, error) {
-	comparison := compareOps[x.Op]
-	if x.Bool && !comparison {
-		return nil, &InputError{fmt.Sprintf("bool modifier can only be used on comparison operators, not %s", x.Op)}
-	}
-	if l.scalar && r.scalar {
-		v := &vec{scalar: true, sval: make([]float64, n)}
-		for i := range n {
-			val, keep := binOp(x.Op, l.sval[i], r.sval[i])
-			if comparison {
-				val = b2f(keep)
-			}
-			v.sval[i] = val
-		}
-		return v, nil
-	}
-	out := &vec{series: map[string]*stepSeries{}}
-	apply := func(s *stepSeries, i int, a, b float64, keepLeft bool) {
-		val, keep := binOp(x.Op, a, b)
-		switch {
-		case comparison && x.Bool:
-			val = b2f(keep)
-		case comparison:
-			if !keep {
-				return
-			}
-			val = a
-			if !keepLeft {
-				val = b
-			}
-		}
-		o := out.get(s.labels, n)
-		o.has[i], o.vals[i] = true, val
-	}
-	switch {
-	case r.scalar:
-		for _, s := range l.series {
-			for i := range n {
-				if s.has[i] {
-					apply(s, i, s.vals[i], r.sval[i], true)
-				}
-			}
-		}
-	case l.scalar:
-		for _, s := range r.series {
-			for i := range n {
-				if s.has[i] {
-					apply(s, i, l.sval[i], s.vals[i], false)
-				}
-			}
-		}
-	default:
-		for k, s := range l.series {
-			o, ok := r.series[k]
-			if !ok {
-				continue
-			}
-			for i := range n {
-				if s.has[i] && o.has[i] {
-					apply(s, i, s.vals[i], o.vals[i], true)
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
 var compareOps = map[string]bool{"==": true, "!=": true, ">": true, "<": true, ">=": true, "<=": true}
 
 func b2f(b bool) float64 {
@@ -259,4 +192,33 @@ func readsLabels(stages []Stage) bool {
 		}
 	}
 	return false
+}
+
+// labelReplace is PromQL's label_replace: where the anchored regexp matches the value of
+// src, dst is set to the expanded replacement (removed when that is empty).
+func labelReplace(x *LabelReplace, in *vec, n int) (*vec, error) {
+	if in.scalar {
+		return nil, &InputError{"label_replace needs a vector, not a scalar"}
+	}
+	out := &vec{series: map[string]*stepSeries{}}
+	for _, s := range in.series {
+		ls := s.labels
+		if idx := x.re.FindStringSubmatchIndex(ls[x.Src]); idx != nil {
+			v := string(x.re.ExpandString(nil, x.Replacement, ls[x.Src], idx))
+			ls = maps.Clone(ls)
+			if v == "" {
+				delete(ls, x.Dst)
+			} else {
+				ls[x.Dst] = v
+			}
+		}
+		k := labelsKey(ls)
+		if _, dup := out.series[k]; dup {
+			return nil, &InputError{"vector cannot contain metrics with the same labelset"}
+		}
+		c := *s
+		c.labels = ls
+		out.series[k] = &c
+	}
+	return out, nil
 }

@@ -169,6 +169,11 @@ type RangeAggr struct {
 	Offset   time.Duration
 	Unwrap   *UnwrapStage
 	Grouping *Grouping // for unwrapped range aggregations: avg_over_time(...) by (a)
+	// want are the labels that enclosing `by (...)` groupings (and this one) keep, set by
+	// Parse: structured metadata named there becomes a series label (see evalRange).
+	want []string
+	// preserveErr: samples with __error__ are kept rather than failing the query.
+	preserveErr bool
 }
 
 // VectorAggr is `sum by (a) (expr)`, `topk(5, expr)` and friends.
@@ -179,12 +184,32 @@ type VectorAggr struct {
 	Inner    SampleExpr
 }
 
-// BinaryExpr is `a <op> b` with arithmetic or comparison operators.
+// BinaryExpr is `a <op> b` with arithmetic, comparison or set (and, or, unless)
+// operators.
 type BinaryExpr struct {
 	Op          string
 	Bool        bool // comparison returns 0/1 instead of filtering
 	Left, Right SampleExpr
+	Match       *VectorMatch // on/ignoring/group_left/group_right; nil matches all labels
 }
+
+// VectorMatch is how the series of two vectors pair up, as in PromQL.
+type VectorMatch struct {
+	On      bool     // match on Labels only; else ignoring Labels
+	Labels  []string // the on(...) or ignoring(...) list
+	Card    string   // "one-to-one", "many-to-one" (group_left), "one-to-many" (group_right)
+	Include []string // group_left(...)/group_right(...) labels copied from the "one" side
+}
+
+// LabelReplace is label_replace(v, "dst", "replacement", "src", "regex").
+type LabelReplace struct {
+	Inner                     SampleExpr
+	Dst, Replacement, Src, Re string
+	re                        *regexp.Regexp
+}
+
+func (*LabelReplace) isExpr()   {}
+func (*LabelReplace) isSample() {}
 
 // Literal is a number.
 type Literal struct{ Value float64 }

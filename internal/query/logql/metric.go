@@ -47,15 +47,34 @@ func (e *Engine) stepTimes(p Params) ([]int64, error) {
 	if p.Step < 0 {
 		return nil, &InputError{"step must be > 0"}
 	}
-	n := int64(p.End.Sub(p.Start)/p.Step) + 1
+	if p.Step == 0 {
+		return nil, &InputError{"step must be > 0"}
+	}
+	// Loki's query frontend aligns start and end down to multiples of the step (its
+	// step_align middleware, in milliseconds), so points fall on multiples of the step.
+	step := int64(p.Step)
+	if ms := int64(time.Millisecond); step >= ms {
+		step = step / ms * ms
+	}
+	start, end := alignDown(p.Start.UnixNano(), step), alignDown(p.End.UnixNano(), step)
+	n := (end-start)/step + 1
 	if n > int64(e.opts.MaxSteps) {
 		return nil, &InputError{fmt.Sprintf("exceeded maximum resolution of %d points per time series, try a larger step (now %s over %s)", e.opts.MaxSteps, p.Step, p.End.Sub(p.Start))}
 	}
 	out := make([]int64, n)
 	for i := range out {
-		out[i] = p.Start.UnixNano() + int64(i)*int64(p.Step)
+		out[i] = start + int64(i)*step
 	}
 	return out, nil
+}
+
+// alignDown returns the largest multiple of step at or before t.
+func alignDown(t, step int64) int64 {
+	r := t % step
+	if r < 0 {
+		r += step
+	}
+	return t - r
 }
 
 func (e *Engine) evalMetric(ctx context.Context, x SampleExpr, p Params) (*Result, error) {
@@ -162,6 +181,12 @@ func (e *Engine) eval(ctx context.Context, x SampleExpr, times []int64, st *Stat
 			return nil, err
 		}
 		return binary(x, l, r, len(times))
+	case *LabelReplace:
+		in, err := e.eval(ctx, x.Inner, times, st)
+		if err != nil {
+			return nil, err
+		}
+		return labelReplace(x, in, len(times))
 	}
 	return nil, fmt.Errorf("unknown expression %T", x)
 }
@@ -205,7 +230,7 @@ func (e *Engine) evalRange(ctx context.Context, r *RangeAggr, times []int64, st 
 		width = gcd(shifted[1]-shifted[0], rng)
 	}
 	counting := r.Op == "count_over_time" || r.Op == "rate" || r.Op == "bytes_over_time" || r.Op == "bytes_rate"
-	if counting && r.Unwrap == nil && len(s.stages) == 0 && (last-first+rng)/width <= maxBuckets {
+	if counting && r.Unwrap == nil && len(s.stages) == 0 && !wantsMetadata(r.want, s, true) && (last-first+rng)/width <= maxBuckets {
 		st.PushedDown = true
 		return out, e.evalRangePushed(ctx, r, s, shifted, width, out, st)
 	}
@@ -290,7 +315,7 @@ type sample struct {
 // aggregates the samples of each window in Go.
 func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, times []int64, out *vec, st *Stats, preGroup *Grouping) error {
 	s.sel.Unordered = true
-	s.sel.NoAttributes = !readsLabels(s.stages)
+	s.sel.NoAttributes = !readsLabels(s.stages) && !wantsMetadata(r.want, s, false)
 	type acc struct {
 		labels  map[string]string
 		samples []sample
@@ -315,7 +340,7 @@ func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, 
 		if !run(s.stages, en) {
 			continue
 		}
-		if kind, bad := en.labels[errorLabel]; bad {
+		if kind, bad := en.labels[errorLabel]; bad && !r.preserveErr {
 			return &InputError{fmt.Sprintf("pipeline error: '%s' for series: '%s'. Use a label filter to intentionally skip this error. (e.g | __error__!=\"%s\"). To skip all potential errors you can match empty errors.(e.g __error__=\"\") The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )",
 				kind, LabelsString(en.seriesLabels(unwrapped)), kind)}
 		}
@@ -330,6 +355,11 @@ func (e *Engine) evalRangeRows(ctx context.Context, r *RangeAggr, s *selection, 
 			v = float64(len(en.line))
 		}
 		ls2 := en.seriesLabels(unwrapped)
+		for _, k := range r.want {
+			if en.meta[k] {
+				ls2[k] = en.labels[k] // structured metadata named by a `by` grouping
+			}
+		}
 		if r.Grouping != nil {
 			ls2 = group(r.Grouping, ls2)
 		}
@@ -467,4 +497,25 @@ func (e *Engine) evalAbsent(ctx context.Context, r *RangeAggr, times []int64, st
 		}
 	}
 	return &vec{series: map[string]*stepSeries{labelsKey(ls): out}}, nil
+}
+
+// wantsMetadata reports whether a label that a `by` grouping keeps (want) may be
+// structured metadata: it is not a label of every selected stream. Such a grouping
+// needs the rows (and their attributes) rather than the store's per-stream counts.
+// For the pushdown decision (forCounting), level and detected_level do not count:
+// Grafana's log volume query groups by them and must stay a store count (Loupe's
+// detected_level comes with the counts; `level` would only split by metadata of that
+// name, which Loupe then does not see).
+func wantsMetadata(want []string, s *selection, forCounting bool) bool {
+	for _, k := range want {
+		if k == errorLabel || k == errorDetailsLabel || forCounting && (k == "level" || k == "detected_level") {
+			continue
+		}
+		for _, ks := range s.keysets {
+			if !ks[k] {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -37,6 +37,7 @@ func Parse(src string) (Expr, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, p.unexpected(t)
 	}
+	annotate(e, nil, nil)
 	return e, nil
 }
 

@@ -2,6 +2,8 @@ package logql
 
 import (
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -49,17 +51,14 @@ func (p *parser) sampleExpr(minPrec int) (SampleExpr, error) {
 		if !ok || t.kind == tString || prec <= minPrec {
 			return left, nil
 		}
-		if t.kind == tIdent {
-			return nil, p.unsupported(t, t.text)
-		}
 		p.next()
 		b := &BinaryExpr{Op: t.text, Left: left}
 		if n := p.peek(); n.kind == tIdent && n.text == "bool" {
 			p.next()
 			b.Bool = true
 		}
-		if n := p.peek(); n.kind == tIdent && (n.text == "on" || n.text == "ignoring" || n.text == "group_left" || n.text == "group_right") {
-			return nil, p.unsupported(n, n.text)
+		if b.Match, err = p.vectorMatch(b.Op); err != nil {
+			return nil, err
 		}
 		next := prec
 		if t.text == "^" {
@@ -120,6 +119,8 @@ func (p *parser) primary() (SampleExpr, error) {
 			return &Literal{Value: math.NaN()}, nil
 		}
 		return &Literal{Value: math.Inf(1)}, nil
+	case t.kind == tIdent && t.text == "label_replace" && p.peekAt(1).text == "(":
+		return p.labelReplace()
 	case t.kind == tIdent && t.text == "vector" && p.peekAt(1).text == "(":
 		p.next()
 		p.next()
@@ -273,4 +274,139 @@ func (p *parser) vectorAggr() (SampleExpr, error) {
 		}
 	}
 	return v, nil
+}
+
+// vectorMatch parses `on (a, b)` / `ignoring (a)` and `group_left (c)` / `group_right`
+// after a binary operator.
+func (p *parser) vectorMatch(op string) (*VectorMatch, error) {
+	t := p.peek()
+	if t.kind != tIdent || t.text != "on" && t.text != "ignoring" && t.text != "group_left" && t.text != "group_right" {
+		return nil, nil
+	}
+	if t.text != "on" && t.text != "ignoring" {
+		return nil, p.errAt(t.pos, "%s needs on(...) or ignoring(...) before it", t.text)
+	}
+	p.next()
+	m := &VectorMatch{On: t.text == "on", Card: "one-to-one"}
+	var err error
+	if m.Labels, err = p.labelList(); err != nil {
+		return nil, err
+	}
+	if g := p.peek(); g.kind == tIdent && (g.text == "group_left" || g.text == "group_right") {
+		if op == "and" || op == "or" || op == "unless" {
+			return nil, p.errAt(g.pos, "no grouping allowed for %q operation", op)
+		}
+		p.next()
+		m.Card = "many-to-one"
+		if g.text == "group_right" {
+			m.Card = "one-to-many"
+		}
+		if p.isPunct("(") {
+			if m.Include, err = p.labelList(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// labelList parses `(a, b, ...)`.
+func (p *parser) labelList() ([]string, error) {
+	if err := p.expectPunct("("); err != nil {
+		return nil, err
+	}
+	var out []string
+	for !p.isPunct(")") {
+		if len(out) > 0 {
+			if err := p.expectPunct(","); err != nil {
+				return nil, err
+			}
+		}
+		l, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l.text)
+	}
+	p.next()
+	return out, nil
+}
+
+// labelReplace parses label_replace(v, "dst", "replacement", "src", "regex").
+func (p *parser) labelReplace() (SampleExpr, error) {
+	p.next()
+	p.next() // (
+	inner, err := p.sampleExpr(0)
+	if err != nil {
+		return nil, err
+	}
+	var args [4]token
+	for i := range args {
+		if err := p.expectPunct(","); err != nil {
+			return nil, err
+		}
+		if args[i], err = p.expectString(); err != nil {
+			return nil, err
+		}
+	}
+	lr := &LabelReplace{Inner: inner, Dst: args[0].text, Replacement: args[1].text, Src: args[2].text, Re: args[3].text}
+	if !validLabelName(lr.Dst) || lr.Dst == "" {
+		return nil, p.errAt(args[0].pos, "invalid destination label name in label_replace(): %s", lr.Dst)
+	}
+	if lr.re, err = regexp.Compile("^(?s:" + lr.Re + ")$"); err != nil {
+		return nil, p.errAt(args[3].pos, "invalid regular expression in label_replace(): %s", lr.Re)
+	}
+	return lr, p.expectPunct(")")
+}
+
+// annotate records on each range aggregation the labels that enclosing `by` groupings
+// keep (want), so that structured metadata named there becomes a series label, and
+// whether a pipeline error is explicitly asked for (see RangeAggr.preserveErr).
+func annotate(e Expr, want []string, parent *VectorAggr) {
+	switch x := e.(type) {
+	case *RangeAggr:
+		x.want = want
+		if x.Grouping != nil && !x.Grouping.Without {
+			x.want = append(slices.Clone(want), x.Grouping.Labels...)
+		}
+		// Loki keeps errors in a metric only when the aggregation right above groups with
+		// by (...) or not at all, and the grouping or a label filter names __error__
+		// (its parser hints' PreserveError).
+		if parent != nil && (parent.Grouping == nil || !parent.Grouping.Without) {
+			x.preserveErr = slices.Contains(x.want, errorLabel) || filtersName(x.Log.Stages, errorLabel)
+		}
+	case *VectorAggr:
+		if x.Grouping != nil && !x.Grouping.Without {
+			want = append(slices.Clone(want), x.Grouping.Labels...)
+		}
+		annotate(x.Inner, want, x)
+	case *BinaryExpr:
+		if x.Match != nil && x.Match.On {
+			want = append(slices.Clone(want), x.Match.Labels...)
+		}
+		annotate(x.Left, want, nil)
+		annotate(x.Right, want, nil)
+	case *LabelReplace:
+		annotate(x.Inner, append(slices.Clone(want), x.Src), nil)
+	}
+}
+
+// filtersName reports whether a label filter of the stages compares the label name.
+func filtersName(stages []Stage, name string) bool {
+	var walk func(f LabelFilter) bool
+	walk = func(f LabelFilter) bool {
+		switch x := f.(type) {
+		case *LabelBinary:
+			return walk(x.Left) || walk(x.Right)
+		case *LabelCompare:
+			return x.Name == name
+		}
+		return false
+	}
+	for _, s := range stages {
+		if lf, ok := s.(*LabelFilterStage); ok && walk(lf.Filter) {
+			return true
+		}
+	}
+	return false
 }

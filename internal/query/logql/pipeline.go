@@ -15,7 +15,8 @@ import (
 // detected_level (from the severity), structured metadata (record attributes, trace_id,
 // span_id) and labels the pipeline extracts. Structured metadata is visible to filters
 // and templates and returned with log lines, but is not a label of metric series (Loki
-// would make it one, giving one series per trace id); detected_level is, so that
+// would make it one, giving one series per trace id) unless a `by (...)` grouping names
+// it (see RangeAggr.want); detected_level is, so that
 // `sum by (detected_level) (count_over_time(...))`, Grafana's log volume, works.
 
 // Error labels set by stages, as Loki names them.
