@@ -33,7 +33,6 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	promOpts.Version = version.Get().Version
 	promOpts.Revision = version.Get().Revision
 	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
-	promOpts.MaxOTLPBodyBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus api: %w", err)
@@ -42,6 +41,9 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", promAPI)
+	// Prometheus' OTLP path is served by the OTLP receiver itself, so that it shares its
+	// decoder (with the nesting check), the pipeline's limits and its backpressure.
+	mux.Handle(prom.Prefix+"/otlp/v1/metrics", http.StripPrefix(prom.Prefix+"/otlp", s.receiver.Handler()))
 	mux.Handle("/api/loupe/v1/", native.New(events, events, s.logger.With("component", "api")).WithRuns(events))
 	tempoAPI := tempo.New(events, s.logger.With("component", "tempo"))
 	for _, p := range tempo.Paths() {

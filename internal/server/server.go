@@ -143,11 +143,6 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start statsd receiver: %w", err)
 	}
 
-	mux, err := s.routes(events, metrics, pipe, statsdRecv)
-	if err != nil {
-		return err
-	}
-
 	recvCfg := otlp.DefaultConfig()
 	recvCfg.GRPCAddr = s.cfg.Listen.OTLPGRPC
 	recvCfg.HTTPAddr = s.cfg.Listen.OTLPHTTP
@@ -155,6 +150,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.receiver = otlp.New(recvCfg, pipe, s.logger.With("component", "otlp"), s.reg)
 	if err := s.start(ctx, s.receiver); err != nil {
 		return fmt.Errorf("start otlp receivers: %w", err)
+	}
+
+	mux, err := s.routes(events, metrics, pipe, statsdRecv)
+	if err != nil {
+		return err
 	}
 
 	if err := s.start(ctx, s.newHTTPServer(mux)); err != nil {

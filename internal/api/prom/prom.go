@@ -3,8 +3,8 @@
 //
 // The endpoints are Prometheus' own (web/api/v1), so envelopes, parameters and errors are
 // exactly Prometheus'. Loupe replaces only /api/v1/metadata (answered from the metadata of
-// OTLP writes instead of scrape targets) and /api/v1/otlp/v1/metrics (written through the
-// storage's store.MetricWriter, so OTLP over HTTP and OTLP over gRPC translate the same way).
+// OTLP writes instead of scrape targets). /api/v1/otlp/v1/metrics is not served here: the
+// server mounts its OTLP receiver on that path.
 package prom
 
 import (
@@ -24,8 +24,6 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/httputil"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
-
-	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // Prefix is where the handler expects to be mounted: it routes on the full request path.
@@ -36,7 +34,6 @@ type Storage interface {
 	storage.SampleAndChunkQueryable // PromQL, series, labels, remote read
 	storage.ExemplarQueryable       // query_exemplars
 	storage.Appendable              // remote write
-	store.MetricWriter              // OTLP over HTTP
 }
 
 // MetadataSource is an optional capability of a Storage (or another source passed in
@@ -63,10 +60,10 @@ type Options struct {
 
 	// RemoteWrite enables /api/v1/write (Prometheus remote write 1.0 and 2.0).
 	RemoteWrite bool
-	// OTLPWrite enables /api/v1/otlp/v1/metrics.
+	// OTLPWrite says whether the server serves /api/v1/otlp/v1/metrics, for
+	// /api/v1/status/flags. The path is not served here: the server mounts its OTLP
+	// receiver there, so that it shares that receiver's decoder, limits and backpressure.
 	OTLPWrite bool
-	// MaxOTLPBodyBytes limits the decompressed size of an OTLP request (413 beyond).
-	MaxOTLPBodyBytes int64
 
 	// Retention is shown by /api/v1/status/runtimeinfo and /api/v1/status/flags.
 	Retention time.Duration
@@ -107,7 +104,6 @@ func DefaultOptions() Options {
 		MaxConcurrentQueries: 20,
 		RemoteWrite:          true,
 		OTLPWrite:            true,
-		MaxOTLPBodyBytes:     64 << 20,
 		Retention:            7 * 24 * time.Hour,
 	}
 }
@@ -123,8 +119,6 @@ func (o Options) Validate() error {
 		return fmt.Errorf("max samples must be positive, got %d", o.MaxSamples)
 	case o.MaxConcurrentQueries <= 0:
 		return fmt.Errorf("max concurrent queries must be positive, got %d", o.MaxConcurrentQueries)
-	case o.OTLPWrite && o.MaxOTLPBodyBytes <= 0:
-		return fmt.Errorf("max OTLP body bytes must be positive, got %d", o.MaxOTLPBodyBytes)
 	}
 	if _, err := regexp.Compile(o.CORSOrigin); err != nil {
 		return fmt.Errorf("CORS origin %q: %w", o.CORSOrigin, err)
@@ -228,7 +222,7 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 		nil, // default stats renderer
 		opts.RemoteWrite,
 		config.RemoteWriteProtoMsgs{config.RemoteWriteProtoMsgV1, config.RemoteWriteProtoMsgV2},
-		false, false, false, // Prometheus' OTLP handler is replaced below
+		false, false, false, // OTLP: the server mounts its OTLP receiver on Prefix+"/otlp/v1/metrics"
 		false, // created-timestamp zero ingestion
 	)
 	router := route.New().WithPrefix(Prefix)
@@ -239,13 +233,6 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 	mux.Handle("GET "+Prefix+"/metadata", httputil.CompressionHandler{
 		Handler: &metadataHandler{source: meta, cors: cors, logger: logger},
 	})
-	if opts.OTLPWrite {
-		mux.Handle("POST "+Prefix+"/otlp/v1/metrics", &otlpHandler{
-			writer: st, maxBytes: opts.MaxOTLPBodyBytes, logger: logger.With("component", "prom-otlp"),
-		})
-	} else {
-		mux.Handle(Prefix+"/otlp/v1/metrics", http.NotFoundHandler())
-	}
 	return &API{engine: engine, mux: mux}, nil
 }
 

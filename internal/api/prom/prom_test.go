@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
 	"github.com/loupe-dev/loupe/internal/api/prom"
 	"github.com/loupe-dev/loupe/internal/store/tsdb"
@@ -219,47 +218,6 @@ func TestRemoteWrite(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	require.Equal(t, map[string]float64{"rw": 42}, e.instant(t, "rw_metric", "job"))
-}
-
-func postOTLP(t *testing.T, e *env, body []byte, contentType string) (*http.Response, []byte) {
-	t.Helper()
-	resp, err := http.Post(e.srv.URL+"/api/v1/otlp/v1/metrics", contentType, bytes.NewReader(body))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	_, err = buf.ReadFrom(resp.Body)
-	require.NoError(t, err)
-	return resp, buf.Bytes()
-}
-
-func TestOTLPWrite(t *testing.T) {
-	e := newEnv(t)
-	b := tsdbtest.NewBatch(map[string]string{"service.name": "otlp"})
-	b.Gauge("queue.depth", "", nil, e.evalTime(), 0, 7)
-	b.ExpHistogram("bad", "", nil, tsdbtest.ExpHistogramPoint{T: e.evalTime(), Scale: -6, Counts: []uint64{1}})
-	raw, err := pmetricotlp.NewExportRequestFromMetrics(b.Metrics).MarshalProto()
-	require.NoError(t, err)
-
-	resp, body := postOTLP(t, e, raw, "application/x-protobuf")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Equal(t, "application/x-protobuf", resp.Header.Get("Content-Type"))
-	out := pmetricotlp.NewExportResponse()
-	require.NoError(t, out.UnmarshalProto(body))
-	require.Equal(t, int64(1), out.PartialSuccess().RejectedDataPoints())
-	require.Contains(t, out.PartialSuccess().ErrorMessage(), "scale -6")
-	require.Equal(t, map[string]float64{"otlp": 7}, e.instant(t, "queue_depth", "job"))
-
-	js, err := pmetricotlp.NewExportRequestFromMetrics(b.Metrics).MarshalJSON()
-	require.NoError(t, err)
-	resp, body = postOTLP(t, e, js, "application/json; charset=utf-8")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Contains(t, string(body), `"rejectedDataPoints":"1"`)
-
-	resp, _ = postOTLP(t, e, raw, "text/plain")
-	require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode)
-	resp, body = postOTLP(t, e, []byte("{not json"), "application/json")
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	require.Contains(t, string(body), "decode OTLP metrics")
 }
 
 func TestExemplars(t *testing.T) {
