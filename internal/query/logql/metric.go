@@ -263,7 +263,7 @@ func (e *Engine) evalRangePushed(ctx context.Context, r *RangeAggr, s *selection
 		}
 		if _, has := ls["detected_level"]; !has && b.Level != "" {
 			ls = maps.Clone(ls)
-			ls["detected_level"] = b.Level
+			ls["detected_level"] = normalizeLevel(b.Level)
 		}
 		k := labelsKey(ls)
 		x := per[k]

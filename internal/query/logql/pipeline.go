@@ -109,11 +109,11 @@ func StreamLabels(st plan.Stream) map[string]string {
 	return out
 }
 
-// detectedLevel is the Loki detected_level of a record: its severity text in lower case,
-// else the name of its severity number.
+// detectedLevel is the Loki detected_level of a record: its severity text normalised
+// as Loki does (see normalizeLevel), else the name of its severity number.
 func detectedLevel(text string, number int32) string {
 	if text != "" {
-		return strings.ToLower(text)
+		return normalizeLevel(text)
 	}
 	switch {
 	case number >= 1 && number <= 4:
@@ -130,6 +130,26 @@ func detectedLevel(text string, number int32) string {
 		return "fatal"
 	}
 	return ""
+}
+
+// normalizeLevel maps level spellings to Loki's detected_level values (its
+// distributor's normalizeLogLevel): trc, dbg, inf, information, wrn, warning and err
+// become trace, debug, info, warn and error; other values are lower-cased.
+func normalizeLevel(s string) string {
+	switch l := strings.ToLower(s); l {
+	case "trc":
+		return "trace"
+	case "dbg":
+		return "debug"
+	case "inf", "information":
+		return "info"
+	case "wrn", "warning":
+		return "warn"
+	case "err":
+		return "error"
+	default:
+		return l
+	}
 }
 
 // newEntry builds the pipeline entry of a stored row of a stream with the given labels.

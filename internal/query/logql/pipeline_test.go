@@ -129,3 +129,11 @@ func TestTemplateFunctions(t *testing.T) {
 	f(`{{ now | unixEpoch | len | printf "%d" }}`, "10")
 	f(`{{ __line__ | count "=" }}`, "9")
 }
+
+func TestDetectedLevelNormalised(t *testing.T) {
+	for in, want := range map[string]string{"WARNING": "warn", "warn": "warn", "Err": "error", "ERROR": "error",
+		"information": "info", "INF": "info", "dbg": "debug", "trc": "trace", "critical": "critical", "Notice": "notice"} {
+		require.Equal(t, want, detectedLevel(in, 0), in)
+	}
+	require.Equal(t, "warn", detectedLevel("", 13))
+}
