@@ -195,27 +195,40 @@ type rowRange struct{ first, last int64 }
 // with the tail, or nil when the filters do not help: nothing indexed, or more than
 // maxShare of the blocks may match (a plain scan then costs no more).
 func (ix *blockIndex) candidates(ctx context.Context, db *sql.DB, day int64, maxShare float64, mayMatch func(filter []byte) bool) ([]rowRange, error) {
-	blocks, err := ix.cache.blocks(ctx, db, ix.table, day)
-	if err != nil || len(blocks) == 0 {
+	keep, blocks, err := ix.matching(ctx, db, day, mayMatch)
+	if err != nil || keep == nil {
 		return nil, err
 	}
+	matches := int64(0)
+	for _, r := range keep[:len(keep)-1] {
+		matches += (r.last - r.first + 1) / ix.blockRows
+	}
+	if float64(matches) > maxShare*float64(blocks) || len(keep) > maxCandidateRanges {
+		return nil, nil
+	}
+	return keep, nil
+}
+
+// matching returns the rowid ranges of the blocks of day whose filters mayMatch, then the
+// tail (the rows past the last filter, an open range), and how many blocks have filters;
+// nil when none has.
+func (ix *blockIndex) matching(ctx context.Context, db *sql.DB, day int64, mayMatch func(filter []byte) bool) ([]rowRange, int, error) {
+	blocks, err := ix.cache.blocks(ctx, db, ix.table, day)
+	if err != nil || len(blocks) == 0 {
+		return nil, 0, err
+	}
 	var keep []rowRange
-	matches := 0
 	for _, b := range blocks {
 		if !mayMatch(b.bloom) {
 			continue
 		}
-		matches++
 		if n := len(keep); n > 0 && keep[n-1].last+1 == b.first {
 			keep[n-1].last = b.last
 		} else {
 			keep = append(keep, rowRange{b.first, b.last})
 		}
 	}
-	if float64(matches) > maxShare*float64(len(blocks)) || len(keep) > maxCandidateRanges {
-		return nil, nil
-	}
-	return append(keep, rowRange{blocks[len(blocks)-1].last + 1, -1}), nil
+	return append(keep, rowRange{blocks[len(blocks)-1].last + 1, -1}), len(blocks), nil
 }
 
 // maxCandidateRanges bounds the UNION ALL handed to DuckDB.

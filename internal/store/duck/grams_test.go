@@ -130,11 +130,11 @@ func TestSearchIndexPrunesAndFindsEverything(t *testing.T) {
 	ctx := context.Background()
 	day := dayOf(benchStart.UnixNano())
 
-	ranges, err := s.searchRanges(ctx, day, bodyNeedles{{"xqzneedle"}})
+	ranges, err := s.searchRanges(ctx, day, logIndexQuery{needles: bodyNeedles{{"xqzneedle"}}})
 	require.NoError(t, err)
 	require.Equal(t, []rowRange{{200, 299}, {700, 799}, {1000, -1}}, ranges,
 		"only the blocks holding the needle, and the tail")
-	ranges, err = s.searchRanges(ctx, day, bodyNeedles{{"record"}})
+	ranges, err = s.searchRanges(ctx, day, logIndexQuery{needles: bodyNeedles{{"record"}}})
 	require.NoError(t, err)
 	require.Nil(t, ranges, "a needle in every block prunes nothing")
 
@@ -210,7 +210,7 @@ func TestSearchIndexSurvivesRestartAndRetention(t *testing.T) {
 	waitFilters(t, s, s.bodyIndex, 11)
 	require.EqualValues(t, 1, s.bodyIndex.readBacks.Load(),
 		"the block in progress at the restart is read back: its first 50 bodies were written before")
-	ranges, err := s.searchRanges(ctx, dayOf(benchStart.UnixNano()), bodyNeedles{{"XQZNeedle"}})
+	ranges, err := s.searchRanges(ctx, dayOf(benchStart.UnixNano()), logIndexQuery{needles: bodyNeedles{{"XQZNeedle"}}})
 	require.NoError(t, err)
 	require.Contains(t, ranges, rowRange{1000, 1099}, "the block that was the tail")
 
@@ -267,7 +267,7 @@ func TestBodyFilterMissesNoRows(t *testing.T) {
 			}
 		}
 		return nil
-	}, nil, func(_ *sql.Conn, _ bool) { s.openBodies.forget(days) }))
+	}, nil, func(_ *sql.Conn, _ bool) { s.openBodies.forget(days); s.openTerms.forget(days) }))
 	require.NoError(t, s.WriteLogs(ctx, batch(80, 60, false)))
 	waitFilters(t, s, s.bodyIndex, 1)
 	require.EqualValues(t, 1, s.bodyIndex.readBacks.Load(), "the block was read back")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"iter"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // Body search index, part 3: the write path's share. The indexer could read every block's
@@ -19,16 +21,65 @@ import (
 // under the logs writeMu (writeBatch's settled callback and retention), so its row counts
 // follow every batch of a partition, in order.
 type openBlocks struct {
-	rows  int64              // rows per block
-	built chan<- builtFilter // to the indexer; never waited on
-	days  map[int64]*openBlock
+	rows      int64              // rows per block
+	built     chan<- builtFilter // to the indexer; never waited on
+	newFilter func() rowFilter
+	days      map[int64]*openBlock
 }
+
+// rowFilter is a block filter the writer builds from the rows it commits.
+type rowFilter interface {
+	// add adds r and reports whether it could: when not (a body stored as JSON text,
+	// which is not hashed here), the block is left to the indexer to read back.
+	add(r *logRow) bool
+	bytes() []byte
+}
+
+// gramRows builds the trigram filter of bodies (grams.go).
+type gramRows struct{ f gramFilter }
+
+func newGramRows() rowFilter { return &gramRows{newGramFilter()} }
+
+func (g *gramRows) add(r *logRow) bool {
+	b := r.lr.Body()
+	switch b.Type() {
+	case pcommon.ValueTypeStr:
+		g.f.add(b.Str())
+	case pcommon.ValueTypeEmpty:
+	default:
+		return false
+	}
+	return true
+}
+
+func (g *gramRows) bytes() []byte { return g.f }
+
+// termRows builds the term filter of bodies and attributes (terms.go).
+type termRows struct{ f *termFilter }
+
+func newTermRows() rowFilter { return &termRows{newTermFilter()} }
+
+func (t *termRows) add(r *logRow) bool {
+	b := r.lr.Body()
+	switch b.Type() {
+	case pcommon.ValueTypeStr:
+		t.f.addBody(b.Str())
+	case pcommon.ValueTypeEmpty:
+	default:
+		return false
+	}
+	t.f.addAttrs(r.lr.Attributes())
+	t.f.addResource(r.resID, r.res)
+	return true
+}
+
+func (t *termRows) bytes() []byte { return t.f.bytes() }
 
 // openBlock is one partition's block in progress.
 type openBlock struct {
 	count    int64 // rows in the partition
 	first    int64 // first row of the block in progress
-	filter   gramFilter
+	filter   rowFilter
 	complete bool // filter has every body from first to count
 }
 
@@ -38,13 +89,13 @@ type builtFilter struct {
 	filterBlock
 }
 
-func newOpenBlocks(rows int64, built chan<- builtFilter) *openBlocks {
-	return &openBlocks{rows: rows, built: built, days: map[int64]*openBlock{}}
+func newOpenBlocks(rows int64, built chan<- builtFilter, newFilter func() rowFilter) *openBlocks {
+	return &openBlocks{rows: rows, built: built, newFilter: newFilter, days: map[int64]*openBlock{}}
 }
 
-// committed adds the bodies of a committed batch's rows in day's partition, in the order
-// they were appended (ok false: a body stored as JSON text, which is not hashed here).
-func (o *openBlocks) committed(ctx context.Context, conn *sql.Conn, day int64, bodies iter.Seq2[string, bool]) {
+// committed adds a committed batch's rows in day's partition, in the order they were
+// appended.
+func (o *openBlocks) committed(ctx context.Context, conn *sql.Conn, day int64, rows iter.Seq[*logRow]) {
 	b := o.days[day]
 	if b == nil {
 		// First batch since startup or since a failed COMMIT: find where it starts. The
@@ -54,28 +105,26 @@ func (o *openBlocks) committed(ctx context.Context, conn *sql.Conn, day int64, b
 		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+dayName(logsSchema.prefix, day)).Scan(&start); err != nil {
 			return // not tracked: the indexer reads these blocks back
 		}
-		for range bodies {
+		for range rows {
 			start--
 		}
 		first := (start / o.rows) * o.rows
-		b = &openBlock{count: start, first: first, filter: newGramFilter(), complete: start == first}
+		b = &openBlock{count: start, first: first, filter: o.newFilter(), complete: start == first}
 		o.days[day] = b
 	}
-	for body, ok := range bodies {
-		if ok {
-			b.filter.add(body)
-		} else {
+	for r := range rows {
+		if !b.filter.add(r) {
 			b.complete = false
 		}
 		b.count++
 		if b.count == b.first+o.rows {
 			if b.complete {
 				select {
-				case o.built <- builtFilter{day, filterBlock{first: b.first, last: b.count - 1, bloom: b.filter}}:
+				case o.built <- builtFilter{day, filterBlock{first: b.first, last: b.count - 1, bloom: b.filter.bytes()}}:
 				default: // the indexer is behind: it will read this block back
 				}
 			}
-			b.first, b.filter, b.complete = b.count, newGramFilter(), true
+			b.first, b.filter, b.complete = b.count, o.newFilter(), true
 		}
 	}
 }

@@ -138,7 +138,35 @@ func logqlWhere(sel plan.Select, key string) *where {
 		}
 		w.add(cond, args...)
 	}
+	for _, f := range sel.AttrFilters {
+		if f.Value == "" {
+			continue
+		}
+		// Narrowing only (plan.AttrFilter): the value's text is in attr_vals when it is
+		// a plain string, an int or a bool. A double is stored in Go's 'g' form and
+		// labelled in its 'f' form, both shortest round trips, so its stored text is
+		// found from the parsed value. Values stored as JSON may spell it otherwise, so
+		// records with any such value are kept. The engine applies the filter exactly.
+		cond := "contains(attr_vals, ?) OR contains(attr_vals, ?) OR prefix(attr_vals, 'j')"
+		args := []any{f.Value, string(rune(attrSep)) + "j"}
+		if x, err := strconv.ParseFloat(f.Value, 64); err == nil {
+			cond += " OR contains(attr_vals, ?)"
+			args = append(args, "d"+string(appendDoublePlain(nil, x)))
+		}
+		w.add("("+cond+")", args...)
+	}
 	return w
+}
+
+// logqlIndexQuery is what sel asks of the block indexes: its positive substring filters
+// and its attribute equalities.
+func logqlIndexQuery(sel plan.Select) logIndexQuery {
+	q := logIndexQuery{needles: lineNeedles(sel.LineFilters)}
+	q.terms = q.terms.bodyTerms(q.needles)
+	for _, f := range sel.AttrFilters {
+		q.terms = q.terms.attrTerm(f.Name, f.Value)
+	}
+	return q
 }
 
 // lineNeedles is what the positive substring filters (|=) ask of bodies, for the search
@@ -168,10 +196,10 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 			return
 		}
 		base := logqlWhere(sel, key)
-		needles := lineNeedles(sel.LineFilters)
+		iq := logqlIndexQuery(sel)
 		if sel.Unordered {
 			// One streaming scan of every partition; rowid is not needed for paging.
-			source, err := l.s.unionAllSearched(ctx, days, "*", needles)
+			source, err := l.s.unionAllSearched(ctx, days, "*", iq)
 			if err != nil {
 				yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
 				return
@@ -184,7 +212,7 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 		left := sel.Limit
 		for _, day := range days {
 			table := dayName(l.s.logs.schema.prefix, day)
-			source, err := l.s.searchedTable(ctx, day, "*, rowid AS rowid", needles)
+			source, err := l.s.searchedTable(ctx, day, "*, rowid AS rowid", iq)
 			if err != nil {
 				yield(plan.Row{}, fmt.Errorf("read logs: %w", err))
 				return
@@ -334,7 +362,7 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	if err != nil {
 		return nil, err
 	}
-	source, err := l.s.unionAllSearched(ctx, days, "*", lineNeedles(sel.LineFilters))
+	source, err := l.s.unionAllSearched(ctx, days, "*", logqlIndexQuery(sel))
 	if err != nil {
 		return nil, fmt.Errorf("count logs: %w", err)
 	}

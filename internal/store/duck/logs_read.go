@@ -144,12 +144,12 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 				end = c.ts + 1
 			}
 		}
-		needles := logNeedles(q.LogFilter)
+		iq := nativeIndexQuery(q.LogFilter)
 		for _, day := range s.logs.daysIn(start, end) {
 			if limit == 0 {
 				return
 			}
-			source, err := s.searchedTable(ctx, day, "*, rowid AS rowid", needles)
+			source, err := s.searchedTable(ctx, day, "*, rowid AS rowid", iq)
 			if err != nil {
 				yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
 				return
@@ -292,7 +292,7 @@ func (s *Store) CountLogs(ctx context.Context, q store.LogCountQuery) ([]store.L
 	if len(days) == 0 {
 		return nil, nil
 	}
-	source, err := s.unionAllSearched(ctx, days, "*", logNeedles(q.LogFilter))
+	source, err := s.unionAllSearched(ctx, days, "*", nativeIndexQuery(q.LogFilter))
 	if err != nil {
 		return nil, fmt.Errorf("count logs: %w", err)
 	}

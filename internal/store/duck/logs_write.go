@@ -26,6 +26,7 @@ type logRow struct {
 	service           string
 	resID             int64
 	lr                plog.LogRecord
+	res               pcommon.Map // the resource's attributes, for the term index
 }
 
 // appendTo writes r as one row, in the column order of logsSchema.
@@ -84,24 +85,23 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 	}, func(conn *sql.Conn) error {
 		return insertLogResources(ctx, conn, newResources)
 	}, func(conn *sql.Conn, committed bool) {
-		// Feed the body index the bodies just committed, in the order they were
+		// Feed the block indexes the rows just committed, in the order they were
 		// appended to each day (grams_write.go).
 		if !committed {
 			s.openBodies.forget(days)
+			s.openTerms.forget(days)
 			return
 		}
 		for _, day := range days {
-			s.openBodies.committed(ctx, conn, day, func(yield func(body string, ok bool) bool) {
+			dayRows := func(yield func(*logRow) bool) {
 				for i := range rows {
-					if rows[i].day != day {
-						continue
-					}
-					b := rows[i].lr.Body()
-					if !yield(b.Str(), b.Type() == pcommon.ValueTypeStr || b.Type() == pcommon.ValueTypeEmpty) {
+					if rows[i].day == day && !yield(&rows[i]) {
 						return
 					}
 				}
-			})
+			}
+			s.openBodies.committed(ctx, conn, day, dayRows)
+			s.openTerms.committed(ctx, conn, day, dayRows)
 		}
 	})
 	if err != nil {
@@ -154,7 +154,7 @@ func logRows(ld plog.Logs, now time.Time) ([]logRow, []int64, map[int64]logResou
 				if observed == 0 {
 					observed = ts
 				}
-				r := logRow{day: dayOf(ts), ts: ts, observed: observed, service: service, resID: resID, lr: lr}
+				r := logRow{day: dayOf(ts), ts: ts, observed: observed, service: service, resID: resID, lr: lr, res: res}
 				rows = append(rows, r)
 				if len(days) == 0 || days[len(days)-1] != r.day {
 					if !slices.Contains(days, r.day) {

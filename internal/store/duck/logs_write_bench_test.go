@@ -56,3 +56,41 @@ func BenchmarkLogRows(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
 }
+
+// BenchmarkBlockFilters measures what the writer adds per record to build the block
+// filters (grams and terms) of 32 batches of 1,000 records as the harness sends them, the
+// terms' halving at the end of the block included.
+func BenchmarkBlockFilters(b *testing.B) {
+	g, err := loadgen.NewLogGen(loadgen.DefaultLogOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var batches [][]logRow
+	now := time.Now()
+	for range 32 {
+		rows, _, _, err := logRows(g.Logs(1000), now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		batches = append(batches, rows)
+	}
+	for _, tc := range []struct {
+		name      string
+		newFilter func() rowFilter
+	}{{"grams", newGramRows}, {"terms", newTermRows}} {
+		b.Run(tc.name, func(b *testing.B) {
+			size := 0
+			for b.Loop() {
+				f := tc.newFilter()
+				for _, rows := range batches {
+					for i := range rows {
+						f.add(&rows[i])
+					}
+				}
+				size = len(f.bytes())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*32000), "ns/record")
+			b.ReportMetric(float64(size)/32000, "B/record")
+		})
+	}
+}

@@ -27,6 +27,10 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	case store.SignalLogs:
 		dropped, err = s.logs.dropBefore(ctx, cutoff.UnixNano(), func(conn *sql.Conn, cutoffDay int64) error {
 			s.openBodies.dropBefore(cutoffDay)
+			s.openTerms.dropBefore(cutoffDay)
+			if err := s.termIndex.dropBefore(ctx, conn, cutoffDay); err != nil {
+				return err
+			}
 			return s.bodyIndex.dropBefore(ctx, conn, cutoffDay)
 		})
 	case store.SignalSpans:

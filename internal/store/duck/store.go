@@ -65,6 +65,8 @@ type Store struct {
 	spans         *signalTables
 	bodyIndex     *blockIndex   // log body search (grams_index.go)
 	openBodies    *openBlocks   // its blocks in progress, fed by WriteLogs (grams_write.go)
+	termIndex     *blockIndex   // log body tokens and attribute values (terms.go)
+	openTerms     *openBlocks   // its blocks in progress
 	traceIndex    *blockIndex   // trace ids of spans (trace_filter.go)
 	indexer       *blockIndexer // builds the block indexes (blockindex.go)
 
@@ -165,15 +167,22 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	s.bodyIndex = newBodyIndex(s.logs, opts.blockRows)
 	built := make(chan builtFilter, 16)
 	s.bodyIndex.built = built
-	s.openBodies = newOpenBlocks(s.bodyIndex.blockRows, built)
+	s.openBodies = newOpenBlocks(s.bodyIndex.blockRows, built, newGramRows)
+	s.termIndex = newTermIndex(s.logs, opts.blockRows)
+	builtTerms := make(chan builtFilter, 16)
+	s.termIndex.built = builtTerms
+	s.openTerms = newOpenBlocks(s.termIndex.blockRows, builtTerms, newTermRows)
 	s.traceIndex = newTraceIndex(s.spans, opts.blockRows)
-	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex, s.traceIndex)
+	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex, s.termIndex, s.traceIndex)
 	for _, ix := range s.indexer.indexes {
 		if _, err := s.db.ExecContext(ctx, ix.ddl()); err != nil {
 			return fmt.Errorf("create %s: %w", ix.table, err)
 		}
 	}
-	s.logs.committed = func(days []int64) { s.indexer.notify(s.bodyIndex, days) }
+	s.logs.committed = func(days []int64) {
+		s.indexer.notify(s.bodyIndex, days)
+		s.indexer.notify(s.termIndex, days)
+	}
 	s.spans.committed = func(days []int64) { s.indexer.notify(s.traceIndex, days) }
 	return nil
 }

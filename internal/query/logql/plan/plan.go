@@ -51,13 +51,23 @@ type LineFilter struct {
 	Values []string
 }
 
+// AttrFilter is an equality on a record attribute, as a LogQL label filter names it
+// (`| user_id="u-1"`): some attribute of the record whose key sanitizes to Name has the
+// label value Value (ints in decimal, bools as true/false). A store may use it to skip
+// records and may return records that do not satisfy it (an index that narrows, not an
+// exact test); the engine still applies the filter. An empty Value is not pushed down.
+type AttrFilter struct {
+	Name, Value string
+}
+
 // Select picks records.
 type Select struct {
 	Start, End  int64    // nanoseconds, [Start, End)
 	Streams     []uint64 // stream keys to read; nil reads every stream
 	LineFilters []LineFilter
-	Forward     bool // oldest first
-	Limit       int  // 0: no limit
+	AttrFilters []AttrFilter // narrowing only: see AttrFilter
+	Forward     bool         // oldest first
+	Limit       int          // 0: no limit
 	// Unordered lets the store yield rows in any order (one scan instead of pages); the
 	// caller sorts what it keeps. Forward and Limit are then ignored.
 	Unordered bool

@@ -1,0 +1,183 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+// Term index, part 2: the block index of log_terms (blockindex.go) with the filters of
+// terms.go, and how queries combine it with the trigram filters.
+
+// newTermIndex returns the block index of log body tokens and attribute values, stored
+// in log_terms.
+func newTermIndex(logs *signalTables, blockRows int64) *blockIndex {
+	return newBlockIndex("log_terms", logs, blockRows, termsReadBack)
+}
+
+// termsReadBack reads rows [first, last] of table back and returns their term filter:
+// for blocks the writer did not see (older data, a block in progress at a restart,
+// bodies stored as JSON text, whose text is what a search reads).
+func termsReadBack(ctx context.Context, db *sql.DB, table string, first, last int64) ([]byte, error) {
+	rows, err := db.QueryContext(ctx, "SELECT body, attr_keys, attr_vals, res_id, coalesce(r.resource, '') FROM "+
+		table+" l"+logResourceJoin+" WHERE l.rowid BETWEEN ? AND ?", first, last)
+	if err != nil {
+		return nil, fmt.Errorf("read rows: %w", err)
+	}
+	defer rows.Close()
+	f := newTermFilter()
+	var (
+		n                     int64
+		body, keys, vals, res string
+		resID                 int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&body, &keys, &vals, &resID, &res); err != nil {
+			return nil, fmt.Errorf("read rows: %w", err)
+		}
+		f.addBody(body)
+		attrs := pcommon.NewMap()
+		if err := decodeAttrCols(keys, vals, attrs); err != nil {
+			return nil, err
+		}
+		f.addAttrs(attrs)
+		if !f.res[resID] {
+			m := pcommon.NewMap()
+			if err := decodeMapJSON(res, m); err != nil {
+				return nil, err
+			}
+			f.addResource(resID, m)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rows: %w", err)
+	}
+	if n != last-first+1 {
+		return nil, fmt.Errorf("found %d rows, want %d", n, last-first+1)
+	}
+	return f.bytes(), nil
+}
+
+// logIndexQuery is what a logs query asks of the block indexes: needles for the
+// trigram filters and the term filters, and attribute equalities for the term filters.
+type logIndexQuery struct {
+	needles bodyNeedles
+	terms   termQuery
+}
+
+// nativeIndexQuery returns the index query of a native filter.
+func nativeIndexQuery(f store.LogFilter) logIndexQuery {
+	q := logIndexQuery{needles: logNeedles(f)}
+	q.terms = q.terms.bodyTerms(q.needles)
+	for _, a := range f.Attrs {
+		if a.Op == store.MatchEqual {
+			q.terms = q.terms.attrTerm(a.Key, a.Value)
+		}
+	}
+	return q
+}
+
+// maxCandidateShare is the share of blocks above which reading candidate ranges costs no
+// less than a plain scan.
+const maxCandidateShare = 0.5
+
+// searchRanges returns the rowid ranges of the logs partition of day that the block
+// indexes cannot rule out for q, or nil when they do not help (nothing to prune with,
+// nothing indexed, or most blocks may match). A block is kept when every index that has
+// its filter may match; rows past an index's filters are kept.
+func (s *Store) searchRanges(ctx context.Context, day int64, q logIndexQuery) ([]rowRange, error) {
+	var lists [][]rowRange
+	indexed := 0
+	if grams := q.needles.grams(); len(grams) > 0 {
+		r, n, err := s.bodyIndex.matching(ctx, s.db, day, func(f []byte) bool { return blockMayMatch(f, grams) })
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			lists, indexed = append(lists, r), max(indexed, n)
+		}
+	}
+	if len(q.terms) > 0 {
+		r, n, err := s.termIndex.matching(ctx, s.db, day, q.terms.mayMatch)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			lists, indexed = append(lists, r), max(indexed, n)
+		}
+	}
+	if len(lists) == 0 {
+		return nil, nil
+	}
+	keep := lists[0]
+	for _, l := range lists[1:] {
+		keep = intersectRanges(keep, l)
+	}
+	// Blocks kept, counted in rows below the indexed end.
+	end := int64(indexed) * s.bodyIndex.blockRows
+	var rows int64
+	for _, r := range keep {
+		if r.first < end {
+			last := r.last
+			if last < 0 || last >= end {
+				last = end - 1
+			}
+			rows += last - r.first + 1
+		}
+	}
+	if float64(rows) > maxCandidateShare*float64(end) || len(keep) > maxCandidateRanges {
+		return nil, nil
+	}
+	return keep, nil
+}
+
+// intersectRanges returns the rowids in both a and b (each sorted and disjoint).
+func intersectRanges(a, b []rowRange) []rowRange {
+	var out []rowRange
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		first := max(a[i].first, b[j].first)
+		la, lb := a[i].last, b[j].last
+		var last int64
+		switch {
+		case la < 0:
+			last = lb
+		case lb < 0:
+			last = la
+		default:
+			last = min(la, lb)
+		}
+		if last < 0 || first <= last {
+			out = append(out, rowRange{first, last})
+		}
+		// Advance the range that ends first (an open range ends last).
+		if la >= 0 && (lb < 0 || la < lb) {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}
+
+// searchedTable returns what to read instead of the logs partition of day for q: the
+// table itself, or the UNION ALL of cols over the ranges searchRanges keeps (pass
+// "*, rowid AS rowid" as cols to keep rowid).
+func (s *Store) searchedTable(ctx context.Context, day int64, cols string, q logIndexQuery) (string, error) {
+	ranges, err := s.searchRanges(ctx, day, q)
+	if err != nil {
+		return "", err
+	}
+	return rangesSource(dayName(s.logs.schema.prefix, day), ranges, cols), nil
+}
+
+// unionAllSearched is unionAll over the logs partitions of days, each read through
+// searchedTable.
+func (s *Store) unionAllSearched(ctx context.Context, days []int64, cols string, q logIndexQuery) (string, error) {
+	return unionAllDays(days, cols, func(day int64) (string, error) { return s.searchedTable(ctx, day, cols, q) })
+}
