@@ -227,6 +227,7 @@ func (e *Engine) resolve(ctx context.Context, x *LogExpr, start, end int64) (*se
 		}
 		s.stages = append(s.stages, st)
 	}
+	s.sel.AttrFilters = attrPushdown(x.Stages, s.keysets) // narrows only: the stages stay
 	return s, nil
 }
 
