@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/prometheus/util/httputil"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
-	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
+	"github.com/loupe-dev/loupe/internal/querylimit"
 )
 
 // Prefix is where the handler expects to be mounted: it routes on the full request path.
@@ -59,6 +59,9 @@ type Options struct {
 	MaxSamples int
 	// MaxConcurrentQueries bounds the queries evaluated at once; others wait.
 	MaxConcurrentQueries int
+	// QueryExpr bounds the length and nesting of PromQL parameters before they are
+	// parsed (querylen.go); the zero value disables the check.
+	QueryExpr querylimit.ExprLimits
 
 	// RemoteWrite enables /api/v1/write (Prometheus remote write 1.0 and 2.0).
 	RemoteWrite bool
@@ -66,11 +69,6 @@ type Options struct {
 	// /api/v1/status/flags. The path is not served here: the server mounts its OTLP
 	// receiver there, so that it shares that receiver's decoder, limits and backpressure.
 	OTLPWrite bool
-	// MaxWriteBytes limits a remote write body, both as sent and as its snappy header
-	// declares it decoded (413 beyond).
-	MaxWriteBytes int64
-	// WriteLimits bound the labels of remote-written series (400 naming the series).
-	WriteLimits labellimit.Limits
 
 	// Retention is shown by /api/v1/status/runtimeinfo and /api/v1/status/flags.
 	Retention time.Duration
@@ -109,10 +107,9 @@ func DefaultOptions() Options {
 		QueryTimeout:         2 * time.Minute,
 		MaxSamples:           50_000_000,
 		MaxConcurrentQueries: 20,
+		QueryExpr:            querylimit.DefaultExprLimits(),
 		RemoteWrite:          true,
 		OTLPWrite:            true,
-		MaxWriteBytes:        16 << 20,
-		WriteLimits:          labellimit.Default(),
 		Retention:            7 * 24 * time.Hour,
 	}
 }
@@ -128,8 +125,6 @@ func (o Options) Validate() error {
 		return fmt.Errorf("max samples must be positive, got %d", o.MaxSamples)
 	case o.MaxConcurrentQueries <= 0:
 		return fmt.Errorf("max concurrent queries must be positive, got %d", o.MaxConcurrentQueries)
-	case o.RemoteWrite && o.MaxWriteBytes <= 0:
-		return fmt.Errorf("max remote write bytes must be positive, got %d", o.MaxWriteBytes)
 	}
 	if _, err := regexp.Compile(o.CORSOrigin); err != nil {
 		return fmt.Errorf("CORS origin %q: %w", o.CORSOrigin, err)
@@ -196,18 +191,8 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 		EnablePerStepStats:       true,
 	})
 
-	// Remote write goes through writeLimitHandler, and 2.0 appends through its
-	// label-limited Appendable (write_limit.go).
-	var appendable storage.Appendable = st
-	var write *writeLimitHandler
-	if opts.RemoteWrite {
-		write = newWriteLimitHandler(st, opts.MaxWriteBytes, opts.WriteLimits, logger.With("component", "remote-write"), reg)
-		appendable = write.app
-		write.meta = recorder
-	}
-
 	// Remote-written metadata is kept for /metadata (write_metadata.go).
-	appendable = withWriteMetadata(appendable, recorder, logger.With("component", "remote-write"))
+	appendable := withWriteMetadata(st, recorder, logger.With("component", "remote-write"))
 
 	start := time.Now()
 	api := v1.NewAPI(
@@ -250,11 +235,7 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 	api.Register(router)
 
 	mux := http.NewServeMux()
-	mux.Handle(Prefix+"/", router)
-	if write != nil {
-		write.next = router
-		mux.Handle("POST "+Prefix+"/write", write)
-	}
+	mux.Handle(Prefix+"/", checkQueryExpr(router, opts.QueryExpr))
 	mux.Handle("GET "+Prefix+"/metadata", httputil.CompressionHandler{
 		Handler: &metadataHandler{source: meta, cors: cors, logger: logger},
 	})
