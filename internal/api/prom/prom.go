@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/prometheus/util/httputil"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 	"github.com/loupe-dev/loupe/internal/querylimit"
 )
 
@@ -69,6 +70,11 @@ type Options struct {
 	// /api/v1/status/flags. The path is not served here: the server mounts its OTLP
 	// receiver there, so that it shares that receiver's decoder, limits and backpressure.
 	OTLPWrite bool
+	// MaxWriteBytes limits a remote write body, both as sent and as its snappy header
+	// declares it decoded (413 beyond).
+	MaxWriteBytes int64
+	// WriteLimits bound the labels of remote-written series (400 naming the series).
+	WriteLimits labellimit.Limits
 
 	// Retention is shown by /api/v1/status/runtimeinfo and /api/v1/status/flags.
 	Retention time.Duration
@@ -110,6 +116,8 @@ func DefaultOptions() Options {
 		QueryExpr:            querylimit.DefaultExprLimits(),
 		RemoteWrite:          true,
 		OTLPWrite:            true,
+		MaxWriteBytes:        16 << 20,
+		WriteLimits:          labellimit.Default(),
 		Retention:            7 * 24 * time.Hour,
 	}
 }
@@ -125,6 +133,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("max samples must be positive, got %d", o.MaxSamples)
 	case o.MaxConcurrentQueries <= 0:
 		return fmt.Errorf("max concurrent queries must be positive, got %d", o.MaxConcurrentQueries)
+	case o.RemoteWrite && o.MaxWriteBytes <= 0:
+		return fmt.Errorf("max remote write bytes must be positive, got %d", o.MaxWriteBytes)
 	}
 	if _, err := regexp.Compile(o.CORSOrigin); err != nil {
 		return fmt.Errorf("CORS origin %q: %w", o.CORSOrigin, err)
@@ -191,8 +201,18 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 		EnablePerStepStats:       true,
 	})
 
+	// Remote write goes through writeLimitHandler, and 2.0 appends through its
+	// label-limited Appendable (write_limit.go).
+	var appendable storage.Appendable = st
+	var write *writeLimitHandler
+	if opts.RemoteWrite {
+		write = newWriteLimitHandler(st, opts.MaxWriteBytes, opts.WriteLimits, logger.With("component", "remote-write"), reg)
+		appendable = write.app
+		write.meta = recorder
+	}
+
 	// Remote-written metadata is kept for /metadata (write_metadata.go).
-	appendable := withWriteMetadata(st, recorder, logger.With("component", "remote-write"))
+	appendable = withWriteMetadata(appendable, recorder, logger.With("component", "remote-write"))
 
 	start := time.Now()
 	api := v1.NewAPI(
@@ -236,6 +256,10 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 
 	mux := http.NewServeMux()
 	mux.Handle(Prefix+"/", checkQueryExpr(router, opts.QueryExpr))
+	if write != nil {
+		write.next = router
+		mux.Handle("POST "+Prefix+"/write", write)
+	}
 	mux.Handle("GET "+Prefix+"/metadata", httputil.CompressionHandler{
 		Handler: &metadataHandler{source: meta, cors: cors, logger: logger},
 	})
