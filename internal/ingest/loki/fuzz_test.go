@@ -9,12 +9,14 @@ import (
 
 	"github.com/grafana/loki/pkg/push"
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 )
 
 // checkDecoded asserts what every accepted request guarantees to the converter.
 func checkDecoded(t *testing.T, streams []stream) {
 	for _, s := range streams {
-		require.NoError(t, checkLabels(s.labels))
+		require.NoError(t, checkLabels(s.labels, labellimit.Default()))
 		for _, e := range s.entries {
 			require.False(t, e.ts.Before(time.Unix(0, 0)))
 			require.True(t, utf8.ValidString(e.line), "the store refuses invalid UTF-8")
@@ -45,7 +47,7 @@ func FuzzDecodeProtobuf(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		// Fuzz the protobuf under the snappy framing, where the interesting structure is.
-		streams, err := decodeProtobuf(snappyEncode(raw), 1<<20)
+		streams, err := decodeProtobuf(snappyEncode(raw), 1<<20, labellimit.Default())
 		if err != nil {
 			return
 		}
@@ -63,7 +65,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		streams, err := decodeJSON(body)
+		streams, err := decodeJSON(body, labellimit.Default())
 		if err != nil {
 			var de *decodeError
 			require.ErrorAs(t, err, &de, "decode errors are client errors")

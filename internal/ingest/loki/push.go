@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
 	"github.com/loupe-dev/loupe/internal/store"
@@ -33,6 +34,10 @@ type Options struct {
 	// (gzip/deflate Content-Encoding, snappy for protobuf); larger requests get 413.
 	// Default 16 MiB.
 	MaxRequestBytes int64
+	// Labels bound each stream's labels (count, name and value bytes), checked before
+	// they are sorted or converted: 400 naming the stream beyond. Default: the pipeline's
+	// attribute limits (128 labels, names of 256 bytes, values of 16 KiB).
+	Labels labellimit.Limits
 	// DefaultRetryAfter is the Retry-After sent with a 429/503 when the pipeline does not
 	// suggest a delay. Default 1s.
 	DefaultRetryAfter time.Duration
@@ -40,7 +45,7 @@ type Options struct {
 
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
-	return Options{MaxRequestBytes: 16 << 20, DefaultRetryAfter: time.Second}
+	return Options{MaxRequestBytes: 16 << 20, Labels: labellimit.Default(), DefaultRetryAfter: time.Second}
 }
 
 // Validate reports every invalid field, naming it and its value.
@@ -134,9 +139,9 @@ func (h *pushHandler) handle(r *http.Request) pushResult {
 
 	var streams []stream
 	if isJSON {
-		streams, err = decodeJSON(body)
+		streams, err = decodeJSON(body, h.opts.Labels)
 	} else {
-		streams, err = decodeProtobuf(body, h.opts.MaxRequestBytes)
+		streams, err = decodeProtobuf(body, h.opts.MaxRequestBytes, h.opts.Labels)
 	}
 	if errors.Is(err, errTooLarge) {
 		return h.tooLarge()

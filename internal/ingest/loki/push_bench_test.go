@@ -13,6 +13,8 @@ import (
 
 	"github.com/grafana/loki/pkg/push"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 )
 
 // benchLines is the number of lines per push request, spread over 10 streams, about
@@ -39,7 +41,7 @@ func benchStreams() []push.Stream {
 func jsonBody(b *testing.B, streams []push.Stream) []byte {
 	var req jsonPush
 	for _, s := range streams {
-		ls, err := parseLabels(s.Labels)
+		ls, err := parseLabels(s.Labels, labellimit.Default())
 		if err != nil {
 			b.Fatal(err)
 		}
