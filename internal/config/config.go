@@ -30,6 +30,8 @@ type Config struct {
 	Retention RetentionConfig `yaml:"retention"`
 	// Limits protect the server from oversized or abusive input.
 	Limits LimitsConfig `yaml:"limits"`
+	// Query bounds the work of the read APIs so that queries cannot starve ingest.
+	Query QueryConfig `yaml:"query"`
 	// Storage tunes the embedded engines.
 	Storage StorageConfig `yaml:"storage"`
 	// Metrics controls how OTLP metrics become Prometheus series.
@@ -82,6 +84,28 @@ type LimitsConfig struct {
 	MaxAttributesPerItem   int `yaml:"max_attributes_per_item"`   // per log record, span, data point
 	MaxAttributeValueBytes int `yaml:"max_attribute_value_bytes"` // per string attribute value
 	QueueItems             int `yaml:"queue_items"`               // items waiting per signal before 429
+	// MaxFuture and MaxAge bound the time of a log record or span (its start) around the
+	// server's clock; items outside are refused (an OTLP partial success, a Loki 400).
+	// MaxAge 0 means the signal's retention, past which the item would be dropped anyway.
+	MaxFuture model.Duration `yaml:"max_future"`
+	MaxAge    model.Duration `yaml:"max_age"`
+	// MaxLogStreams bounds the active log streams (distinct resources; Loki: stream
+	// labels); records of new streams beyond it are refused. 0 disables the limit.
+	MaxLogStreams int `yaml:"max_log_streams"`
+}
+
+// QueryConfig bounds the queries of every read API (Prometheus, Loki, Tempo, Jaeger and
+// Loupe's own), over all of them together. See docs/operations.md.
+type QueryConfig struct {
+	MaxConcurrent  int            `yaml:"max_concurrent"`   // queries evaluated at once
+	MaxQueued      int            `yaml:"max_queued"`       // queries waiting for a slot before 429
+	QueueTimeout   model.Duration `yaml:"queue_timeout"`    // longest wait for a slot before 503
+	Timeout        model.Duration `yaml:"timeout"`          // deadline of one query
+	MaxQueryLength int            `yaml:"max_query_length"` // bytes of a PromQL, LogQL or TraceQL expression
+	MaxQueryDepth  int            `yaml:"max_query_depth"`  // nesting of (), [] and {} in an expression
+	MaxSamples     int            `yaml:"max_samples"`      // samples one PromQL or LogQL query may hold
+	MaxSeries      int            `yaml:"max_series"`       // series of a LogQL metric query
+	MaxEntries     int            `yaml:"max_entries"`      // log lines of a LogQL query (its limit's cap)
 }
 
 // StorageConfig tunes the embedded stores.
@@ -107,6 +131,19 @@ func Default() Config {
 			MaxAttributesPerItem:   128,
 			MaxAttributeValueBytes: 16 << 10,
 			QueueItems:             65536,
+			MaxFuture:              model.Duration(10 * time.Minute),
+			MaxLogStreams:          10000,
+		},
+		Query: QueryConfig{
+			MaxConcurrent:  4,
+			MaxQueued:      64,
+			QueueTimeout:   model.Duration(10 * time.Second),
+			Timeout:        model.Duration(2 * time.Minute),
+			MaxQueryLength: 64 << 10,
+			MaxQueryDepth:  256,
+			MaxSamples:     50_000_000,
+			MaxSeries:      20000,
+			MaxEntries:     5000,
 		},
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 		Metrics: MetricsConfig{ConvertDelta: true},
@@ -169,10 +206,32 @@ func (c Config) Validate() error {
 		"limits.max_attributes_per_item":   c.Limits.MaxAttributesPerItem,
 		"limits.max_attribute_value_bytes": c.Limits.MaxAttributeValueBytes,
 		"limits.queue_items":               c.Limits.QueueItems,
+		"query.max_concurrent":             c.Query.MaxConcurrent,
+		"query.max_query_length":           c.Query.MaxQueryLength,
+		"query.max_query_depth":            c.Query.MaxQueryDepth,
+		"query.max_samples":                c.Query.MaxSamples,
+		"query.max_series":                 c.Query.MaxSeries,
+		"query.max_entries":                c.Query.MaxEntries,
 	} {
 		if n <= 0 {
 			bad(key, n, "must be positive")
 		}
+	}
+	if c.Limits.MaxLogStreams < 0 {
+		bad("limits.max_log_streams", c.Limits.MaxLogStreams, "must be 0 (no limit) or positive")
+	}
+	if c.Query.MaxQueued < 0 {
+		bad("query.max_queued", c.Query.MaxQueued, "must be 0 (no queue) or positive")
+	}
+	for key, d := range map[string]model.Duration{
+		"limits.max_future": c.Limits.MaxFuture, "limits.max_age": c.Limits.MaxAge, "query.queue_timeout": c.Query.QueueTimeout,
+	} {
+		if d < 0 {
+			bad(key, d, "must not be negative")
+		}
+	}
+	if c.Query.Timeout <= 0 {
+		bad("query.timeout", c.Query.Timeout, "must be positive")
 	}
 	if c.Metrics.OutOfOrderWindow > c.Retention.Metrics {
 		bad("metrics.out_of_order_window", c.Metrics.OutOfOrderWindow, "must not exceed retention.metrics")

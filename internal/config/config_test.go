@@ -69,3 +69,36 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	require.ErrorContains(t, err, "log.level")
 	require.ErrorContains(t, err, "limits.max_request_bytes")
 }
+
+func TestQueryAndIngestWindowKeys(t *testing.T) {
+	cfg, err := Load(strings.NewReader(`
+limits:
+  max_future: 5m
+  max_age: 3d
+  max_log_streams: 100
+query:
+  max_concurrent: 2
+  queue_timeout: 1s
+  timeout: 30s
+  max_query_depth: 64
+`))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, 5*time.Minute, time.Duration(cfg.Limits.MaxFuture))
+	require.Equal(t, 72*time.Hour, time.Duration(cfg.Limits.MaxAge))
+	require.Equal(t, 100, cfg.Limits.MaxLogStreams)
+	require.Equal(t, 2, cfg.Query.MaxConcurrent)
+	require.Equal(t, 30*time.Second, time.Duration(cfg.Query.Timeout))
+	require.Equal(t, 64, cfg.Query.MaxQueryDepth)
+	require.Equal(t, Default().Query.MaxQueryLength, cfg.Query.MaxQueryLength, "unset keys keep defaults")
+
+	bad := Default()
+	bad.Query.MaxConcurrent = 0
+	bad.Query.Timeout = 0
+	bad.Query.MaxQueued = -1
+	bad.Limits.MaxLogStreams = -1
+	err = bad.Validate()
+	for _, key := range []string{"query.max_concurrent: 0", "query.timeout: 0s", "query.max_queued: -1", "limits.max_log_streams: -1"} {
+		require.ErrorContains(t, err, key)
+	}
+}

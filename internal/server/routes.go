@@ -33,6 +33,8 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	promOpts.Version = version.Get().Version
 	promOpts.Revision = version.Get().Revision
 	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
+	qb := s.newQueryBounds() // every read API below shares its limits (querylimit.go)
+	qb.promOptions(&promOpts, s.cfg.Query)
 	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus api: %w", err)
@@ -40,21 +42,23 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	s.add(closer{promAPI.Close})
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", promAPI)
+	mux.Handle("/api/v1/", qb.prom(promAPI))
 	// Prometheus' OTLP path is served by the OTLP receiver itself, so that it shares its
 	// decoder (with the nesting check), the pipeline's limits and its backpressure.
 	mux.Handle(prom.Prefix+"/otlp/v1/metrics", http.StripPrefix(prom.Prefix+"/otlp", s.receiver.Handler()))
-	mux.Handle("/api/loupe/v1/", native.New(events, events, s.logger.With("component", "api")).WithRuns(events))
-	tempoAPI := tempo.New(events, s.logger.With("component", "tempo"))
+	mux.Handle("/api/loupe/v1/", qb.read(native.New(events, events, s.logger.With("component", "api")).WithRuns(events)))
+	tempoAPI := qb.read(tempo.New(events, s.logger.With("component", "tempo")), "q")
 	for _, p := range tempo.Paths() {
 		mux.Handle(p, tempoAPI)
 	}
-	mux.Handle(jaeger.Prefix, jaeger.New(events, s.logger.With("component", "jaeger")))
+	mux.Handle(jaeger.Prefix, qb.read(jaeger.New(events, s.logger.With("component", "jaeger"))))
 	lokiOpts := loki.DefaultOptions()
 	lokiOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	lokiPush := loki.NewPushHandler(pipe, lokiOpts, s.logger.With("component", "loki"), s.reg)
 	mux.Handle(loki.Path, lokiPush)
-	mux.Handle(lokiapi.Prefix, lokiapi.NewHandler(events.LogQL(), lokiapi.DefaultOptions(), s.logger.With("component", "loki-query"), s.reg))
+	lokiQueryOpts := lokiapi.DefaultOptions()
+	lokiOptions(&lokiQueryOpts, s.cfg.Query)
+	mux.Handle(lokiapi.Prefix, qb.read(lokiapi.NewHandler(events.LogQL(), lokiQueryOpts, s.logger.With("component", "loki-query"), s.reg), "query"))
 	mux.Handle("/api/prom/push", lokiPush) // promtail before Loki 2.0
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })

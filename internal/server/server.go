@@ -121,6 +121,7 @@ func (s *Server) Start(ctx context.Context) error {
 	pipeCfg.Limits.MaxAttributes = s.cfg.Limits.MaxAttributesPerItem
 	pipeCfg.Limits.MaxAttributeValueLength = s.cfg.Limits.MaxAttributeValueBytes
 	pipeCfg.QueueItems = s.cfg.Limits.QueueItems
+	ingestWindow(&pipeCfg.Limits, s.cfg) // limits.max_future, max_age, max_log_streams
 	// The tap records batch-job runs (internal/runs) from the logs and spans carrying them.
 	tap := runs.NewTap(events, events, events, s.logger.With("component", "runs"), s.reg)
 	pipe := pipeline.New(pipeCfg, pipeline.Writers{Logs: tap, Spans: tap, Metrics: metrics}, s.logger.With("component", "pipeline"), s.reg)
