@@ -55,3 +55,17 @@ func TestRunNamesInterpreterJobsAfterTheScript(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "given", rec.Name)
 }
+
+// FuzzDefaultJobName: any argv gets a name without panicking, and ScrubArgs keeps its length.
+func FuzzDefaultJobName(f *testing.F) {
+	for _, s := range []string{"python3 -m", "python -W", "bash -xc", "env -u", "env A=1", "julia -t 8 x.jl", "node --", "tool --password"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		argv := strings.Split(s, " ")
+		_ = defaultJobName(argv)
+		if got := ScrubArgs(argv); len(got) != len(argv) {
+			t.Fatalf("ScrubArgs(%q) has %d args", argv, len(got))
+		}
+	})
+}
