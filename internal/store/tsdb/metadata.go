@@ -99,6 +99,18 @@ func (m *metadataStore) set(list []namedMetadata) error {
 func (m *metadataStore) changed(list []namedMetadata) map[string]metadata.Metadata {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	// The common case, every entry as stored (remote write 2.0 repeats metadata in every
+	// request), allocates nothing.
+	differs := false
+	for _, e := range list {
+		if cur, ok := m.byName[e.family]; !ok || cur != e.meta {
+			differs = true
+			break
+		}
+	}
+	if !differs {
+		return nil
+	}
 	var out map[string]metadata.Metadata
 	keep := map[string]bool{} // families that list confirms
 	for _, e := range list {
@@ -150,12 +162,32 @@ func (m *metadataStore) all() map[string]metadata.Metadata {
 }
 
 func fromProto(pm prompb.MetricMetadata) metadata.Metadata {
-	return metadata.Metadata{
-		// The enum names are the upper-case Prometheus type names (GAUGEHISTOGRAM, ...).
-		Type: model.MetricType(strings.ToLower(pm.Type.String())),
-		Unit: pm.Unit,
-		Help: pm.Help,
+	return metadata.Metadata{Type: metricType(pm.Type), Unit: pm.Unit, Help: pm.Help}
+}
+
+// metricType converts without allocating for the known types (remote write sends the
+// metadata of every family, and 2.0 of every series, in each request).
+func metricType(t prompb.MetricMetadata_MetricType) model.MetricType {
+	switch t {
+	case prompb.MetricMetadata_COUNTER:
+		return model.MetricTypeCounter
+	case prompb.MetricMetadata_GAUGE:
+		return model.MetricTypeGauge
+	case prompb.MetricMetadata_HISTOGRAM:
+		return model.MetricTypeHistogram
+	case prompb.MetricMetadata_GAUGEHISTOGRAM:
+		return model.MetricTypeGaugeHistogram
+	case prompb.MetricMetadata_SUMMARY:
+		return model.MetricTypeSummary
+	case prompb.MetricMetadata_INFO:
+		return model.MetricTypeInfo
+	case prompb.MetricMetadata_STATESET:
+		return model.MetricTypeStateset
+	case prompb.MetricMetadata_UNKNOWN:
+		return model.MetricTypeUnknown
 	}
+	// The enum names are the upper-case Prometheus type names (GAUGEHISTOGRAM, ...).
+	return model.MetricType(strings.ToLower(t.String()))
 }
 
 // Metadata returns the type, help and unit of every metric family written over OTLP or

@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,4 +54,22 @@ func TestRecordMetadata(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s2.Close()) }()
 	require.Equal(t, "New help.", s2.Metadata()["node_cpu_seconds_total"].Help)
+}
+
+func BenchmarkRecordMetadataUnchanged(b *testing.B) {
+	s, err := Open(b.TempDir(), DefaultOptions(), nil, nil)
+	require.NoError(b, err)
+	defer s.Close()
+	list := make([]prompb.MetricMetadata, 500)
+	for i := range list {
+		list[i] = prompb.MetricMetadata{MetricFamilyName: fmt.Sprintf("family_%d_total", i), Type: prompb.MetricMetadata_COUNTER, Help: "Help text."}
+	}
+	require.NoError(b, s.RecordMetadata(list))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := s.RecordMetadata(list); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
