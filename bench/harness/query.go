@@ -240,7 +240,13 @@ func loupeQueries(traceIDs []string, requestID string, end time.Time) []query {
 	qs := []query{
 		{"needle text search", fixed("/api/loupe/v1/logs?q=" + loadgen.Needle + "&limit=100" + rng)},
 		{"text search, a hex request id", fixed("/api/loupe/v1/logs?q=" + url.QueryEscape(requestID) + "&limit=100" + rng)},
+		{"rare token, a user id (q=u-054321)", fixed("/api/loupe/v1/logs?q=u-054321&limit=100" + rng)},
+		{"frequent word, limit 100 (q=completed)", fixed("/api/loupe/v1/logs?q=completed&limit=100" + rng)},
 		{"attribute filter (user.id, rare)", fixed("/api/loupe/v1/logs?attr=user.id%3Du-054321&limit=100" + rng)},
+		{"Loki API: | user_id=\"u-054321\"", fixed("/loki/api/v1/query_range?" + url.Values{
+			"query": {`{service_name=~".+"} | user_id="u-054321"`}, "limit": {"100"},
+			"start": {strconv.FormatInt(end.Add(-2*time.Hour).UnixNano(), 10)}, "end": {strconv.FormatInt(end.UnixNano(), 10)},
+		}.Encode())},
 		{"attribute filter (http.status_code=503)", fixed("/api/loupe/v1/logs?attr=http.status_code%3D503&limit=100" + rng)},
 		{"severity counts over time", fixed("/api/loupe/v1/logs/counts?step=60s" + rng)},
 		{"trace search (service, min_duration)", fixed("/api/loupe/v1/traces?service=checkout&min_duration=100ms&limit=20" + rng)},
@@ -248,9 +254,9 @@ func loupeQueries(traceIDs []string, requestID string, end time.Time) []query {
 		{"RED overview", fixed("/api/loupe/v1/services/red?step=60s" + rng)},
 	}
 	if len(traceIDs) > 0 {
-		qs = append(qs[:5], append([]query{{"trace by id", func(run int) string {
+		qs = append(qs[:8], append([]query{{"trace by id", func(run int) string {
 			return "/api/loupe/v1/traces/" + traceIDs[run%len(traceIDs)]
-		}}}, qs[5:]...)...)
+		}}}, qs[8:]...)...)
 	}
 	return qs
 }

@@ -87,7 +87,9 @@ func checkTargets(r *Report) []TargetCheck {
 		name string
 		ms   float64
 	}{
-		{"needle text search", 500}, {"severity counts over time", 300}, {"trace by id", 20},
+		{"needle text search", 50}, {"rare token, a user id (q=u-054321)", 50},
+		{"frequent word, limit 100 (q=completed)", 50}, {"attribute filter (user.id, rare)", 50},
+		{"severity counts over time", 300}, {"trace by id", 20},
 		{"trace search (service, min_duration)", 500}, {"PromQL rate + sum by, 1h range", 500},
 	}
 	for _, q := range qt {

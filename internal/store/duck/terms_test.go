@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,59 @@ func TestTermIndexPrunesDigitsAndAttributes(t *testing.T) {
 		for i, n := range tc.want {
 			require.Contains(t, got[i], fmt.Sprintf("user u-%d ", n))
 		}
+	}
+}
+
+// TestNewestFirstOutOfOrder checks the newest-first scan against a sort when rows arrive
+// out of time order: late records among the oldest rowids, and blocks whose times
+// overlap. Timestamps are distinct, so the expected order is by time alone.
+func TestNewestFirstOutOfOrder(t *testing.T) {
+	opts := DefaultOptions()
+	opts.blockRows = 100
+	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), opts, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var want []int64 // timestamps of the records with the word, newest first
+	for batch := range 10 {
+		ld := plog.NewLogs()
+		lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+		for j := range 120 {
+			i := batch*120 + j
+			ms := int64(i) + int64(rng.IntN(400)) // overlapping blocks
+			if batch == 0 && j < 5 {
+				ms = 100_000 + int64(j) // late records, newest of all, in the oldest rows
+			}
+			ts := benchStart.Add(time.Duration(ms)*time.Millisecond + time.Duration(i))
+			lr := lrs.AppendEmpty()
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+			body := "noise"
+			if rng.IntN(3) == 0 {
+				body = "a frequent word"
+				want = append(want, ts.UnixNano())
+			}
+			lr.Body().SetStr(body)
+		}
+		require.NoError(t, s.WriteLogs(ctx, ld))
+	}
+	slices.Sort(want)
+	slices.Reverse(want)
+	for _, limit := range []int{1, 7, 50, 100, 1000} {
+		var got []int64
+		cursor := ""
+		for {
+			n := 0
+			for rec, err := range s.QueryLogs(ctx, store.LogQuery{LogFilter: store.LogFilter{Contains: "frequent"}, Limit: limit, Cursor: cursor}) {
+				require.NoError(t, err)
+				got = append(got, rec.Timestamp.UnixNano())
+				cursor = rec.Cursor
+				n++
+			}
+			if n < limit {
+				break
+			}
+		}
+		require.Equal(t, want, got, "limit %d, paging through all", limit)
 	}
 }
