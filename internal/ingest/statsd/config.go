@@ -30,6 +30,12 @@ type Config struct {
 	// LogQueue is how many events and service checks may wait to be written to the log
 	// store; beyond it they are dropped and counted.
 	LogQueue int `yaml:"log_queue"`
+	// TCPIdleTimeout closes a TCP connection that sends nothing for this long, so idle
+	// or abandoned connections cannot hold file descriptors forever.
+	TCPIdleTimeout model.Duration `yaml:"tcp_idle_timeout"`
+	// TCPMaxConnections bounds the TCP connections open at once; beyond it new ones are
+	// closed at once and counted in loupe_statsd_tcp_refused_total.
+	TCPMaxConnections int `yaml:"tcp_max_connections"`
 }
 
 // Default returns the standard StatsD port on loopback for UDP and TCP, a 10s flush,
@@ -42,6 +48,9 @@ func Default() Config {
 		Buckets:       []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		Labels:        map[string]string{"job": "statsd"},
 		LogQueue:      1000,
+
+		TCPIdleTimeout:    model.Duration(5 * time.Minute),
+		TCPMaxConnections: 1024,
 	}
 }
 
@@ -79,6 +88,12 @@ func (c Config) Validate() error {
 		if v == "" {
 			return fmt.Errorf("statsd labels: label %q has an empty value", k)
 		}
+	}
+	if c.TCPIdleTimeout <= 0 {
+		return fmt.Errorf("statsd tcp_idle_timeout must be positive, got %s", c.TCPIdleTimeout)
+	}
+	if c.TCPMaxConnections <= 0 {
+		return fmt.Errorf("statsd tcp_max_connections must be positive, got %d", c.TCPMaxConnections)
 	}
 	if c.LogQueue <= 0 {
 		return fmt.Errorf("statsd log_queue must be positive, got %d", c.LogQueue)

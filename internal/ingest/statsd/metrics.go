@@ -16,6 +16,9 @@ type selfMetrics struct {
 	samples         prometheus.Counter
 	samplesRejected prometheus.Counter
 	flushDuration   prometheus.Histogram
+	tcpRefused      prometheus.Counter
+	tcpIdleClosed   prometheus.Counter
+	tcpOpen         prometheus.Gauge
 }
 
 func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
@@ -53,12 +56,24 @@ func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 			Help:    "Time taken by one flush.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
 		}),
+		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loupe_statsd_tcp_refused_total",
+			Help: "TCP connections closed on accept because tcp_max_connections were open.",
+		}),
+		tcpIdleClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loupe_statsd_tcp_idle_closed_total",
+			Help: "TCP connections closed after tcp_idle_timeout without data.",
+		}),
+		tcpOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loupe_statsd_tcp_connections",
+			Help: "TCP connections open now.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.packets, m.lines, m.malformed, m.logsDropped,
-		m.flushes, m.samples, m.samplesRejected, m.flushDuration} {
+		m.flushes, m.samples, m.samplesRejected, m.flushDuration, m.tcpRefused, m.tcpIdleClosed, m.tcpOpen} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register statsd metrics: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 )
 
 // LogConsumer takes the logs made from events and service checks; pipeline.Consumer
@@ -41,6 +44,8 @@ type Receiver struct {
 	metrics *selfMetrics
 	agg     *aggregator
 	limiter logLimiter
+	// labelLimits bound the labels of a series made from tags.
+	labelLimits labellimit.Limits
 
 	events chan plog.Logs
 
@@ -48,6 +53,7 @@ type Receiver struct {
 	started  bool
 	stopped  bool
 	udp      net.PacketConn
+	udpInode uint64 // for the kernel's drop count (udp_drops.go); 0 when unknown
 	tcp      net.Listener
 	conns    map[net.Conn]struct{}
 	stop     chan struct{}
@@ -78,14 +84,20 @@ func New(cfg Config, app storage.Appendable, logs LogConsumer, logger *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	return &Receiver{
-		cfg: cfg, app: app, logs: logs, logger: logger, metrics: m,
+	r := &Receiver{
+		cfg: cfg, app: app, logs: logs, logger: logger, metrics: m, labelLimits: labellimit.Default(),
 		agg:    newAggregator(cfg.buckets(), cfg.Labels, time.Duration(cfg.SeriesTTL)),
 		events: make(chan plog.Logs, cfg.LogQueue),
 		conns:  map[net.Conn]struct{}{},
 		stop:   make(chan struct{}),
 		now:    time.Now,
-	}, nil
+	}
+	if reg != nil {
+		if err := reg.Register(newUDPDropsCollector(r)); err != nil {
+			return nil, fmt.Errorf("register statsd metrics: %w", err)
+		}
+	}
+	return r, nil
 }
 
 // Start binds the configured listeners and starts reading and flushing. It returns an
@@ -107,6 +119,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 			_ = uc.SetReadBuffer(8 << 20)
 		}
 		r.udp = pc
+		r.udpInode = socketInode(pc)
 	}
 	if r.cfg.TCPAddr != "" {
 		l, err := lc.Listen(ctx, "tcp", r.cfg.TCPAddr)
@@ -250,7 +263,15 @@ func (r *Receiver) serveTCP(l net.Listener) {
 			_ = c.Close()
 			return
 		}
+		if len(r.conns) >= r.cfg.TCPMaxConnections {
+			r.mu.Unlock()
+			_ = c.Close()
+			r.metrics.tcpRefused.Inc()
+			r.limiter.log(r.logger, slog.LevelWarn, "statsd tcp connection refused: tcp_max_connections open", "limit", r.cfg.TCPMaxConnections)
+			continue
+		}
 		r.conns[c] = struct{}{}
+		r.metrics.tcpOpen.Inc()
 		r.readers.Add(1)
 		r.mu.Unlock()
 		go r.serveConn(c)
@@ -263,10 +284,12 @@ func (r *Receiver) serveConn(c net.Conn) {
 		r.mu.Lock()
 		delete(r.conns, c)
 		r.mu.Unlock()
+		r.metrics.tcpOpen.Dec()
 		_ = c.Close()
 	}()
 	r.metrics.packets.WithLabelValues("tcp").Inc()
-	br := bufio.NewReaderSize(c, maxLineBytes)
+	idle := time.Duration(r.cfg.TCPIdleTimeout)
+	br := bufio.NewReaderSize(idleReader{c: c, idle: idle}, maxLineBytes)
 	skipping := false // inside a line that was too long
 	for {
 		line, err := br.ReadSlice('\n')
@@ -286,12 +309,28 @@ func (r *Receiver) serveConn(c net.Conn) {
 			r.handleLine(bytes.TrimRight(line, "\r\n"))
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				r.metrics.tcpIdleClosed.Inc()
+			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				r.logger.Debug("statsd tcp read", "err", err)
 			}
 			return
 		}
 	}
+}
+
+// idleReader moves a connection's read deadline forward before every read, so a read
+// fails once the peer has sent nothing for idle.
+type idleReader struct {
+	c    net.Conn
+	idle time.Duration
+}
+
+func (ir idleReader) Read(p []byte) (int, error) {
+	if err := ir.c.SetReadDeadline(time.Now().Add(ir.idle)); err != nil {
+		return 0, err
+	}
+	return ir.c.Read(p)
 }
 
 // handlePacket handles the newline-separated lines of one datagram.
@@ -338,12 +377,30 @@ func (r *Receiver) handleLine(line []byte) {
 			r.malformedErr(err, line)
 			return
 		}
+		if reason, msg := r.checkTags(&m); reason != "" {
+			r.malformed(reason, line, msg)
+			return
+		}
 		if reason := r.agg.add(&m, now); reason != "" {
 			r.malformed(reason, line, "metric "+m.Name+" was first received with another type")
 			return
 		}
 		r.metrics.lines.WithLabelValues(m.Kind.String()).Inc()
 	}
+}
+
+// checkTags applies the label limits (labellimit, the pipeline's attribute limits) to
+// the series a metric line would make: its name, the configured labels and its tags.
+func (r *Receiver) checkTags(m *Metric) (reason, msg string) {
+	if n := len(m.Tags) + len(r.cfg.Labels) + 1; r.labelLimits.Labels > 0 && n > r.labelLimits.Labels {
+		return labellimit.ReasonTooManyLabels, fmt.Sprintf("metric %.64q would have %d labels, more than the limit of %d", m.Name, n, r.labelLimits.Labels)
+	}
+	for _, t := range m.Tags {
+		if err := r.labelLimits.CheckLabel(t.Key, t.Value); err != nil {
+			return err.(*labellimit.Error).Reason, err.Error()
+		}
+	}
+	return "", ""
 }
 
 func (r *Receiver) queueLogs(ld plog.Logs, kind string) {
