@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/gogo/protobuf/proto"
 	"github.com/golang/snappy"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/stretchr/testify/require"
 )
@@ -64,4 +66,20 @@ func TestRemoteWriteV2Metadata(t *testing.T) {
 	require.Equal(t, []metadata.Metadata{{Type: model.MetricTypeHistogram, Help: "Latency.", Unit: "seconds"}}, e.metadata(t, "rw2_latency_seconds"))
 	require.Empty(t, e.metadata(t, "rw2_latency_seconds_bucket"))
 	require.Empty(t, e.metadata(t, "rw2_no_metadata"))
+}
+
+// TestRemoteWriteV1Metadata sends WriteRequest.Metadata as Prometheus does (in requests of
+// their own, once a minute by default) and finds it in /api/v1/metadata.
+func TestRemoteWriteV1Metadata(t *testing.T) {
+	e := newEnv(t)
+	req := &prompb.WriteRequest{Metadata: []prompb.MetricMetadata{
+		{MetricFamilyName: "node_cpu_seconds_total", Type: prompb.MetricMetadata_COUNTER, Help: "Seconds the CPUs spent in each mode."},
+		{MetricFamilyName: "node_load1", Type: prompb.MetricMetadata_GAUGE, Help: "1m load average."},
+	}}
+	body, err := proto.Marshal(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, e.postWrite(t, body, "application/x-protobuf", "0.1.0"))
+
+	require.Equal(t, []metadata.Metadata{{Type: model.MetricTypeCounter, Help: "Seconds the CPUs spent in each mode."}}, e.metadata(t, "node_cpu_seconds_total"))
+	require.Equal(t, []metadata.Metadata{{Type: model.MetricTypeGauge, Help: "1m load average."}}, e.metadata(t, "node_load1"))
 }
