@@ -92,6 +92,13 @@ type LimitsConfig struct {
 	// MaxLogStreams bounds the active log streams (distinct resources; Loki: stream
 	// labels); records of new streams beyond it are refused. 0 disables the limit.
 	MaxLogStreams int `yaml:"max_log_streams"`
+	// HTTPReadHeaderTimeout, HTTPBodyTimeout and HTTPIdleTimeout bound how long a client
+	// of the HTTP port may take to send its headers, to send a request body, and to keep
+	// an idle keep-alive connection, so that slow or silent clients cannot hold
+	// connections and memory.
+	HTTPReadHeaderTimeout model.Duration `yaml:"http_read_header_timeout"`
+	HTTPBodyTimeout       model.Duration `yaml:"http_body_timeout"`
+	HTTPIdleTimeout       model.Duration `yaml:"http_idle_timeout"`
 }
 
 // QueryConfig bounds the queries of every read API (Prometheus, Loki, Tempo, Jaeger and
@@ -133,6 +140,9 @@ func Default() Config {
 			QueueItems:             65536,
 			MaxFuture:              model.Duration(10 * time.Minute),
 			MaxLogStreams:          10000,
+			HTTPReadHeaderTimeout:  model.Duration(10 * time.Second),
+			HTTPBodyTimeout:        model.Duration(time.Minute),
+			HTTPIdleTimeout:        model.Duration(2 * time.Minute),
 		},
 		Query: QueryConfig{
 			MaxConcurrent:  4,
@@ -228,6 +238,15 @@ func (c Config) Validate() error {
 	} {
 		if d < 0 {
 			bad(key, d, "must not be negative")
+		}
+	}
+	for key, d := range map[string]model.Duration{
+		"limits.http_read_header_timeout": c.Limits.HTTPReadHeaderTimeout,
+		"limits.http_body_timeout":        c.Limits.HTTPBodyTimeout,
+		"limits.http_idle_timeout":        c.Limits.HTTPIdleTimeout,
+	} {
+		if d <= 0 {
+			bad(key, d, "must be positive")
 		}
 	}
 	if c.Query.Timeout <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -21,11 +22,55 @@ type httpServer struct {
 	srv *http.Server
 }
 
+// newHTTPServer bounds what a client may hold: the time to send headers, the time to
+// send a body (per request, see bodyDeadline) and the time an idle keep-alive connection
+// stays open. There is no server-wide ReadTimeout or WriteTimeout: queries and live tail
+// may run longer than a client takes to send its request.
 func (s *Server) newHTTPServer(h http.Handler) *httpServer {
+	l := s.cfg.Limits
 	return &httpServer{s: s, srv: &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           bodyDeadline(h, time.Duration(l.HTTPBodyTimeout)),
+		ReadHeaderTimeout: time.Duration(l.HTTPReadHeaderTimeout),
+		IdleTimeout:       time.Duration(l.HTTPIdleTimeout),
 	}}
+}
+
+// bodyDeadline gives a request that has a body d to send it: reads past that fail (the
+// handler answers 400) and the connection is closed. The deadline is lifted once the body
+// is read to its end, so that it cannot cut a long query or a live tail short: after the
+// body, the server's background read of the connection would otherwise hit it and cancel
+// the request's context.
+func bodyDeadline(h http.Handler, d time.Duration) http.Handler {
+	if d <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(d)); err == nil {
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody clears the connection's read deadline when the body ends.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 func (h *httpServer) Start(context.Context) error {
