@@ -25,6 +25,8 @@ type API struct {
 	logger *slog.Logger
 	now    func() time.Time // the clock that resolves "now-1h" and the default range
 	mux    *http.ServeMux
+
+	listeners func() Listeners // the bound addresses; set by WithListeners (status.go)
 }
 
 // New returns the API over the given readers. A nil reader makes its routes answer 503
@@ -44,6 +46,7 @@ func New(logs store.LogReader, traces store.TraceReader, logger *slog.Logger) *A
 	a.handle("services/{service}/span_names", a.needTraces(a.spanNames))
 	a.registerRED() // services/red, in red.go
 	a.registerRuns()
+	a.handle("status", a.status) // status.go
 	a.mux.HandleFunc(Prefix, a.serve(func(r *http.Request) result {
 		return result{err: &apiError{typ: errNotFound, err: fmt.Errorf("no endpoint %s", r.URL.Path)}}
 	}))
