@@ -108,15 +108,17 @@ func (a *API) queryLogs(r *http.Request) result {
 	}
 	var last store.LogRecord
 	more := false
+	size := 0 // bytes of the page so far, bounded by maxPageBytes (pagebudget.go)
 	for rec, err := range a.logs.QueryLogs(r.Context(), q) {
 		if err != nil {
 			return result{err: fmt.Errorf("query logs: %w", err)}
 		}
-		if len(data.Records) == limit {
+		if len(data.Records) == limit || size >= maxPageBytes {
 			more = true
 			break // stops the store's iterator
 		}
 		data.Records = append(data.Records, newLogRecordJSON(rec))
+		size += recordBytes(rec)
 		last = rec
 	}
 	if (more || len(data.Records) == maxLogLimit) && last.Cursor != "" {
