@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"gopkg.in/yaml.v3"
+
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 )
 
 // Config is the scrape section of Loupe's configuration. Its scrape_configs list has
@@ -30,6 +32,15 @@ type Config struct {
 	// min(global timeout, its interval), as in Prometheus.
 	ScrapeInterval model.Duration `yaml:"scrape_interval"`
 	ScrapeTimeout  model.Duration `yaml:"scrape_timeout"`
+	// LabelLimit, LabelNameLengthLimit and LabelValueLengthLimit are the defaults of
+	// every scrape config, as Prometheus' global keys of the same names: a scrape with a
+	// series over one of them fails whole (up is 0, the target shows the error). Prometheus
+	// has no limit by default; Loupe's defaults are the pipeline's attribute limits
+	// (labellimit.Default: 128 labels, 256-byte names, 16 KiB values), so that scraping
+	// takes no series OTLP would refuse. 0 disables a limit.
+	LabelLimit            uint `yaml:"label_limit"`
+	LabelNameLengthLimit  uint `yaml:"label_name_length_limit"`
+	LabelValueLengthLimit uint `yaml:"label_value_length_limit"`
 	// ExternalLabels are added by Prometheus only to data leaving it; Loupe keeps them for
 	// compatibility (they seed the scrape offset) and does not add them to stored series.
 	ExternalLabels map[string]string `yaml:"external_labels"`
@@ -48,7 +59,13 @@ type Config struct {
 // Default returns Prometheus' global defaults (scrape_interval 1m, scrape_timeout unset:
 // min(10s, scrape_interval)) and no scrape configs.
 func Default() Config {
-	return Config{ScrapeInterval: model.Duration(time.Minute)}
+	l := labellimit.Default()
+	return Config{
+		ScrapeInterval:        model.Duration(time.Minute),
+		LabelLimit:            uint(l.Labels),
+		LabelNameLengthLimit:  uint(l.NameBytes),
+		LabelValueLengthLimit: uint(l.ValueBytes),
+	}
 }
 
 // ParseConfig reads a Config from YAML text (the body of the scrape section), starting
@@ -91,6 +108,10 @@ func (c Config) Prometheus() (*promconfig.Config, error) {
 	global := map[string]any{
 		"scrape_interval": c.ScrapeInterval.String(),
 		"external_labels": c.ExternalLabels,
+
+		"label_limit":              c.LabelLimit,
+		"label_name_length_limit":  c.LabelNameLengthLimit,
+		"label_value_length_limit": c.LabelValueLengthLimit,
 	}
 	if c.ScrapeTimeout != 0 { // else Prometheus' default applies: min(10s, scrape_interval)
 		global["scrape_timeout"] = c.ScrapeTimeout.String()
