@@ -4,13 +4,17 @@
 //   LOUPE_UI_URL=http://127.0.0.1:port LOUPE_EXPECTED=expected.json \
 //   LOUPE_SCREENSHOTS=dir [LOUPE_PERF=1] node e2e/checks.mjs
 //
-// Exits non-zero on the first failed check. With LOUPE_PERF=1 it also measures time to
+// Exits non-zero when a check failed. A check fails on an error in the browser console or
+// an uncaught exception in the page, unless the check lists it as expected (`allow`: the
+// "Failed to load resource" line of an API error it provokes on purpose). With
+// LOUPE_PERF=1 it also measures time to
 // first render and frame times while scrolling, and writes them to <screenshots>/perf.json;
 // those figures are reported, never asserted.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { viewChecks } from './checks-views.mjs';
 
 const base = process.env.LOUPE_UI_URL;
 const expected = JSON.parse(readFileSync(process.env.LOUPE_EXPECTED, 'utf8'));
@@ -30,14 +34,23 @@ const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir()
 const page = await context.newPage();
 const consoleErrors = [];
 page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-page.on('pageerror', (e) => consoleErrors.push(String(e)));
+page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.stack ?? e}`));
 
 let failures = 0;
 const results = [];
-async function check(name, fn) {
+/**
+ * check runs fn as one named check. It fails when fn throws, and when the page logged a
+ * console error or threw while it ran, unless every such error matches one of allow (the
+ * errors a check provokes on purpose, such as the 400 of a bad query).
+ */
+async function check(name, fn, { allow = [] } = {}) {
   const t = Date.now();
+  const before = consoleErrors.length;
   try {
     await fn();
+    await page.waitForTimeout(100); // errors of the last render arrive asynchronously
+    const unexpected = consoleErrors.slice(before).filter((e) => !allow.some((re) => re.test(e)));
+    if (unexpected.length) throw new Error(`browser console errors:\n  ${unexpected.join('\n  ')}`);
     results.push({ name, ok: true, ms: Date.now() - t });
     console.log(`ok   ${name} (${Date.now() - t} ms)`);
   } catch (e) {
@@ -57,23 +70,40 @@ async function shot(name) {
 const rows = (testId) => page.locator(`[data-testid="${testId}"]`);
 
 if (process.env.LOUPE_EMPTY === '1') {
-  // Before any data arrives, every page tells a newcomer where to send it.
+  // Before any data arrives, every page tells a newcomer where to send it: the addresses
+  // this server listens on (random ports here), not the default ones.
+  const otlpHTTP = process.env.LOUPE_OTLP_URL; // http://127.0.0.1:port
+  const otlpGRPC = process.env.LOUPE_OTLP_GRPC; // 127.0.0.1:port
+  assert(otlpHTTP && otlpGRPC, 'LOUPE_OTLP_URL and LOUPE_OTLP_GRPC must be set');
+  const showsAddresses = async (what) => {
+    const box = page.locator('.empty-state');
+    await box.waitFor({ timeout: 10000 });
+    try {
+      await page.waitForFunction(([h, g]) => {
+        const t = document.querySelector('.empty-state')?.innerText ?? '';
+        return t.includes(h) && t.includes(g);
+      }, [otlpHTTP, otlpGRPC], { timeout: 10000 });
+    } catch {
+      throw new Error(`the ${what} empty state does not show ${otlpHTTP} and ${otlpGRPC}: ${(await box.innerText()).slice(0, 300)}`);
+    }
+    const text = await box.innerText();
+    assert(!/:4318\b|:4317\b/.test(text), `the ${what} empty state still shows a default port: ${text.slice(0, 300)}`);
+    return text;
+  };
   for (const [name, path] of [['logs', '/logs'], ['traces', '/traces'], ['metrics', '/query'], ['services', '/services']]) {
-    await check(`empty ${name}: shows how to send data`, async () => {
+    await check(`empty ${name}: shows the server's own OTLP addresses`, async () => {
       await page.goto(`${base}${path}`);
-      const box = page.locator('.empty-state');
-      await box.waitFor({ timeout: 10000 });
-      const text = await box.innerText();
-      assert(text.includes('4318') && text.includes('4317'), `empty state lacks the OTLP endpoints: ${text.slice(0, 200)}`);
+      const text = await showsAddresses(name);
+      assert(text.includes(`curl -X POST ${otlpHTTP}/v1/`), `the curl example does not use ${otlpHTTP}: ${text.slice(0, 400)}`);
       if (name === 'logs') await shot('empty-logs');
     });
   }
-  await check('empty runs: shows how to record a job', async () => {
+  await check('empty runs: shows how to record a job, with the real address', async () => {
     await page.goto(`${base}/runs`);
     const box = page.locator('.empty-state');
     await box.waitFor({ timeout: 10000 });
-    const text = await box.innerText();
-    assert(text.includes('loupe run') && text.includes('4318'), `empty runs state lacks the loupe run hint: ${text.slice(0, 200)}`);
+    await page.waitForFunction((h) => (document.querySelector('.empty-state')?.innerText ?? '').includes(`loupe run --server ${h}`), otlpHTTP, { timeout: 10000 })
+      .catch(async () => { throw new Error(`empty runs state lacks "loupe run --server ${otlpHTTP}": ${(await box.innerText()).slice(0, 300)}`); });
   });
   await context.close();
   console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
@@ -165,12 +195,35 @@ await check('traces: search, open a trace, waterfall nesting and span detail', a
   }
   // Children come after their parent (depth-first order).
   assert(got[0].id === kt.spans[0].id, 'root first');
+  // Each bar's left edge and width, as fractions of the timeline, are its span's start
+  // offset and duration over the trace's duration (to within 1% of the timeline).
+  const total = Math.max(...kt.spans.map((s) => s.offsetMs + s.durMs));
+  for (const s of kt.spans) {
+    const g = await page.$eval(`[data-span-id="${s.id}"]`, (row) => {
+      const tl = row.querySelector('.wf-timeline').getBoundingClientRect();
+      const bar = row.querySelector('.wf-bar').getBoundingClientRect();
+      return { left: (bar.left - tl.left) / tl.width, width: bar.width / tl.width };
+    });
+    const want = { left: s.offsetMs / total, width: s.durMs / total };
+    assert(Math.abs(g.left - want.left) < 0.01 && Math.abs(g.width - want.width) < 0.01,
+      `bar of ${s.name}: left ${g.left.toFixed(3)} width ${g.width.toFixed(3)}, want ${want.left.toFixed(3)} and ${want.width.toFixed(3)}`);
+  }
+  // The critical path is outlined: root, the API call and the charge, not the query.
+  for (const s of kt.spans) {
+    const critical = await page.$eval(`[data-span-id="${s.id}"]`, (row) => row.classList.contains('critical'));
+    assert(critical === s.critical, `span ${s.name}: on the critical path ${critical}, want ${s.critical}`);
+  }
   const charge = kt.spans.find((s) => s.name === 'charge');
   await page.locator(`[data-span-id="${charge.id}"]`).click();
   const detail = page.getByTestId('span-detail');
   await detail.waitFor();
   const text = await detail.innerText();
   assert(text.includes('payment.method') && text.includes('payments'), `span detail: ${text.slice(0, 300)}`);
+  // The exception event's stack trace is a preformatted block, one frame per line.
+  const stack = detail.locator('pre[data-key="exception.stacktrace"]');
+  assert(await stack.count() === 1, 'no preformatted exception.stacktrace in the span detail');
+  const lines = (await stack.innerText()).split('\n');
+  assert(lines.length === 4 && /^\s+at com\.example\.pay\.Gateway\.charge/.test(lines[1]), `stack trace lines: ${JSON.stringify(lines)}`);
   await page.getByTestId('trace-logs').locator('.log-line').first().waitFor({ timeout: 10000 });
   await shot('trace');
   // Collapsing the checkout span hides its two children.
@@ -204,7 +257,7 @@ await check('metrics: autocomplete, range chart with the expected series, table'
   // An engine error is shown as it is.
   await page.goto(`${base}/query?expr=${encodeURIComponent('sum(')}`);
   await page.locator('.error-box').waitFor({ timeout: 10000 });
-});
+}, { allow: [/status of 400/] });
 
 await check('services: RED numbers match the seeded data', async () => {
   await page.goto(`${base}/services`);
@@ -345,7 +398,11 @@ await check('an unknown trace shows the API error plainly', async () => {
   const box = page.locator('.error-box');
   await box.waitFor({ timeout: 10000 });
   assert((await box.innerText()).includes('not found'), 'says not found');
-});
+}, { allow: [/status of 404/] });
+
+// Re-running, the live histogram, stack traces, colours, sorting, LogQL, the range controls
+// and where the cross-links lead: checks-views.mjs.
+await viewChecks({ page, base, expected, check, assert, shot, rows });
 
 const figures = {};
 if (perf) {

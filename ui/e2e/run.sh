@@ -63,7 +63,10 @@ PIDS+=($!)
 READY=$(wait_ready "$WORK/loupe.log")
 HTTP=$(field "$READY" http)
 OTLP_HTTP=$(field "$READY" otlp_http)
-echo "loupe: http $HTTP, otlp http $OTLP_HTTP"
+OTLP_GRPC=$(field "$READY" otlp_grpc)
+echo "loupe: http $HTTP, otlp http $OTLP_HTTP, otlp grpc $OTLP_GRPC"
+# The checks compare the addresses the empty states show with these.
+export LOUPE_OTLP_URL=http://$OTLP_HTTP LOUPE_OTLP_GRPC=$OTLP_GRPC
 
 # Use the server's own UI when it serves the app at /, else the proxy that mounts ui.Handler.
 if node -e 'fetch(process.argv[1]).then(r => r.text()).then(t => process.exit(t.includes("<div id=\"root\">") ? 0 : 1), () => process.exit(1))' "http://$HTTP/logs"; then
@@ -98,7 +101,7 @@ fi
 (cd "$UI_DIR" && node e2e/seed-runs.mjs "$WORK/runs.jsonl" "$WORK/expected.json")
 "$BIN" push --server "http://$OTLP_HTTP" "$WORK/runs.jsonl"
 cp "$WORK/expected.json" "$ART/expected.json"
-(cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_OTLP_URL=http://$OTLP_HTTP LOUPE_EXPECTED=$WORK/expected.json \
+(cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_EXPECTED=$WORK/expected.json \
 	LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
 if [ $status -ne 0 ]; then
 	echo "--- server log (tail) ---"

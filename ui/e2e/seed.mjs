@@ -58,6 +58,7 @@ function log(service, ms, sevText, sevNum, body, extra = {}, traceId, spanId) {
 }
 
 const knownTrace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spans: [] };
+const stackTrace = 'java.net.SocketTimeoutException: read timed out\n\tat com.example.pay.Gateway.charge(Gateway.java:88)\n\tat com.example.pay.PaymentService.pay(PaymentService.java:42)\n\tat java.base/java.lang.Thread.run(Thread.java:1583)';
 const N = 60;
 for (let i = 0; i < N; i++) {
   const t0 = nowMs - 30 * 60_000 + i * 25_000;
@@ -68,19 +69,34 @@ for (let i = 0; i < N; i++) {
   const api = span(traceId, root, 'checkout', 'POST /api/checkout', KIND.server, t0 + 5, d + 5, fail, { 'order.id': String(1000 + i) });
   const pay = span(traceId, api, 'payments', 'charge', KIND.server, t0 + 8, d - 10, fail, { 'order.id': String(1000 + i), 'payment.method': i % 2 ? 'card' : 'wallet' });
   const db = span(traceId, api, 'checkout', 'SELECT orders', KIND.client, t0 + 6, 3 + (i % 3), false, { 'db.system': 'postgresql' });
+  // The known trace: offsets and durations (ms from the root's start) for the bar positions,
+  // and the critical path: root -> api -> charge (charge ends last among api's children;
+  // the query ends after charge starts, so it is not on the path).
   if (i === N - 1) knownTrace.spans = [
-    { id: root, name: 'GET /checkout', service: 'frontend', depth: 0 },
-    { id: api, name: 'POST /api/checkout', service: 'checkout', depth: 1 },
-    { id: db, name: 'SELECT orders', service: 'checkout', depth: 2 },
-    { id: pay, name: 'charge', service: 'payments', depth: 2 },
+    { id: root, name: 'GET /checkout', service: 'frontend', depth: 0, offsetMs: 0, durMs: d + 20, critical: true },
+    { id: api, name: 'POST /api/checkout', service: 'checkout', depth: 1, offsetMs: 5, durMs: d + 5, critical: true },
+    { id: db, name: 'SELECT orders', service: 'checkout', depth: 2, offsetMs: 6, durMs: 3 + (i % 3), critical: false },
+    { id: pay, name: 'charge', service: 'payments', depth: 2, offsetMs: 8, durMs: d - 10, critical: true },
   ];
+  if (i === N - 1) {
+    // An exception event with a stack trace on the known trace's charge span.
+    const s = spansByService.get('payments').at(-1);
+    s.events = [{ timeUnixNano: ns(t0 + 20), name: 'exception', attributes: attrs({ 'exception.type': 'java.net.SocketTimeoutException', 'exception.message': 'read timed out', 'exception.stacktrace': stackTrace }) }];
+  }
   log('frontend', t0 + 1, 'INFO', 9, `GET /checkout started for order ${1000 + i}`, { 'http.route': '/checkout' }, traceId, root);
   log('payments', t0 + 20, fail ? 'ERROR' : 'INFO', fail ? 17 : 9, fail ? `card declined for order ${1000 + i}` : `charged order ${1000 + i}`, { 'order.id': String(1000 + i) }, traceId, pay);
   if (i % 4 === 0) log('checkout', t0 + 30, 'WARN', 13, `slow query on orders table (${d}ms)`, { 'db.system': 'postgresql' }, traceId, db);
   log('checkout', t0 + 40, 'DEBUG', 5, `cache miss for key cart:${i}`, { cache: 'cart' });
 }
+// a stack trace: a body of several lines and the exception.stacktrace attribute
+log('payments', nowMs - 90_000, 'ERROR', 17, `IllegalStateException: gateway refused the card\n\tat com.example.pay.Gateway.send(Gateway.java:120)\n\tat com.example.pay.PaymentService.pay(PaymentService.java:42)`, { 'exception.type': 'java.lang.IllegalStateException', 'exception.stacktrace': stackTrace });
 // one order with a unique id to find by attribute
 log('payments', nowMs - 60_000, 'ERROR', 17, 'refund rejected by bank for order 424242', { 'order.id': '424242', 'refund.reason': 'duplicate' });
+
+// The log lines of the known trace, and of its charge span, for the cross-link checks.
+knownTrace.logs = logs.filter((l) => l.traceId === knownTrace.traceId).map((l) => l.body);
+const chargeId = knownTrace.spans.find((x) => x.name === 'charge').id;
+knownTrace.chargeLogs = logs.filter((l) => l.spanId === chargeId).map((l) => l.body);
 
 let bigTrace = null;
 if (big) {
@@ -195,6 +211,7 @@ const expected = {
   red,
   logs: {
     declined: logs.filter((l) => /declined/i.test(l.body)).length,
+    stackTrace,
     order424242: 1,
     total: logs.length + bulkLogs,
   },

@@ -10,6 +10,7 @@ import { ServicePage } from './pages/Service';
 import { RunsPage } from './pages/Runs';
 import { RunPage } from './pages/Run';
 import { ComparePage } from './pages/Compare';
+import { useAutoRefresh } from './components/TimeRange';
 
 const nav = [
   { path: '/logs', label: 'Logs' },
@@ -38,6 +39,7 @@ export function App() {
   const loc = useLocation();
   const [theme, toggleTheme] = useTheme();
   const path = loc.path === '/' ? '/logs' : loc.path;
+  useAutoRefresh(loc.params.get('refresh'));
 
   let page;
   let m: RegExpExecArray | null;

@@ -14,12 +14,74 @@ function current(): Location {
 const listeners = new Set<() => void>();
 window.addEventListener('popstate', () => listeners.forEach((f) => f()));
 
-/** navigate goes to url; replace=true edits the current history entry (for typing). */
-export function navigate(url: string, replace = false) {
-  if (url === window.location.pathname + window.location.search) return;
+/**
+ * navigate goes to url; replace=true edits the current history entry (for typing). It
+ * returns false when url is already the current one (nothing happens then).
+ *
+ * The auto-refresh interval (`refresh=` in the URL) is kept across navigations within one
+ * page, so that a page's own links and forms, which do not know about it, keep it on.
+ */
+export function navigate(url: string, replace = false): boolean {
+  const ar = new URLSearchParams(window.location.search).get('refresh');
+  if (ar) {
+    const u = new URL(url, window.location.origin);
+    if (u.pathname === window.location.pathname && !u.searchParams.has('refresh')) {
+      u.searchParams.set('refresh', ar);
+      url = u.pathname + u.search;
+    }
+  }
+  return go(url, replace);
+}
+
+function go(url: string, replace: boolean): boolean {
+  if (url === window.location.pathname + window.location.search) return false;
   if (replace) window.history.replaceState(null, '', url);
   else window.history.pushState(null, '', url);
   listeners.forEach((f) => f());
+  return true;
+}
+
+// The refresh generation: every page includes it in the keys of its queries, so bumping it
+// runs them again, resolving relative times ("now-15m") anew.
+let generation = 0;
+const refreshListeners = new Set<() => void>();
+
+/** refresh runs the current page's queries again. */
+export function refresh() {
+  generation++;
+  refreshListeners.forEach((f) => f());
+}
+
+/** useRefresh returns the refresh generation; a change means "query again". */
+export function useRefresh(): number {
+  const [g, setG] = useState(generation);
+  useEffect(() => {
+    const f = () => setG(generation);
+    refreshListeners.add(f);
+    return () => {
+      refreshListeners.delete(f);
+    };
+  }, []);
+  return g;
+}
+
+/**
+ * submit is what a Search / Run button does: go to url and run the queries again, also when
+ * the URL does not change or changes only in its spelling (so "now" moves forward and new
+ * data shows up). React batches the two updates into one render, so one query runs.
+ */
+export function submit(url: string) {
+  navigate(url);
+  refresh();
+}
+
+/** setAutoRefresh puts the auto-refresh interval ('' for off) in the current URL. */
+export function setAutoRefresh(interval: string) {
+  const p = new URLSearchParams(window.location.search);
+  if (interval) p.set('refresh', interval);
+  else p.delete('refresh');
+  const s = p.toString();
+  go(s ? `${window.location.pathname}?${s}` : window.location.pathname, true);
 }
 
 export function useLocation(): Location {

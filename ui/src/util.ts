@@ -68,6 +68,56 @@ export function resolveRange(r: Range, nowMs: number = Date.now()): { start: num
   return { start, end };
 }
 
+/** relativeSpan reads "now-15m" as 15 minutes in ms (the range "now-15m".."now"), else null. */
+function relativeSpan(r: Range): number | null {
+  if (r.to !== 'now' || !r.from.startsWith('now-')) return null;
+  return parseDurationMs(r.from.slice(4));
+}
+
+/** fmtSpan writes ms as the largest unit that divides it: 7200000 -> "2h", 90000 -> "90s". */
+export function fmtSpan(ms: number): string {
+  for (const u of ['d', 'h', 'm', 's'] as const) if (ms >= unitMs[u] && ms % unitMs[u] === 0) return `${ms / unitMs[u]}${u}`;
+  return `${Math.max(1, Math.round(ms))}ms`;
+}
+
+/**
+ * zoomOutRange doubles the span of r around its middle. A relative range stays relative
+ * ("now-15m" becomes "now-30m"); an absolute one that would end in the future ends now.
+ */
+export function zoomOutRange(r: Range, nowMs: number = Date.now()): Range {
+  const rel = relativeSpan(r);
+  if (rel !== null) return { from: `now-${fmtSpan(rel * 2)}`, to: 'now' };
+  const t = resolveRange(r, nowMs);
+  if (!t) return r;
+  const span = t.end - t.start;
+  let end = t.end + span / 2;
+  let start = t.start - span / 2;
+  if (end > nowMs) {
+    start -= end - nowMs;
+    end = nowMs;
+  }
+  return { from: isoSeconds(start), to: isoSeconds(end) };
+}
+
+/**
+ * shiftRange moves r by half its span, earlier (dir -1) or later (dir 1), as absolute times.
+ * A shift later that would reach past now becomes the relative range of the same span
+ * ending now.
+ */
+export function shiftRange(r: Range, dir: -1 | 1, nowMs: number = Date.now()): Range {
+  const t = resolveRange(r, nowMs);
+  if (!t) return r;
+  const span = t.end - t.start;
+  const d = (dir * span) / 2;
+  // Within a second (or 1% of the span) of now counts as now: the range was resolved a
+  // moment ago, so "now" has moved on a little since.
+  if (t.end + d >= nowMs - Math.max(1000, span / 100)) return { from: `now-${fmtSpan(Math.round(span / 1000) * 1000)}`, to: 'now' };
+  return { from: isoSeconds(t.start + d), to: isoSeconds(t.end + d) };
+}
+
+/** The auto-refresh choices ('' is off), as they appear in the URL (`refresh=`). */
+export const autoRefreshIntervals = ['', '5s', '10s', '30s', '1m'];
+
 export function describeRange(r: Range): string {
   if (r.to === 'now') {
     const rel = relativeRanges.find((x) => x.from === r.from);
@@ -228,19 +278,17 @@ export function severityColor(sev: string): string {
   return severityColors.UNSPECIFIED;
 }
 
-/** serviceColor gives each service a stable colour from its name. */
+/**
+ * serviceColor gives each service a stable colour from its name. It is the only source of
+ * service colours: logs, trace search, the waterfall, services and runs all call it, so a
+ * service has the same colour in every view.
+ */
 const palette = ['#4f8cff', '#f0883e', '#3fb950', '#db61a2', '#a371f7', '#2bb6c8', '#d29922', '#f85149', '#8ddb8c', '#79c0ff', '#ffa657', '#bc8cff'];
 export function serviceColor(name: string): string {
   // FNV-1a spreads similar names better than a plain multiplicative hash.
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
   return palette[(h >>> 0) % palette.length];
-}
-
-/** serviceColors gives the services of one trace distinct colours (the palette has 12). */
-export function serviceColors(names: string[]): (name: string) => string {
-  const m = new Map([...names].sort().map((n, i) => [n, palette[i % palette.length]]));
-  return (n) => m.get(n) ?? serviceColor(n);
 }
 
 export function seriesColor(i: number): string {

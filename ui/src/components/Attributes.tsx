@@ -7,25 +7,50 @@ function valueText(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/**
+ * isBlock tells whether a value reads better as a preformatted block: stack traces
+ * (`exception.stacktrace`) and any other text of several lines keep their line breaks and
+ * indentation.
+ */
+export function isBlock(key: string, v: unknown): v is string {
+  return typeof v === 'string' && (v.includes('\n') || key === 'exception.stacktrace');
+}
+
 export function AttrTable({ attrs, onFilter }: { attrs: Attrs; onFilter?: (k: string, v: string) => void }) {
   const keys = Object.keys(attrs).sort();
   if (keys.length === 0) return <div className="muted small">none</div>;
   return (
     <table className="attr-table">
       <tbody>
-        {keys.map((k) => (
-          <tr key={k}>
-            <td className="attr-key">{k}</td>
-            <td className="attr-val">
-              {valueText(attrs[k])}
-              {onFilter && typeof attrs[k] !== 'object' && (
-                <button className="link-btn small" title="Filter by this value" onClick={() => onFilter(k, valueText(attrs[k]))}>
-                  filter
-                </button>
-              )}
-            </td>
-          </tr>
-        ))}
+        {keys.map((k) => {
+          const v = attrs[k];
+          // A block (stack trace) spans both columns under its key, so that a narrow panel
+          // does not squeeze the key into a sliver beside it.
+          if (isBlock(k, v))
+            return (
+              <tr key={k}>
+                <td className="attr-val" colSpan={2}>
+                  <div className="attr-key">{k}</div>
+                  <pre className="stacktrace" data-testid="multiline-value" data-key={k}>
+                    {v}
+                  </pre>
+                </td>
+              </tr>
+            );
+          return (
+            <tr key={k}>
+              <td className="attr-key">{k}</td>
+              <td className="attr-val">
+                {valueText(v)}
+                {onFilter && typeof v !== 'object' && (
+                  <button className="link-btn small" title="Filter by this value" onClick={() => onFilter(k, valueText(v))}>
+                    filter
+                  </button>
+                )}
+              </td>
+            </tr>
+          );
+        })}
       </tbody>
     </table>
   );

@@ -22,7 +22,17 @@ export function Chart({ options, data, height, optionsKey, className, testId }: 
 
   useEffect(() => {
     const el = ref.current!;
-    const u = new uPlot({ ...options, width: Math.max(el.clientWidth, 100), height } as uPlot.Options, dataRef.current, el);
+    // The x range drawn, in the element's data-x-min / data-x-max (seconds), for the browser tests.
+    const xRange: uPlot.Plugin = {
+      hooks: {
+        setScale: (u, key) => {
+          if (key !== 'x') return;
+          el.dataset.xMin = String(u.scales.x.min);
+          el.dataset.xMax = String(u.scales.x.max);
+        },
+      },
+    };
+    const u = new uPlot({ ...options, plugins: [...(options.plugins ?? []), xRange], width: Math.max(el.clientWidth, 100), height } as uPlot.Options, dataRef.current, el);
     plot.current = u;
     const ro = new ResizeObserver(() => {
       const w = Math.max(el.clientWidth, 100);

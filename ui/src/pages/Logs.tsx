@@ -1,11 +1,12 @@
 // The logs explorer: search bar, severity and service filters, time range, a stacked
-// histogram of counts by severity, and a virtualised, infinitely scrolling list.
+// histogram of counts by severity, and a virtualised, infinitely scrolling list. The LogQL
+// mode (mode=logql) is in LogQL.tsx.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import { getJSON, type LogCounts, type LogRecord, type LogsPage } from '../api';
-import { href, navigate, onLinkClick } from '../router';
+import { href, navigate, onLinkClick, submit, useRefresh } from '../router';
 import {
-  fmtLogTime, nsToMs, parseSearch, rangeFromParams, resolveRange, severities, severityClass, severityColor,
+  fmtLogTime, nsToMs, parseSearch, rangeFromParams, resolveRange, serviceColor, severities, severityClass, severityColor,
   type Range,
 } from '../util';
 import { TimeRangePicker } from '../components/TimeRange';
@@ -16,6 +17,8 @@ import { Sections } from '../components/Attributes';
 import { useAsync } from '../components/hooks';
 import { ServicePicker } from '../components/ServicePicker';
 import { useFirstRender } from '../components/perf';
+import { BodyText, FullBody } from '../components/Body';
+import { LogQLPage, ModeSwitch, logqlURL } from './LogQL';
 
 const ROW = 26;
 const EXPANDED = 380;
@@ -76,10 +79,32 @@ function recordKey(r: LogRecord): string {
   return `${r.time_unix_nano}|${r.service}|${r.span_id ?? ''}|${r.body}`;
 }
 
+/** toLogQL writes the search filters as a LogQL query, a start for the LogQL mode. */
+function toLogQL(s: LogsState): string {
+  const q = (v: string) => JSON.stringify(v);
+  const sel = s.services.length ? `{service_name=~${q(s.services.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'))}}` : '{service_name=~".+"}';
+  const { text, attrs } = parseSearch(s.search);
+  let out = sel + (text ? ` |~ ${q(`(?i)${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)}` : '');
+  for (const a of attrs) {
+    const m = /^([^!=~]+)(!=|=~|!~|=)(.*)$/s.exec(a);
+    if (m) out += ` | ${m[1].replace(/[^\w]/g, '_')}${m[2]}${q(m[3])}`;
+  }
+  return out;
+}
+
 export function LogsPage({ params }: { params: URLSearchParams }) {
+  return params.get('mode') === 'logql' ? <LogQLPage params={params} /> : <SearchLogsPage params={params} />;
+}
+
+function SearchLogsPage({ params }: { params: URLSearchParams }) {
   const state = useMemo(() => stateFromParams(params), [params]);
   const set = (patch: Partial<LogsState>, replace = false) => navigate(stateURL({ ...state, ...patch }), replace);
   const filterKey = apiFilter(state).toString();
+  // Search with an unchanged URL, a range picked again and auto-refresh bump this: the
+  // queries run again and relative ranges end at the new "now".
+  const refreshGen = useRefresh();
+  // The live tail bumps this when records arrive (and every 10 s), so the histogram follows.
+  const [histTick, setHistTick] = useState(0);
 
   const [draft, setDraft] = useState(state.search);
   useEffect(() => setDraft(state.search), [state.search]);
@@ -119,7 +144,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
     );
     return () => ac.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [filterKey]);
+  }, [filterKey, refreshGen]);
 
   const loadMore = useCallback(() => {
     if (loading || !cursor || records.length >= MAX_RECORDS) return;
@@ -164,9 +189,11 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
     if (!state.live) return;
     const g = gen.current;
     let busy = false;
+    let ticks = 0;
     const tick = async () => {
       if (busy) return;
       busy = true;
+      ticks++;
       try {
         const p = apiFilter(state);
         const { ns, recs } = newestRef.current;
@@ -183,6 +210,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
           shiftRef.current += fresh.length * ROW;
           setRecords((r) => fresh.concat(r).slice(0, MAX_RECORDS));
         }
+        if (fresh.length || ticks % 5 === 0) setHistTick((n) => n + 1);
         setLiveError(null);
       } catch (e) {
         setLiveError(e as Error);
@@ -193,7 +221,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
     const t = window.setInterval(tick, 2000);
     return () => window.clearInterval(t);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [state.live, filterKey]);
+  }, [state.live, filterKey, refreshGen]);
 
   useFirstRender('logs', !loading);
 
@@ -226,9 +254,10 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
         className="toolbar"
         onSubmit={(e) => {
           e.preventDefault();
-          set({ search: draft });
+          submit(stateURL({ ...state, search: draft }));
         }}
       >
+        <ModeSwitch mode="search" toSearch={() => {}} toLogQL={() => navigate(logqlURL(toLogQL({ ...state, search: draft }), state.range))} />
         <input
           className="search"
           data-testid="logs-search"
@@ -251,7 +280,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
           ))}
         </select>
         <ServicePicker selected={state.services} onChange={(services) => set({ services })} />
-        <TimeRangePicker range={state.range} onChange={(range) => set({ range, live: range.to === 'now' && state.live })} />
+        <TimeRangePicker range={state.range} onChange={(range) => submit(stateURL({ ...state, range, live: range.to === 'now' && state.live }))} />
         <button className="btn primary" type="submit" data-testid="logs-run">
           Search
         </button>
@@ -275,7 +304,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
           </span>
         </div>
       )}
-      <LogHistogram filter={filterKey} range={state.range} onZoom={(range) => set({ range, live: false })} />
+      <LogHistogram filter={filterKey} refreshKey={`${refreshGen}.${histTick}`} range={state.range} onZoom={(range) => set({ range, live: false })} />
       <div className="list-status small muted" data-testid="logs-status">
         {error ? null : loading && records.length === 0 ? (
           <Spinner label="Searching logs…" />
@@ -334,8 +363,11 @@ const LogRow = memo(function LogRow({ rec, rowKey, open, onToggle, onFilter }: L
         <span className="sev-bar" />
         <span className="log-time">{fmtLogTime(rec.time_unix_nano)}</span>
         <span className="log-sev">{sev}</span>
-        <span className="log-service">{rec.service}</span>
-        <span className="log-body">{rec.body}</span>
+        <span className="log-service">
+          <span className="svc-dot" data-svc={rec.service} style={{ background: serviceColor(rec.service) }} />
+          {rec.service}
+        </span>
+        <BodyText body={rec.body} />
         {rec.trace_id && (
           <a
             className="log-trace"
@@ -352,7 +384,7 @@ const LogRow = memo(function LogRow({ rec, rowKey, open, onToggle, onFilter }: L
       </div>
       {open && (
         <div className="log-detail" data-testid="log-detail">
-          <pre className="log-full-body">{rec.body}</pre>
+          <FullBody body={rec.body} />
           <div className="detail-meta small">
             {rec.time} · severity {rec.severity_text || '–'} ({rec.severity_number}) · scope {rec.scope?.name || '–'}
             {rec.trace_id && (
@@ -383,8 +415,8 @@ const LogRow = memo(function LogRow({ rec, rowKey, open, onToggle, onFilter }: L
 });
 
 /** LogHistogram draws counts per bucket stacked by severity; dragging selects a new range. */
-function LogHistogram({ filter, range, onZoom }: { filter: string; range: Range; onZoom: (r: Range) => void }) {
-  const counts = useAsync(filter, (signal) => getJSON<LogCounts>('/api/loupe/v1/logs/counts', new URLSearchParams(filter), signal));
+function LogHistogram({ filter, refreshKey, range, onZoom }: { filter: string; refreshKey: string; range: Range; onZoom: (r: Range) => void }) {
+  const counts = useAsync(`${filter}#${refreshKey}`, (signal) => getJSON<LogCounts>('/api/loupe/v1/logs/counts', new URLSearchParams(filter), signal));
   const zoomRef = useRef(onZoom);
   zoomRef.current = onZoom;
 
@@ -459,7 +491,7 @@ function LogHistogram({ filter, range, onZoom }: { filter: string; range: Range;
   return (
     <div className="histogram" data-testid="log-histogram">
       <div className="histogram-head small muted">
-        {model.total.toLocaleString()} records in {r ? 'range' : ''} · {model.step}s buckets · drag to zoom
+        <span data-testid="histogram-total" data-total={model.total}>{model.total.toLocaleString()}</span> records in {r ? 'range' : ''} · {model.step}s buckets · drag to zoom
         <span className="legend-inline">
           {model.sevs.map((s) => (
             <span key={s}>
@@ -469,7 +501,9 @@ function LogHistogram({ filter, range, onZoom }: { filter: string; range: Range;
           ))}
         </span>
       </div>
-      <Chart options={opts} data={[model.xs, ...model.stacked]} height={110} optionsKey={`${filter}|${model.sevs.join()}|${model.xs.length}`} />
+      {/* The key comes from the answer, not the filter: while a new answer loads the old one
+          is still drawn, and the plot must be rebuilt (x range) when the new one arrives. */}
+      <Chart options={opts} data={[model.xs, ...model.stacked]} height={110} optionsKey={`${model.start}|${model.end}|${model.sevs.join()}|${model.xs.length}`} />
     </div>
   );
 }

@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type uPlot from 'uplot';
 import { getJSON, type PromMatrix, type PromResult } from '../api';
-import { href, navigate } from '../router';
+import { href, submit, useRefresh } from '../router';
 import { fmtNumber, rangeFromParams, resolveRange, seriesColor, type Range } from '../util';
 import { TimeRangePicker } from '../components/TimeRange';
 import { Chart, escapeHTML, themedAxes, tooltipPlugin } from '../components/Chart';
@@ -32,7 +32,7 @@ export function MetricsPage({ params }: { params: URLSearchParams }) {
   const range = rangeFromParams(params);
   const go = (patch: { expr?: string; tab?: string; range?: Range }) => {
     const r = patch.range ?? range;
-    navigate(
+    submit(
       href('/query', {
         expr: patch.expr ?? expr,
         tab: (patch.tab ?? tab) === 'table' ? 'table' : '',
@@ -90,25 +90,25 @@ export function MetricsPage({ params }: { params: URLSearchParams }) {
 }
 
 function RangeResult({ expr, range, onZoom }: { expr: string; range: Range; onZoom: (r: Range) => void }) {
-  const r = resolveRange(range);
-  const p = new URLSearchParams({ query: expr });
-  if (r) {
-    p.set('start', String(r.start / 1000));
-    p.set('end', String(r.end / 1000));
-    p.set('step', String(stepFor(r.end - r.start)));
-  }
-  // Relative ranges are resolved once per query so the key does not change every render.
-  const key = `${expr}|${range.from}|${range.to}`;
-  const res = useAsync(key, (signal) => getJSON<PromResult>('/api/v1/query_range', p, signal));
-  if (!r) return <ErrorBox error={new Error(`invalid time range ${range.from} to ${range.to}`)} />;
+  // Relative ranges are resolved when the query runs (again on every Run / refresh), not on
+  // every render, so "now" moves forward exactly when the query is run again.
+  const gen = useRefresh();
+  const key = `${expr}|${range.from}|${range.to}|${gen}`;
+  const res = useAsync(key, async (signal) => {
+    const r = resolveRange(range);
+    if (!r) throw new Error(`invalid time range ${range.from} to ${range.to}`);
+    const p = new URLSearchParams({ query: expr, start: String(r.start / 1000), end: String(r.end / 1000), step: String(stepFor(r.end - r.start)) });
+    return { r, result: await getJSON<PromResult>('/api/v1/query_range', p, signal) };
+  });
   if (res.error) return <ErrorBox error={res.error} title="PromQL error" />;
   if (!res.data) return <Spinner label="Running query…" />;
-  if (res.data.resultType !== 'matrix') return <div className="muted">The query returned a {res.data.resultType}; use the Table tab.</div>;
-  if (res.data.result.length === 0) return <div className="empty-state"><h3>No series</h3><p>The query returned no data in this range.</p></div>;
-  return <MatrixChart data={res.data} start={r.start / 1000} end={r.end / 1000} onZoom={onZoom} />;
+  const { r, result } = res.data;
+  if (result.resultType !== 'matrix') return <div className="muted">The query returned a {result.resultType}; use the Table tab.</div>;
+  if (result.result.length === 0) return <div className="empty-state"><h3>No series</h3><p>The query returned no data in this range.</p></div>;
+  return <MatrixChart data={result} start={r.start / 1000} end={r.end / 1000} onZoom={onZoom} />;
 }
 
-function MatrixChart({ data, start, end, onZoom }: { data: PromMatrix; start: number; end: number; onZoom: (r: Range) => void }) {
+export function MatrixChart({ data, start, end, onZoom }: { data: PromMatrix; start: number; end: number; onZoom: (r: Range) => void }) {
   const zoomRef = useRef(onZoom);
   zoomRef.current = onZoom;
   const series = data.result.slice(0, 200);
@@ -177,10 +177,11 @@ function MatrixChart({ data, start, end, onZoom }: { data: PromMatrix; start: nu
 }
 
 function InstantResult({ expr, range }: { expr: string; range: Range }) {
-  const r = resolveRange(range);
-  const key = `${expr}|${range.to}`;
+  const gen = useRefresh();
+  const key = `${expr}|${range.to}|${gen}`;
   const res = useAsync(key, (signal) => {
     const p = new URLSearchParams({ query: expr });
+    const r = resolveRange(range);
     if (r) p.set('time', String(r.end / 1000));
     return getJSON<PromResult>('/api/v1/query', p, signal);
   });

@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type uPlot from 'uplot';
 import { getJSON, type Attrs, type LogsPage, type PromMatrix } from '../api';
 import { href, onLinkClick } from '../router';
-import { fmtDateTime, nsToMs } from '../util';
+import { fmtDateTime, nsToMs, serviceColor } from '../util';
 import {
   alignSeries, durationIncrs, elapsedSeconds, fmtBytes, fmtResource, fmtSeconds, matchPackage, samplesToSeries,
   type Package, type RunRecord, type RunsPage,
@@ -59,7 +59,8 @@ function RunView({ run, tick }: { run: RunRecord; tick: number }) {
           ← Runs of {run.name}
         </a>
         <h2>
-          <StatusBadge status={run.status} /> <span data-testid="run-name">{run.name}</span>
+          <StatusBadge status={run.status} /> <span className="svc-dot" data-svc={run.name} style={{ background: serviceColor(run.name) }} />
+          <span data-testid="run-name">{run.name}</span>
         </h2>
         {run.command_line && <pre className="code cmdline" data-testid="run-cmdline">{run.command_line}</pre>}
         <div className="run-meta small" data-testid="run-meta">
@@ -100,7 +101,7 @@ function RunView({ run, tick }: { run: RunRecord; tick: number }) {
             </a>
           )}
           {traceId && run.status === 'running' && <span className="muted">the run's span is sent when it ends; the job's own spans show up in the trace before that</span>}
-          <a href={href('/logs', { q: `loupe.run.id=${run.run_id}`, from: logWindow(run).from, to: logWindow(run).to })} onClick={onLinkClick}>
+          <a href={href('/logs', { q: `loupe.run.id=${run.run_id}`, from: logWindow(run).from, to: logWindow(run).to })} onClick={onLinkClick} data-testid="run-logs-link">
             Output in the logs explorer
           </a>
           <a href={href('/query', { expr: `{instance="${run.run_id}"}`, from: logWindow(run).from, to: logWindow(run).to })} onClick={onLinkClick}>

@@ -4,15 +4,15 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type uPlot from 'uplot';
 import { getJSON } from '../api';
-import { href, navigate, onLinkClick } from '../router';
-import { fmtDateTime, rangeFromParams, type Range } from '../util';
+import { href, navigate, onLinkClick, submit as go, useRefresh } from '../router';
+import { fmtDateTime, rangeFromParams, serviceColor, type Range } from '../util';
 import {
   compareOrder, drift, durationIncrs, durationSeries, elapsedSeconds, fmtBytes, fmtSeconds, parseTags, statusColors, statuses,
   type RunName, type RunSummary, type RunsPage,
 } from '../runs';
 import { TimeRangePicker } from '../components/TimeRange';
 import { Chart, escapeHTML, themedAxes, tooltipPlugin } from '../components/Chart';
-import { ErrorBox, Spinner } from '../components/States';
+import { ErrorBox, Spinner, useListen } from '../components/States';
 import { StatusBadge } from '../components/RunStatus';
 import { useAsync } from '../components/hooks';
 import { useFirstRender } from '../components/perf';
@@ -67,13 +67,14 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
   const filter = useMemo(() => filterFromParams(params), [params]);
   const [draft, setDraft] = useState(filter);
   useEffect(() => setDraft(filter), [filter]);
-  const submit = (f: RunsFilter) => navigate(runsURL(f));
+  const submit = (f: RunsFilter) => go(runsURL(f));
+  const gen = useRefresh();
 
-  const names = useAsync(`names:${filter.range.from}:${filter.range.to}`, (signal) =>
+  const names = useAsync(`names:${filter.range.from}:${filter.range.to}:${gen}`, (signal) =>
     getJSON<{ names: RunName[] }>('/api/loupe/v1/runs/names', new URLSearchParams({ start: filter.range.from, end: filter.range.to }), signal),
   );
   const key = apiParams(filter, filter.limit ?? PAGE).toString();
-  const first = useAsync(key, (signal) => getJSON<RunsPage>('/api/loupe/v1/runs', new URLSearchParams(key), signal));
+  const first = useAsync(`${key}#${gen}`, (signal) => getJSON<RunsPage>('/api/loupe/v1/runs', new URLSearchParams(key), signal));
   useFirstRender('runs', !first.loading);
 
   // Later pages, appended by "Load more"; dropped when the filter changes.
@@ -192,6 +193,7 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
                   </td>
                   <td>
                     <a href={`/runs/${r.run_id}`} onClick={onLinkClick} data-testid="run-link">
+                      <span className="svc-dot" data-svc={r.name} style={{ background: serviceColor(r.name) }} title="The colour of the run's service (the job name)" />
                       <b>{r.name}</b>
                     </a>
                     {r.command_line && <div className="tiny muted mono ellipsis" title={r.command_line}>{r.command_line}</div>}
@@ -239,14 +241,14 @@ function durationAxes(): uPlot.Axis[] {
 }
 
 function NoRuns() {
-  const host = window.location.hostname || 'localhost';
+  const otlp = useListen().otlp;
   return (
     <div className="empty-state">
       <h3>No runs in this range yet</h3>
       <p>Wrap a batch job with <code>loupe run</code> and every run is recorded here: what ran, where, with which packages, and how it used the machine.</p>
-      <pre className="code">{`loupe run --server http://${host}:4318 --name train --tag lr=0.1 -- python train.py`}</pre>
+      <pre className="code">{`loupe run --server http://${otlp} --name train --tag lr=0.1 -- python train.py`}</pre>
       <p>
-        Runs recorded without a server (<code>--output runs.jsonl</code>) arrive with <code>loupe push --server http://{host}:4318 runs.jsonl</code>.
+        Runs recorded without a server (<code>--output runs.jsonl</code>) arrive with <code>loupe push --server http://{otlp} runs.jsonl</code>.
       </p>
       <p className="muted">If you have recorded runs already, try a wider time range.</p>
     </div>

@@ -3,8 +3,8 @@
 import { useMemo } from 'react';
 import type uPlot from 'uplot';
 import { getJSON, type REDData, type REDGroup } from '../api';
-import { href, navigate, onLinkClick } from '../router';
-import { fmtDuration, fmtNumber, fmtPercent, nsToMs, rangeFromParams } from '../util';
+import { href, onLinkClick, submit, useRefresh } from '../router';
+import { fmtDuration, fmtNumber, fmtPercent, nsToMs, rangeFromParams, serviceColor } from '../util';
 import { TimeRangePicker } from '../components/TimeRange';
 import { Chart, themedAxes } from '../components/Chart';
 import { ErrorBox, Spinner } from '../components/States';
@@ -15,7 +15,8 @@ import { REDTable, rangeLink, redParams } from './Services';
 export function ServicePage({ service, params }: { service: string; params: URLSearchParams }) {
   const range = rangeFromParams(params);
   const key = redParams(range, service).toString();
-  const red = useAsync(key, (signal) => getJSON<REDData & { total?: REDGroup }>('/api/loupe/v1/services/red', new URLSearchParams(key), signal));
+  const gen = useRefresh();
+  const red = useAsync(`${key}#${gen}`, (signal) => getJSON<REDData & { total?: REDGroup }>('/api/loupe/v1/services/red', new URLSearchParams(key), signal));
   useFirstRender('service', !red.loading);
   const rl = rangeLink(range);
   const total = red.data?.total;
@@ -27,8 +28,11 @@ export function ServicePage({ service, params }: { service: string; params: URLS
         <a href={href('/services', rl)} onClick={onLinkClick} className="small">
           ← Services
         </a>
-        <h2 className="grow">{service}</h2>
-        <TimeRangePicker range={range} onChange={(r) => navigate(href(`/services/${encodeURIComponent(service)}`, rangeLink(r)))} />
+        <h2 className="grow">
+          <span className="svc-dot" data-svc={service} style={{ background: serviceColor(service) }} />
+          {service}
+        </h2>
+        <TimeRangePicker range={range} onChange={(r) => submit(href(`/services/${encodeURIComponent(service)}`, rangeLink(r)))} />
       </div>
       <div className="links">
         <a href={slowest(total)} onClick={onLinkClick} data-testid="slowest-traces">

@@ -1,6 +1,6 @@
 // The services overview: rate, errors and duration (RED) of every service, with sparklines.
 import { getJSON, type REDData, type REDGroup } from '../api';
-import { href, navigate, onLinkClick } from '../router';
+import { href, onLinkClick, submit, useRefresh } from '../router';
 import { fmtDuration, fmtNumber, fmtPercent, rangeFromParams, resolveRange, serviceColor, type Range } from '../util';
 import { TimeRangePicker } from '../components/TimeRange';
 import { ErrorBox, SendData, Spinner } from '../components/States';
@@ -23,13 +23,14 @@ export function rangeLink(range: Range) {
 export function ServicesPage({ params }: { params: URLSearchParams }) {
   const range = rangeFromParams(params);
   const key = redParams(range).toString();
-  const red = useAsync(key, (signal) => getJSON<REDData>('/api/loupe/v1/services/red', new URLSearchParams(key), signal));
+  const gen = useRefresh();
+  const red = useAsync(`${key}#${gen}`, (signal) => getJSON<REDData>('/api/loupe/v1/services/red', new URLSearchParams(key), signal));
   useFirstRender('services', !red.loading);
   return (
     <div className="page services-page">
       <div className="toolbar">
         <h2 className="grow">Services</h2>
-        <TimeRangePicker range={range} onChange={(r) => navigate(href('/services', rangeLink(r)))} />
+        <TimeRangePicker range={range} onChange={(r) => submit(href('/services', rangeLink(r)))} />
       </div>
       <p className="small muted">
         Requests are entry spans (kind server or consumer, or spans without a parent); a service with none, such as a database seen only by its clients, is counted by all its spans. Rate is per second over the range; duration quantiles are over every request in it.
@@ -65,7 +66,7 @@ export function REDTable({ data, link, testId, extra }: { data: REDData; link: (
         {data.groups.map((g) => (
           <tr key={g.name} data-testid="red-row" data-name={g.name}>
             <td>
-              {!data.service && <span className="svc-dot" style={{ background: serviceColor(g.name) }} />}
+              {!data.service && <span className="svc-dot" data-svc={g.name} style={{ background: serviceColor(g.name) }} />}
               <a href={link(g)} onClick={onLinkClick}>
                 {g.name}
               </a>

@@ -3,11 +3,12 @@
 import { memo, useCallback, useMemo, useState } from 'react';
 import { getJSON, type LogsPage, type Trace } from '../api';
 import { href, navigate, onLinkClick } from '../router';
-import { fmtDateTime, fmtDuration, fmtLogTime, nsToMs, serviceColors, severityClass } from '../util';
+import { fmtDateTime, fmtDuration, fmtLogTime, nsToMs, serviceColor, severityClass } from '../util';
 import { buildTree, countDescendants, visibleRows, type Node } from '../tracetree';
 import { VirtualList } from '../components/VirtualList';
 import { ErrorBox, Spinner } from '../components/States';
-import { Sections } from '../components/Attributes';
+import { AttrTable, Sections } from '../components/Attributes';
+import { BodyText } from '../components/Body';
 import { useAsync } from '../components/hooks';
 import { useFirstRender } from '../components/perf';
 
@@ -41,7 +42,6 @@ export function TracePage({ id, params }: { id: string; params: URLSearchParams 
 
 function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: string; onSelect: (id: string) => void }) {
   const tree = useMemo(() => buildTree(trace.spans), [trace]);
-  const serviceColor = useMemo(() => serviceColors(trace.services), [trace]);
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
   const [showCritical, setShowCritical] = useState(true);
   const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
@@ -69,7 +69,7 @@ function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: stri
           ← Traces
         </a>
         <h2>
-          <span className="svc-dot" style={{ background: serviceColor(root?.span.service ?? '') }} />
+          <span className="svc-dot" data-svc={root?.span.service} style={{ background: serviceColor(root?.span.service ?? '') }} />
           {root?.span.service}: {root?.span.name}
         </h2>
         <div className="trace-meta small">
@@ -92,7 +92,7 @@ function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: stri
         <div className="trace-tools small">
           {trace.services.map((s) => (
             <span key={s} className="svc-chip" style={{ borderColor: serviceColor(s) }}>
-              <span className="svc-dot" style={{ background: serviceColor(s) }} />
+              <span className="svc-dot" data-svc={s} style={{ background: serviceColor(s) }} />
               {s}
             </span>
           ))}
@@ -192,12 +192,12 @@ const SpanRow = memo(function SpanRow({ node: n, selected, critical, collapsed, 
         ) : (
           <span className="twisty" />
         )}
-        <span className="svc-dot" style={{ background: color }} />
+        <span className="svc-dot" data-svc={n.span.service} style={{ background: color }} />
         {n.error && <span className="err-mark">⚠</span>}
         <span className="wf-svc">{n.span.service}</span> <span className="wf-span-name">{n.span.name}</span>
       </div>
       <div className="wf-timeline">
-        <div className="wf-bar" style={{ left: `${left}%`, width: `${width}%`, background: color }} />
+        <div className="wf-bar" data-svc={n.span.service} style={{ left: `${left}%`, width: `${width}%`, background: color }} />
         <span className="wf-dur" style={left > 70 ? { right: `${100 - left + 0.5}%` } : { left: `${left + width + 0.5}%` }}>
           {fmtDuration(n.span.duration_ns)}
         </span>
@@ -247,7 +247,7 @@ function SpanDetail({ node, traceStartNs, color, onClose }: { node: Node; traceS
             <div className="small">
               <b>{e.name}</b> at +{fmtDuration(Number(BigInt(e.time_unix_nano) - BigInt(s.start_unix_nano)))}
             </div>
-            {Object.keys(e.attributes).length > 0 && <pre className="code small">{JSON.stringify(e.attributes, null, 2)}</pre>}
+            {Object.keys(e.attributes).length > 0 && <AttrTable attrs={e.attributes} />}
           </div>
         ))}
       </div>
@@ -270,7 +270,7 @@ function SpanDetail({ node, traceStartNs, color, onClose }: { node: Node; traceS
         </div>
       )}
       <div className="small">
-        <a href={href('/logs', { trace_id: '', span_id: s.span_id, from: 'now-7d' })} onClick={onLinkClick}>
+        <a href={href('/logs', { trace_id: '', span_id: s.span_id, from: 'now-7d' })} onClick={onLinkClick} data-testid="span-logs-link">
           Logs of this span in the explorer →
         </a>
       </div>
@@ -302,7 +302,7 @@ function TraceLogs({ traceId, spanId, start, durationNs }: { traceId: string; sp
             <input type="checkbox" checked={onlySpan} onChange={(e) => setOnlySpan(e.target.checked)} /> only the selected span
           </label>
         )}
-        <a className="small" href={href('/logs', { trace_id: traceId, span_id: useSpan ? spanId : '', from: 'now-7d' })} onClick={onLinkClick}>
+        <a className="small" href={href('/logs', { trace_id: traceId, span_id: useSpan ? spanId : '', from: 'now-7d' })} onClick={onLinkClick} data-testid="trace-logs-link">
           Open in the logs explorer →
         </a>
       </div>
@@ -316,8 +316,11 @@ function TraceLogs({ traceId, spanId, start, durationNs }: { traceId: string; sp
               <span className="sev-bar" />
               <span className="log-time">{fmtLogTime(r.time_unix_nano)}</span>
               <span className="log-sev">{r.severity_text}</span>
-              <span className="log-service">{r.service}</span>
-              <span className="log-body">{r.body}</span>
+              <span className="log-service">
+                <span className="svc-dot" data-svc={r.service} style={{ background: serviceColor(r.service) }} />
+                {r.service}
+              </span>
+              <BodyText body={r.body} />
             </div>
           ))}
           {logs.data?.next_cursor && <div className="small muted">showing the newest 500; open the explorer for all</div>}

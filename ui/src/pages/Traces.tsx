@@ -1,9 +1,10 @@
 // Trace search: a form whose state lives in the URL, a duration-over-time scatter and a
-// list of matching traces. A click on a point or a row opens the trace.
+// list of matching traces, sortable by start, duration or span count. A click on a point or
+// a row opens the trace.
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type uPlot from 'uplot';
 import { getJSON, type TraceSummary } from '../api';
-import { href, navigate, onLinkClick } from '../router';
+import { href, navigate, onLinkClick, submit as go, useRefresh } from '../router';
 import { fmtDateTime, fmtDuration, nsToMs, parseSearch, rangeFromParams, serviceColor, type Range } from '../util';
 import { TimeRangePicker } from '../components/TimeRange';
 import { Chart, escapeHTML, themedAxes, tooltipPlugin } from '../components/Chart';
@@ -21,6 +22,28 @@ interface TraceForm {
   errors: boolean;
   limit: string;
   range: Range;
+  sort: SortKey;
+  dir: 'asc' | 'desc';
+}
+
+type SortKey = 'start' | 'duration' | 'spans';
+const sortKeys: { key: SortKey; label: string }[] = [
+  { key: 'start', label: 'Start time' },
+  { key: 'duration', label: 'Duration' },
+  { key: 'spans', label: 'Span count' },
+];
+
+/** sortTraces orders the loaded traces; ties keep the newest first. */
+export function sortTraces(traces: TraceSummary[], key: SortKey, dir: 'asc' | 'desc'): TraceSummary[] {
+  const start = (t: TraceSummary) => BigInt(t.start_unix_nano);
+  const cmpStart = (a: TraceSummary, b: TraceSummary) => (start(a) < start(b) ? -1 : start(a) > start(b) ? 1 : 0);
+  const by: Record<SortKey, (a: TraceSummary, b: TraceSummary) => number> = {
+    start: cmpStart,
+    duration: (a, b) => a.duration_ns - b.duration_ns,
+    spans: (a, b) => a.span_count - b.span_count,
+  };
+  const sign = dir === 'asc' ? 1 : -1;
+  return [...traces].sort((a, b) => sign * by[key](a, b) || -cmpStart(a, b));
 }
 
 function formFromParams(p: URLSearchParams): TraceForm {
@@ -33,6 +56,8 @@ function formFromParams(p: URLSearchParams): TraceForm {
     errors: p.get('errors') === '1',
     limit: p.get('limit') ?? '',
     range: rangeFromParams(p),
+    sort: (['duration', 'spans'] as const).find((k) => k === p.get('sort')) ?? 'start',
+    dir: p.get('dir') === 'asc' ? 'asc' : 'desc',
   };
 }
 
@@ -47,6 +72,8 @@ function formURL(f: TraceForm): string {
     limit: f.limit,
     from: f.range.from === 'now-1h' ? '' : f.range.from,
     to: f.range.to === 'now' ? '' : f.range.to,
+    sort: f.sort === 'start' ? '' : f.sort,
+    dir: f.dir === 'desc' ? '' : f.dir,
   });
 }
 
@@ -70,17 +97,24 @@ export function TracesPage({ params }: { params: URLSearchParams }) {
   const form = useMemo(() => formFromParams(params), [params]);
   const [draft, setDraft] = useState(form);
   useEffect(() => setDraft(form), [form]);
-  const submit = (f: TraceForm) => navigate(formURL(f));
+  const submit = (f: TraceForm) => go(formURL(f));
+  // Sorting reorders the loaded traces: no new query.
+  const sortBy = (sort: SortKey, dir?: 'asc' | 'desc') =>
+    navigate(formURL({ ...form, sort, dir: dir ?? (form.sort === sort ? (form.dir === 'desc' ? 'asc' : 'desc') : 'desc') }), true);
+  const gen = useRefresh();
 
   const services = useServices();
   const spanNames = useAsync(draft.service ? `span-names:${draft.service}` : '', (signal) =>
     getJSON<string[]>(`/api/loupe/v1/services/${encodeURIComponent(draft.service)}/span_names`, undefined, signal),
   );
   const key = apiParams(form).toString();
-  const result = useAsync(key, (signal) => getJSON<{ start: string; end: string; traces: TraceSummary[] }>('/api/loupe/v1/traces', new URLSearchParams(key), signal));
+  const result = useAsync(`${key}#${gen}`, (signal) => getJSON<{ start: string; end: string; traces: TraceSummary[] }>('/api/loupe/v1/traces', new URLSearchParams(key), signal));
   useFirstRender('traces', !result.loading);
 
-  const traces = result.data?.traces ?? [];
+  const loaded = result.data?.traces;
+  const traces = useMemo(() => sortTraces(loaded ?? [], form.sort, form.dir), [loaded, form.sort, form.dir]);
+  const maxDur = Math.max(0, ...traces.map((x) => x.duration_ns));
+  const arrow = (k: SortKey) => (form.sort === k ? (form.dir === 'desc' ? ' ↓' : ' ↑') : '');
   const filtered = !!(form.service || form.spanName || form.attrs || form.min || form.max || form.errors);
 
   return (
@@ -153,43 +187,60 @@ export function TracesPage({ params }: { params: URLSearchParams }) {
       {traces.length > 0 && (
         <>
           <TraceScatter traces={traces} start={result.data!.start} end={result.data!.end} />
-          <div className="small muted list-status">
-            {traces.length} traces{traces.length >= Number(form.limit || 100) ? ' (the most recent; raise the limit or narrow the range for more)' : ''}
-            {result.loading && ' · refreshing…'}
+          <div className="toolbar small list-status">
+            <span className="muted grow">
+              {traces.length} traces{traces.length >= Number(form.limit || 100) ? ' (the most recent; raise the limit or narrow the range for more; sorting orders these)' : ''}
+              {result.loading && ' · refreshing…'}
+            </span>
+            <label className="check">
+              Sort by
+              <select data-testid="trace-sort" value={form.sort} onChange={(e) => sortBy(e.target.value as SortKey, form.dir)}>
+                {sortKeys.map((k) => (
+                  <option key={k.key} value={k.key}>
+                    {k.label}
+                  </option>
+                ))}
+              </select>
+              <select data-testid="trace-sort-dir" value={form.dir} onChange={(e) => sortBy(form.sort, e.target.value as 'asc' | 'desc')}>
+                <option value="desc">descending</option>
+                <option value="asc">ascending</option>
+              </select>
+            </label>
           </div>
           <table className="table trace-table" data-testid="trace-results">
             <thead>
               <tr>
                 <th>Root span</th>
                 <th>Services</th>
-                <th className="num">Spans</th>
-                <th className="num">Duration</th>
-                <th>Started</th>
+                <th className="num sortable" data-testid="sort-spans" onClick={() => sortBy('spans')}>Spans{arrow('spans')}</th>
+                <th className="num sortable" data-testid="sort-duration" onClick={() => sortBy('duration')}>Duration{arrow('duration')}</th>
+                <th className="sortable" data-testid="sort-start" onClick={() => sortBy('start')}>Started{arrow('start')}</th>
               </tr>
             </thead>
             <tbody>
               {traces.map((t) => (
-                <tr key={t.trace_id} className="clickable" data-testid="trace-row" onClick={() => navigate(`/traces/${t.trace_id}`)}>
+                <tr key={t.trace_id} className="clickable" data-testid="trace-row" data-duration-ns={t.duration_ns} data-spans={t.span_count} data-start-ns={t.start_unix_nano} onClick={() => navigate(`/traces/${t.trace_id}`)}>
                   <td>
                     {t.error_count > 0 && (
                       <span className="err-mark" title={`${t.error_count} spans with errors`}>
                         ⚠ {t.error_count}
                       </span>
                     )}
-                    <span className="svc-dot" style={{ background: serviceColor(t.root_service) }} />
+                    <span className="svc-dot" data-svc={t.root_service} style={{ background: serviceColor(t.root_service) }} />
                     <b>{t.root_service}</b>: <a href={`/traces/${t.trace_id}`} onClick={onLinkClick}>{t.root_span_name}</a>
                     <div className="tiny muted mono">{t.trace_id}</div>
                   </td>
                   <td>
                     {t.services.map((s) => (
                       <span key={s} className="svc-chip" style={{ borderColor: serviceColor(s) }}>
+                        <span className="svc-dot" data-svc={s} style={{ background: serviceColor(s) }} />
                         {s}
                       </span>
                     ))}
                   </td>
                   <td className="num">{t.span_count}</td>
                   <td className="num">
-                    <DurationBar ns={t.duration_ns} max={Math.max(...traces.map((x) => x.duration_ns))} />
+                    <DurationBar ns={t.duration_ns} max={maxDur} />
                   </td>
                   <td className="nowrap">{fmtDateTime(nsToMs(t.start_unix_nano))}</td>
                 </tr>
