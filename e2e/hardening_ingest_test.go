@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 )
 
@@ -176,4 +178,37 @@ func TestHardeningLokiManyLabels(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(msg))
 	require.Contains(t, string(msg), "100000 labels, more than the limit of 128")
+}
+
+// Remote write takes its limits from the configuration: limits.max_request_bytes for the
+// body and limits.max_attributes_per_item for the labels of a series.
+func TestHardeningRemoteWriteLimitsFromConfig(t *testing.T) {
+	s := startServer(t, t.TempDir(), "--config", writeConfig(t, "limits:\n  max_request_bytes: 65536\n  max_attributes_per_item: 4\n"))
+	post := func(body []byte) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, s.HTTP+"/api/v1/write", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		req.Header.Set("Content-Encoding", "snappy")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(msg)
+	}
+	now := time.Now().UnixMilli()
+	wide := prompb.TimeSeries{Samples: []prompb.Sample{{Value: 1, Timestamp: now}}}
+	for _, n := range []string{"__name__", "a", "b", "c", "d", "e"} {
+		wide.Labels = append(wide.Labels, prompb.Label{Name: n, Value: "rw_wide"})
+	}
+	narrow := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "rw_narrow"}},
+		Samples: []prompb.Sample{{Value: 1, Timestamp: now}}}
+	raw, err := (&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{wide, narrow}}).Marshal()
+	require.NoError(t, err)
+	code, msg := post(snappy.Encode(nil, raw))
+	require.Equal(t, http.StatusBadRequest, code, msg)
+	require.Contains(t, msg, "has 6 labels, more than the limit of 4")
+
+	code, msg = post(binary.AppendUvarint(nil, 65537))
+	require.Equal(t, http.StatusRequestEntityTooLarge, code, msg)
+	require.Contains(t, msg, "more than 65536 (limit limits.max_request_bytes)")
 }

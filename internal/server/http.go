@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
+	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -92,6 +94,15 @@ func (h *httpServer) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("shutdown http: %w", err)
 	}
 	return nil
+}
+
+// labelLimits are the pipeline's attribute limits from the configuration, applied to the
+// labels of series and streams written by remote write and Loki push.
+func (s *Server) labelLimits() labellimit.Limits {
+	l := pipeline.DefaultLimits()
+	l.MaxAttributes = s.cfg.Limits.MaxAttributesPerItem
+	l.MaxAttributeValueLength = s.cfg.Limits.MaxAttributeValueBytes
+	return labellimit.FromPipeline(l)
 }
 
 // registerDiskGauge exports loupe_store_disk_bytes{signal}, read when /metrics is scraped.

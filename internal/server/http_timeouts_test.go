@@ -65,7 +65,9 @@ func TestBodyDeadline(t *testing.T) {
 	}
 
 	for _, req := range []func() (*http.Response, error){
-		func() (*http.Response, error) { return http.Post(srv.URL+"/fast", "text/plain", strings.NewReader("body")) },
+		func() (*http.Response, error) {
+			return http.Post(srv.URL+"/fast", "text/plain", strings.NewReader("body"))
+		},
 		func() (*http.Response, error) { return http.Get(srv.URL + "/fast") },
 	} {
 		resp, err := req()
@@ -74,4 +76,14 @@ func TestBodyDeadline(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
 	}
+}
+
+func TestLabelLimitsFromConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Limits.MaxAttributesPerItem = 7
+	cfg.Limits.MaxAttributeValueBytes = 99
+	l := (&Server{cfg: cfg}).labelLimits()
+	require.Equal(t, 7, l.Labels)
+	require.Equal(t, 99, l.ValueBytes)
+	require.Equal(t, 256, l.NameBytes)
 }

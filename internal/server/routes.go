@@ -33,6 +33,8 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	promOpts.Version = version.Get().Version
 	promOpts.Revision = version.Get().Revision
 	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
+	promOpts.MaxWriteBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	promOpts.WriteLimits = s.labelLimits()
 	qb := s.newQueryBounds() // every read API below shares its limits (querylimit.go)
 	qb.promOptions(&promOpts, s.cfg.Query)
 	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
@@ -54,6 +56,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle(jaeger.Prefix, qb.read(jaeger.New(events, s.logger.With("component", "jaeger"))))
 	lokiOpts := loki.DefaultOptions()
 	lokiOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	lokiOpts.Labels = s.labelLimits()
 	lokiPush := loki.NewPushHandler(pipe, lokiOpts, s.logger.With("component", "loki"), s.reg)
 	mux.Handle(loki.Path, lokiPush)
 	lokiQueryOpts := lokiapi.DefaultOptions()
