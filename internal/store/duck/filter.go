@@ -52,15 +52,18 @@ func (w *where) addAttrFilters(filters []store.AttrFilter) error {
 		case store.MatchEqual:
 			if f.Key != "service.name" && f.Value != "" {
 				// A cheap substring test on the stored text first: extracting a value
-				// splits or parses every row, and the prefilter measured to halve the
-				// cost of a selective filter. Values that did not fit the plain form
-				// are stored as JSON, hence the escaped needle too.
+				// splits or parses every row. Values that did not fit the plain form
+				// are stored as JSON, hence the escaped needle too. As a CASE, because
+				// DuckDB evaluated both sides of an AND for every row (0.2 s for 246k
+				// rows of 8 candidate blocks), but a CASE's THEN only for the rows its
+				// WHEN keeps.
 				needle := jsonEscaped(f.Value)
-				if needle == f.Value {
-					w.add("(contains(attr_vals, ?) OR contains(resource, ?))", needle, needle)
-				} else {
-					w.add("(contains(attr_vals, ?) OR contains(attr_vals, ?) OR contains(resource, ?))", f.Value, needle, needle)
+				pre, preArgs := "contains(attr_vals, ?) OR contains(resource, ?)", []any{needle, needle}
+				if needle != f.Value {
+					pre, preArgs = "contains(attr_vals, ?) OR "+pre, append([]any{f.Value}, preArgs...)
 				}
+				w.add("CASE WHEN "+pre+" THEN "+expr+" = ? ELSE false END", append(append(preArgs, args...), f.Value)...)
+				continue
 			}
 			w.add(expr+" = ?", append(args, f.Value)...)
 		case store.MatchNotEqual:
