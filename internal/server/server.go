@@ -136,7 +136,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.start(ctx, s.scraper); err != nil {
 		return fmt.Errorf("start scraping: %w", err)
 	}
-	statsdRecv, err := statsd.New(s.cfg.Statsd, metrics, pipe, s.logger.With("component", "statsd"), s.reg)
+	statsdCfg := s.cfg.Statsd
+	statsdCfg.LabelLimits = s.labelLimits()
+	statsdRecv, err := statsd.New(statsdCfg, metrics, pipe, s.logger.With("component", "statsd"), s.reg)
 	if err != nil {
 		return fmt.Errorf("statsd receiver: %w", err)
 	}
@@ -148,6 +150,9 @@ func (s *Server) Start(ctx context.Context) error {
 	recvCfg.GRPCAddr = s.cfg.Listen.OTLPGRPC
 	recvCfg.HTTPAddr = s.cfg.Listen.OTLPHTTP
 	recvCfg.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	recvCfg.ReadHeaderTimeout = time.Duration(s.cfg.Limits.HTTPReadHeaderTimeout)
+	recvCfg.ReadTimeout = time.Duration(s.cfg.Limits.HTTPBodyTimeout)
+	recvCfg.IdleTimeout = time.Duration(s.cfg.Limits.HTTPIdleTimeout)
 	s.receiver = otlp.New(recvCfg, pipe, s.logger.With("component", "otlp"), s.reg)
 	if err := s.start(ctx, s.receiver); err != nil {
 		return fmt.Errorf("start otlp receivers: %w", err)

@@ -27,6 +27,8 @@ import (
 //	HTTPAddr         127.0.0.1:4318
 //	MaxRequestBytes  16 MiB
 //	ReadTimeout      1m
+//	ReadHeaderTimeout 10s
+//	IdleTimeout      2m
 type Config struct {
 	// GRPCAddr is the listen address of OTLP/gRPC; empty disables it.
 	GRPCAddr string
@@ -39,6 +41,10 @@ type Config struct {
 	MaxRequestBytes int64
 	// ReadTimeout bounds reading one HTTP request, body included.
 	ReadTimeout time.Duration
+	// ReadHeaderTimeout bounds reading the headers of an HTTP request.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes an HTTP keep-alive connection idle for this long.
+	IdleTimeout time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -48,6 +54,9 @@ func DefaultConfig() Config {
 		HTTPAddr:        "127.0.0.1:4318",
 		MaxRequestBytes: 16 << 20,
 		ReadTimeout:     time.Minute,
+
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 }
 
@@ -62,6 +71,12 @@ func (c Config) Validate() error {
 	}
 	if c.ReadTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("otlp.ReadTimeout: %s, must be > 0", c.ReadTimeout))
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("otlp.ReadHeaderTimeout: %s, must be > 0", c.ReadHeaderTimeout))
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("otlp.IdleTimeout: %s, must be > 0", c.IdleTimeout))
 	}
 	return errors.Join(errs...)
 }
@@ -157,9 +172,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if httpLn != nil {
 		r.httpSrv = &http.Server{
 			Handler:           r.handler,
-			ReadHeaderTimeout: 10 * time.Second,
+			ReadHeaderTimeout: r.cfg.ReadHeaderTimeout,
 			ReadTimeout:       r.cfg.ReadTimeout,
-			IdleTimeout:       2 * time.Minute,
+			IdleTimeout:       r.cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(r.logger.Handler(), slog.LevelWarn),
 		}
 		r.httpAddr = httpLn.Addr()

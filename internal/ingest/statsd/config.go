@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 )
 
 // Config configures the StatsD/DogStatsD receiver.
@@ -36,6 +38,10 @@ type Config struct {
 	// TCPMaxConnections bounds the TCP connections open at once; beyond it new ones are
 	// closed at once and counted in loupe_statsd_tcp_refused_total.
 	TCPMaxConnections int `yaml:"tcp_max_connections"`
+	// LabelLimits bound the labels a metric line's tags make (the pipeline's attribute
+	// limits; the server sets them from the limits section). The zero value means
+	// labellimit.Default().
+	LabelLimits labellimit.Limits `yaml:"-"`
 }
 
 // Default returns the standard StatsD port on loopback for UDP and TCP, a 10s flush,

@@ -80,12 +80,15 @@ func New(cfg Config, app storage.Appendable, logs LogConsumer, logger *slog.Logg
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LabelLimits == (labellimit.Limits{}) {
+		cfg.LabelLimits = labellimit.Default()
+	}
 	m, err := newSelfMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
 	r := &Receiver{
-		cfg: cfg, app: app, logs: logs, logger: logger, metrics: m, labelLimits: labellimit.Default(),
+		cfg: cfg, app: app, logs: logs, logger: logger, metrics: m, labelLimits: cfg.LabelLimits,
 		agg:    newAggregator(cfg.buckets(), cfg.Labels, time.Duration(cfg.SeriesTTL)),
 		events: make(chan plog.Logs, cfg.LogQueue),
 		conns:  map[net.Conn]struct{}{},

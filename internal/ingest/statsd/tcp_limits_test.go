@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 )
 
 // closedByServer reports whether the server has closed c: a read returns EOF (or a
@@ -85,4 +87,15 @@ func TestTagLimits(t *testing.T) {
 	require.Equal(t, 1.0, h.malformed("too_many_labels"))
 	require.Equal(t, 1.0, h.malformed("label_value_too_long"))
 	require.Empty(t, h.query("many_total"))
+}
+
+// The label limits come from the configuration when set (the server passes the limits
+// section).
+func TestTagLimitsFromConfig(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.LabelLimits = labellimit.Limits{Labels: 4} })
+	h.sendUDP("ok:1|c|#a:1,b:2")       // name, job, a, b: 4
+	h.sendUDP("wide:1|c|#a:1,b:2,c:3") // 5
+	h.waitLines(2)
+	require.Equal(t, 1.0, h.malformed("too_many_labels"))
+	require.Len(t, h.query("ok_total"), 1)
 }
