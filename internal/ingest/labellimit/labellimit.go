@@ -85,7 +85,7 @@ func (l Limits) Check(ls labels.Labels) error {
 func (l Limits) CheckLabel(name, value string) error {
 	if l.NameBytes > 0 && len(name) > l.NameBytes {
 		return &Error{Reason: ReasonLabelNameTooLong,
-			Msg: fmt.Sprintf("label name %.64q... is %d bytes, more than the limit of %d", name, len(name), l.NameBytes)}
+			Msg: fmt.Sprintf("label name %.64q is %d bytes, more than the limit of %d", name, len(name), l.NameBytes)}
 	}
 	if l.ValueBytes > 0 && len(value) > l.ValueBytes {
 		return &Error{Reason: ReasonLabelValueTooLong,

@@ -12,7 +12,7 @@ import (
 )
 
 func TestCheck(t *testing.T) {
-	l := Limits{Labels: 3, NameBytes: 4, ValueBytes: 5}
+	l := Limits{Labels: 3, NameBytes: 8, ValueBytes: 5}
 	f := func(want string, kv ...string) {
 		t.Helper()
 		err := l.Check(labels.FromStrings(kv...))
@@ -27,7 +27,7 @@ func TestCheck(t *testing.T) {
 	}
 	f("", "__name__", "m", "a", "v")
 	f(ReasonTooManyLabels, "__name__", "m", "a", "1", "b", "2", "c", "3")
-	f(ReasonLabelNameTooLong, "__name__", "m", "abcde", "1")
+	f(ReasonLabelNameTooLong, "__name__", "m", "abcdefghi", "1")
 	f(ReasonLabelValueTooLong, "__name__", "m", "a", "123456")
 	require.NoError(t, Limits{}.Check(labels.FromStrings("x", strings.Repeat("v", 1<<20))))
 }
