@@ -5,11 +5,21 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/loupe-dev/loupe/internal/version.Version=$(VERSION)
 FUZZTIME ?= 5s
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Packages tested with the race detector: those that do not link DuckDB (its C++ would be
+# rebuilt for -race at great cost, and it is not instrumented anyway). e2e runs the binary.
+RACE_PKGS = ./internal/api/prom/... ./internal/config/... ./internal/ingest/otlp/... \
+	./internal/ingest/promscrape/... ./internal/ingest/labellimit/... ./internal/jobs/... \
+	./internal/pipeline/... ./internal/querylimit/... ./internal/runs/... \
+	./internal/selfmetrics/... ./internal/store/tsdb/... ./bench/loadgen/...
 
-.PHONY: build run test test-deps lint unit ui ui-check browser fuzz bench bench-smoke bench-go clean
+.PHONY: build run test test-deps lint race unit ui ui-check browser fuzz bench bench-smoke bench-go clean
 
+# The first build compiles DuckDB's C++ sources (about 15 minutes on 2 cores) and says so;
+# -v then lists each package as it is built. Later builds take seconds.
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/loupe ./cmd/loupe
+	@if [ ! -x bin/loupe ]; then echo "building bin/loupe: the first build on a machine compiles DuckDB (C++), about 15 minutes on 2 cores, listing packages as they are built; later builds take seconds"; fi
+	$(GO) build $(if $(wildcard bin/loupe),,-v) -ldflags '$(LDFLAGS)' -o bin/loupe ./cmd/loupe
 
 run: build
 	./bin/loupe serve --data-dir loupe-data
@@ -22,9 +32,14 @@ test-deps:
 lint:
 	@out=$$(gofmt -l $$(git ls-files "*.go")); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd sdk && $(GO) vet ./...
 
 unit:
 	$(GO) test -count=1 -timeout 15m ./...
+	cd sdk && $(GO) test -count=1 ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 
 # Rebuilds the web UI bundle (ui/dist, committed and embedded in the binary).
 ui:

@@ -25,7 +25,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/runtime"
 	"go.opentelemetry.io/otel"
 	otellog "go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -117,7 +116,7 @@ func start(ctx context.Context, o Options, getenv func(string) string) (*SDK, er
 	if !o.NoGlobal {
 		otel.SetTracerProvider(s.tracers)
 		otel.SetMeterProvider(s.meters)
-		global.SetLoggerProvider(s.loggers)
+		otel.SetLoggerProvider(s.loggers)
 		otel.SetTextMapPropagator(s.propagator)
 		otel.SetErrorHandler(newErrorReporter(o.ErrorLog))
 	}

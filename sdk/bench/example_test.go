@@ -22,7 +22,7 @@ func fib(n int) int {
 func ExampleTime() {
 	n := 20
 	res, err := bench.Time(context.Background(), "fib", func(context.Context) error {
-		fib(n)
+		_ = fib(n) // the work being timed
 		return nil
 	}, bench.Iterations(5), bench.Warmup(1), bench.Args(n),
 		bench.WithTracerProvider(tracenoop.NewTracerProvider()),
