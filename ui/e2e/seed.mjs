@@ -67,21 +67,25 @@ for (let i = 0; i < N; i++) {
   const d = 40 + (i % 10) * 7;
   const root = span(traceId, null, 'frontend', 'GET /checkout', KIND.server, t0, d + 20, fail, { 'http.route': '/checkout', 'http.response.status_code': fail ? 502 : 200 });
   const api = span(traceId, root, 'checkout', 'POST /api/checkout', KIND.server, t0 + 5, d + 5, fail, { 'order.id': String(1000 + i) });
-  const pay = span(traceId, api, 'payments', 'charge', KIND.server, t0 + 8, d - 10, fail, { 'order.id': String(1000 + i), 'payment.method': i % 2 ? 'card' : 'wallet' });
-  const db = span(traceId, api, 'checkout', 'SELECT orders', KIND.client, t0 + 6, 3 + (i % 3), false, { 'db.system': 'postgresql' });
+  // The known trace (the last) has its children well inside the timeline, so that a bar
+  // drawn at a wrong offset or width is off by more than the checks' tolerance.
+  const known = i === N - 1;
+  const [payAt, payDur, dbAt, dbDur] = known ? [40, d - 40, 30, 15] : [8, d - 10, 6, 3 + (i % 3)];
+  const pay = span(traceId, api, 'payments', 'charge', KIND.server, t0 + payAt, payDur, fail, { 'order.id': String(1000 + i), 'payment.method': i % 2 ? 'card' : 'wallet' });
+  const db = span(traceId, api, 'checkout', 'SELECT orders', KIND.client, t0 + dbAt, dbDur, false, { 'db.system': 'postgresql' });
   // The known trace: offsets and durations (ms from the root's start) for the bar positions,
   // and the critical path: root -> api -> charge (charge ends last among api's children;
   // the query ends after charge starts, so it is not on the path).
-  if (i === N - 1) knownTrace.spans = [
+  if (known) knownTrace.spans = [
     { id: root, name: 'GET /checkout', service: 'frontend', depth: 0, offsetMs: 0, durMs: d + 20, critical: true },
     { id: api, name: 'POST /api/checkout', service: 'checkout', depth: 1, offsetMs: 5, durMs: d + 5, critical: true },
-    { id: db, name: 'SELECT orders', service: 'checkout', depth: 2, offsetMs: 6, durMs: 3 + (i % 3), critical: false },
-    { id: pay, name: 'charge', service: 'payments', depth: 2, offsetMs: 8, durMs: d - 10, critical: true },
+    { id: db, name: 'SELECT orders', service: 'checkout', depth: 2, offsetMs: dbAt, durMs: dbDur, critical: false },
+    { id: pay, name: 'charge', service: 'payments', depth: 2, offsetMs: payAt, durMs: payDur, critical: true },
   ];
   if (i === N - 1) {
     // An exception event with a stack trace on the known trace's charge span.
     const s = spansByService.get('payments').at(-1);
-    s.events = [{ timeUnixNano: ns(t0 + 20), name: 'exception', attributes: attrs({ 'exception.type': 'java.net.SocketTimeoutException', 'exception.message': 'read timed out', 'exception.stacktrace': stackTrace }) }];
+    s.events = [{ timeUnixNano: ns(t0 + payAt + 20), name: 'exception', attributes: attrs({ 'exception.type': 'java.net.SocketTimeoutException', 'exception.message': 'read timed out', 'exception.stacktrace': stackTrace }) }];
   }
   log('frontend', t0 + 1, 'INFO', 9, `GET /checkout started for order ${1000 + i}`, { 'http.route': '/checkout' }, traceId, root);
   log('payments', t0 + 20, fail ? 'ERROR' : 'INFO', fail ? 17 : 9, fail ? `card declined for order ${1000 + i}` : `charged order ${1000 + i}`, { 'order.id': String(1000 + i) }, traceId, pay);
