@@ -69,6 +69,10 @@ type ListenConfig struct {
 	HTTP     string `yaml:"http"`      // query APIs, UI, /metrics
 	OTLPGRPC string `yaml:"otlp_grpc"` // OTLP over gRPC
 	OTLPHTTP string `yaml:"otlp_http"` // OTLP over HTTP (/v1/traces, /v1/logs, /v1/metrics)
+	// AllowedHosts are the host names the HTTP ports answer besides loopback names and the
+	// listen address's host, against DNS rebinding; "*" answers any. A port that listens
+	// beyond loopback answers any name while this is empty.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // RetentionConfig is how long each signal is kept.
@@ -202,6 +206,11 @@ func (c Config) Validate() error {
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad(key, fmt.Sprintf("%q", addr), "want host:port")
+		}
+	}
+	for _, h := range c.Listen.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/: ") && net.ParseIP(h) == nil {
+			bad("listen.allowed_hosts", fmt.Sprintf("%q", h), "want a host name or IP address, without scheme or port")
 		}
 	}
 	for key, d := range map[string]model.Duration{

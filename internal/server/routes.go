@@ -48,7 +48,12 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	// Prometheus' OTLP path is served by the OTLP receiver itself, so that it shares its
 	// decoder (with the nesting check), the pipeline's limits and its backpressure.
 	mux.Handle(prom.Prefix+"/otlp/v1/metrics", http.StripPrefix(prom.Prefix+"/otlp", s.receiver.Handler()))
-	mux.Handle("/api/loupe/v1/", qb.read(native.New(events, events, s.logger.With("component", "api")).WithRuns(events)))
+	nativeAPI := native.New(events, events, s.logger.With("component", "api")).WithRuns(events).
+		WithListeners(func() native.Listeners {
+			return native.Listeners{HTTP: s.HTTPAddr(), OTLPGRPC: s.receiver.GRPCAddr(), OTLPHTTP: s.receiver.HTTPAddr(),
+				StatsDUDP: addrString(statsdRecv.UDPAddr()), StatsDTCP: addrString(statsdRecv.TCPAddr())}
+		})
+	mux.Handle("/api/loupe/v1/", qb.read(nativeAPI))
 	tempoAPI := qb.read(tempo.New(events, s.logger.With("component", "tempo")), "q")
 	for _, p := range tempo.Paths() {
 		mux.Handle(p, tempoAPI)
@@ -67,13 +72,14 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })
 	mux.Handle(promscrape.ReloadPath, promscrape.ReloadHandler(s.Reload))
-	// Go profiles, as Prometheus serves them: `go tool pprof http://host:7070/debug/pprof/profile`.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	// Go profiles, as Prometheus serves them (`go tool pprof http://localhost:7070/debug/pprof/profile`),
+	// but to clients on this machine only.
+	mux.Handle("GET /debug/pprof/", loopbackOnly(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/cmdline", loopbackOnly(http.HandlerFunc(pprof.Cmdline)))
+	mux.Handle("GET /debug/pprof/profile", loopbackOnly(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/symbol", loopbackOnly(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("GET /debug/pprof/trace", loopbackOnly(http.HandlerFunc(pprof.Trace)))
 	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
 
-	return mux, nil
+	return browserGuard(mux, s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
 }
