@@ -43,7 +43,11 @@ func TestBrowserCannotWriteOrRebind(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, status, body)
 	require.Contains(t, body, "cross-origin POST refused")
 
-	for _, u := range []string{s.HTTP + "/api/loupe/v1/logs", s.HTTP + "/api/v1/labels", s.HTTP + "/"} {
+	status, body = do(http.MethodPost, s.OTLPHTTP+"/v1/logs", "", map[string]string{
+		"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example", "Content-Type": "application/json"}, `{}`)
+	require.Equal(t, http.StatusForbidden, status, body)
+
+	for _, u := range []string{s.HTTP + "/api/loupe/v1/logs", s.HTTP + "/api/v1/labels", s.HTTP + "/", s.OTLPHTTP + "/v1/logs"} {
 		status, body = do(http.MethodGet, u, "evil.example:7070", nil, "")
 		require.Equal(t, http.StatusMisdirectedRequest, status, "%s: %s", u, body)
 		require.Contains(t, body, "listen.allowed_hosts")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -153,6 +154,9 @@ func (s *Server) Start(ctx context.Context) error {
 	recvCfg.ReadHeaderTimeout = time.Duration(s.cfg.Limits.HTTPReadHeaderTimeout)
 	recvCfg.ReadTimeout = time.Duration(s.cfg.Limits.HTTPBodyTimeout)
 	recvCfg.IdleTimeout = time.Duration(s.cfg.Limits.HTTPIdleTimeout)
+	recvCfg.WrapHTTP = func(h http.Handler) http.Handler {
+		return browserGuard(h, s.cfg.Listen.OTLPHTTP, s.cfg.Listen.AllowedHosts)
+	}
 	s.receiver = otlp.New(recvCfg, pipe, s.logger.With("component", "otlp"), s.reg)
 	if err := s.start(ctx, s.receiver); err != nil {
 		return fmt.Errorf("start otlp receivers: %w", err)

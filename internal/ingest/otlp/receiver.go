@@ -45,6 +45,9 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes an HTTP keep-alive connection idle for this long.
 	IdleTimeout time.Duration
+	// WrapHTTP, when set, wraps the handler of the OTLP/HTTP listener (the server guards
+	// it against web pages as it does its HTTP port). Handler() is not wrapped.
+	WrapHTTP func(http.Handler) http.Handler
 }
 
 // DefaultConfig returns the documented defaults.
@@ -170,8 +173,12 @@ func (r *Receiver) Start(ctx context.Context) error {
 		r.logger.Info("otlp grpc receiver listening", "addr", r.grpcAddr.String())
 	}
 	if httpLn != nil {
+		h := r.handler
+		if r.cfg.WrapHTTP != nil {
+			h = r.cfg.WrapHTTP(h)
+		}
 		r.httpSrv = &http.Server{
-			Handler:           r.handler,
+			Handler:           h,
 			ReadHeaderTimeout: r.cfg.ReadHeaderTimeout,
 			ReadTimeout:       r.cfg.ReadTimeout,
 			IdleTimeout:       r.cfg.IdleTimeout,
