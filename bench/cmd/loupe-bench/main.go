@@ -37,6 +37,7 @@ Run a subcommand with -h for its flags.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
+		//lint:ignore ST1005 the usage text is the error shown to the user
 		return errors.New(usage)
 	}
 	switch args[0] {

@@ -81,8 +81,6 @@ func New(traces store.TraceReader, logger *slog.Logger) *API {
 	return a
 }
 
-func (a *API) handle(pattern string, f apiFunc) { a.mux.HandleFunc(pattern, a.serve(f)) }
-
 // ServeHTTP routes a request to its handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
