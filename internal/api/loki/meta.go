@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/loupe-dev/loupe/internal/query/logql"
 )
@@ -125,79 +124,6 @@ func (h *Handler) indexStats(r *http.Request) (any, error) {
 	return st, nil
 }
 
-// volume answers /index/volume: body bytes per group of streams, as a vector at end.
-// Streams group by targetLabels, else by the names in the selector; aggregateBy=series
-// keeps whole stream label sets.
-func (h *Handler) volume(r *http.Request) (any, error) {
-	q := form(r, "query")
-	if q == "" {
-		return nil, bad(fmt.Errorf("query: missing stream selector"))
-	}
-	ms, err := logql.ParseSelector(q)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := parseLimit(r, 100)
-	if err != nil {
-		return nil, bad(err)
-	}
-	_, end, err := timeRange(r, h.now(), h.opts.LabelsSpan)
-	if err != nil {
-		return nil, bad(err)
-	}
-	streams, err := h.matchingStreams(r, []string{q}, true)
-	if err != nil {
-		return nil, err
-	}
-	var by []string
-	if t := form(r, "targetLabels"); t != "" {
-		by = strings.Split(t, ",")
-	} else {
-		for _, m := range ms {
-			by = append(by, m.Name)
-		}
-	}
-	series := form(r, "aggregateBy") == "series"
-	groups := map[string]*vectorJSON{}
-	for _, s := range streams {
-		ls := s.labels
-		if !series {
-			ls = map[string]string{}
-			for _, k := range by {
-				if v, ok := s.labels[k]; ok {
-					ls[k] = v
-				}
-			}
-		}
-		k := logql.LabelsString(ls)
-		g := groups[k]
-		if g == nil {
-			g = &vectorJSON{Metric: ls, Value: sampleJSON{T: end.UnixNano()}}
-			groups[k] = g
-		}
-		g.Value.V += float64(s.bytes)
-	}
-	out := make([]vectorJSON, 0, len(groups))
-	for _, g := range groups {
-		out = append(out, *g)
-	}
-	slices.SortFunc(out, func(a, b vectorJSON) int {
-		if a.Value.V != b.Value.V {
-			return cmpDesc(a.Value.V, b.Value.V)
-		}
-		return strings.Compare(logql.LabelsString(a.Metric), logql.LabelsString(b.Metric))
-	})
-	out = out[:min(limit, len(out))]
-	return envelope{Status: "success", Data: map[string]any{"resultType": "vector", "result": out}}, nil
-}
-
-func cmpDesc(a, b float64) int {
-	if a > b {
-		return -1
-	}
-	return 1
-}
-
 // detectedLabels answers /detected_labels (Grafana's Logs Drilldown) with the stream
 // labels and their cardinality.
 func (h *Handler) detectedLabels(r *http.Request) (any, error) {
@@ -238,44 +164,4 @@ func (h *Handler) formatQuery(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return envelope{Status: "success", Data: q}, nil
-}
-
-// volumeRange answers /index/volume_range: line bytes per group and step, computed as
-// sum by (<group>) (bytes_over_time(<selector> [<step>])), which the store counts.
-func (h *Handler) volumeRange(r *http.Request) (any, error) {
-	q := form(r, "query")
-	if q == "" {
-		return nil, bad(fmt.Errorf("query: missing stream selector"))
-	}
-	ms, err := logql.ParseSelector(q)
-	if err != nil {
-		return nil, err
-	}
-	start, end, err := timeRange(r, h.now(), time.Hour)
-	if err != nil {
-		return nil, bad(err)
-	}
-	step := defaultStep(start, end)
-	if s := form(r, "step"); s != "" {
-		if step, err = parseDuration(s); err != nil {
-			return nil, bad(fmt.Errorf("step: %w", err))
-		}
-	}
-	var by []string
-	if t := form(r, "targetLabels"); t != "" {
-		by = strings.Split(t, ",")
-	} else {
-		for _, m := range ms {
-			by = append(by, m.Name)
-		}
-	}
-	var expr logql.SampleExpr = &logql.RangeAggr{Op: "bytes_over_time", Log: &logql.LogExpr{Matchers: ms}, Range: step}
-	if form(r, "aggregateBy") != "series" {
-		expr = &logql.VectorAggr{Op: "sum", Grouping: &logql.Grouping{Labels: by}, Inner: expr}
-	}
-	res, err := h.engine.Eval(r.Context(), expr, logql.Params{Start: start, End: end, Step: step})
-	if err != nil {
-		return nil, err
-	}
-	return queryResponse(res), nil
 }
