@@ -48,6 +48,10 @@ type Options struct {
 	MaxExemplars int64
 	// WALCompression compresses the write-ahead log with snappy.
 	WALCompression bool
+	// MinFreeBytes is the free space on the metric store's file system below which metric
+	// writes are refused with ErrDiskFull (503), before the TSDB meets a full disk, which it
+	// does not survive. 0 turns the guard off.
+	MinFreeBytes int64
 	// MinBlockDuration and MaxBlockDuration set the TSDB block ranges; zero means the
 	// Prometheus defaults (2h, and 10% of retention capped at 31d for the maximum).
 	MinBlockDuration time.Duration
@@ -82,6 +86,7 @@ func DefaultOptions() Options {
 		OutOfOrderTimeWindow: 10 * time.Minute,
 		MaxExemplars:         100_000,
 		WALCompression:       true,
+		MinFreeBytes:         DefaultMinFreeBytes,
 		TranslationStrategy:  UnderscoreEscapingWithSuffixes,
 		ConvertDelta:         true,
 	}
@@ -94,6 +99,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("retention must be positive, got %s", o.Retention)
 	case o.MaxBytes < 0:
 		return fmt.Errorf("max bytes must not be negative, got %d", o.MaxBytes)
+	case o.MinFreeBytes < 0:
+		return fmt.Errorf("min free bytes must not be negative, got %d", o.MinFreeBytes)
 	case o.OutOfOrderTimeWindow < 0:
 		return fmt.Errorf("out-of-order time window must not be negative, got %s", o.OutOfOrderTimeWindow)
 	case o.MaxExemplars < 0:
@@ -140,6 +147,7 @@ type Store struct {
 	metrics  *writeMetrics
 	meta     *metadataStore
 	delta    processor.Metrics // nil unless Options.ConvertDelta
+	guard    *diskGuard
 	settings translationSettings
 
 	closeOnce sync.Once
@@ -191,6 +199,12 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 	}
 	topts.MaxBlockDuration = max(topts.MaxBlockDuration, topts.MinBlockDuration)
 
+	guard := &diskGuard{dir: dir, reserve: opts.MinFreeBytes, free: freeBytes, logger: logger}
+	// Opening on a nearly full disk works (the guard keeps the TSDB from writing), but say
+	// so at once rather than at the first refused write.
+	if err := guard.check(); err != nil {
+		logger.Warn("metric store opened on a nearly full disk: metric writes refused, queries served", "err", err)
+	}
 	stats := promtsdb.NewDBStats()
 	db, err := promtsdb.Open(dir, logger.With("component", "tsdb"), reg, topts, stats)
 	if err != nil {
@@ -204,7 +218,9 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 		logger:   logger,
 		meta:     meta,
 		settings: newTranslationSettings(opts),
+		guard:    guard,
 	}
+	guard.flush = db.ForceHeadMMap
 	if s.metrics, err = newWriteMetrics(reg); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -250,8 +266,9 @@ func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, e
 
 // Appender implements storage.Appendable for Prometheus-protocol receivers (remote write,
 // scraping). Appends through it bypass OTLP translation and metric metadata.
+// Its Commit fails with ErrDiskFull when the disk is nearly full.
 func (s *Store) Appender(ctx context.Context) storage.Appender {
-	return s.db.Appender(ctx)
+	return s.guardedAppender(ctx)
 }
 
 // StartTime returns the oldest timestamp stored, in milliseconds.

@@ -374,6 +374,7 @@ func TestOptionsValidate(t *testing.T) {
 	f(func(o *Options) { o.IgnoreResourceAttributes = []string{"a"} }, "need promote all")
 	f(func(o *Options) { o.PromoteResourceAttributes = []string{"a", "a"} }, `"a" listed twice`)
 	f(func(o *Options) { o.MinBlockDuration = time.Hour; o.MaxBlockDuration = time.Minute }, "below min block duration")
+	f(func(o *Options) { o.MinFreeBytes = -1 }, "min free bytes must not be negative")
 	_, err := Open(t.TempDir(), Options{}, nil, nil)
 	require.ErrorContains(t, err, "metric store options")
 }

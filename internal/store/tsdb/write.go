@@ -35,8 +35,14 @@ const targetInfoName = "target_info"
 // are skipped while the rest commits; WriteMetrics then returns a *store.PartialError.
 // Its Rejected count is in OTLP data points for points dropped before translation and in
 // Prometheus samples for samples refused by the TSDB (a classic histogram point is several
-// samples). Any other failure rolls the whole batch back and returns an error.
+// samples). Any other failure rolls the whole batch back and returns an error; when the
+// disk is nearly full (Options.MinFreeBytes) that error wraps ErrDiskFull.
 func (s *Store) WriteMetrics(ctx context.Context, md pmetric.Metrics) error {
+	// Checked first, so that a refused batch does not advance the delta conversion state.
+	if err := s.guard.check(); err != nil {
+		s.metrics.failedWrites.Inc()
+		return err
+	}
 	start := time.Now()
 	var rej rejections
 	var err error
