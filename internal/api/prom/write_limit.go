@@ -23,6 +23,7 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
+	metricstore "github.com/loupe-dev/loupe/internal/store/tsdb"
 )
 
 // maxAheadTime is how far in the future a remote-written sample may be, as in
@@ -196,7 +197,11 @@ func (h *writeLimitHandler) writeV1(w http.ResponseWriter, r *http.Request, body
 	rej := h.appendV1(app, req.Timeseries)
 	if err := app.Commit(); err != nil {
 		h.logger.Error("remote write commit", "err", err)
-		http.Error(w, "commit samples: "+err.Error(), http.StatusInternalServerError)
+		status := http.StatusInternalServerError
+		if errors.Is(err, metricstore.ErrDiskFull) {
+			status = http.StatusServiceUnavailable // retryable once space is freed
+		}
+		http.Error(w, "commit samples: "+err.Error(), status)
 		return
 	}
 	if rej.total == 0 {
