@@ -145,7 +145,7 @@ func appendAttrValue(buf []byte, v pcommon.Value) []byte {
 func appendDoublePlain(buf []byte, f float64) []byte {
 	start := len(buf)
 	buf = strconv.AppendFloat(buf, f, 'g', -1, 64)
-	if strings.IndexAny(string(buf[start:]), ".eEIN") < 0 {
+	if !strings.ContainsAny(string(buf[start:]), ".eEIN") {
 		buf = append(buf, ".0"...)
 	}
 	return buf

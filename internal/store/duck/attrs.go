@@ -87,7 +87,7 @@ func appendDoubleJSON(buf []byte, f float64) []byte {
 	}
 	start := len(buf)
 	buf = strconv.AppendFloat(buf, f, 'g', -1, 64)
-	if bytes.IndexAny(buf[start:], ".e") < 0 {
+	if !bytes.ContainsAny(buf[start:], ".e") {
 		buf = append(buf, ".0"...)
 	}
 	return buf

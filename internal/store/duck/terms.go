@@ -168,7 +168,7 @@ func attrKeyHash(key string) uint64 {
 			h = (h ^ uint64(c)) * fnvPrime
 		}
 	}
-	return (h ^ 0) * fnvPrime
+	return h * fnvPrime // a 0 separator byte mixed in: h ^ 0 is h
 }
 
 func isAlnum(c byte) bool { return c-'a' < 26 || c-'A' < 26 || c-'0' < 10 }
