@@ -30,6 +30,7 @@ var Paths = []string{
 	"/loki/api/v1/label/{name}/values", "/loki/api/v1/series", "/loki/api/v1/index/stats",
 	"/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range", "/loki/api/v1/label", "/loki/api/v1/tail", "/loki/api/v1/status/buildinfo",
 	"/loki/api/v1/detected_labels", "/loki/api/v1/format_query",
+	"/loki/api/v1/detected_fields", "/loki/api/v1/detected_field/{name}/values", "/loki/api/v1/patterns",
 }
 
 // Options configure the handler.
@@ -110,6 +111,9 @@ func NewHandler(st plan.Store, opts Options, logger *slog.Logger, reg prometheus
 	mux.HandleFunc("/loki/api/v1/index/volume_range", h.instrument("index_volume_range", h.volumeRange))
 	mux.HandleFunc("/loki/api/v1/label", h.instrument("labels", h.labels)) // Loki's alias of /labels
 	mux.HandleFunc("/loki/api/v1/detected_labels", h.instrument("detected_labels", h.detectedLabels))
+	mux.HandleFunc("/loki/api/v1/detected_fields", h.instrument("detected_fields", h.detectedFields))
+	mux.HandleFunc("/loki/api/v1/detected_field/{name}/values", h.instrument("detected_field_values", h.detectedFieldValues))
+	mux.HandleFunc("/loki/api/v1/patterns", h.instrument("patterns", h.patterns))
 	mux.HandleFunc("/loki/api/v1/format_query", h.instrument("format_query", h.formatQuery))
 	mux.HandleFunc("/loki/api/v1/status/buildinfo", h.instrument("buildinfo", h.buildInfo))
 	mux.Handle("/loki/api/v1/tail", h.tailHandler())
