@@ -24,7 +24,7 @@ build:
 run: build
 	./bin/loupe serve --data-dir loupe-data
 
-test: test-deps lint unit ui-check browser fuzz
+test: test-deps lint unit race ui-check browser fuzz
 
 test-deps:
 	./scripts/test-deps.sh
@@ -33,6 +33,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files "*.go")); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd sdk && $(GO) vet ./...
+	$(STATICCHECK) ./...
+	cd sdk && $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
+	cd sdk && $(GO) mod tidy -diff
+	./scripts/check-sizes.sh
 
 unit:
 	$(GO) test -count=1 -timeout 15m ./...
