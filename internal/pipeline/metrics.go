@@ -27,6 +27,8 @@ type selfMetrics struct {
 	batchItems    *prometheus.HistogramVec
 	batchRequests *prometheus.HistogramVec
 	splitRetries  *prometheus.CounterVec
+	admitted      *prometheus.GaugeVec   // admission.go
+	throttled     *prometheus.CounterVec // admission.go, by path
 	logStreams    prometheus.Gauge
 }
 
@@ -63,6 +65,14 @@ func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics
 			Name: "loupe_pipeline_split_retries_total",
 			Help: "Merged writes that failed and were retried request by request.",
 		}, []string{"signal"}),
+		admitted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "loupe_pipeline_admitted_items",
+			Help: "Items reserved by paths that append to the store themselves (remote write, scrape, StatsD); they share limits.queue_items with the queue.",
+		}, []string{"signal"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loupe_ingest_throttled_total",
+			Help: "Refusals for want of room in the metrics queue on the paths that bypass it, by path: remote_write requests answered 503, scrapes failed, StatsD flushes that dropped samples.",
+		}, []string{"path"}),
 		logStreams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loupe_log_streams_active",
 			Help: "Log streams (distinct resources) with a record in the last limits stream idle time; counted only with limits.max_log_streams.",
@@ -75,6 +85,8 @@ func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics
 	m.batchItems = selfmetrics.Register(reg, logger, m.batchItems)
 	m.batchRequests = selfmetrics.Register(reg, logger, m.batchRequests)
 	m.splitRetries = selfmetrics.Register(reg, logger, m.splitRetries)
+	m.admitted = selfmetrics.Register(reg, logger, m.admitted)
+	m.throttled = selfmetrics.Register(reg, logger, m.throttled)
 	m.logStreams = selfmetrics.Register(reg, logger, m.logStreams)
 	return m
 }

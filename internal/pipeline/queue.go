@@ -52,11 +52,16 @@ type signalPipe[T any] struct {
 
 	mu     sync.Mutex
 	queue  []*request[T]
-	queued int  // items in queue
-	open   bool // accepting requests
-	closed bool // no more requests will come; the writer exits when the queue is empty
-	wake   chan struct{}
-	exited chan struct{}
+	queued int // items in queue
+	// reserved is what AdmitMetrics granted to paths appending to the store themselves
+	// (admission.go); it shares QueueItems with queued. freed, when not nil, is closed
+	// when room is freed, to wake the callers waiting for it.
+	reserved int
+	freed    chan struct{}
+	open     bool // accepting requests
+	closed   bool // no more requests will come; the writer exits when the queue is empty
+	wake     chan struct{}
+	exited   chan struct{}
 }
 
 func newSignalPipe[T any](signal string, ops signalOps[T], cfg Config, m *selfMetrics, logger *slog.Logger) *signalPipe[T] {
@@ -137,13 +142,11 @@ func (s *signalPipe[T]) push(req *request[T]) error {
 		s.mu.Unlock()
 		s.m.rejected.WithLabelValues(s.signal, reasonNotRunning).Add(float64(req.items))
 		return &ThrottleError{Err: ErrNotRunning, RetryAfter: s.cfg.RetryAfter}
-	case s.queued > 0 && s.queued+req.items > s.cfg.QueueItems:
+	case s.queued+s.reserved > 0 && s.queued+s.reserved+req.items > s.cfg.QueueItems:
+		err := s.fullError(s.queued+s.reserved, req.items)
 		s.mu.Unlock()
 		s.m.rejected.WithLabelValues(s.signal, reasonQueueFull).Add(float64(req.items))
-		return &ThrottleError{
-			Err:        fmt.Errorf("%w: %s queue holds %d items, limit %d", ErrQueueFull, s.signal, s.queued, s.cfg.QueueItems),
-			RetryAfter: s.cfg.RetryAfter,
-		}
+		return err
 	}
 	s.queue = append(s.queue, req)
 	s.queued += req.items
@@ -178,6 +181,7 @@ func (s *signalPipe[T]) close() {
 	s.mu.Lock()
 	s.open = false
 	s.closed = true
+	s.wakeWaitersLocked()
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -191,6 +195,7 @@ func (s *signalPipe[T]) abort() {
 	queue := s.queue
 	s.queue, s.queued = nil, 0
 	s.m.queueDepth.WithLabelValues(s.signal).Set(0)
+	s.wakeWaitersLocked()
 	s.mu.Unlock()
 	for _, r := range queue {
 		if r.state.CompareAndSwap(reqQueued, reqTaken) {
@@ -221,6 +226,7 @@ func (s *signalPipe[T]) take() ([]*request[T], bool) {
 			s.queue = s.queue[n:]
 			s.queued -= items
 			s.m.queueDepth.WithLabelValues(s.signal).Set(float64(s.queued))
+			s.wakeWaitersLocked()
 			s.mu.Unlock()
 
 			live := batch[:0]
