@@ -35,6 +35,8 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
 	promOpts.MaxWriteBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	promOpts.WriteLimits = s.labelLimits()
+	// Remote write shares limits.queue_items with OTLP metrics (503 + Retry-After when full).
+	promOpts.WriteAdmitter = pipe
 	qb := s.newQueryBounds() // every read API below shares its limits (querylimit.go)
 	qb.promOptions(&promOpts, s.cfg.Query)
 	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)

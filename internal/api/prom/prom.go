@@ -75,6 +75,10 @@ type Options struct {
 	MaxWriteBytes int64
 	// WriteLimits bound the labels of remote-written series (400 naming the series).
 	WriteLimits labellimit.Limits
+	// WriteAdmitter, when set, grants room for remote-written samples before they are
+	// appended (the pipeline's metric budget); without room the answer is 503 with
+	// Retry-After (write_admit.go).
+	WriteAdmitter Admitter
 
 	// Retention is shown by /api/v1/status/runtimeinfo and /api/v1/status/flags.
 	Retention time.Duration
@@ -209,6 +213,7 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 		write = newWriteLimitHandler(st, opts.MaxWriteBytes, opts.WriteLimits, logger.With("component", "remote-write"), reg)
 		appendable = write.app
 		write.meta = recorder
+		write.admitter = opts.WriteAdmitter
 	}
 
 	// Remote-written metadata is kept for /metadata (write_metadata.go).

@@ -63,6 +63,7 @@ type writeLimitHandler struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	meta     MetadataRecorder // keeps WriteRequest.Metadata (write_metadata.go); may be nil
+	admitter Admitter         // room for the samples before appending (write_admit.go); may be nil
 
 	refused  *prometheus.CounterVec // whole requests, by reason
 	rejected *prometheus.CounterVec // samples, by reason
@@ -102,6 +103,11 @@ func (h *writeLimitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !isRemoteWriteV1(r.Header.Get("Content-Type")) {
 		// 2.0, or a content type Prometheus' handler refuses with its own message.
+		release, ok := h.admitV2(w, r, body)
+		if !ok {
+			return
+		}
+		defer release()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		h.next.ServeHTTP(w, r)
@@ -193,6 +199,15 @@ func (h *writeLimitHandler) writeV1(w http.ResponseWriter, r *http.Request, body
 	}
 	recordV1Metadata(h.meta, req.Metadata, h.logger) // write_metadata.go
 
+	points := 0
+	for _, ts := range req.Timeseries {
+		points += len(ts.Samples) + len(ts.Histograms)
+	}
+	release, ok := h.admit(w, r, points)
+	if !ok {
+		return
+	}
+	defer release()
 	app := h.app.Appender(r.Context())
 	rej := h.appendV1(app, req.Timeseries)
 	if err := app.Commit(); err != nil {
