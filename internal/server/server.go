@@ -130,7 +130,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start pipeline: %w", err)
 	}
 
-	s.scraper, err = promscrape.New(s.cfg.Scrape, metrics, promscrape.DefaultOptions(), s.logger.With("component", "scrape"), s.reg)
+	// Scrapes and StatsD flushes share limits.queue_items with OTLP metrics and remote
+	// write: they wait (bounded) for room, as they cannot be retried by a client.
+	scrapeOpts := promscrape.DefaultOptions()
+	scrapeOpts.Admission = pipe
+	s.scraper, err = promscrape.New(s.cfg.Scrape, metrics, scrapeOpts, s.logger.With("component", "scrape"), s.reg)
 	if err != nil {
 		return fmt.Errorf("scrape manager: %w", err)
 	}
@@ -139,6 +143,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	statsdCfg := s.cfg.Statsd
 	statsdCfg.LabelLimits = s.labelLimits()
+	statsdCfg.Admission = pipe
 	statsdRecv, err := statsd.New(statsdCfg, metrics, pipe, s.logger.With("component", "statsd"), s.reg)
 	if err != nil {
 		return fmt.Errorf("statsd receiver: %w", err)

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
+	"github.com/loupe-dev/loupe/internal/pipeline"
+
 	// Service discovery mechanisms available in scrape configs besides static_configs.
 	_ "github.com/prometheus/prometheus/discovery/file"
 )
@@ -33,6 +35,18 @@ type Options struct {
 	// NativeHistograms ingests native histograms from targets that expose them
 	// (Prometheus' native-histograms feature flag).
 	NativeHistograms bool
+	// Admission, when set, gives each scrape its room in the metric ingest budget shared
+	// with OTLP metrics and remote write (limits.queue_items). A scrape waits for room at
+	// most AdmissionWait; without it the scrape fails (up 0, the error on its target) and
+	// is counted in loupe_ingest_throttled_total{path="scrape"}.
+	Admission     Admission
+	AdmissionWait time.Duration
+}
+
+// Admission wraps the metric store so that appends take room from the metric ingest
+// budget, waiting at most maxWait (pipeline.Pipeline.AdmittedAppendable).
+type Admission interface {
+	AdmittedAppendable(app storage.Appendable, path string, maxWait time.Duration) storage.Appendable
 }
 
 // DefaultOptions returns Prometheus' defaults.
@@ -40,6 +54,7 @@ func DefaultOptions() Options {
 	return Options{
 		DiscoveryUpdateInterval: 5 * time.Second,
 		TargetSyncInterval:      5 * time.Second,
+		AdmissionWait:           5 * time.Second,
 	}
 }
 
@@ -50,6 +65,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("discovery update interval must be positive, got %s", o.DiscoveryUpdateInterval)
 	case o.TargetSyncInterval <= 0:
 		return fmt.Errorf("target sync interval must be positive, got %s", o.TargetSyncInterval)
+	case o.Admission != nil && o.AdmissionWait <= 0:
+		return fmt.Errorf("admission wait must be positive, got %s", o.AdmissionWait)
 	}
 	return nil
 }
@@ -87,6 +104,9 @@ func New(cfg Config, app storage.Appendable, opts Options, logger *slog.Logger, 
 	pc, err := cfg.Prometheus()
 	if err != nil {
 		return nil, err
+	}
+	if opts.Admission != nil {
+		app = opts.Admission.AdmittedAppendable(app, pipeline.PathScrape, opts.AdmissionWait)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

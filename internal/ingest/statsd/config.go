@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 )
@@ -42,6 +43,11 @@ type Config struct {
 	// limits; the server sets them from the limits section). The zero value means
 	// labellimit.Default().
 	LabelLimits labellimit.Limits `yaml:"-"`
+	// Admission, when set, gives each flush its room in the metric ingest budget shared
+	// with OTLP metrics and remote write (limits.queue_items): a flush waits for room up
+	// to FlushInterval, then drops the samples it has no room for (counted in
+	// loupe_statsd_samples_rejected_total and loupe_ingest_throttled_total{path="statsd"}).
+	Admission Admission `yaml:"-"`
 }
 
 // Default returns the standard StatsD port on loopback for UDP and TCP, a 10s flush,
@@ -108,3 +114,9 @@ func (c Config) Validate() error {
 }
 
 func (c Config) buckets() []float64 { return slices.Clone(c.Buckets) }
+
+// Admission wraps the metric store so that appends take room from the metric ingest
+// budget, waiting at most maxWait (pipeline.Pipeline.AdmittedAppendable).
+type Admission interface {
+	AdmittedAppendable(app storage.Appendable, path string, maxWait time.Duration) storage.Appendable
+}

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
+	"github.com/loupe-dev/loupe/internal/pipeline"
 )
 
 // LogConsumer takes the logs made from events and service checks; pipeline.Consumer
@@ -82,6 +83,9 @@ func New(cfg Config, app storage.Appendable, logs LogConsumer, logger *slog.Logg
 	}
 	if cfg.LabelLimits == (labellimit.Limits{}) {
 		cfg.LabelLimits = labellimit.Default()
+	}
+	if cfg.Admission != nil {
+		app = cfg.Admission.AdmittedAppendable(app, pipeline.PathStatsD, time.Duration(cfg.FlushInterval))
 	}
 	m, err := newSelfMetrics(reg)
 	if err != nil {
