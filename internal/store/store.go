@@ -23,6 +23,11 @@ import (
 // ErrNotFound is returned by lookups of a single item (a trace by id) that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrDiskFull is returned (wrapped) by writes a store refuses because its file system is
+// nearly full. It is retryable: the store takes writes again once space is freed, without
+// a restart. Receivers answer 503 (gRPC UNAVAILABLE), as for any store failure.
+var ErrDiskFull = errors.New("not enough free disk space")
+
 // LogWriter stores log records.
 //
 // WriteLogs is safe for concurrent use. When it returns nil every record in the batch is

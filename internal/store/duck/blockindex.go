@@ -389,6 +389,7 @@ type blockIndexer struct {
 	db      *sql.DB
 	logger  *slog.Logger
 	indexes []*blockIndex
+	guard   *diskGuard // no filters are stored on a nearly full disk; nil for none
 
 	wake chan struct{}
 	quit chan struct{}
@@ -408,7 +409,7 @@ func (x *blockIndexer) start() {
 		// statement could leave a transaction open, which makes the checkpoint at Close
 		// fail. stop waits for the block in hand instead (tens of milliseconds).
 		ctx := context.Background()
-		x.catchUp(ctx, true)
+		all := !x.catchUp(ctx, true) // until a startup round ran
 		if !x.stopping() {
 			x.warm(ctx)
 		}
@@ -423,7 +424,10 @@ func (x *blockIndexer) start() {
 			case <-x.wake:
 			case <-retry:
 			}
-			x.catchUp(ctx, false)
+			if !x.catchUp(ctx, all) {
+				continue
+			}
+			all = false
 		}
 	}()
 }
@@ -488,7 +492,12 @@ func (x *blockIndexer) stop() {
 // catchUp indexes every full block without a filter: in every partition when all is
 // set (at startup), else in the partitions with new rows or a block waiting. Past days do
 // not change, so they are not counted again after every commit.
-func (x *blockIndexer) catchUp(ctx context.Context, all bool) {
+func (x *blockIndexer) catchUp(ctx context.Context, all bool) (ran bool) {
+	// On a nearly full disk nothing is stored (the days stay marked): writes are refused
+	// then too, and the next write once space is freed wakes the indexer again.
+	if _, _, ok := x.guard.room(); !ok {
+		return false
+	}
 	for _, ix := range x.indexes {
 		ix.receive()
 		for d := range ix.days {
@@ -515,4 +524,5 @@ func (x *blockIndexer) catchUp(ctx context.Context, all bool) {
 			}
 		}
 	}
+	return true
 }

@@ -89,7 +89,8 @@ type signalTables struct {
 	// would allow concurrent appends, but catalog changes from two transactions conflict,
 	// and the pipeline above already merges requests into large batches.
 	writeMu sync.Mutex
-	wconn   *sql.Conn // writer connection, created on first write
+	wconn   *sql.Conn  // writer connection, created on first write
+	guard   *diskGuard // refuses batches on a nearly full disk; nil for none
 	closed  bool
 
 	mu   sync.RWMutex
@@ -243,6 +244,13 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 ) (err error) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
+	// Checked under writeMu, before anything (a new partition too) goes to the WAL: a
+	// batch admitted here cannot be followed by another that used up the room.
+	if t.guard != nil {
+		if err := t.guard.check(); err != nil {
+			return err
+		}
+	}
 	conn, err := t.writer(ctx)
 	if err != nil {
 		return err

@@ -73,6 +73,9 @@ func (s *Store) UpsertRuns(ctx context.Context, rs []runs.Run) error {
 	// one would fail.
 	s.runsMu.Lock()
 	defer s.runsMu.Unlock()
+	if err := s.guard.check(); err != nil {
+		return fmt.Errorf("upsert runs: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("upsert runs: begin: %w", err)

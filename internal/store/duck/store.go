@@ -32,14 +32,20 @@ type Options struct {
 	// is memory (appended rows stay uncompressed in memory until the checkpoint) and
 	// WAL replay time after a crash. Empty keeps DuckDB's default.
 	CheckpointThreshold string
+	// MinFreeBytes is the free space, on top of the WAL's size, below which writes are
+	// refused with an error wrapping store.ErrDiskFull (503) and the checkpoint at Close is
+	// skipped, so that DuckDB never meets a full disk (diskguard.go). 0 turns the guard off.
+	MinFreeBytes int64
 
 	// blockRows overrides defaultBlockRows of the block indexes (tests use small blocks).
 	blockRows int64
+	// freeBytes overrides the guard's statfs (tests fake a full disk).
+	freeBytes func(dir string) (int64, error)
 }
 
 // DefaultOptions returns modest settings for a small machine.
 func DefaultOptions() Options {
-	return Options{MemoryLimit: "512MB", Threads: 2, CheckpointThreshold: "128MB"}
+	return Options{MemoryLimit: "512MB", Threads: 2, CheckpointThreshold: "128MB", MinFreeBytes: DefaultMinFreeBytes}
 }
 
 // Store is the DuckDB backend for logs and spans. It implements store.LogWriter,
@@ -70,6 +76,7 @@ type Store struct {
 	traceIndex    *blockIndex   // trace ids of spans (trace_filter.go)
 	indexer       *blockIndexer // builds the block indexes (blockindex.go)
 
+	guard   *diskGuard // refuses writes on a nearly full disk (diskguard.go)
 	metrics *metrics
 	runsMu  sync.Mutex // serialises writes to the runs table (runs.go)
 
@@ -97,6 +104,18 @@ func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registe
 	if opts.Threads < 0 {
 		return nil, fmt.Errorf("open duckdb: threads must be >= 0, got %d", opts.Threads)
 	}
+	if opts.MinFreeBytes < 0 {
+		return nil, fmt.Errorf("open duckdb: min free bytes must not be negative, got %d", opts.MinFreeBytes)
+	}
+	guard := newDiskGuard(path, opts.MinFreeBytes, logger)
+	if opts.freeBytes != nil {
+		guard.free = opts.freeBytes
+	}
+	// Opening on a nearly full disk works (the guard keeps DuckDB from writing), but say
+	// so at once rather than at the first refused write.
+	if err := guard.check(); err != nil {
+		logger.Warn("logs and spans store opened on a nearly full disk: writes refused, queries served", "err", err)
+	}
 	// Settings go through SET statements run on every new connection rather than the DSN,
 	// so that the values are validated by DuckDB with a clear error. The exception is the
 	// storage version, which DuckDB reads when it creates the file: the latest one lets
@@ -108,7 +127,7 @@ func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registe
 		return nil, fmt.Errorf("open duckdb %s: %w", path, err)
 	}
 	db := sql.OpenDB(connector)
-	s := &Store{path: path, logger: logger, conn: connector, db: db}
+	s := &Store{path: path, logger: logger, conn: connector, db: db, guard: guard}
 	if err := s.init(context.Background(), opts); err != nil {
 		return nil, errors.Join(err, db.Close(), connector.Close())
 	}
@@ -173,7 +192,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	s.termIndex.built = builtTerms
 	s.openTerms = newOpenBlocks(s.termIndex.blockRows, builtTerms, newTermRows)
 	s.traceIndex = newTraceIndex(s.spans, opts.blockRows)
+	s.logs.guard, s.spans.guard = s.guard, s.guard
 	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex, s.termIndex, s.traceIndex)
+	s.indexer.guard = s.guard
 	for _, ix := range s.indexer.indexes {
 		if _, err := s.db.ExecContext(ctx, ix.ddl()); err != nil {
 			return fmt.Errorf("create %s: %w", ix.table, err)
@@ -201,9 +222,20 @@ func (s *Store) Close() error {
 		}
 		// A checkpoint folds the WAL into the database file so that the next Open does not
 		// replay it and the file size reflects what is stored. (FORCE CHECKPOINT, tried as
-		// a fallback when it refused, waited forever for a transaction left open.)
-		if _, err := s.db.Exec("CHECKPOINT"); err != nil {
-			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+		// a fallback when it refused, waited forever for a transaction left open.) On a
+		// nearly full disk it is skipped, and so is DuckDB's own at shutdown: a checkpoint
+		// that meets a full disk is a FATAL error in DuckDB. The WAL holds every committed
+		// batch and is replayed at the next Open.
+		if free, need, ok := s.guard.room(); ok {
+			if _, err := s.db.Exec("CHECKPOINT"); err != nil {
+				errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+			}
+		} else {
+			s.logger.Warn("disk almost full: checkpoint skipped at close, the WAL is replayed at the next start",
+				"dir", s.guard.dir, "free_bytes", free, "min_free_bytes", need)
+			if _, err := s.db.Exec("PRAGMA disable_checkpoint_on_shutdown"); err != nil {
+				errs = append(errs, fmt.Errorf("turn off the checkpoint at shutdown: %w", err))
+			}
 		}
 		errs = append(errs, s.db.Close(), s.conn.Close())
 		s.closeErr = errors.Join(errs...)
