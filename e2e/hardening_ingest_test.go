@@ -103,7 +103,7 @@ func TestHardeningOTLPHeadersOnly(t *testing.T) {
 		require.NoError(t, err)
 		conns = append(conns, c)
 		// 16 MiB is the largest length max_request_bytes lets through to the read.
-		_, err = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\n", tg.path, 16<<20)
+		_, err = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\n", tg.path, 16<<20)
 		require.NoError(t, err)
 	}
 	// And some declaring 1 GB, which are refused at once.
@@ -111,7 +111,7 @@ func TestHardeningOTLPHeadersOnly(t *testing.T) {
 		c, err := net.Dial("tcp", hostOf(s.OTLPHTTP))
 		require.NoError(t, err)
 		conns = append(conns, c)
-		_, err = fmt.Fprintf(c, "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\n", 1<<30)
+		_, err = fmt.Fprintf(c, "POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\n", 1<<30)
 		require.NoError(t, err)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		require.NoError(t, err)
@@ -132,7 +132,7 @@ func TestHardeningSlowBody(t *testing.T) {
 	c, err := net.Dial("tcp", hostOf(s.HTTP))
 	require.NoError(t, err)
 	defer c.Close()
-	_, err = fmt.Fprintf(c, "POST /loki/api/v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"streams\":")
+	_, err = fmt.Fprintf(c, "POST /loki/api/v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"streams\":")
 	require.NoError(t, err)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(60*time.Second)))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
