@@ -131,6 +131,20 @@ func (a *API) serve(f apiFunc) http.HandlerFunc {
 }
 
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	aerr := a.classify(r, err)
+	a.write(w, r, aerr.status, response{Errors: []respError{{Code: aerr.status, Msg: aerr.err.Error()}}})
+}
+
+func (a *API) write(w http.ResponseWriter, r *http.Request, status int, body response) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(body); err != nil {
+		a.logger.Debug("write response", "path", r.URL.Path, "err", err)
+	}
+}
+
+// classify gives err its HTTP status (and logs the unexpected ones), for both API versions.
+func (a *API) classify(r *http.Request, err error) *apiError {
 	var aerr *apiError
 	ctxErr := r.Context().Err()
 	switch {
@@ -145,13 +159,5 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		aerr = &apiError{status: http.StatusInternalServerError, err: err}
 		a.logger.Error("Jaeger API request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
 	}
-	a.write(w, r, aerr.status, response{Errors: []respError{{Code: aerr.status, Msg: aerr.err.Error()}}})
-}
-
-func (a *API) write(w http.ResponseWriter, r *http.Request, status int, body response) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(body); err != nil {
-		a.logger.Debug("write response", "path", r.URL.Path, "err", err)
-	}
+	return aerr
 }

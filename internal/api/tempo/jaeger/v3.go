@@ -1,7 +1,6 @@
 package jaeger
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,20 +84,7 @@ type v3ErrorDetails struct {
 }
 
 func (a *API) writeV3Error(w http.ResponseWriter, r *http.Request, err error) {
-	var aerr *apiError
-	ctxErr := r.Context().Err()
-	switch {
-	case errors.As(err, &aerr):
-	case errors.Is(err, store.ErrNotFound):
-		aerr = &apiError{status: http.StatusNotFound, err: errors.New("trace not found")}
-	case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
-		aerr = &apiError{status: 499, err: err}
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):
-		aerr = &apiError{status: http.StatusServiceUnavailable, err: err}
-	default:
-		aerr = &apiError{status: http.StatusInternalServerError, err: err}
-		a.logger.Error("Jaeger API request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
-	}
+	aerr := a.classify(r, err)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(aerr.status)
 	_ = json.NewEncoder(w).Encode(v3Error{Error: v3ErrorDetails{HTTPCode: aerr.status, Message: aerr.err.Error()}})
