@@ -23,7 +23,7 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
-	metricstore "github.com/loupe-dev/loupe/internal/store/tsdb"
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // maxAheadTime is how far in the future a remote-written sample may be, as in
@@ -213,7 +213,7 @@ func (h *writeLimitHandler) writeV1(w http.ResponseWriter, r *http.Request, body
 	if err := app.Commit(); err != nil {
 		h.logger.Error("remote write commit", "err", err)
 		status := http.StatusInternalServerError
-		if errors.Is(err, metricstore.ErrDiskFull) {
+		if errors.Is(err, store.ErrDiskFull) {
 			status = http.StatusServiceUnavailable // retryable once space is freed
 		}
 		http.Error(w, "commit samples: "+err.Error(), status)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -33,7 +32,7 @@ type diskGuard struct {
 }
 
 func newDiskGuard(path string, reserve int64, logger *slog.Logger) *diskGuard {
-	return &diskGuard{dir: filepath.Dir(path), wal: path + ".wal", reserve: reserve, free: freeBytes, logger: logger}
+	return &diskGuard{dir: filepath.Dir(path), wal: path + ".wal", reserve: reserve, free: store.FreeBytes, logger: logger}
 }
 
 // room reports the free space and the space needed: the reserve plus the WAL's size, the
@@ -69,21 +68,5 @@ func (g *diskGuard) check() error {
 			"dir", g.dir, "free_bytes", free, "min_free_bytes", need)
 	}
 	return fmt.Errorf("%w for logs and spans: %s free in %s, below the %s kept free (%s plus the WAL's size, for its checkpoint; writes resume without a restart)",
-		store.ErrDiskFull, formatBytes(free), g.dir, formatBytes(need), formatBytes(g.reserve))
-}
-
-// freeBytes is the space an unprivileged process can still write in dir's file system.
-func freeBytes(dir string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
-}
-
-func formatBytes(n int64) string {
-	if n >= 1<<20 || n <= -(1<<20) {
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d KiB", n>>10)
+		store.ErrDiskFull, store.FormatBytes(free), g.dir, store.FormatBytes(need), store.FormatBytes(g.reserve))
 }

@@ -6,15 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // ErrDiskFull is returned (wrapped) by writes refused because the file system holding the
 // metric store has less free space than Options.MinFreeBytes. It is retryable: writes are
 // taken again as soon as space is freed, without a restart. Receivers answer 503.
-var ErrDiskFull = errors.New("not enough free disk space for metrics")
+// It wraps store.ErrDiskFull, which the logs and spans store returns too.
+var ErrDiskFull = fmt.Errorf("%w for metrics", store.ErrDiskFull)
 
 // DefaultMinFreeBytes is the free space below which metric writes are refused. The TSDB
 // panics (in Prometheus' code, taking the whole server down) when it cannot write a head
@@ -33,7 +35,7 @@ const minFlushBytes = 1 << 20
 type diskGuard struct {
 	dir     string
 	reserve int64                           // Options.MinFreeBytes; 0 disables the guard
-	free    func(dir string) (int64, error) // freeBytes, replaced in tests
+	free    func(dir string) (int64, error) // store.FreeBytes, replaced in tests
 	flush   func()                          // writes pending head chunks while there is room
 	logger  *slog.Logger
 	low     atomic.Bool // last check found less than reserve free
@@ -65,23 +67,7 @@ func (g *diskGuard) check() error {
 		}
 	}
 	return fmt.Errorf("%w: %s free in %s, below the %s kept free (free disk space; writes resume without a restart)",
-		ErrDiskFull, formatBytes(free), g.dir, formatBytes(g.reserve))
-}
-
-// freeBytes is the space an unprivileged process can still write in dir's file system.
-func freeBytes(dir string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
-}
-
-func formatBytes(n int64) string {
-	if n >= 1<<20 || n <= -(1<<20) {
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d KiB", n>>10)
+		ErrDiskFull, store.FormatBytes(free), g.dir, store.FormatBytes(g.reserve))
 }
 
 // guardedAppender refuses its Commit (rolling back) when the disk is nearly full. Appends

@@ -199,7 +199,7 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 	}
 	topts.MaxBlockDuration = max(topts.MaxBlockDuration, topts.MinBlockDuration)
 
-	guard := &diskGuard{dir: dir, reserve: opts.MinFreeBytes, free: freeBytes, logger: logger}
+	guard := &diskGuard{dir: dir, reserve: opts.MinFreeBytes, free: store.FreeBytes, logger: logger}
 	// Opening on a nearly full disk works (the guard keeps the TSDB from writing), but say
 	// so at once rather than at the first refused write.
 	if err := guard.check(); err != nil {
