@@ -40,127 +40,142 @@ const (
 // Event is one error (or message) event, normalised from whatever sent it. Strings are
 // empty and slices nil when the source did not say.
 type Event struct {
-	EventID   string    // 32 lower-case hex digits, unique; a repeated id is a duplicate
-	Source    string    // Source* constant
-	Project   string    // Sentry project id from the DSN; "" for OpenTelemetry events
-	Service   string    // service.name for OpenTelemetry; the project's name for Sentry
-	Timestamp time.Time // when it happened (client clock)
-	Received  time.Time // when the server accepted it
+	EventID   string    `json:"event_id,omitempty"` // 32 lower-case hex digits, unique; a repeated id is a duplicate
+	Source    string    `json:"source,omitempty"`   // Source* constant
+	Project   string    `json:"project,omitempty"`  // Sentry project id from the DSN; "" for OpenTelemetry events
+	Service   string    `json:"service,omitempty"`  // service.name for OpenTelemetry; the project's name for Sentry
+	Timestamp time.Time `json:"timestamp,omitzero"` // when it happened (client clock)
+	Received  time.Time `json:"received,omitzero"`  // when the server accepted it
 
-	Level       string // fatal, error, warning, info, debug
-	Platform    string // python, go, node, java, ...
-	Release     string
-	Environment string
-	ServerName  string
-	Logger      string
-	Transaction string // the route or task being handled (Sentry's culprit source)
-	Message     string // formatted log message, if any
+	Level       string `json:"level,omitempty"`    // fatal, error, warning, info, debug
+	Platform    string `json:"platform,omitempty"` // python, go, node, java, ...
+	Release     string `json:"release,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	ServerName  string `json:"server_name,omitempty"`
+	Logger      string `json:"logger,omitempty"`
+	Transaction string `json:"transaction,omitempty"` // the route or task being handled (Sentry's culprit source)
+	Message     string `json:"message,omitempty"`     // formatted log message, if any
 
 	// Exceptions in Sentry's order: the last one is the one raised, earlier ones are its
 	// causes (chained exceptions).
-	Exceptions []Exception
+	Exceptions []Exception `json:"exceptions,omitempty"`
 	// Fingerprint as sent by the SDK; nil means default grouping. "{{ default }}" stands
 	// for the default fingerprint.
-	Fingerprint []string
+	Fingerprint []string `json:"fingerprint,omitempty"`
 
-	Tags        map[string]string
-	User        *User
-	Request     *Request
-	Breadcrumbs []Breadcrumb
+	Tags        map[string]string `json:"tags,omitempty"`
+	User        *User             `json:"user,omitempty"`
+	Request     *Request          `json:"request,omitempty"`
+	Breadcrumbs []Breadcrumb      `json:"breadcrumbs,omitempty"`
 	// Contexts and Extra are the remaining structured fields, kept as JSON-compatible values
 	// after scrubbing.
-	Contexts map[string]any
-	Extra    map[string]any
+	Contexts map[string]any `json:"contexts,omitempty"`
+	Extra    map[string]any `json:"extra,omitempty"`
 
-	TraceID string // 32 hex digits, links the event to a trace
-	SpanID  string // 16 hex digits
+	TraceID string `json:"trace_id,omitempty"` // 32 hex digits, links the event to a trace
+	SpanID  string `json:"span_id,omitempty"`  // 16 hex digits
 
 	// GroupID is the issue this event belongs to; set by the Grouper before storage.
-	GroupID string
+	GroupID string `json:"group_id,omitempty"`
+	// GroupingKey is the key GroupID is derived from, prefixed with the grouping algorithm's
+	// version ("v1\n..."; see group.go); set by the Grouper with GroupID. Stores keep it on
+	// the issue (Issue.Fingerprint) so that grouping can be explained and versioned.
+	GroupingKey string `json:"grouping_key,omitempty"`
 }
 
 // Exception is one exception of an event.
 type Exception struct {
-	Type    string
-	Value   string // the message
-	Module  string
-	Handled *bool // nil when unknown
+	Type    string `json:"type,omitempty"`
+	Value   string `json:"value,omitempty"` // the message
+	Module  string `json:"module,omitempty"`
+	Handled *bool  `json:"handled,omitempty"` // nil when unknown
 	// Mechanism is how it was caught ("generic", "excepthook", "onunhandledrejection", ...).
-	Mechanism string
+	Mechanism string `json:"mechanism,omitempty"`
 	// Frames from the outermost call to the innermost (Sentry's order: the crashing frame
 	// is last).
-	Frames []Frame
+	Frames []Frame `json:"frames,omitempty"`
 	// RawStacktrace is the text the frames were parsed from, when they came from text (an
 	// OpenTelemetry exception.stacktrace); kept so nothing is lost when parsing is partial.
-	RawStacktrace string
+	RawStacktrace string `json:"raw_stacktrace,omitempty"`
 }
 
 // Frame is one stack frame.
 type Frame struct {
-	Function    string
-	Module      string // module, package or class
-	Filename    string
-	AbsPath     string
-	Lineno      int
-	Colno       int
-	InApp       bool
-	ContextLine string
-	PreContext  []string
-	PostContext []string
+	Function    string   `json:"function,omitempty"`
+	Module      string   `json:"module,omitempty"` // module, package or class
+	Filename    string   `json:"filename,omitempty"`
+	AbsPath     string   `json:"abs_path,omitempty"`
+	Lineno      int      `json:"lineno,omitempty"`
+	Colno       int      `json:"colno,omitempty"`
+	InApp       bool     `json:"in_app,omitempty"`
+	ContextLine string   `json:"context_line,omitempty"`
+	PreContext  []string `json:"pre_context,omitempty"`
+	PostContext []string `json:"post_context,omitempty"`
+	// Vars are the frame's local variables as the SDK sent them (JSON-compatible values),
+	// scrubbed like Extra.
+	Vars map[string]any `json:"vars,omitempty"`
 }
 
 // User identifies who hit the error. IPAddress is empty unless the server keeps client
 // addresses (off by default).
 type User struct {
-	ID        string
-	Email     string
-	Username  string
-	IPAddress string
+	ID        string `json:"id,omitempty"`
+	Email     string `json:"email,omitempty"`
+	Username  string `json:"username,omitempty"`
+	IPAddress string `json:"ip_address,omitempty"`
 }
 
 // Request is the HTTP request being handled when the error happened.
 type Request struct {
-	Method      string
-	URL         string
-	QueryString string
-	Headers     map[string]string // after scrubbing
+	Method      string            `json:"method,omitempty"`
+	URL         string            `json:"url,omitempty"`
+	QueryString string            `json:"query_string,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"` // after scrubbing
+	// Cookies and Data (the body: a form as a map, or JSON) are kept only after
+	// scrubbing; the Cookie header and cookies are filtered entirely by default.
+	Cookies map[string]string `json:"cookies,omitempty"`
+	Data    any               `json:"data,omitempty"`
 }
 
 // Breadcrumb is one entry of the trail of events that led to the error.
 type Breadcrumb struct {
-	Timestamp time.Time
-	Type      string
-	Category  string
-	Level     string
-	Message   string
-	Data      map[string]any
+	Timestamp time.Time      `json:"timestamp,omitzero"`
+	Type      string         `json:"type,omitempty"`
+	Category  string         `json:"category,omitempty"`
+	Level     string         `json:"level,omitempty"`
+	Message   string         `json:"message,omitempty"`
+	Data      map[string]any `json:"data,omitempty"`
 }
 
 // Issue is a group of events sharing one fingerprint.
 type Issue struct {
-	ID          string // stable id derived from the fingerprint (hex)
-	Fingerprint string // the grouping key the id is derived from, for debugging grouping
-	Title       string // "Type: value" or the message
-	Culprit     string // function or transaction where it happens
-	Type        string // exception type of the first event
-	Level       string
-	Project     string
-	Service     string
-	Status      string // Status* constant
+	ID          string `json:"id"`                    // stable id derived from the fingerprint (hex)
+	Fingerprint string `json:"fingerprint,omitempty"` // the grouping key the id is derived from, for debugging grouping
+	// GroupingVersion is the version of the grouping algorithm that created the issue
+	// (GroupingVersion of group.go at the time); see group.go on changing the algorithm.
+	GroupingVersion int    `json:"grouping_version,omitempty"`
+	Title           string `json:"title"`             // "Type: value" or the message
+	Culprit         string `json:"culprit,omitempty"` // function or transaction where it happens
+	Type            string `json:"type,omitempty"`    // exception type of the first event
+	Level           string `json:"level,omitempty"`
+	Project         string `json:"project,omitempty"`
+	Service         string `json:"service,omitempty"`
+	Status          string `json:"status"` // Status* constant
 	// ResolvedInRelease is set when the issue was resolved "in next release": events from
 	// that release or older do not reopen it.
-	ResolvedInRelease string
-	IgnoreUntil       time.Time // ignored until this time (zero: no time bound)
-	IgnoreCount       int64     // ignored until this many more events (0: no count bound)
+	ResolvedInRelease string    `json:"resolved_in_release,omitempty"`
+	IgnoreUntil       time.Time `json:"ignore_until,omitzero"`  // ignored until this time (zero: no time bound)
+	IgnoreCount       int64     `json:"ignore_count,omitempty"` // ignored until this many more events (0: no count bound)
 
-	FirstSeen, LastSeen time.Time
-	Events              int64
-	Users               int64 // distinct user ids (or ip/email/username when no id)
-	FirstRelease        string
-	LastRelease         string
-	Releases            []string // distinct, sorted
-	Environments        []string // distinct, sorted
-	LastEventID         string
+	FirstSeen    time.Time `json:"first_seen"`
+	LastSeen     time.Time `json:"last_seen"`
+	Events       int64     `json:"events"`
+	Users        int64     `json:"users"` // distinct user ids (or ip/email/username when no id)
+	FirstRelease string    `json:"first_release,omitempty"`
+	LastRelease  string    `json:"last_release,omitempty"`
+	Releases     []string  `json:"releases"`     // distinct, sorted
+	Environments []string  `json:"environments"` // distinct, sorted
+	LastEventID  string    `json:"last_event_id,omitempty"`
 }
 
 // IssueQuery selects and sorts issues. Zero fields do not filter.
@@ -222,20 +237,20 @@ type Reader interface {
 
 // Bucket is an event count in the bucket starting at Start.
 type Bucket struct {
-	Start time.Time
-	Count int64
+	Start time.Time `json:"start"`
+	Count int64     `json:"count"`
 }
 
 // TagDistribution is the spread of one tag's values over an issue's events.
 type TagDistribution struct {
-	Key    string
-	Values []TagValue // most frequent first
+	Key    string     `json:"key"`
+	Values []TagValue `json:"values"` // most frequent first
 }
 
 // TagValue is one value of a tag and how many events carry it.
 type TagValue struct {
-	Value string
-	Count int64
+	Value string `json:"value"`
+	Count int64  `json:"count"`
 }
 
 // Store is a Writer and Reader that also persists issue status changes. SetStatus
