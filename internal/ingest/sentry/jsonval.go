@@ -15,8 +15,8 @@ import (
 // strings at 1,024 characters and data at 10 levels); these only make sure that a crafted
 // or broken event cannot make the server hold or store much more than a real one.
 const (
-	maxJSONDepth     = 64  // nesting of a payload; deeper is refused (400)
-	maxStoredDepth   = 10  // nesting kept of extra, contexts and breadcrumb data; deeper becomes "[...]"
+	maxJSONDepth     = 64 // nesting of a payload; deeper is refused (400)
+	maxStoredDepth   = 10 // nesting kept of extra, contexts and breadcrumb data; deeper becomes "[...]"
 	maxStringBytes   = 8 << 10
 	maxShortBytes    = 1 << 10 // names, tags, frame fields
 	maxExceptions    = 32
