@@ -19,6 +19,7 @@ import (
 // Scenario groups Run can run.
 const (
 	ScenarioIngest    = "ingest"    // logs, spans and samples into fresh servers; disk per item
+	ScenarioClients   = "clients"   // logs and spans from clients building requests as they send (clients.go)
 	ScenarioPeer      = "peer"      // the sample scenario against Prometheus or an external peer
 	ScenarioQuery     = "query"     // query latency on a loaded data dir
 	ScenarioFootprint = "footprint" // idle RSS, RSS under sustained load, startup time
@@ -43,6 +44,13 @@ type Options struct {
 	Series         int // active series over remote write
 	MetricDuration time.Duration
 	Concurrency    int
+
+	// The client scenarios (clients.go): ClientLogs log records and ClientSpans spans from
+	// Clients clients sending ClientBatch items per request.
+	ClientLogs  int
+	ClientSpans int
+	Clients     int
+	ClientBatch int
 
 	QueryLogs     int // dataset for the query scenarios
 	QuerySpans    int
@@ -75,13 +83,14 @@ type PeerOptions struct {
 func DefaultOptions() Options {
 	return Options{
 		PrometheusBin: "/usr/bin/prometheus",
-		Scenarios:     []string{ScenarioIngest, ScenarioPeer, ScenarioQuery, ScenarioFootprint},
+		Scenarios:     []string{ScenarioIngest, ScenarioClients, ScenarioPeer, ScenarioQuery, ScenarioFootprint},
 		Seed:          1,
 		LogRecords:    1_000_000, LogBatch: 1000,
 		Spans: 500_000, SpanBatch: 1000,
 		Series: 2000, MetricDuration: 5 * time.Hour,
 		Concurrency: 4,
-		QueryLogs:   1_000_000, QuerySpans: 1_000_000, QuerySeries: 10_000, QueryRuns: 20,
+		ClientLogs:  300_000, ClientSpans: 300_000, Clients: 2, ClientBatch: 512,
+		QueryLogs: 1_000_000, QuerySpans: 1_000_000, QuerySeries: 10_000, QueryRuns: 20,
 		SustainedRate: 50_000, SustainedFor: 20 * time.Second,
 	}
 }
@@ -93,6 +102,7 @@ func SmokeOptions() Options {
 	o.Spans, o.SpanBatch = 3000, 500
 	o.Series, o.MetricDuration = 100, 4*time.Hour
 	o.Concurrency = 2
+	o.ClientLogs, o.ClientSpans = 3000, 3000
 	o.QueryLogs, o.QuerySpans, o.QuerySeries, o.QueryRuns = 5000, 3000, 100, 2
 	o.SustainedRate, o.SustainedFor = 5000, time.Second
 	o.ProfileChunk = time.Second
@@ -111,6 +121,9 @@ func New(opts Options) (*Harness, error) {
 	}
 	if opts.Concurrency <= 0 || opts.LogBatch <= 0 || opts.SpanBatch <= 0 {
 		return nil, fmt.Errorf("harness: concurrency %d, log batch %d, span batch %d must be positive", opts.Concurrency, opts.LogBatch, opts.SpanBatch)
+	}
+	if slices.Contains(opts.Scenarios, ScenarioClients) && (opts.Clients <= 0 || opts.ClientBatch <= 0) {
+		return nil, fmt.Errorf("harness: clients %d and client batch %d must be positive", opts.Clients, opts.ClientBatch)
 	}
 	if entries, err := os.ReadDir(opts.WorkDir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("harness: work dir %s is not empty", opts.WorkDir)
@@ -213,6 +226,9 @@ func (h *Harness) Run(ctx context.Context) (*Report, error) {
 		} else {
 			rep.Ingest = append(rep.Ingest, r)
 		}
+	}
+	if h.wants(ScenarioClients) {
+		h.runClientScenarios(ctx, rep, fail)
 	}
 	if h.wants(ScenarioPeer) {
 		if o.PrometheusBin != "" {

@@ -20,6 +20,10 @@ type Corpus struct {
 	// ZstdBytes is the `zstd -3` size of the same items as OTLP protobuf (0 when the
 	// protocol is not OTLP).
 	ZstdBytes int64
+	// Clients, when set, replace Batches: each source is one client that builds its
+	// requests while the server is measured (loadgen.RunClients); Items is then the
+	// count they aim at and the result reports what they sent.
+	Clients []loadgen.Source
 }
 
 // NewCorpus collects src and computes its size and, for OTLP, its zstd reference.
@@ -97,7 +101,13 @@ func runIngest(ctx context.Context, scenario string, t IngestTarget, c *Corpus, 
 	if err != nil {
 		return res, err
 	}
-	load, err := loadgen.Run(ctx, t.Sender, loadgen.SliceSource(c.Batches), run)
+	var load loadgen.Result
+	if c.Clients != nil {
+		load, err = loadgen.RunClients(ctx, t.Sender, c.Clients, run.MaxRetries)
+		res.Items = load.Items
+	} else {
+		load, err = loadgen.Run(ctx, t.Sender, loadgen.SliceSource(c.Batches), run)
+	}
 	res.Load = load
 	if err != nil {
 		return res, fmt.Errorf("%s against %s: %w", scenario, t.Server.Name, err)
@@ -186,7 +196,11 @@ func (h *Harness) ingestLoupe(ctx context.Context, scenario string, c *Corpus, r
 		t.TSDBDir = filepath.Join(dir, "metrics")
 		t.DiskDir = t.TSDBDir
 	}
-	h.logf("ingest %s into loupe (pid %d): %d items in %d requests", scenario, srv.Pid, c.Items, len(c.Batches))
+	if c.Clients != nil {
+		h.logf("ingest %s into loupe (pid %d): %d clients building requests of about %d items, %d items in all", scenario, srv.Pid, len(c.Clients), h.opts.ClientBatch, c.Items)
+	} else {
+		h.logf("ingest %s into loupe (pid %d): %d items in %d requests", scenario, srv.Pid, c.Items, len(c.Batches))
+	}
 	res, err := runIngest(ctx, scenario, t, c, run)
 	res.StartupMs = ms(srv.Startup)
 	if err == nil {

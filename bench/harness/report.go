@@ -60,6 +60,12 @@ func checkTargets(r *Report) []TargetCheck {
 		add("disk, spans", "≤ 0.5× zstd -3 of OTLP protobuf",
 			fmt.Sprintf("%.2f× (%.1f B/span vs %.1f)", x.ZstdRatio, x.BytesPerItem, float64(x.ZstdBytes)/float64(max(1, x.Load.Accepted))), yesNo(x.ZstdRatio <= 0.5))
 	}
+	for _, c := range []struct{ scenario, what string }{{scenarioLogClients, "log"}, {scenarioSpanClients, "span"}} {
+		if x := r.ingest(c.scenario, "loupe"); x != nil {
+			add(fmt.Sprintf("%s ingest, %d clients building requests of %d (%s)", c.what, r.Options.Clients, r.Options.ClientBatch, x.Protocol),
+				"≥ 150,000 items/CPU-s", fmt.Sprintf("%.0f items/CPU-s", x.ItemsPerCPUSecond), yesNo(x.ItemsPerCPUSecond >= 150_000))
+		}
+	}
 	if x := r.ingest("samples", "loupe"); x != nil {
 		p := r.ingest("samples", "prometheus")
 		if p != nil {

@@ -63,6 +63,7 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	require.True(t, servers["logs/loupe"] && servers["spans/loupe"] && servers["samples/loupe"] && servers["samples-rw2/loupe"], "%v", servers)
+	require.True(t, servers["logs-clients/loupe"] && servers["spans-clients/loupe"], "%v", servers)
 	if o.PrometheusBin != "" {
 		require.True(t, servers["samples/prometheus"])
 	}

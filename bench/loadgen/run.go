@@ -176,7 +176,15 @@ dispatch:
 		close(w.in)
 	}
 	wg.Wait()
+	res := summarise(workers, begin)
+	if srcErr == nil && ctx.Err() != nil {
+		srcErr = ctx.Err()
+	}
+	return res, srcErr
+}
 
+// summarise adds up the workers' results of a run that began at begin.
+func summarise(workers []*worker, begin time.Time) Result {
 	var res Result
 	var lat []time.Duration
 	seen := map[string]bool{}
@@ -200,10 +208,7 @@ dispatch:
 	res.Elapsed = time.Since(begin)
 	res.ItemsPerS = float64(res.Accepted) / res.Elapsed.Seconds()
 	res.Latency = PercentilesOf(lat)
-	if srcErr == nil && ctx.Err() != nil {
-		srcErr = ctx.Err()
-	}
-	return res, srcErr
+	return res
 }
 
 func (w *worker) send(ctx context.Context, s Sender, b Batch, maxRetries int) {
