@@ -86,5 +86,9 @@ func (a guardedAppender) Commit() error {
 
 // guardedAppendable is the storage.Appendable handed out by Store.Appender.
 func (s *Store) guardedAppender(ctx context.Context) storage.Appender {
-	return guardedAppender{Appender: s.db.Appender(ctx), g: s.guard}
+	db, err := s.writableDB()
+	if err != nil {
+		return refusedAppender{err: err}
+	}
+	return guardedAppender{Appender: db.Appender(ctx), g: s.guard}
 }

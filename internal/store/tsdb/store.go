@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -140,8 +143,19 @@ func (o Options) Validate() error {
 // engine, the HTTP API and the Prometheus-protocol receivers, and a store.MetricWriter for
 // OTLP receivers. All methods are safe for concurrent use.
 type Store struct {
+	// mu guards db and view. db is nil while the store is read-only (opened on a nearly
+	// full disk, readonly.go); view is then the read-only view, or nil when even that could
+	// not be loaded.
+	mu       sync.RWMutex
 	db       *promtsdb.DB
+	view     *readOnlyView
 	dbStats  *promtsdb.DBStats
+	topts    *promtsdb.Options
+	dir      string
+	reg      prometheus.Registerer
+	deps     storeDeps
+	stop     chan struct{} // closed by Close: ends reopenLoop
+	done     chan struct{} // closed when reopenLoop has returned
 	opts     Options
 	logger   *slog.Logger
 	metrics  *writeMetrics
@@ -162,14 +176,39 @@ var (
 	_ storage.Appendable        = (*Store)(nil)
 )
 
+// storeDeps are what tests replace.
+type storeDeps struct {
+	free        func(dir string) (int64, error) // store.FreeBytes
+	tempDir     string                          // os.TempDir(): the read-only view's sandbox
+	reopenEvery time.Duration                   // how often a read-only store checks for space
+}
+
 // Open opens (or creates) the TSDB in dir and replays its write-ahead log. reg receives the
 // TSDB's prometheus_tsdb_* metrics and Loupe's loupe_metrics_* metrics; it may be nil.
+//
+// On a disk with less than Options.MinFreeBytes free, Open does not open the TSDB for
+// writing (replaying its WAL would write chunks and panic on the full disk): the store
+// serves queries read-only from the blocks and the WAL, refuses writes with ErrDiskFull,
+// and opens for writing by itself once that much space is free again (readonly.go).
 func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Store, error) {
+	return openStore(dir, opts, logger, reg, storeDeps{})
+}
+
+func openStore(dir string, opts Options, logger *slog.Logger, reg prometheus.Registerer, deps storeDeps) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("metric store options: %w", err)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.free == nil {
+		deps.free = store.FreeBytes
+	}
+	if deps.tempDir == "" {
+		deps.tempDir = os.TempDir()
+	}
+	if deps.reopenEvery <= 0 {
+		deps.reopenEvery = 5 * time.Second
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create metric store dir: %w", err)
@@ -179,6 +218,49 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 		return nil, err
 	}
 
+	s := &Store{
+		dir:      dir,
+		reg:      reg,
+		deps:     deps,
+		topts:    tsdbOptions(opts),
+		dbStats:  promtsdb.NewDBStats(),
+		opts:     opts,
+		logger:   logger,
+		meta:     meta,
+		settings: newTranslationSettings(opts),
+		guard:    &diskGuard{dir: dir, reserve: opts.MinFreeBytes, free: deps.free, logger: logger},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	// Writes the pending head chunks early on a nearly full disk (diskguard.go).
+	s.guard.flush = func() {
+		if db := s.DB(); db != nil {
+			db.ForceHeadMMap()
+		}
+	}
+	if s.metrics, err = newWriteMetrics(reg); err != nil {
+		return nil, err
+	}
+	if err := s.guard.check(); err != nil {
+		logger.Error("metric store opened read-only on a nearly full disk: queries served, metric writes refused until space is freed", "err", err)
+		s.openReadOnly()
+		go s.reopenLoop()
+	} else {
+		close(s.done)
+		if err := s.openWritable(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.ConvertDelta {
+		if s.delta, err = newDeltaToCumulative(s); err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+	}
+	return s, nil
+}
+
+// tsdbOptions are the Prometheus TSDB options for opts.
+func tsdbOptions(opts Options) *promtsdb.Options {
 	topts := promtsdb.DefaultOptions()
 	topts.RetentionDuration = opts.Retention.Milliseconds()
 	topts.MaxBytes = opts.MaxBytes
@@ -198,38 +280,102 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 		topts.MaxBlockDuration = opts.MaxBlockDuration.Milliseconds()
 	}
 	topts.MaxBlockDuration = max(topts.MaxBlockDuration, topts.MinBlockDuration)
+	return topts
+}
 
-	guard := &diskGuard{dir: dir, reserve: opts.MinFreeBytes, free: store.FreeBytes, logger: logger}
-	// Opening on a nearly full disk works (the guard keeps the TSDB from writing), but say
-	// so at once rather than at the first refused write.
-	if err := guard.check(); err != nil {
-		logger.Warn("metric store opened on a nearly full disk: metric writes refused, queries served", "err", err)
-	}
-	stats := promtsdb.NewDBStats()
-	db, err := promtsdb.Open(dir, logger.With("component", "tsdb"), reg, topts, stats)
+// openWritable opens the TSDB for writing (replaying its WAL) and makes it the store's.
+func (s *Store) openWritable() error {
+	db, err := promtsdb.Open(s.dir, s.logger.With("component", "tsdb"), s.reg, s.topts, s.dbStats)
 	if err != nil {
-		return nil, fmt.Errorf("open tsdb: %w", err)
+		return fmt.Errorf("open tsdb: %w", err)
 	}
+	s.mu.Lock()
+	s.db = db
+	view := s.view
+	s.view = nil
+	s.mu.Unlock()
+	if view != nil {
+		// Queries already running on the view finish first.
+		go func() {
+			if err := view.close(); err != nil {
+				s.logger.Warn("close the read-only metric store", "err", err)
+			}
+		}()
+	}
+	return nil
+}
 
-	s := &Store{
-		db:       db,
-		dbStats:  stats,
-		opts:     opts,
-		logger:   logger,
-		meta:     meta,
-		settings: newTranslationSettings(opts),
-		guard:    guard,
+// openReadOnly loads the read-only view when the sandbox's file system has room for the
+// replayed chunks; else queries answer errNotLoaded until the store opens for writing.
+func (s *Store) openReadOnly() {
+	need := s.opts.MinFreeBytes + filesSize(filepath.Join(s.dir, "wal"))
+	if free, err := s.deps.free(s.deps.tempDir); err == nil && free < need {
+		s.logger.Error("metric store not loaded: the temporary directory has no room to replay the WAL read-only",
+			"temp_dir", s.deps.tempDir, "free_bytes", free, "need_bytes", need)
+		return
 	}
-	guard.flush = db.ForceHeadMMap
-	if s.metrics, err = newWriteMetrics(reg); err != nil {
-		return nil, errors.Join(err, db.Close())
+	view, err := openReadOnlyView(s.dir, s.deps.tempDir, s.topts, s.logger.With("component", "tsdb-readonly"))
+	if err != nil {
+		s.logger.Error("metric store not loaded read-only", "err", err)
+		return
 	}
-	if opts.ConvertDelta {
-		if s.delta, err = newDeltaToCumulative(s); err != nil {
-			return nil, errors.Join(err, db.Close())
+	s.view = view
+}
+
+// reopenLoop opens the store for writing once the disk has room, then returns.
+func (s *Store) reopenLoop() {
+	defer close(s.done)
+	t := time.NewTicker(s.deps.reopenEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
 		}
+		if s.guard.check() != nil {
+			continue
+		}
+		if err := s.openWritable(); err != nil {
+			s.logger.Error("open the metric store for writing", "err", err)
+			continue
+		}
+		s.logger.Info("metric store opened for writing: free disk space recovered")
+		return
 	}
-	return s, nil
+}
+
+// filesSize is the size of the files under dir (0 when it cannot be read).
+func filesSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// notWritable is the error of writes while the store is read-only.
+func (s *Store) notWritable() error {
+	if err := s.guard.check(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: the metric store is still read-only after a full disk; it opens for writing within %s", ErrDiskFull, s.deps.reopenEvery)
+}
+
+// writableDB returns the TSDB, or an ErrDiskFull error while the store is read-only.
+func (s *Store) writableDB() (*promtsdb.DB, error) {
+	s.mu.RLock()
+	db := s.db
+	s.mu.RUnlock()
+	if db == nil {
+		return nil, s.notWritable()
+	}
+	return db, nil
 }
 
 // Close flushes and closes the TSDB. Writes acknowledged before Close survive a restart.
@@ -241,43 +387,101 @@ func (s *Store) Close() error {
 		if s.delta != nil {
 			errs = append(errs, s.delta.Shutdown(context.Background()))
 		}
-		if err := s.db.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close tsdb: %w", err))
+		close(s.stop)
+		<-s.done
+		s.mu.Lock()
+		db, view := s.db, s.view
+		s.mu.Unlock()
+		if db != nil {
+			if err := db.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close tsdb: %w", err))
+			}
+		}
+		if view != nil {
+			if err := view.close(); err != nil {
+				errs = append(errs, fmt.Errorf("close read-only tsdb: %w", err))
+			}
 		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
 }
 
+// current returns the TSDB, or nil and the read-only view (itself nil when not loaded).
+// While the caller holds mu's read lock, neither is closed.
+func (s *Store) current() (*promtsdb.DB, *readOnlyView) {
+	return s.db, s.view
+}
+
 // Querier implements storage.Queryable.
 func (s *Store) Querier(mint, maxt int64) (storage.Querier, error) {
-	return s.db.Querier(mint, maxt)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	db, view := s.current()
+	switch {
+	case db != nil:
+		return db.Querier(mint, maxt)
+	case view != nil:
+		return view.querier(mint, maxt)
+	}
+	return nil, s.notLoaded()
 }
 
 // ChunkQuerier implements storage.ChunkQueryable (used by remote read).
 func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
-	return s.db.ChunkQuerier(mint, maxt)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	db, view := s.current()
+	switch {
+	case db != nil:
+		return db.ChunkQuerier(mint, maxt)
+	case view != nil:
+		return view.chunkQuerier(mint, maxt)
+	}
+	return nil, s.notLoaded()
 }
 
-// ExemplarQuerier implements storage.ExemplarQueryable.
+// ExemplarQuerier implements storage.ExemplarQueryable. A read-only store has none.
 func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return noExemplars{}, nil
+	}
 	return s.db.ExemplarQuerier(ctx)
+}
+
+// notLoaded is the error of queries when the store is neither open nor loaded read-only.
+func (s *Store) notLoaded() error {
+	return fmt.Errorf("%w: %w (the disk of %s is nearly full and the temporary directory had no room to read it; free disk space)", errNotLoaded, ErrDiskFull, s.dir)
 }
 
 // Appender implements storage.Appendable for Prometheus-protocol receivers (remote write,
 // scraping). Appends through it bypass OTLP translation and metric metadata.
-// Its Commit fails with ErrDiskFull when the disk is nearly full.
+// Its Commit fails with ErrDiskFull when the disk is nearly full or the store read-only.
 func (s *Store) Appender(ctx context.Context) storage.Appender {
 	return s.guardedAppender(ctx)
 }
 
 // StartTime returns the oldest timestamp stored, in milliseconds.
 func (s *Store) StartTime() (int64, error) {
-	return s.db.StartTime()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	db, view := s.current()
+	switch {
+	case db != nil:
+		return db.StartTime()
+	case view != nil:
+		return view.startTime(), nil
+	}
+	return math.MaxInt64, nil
 }
 
 // DB gives access to the underlying TSDB, for compaction in benchmarks and for admin tools.
+// It is nil while the store is read-only after opening on a nearly full disk.
 func (s *Store) DB() *promtsdb.DB {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.db
 }
 
@@ -291,7 +495,16 @@ func (s *Store) Retention() time.Duration {
 
 // Stats returns head block statistics for /api/v1/status/tsdb.
 func (s *Store) Stats(statsByLabelName string, limit int) (*promtsdb.Stats, error) {
-	return s.db.Head().Stats(statsByLabelName, limit), nil
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	db, view := s.current()
+	switch {
+	case db != nil:
+		return db.Head().Stats(statsByLabelName, limit), nil
+	case view != nil:
+		return view.head.Stats(statsByLabelName, limit), nil
+	}
+	return nil, s.notLoaded()
 }
 
 // WALReplayStatus reports the progress of the WAL replay done by Open.
@@ -301,15 +514,27 @@ func (s *Store) WALReplayStatus() (promtsdb.WALReplayStatus, error) {
 
 // Snapshot writes a consistent copy of the data to dir.
 func (s *Store) Snapshot(dir string, withHead bool) error {
-	return s.db.Snapshot(dir, withHead)
+	db, err := s.writableDB()
+	if err != nil {
+		return err
+	}
+	return db.Snapshot(dir, withHead)
 }
 
 // Delete marks the matching samples in [mint, maxt] as deleted.
 func (s *Store) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) error {
-	return s.db.Delete(ctx, mint, maxt, ms...)
+	db, err := s.writableDB()
+	if err != nil {
+		return err
+	}
+	return db.Delete(ctx, mint, maxt, ms...)
 }
 
 // CleanTombstones rewrites blocks without the deleted samples.
 func (s *Store) CleanTombstones() error {
-	return s.db.CleanTombstones()
+	db, err := s.writableDB()
+	if err != nil {
+		return err
+	}
+	return db.CleanTombstones()
 }

@@ -84,7 +84,11 @@ func (s *Store) write(ctx context.Context, md pmetric.Metrics, rej *rejections) 
 		s.logger.Debug("warnings translating OTLP metrics", "warnings", ws)
 	}
 
-	app := s.db.Appender(ctx)
+	db, err := s.writableDB()
+	if err != nil {
+		return err
+	}
+	app := db.Appender(ctx)
 	appended, err := s.appendSeries(app, conv.TimeSeries(), time.Now().Add(maxAheadTime).UnixMilli(), rej)
 	if err != nil {
 		return errors.Join(err, app.Rollback())
