@@ -101,7 +101,9 @@ func envelope(items ...string) []byte {
 	return []byte(b.String())
 }
 
-func auth(key string) []string { return []string{"X-Sentry-Auth", "Sentry sentry_version=7, sentry_client=test/1.0, sentry_key=" + key} }
+func auth(key string) []string {
+	return []string{"X-Sentry-Auth", "Sentry sentry_version=7, sentry_client=test/1.0, sentry_key=" + key}
+}
 
 func TestHandlerAuth(t *testing.T) {
 	h, sinks := newTestHandler(t, Config{})
