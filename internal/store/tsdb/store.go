@@ -305,10 +305,16 @@ func (s *Store) openWritable() error {
 	return nil
 }
 
+// readOnlyMargin is the free space the read-only view needs in its sandbox beyond the size
+// of the WAL it replays.
+const readOnlyMargin = 8 << 20
+
 // openReadOnly loads the read-only view when the sandbox's file system has room for the
 // replayed chunks; else queries answer errNotLoaded until the store opens for writing.
 func (s *Store) openReadOnly() {
-	need := s.opts.MinFreeBytes + filesSize(filepath.Join(s.dir, "wal"))
+	// The replay m-maps the WAL's samples as chunks, smaller than the WAL records; the
+	// margin is for the 128 KiB preallocated per chunk file and for other writers.
+	need := filesSize(filepath.Join(s.dir, "wal")) + readOnlyMargin
 	if free, err := s.deps.free(s.deps.tempDir); err == nil && free < need {
 		s.logger.Error("metric store not loaded: the temporary directory has no room to replay the WAL read-only",
 			"temp_dir", s.deps.tempDir, "free_bytes", free, "need_bytes", need)
