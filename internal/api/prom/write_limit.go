@@ -86,7 +86,7 @@ func newWriteLimitHandler(app storage.Appendable, maxBytes int64, limits labelli
 	}
 	h.refused = selfmetrics.Register(reg, logger, h.refused)
 	h.rejected = selfmetrics.Register(reg, logger, h.rejected)
-	h.app = limits.Appendable(app, func(reason string) { h.rejected.WithLabelValues(reason).Inc() })
+	h.app = limits.Appendable(commitRecording{app}, func(reason string) { h.rejected.WithLabelValues(reason).Inc() })
 	h.bufs.New = func() any { return new([]byte) }
 	return h
 }
@@ -110,7 +110,9 @@ func (h *writeLimitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer release()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		h.next.ServeHTTP(w, r)
+		// 503, not Prometheus' 500, when the commit met a full disk (write_v2_status.go).
+		r, outcome := withCommitOutcome(r)
+		h.next.ServeHTTP(v2StatusWriter{ResponseWriter: w, o: outcome}, r)
 		return
 	}
 	h.writeV1(w, r, body)

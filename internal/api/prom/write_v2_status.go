@@ -1,0 +1,83 @@
+package prom
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+// Remote write 2.0 is decoded and appended by Prometheus' handler, which answers 500 to
+// every failed Commit. A commit refused because the disk is nearly full is retryable once
+// space is freed, and remote write 1.0 and OTLP answer it with 503: so the 2.0 request
+// carries a commitOutcome in its context, the Appendable records its Commit error there,
+// and v2StatusWriter turns that 500 into 503.
+
+type commitOutcomeKey struct{}
+
+// commitOutcome is the last Commit error of one request's appenders.
+type commitOutcome struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (o *commitOutcome) set(err error) {
+	o.mu.Lock()
+	o.err = err
+	o.mu.Unlock()
+}
+
+func (o *commitOutcome) diskFull() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return errors.Is(o.err, store.ErrDiskFull)
+}
+
+// withCommitOutcome returns r with a new commitOutcome in its context.
+func withCommitOutcome(r *http.Request) (*http.Request, *commitOutcome) {
+	o := &commitOutcome{}
+	return r.WithContext(context.WithValue(r.Context(), commitOutcomeKey{}, o)), o
+}
+
+// commitRecording is an Appendable whose appenders record their Commit error in the
+// context's commitOutcome, when there is one.
+type commitRecording struct{ storage.Appendable }
+
+func (c commitRecording) Appender(ctx context.Context) storage.Appender {
+	app := c.Appendable.Appender(ctx)
+	if o, ok := ctx.Value(commitOutcomeKey{}).(*commitOutcome); ok {
+		return recordingAppender{Appender: app, o: o}
+	}
+	return app
+}
+
+type recordingAppender struct {
+	storage.Appender
+	o *commitOutcome
+}
+
+func (a recordingAppender) Commit() error {
+	err := a.Appender.Commit()
+	a.o.set(err)
+	return err
+}
+
+// v2StatusWriter answers 503 instead of 500 when the request's commit failed on a full
+// disk; the message (the commit error, naming the disk) is kept.
+type v2StatusWriter struct {
+	http.ResponseWriter
+	o *commitOutcome
+}
+
+func (w v2StatusWriter) WriteHeader(code int) {
+	if code == http.StatusInternalServerError && w.o.diskFull() {
+		code = http.StatusServiceUnavailable
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w v2StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
