@@ -103,6 +103,11 @@ type LimitsConfig struct {
 	HTTPReadHeaderTimeout model.Duration `yaml:"http_read_header_timeout"`
 	HTTPBodyTimeout       model.Duration `yaml:"http_body_timeout"`
 	HTTPIdleTimeout       model.Duration `yaml:"http_idle_timeout"`
+	// MinFreeDiskBytes is the free space kept on the data directory's file system: below
+	// it, writes of metrics (and, on top of DuckDB's WAL size, of logs and spans) are
+	// refused with 503 until space is freed, before the stores meet a full disk, which the
+	// metric store does not survive. 0 turns the guard off.
+	MinFreeDiskBytes int64 `yaml:"min_free_disk_bytes"`
 }
 
 // QueryConfig bounds the queries of every read API (Prometheus, Loki, Tempo, Jaeger and
@@ -147,6 +152,7 @@ func Default() Config {
 			HTTPReadHeaderTimeout:  model.Duration(10 * time.Second),
 			HTTPBodyTimeout:        model.Duration(time.Minute),
 			HTTPIdleTimeout:        model.Duration(2 * time.Minute),
+			MinFreeDiskBytes:       32 << 20, // tsdb.DefaultMinFreeBytes, duck.DefaultMinFreeBytes
 		},
 		Query: QueryConfig{
 			MaxConcurrent:  4,
@@ -235,6 +241,9 @@ func (c Config) Validate() error {
 		if n <= 0 {
 			bad(key, n, "must be positive")
 		}
+	}
+	if c.Limits.MinFreeDiskBytes < 0 {
+		bad("limits.min_free_disk_bytes", c.Limits.MinFreeDiskBytes, "must be 0 (no guard) or positive")
 	}
 	if c.Limits.MaxLogStreams < 0 {
 		bad("limits.max_log_streams", c.Limits.MaxLogStreams, "must be 0 (no limit) or positive")

@@ -102,3 +102,17 @@ query:
 		require.ErrorContains(t, err, key)
 	}
 }
+
+// limits.min_free_disk_bytes sets the free space both stores keep (issue 18): loaded,
+// validated, 0 allowed (no guard), negative refused naming the key.
+func TestMinFreeDiskBytesKey(t *testing.T) {
+	require.Equal(t, int64(32<<20), Default().Limits.MinFreeDiskBytes, "the stores' default reserve")
+	cfg, err := Load(strings.NewReader("limits:\n  min_free_disk_bytes: 1073741824\n"))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, int64(1<<30), cfg.Limits.MinFreeDiskBytes)
+	cfg.Limits.MinFreeDiskBytes = 0
+	require.NoError(t, cfg.Validate())
+	cfg.Limits.MinFreeDiskBytes = -1
+	require.ErrorContains(t, cfg.Validate(), "limits.min_free_disk_bytes: -1: must be 0 (no guard) or positive")
+}

@@ -96,6 +96,7 @@ func (s *Server) Start(ctx context.Context) error {
 	duckOpts := duck.DefaultOptions()
 	duckOpts.MemoryLimit = s.cfg.Storage.DuckDBMemoryLimit
 	duckOpts.Threads = s.cfg.Storage.DuckDBThreads
+	duckOpts.MinFreeBytes = s.cfg.Limits.MinFreeDiskBytes
 	events, err := duck.Open(filepath.Join(s.cfg.DataDir, "loupe.duckdb"), duckOpts, s.logger.With("component", "duckdb"), s.reg)
 	if err != nil {
 		return fmt.Errorf("open logs and spans store: %w", err)
@@ -106,6 +107,7 @@ func (s *Server) Start(ctx context.Context) error {
 	tsdbOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
 	tsdbOpts.PromoteResourceAttributes = s.cfg.Metrics.PromoteResourceAttributes
 	tsdbOpts.ConvertDelta = s.cfg.Metrics.ConvertDelta
+	tsdbOpts.MinFreeBytes = s.cfg.Limits.MinFreeDiskBytes
 	tsdbOpts.OutOfOrderTimeWindow = time.Duration(s.cfg.Metrics.OutOfOrderWindow)
 	if tsdbOpts.OutOfOrderTimeWindow == 0 {
 		tsdbOpts.OutOfOrderTimeWindow = tsdbOpts.Retention
