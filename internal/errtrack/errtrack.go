@@ -11,6 +11,7 @@ package errtrack
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/store"
@@ -19,6 +20,19 @@ import (
 // ErrNotFound is returned for an unknown issue or event id. It is store.ErrNotFound, so
 // the APIs map it to 404 like any other missing item.
 var ErrNotFound = store.ErrNotFound
+
+// ErrInvalid is wrapped by errors about a query or a status change that cannot be served
+// as asked (unknown sort or status, malformed cursor, bad bounds); the APIs answer 400.
+var ErrInvalid = errors.New("invalid request")
+
+// Page sizes of the readers.
+const (
+	DefaultIssueLimit = 100
+	MaxIssueLimit     = 1000
+	DefaultEventLimit = 50
+	MaxEventLimit     = 1000
+	MaxTagValues      = 10 // values per tag key in IssueTags
+)
 
 // Sources of events.
 const (
@@ -233,6 +247,13 @@ type Reader interface {
 	// IssueTags returns, per tag key, the most frequent values of one issue's events with
 	// their counts (at most 10 values per key), keys sorted.
 	IssueTags(ctx context.Context, issueID string) ([]TagDistribution, error)
+}
+
+// SeriesReader is an optional capability of a Reader: the series of several issues in one
+// query, for the sparklines of an issue list. The result maps issue ids to their buckets
+// (as IssueSeries); issues without events in the range are absent.
+type SeriesReader interface {
+	IssuesSeries(ctx context.Context, ids []string, start, end time.Time, step time.Duration) (map[string][]Bucket, error)
 }
 
 // Bucket is an event count in the bucket starting at Start.

@@ -126,18 +126,18 @@ func (c StatusChange) Validate() error {
 	switch c.Status {
 	case StatusUnresolved, StatusResolved, StatusIgnored:
 	case StatusRegressed:
-		return fmt.Errorf("status %q is set by the server, not by a change", c.Status)
+		return fmt.Errorf("%w: status %q is set by the server, not by a change", ErrInvalid, c.Status)
 	default:
-		return fmt.Errorf("unknown status %q (want unresolved, resolved or ignored)", c.Status)
+		return fmt.Errorf("%w: unknown status %q (want unresolved, resolved or ignored)", ErrInvalid, c.Status)
 	}
 	if c.ResolvedInRelease != "" && c.Status != StatusResolved {
-		return fmt.Errorf("resolved_in_release is only for status resolved")
+		return fmt.Errorf("%w: resolved_in_release is only for status resolved", ErrInvalid)
 	}
 	if (!c.IgnoreUntil.IsZero() || c.IgnoreCount != 0) && c.Status != StatusIgnored {
-		return fmt.Errorf("ignore bounds are only for status ignored")
+		return fmt.Errorf("%w: ignore bounds are only for status ignored", ErrInvalid)
 	}
 	if c.IgnoreCount < 0 {
-		return fmt.Errorf("ignore count must not be negative, got %d", c.IgnoreCount)
+		return fmt.Errorf("%w: ignore count must not be negative, got %d", ErrInvalid, c.IgnoreCount)
 	}
 	return nil
 }

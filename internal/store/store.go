@@ -108,6 +108,9 @@ const (
 	SignalMetrics Signal = "metrics"
 	// SignalRuns are batch-job run records (internal/runs), deleted by the start of the run.
 	SignalRuns Signal = "runs"
+	// SignalErrors are error events (internal/errtrack), deleted by event time; issues go
+	// when their last event does.
+	SignalErrors Signal = "errors"
 )
 
 // MatchOp is how an attribute filter compares.

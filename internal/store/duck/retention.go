@@ -48,6 +48,8 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 		})
 	case store.SignalRuns:
 		return s.dropRunsBefore(ctx, cutoff)
+	case store.SignalErrors:
+		return s.dropErrorsBefore(ctx, cutoff)
 	default:
 		return fmt.Errorf("drop before: signal %q is not stored in duckdb", signal)
 	}

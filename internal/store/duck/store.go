@@ -79,6 +79,8 @@ type Store struct {
 	guard   *diskGuard // refuses writes on a nearly full disk (diskguard.go)
 	metrics *metrics
 	runsMu  sync.Mutex // serialises writes to the runs table (runs.go)
+	// errorsMu serialises writes to the error tables (errors.go).
+	errorsMu sync.Mutex
 
 	closeOnce sync.Once
 	closeErr  error
@@ -174,6 +176,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 		return fmt.Errorf("create attribute macro: %w", err)
 	}
 	if err := initRuns(ctx, s.db); err != nil {
+		return err
+	}
+	if err := initErrors(ctx, s.db); err != nil {
 		return err
 	}
 	var err error
