@@ -30,6 +30,9 @@ import (
 // A panic gives Type "panic" (or "fatal error") and the panic value; a plain stack gives
 // neither, the caller has them from exception.type and exception.message.
 func Go(text string) Trace {
+	if !strings.Contains(text, "\n\t") {
+		return Trace{} // no location line: cheap refusal, Parse tries every parser
+	}
 	var (
 		exc      errtrack.Exception
 		frames   []errtrack.Frame

@@ -23,6 +23,9 @@ import (
 // module and class loader prefixes ("java.base/", "app//") and logback's packaging data
 // (" ~[app.jar:1.0]") are removed.
 func Java(text string) Trace {
+	if !strings.Contains(text, "at ") {
+		return Trace{} // cheap refusal: Parse tries every parser
+	}
 	var (
 		printed    []errtrack.Exception // raised first, as printed
 		cur        *errtrack.Exception

@@ -23,6 +23,9 @@ import (
 // file's name without extension otherwise (its path relative to the application's root is
 // not in the text).
 func JavaScript(text string) Trace {
+	if !strings.Contains(text, "at ") && !strings.Contains(text, "@") {
+		return Trace{} // cheap refusal: Parse tries every parser
+	}
 	var (
 		exc    errtrack.Exception
 		frames []errtrack.Frame

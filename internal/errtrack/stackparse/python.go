@@ -25,6 +25,9 @@ import (
 // installed packages (site-packages, dist-packages), whose paths say it, and empty for the
 // application's own files, whose import root the text does not tell.
 func Python(text string) Trace {
+	if !strings.Contains(text, "Traceback (most recent call last):") {
+		return Trace{} // cheap refusal: Parse tries every parser
+	}
 	var (
 		excs    []errtrack.Exception
 		cur     *errtrack.Exception // the exception whose traceback or message is being read
