@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
+	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	Scrape promscrape.Config `yaml:"scrape"`
 	// Statsd configures the StatsD/DogStatsD receiver (docs/statsd.md).
 	Statsd statsd.Config `yaml:"statsd"`
+	// Sentry holds the projects, DSN keys and rate limits of the Sentry ingest
+	// (docs/errors.md).
+	Sentry sentry.Config `yaml:"sentry"`
 }
 
 // MetricsConfig follows the `otlp` section of Prometheus' configuration.
@@ -169,6 +173,7 @@ func Default() Config {
 		Metrics: MetricsConfig{ConvertDelta: true},
 		Scrape:  promscrape.Default(),
 		Statsd:  statsd.Default(),
+		Sentry:  sentry.Default(),
 	}
 }
 
@@ -283,6 +288,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Statsd.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("statsd: %w", err))
+	}
+	if err := c.Sentry.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Storage.DuckDBThreads < 0 {
 		bad("storage.duckdb_threads", c.Storage.DuckDBThreads, "must be 0 (default) or positive")

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 )
 
 // browserGuard protects an HTTP port from what a web page in a user's browser can do to a
@@ -36,6 +38,16 @@ func browserGuard(h http.Handler, listenAddr string, allowedHosts []string) http
 		if !hosts.allows(r.Host) {
 			http.Error(w, fmt.Sprintf("host %q is not allowed on this port: it listens on %s; add the name to listen.allowed_hosts to use it",
 				r.Host, listenAddr), http.StatusMisdirectedRequest)
+			return
+		}
+		// Sentry's browser SDK posts events from the pages of other sites; that is the
+		// endpoint's purpose, and Sentry accepts it. The request is authenticated by the
+		// DSN key (in the query string), not by cookies or the browser's ambient
+		// credentials, so a page can do no more than a program holding the key: these two
+		// paths (and only they) skip the cross-origin check. DNS rebinding is still
+		// checked above.
+		if _, _, ok := sentry.IsIngestPath(r.URL.Path); ok {
+			h.ServeHTTP(w, r)
 			return
 		}
 		protected.ServeHTTP(w, r)

@@ -83,5 +83,10 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle("GET /debug/pprof/trace", loopbackOnly(http.HandlerFunc(pprof.Trace)))
 	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
 
-	return browserGuard(mux, s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
+	// Sentry ingest (sentry.go): in front of the mux, as its paths overlap /api/v1/.
+	h, err := s.withSentry(mux, events, pipe, nil)
+	if err != nil {
+		return nil, err
+	}
+	return browserGuard(h, s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
 }
