@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Sentry projects of the end-to-end tests: 1 and 2 unlimited, 3 limited to one event a
+// minute (the second gets 429 with Retry-After: 60 and X-Sentry-Rate-Limits).
+const (
+	sentryKeyAPI     = "0123456789abcdef0123456789abcdef"
+	sentryKeyWorker  = "fedcba9876543210fedcba9876543210"
+	sentryKeyLimited = "abcdefabcdefabcdefabcdefabcdef01"
+	sentryBadKey     = "99999999999999999999999999999999"
+)
+
+const sentryConfig = `
+sentry:
+  projects:
+    - {id: 1, name: shop-api, keys: [` + sentryKeyAPI + `]}
+    - {id: 2, name: shop-worker, keys: [` + sentryKeyWorker + `]}
+    - {id: 3, name: limited, keys: [` + sentryKeyLimited + `], events_per_second: 0.0166667, burst: 1}
+`
+
+// startSentryServer starts loupe with the Sentry projects above.
+func startSentryServer(t *testing.T) *server {
+	t.Helper()
+	return startServer(t, t.TempDir(), "--config", writeConfig(t, sentryConfig))
+}
+
+// dsn is the DSN of key and project on s, as `loupe sentry-dsn create` prints it.
+func (s *server) dsn(key, project string) string {
+	return "http://" + key + "@" + strings.TrimPrefix(s.HTTP, "http://") + "/" + project
+}
+
+// metricSum adds up the samples of the metric name on s's /metrics whose labels include
+// every pair of labels.
+func metricSum(t *testing.T, s *server, name string, labels map[string]string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.HTTP + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		ok := true
+		for k, v := range labels {
+			if !strings.Contains(line, k+`="`+v+`"`) {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		require.NoError(t, err, line)
+		sum += f
+	}
+	return sum
+}
+
+// sentryItems is how many items of a type a project sent that reached the server, whatever
+// became of them (stored, dropped, rate limited).
+func sentryItems(t *testing.T, s *server, project, typ string) float64 {
+	return metricSum(t, s, "loupe_sentry_items_total", map[string]string{"project": project, "type": typ})
+}
+
+// waitSentryItems waits until project's items of typ reach want.
+func waitSentryItems(t *testing.T, s *server, project, typ string, want float64) {
+	t.Helper()
+	eventually(t, 30*time.Second, func() error {
+		if got := sentryItems(t, s, project, typ); got != want {
+			return fmt.Errorf("project %s: %g %s items, want %g", project, got, typ, want)
+		}
+		return nil
+	})
+}
+
+// jaegerTrace is a trace of the Jaeger API: span names and the services of its processes.
+type jaegerTrace struct {
+	Spans []struct {
+		OperationName string `json:"operationName"`
+		SpanID        string `json:"spanID"`
+		References    []struct {
+			SpanID string `json:"spanID"`
+		} `json:"references"`
+		ProcessID string `json:"processID"`
+	} `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+	} `json:"processes"`
+}
+
+// waitTrace waits until the trace API has the trace with at least n spans, and returns it.
+func waitTrace(t *testing.T, s *server, traceID string, n int) jaegerTrace {
+	t.Helper()
+	var tr jaegerTrace
+	eventually(t, 30*time.Second, func() error {
+		resp, err := http.Get(s.HTTP + "/jaeger/api/traces/" + traceID)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("trace %s: %d %s", traceID, resp.StatusCode, b)
+		}
+		var got struct{ Data []jaegerTrace }
+		if err := json.Unmarshal(b, &got); err != nil {
+			return err
+		}
+		if len(got.Data) != 1 || len(got.Data[0].Spans) < n {
+			return fmt.Errorf("trace %s: want %d spans, got %s", traceID, n, b)
+		}
+		tr = got.Data[0]
+		return nil
+	})
+	return tr
+}
+
+// spanNames lists a trace's span names and the service of each as "service: name".
+func (tr jaegerTrace) spanNames() []string {
+	var out []string
+	for _, sp := range tr.Spans {
+		out = append(out, tr.Processes[sp.ProcessID].ServiceName+": "+sp.OperationName)
+	}
+	return out
+}
+
+// checkInRuns waits for the run of a Sentry monitor with the given status.
+func checkInRun(t *testing.T, s *server, monitor, status string) apiRun {
+	t.Helper()
+	return runNamed(t, s, monitor, status, 30*time.Second)
+}
+
+// TestSentryRoutesKeepAPIv1 checks that mounting /api/<project>/envelope/ beside
+// /api/v1/... (two ServeMux patterns that would conflict) leaves the Prometheus, Tempo and
+// Loupe APIs answering as before, and that ingest paths of other shapes are not Sentry's.
+func TestSentryRoutesKeepAPIv1(t *testing.T) {
+	s := startSentryServer(t)
+	for _, p := range []string{"/api/v1/query?query=1", "/api/v1/labels", "/api/v1/status/buildinfo", "/api/loupe/v1/status", "/api/search", "/api/echo", "/api/loupe/v1/runs"} {
+		getJSONStatus(t, s.HTTP+p, 200)
+	}
+	resp, err := http.Post(s.HTTP+"/api/v1/envelope/", "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NotEqual(t, 200, resp.StatusCode, "/api/v1/envelope/ is not a Sentry path")
+	require.Equal(t, float64(0), metricSum(t, s, "loupe_sentry_requests_total", nil))
+}
+
+func getJSONStatus(t *testing.T, u string, want int) {
+	t.Helper()
+	resp, err := http.Get(u)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, want, resp.StatusCode, "GET %s: %s", u, b)
+}
