@@ -14,7 +14,17 @@ var (
 	// ErrNotRunning is returned before Start and after Shutdown began. Receivers answer
 	// HTTP 503 or gRPC UNAVAILABLE.
 	ErrNotRunning = errors.New("ingest pipeline not running")
+	// ErrStreamLimit is in the chain of the *store.PartialError of a log request some of
+	// whose records were refused because they would open log streams beyond
+	// Limits.MaxLogStreams (the other records are stored). Receivers answer HTTP 429, as
+	// Loki does for its stream limit, and gRPC RESOURCE_EXHAUSTED.
+	ErrStreamLimit = errors.New("log stream limit exceeded")
 )
+
+// streamLimitError is a partial success whose rejections include the stream limit.
+type streamLimitError struct{ *store.PartialError }
+
+func (e *streamLimitError) Unwrap() []error { return []error{e.PartialError, ErrStreamLimit} }
 
 // ThrottleError wraps ErrQueueFull or ErrNotRunning with the delay after which the client
 // should try again.

@@ -135,7 +135,11 @@ func (t *tally) err(l Limits) error {
 			parts = append(parts, fmt.Sprintf("%s (%d)", p.describe(l), t[p]))
 		}
 	}
-	return &store.PartialError{Rejected: total, Msg: strings.Join(parts, "; ")}
+	pe := &store.PartialError{Rejected: total, Msg: strings.Join(parts, "; ")}
+	if t[streamLimit] > 0 {
+		return &streamLimitError{pe}
+	}
+	return pe
 }
 
 // runRecordAttribute is the attribute in which `loupe run` sends a whole run record (JSON,

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -131,8 +132,13 @@ func joinPartial(rejected, writeErr error) error {
 	if !ok {
 		return writeErr
 	}
-	rp := rejected.(*store.PartialError)
-	return &store.PartialError{Rejected: rp.Rejected + wp.Rejected, Msg: rp.Msg + "; " + wp.Msg}
+	var rp *store.PartialError
+	errors.As(rejected, &rp)
+	joined := &store.PartialError{Rejected: rp.Rejected + wp.Rejected, Msg: rp.Msg + "; " + wp.Msg}
+	if errors.Is(rejected, ErrStreamLimit) {
+		return &streamLimitError{joined}
+	}
+	return joined
 }
 
 func (s *signalPipe[T]) push(req *request[T]) error {

@@ -170,6 +170,10 @@ func (h *pushHandler) consume(r *http.Request, streams []stream, n int) pushResu
 	switch {
 	case err == nil:
 		return pushResult{status: http.StatusNoContent, entries: n}
+	case errors.Is(err, pipeline.ErrStreamLimit) && errors.As(err, &pe):
+		// Loki answers 429 to streams beyond its stream limit, with the others written.
+		return pushResult{status: http.StatusTooManyRequests, entries: n - int(pe.Rejected),
+			msg: fmt.Sprintf("%d of %d entries rejected (the others are stored): %s", pe.Rejected, n, pe.Msg)}
 	case errors.As(err, &pe):
 		// Loki has no partial success: the rest is committed, so the client must not
 		// resend, and a 4xx is what it does not retry.

@@ -82,7 +82,7 @@ func exportLogs(ctx context.Context, c pipeline.Consumer, body []byte, enc encod
 	resp := plogotlp.NewExportResponse()
 	if err := c.ConsumeLogs(ctx, req.Logs()); err != nil {
 		pe, ok := partial(err)
-		if !ok {
+		if !ok || errors.Is(err, pipeline.ErrStreamLimit) { // 429 / RESOURCE_EXHAUSTED, as Loki push
 			return nil, err
 		}
 		resp.PartialSuccess().SetRejectedLogRecords(pe.Rejected)
@@ -106,6 +106,12 @@ func exportMetrics(ctx context.Context, c pipeline.Consumer, body []byte, enc en
 		resp.PartialSuccess().SetErrorMessage(pe.Msg)
 	}
 	return encode(resp, enc)
+}
+
+// streamLimitMessage says what a partial success refused for the stream limit means: the
+// other records are stored, so a client that sends the request again stores them twice.
+func streamLimitMessage(err error) string {
+	return clean(err.Error()) + "; the other records of the request are stored"
 }
 
 func partial(err error) (*store.PartialError, bool) {

@@ -106,6 +106,9 @@ func grpcStatus(err error) *status.Status {
 		return status.New(codes.InvalidArgument, de.msg)
 	case pipeline.IsPermanent(err):
 		return status.New(codes.InvalidArgument, clean(err.Error()))
+	case errors.Is(err, pipeline.ErrStreamLimit):
+		// Without RetryInfo, OTLP exporters do not retry RESOURCE_EXHAUSTED.
+		return status.New(codes.ResourceExhausted, streamLimitMessage(err))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err)
 	}
