@@ -11,6 +11,7 @@ have curl || need+=(curl)                                            # README to
 have /usr/bin/chromium || need+=(chromium)                           # UI browser tests
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 /usr/bin/python3 -c 'import aiodogstatsd' 2>/dev/null || need+=(python3-aiodogstatsd)
+/usr/bin/python3 -c 'import sentry_sdk' 2>/dev/null || need+=(python3-sentry-sdk)       # Sentry ingest e2e
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

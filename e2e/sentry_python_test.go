@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// sentryPython is an application using Debian's python3-sentry-sdk as its documentation
+// shows. argv: DSN, mode ("all" or "limited"). It prints the transaction's trace id.
+const sentryPython = `
+import sys, time
+import sentry_sdk
+from sentry_sdk import add_breadcrumb, capture_exception, capture_message, push_scope, start_transaction
+
+dsn, mode = sys.argv[1], sys.argv[2]
+sentry_sdk.init(dsn=dsn, traces_sample_rate=1.0, release="shop@1.0.0", environment="e2e", server_name="py-host")
+
+def checkout(cart):
+    return cart["sku"]
+
+if mode == "all":
+    add_breadcrumb(category="cart", message="added item 42", level="info")
+    try:
+        checkout({})
+    except Exception as e:
+        capture_exception(e)
+    capture_message("payment provider slow", level="warning")
+    with push_scope() as scope:
+        scope.fingerprint = ["payments-timeout"]
+        capture_message("timeout talking to payments")
+    with start_transaction(op="http.server", name="POST /checkout") as tx:
+        with tx.start_child(op="db.query", description="SELECT * FROM carts"):
+            time.sleep(0.01)
+        print(tx.trace_id)
+    sentry_sdk.flush(10)
+elif mode == "limited":
+    capture_message("first")
+    sentry_sdk.flush(10)
+    capture_message("second")
+    sentry_sdk.flush(10)
+    # The answer to "second" was 429 with X-Sentry-Rate-Limits: these stay in the process.
+    for i in range(5):
+        capture_message("more %d" % i)
+    sentry_sdk.flush(5)
+else:
+    capture_message("from a bad key")
+    sentry_sdk.flush(10)
+`
+
+func runSentryPython(t *testing.T, dsn, mode string) string {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import sentry_sdk").Run(); err != nil {
+		t.Fatalf("python3-sentry-sdk is missing: apt-get install python3-sentry-sdk (scripts/test-deps.sh does): %v", err)
+	}
+	script := filepath.Join(t.TempDir(), "app.py")
+	require.NoError(t, writeFile(script, sentryPython))
+	out, err := exec.Command("/usr/bin/python3", script, dsn, mode).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return strings.TrimSpace(string(out))
+}
+
+// TestSentryPythonSDK: Debian's python3-sentry-sdk, unchanged, against the real binary.
+func TestSentryPythonSDK(t *testing.T) {
+	s := startSentryServer(t)
+	traceID := runSentryPython(t, s.dsn(sentryKeyAPI, "1"), "all")
+	require.Len(t, traceID, 32, traceID)
+
+	waitSentryItems(t, s, "1", "event", 3)
+	tr := waitTrace(t, s, traceID, 2)
+	require.ElementsMatch(t, []string{"shop-api: POST /checkout", "shop-api: SELECT * FROM carts"}, tr.spanNames())
+
+	runSentryPython(t, s.dsn(sentryBadKey, "1"), "bad")
+	require.GreaterOrEqual(t, metricSum(t, s, "loupe_sentry_requests_total", map[string]string{"project": "unknown", "status": "401"}), float64(1))
+
+	runSentryPython(t, s.dsn(sentryKeyLimited, "3"), "limited")
+	waitSentryItems(t, s, "3", "event", 2)
+	require.Equal(t, float64(1), metricSum(t, s, "loupe_sentry_items_total", map[string]string{"project": "3", "type": "event", "outcome": "rate_limited"}))
+	// The script has exited: nothing more can arrive.
+	require.Equal(t, float64(2), sentryItems(t, s, "3", "event"), "the SDK sent nothing more after the 429")
+}
