@@ -126,6 +126,7 @@ type QueryConfig struct {
 	MaxSamples     int            `yaml:"max_samples"`      // samples one PromQL or LogQL query may hold
 	MaxSeries      int            `yaml:"max_series"`       // series of a LogQL metric query
 	MaxEntries     int            `yaml:"max_entries"`      // log lines of a LogQL query (its limit's cap)
+	MaxTails       int            `yaml:"max_tails"`        // live tails (Loki /tail websockets) open at once before 429
 }
 
 // StorageConfig tunes the embedded stores.
@@ -168,6 +169,7 @@ func Default() Config {
 			MaxSamples:     50_000_000,
 			MaxSeries:      20000,
 			MaxEntries:     5000,
+			MaxTails:       10,
 		},
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 		Metrics: MetricsConfig{ConvertDelta: true},
@@ -252,6 +254,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxLogStreams < 0 {
 		bad("limits.max_log_streams", c.Limits.MaxLogStreams, "must be 0 (no limit) or positive")
+	}
+	if c.Query.MaxTails < 0 {
+		bad("query.max_tails", c.Query.MaxTails, "must be 0 (no limit) or positive")
 	}
 	if c.Query.MaxQueued < 0 {
 		bad("query.max_queued", c.Query.MaxQueued, "must be 0 (no queue) or positive")

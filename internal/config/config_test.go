@@ -116,3 +116,15 @@ func TestMinFreeDiskBytesKey(t *testing.T) {
 	cfg.Limits.MinFreeDiskBytes = -1
 	require.ErrorContains(t, cfg.Validate(), "limits.min_free_disk_bytes: -1: must be 0 (no guard) or positive")
 }
+
+// query.max_tails bounds the live tails open at once (issue 18): default 10 as Loki's
+// max_concurrent_tail_requests, 0 for no limit, negative refused naming the key.
+func TestMaxTailsKey(t *testing.T) {
+	require.Equal(t, 10, Default().Query.MaxTails)
+	cfg, err := Load(strings.NewReader("query:\n  max_tails: 3\n"))
+	require.NoError(t, err)
+	require.Equal(t, 3, cfg.Query.MaxTails)
+	require.NoError(t, cfg.Validate())
+	cfg.Query.MaxTails = -1
+	require.ErrorContains(t, cfg.Validate(), "query.max_tails: -1: must be 0 (no limit) or positive")
+}

@@ -27,16 +27,19 @@ import (
 //	MaxQueued      64    queries waiting for a slot; more are refused at once (429)
 //	QueueTimeout   10s   longest wait for a slot; then 503
 //	Timeout        2m    deadline of one query, from admission (Prometheus' query.timeout)
+//	MaxTails       10    live tails (Loki's /tail websockets) open at once; more are
+//	                     refused (429). 0: no limit. Loki's max_concurrent_tail_requests.
 type Config struct {
 	MaxConcurrent int
 	MaxQueued     int
 	QueueTimeout  time.Duration
 	Timeout       time.Duration
+	MaxTails      int
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{MaxConcurrent: 4, MaxQueued: 64, QueueTimeout: 10 * time.Second, Timeout: 2 * time.Minute}
+	return Config{MaxConcurrent: 4, MaxQueued: 64, QueueTimeout: 10 * time.Second, Timeout: 2 * time.Minute, MaxTails: 10}
 }
 
 // Validate reports every invalid field, naming it with its configuration key.
@@ -54,6 +57,9 @@ func (c Config) Validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("query.timeout: %s, must be positive", c.Timeout))
 	}
+	if c.MaxTails < 0 {
+		errs = append(errs, fmt.Errorf("query.max_tails: %d, must be 0 (no limit) or positive", c.MaxTails))
+	}
 	return errors.Join(errs...)
 }
 
@@ -62,6 +68,8 @@ func (c Config) Validate() error {
 var (
 	ErrQueueFull    = errors.New("too many queries waiting")
 	ErrQueueTimeout = errors.New("timed out waiting for a query slot")
+	// ErrTooManyTails refuses a live tail beyond MaxTails (429).
+	ErrTooManyTails = errors.New("too many live tails")
 )
 
 // Limiter admits at most MaxConcurrent queries at once; up to MaxQueued more wait, each at
@@ -73,9 +81,11 @@ type Limiter struct {
 
 	mu     sync.Mutex
 	queued int
+	tails  int // open live tails
 
 	running  prometheus.Gauge
 	waiting  prometheus.Gauge
+	tailing  prometheus.Gauge
 	rejected *prometheus.CounterVec
 	wait     prometheus.Histogram
 }
@@ -96,9 +106,12 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Limiter {
 		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loupe_query_queued", Help: "Queries waiting for a query slot (limit query.max_queued).",
 		}),
+		tailing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loupe_query_tails_open", Help: "Live tails (Loki /tail websockets) open (limit query.max_tails).",
+		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loupe_query_rejected_total",
-			Help: "Queries refused before evaluation, by reason (queue_full, queue_timeout, too_long, too_deep).",
+			Help: "Queries refused before evaluation, by reason (queue_full, queue_timeout, too_many_tails, too_long, too_deep).",
 		}, []string{"reason"}),
 		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "loupe_query_queue_wait_seconds", Help: "Time admitted queries waited for a query slot.",
@@ -107,6 +120,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Limiter {
 	}
 	l.running = selfmetrics.Register(reg, logger, l.running)
 	l.waiting = selfmetrics.Register(reg, logger, l.waiting)
+	l.tailing = selfmetrics.Register(reg, logger, l.tailing)
 	l.rejected = selfmetrics.Register(reg, logger, l.rejected)
 	l.wait = selfmetrics.Register(reg, logger, l.wait)
 	return l
@@ -168,14 +182,49 @@ func (l *Limiter) admitted(waited time.Duration) func() {
 	}
 }
 
+// AcquireTail takes one of the MaxTails live tail slots, without waiting: a tail holds its
+// slot as long as its client stays connected, so waiting would rarely help. It returns a
+// release function to call once when the tail ends, or an error wrapping ErrTooManyTails.
+func (l *Limiter) AcquireTail() (release func(), err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cfg.MaxTails > 0 && l.tails >= l.cfg.MaxTails {
+		l.rejected.WithLabelValues("too_many_tails").Inc()
+		return nil, fmt.Errorf("%w: %d live tails are open (limit query.max_tails); close one or retry later",
+			ErrTooManyTails, l.tails)
+	}
+	l.tails++
+	l.tailing.Inc()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			l.tails--
+			l.tailing.Dec()
+			l.mu.Unlock()
+		})
+	}, nil
+}
+
 // Wrap returns h behind the limiter: each request waits for a slot (or is refused with 429
 // or 503, Retry-After and a plain-text message naming the limit) and runs with a context
 // that ends after Timeout. Requests for which exempt returns true (ingest endpoints under a
-// read API's prefix) and websocket upgrades (Loki's tail, a stream rather than a query)
-// pass through untouched. exempt may be nil.
+// read API's prefix) pass through untouched; exempt may be nil. Websocket upgrades (Loki's
+// tail, a stream rather than a query, with no deadline) take a live tail slot instead
+// (AcquireTail), held until the stream ends; beyond MaxTails they are refused with 429.
 func (l *Limiter) Wrap(h http.Handler, exempt func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if (exempt != nil && exempt(r)) || isWebsocket(r) {
+		if exempt != nil && exempt(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if isWebsocket(r) {
+			release, err := l.AcquireTail()
+			if err != nil {
+				l.refuse(w, r, err)
+				return
+			}
+			defer release()
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -194,7 +243,7 @@ func (l *Limiter) Wrap(h http.Handler, exempt func(*http.Request) bool) http.Han
 func (l *Limiter) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusServiceUnavailable
 	switch {
-	case errors.Is(err, ErrQueueFull):
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrTooManyTails):
 		code = http.StatusTooManyRequests
 	case errors.Is(err, ErrQueueTimeout):
 	default: // the client went away while waiting; nobody reads the answer

@@ -30,6 +30,7 @@ func (s *Server) newQueryBounds() queryBounds {
 			MaxQueued:     q.MaxQueued,
 			QueueTimeout:  time.Duration(q.QueueTimeout),
 			Timeout:       time.Duration(q.Timeout),
+			MaxTails:      q.MaxTails,
 		}, s.logger.With("component", "query-limit"), s.reg),
 		expr: querylimit.ExprLimits{MaxBytes: q.MaxQueryLength, MaxDepth: q.MaxQueryDepth},
 	}
