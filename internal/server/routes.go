@@ -84,7 +84,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
 
 	// Sentry ingest (sentry.go): in front of the mux, as its paths overlap /api/v1/.
-	h, err := s.withSentry(mux, events, pipe, nil)
+	h, err := s.withSentry(mux, events, pipe, s.errRecorder)
 	if err != nil {
 		return nil, err
 	}

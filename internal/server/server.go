@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/loupe-dev/loupe/internal/config"
+	"github.com/loupe-dev/loupe/internal/errtrack"
+	"github.com/loupe-dev/loupe/internal/errtrack/otelexc"
 	"github.com/loupe-dev/loupe/internal/ingest/otlp"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
@@ -54,6 +56,9 @@ type Server struct {
 	receiver *otlp.Receiver
 	scraper  *promscrape.Scraper
 	httpLn   net.Listener
+	// errRecorder files error events from every source (the Sentry ingest, the exceptions
+	// of OpenTelemetry logs and spans): one, as it keeps the loupe_error_events_total counts.
+	errRecorder *errtrack.Recorder
 }
 
 // New returns a server for cfg (which must have passed Validate). Nothing is opened yet.
@@ -127,7 +132,14 @@ func (s *Server) Start(ctx context.Context) error {
 	ingestWindow(&pipeCfg.Limits, s.cfg) // limits.max_future, max_age, max_log_streams
 	// The tap records batch-job runs (internal/runs) from the logs and spans carrying them.
 	tap := runs.NewTap(events, events, events, s.logger.With("component", "runs"), s.reg)
-	pipe := pipeline.New(pipeCfg, pipeline.Writers{Logs: tap, Spans: tap, Metrics: metrics}, s.logger.With("component", "pipeline"), s.reg)
+	// The exception tap records the exceptions of OpenTelemetry logs and spans as error
+	// events (internal/errtrack/otelexc) before they go on to the runs tap and the store.
+	s.errRecorder, err = errtrack.NewRecorder(events, errtrack.RecorderOptions{Metrics: metrics}, s.logger.With("component", "errtrack"), s.reg)
+	if err != nil {
+		return fmt.Errorf("error recorder: %w", err)
+	}
+	excTap := otelexc.NewTap(s.errRecorder, tap, tap, s.logger.With("component", "otelexc"), s.reg)
+	pipe := pipeline.New(pipeCfg, pipeline.Writers{Logs: excTap, Spans: excTap, Metrics: metrics}, s.logger.With("component", "pipeline"), s.reg)
 	if err := s.start(ctx, pipe); err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
 	}
