@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime/debug"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/loupe-dev/loupe/internal/errtrack"
+	"github.com/loupe-dev/loupe/internal/store/duck"
+)
+
+// notFoundError is a second, different bug.
+type notFoundError struct{ key string }
+
+func (e notFoundError) Error() string { return "order not found: " + e.key }
+
+// chargeCard reports err the two OpenTelemetry ways: span.RecordError with a stack trace,
+// and an error log record carrying exception.* attributes with the same stack (as a
+// logging bridge writes it). Both come from this function, so both events have the same
+// in-app frames and must land in one issue.
+func chargeCard(ctx context.Context, tracer trace.Tracer, logger otellog.Logger, err error) (trace.TraceID, trace.SpanID) {
+	ctx, span := tracer.Start(ctx, "POST /charge", trace.WithAttributes(attribute.String("http.route", "/charge")))
+	defer span.End()
+	span.RecordError(err, trace.WithStackTrace(true))
+	emitLog(ctx, logger, otellog.SeverityError, "charge failed",
+		attribute.String("exception.type", fmt.Sprintf("%T", err)),
+		attribute.String("exception.message", err.Error()),
+		attribute.String("exception.stacktrace", string(debug.Stack())))
+	return span.SpanContext().TraceID(), span.SpanContext().SpanID()
+}
+
+func lookUpOrder(ctx context.Context, tracer trace.Tracer, key string) {
+	_, span := tracer.Start(ctx, "GET /orders/{id}")
+	defer span.End()
+	span.RecordError(notFoundError{key}, trace.WithStackTrace(true))
+}
+
+// TestOTelExceptionsBecomeIssues: the OpenTelemetry Go SDK's span.RecordError and a log
+// record with exception.* attributes become error events, grouped into issues.
+func TestOTelExceptionsBecomeIssues(t *testing.T) {
+	ctx := testContext(t)
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir)
+	tp := newTracerProvider(t, ctx, s, viaGRPC, "payments")
+	lp := newLoggerProvider(t, ctx, s, viaHTTP, "payments")
+
+	traceID, spanID := chargeCard(ctx, tp.Tracer("e2e"), lp.Logger("e2e"), errors.New("card declined"))
+	// The same bug again, with another message: same issue (messages do not group when
+	// there are frames).
+	chargeCard(ctx, tp.Tracer("e2e"), lp.Logger("e2e"), errors.New("card declined by acme"))
+	lookUpOrder(ctx, tp.Tracer("e2e"), "A-17")
+	// The exporters are synchronous: each batch was acknowledged, so its events are stored.
+	require.NoError(t, tp.Shutdown(ctx))
+	require.NoError(t, lp.Shutdown(ctx))
+
+	// Read through the error store (the issues API is not mounted yet): stop the server,
+	// which releases the database, and open it.
+	s.stop()
+	st, err := duck.Open(filepath.Join(dataDir, "loupe.duckdb"), duck.DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	defer st.Close()
+	page, err := st.ListIssues(ctx, errtrack.IssueQuery{})
+	require.NoError(t, err)
+	issues := page.Issues
+	require.Len(t, issues, 2, "%+v", issues)
+	byType := map[string]errtrack.Issue{}
+	for _, is := range issues {
+		byType[is.Type] = is
+	}
+	declined, ok := byType["*errors.errorString"]
+	require.True(t, ok, "%+v", issues)
+	require.EqualValues(t, 4, declined.Events, "2 span events and 2 log records")
+	require.Equal(t, "payments", declined.Service)
+	require.Equal(t, []string{"e2e"}, declined.Environments)
+	notFound, ok := byType["e2e.notFoundError"]
+	require.True(t, ok, "the Go type as sentry-go writes it: %+v", issues)
+	require.EqualValues(t, 1, notFound.Events)
+
+	evPage, err := st.IssueEvents(ctx, declined.ID, errtrack.EventQuery{})
+	require.NoError(t, err)
+	events := evPage.Events
+	require.Len(t, events, 4)
+	sources := map[string]int{}
+	for _, ev := range events {
+		sources[ev.Source]++
+		require.Equal(t, "payments", ev.Service)
+	}
+	require.Equal(t, map[string]int{"otel.span": 2, "otel.log": 2}, sources)
+	var linked bool
+	for _, ev := range events {
+		if ev.TraceID == traceID.String() && ev.SpanID == spanID.String() {
+			linked = true
+			require.NotEmpty(t, ev.Exceptions)
+			last := ev.Exceptions[len(ev.Exceptions)-1]
+			require.Equal(t, "chargeCard", last.Frames[len(last.Frames)-1].Function)
+			require.Contains(t, last.RawStacktrace, "goroutine ")
+		}
+	}
+	require.True(t, linked, "an event carries the span's trace and span id")
+}
