@@ -234,7 +234,7 @@ func (l *Limiter) Wrap(h http.Handler, exempt func(*http.Request) bool) http.Han
 			return
 		}
 		defer release()
-		ctx, cancel := context.WithTimeout(r.Context(), l.cfg.Timeout)
+		ctx, cancel := context.WithTimeoutCause(r.Context(), l.cfg.Timeout, &TimeoutError{Limit: l.cfg.Timeout})
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -254,6 +254,29 @@ func (l *Limiter) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(l.cfg.QueueTimeout.Seconds()))))
 	}
 	http.Error(w, err.Error(), code)
+}
+
+// TimeoutError is the cause of the context of a query that ran past Config.Timeout. It
+// wraps context.DeadlineExceeded.
+type TimeoutError struct {
+	Limit time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("query timed out after %s (limit query.timeout)", e.Limit)
+}
+
+func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// Timeout returns err, the error of a query that ran out of time, with a message naming
+// the configuration key to raise (query.timeout, and its value when ctx is the context
+// Wrap gave the query), so that every read API says the same.
+func Timeout(ctx context.Context, err error) error {
+	var te *TimeoutError
+	if errors.As(context.Cause(ctx), &te) {
+		return fmt.Errorf("%s; raise query.timeout to let such queries finish: %w", te.Error(), err)
+	}
+	return fmt.Errorf("query timed out (limit query.timeout): %w", err)
 }
 
 func isWebsocket(r *http.Request) bool {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/query/logql"
 	"github.com/loupe-dev/loupe/internal/query/logql/plan"
+	"github.com/loupe-dev/loupe/internal/querylimit"
 	"github.com/loupe-dev/loupe/internal/version"
 )
 
@@ -186,6 +187,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		code = http.StatusBadRequest
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
+		err = querylimit.Timeout(r.Context(), err)
 	case errors.Is(err, context.Canceled):
 		code = 499 // client closed request, as Loki and nginx say
 	}

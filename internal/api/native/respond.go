@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/loupe-dev/loupe/internal/querylimit"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -135,7 +136,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
 		aerr = &apiError{typ: errCanceled, err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):
-		aerr = &apiError{typ: errTimeout, err: err}
+		aerr = &apiError{typ: errTimeout, err: querylimit.Timeout(r.Context(), err)}
 	default:
 		aerr = &apiError{typ: errInternal, err: err}
 	}

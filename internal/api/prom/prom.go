@@ -260,7 +260,7 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 	api.Register(router)
 
 	mux := http.NewServeMux()
-	mux.Handle(Prefix+"/", checkQueryExpr(router, opts.QueryExpr))
+	mux.Handle(Prefix+"/", checkQueryExpr(timeoutHint(router, opts.QueryTimeout), opts.QueryExpr))
 	if write != nil {
 		write.next = router
 		mux.Handle("POST "+Prefix+"/write", write)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/loupe-dev/loupe/internal/querylimit"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -91,7 +92,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
 		aerr = &apiError{status: statusClientClosedRequest, err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):
-		aerr = &apiError{status: http.StatusServiceUnavailable, err: err}
+		aerr = &apiError{status: http.StatusServiceUnavailable, err: querylimit.Timeout(r.Context(), err)}
 	default:
 		aerr = &apiError{status: http.StatusInternalServerError, err: err}
 		a.logger.Error("Tempo API request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)

@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/loupe-dev/loupe/internal/querylimit"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -154,7 +155,7 @@ func (a *API) classify(r *http.Request, err error) *apiError {
 	case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
 		aerr = &apiError{status: 499, err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):
-		aerr = &apiError{status: http.StatusServiceUnavailable, err: err}
+		aerr = &apiError{status: http.StatusServiceUnavailable, err: querylimit.Timeout(r.Context(), err)}
 	default:
 		aerr = &apiError{status: http.StatusInternalServerError, err: err}
 		a.logger.Error("Jaeger API request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
