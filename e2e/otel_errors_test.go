@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"testing"
+	"time"
 
+	"github.com/getsentry/sentry-go"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	otellog "go.opentelemetry.io/otel/log"
@@ -105,4 +107,47 @@ func TestOTelExceptionsBecomeIssues(t *testing.T) {
 		}
 	}
 	require.True(t, linked, "an event carries the span's trace and span id")
+}
+
+// refundOrder reports err both ways from one place, as a service in the middle of moving
+// from Sentry to OpenTelemetry might: span.RecordError and sentry-go's CaptureException.
+func refundOrder(ctx context.Context, tracer trace.Tracer, hub *sentry.Hub, err error) {
+	_, span := tracer.Start(ctx, "POST /refund")
+	defer span.End()
+	span.RecordError(err, trace.WithStackTrace(true))
+	hub.CaptureException(err)
+}
+
+// TestOTelAndSentryGoGroupTogether: the same exception (type and frames) from the
+// OpenTelemetry Go SDK and from github.com/getsentry/sentry-go is one issue.
+func TestOTelAndSentryGoGroupTogether(t *testing.T) {
+	ctx := testContext(t)
+	s := startSentryServer(t)
+	tp := newTracerProvider(t, ctx, s, viaHTTP, "shop-api")
+	hub := newSentryHub(t, s.dsn(sentryKeyAPI, "1"))
+
+	refundOrder(ctx, tp.Tracer("e2e"), hub, errors.New("refund refused for order 81"))
+	require.NoError(t, tp.Shutdown(ctx))
+	require.True(t, hub.Flush(10*time.Second))
+	waitSentryItems(t, s, "1", "event", 1)
+
+	s.stop()
+	st, err := duck.Open(filepath.Join(s.dataDir, "loupe.duckdb"), duck.DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	defer st.Close()
+	page, err := st.ListIssues(ctx, errtrack.IssueQuery{})
+	require.NoError(t, err)
+	var keys []string
+	for _, is := range page.Issues {
+		keys = append(keys, is.Fingerprint)
+	}
+	require.Len(t, page.Issues, 1, "grouping keys: %q", keys)
+	require.EqualValues(t, 2, page.Issues[0].Events)
+	evPage, err := st.IssueEvents(ctx, page.Issues[0].ID, errtrack.EventQuery{})
+	require.NoError(t, err)
+	var sources []string
+	for _, ev := range evPage.Events {
+		sources = append(sources, ev.Source)
+	}
+	require.ElementsMatch(t, []string{"otel.span", "sentry"}, sources)
 }
