@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -21,7 +22,8 @@ const Prefix = "/api/loupe/v1/"
 type API struct {
 	logs   store.LogReader
 	traces store.TraceReader
-	runs   runs.Reader // set by WithRuns (runs.go)
+	runs   runs.Reader    // set by WithRuns (runs.go)
+	issues errtrack.Store // set by WithIssues (issues.go)
 	logger *slog.Logger
 	now    func() time.Time // the clock that resolves "now-1h" and the default range
 	mux    *http.ServeMux
@@ -46,6 +48,7 @@ func New(logs store.LogReader, traces store.TraceReader, logger *slog.Logger) *A
 	a.handle("services/{service}/span_names", a.needTraces(a.spanNames))
 	a.registerRED() // services/red, in red.go
 	a.registerRuns()
+	a.registerIssues()
 	a.handle("status", a.status) // status.go
 	a.mux.HandleFunc(Prefix, a.serve(func(r *http.Request) result {
 		return result{err: &apiError{typ: errNotFound, err: fmt.Errorf("no endpoint %s", r.URL.Path)}}
