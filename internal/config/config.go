@@ -44,6 +44,24 @@ type Config struct {
 	// Sentry holds the projects, DSN keys and rate limits of the Sentry ingest
 	// (docs/errors.md).
 	Sentry sentry.Config `yaml:"sentry"`
+	// Errors configures error tracking: retention and scrubbing of error events
+	// (docs/errors.md).
+	Errors ErrorsConfig `yaml:"errors"`
+}
+
+// ErrorsConfig configures error tracking (internal/errtrack).
+type ErrorsConfig struct {
+	// Retention keeps error events this long (by event time); an issue goes when its last
+	// event does.
+	Retention model.Duration `yaml:"retention"`
+	// Scrubbing replaces, before storage, the values of keys that look sensitive
+	// (password, token, cookie, ...) and numbers that look like payment cards.
+	Scrubbing bool `yaml:"scrubbing"`
+	// ScrubKeys are more key substrings to scrub, on top of the built-in list.
+	ScrubKeys []string `yaml:"scrub_keys"`
+	// KeepClientIP keeps the client IP address of events (user.ip_address and the
+	// forwarding headers); dropped by default.
+	KeepClientIP bool `yaml:"keep_client_ip"`
 }
 
 // MetricsConfig follows the `otlp` section of Prometheus' configuration.
@@ -173,6 +191,7 @@ func Default() Config {
 		},
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 		Metrics: MetricsConfig{ConvertDelta: true},
+		Errors:  ErrorsConfig{Retention: model.Duration(30 * 24 * time.Hour), Scrubbing: true},
 		Scrape:  promscrape.Default(),
 		Statsd:  statsd.Default(),
 		Sentry:  sentry.Default(),
@@ -228,6 +247,7 @@ func (c Config) Validate() error {
 	}
 	for key, d := range map[string]model.Duration{
 		"retention.logs": c.Retention.Logs, "retention.spans": c.Retention.Spans, "retention.metrics": c.Retention.Metrics,
+		"errors.retention": c.Errors.Retention,
 	} {
 		if time.Duration(d) < time.Hour {
 			bad(key, d, "must be at least 1h")
@@ -293,6 +313,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Statsd.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("statsd: %w", err))
+	}
+	for i, k := range c.Errors.ScrubKeys {
+		if strings.TrimSpace(k) == "" {
+			bad(fmt.Sprintf("errors.scrub_keys[%d]", i), fmt.Sprintf("%q", k), "must not be empty")
+		}
 	}
 	if err := c.Sentry.Validate(); err != nil {
 		errs = append(errs, err)

@@ -50,7 +50,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	// Prometheus' OTLP path is served by the OTLP receiver itself, so that it shares its
 	// decoder (with the nesting check), the pipeline's limits and its backpressure.
 	mux.Handle(prom.Prefix+"/otlp/v1/metrics", http.StripPrefix(prom.Prefix+"/otlp", s.receiver.Handler()))
-	nativeAPI := native.New(events, events, s.logger.With("component", "api")).WithRuns(events).
+	nativeAPI := native.New(events, events, s.logger.With("component", "api")).WithRuns(events).WithIssues(events).
 		WithListeners(func() native.Listeners {
 			return native.Listeners{HTTP: s.HTTPAddr(), OTLPGRPC: s.receiver.GRPCAddr(), OTLPHTTP: s.receiver.HTTPAddr(),
 				StatsDUDP: addrString(statsdRecv.UDPAddr()), StatsDTCP: addrString(statsdRecv.TCPAddr())}

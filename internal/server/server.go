@@ -134,7 +134,11 @@ func (s *Server) Start(ctx context.Context) error {
 	tap := runs.NewTap(events, events, events, s.logger.With("component", "runs"), s.reg)
 	// The exception tap records the exceptions of OpenTelemetry logs and spans as error
 	// events (internal/errtrack/otelexc) before they go on to the runs tap and the store.
-	s.errRecorder, err = errtrack.NewRecorder(events, errtrack.RecorderOptions{Metrics: metrics}, s.logger.With("component", "errtrack"), s.reg)
+	s.errRecorder, err = errtrack.NewRecorder(events, errtrack.RecorderOptions{
+		Metrics: metrics,
+		Scrub: errtrack.ScrubOptions{Disabled: !s.cfg.Errors.Scrubbing, ExtraKeys: s.cfg.Errors.ScrubKeys,
+			KeepClientIP: s.cfg.Errors.KeepClientIP},
+	}, s.logger.With("component", "errtrack"), s.reg)
 	if err != nil {
 		return fmt.Errorf("error recorder: %w", err)
 	}
@@ -193,9 +197,10 @@ func (s *Server) Start(ctx context.Context) error {
 	retention := &retentionLoop{
 		store: events,
 		keep: map[store.Signal]time.Duration{
-			store.SignalLogs:  time.Duration(s.cfg.Retention.Logs),
-			store.SignalSpans: time.Duration(s.cfg.Retention.Spans),
-			store.SignalRuns:  time.Duration(s.cfg.Retention.Spans), // as long as the run spans
+			store.SignalLogs:   time.Duration(s.cfg.Retention.Logs),
+			store.SignalSpans:  time.Duration(s.cfg.Retention.Spans),
+			store.SignalRuns:   time.Duration(s.cfg.Retention.Spans), // as long as the run spans
+			store.SignalErrors: time.Duration(s.cfg.Errors.Retention),
 		},
 		interval: 10 * time.Minute,
 		now:      time.Now,
