@@ -37,9 +37,11 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"contexts":{"trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}},"spans":[{"span_id":"1111111111111111","start_timestamp":"2026-01-01T00:00:00Z","data":{"a":[1,{"b":2}]}}]}`))
 	f.Add([]byte(`{"check_in_id":"83a7c03ed0b14e1b8d462c1b3c0e6bf0","monitor_slug":"m","status":"ok","duration":1e308}`))
 	f.Add([]byte(strings.Repeat("[", 70)))
+	f.Add([]byte(nodeSpanItem))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		_, _ = DecodeEvent(payload, testMeta)
 		_, _, _ = DecodeTransaction(payload, testMeta)
+		_, _, _ = DecodeSpans(payload, testMeta)
 		if c, err := DecodeCheckIn(payload); err == nil {
 			_, _ = c.toRun(Project{ID: "1", Name: "api"}, testMeta.Received)
 		}

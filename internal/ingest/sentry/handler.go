@@ -261,6 +261,7 @@ func (h *Handler) authenticate(key, projectID string, p *Project) (result, bool)
 type decoded struct {
 	events   []errtrack.Event
 	traces   []ptrace.Traces
+	traceOf  map[string]int // transaction and span items behind traces
 	runs     []runs.Run
 	spans    int
 	counted  int            // items that count against the rate limit
@@ -270,7 +271,7 @@ type decoded struct {
 func (h *Handler) ingest(ctx context.Context, project Project, env *Envelope) result {
 	now := h.now()
 	meta := eventMeta{Project: project.ID, Service: project.Name, EventID: env.Header.EventID, Received: now}
-	d := decoded{accepted: map[string]int{}}
+	d := decoded{accepted: map[string]int{}, traceOf: map[string]int{}}
 	for i, it := range env.Items {
 		if err := d.add(it, meta, project); err != nil {
 			return result{status: http.StatusBadRequest, detail: fmt.Sprintf("item %d (%s): %v", i, it.Type, err)}
@@ -318,6 +319,16 @@ func (d *decoded) add(it Item, meta eventMeta, project Project) error {
 			return err
 		}
 		d.traces = append(d.traces, td)
+		d.traceOf[it.Type]++
+		d.spans += n
+		d.counted++
+	case "span":
+		td, n, err := DecodeSpans(it.Payload, meta)
+		if err != nil {
+			return err
+		}
+		d.traces = append(d.traces, td)
+		d.traceOf[it.Type]++
 		d.spans += n
 		d.counted++
 	case "check_in":
@@ -333,7 +344,7 @@ func (d *decoded) add(it Item, meta eventMeta, project Project) error {
 		d.counted++
 	case "session", "sessions", "client_report", "attachment", "user_report", "feedback",
 		"profile", "profile_chunk", "replay_event", "replay_recording", "replay_video",
-		"statsd", "metric_meta", "span", "otel_span", "log", "otel_log", "raw_security", "nel":
+		"statsd", "metric_meta", "otel_span", "log", "otel_log", "raw_security", "nel":
 		d.accepted[it.Type]++
 	default:
 		d.accepted["other"]++
@@ -352,8 +363,9 @@ func (h *Handler) write(ctx context.Context, project Project, d *decoded) (resul
 		}
 	}
 	if len(d.traces) > 0 {
+		outcome := "stored"
 		if h.sinks.Spans == nil {
-			count("transaction", "dropped", len(d.traces))
+			outcome = "dropped"
 		} else {
 			td := d.traces[0]
 			for _, more := range d.traces[1:] {
@@ -362,7 +374,9 @@ func (h *Handler) write(ctx context.Context, project Project, d *decoded) (resul
 			if err := h.sinks.Spans.ConsumeTraces(ctx, td); err != nil && !pipeline.IsPartial(err) {
 				return h.writeError("transaction spans", err), false
 			}
-			count("transaction", "stored", len(d.traces))
+		}
+		for typ, n := range d.traceOf {
+			count(typ, outcome, n)
 		}
 	}
 	if len(d.runs) > 0 {
@@ -409,7 +423,7 @@ func (h *Handler) writeError(what string, err error) result {
 
 func itemTypeLabel(t string) string {
 	switch t {
-	case "event", "transaction", "check_in", "session", "sessions", "client_report", "attachment":
+	case "event", "transaction", "span", "check_in", "session", "sessions", "client_report", "attachment":
 		return t
 	}
 	return "other"

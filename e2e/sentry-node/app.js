@@ -1,0 +1,52 @@
+// An application using @sentry/node as its documentation shows.
+// argv: DSN, mode ("all", "limited" or "bad"). Prints the transaction's trace id.
+const Sentry = require("@sentry/node");
+
+const [dsn, mode] = process.argv.slice(2);
+Sentry.init({ dsn, tracesSampleRate: 1.0, release: "shop@3.0.0", environment: "e2e", serverName: "node-host" });
+
+function checkout(cart) {
+  if (!cart.sku) throw new TypeError("cart has no sku");
+}
+
+async function main() {
+  if (mode === "all") {
+    Sentry.addBreadcrumb({ category: "cart", message: "added item 42", level: "info" });
+    try {
+      checkout({});
+    } catch (e) {
+      Sentry.captureException(e);
+    }
+    Sentry.captureMessage("payment provider slow", "warning");
+    Sentry.withScope((scope) => {
+      scope.setFingerprint(["payments-timeout"]);
+      Sentry.captureMessage("timeout talking to payments");
+    });
+    let traceId = "";
+    await Sentry.startSpan({ name: "GET /node-cart", op: "http.server" }, async (span) => {
+      traceId = span.spanContext().traceId;
+      await Sentry.startSpan({ name: "SELECT * FROM carts", op: "db.query" }, async () => {
+        await new Promise((r) => setTimeout(r, 10));
+      });
+    });
+    const id = Sentry.captureCheckIn({ monitorSlug: "node-nightly", status: "in_progress" },
+      { schedule: { type: "crontab", value: "0 3 * * *" }, checkinMargin: 5, maxRuntime: 30 });
+    await Sentry.flush(10000);
+    Sentry.captureCheckIn({ checkInId: id, monitorSlug: "node-nightly", status: "ok", duration: 2 });
+    await Sentry.flush(10000);
+    console.log(traceId);
+  } else if (mode === "limited") {
+    Sentry.captureMessage("first");
+    await Sentry.flush(10000);
+    Sentry.captureMessage("second");
+    await Sentry.flush(10000);
+    // The answer to "second" was 429 with X-Sentry-Rate-Limits: these stay in the process.
+    for (let i = 0; i < 5; i++) Sentry.captureMessage(`more ${i}`);
+    await Sentry.flush(5000);
+  } else {
+    Sentry.captureMessage("from a bad key");
+    await Sentry.flush(10000);
+  }
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
