@@ -56,6 +56,7 @@ func TestSentryGoSDK(t *testing.T) {
 	require.True(t, hub.Flush(10*time.Second))
 
 	waitSentryItems(t, s, "1", "event", 3)
+	checkSentryIssues(t, s, "*fmt.wrapError", "opened cart 7", "shop@2.0.0")
 	tr := waitTrace(t, s, traceID, 2)
 	require.ElementsMatch(t, []string{"shop-api: GET /cart/{id}", "shop-api: SELECT * FROM carts WHERE id = ?"}, tr.spanNames())
 	run := checkInRun(t, s, "go-nightly-report", "failed")

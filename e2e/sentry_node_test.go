@@ -36,6 +36,7 @@ func TestSentryNodeSDK(t *testing.T) {
 	require.Len(t, traceID, 32, out)
 
 	waitSentryItems(t, s, "1", "event", 3)
+	checkSentryIssues(t, s, "TypeError", "added item 42", "shop@3.0.0")
 	tr := waitTrace(t, s, traceID, 2)
 	require.ElementsMatch(t, []string{"shop-api: GET /node-cart", "shop-api: SELECT * FROM carts"}, tr.spanNames())
 	run := checkInRun(t, s, "node-nightly", "succeeded")

@@ -70,6 +70,7 @@ func TestSentryPythonSDK(t *testing.T) {
 	require.Len(t, traceID, 32, traceID)
 
 	waitSentryItems(t, s, "1", "event", 3)
+	checkSentryIssues(t, s, "KeyError", "added item 42", "shop@1.0.0")
 	tr := waitTrace(t, s, traceID, 2)
 	require.ElementsMatch(t, []string{"shop-api: POST /checkout", "shop-api: SELECT * FROM carts"}, tr.spanNames())
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,4 +170,83 @@ func getJSONStatus(t *testing.T, u string, want int) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, want, resp.StatusCode, "GET %s: %s", u, b)
+}
+
+// sentryIssue is an issue of GET /api/loupe/v1/issues.
+type sentryIssue struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Type        string `json:"type"`
+	Project     string `json:"project"`
+	Service     string `json:"service"`
+	Events      int64  `json:"events"`
+	LastEventID string `json:"last_event_id"`
+}
+
+// sentryEvent is the part of GET /api/loupe/v1/events/{id} the tests read.
+type sentryEvent struct {
+	EventID     string   `json:"event_id"`
+	Source      string   `json:"source"`
+	Message     string   `json:"message"`
+	Release     string   `json:"release"`
+	Environment string   `json:"environment"`
+	Fingerprint []string `json:"fingerprint"`
+	Exceptions  []struct {
+		Type   string `json:"type"`
+		Value  string `json:"value"`
+		Frames []struct {
+			Function string `json:"function"`
+		} `json:"frames"`
+	} `json:"exceptions"`
+	Breadcrumbs []struct {
+		Category string `json:"category"`
+		Message  string `json:"message"`
+	} `json:"breadcrumbs"`
+}
+
+// checkSentryIssues checks, through the issues API, what every SDK test sends to project
+// 1: an exception of excType whose event has the breadcrumb "added item 42"-like message
+// crumb and frames, a plain message, and a message grouped by the custom fingerprint
+// "payments-timeout" (its issue is found by that fingerprint, whatever its text).
+func checkSentryIssues(t *testing.T, s *server, excType, crumb, release string) {
+	t.Helper()
+	var issues []sentryIssue
+	eventually(t, 30*time.Second, func() error {
+		var resp apiEnvelope[struct {
+			Issues []sentryIssue `json:"issues"`
+		}]
+		getJSON(t, s.HTTP+"/api/loupe/v1/issues?project=1", 200, &resp)
+		if len(resp.Data.Issues) < 3 {
+			return fmt.Errorf("want 3 issues of project 1, got %+v", resp.Data.Issues)
+		}
+		issues = resp.Data.Issues
+		return nil
+	})
+	byType := map[string]sentryEvent{}
+	var custom *sentryEvent
+	for _, is := range issues {
+		require.Equal(t, "shop-api", is.Service, "%+v", is)
+		var ev apiEnvelope[sentryEvent]
+		getJSON(t, s.HTTP+"/api/loupe/v1/events/"+is.LastEventID, 200, &ev)
+		require.Equal(t, "sentry", ev.Data.Source)
+		require.Equal(t, release, ev.Data.Release)
+		require.Equal(t, "e2e", ev.Data.Environment)
+		if slices.Equal(ev.Data.Fingerprint, []string{"payments-timeout"}) {
+			custom = &ev.Data
+		}
+		if len(ev.Data.Exceptions) > 0 {
+			byType[ev.Data.Exceptions[len(ev.Data.Exceptions)-1].Type] = ev.Data
+		}
+	}
+	exc, ok := byType[excType]
+	require.True(t, ok, "no issue of type %s in %+v", excType, issues)
+	last := exc.Exceptions[len(exc.Exceptions)-1]
+	require.NotEmpty(t, last.Frames, "the exception's stack trace")
+	var crumbs []string
+	for _, b := range exc.Breadcrumbs {
+		crumbs = append(crumbs, b.Message)
+	}
+	require.Contains(t, crumbs, crumb, "the breadcrumb")
+	require.NotNil(t, custom, "an issue grouped by the custom fingerprint")
+	require.Contains(t, custom.Message, "timeout talking to payments")
 }
