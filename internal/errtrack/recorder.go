@@ -56,6 +56,22 @@ type Recorder struct {
 
 	mu     sync.Mutex // guards series and each series' count
 	series map[seriesKey]*counter
+
+	// Group commit (write): callers queue their events; one leads and writes them all.
+	queueMu sync.Mutex
+	queue   []*pendingWrite
+	writing bool // a leader is writing
+}
+
+// pendingWrite is one Record call's events waiting to be written.
+type pendingWrite struct {
+	events []Event
+	done   chan writeResult // the result of the write that carried them, or the lead
+}
+
+type writeResult struct {
+	err  error
+	lead bool // the receiver writes the queue next
 }
 
 type seriesKey struct {
@@ -120,7 +136,7 @@ func (r *Recorder) Record(ctx context.Context, events []Event) error {
 		r.scrub.Scrub(ev)
 		r.group.Group(ev)
 	}
-	if err := r.w.WriteEvents(ctx, events); err != nil {
+	if err := r.write(ctx, events); err != nil {
 		return fmt.Errorf("record error events: %w", err)
 	}
 	for i := range events {
@@ -133,6 +149,55 @@ func (r *Recorder) Record(ctx context.Context, events []Event) error {
 		}
 	}
 	return nil
+}
+
+// write stores events together with those of concurrent Record calls: a store
+// transaction costs far more than an event (DuckDB: milliseconds of CPU per transaction),
+// and the Sentry SDKs send one event per request. Callers queue their events; one of them
+// at a time leads: it takes everything queued, writes it in one WriteEvents call, gives
+// each caller the result, and hands the lead to the first caller queued meanwhile (or
+// ends it when none is). So every caller writes at most one batch, and callers whose
+// events another wrote return without waiting for a turn. A batch commits or fails as a
+// whole, and its error goes to every caller whose events it carried.
+func (r *Recorder) write(ctx context.Context, events []Event) error {
+	p := &pendingWrite{events: events, done: make(chan writeResult, 1)}
+	r.queueMu.Lock()
+	r.queue = append(r.queue, p)
+	if r.writing {
+		r.queueMu.Unlock()
+		res := <-p.done
+		if !res.lead {
+			return res.err
+		}
+		r.queueMu.Lock() // p now leads; its events are still queued
+	}
+	r.writing = true
+	batch := r.queue
+	r.queue = nil
+	r.queueMu.Unlock()
+
+	all := events
+	if len(batch) > 1 {
+		all = make([]Event, 0, len(batch)*len(events))
+		for _, q := range batch {
+			all = append(all, q.events...)
+		}
+	}
+	// Other callers' events ride on this write: this caller going away must not fail them.
+	err := r.w.WriteEvents(context.WithoutCancel(ctx), all)
+	for _, q := range batch {
+		if q != p {
+			q.done <- writeResult{err: err}
+		}
+	}
+	r.queueMu.Lock()
+	if len(r.queue) > 0 {
+		r.queue[0].done <- writeResult{lead: true}
+	} else {
+		r.writing = false
+	}
+	r.queueMu.Unlock()
+	return err
 }
 
 // normalize fills what the store and grouping need: an event id (lower-case hex without

@@ -3,6 +3,7 @@ package errtrack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -106,4 +107,57 @@ func TestRecorder(t *testing.T) {
 	// A failing metrics store does not fail Record.
 	app.fail = errors.New("disk full")
 	require.NoError(t, r.Record(context.Background(), []Event{{Service: "shop", Message: "x"}}))
+}
+
+// slowWriter blocks each write until released, so that concurrent calls queue up.
+type slowWriter struct {
+	mu      sync.Mutex
+	batches [][]Event
+	release chan struct{}
+	err     error
+}
+
+func (s *slowWriter) WriteEvents(_ context.Context, evs []Event) error {
+	<-s.release
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches = append(s.batches, evs)
+	return s.err
+}
+
+func TestRecorderGroupCommit(t *testing.T) {
+	for _, fail := range []error{nil, errors.New("store down")} {
+		w := &slowWriter{release: make(chan struct{}), err: fail}
+		r, err := NewRecorder(w, RecorderOptions{}, nil, nil)
+		require.NoError(t, err)
+		const callers = 8
+		errs := make(chan error, callers)
+		for i := range callers {
+			go func() {
+				errs <- r.Record(context.Background(), []Event{{Message: "m", EventID: NewEventID(), Service: fmt.Sprint(i)}})
+			}()
+		}
+		// The first caller's write blocks; wait until the others have queued behind it.
+		require.Eventually(t, func() bool {
+			r.queueMu.Lock()
+			defer r.queueMu.Unlock()
+			return len(r.queue) == callers-1 && r.writing
+		}, 10*time.Second, time.Millisecond)
+		// Let writes through one at a time until every caller has returned.
+		got := 0
+		for got < callers {
+			select {
+			case w.release <- struct{}{}:
+			case e := <-errs:
+				require.Equal(t, fail, errors.Unwrap(e))
+				got++
+			}
+		}
+		n := 0
+		for _, b := range w.batches {
+			n += len(b)
+		}
+		require.Equal(t, callers, n, "every event written once")
+		require.Len(t, w.batches, 2, "the calls queued behind the first write share the next one")
+	}
 }

@@ -51,10 +51,10 @@ func (s *Store) ListIssues(ctx context.Context, q errtrack.IssueQuery) (errtrack
 		add("service = ?", q.Service)
 	}
 	if q.Environment != "" {
-		add("list_contains(environments, ?)", q.Environment)
+		add("contains(environments, ?)", jsonElement(q.Environment))
 	}
 	if q.Release != "" {
-		add("list_contains(releases, ?)", q.Release)
+		add("contains(releases, ?)", jsonElement(q.Release))
 	}
 	switch q.Status {
 	case "":
@@ -277,7 +277,7 @@ func (s *Store) IssueTags(ctx context.Context, issueID string) ([]errtrack.TagDi
 					{'key': 'environment', 'value': environment},
 					{'key': 'release', 'value': release},
 					{'key': 'level', 'value': level}], x -> x.value <> '')),
-				tags) AS t
+				CAST(CAST(tags AS JSON) AS MAP(VARCHAR, VARCHAR))) AS t
 			FROM error_events WHERE issue_id = ?),
 		kv AS (SELECT unnest(map_keys(t)) AS k, unnest(map_values(t)) AS v FROM ev)
 		SELECT k, v, count(*) AS n FROM kv GROUP BY k, v ORDER BY k, n DESC, v`, issueID)

@@ -79,8 +79,10 @@ type Store struct {
 	guard   *diskGuard // refuses writes on a nearly full disk (diskguard.go)
 	metrics *metrics
 	runsMu  sync.Mutex // serialises writes to the runs table (runs.go)
-	// errorsMu serialises writes to the error tables (errors.go).
-	errorsMu sync.Mutex
+	// errorsMu serialises writes to the error tables (errors.go); errorBlocks are the
+	// string blocks of their appender, reused from batch to batch.
+	errorsMu    sync.Mutex
+	errorBlocks [][]byte
 
 	closeOnce sync.Once
 	closeErr  error
