@@ -136,7 +136,13 @@ func (a *API) issuesRange(p params) (time.Time, time.Time, *apiError) {
 		}
 		return end.Add(-defaultIssuesRange), end, nil
 	}
-	return p.timeRange(a.now())
+	return p.timeRange(a.issuesNow())
+}
+
+// issuesNow is the default end of the error routes' ranges: the end of the current second,
+// so that an event stamped this very instant is in the range (ends are exclusive).
+func (a *API) issuesNow() time.Time {
+	return a.now().Truncate(time.Second).Add(time.Second)
 }
 
 // sparklineStep divides [start, end) into sparklineBuckets buckets of whole seconds.
@@ -193,7 +199,7 @@ func (a *API) getIssue(r *http.Request) result {
 	end := a.now().Truncate(step).Add(step)
 	start := end.Add(-14 * 24 * time.Hour)
 	if p.has("start") || p.has("end") {
-		if start, end, aerr = p.timeRange(a.now()); aerr != nil {
+		if start, end, aerr = p.timeRange(a.issuesNow()); aerr != nil {
 			return result{err: aerr}
 		}
 	}

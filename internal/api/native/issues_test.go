@@ -71,6 +71,16 @@ func TestIssuesList(t *testing.T) {
 	}
 	require.Equal(t, int64(30), total, "the sparkline counts every event of the range")
 
+	// With start and without end, the range ends now, this instant included.
+	resp = get(t, a, "/api/loupe/v1/issues?start=now-3h", http.StatusOK)
+	page = pageOf(page)
+	require.NoError(t, json.Unmarshal(resp.Data, &page))
+	total = 0
+	for _, b := range page.Issues[0].Series {
+		total += b.Count
+	}
+	require.Equal(t, int64(30), total)
+
 	resp = get(t, a, "/api/loupe/v1/issues?start=now-7d&service=billing", http.StatusOK)
 	page = pageOf(page)
 	require.NoError(t, json.Unmarshal(resp.Data, &page))
