@@ -214,6 +214,7 @@ func (s *Server) Start(ctx context.Context) error {
 		"http", s.HTTPAddr(), "otlp_grpc", s.receiver.GRPCAddr(), "otlp_http", s.receiver.HTTPAddr(),
 		"statsd_udp", addrString(statsdRecv.UDPAddr()), "statsd_tcp", addrString(statsdRecv.TCPAddr()),
 		"data_dir", s.cfg.DataDir, "version", version.Get().Version, "startup", time.Since(began).Round(time.Millisecond).String())
+	releaseStartupMemory(s.logger)
 	return nil
 }
 

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package server
+
+// dropCleanFilePages does nothing outside Linux.
+func dropCleanFilePages() (int64, error) { return 0, nil }
