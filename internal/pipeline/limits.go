@@ -395,6 +395,11 @@ func (v validator) traces(td ptrace.Traces, t *tally) {
 			}
 			ss.Spans().RemoveIf(func(s ptrace.Span) bool {
 				p := timeProblem(uint64(s.StartTimestamp()), lo, hi)
+				// The end too: the store keeps it as int64 nanoseconds and refused the whole
+				// batch (a retryable failure, so forever) for an end past 2262.
+				if p == ok && uint64(s.EndTimestamp()) > min(hi, math.MaxInt64) {
+					p = tooFarInFuture
+				}
 				if p == ok {
 					p = v.span(s)
 				}
