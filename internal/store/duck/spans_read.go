@@ -74,7 +74,7 @@ func (s *Store) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.T
 	if len(g.order) == 0 {
 		return ptrace.Traces{}, store.ErrNotFound
 	}
-	td, err := g.group(ctx, s.db)
+	td, err := g.group(ctx, s.db, &s.spanResourceRows)
 	if err != nil {
 		return ptrace.Traces{}, fmt.Errorf("get trace: %w", err)
 	}
@@ -94,29 +94,11 @@ func newTraceGrouper() *traceGrouper {
 	return &traceGrouper{spans: map[int64]ptrace.SpanSlice{}}
 }
 
-// group reads the resources of the collected spans and nests the spans under them.
-func (g *traceGrouper) group(ctx context.Context, db *sql.DB) (ptrace.Traces, error) {
-	// The ids come from the database, not from input, so they are inlined.
-	ids := make([]string, len(g.order))
-	for i, id := range g.order {
-		ids[i] = strconv.FormatInt(id, 10)
-	}
-	rows, err := db.QueryContext(ctx, `SELECT id, resource, resource_schema_url, scope_name, scope_version,
-		scope_attributes, scope_schema_url FROM span_resources WHERE id IN (`+strings.Join(ids, ",")+`)`)
+// group reads the resources of the collected spans (through cache) and nests the spans
+// under them.
+func (g *traceGrouper) group(ctx context.Context, db *sql.DB, cache *spanResourceCache) (ptrace.Traces, error) {
+	found, err := cache.spanResources(ctx, db, g.order)
 	if err != nil {
-		return ptrace.Traces{}, err
-	}
-	defer rows.Close()
-	found := map[int64]spanResource{}
-	for rows.Next() {
-		var id int64
-		var r spanResource
-		if err := rows.Scan(&id, &r[0], &r[1], &r[2], &r[3], &r[4], &r[5]); err != nil {
-			return ptrace.Traces{}, err
-		}
-		found[id] = r
-	}
-	if err := rows.Err(); err != nil {
 		return ptrace.Traces{}, err
 	}
 	td := ptrace.NewTraces()

@@ -84,6 +84,9 @@ type Store struct {
 	errorsMu    sync.Mutex
 	errorBlocks [][]byte
 
+	// spanResourceRows caches the span_resources rows trace lookups read (span_resources.go).
+	spanResourceRows spanResourceCache
+
 	closeOnce sync.Once
 	closeErr  error
 }
