@@ -42,9 +42,13 @@ type blockIndex struct {
 	// spare reading the block back.
 	built     <-chan builtFilter
 	readBacks atomic.Int64 // blocks whose filter was built by reading them back
+	counts    atomic.Int64 // count(*) queries run on partitions (see dayIndex.rows)
 
 	mu      sync.Mutex
 	changed map[int64]bool // days with rows committed since the indexer last looked
+	// added is the rows the writer reported committed per changed day, -1 when it could
+	// not say (a failed COMMIT).
+	added map[int64]int64
 
 	days map[int64]*dayIndex // the indexer's own
 }
@@ -57,6 +61,12 @@ type dayIndex struct {
 	// filter, -1 for none: the writer hands a block over just after its commit, which
 	// that round may have seen first, so it is read back only in a later round.
 	waiting int64
+	// rows is the partition's row count as of the last count(*) plus the rows the
+	// writer reported since, -1 when unknown. It is never below the true count (a
+	// commit reports its rows after it is visible), so while rows-next is less than a
+	// block there is no full block to index and count(*) is not run: with batches of
+	// 512 records that spared two queries per commit (~7% of the server's CPU).
+	rows int64
 }
 
 func newBlockIndex(table string, parts *signalTables, blockRows int64,
@@ -65,7 +75,7 @@ func newBlockIndex(table string, parts *signalTables, blockRows int64,
 		blockRows = defaultBlockRows
 	}
 	return &blockIndex{table: table, parts: parts, blockRows: blockRows, filter: filter,
-		changed: map[int64]bool{}, days: map[int64]*dayIndex{}}
+		changed: map[int64]bool{}, added: map[int64]int64{}, days: map[int64]*dayIndex{}}
 }
 
 func (ix *blockIndex) ddl() string {
@@ -82,18 +92,25 @@ func (ix *blockIndex) ddl() string {
 func (ix *blockIndex) day(day int64) *dayIndex {
 	d := ix.days[day]
 	if d == nil {
-		d = &dayIndex{next: -1, prebuilt: map[int64][]byte{}, waiting: -1}
+		d = &dayIndex{next: -1, prebuilt: map[int64][]byte{}, waiting: -1, rows: -1}
 		ix.days[day] = d
 	}
 	return d
 }
 
-// markChanged records that rows of days were committed. Safe for concurrent use.
-func (ix *blockIndex) markChanged(days []int64) {
+// markChanged records that rows[i] rows of days[i] were committed (rows nil: an unknown
+// number). Safe for concurrent use.
+func (ix *blockIndex) markChanged(days, rows []int64) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for _, d := range days {
+	for i, d := range days {
 		ix.changed[d] = true
+		switch n, seen := ix.added[d]; {
+		case rows == nil || (seen && n < 0):
+			ix.added[d] = -1
+		default:
+			ix.added[d] = n + rows[i]
+		}
 	}
 }
 
@@ -106,7 +123,17 @@ func (ix *blockIndex) takeChanged() []int64 {
 		days = append(days, d)
 	}
 	clear(ix.changed)
+	added := ix.added
+	ix.added = map[int64]int64{}
 	ix.mu.Unlock()
+	for d, n := range added {
+		st := ix.day(d)
+		if n < 0 || st.rows < 0 {
+			st.rows = -1
+		} else {
+			st.rows += n
+		}
+	}
 	for d, st := range ix.days {
 		if st.waiting >= 0 && !slices.Contains(days, d) {
 			days = append(days, d)
@@ -128,11 +155,17 @@ func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64, stopp
 			return fmt.Errorf("read index position: %w", err)
 		}
 	}
+	if st.rows >= 0 && st.rows-st.next < ix.blockRows {
+		return nil // no full block without a filter (see dayIndex.rows)
+	}
 	part := dayName(ix.parts.schema.prefix, day)
 	var count int64
+	ix.counts.Add(1)
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+part).Scan(&count); err != nil {
+		st.rows = -1
 		return fmt.Errorf("count rows: %w", err)
 	}
+	st.rows = count
 	defer func() {
 		for first := range st.prebuilt {
 			if first < st.next {
@@ -472,8 +505,8 @@ func (x *blockIndexer) warm(ctx context.Context) {
 
 // notify tells the indexer that rows of days were committed to ix's partitions. It never
 // blocks.
-func (x *blockIndexer) notify(ix *blockIndex, days []int64) {
-	ix.markChanged(days)
+func (x *blockIndexer) notify(ix *blockIndex, days, rows []int64) {
+	ix.markChanged(days, rows)
 	select {
 	case x.wake <- struct{}{}:
 	default:

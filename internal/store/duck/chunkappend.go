@@ -32,7 +32,8 @@ type chunkAppender struct {
 	app   mapping.Appender
 	chunk mapping.DataChunk
 	cols  []chunkCol
-	rows  int // rows in the current chunk
+	rows  int   // rows in the current chunk
+	total int64 // rows ended in all chunks
 
 	blocks [][]byte // string blocks of stringBlock bytes, reused from chunk to chunk
 	cur    int      // block being filled, -1 before the first string of a chunk
@@ -195,6 +196,7 @@ func (a *chunkAppender) Null(col int) {
 // EndRow completes the current row; a full chunk goes to DuckDB.
 func (a *chunkAppender) EndRow() error {
 	a.rows++
+	a.total++
 	if a.rows == chunkRows {
 		return a.flushChunk()
 	}

@@ -96,9 +96,10 @@ type signalTables struct {
 	mu   sync.RWMutex
 	days []int64 // sorted ascending
 
-	// committed, when set, is called with the days of each batch after it commits (it
-	// must not block).
-	committed func(days []int64)
+	// committed, when set, is called with the days of each batch after it commits and
+	// the rows appended to each (rows[i] to days[i]); rows is nil after a COMMIT that
+	// failed, which may still have committed. It must not block.
+	committed func(days []int64, rows []int64)
 }
 
 func openSignalTables(ctx context.Context, db *sql.DB, schema tableSchema) (*signalTables, error) {
@@ -273,7 +274,8 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 			t.resetWriter()
 		}
 	}()
-	for _, d := range days {
+	appended := make([]int64, len(days))
+	for i, d := range days {
 		name := dayName(t.schema.prefix, d)
 		err := conn.Raw(func(dc any) error {
 			a, err := newChunkAppender(dc.(driver.Conn), name, t.types, t.blocks)
@@ -281,6 +283,7 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 				return err
 			}
 			err = appendDay(d, a)
+			appended[i] = a.total
 			err = errors.Join(err, a.Close())
 			t.blocks = a.Blocks()
 			return err
@@ -298,13 +301,16 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 		if settled != nil {
 			settled(conn, false)
 		}
+		if t.committed != nil {
+			t.committed(days, nil)
+		}
 		return fmt.Errorf("commit: %w", err)
 	}
 	if settled != nil {
 		settled(conn, true)
 	}
 	if t.committed != nil {
-		t.committed(days)
+		t.committed(days, appended)
 	}
 	return nil
 }

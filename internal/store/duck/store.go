@@ -210,11 +210,11 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 			return fmt.Errorf("create %s: %w", ix.table, err)
 		}
 	}
-	s.logs.committed = func(days []int64) {
-		s.indexer.notify(s.bodyIndex, days)
-		s.indexer.notify(s.termIndex, days)
+	s.logs.committed = func(days, rows []int64) {
+		s.indexer.notify(s.bodyIndex, days, rows)
+		s.indexer.notify(s.termIndex, days, rows)
 	}
-	s.spans.committed = func(days []int64) { s.indexer.notify(s.traceIndex, days) }
+	s.spans.committed = func(days, rows []int64) { s.indexer.notify(s.traceIndex, days, rows) }
 	return nil
 }
 
