@@ -193,7 +193,7 @@ func openBench(b *testing.B) (*Store, string) {
 // database file size per record after Close. Run with -benchtime=100x or more: with few
 // iterations the fixed size of an empty database dominates B/record.
 func BenchmarkWriteLogs(b *testing.B) {
-	for _, batch := range []int{1000, 10_000} {
+	for _, batch := range []int{512, 1000, 10_000} { // 512: the OpenTelemetry SDK's default batch
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			// Batches are generated ahead so that the timer measures the store only.
 			const distinct = 20
@@ -236,7 +236,7 @@ func BenchmarkWriteLogs(b *testing.B) {
 
 // BenchmarkWriteTraces is BenchmarkWriteLogs for spans.
 func BenchmarkWriteTraces(b *testing.B) {
-	for _, batch := range []int{1000, 10_000} {
+	for _, batch := range []int{512, 1000, 10_000} { // 512: the OpenTelemetry SDK's default batch
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			const distinct = 20
 			batches := make([]ptrace.Traces, distinct)
