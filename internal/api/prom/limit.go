@@ -2,7 +2,9 @@ package prom
 
 import (
 	"context"
-	"fmt"
+	"errors"
+
+	"github.com/prometheus/prometheus/promql"
 )
 
 // queryLimiter is a promql.QueryTracker that only bounds how many queries evaluate at once
@@ -24,9 +26,23 @@ func (l *queryLimiter) Insert(ctx context.Context, _ string) (int, error) {
 	case l.slots <- struct{}{}:
 		return 0, nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("waiting for a query slot: %w", ctx.Err())
+		// Typed as the engine's own errors, so that the API answers a query that timed out
+		// waiting as one that timed out evaluating (503 "timeout", not 422 "execution").
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return 0, slotWaitError{promql.ErrQueryTimeout("waiting for a query slot"), ctx.Err()}
+		}
+		return 0, slotWaitError{promql.ErrQueryCanceled("waiting for a query slot"), ctx.Err()}
 	}
 }
+
+// slotWaitError reads as the engine's error and is also the context's.
+type slotWaitError struct {
+	engine error // promql.ErrQueryTimeout or ErrQueryCanceled
+	ctx    error
+}
+
+func (e slotWaitError) Error() string   { return e.engine.Error() }
+func (e slotWaitError) Unwrap() []error { return []error{e.engine, e.ctx} }
 
 func (l *queryLimiter) Delete(int) { <-l.slots }
 
