@@ -31,6 +31,7 @@ const defaultBlockRows = 32768
 // blockIndex is one kind of block filter over one signal's partitions.
 type blockIndex struct {
 	table     string // where the filters are stored
+	replaces  string // an older table of the same index, dropped at startup; "" for none
 	parts     *signalTables
 	blockRows int64
 	// filter returns the filter of rows [first, last] of partition table, and must check
@@ -79,7 +80,11 @@ func newBlockIndex(table string, parts *signalTables, blockRows int64,
 }
 
 func (ix *blockIndex) ddl() string {
-	return `CREATE TABLE IF NOT EXISTS ` + ix.table + ` (
+	drop := ""
+	if ix.replaces != "" {
+		drop = "DROP TABLE IF EXISTS " + ix.replaces + "; "
+	}
+	return drop + `CREATE TABLE IF NOT EXISTS ` + ix.table + ` (
 	day INTEGER NOT NULL,
 	first_row BIGINT NOT NULL,
 	last_row BIGINT NOT NULL,
@@ -176,7 +181,11 @@ func (ix *blockIndex) indexDay(ctx context.Context, db *sql.DB, day int64, stopp
 	for count-st.next >= ix.blockRows && !stopping() {
 		first, last := st.next, st.next+ix.blockRows-1
 		f, ok := st.prebuilt[first]
-		if !ok && ix.built != nil && st.waiting != first {
+		// Only the newest blocks can have a filter from the writer on its way (the
+		// channel holds builtBacklog); older ones (an older layout, or rows written
+		// before a restart) are read back at once, not one per round.
+		recent := count-first <= builtBacklog*ix.blockRows
+		if !ok && ix.built != nil && recent && st.waiting != first {
 			st.waiting = first // read it back in a later round (the next commit's, or retryAfter from now)
 			return nil
 		}
@@ -464,6 +473,9 @@ func (x *blockIndexer) start() {
 		}
 	}()
 }
+
+// builtBacklog is the capacity of the channels bringing the writer's filters.
+const builtBacklog = 16
 
 // retryAfter is how long the indexer waits for the writer's filters of full blocks before
 // it reads them back, when no commit wakes it sooner.

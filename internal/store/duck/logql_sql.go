@@ -249,9 +249,14 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 				}
 				got := 0
 				if len(pos) > 0 {
-					q := "SELECT ts, rowid, " + rowColumns(key, !sel.NoAttributes) + " FROM " +
-						rangesSource(table, blocksOf(ids, l.s.bodyIndex.blockRows), "*, rowid AS rowid") +
-						" WHERE rowid IN (" + pos + ")" + order
+					// A rowid range around the IN list: DuckDB then reads only the
+					// vectors holding the rows (53 rows spread over 10M: 24 ms, against
+					// 225-300 ms through a UNION ALL of their blocks, and every row group
+					// in between for the IN list alone).
+					lo, hi := slices.Min(ids), slices.Max(ids)
+					q := "SELECT ts, rowid, " + rowColumns(key, !sel.NoAttributes) + " FROM " + table +
+						" WHERE rowid BETWEEN " + strconv.FormatInt(lo, 10) + " AND " + strconv.FormatInt(hi, 10) +
+						" AND rowid IN (" + pos + ")" + order
 					var ok bool
 					if got, ok = l.page(ctx, q, nil, !sel.NoAttributes, &cursorTs, &cursorSeq, yield); !ok {
 						return

@@ -1,7 +1,9 @@
 package duck
 
 import (
+	"encoding/binary"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,18 +13,24 @@ import (
 // Term index, part 1: a per-block Bloom filter of terms (log_terms), beside the trigram
 // filters of grams.go. Trigrams cannot narrow a search for digits or hex (a block of
 // 32k records holds every digit and hex trigram) nor an attribute equality; whole terms
-// can. A block's filter holds:
+// can. Term blocks are smaller than the trigram blocks (termBlockRows): a rare value
+// costs a read of every block holding it, and the size of a Bloom filter follows its
+// entries, which grow only ~17% per record from 32,768-row to 4,096-row blocks (most
+// terms are ids, in one record each). A block's filter holds:
 //
 //   - every token of its bodies (maximal runs of ASCII letters, digits and non-ASCII
 //     bytes, ASCII letters lowered), tagged 'w';
-//   - the first termPrefix bytes of every longer token, tagged 'p', so that a needle's
-//     last token, which may be the start of a longer body token, still prunes;
+//   - the first termPrefix bytes of every token at least that long, tagged 'p', so that
+//     a needle's last token, which may be the start of a longer body token, prunes with
+//     one lookup. Six bytes, not five: neighbouring ids share five (u-054321 and
+//     u-054329), and with five the rare token of the bench matched most blocks;
 //   - every key=value of the records' attributes and of their resources, tagged 'a',
 //     the key reduced to its ASCII letters and digits so that LogQL's sanitized
 //     label names find the same entry as the native API's keys. Values whose text a
 //     filter may spell otherwise (doubles, bytes, arrays, maps, strings stored as JSON)
 //     are entered as "key has such a value" instead, which every filter on that key
-//     passes.
+//     passes. Those keys are kept in an exact list beside the Bloom filter, not as
+//     Bloom entries, so that an equality costs one Bloom lookup and its false positives.
 //
 // The search stays a substring search: a needle token is looked up only when the needle
 // shows where it starts (a separator before it), as a whole token when it also shows
@@ -33,24 +41,37 @@ import (
 // Sizing: the writer fills a filter of termMaxBits with three bits per term and then
 // halves it (OR of its halves, which a power-of-two Bloom filter allows) while at most
 // termMaxFill of the bits would be set; three probes at that fill pass an absent term
-// with probability ~2.7% (0.3^3), and ~1% at the usual fill after the last halving.
+// with probability ~1.6% (0.25^3). On the bench corpus a 4,096-row block (~17k terms)
+// stays at 2^18 bits (fill ~0.19, ~0.6% per lookup): 8 B per record, twice the 32,768-row
+// filters at 0.30. At 2^17 bits (fill ~0.35, 4 B per record) ~5% of the blocks passed
+// every lookup on 10M records, and those false positives, not the real matches, were
+// most of the rows read.
+//
+// Layout (stored in log_term_blocks): the Bloom filter's bytes (a power of two), then
+// the hashes of the keys with values entered as anyValue (8 bytes each, little-endian),
+// then one byte counting them; termAnyKeysAll instead of a count says "too many to
+// list: any key may have any value".
 
 const (
-	termMaxBits = 1 << 21 // 256 KiB while building
-	termMinBits = 1 << 12
-	termMaxFill = 0.30
-	termProbes  = 3
-	termPrefix  = 5
+	termBlockRows  = 4096
+	termMaxBits    = 1 << 19 // 64 KiB while building
+	termMinBits    = 1 << 12
+	termMaxFill    = 0.25
+	termProbes     = 3
+	termPrefix     = 6
+	termMaxAnyKeys = 64
+	termAnyKeysAll = 255
 )
 
 // termFilter is a Bloom filter of terms being built.
 type termFilter struct {
-	bits []uint64
-	res  map[int64]bool // resources whose attributes are in the filter
+	bits    []uint64
+	res     map[int64]bool  // resources whose attributes are in the filter
+	anyKeys map[uint64]bool // attrHash(key, anyValue) of keys with such values
 }
 
 func newTermFilter() *termFilter {
-	return &termFilter{bits: make([]uint64, termMaxBits/64), res: map[int64]bool{}}
+	return &termFilter{bits: make([]uint64, termMaxBits/64), res: map[int64]bool{}, anyKeys: map[uint64]bool{}}
 }
 
 // addHash sets the probes of term hash h.
@@ -63,8 +84,42 @@ func (f *termFilter) addHash(h uint64) {
 	}
 }
 
-// termsHas reports whether filter f may hold term hash h (false means surely not).
+// splitTermFilter returns the Bloom filter and the list of keys with any value of a
+// stored filter; all reports that any key may have any value (too many to list, or not
+// a layout this code wrote).
+func splitTermFilter(f []byte) (bloom []byte, anyKeys []byte, all bool) {
+	if len(f) == 0 {
+		return nil, nil, true
+	}
+	n := int(f[len(f)-1])
+	if n == termAnyKeysAll {
+		return f[:len(f)-1], nil, true
+	}
+	if len(f)-1 < 8*n {
+		return nil, nil, true
+	}
+	cut := len(f) - 1 - 8*n
+	return f[:cut], f[cut : len(f)-1], false
+}
+
+// listHas reports whether keys (8-byte little-endian hashes) holds h.
+func listHas(keys []byte, h uint64) bool {
+	for i := 0; i+8 <= len(keys); i += 8 {
+		if binary.LittleEndian.Uint64(keys[i:]) == h {
+			return true
+		}
+	}
+	return false
+}
+
+// termsHas reports whether stored filter f may hold term hash h (false means surely not).
 func termsHas(f []byte, h uint64) bool {
+	f, _, _ = splitTermFilter(f)
+	return bloomHasHash(f, h)
+}
+
+// bloomHasHash reports whether Bloom filter f may hold term hash h.
+func bloomHasHash(f []byte, h uint64) bool {
 	m := uint64(len(f)) * 8
 	if m < 64 || m&(m-1) != 0 {
 		return true // not a filter this code wrote: assume anything
@@ -102,13 +157,24 @@ func (f *termFilter) bytes() []byte {
 		}
 		b = nb
 	}
-	out := make([]byte, len(b)*8)
+	out := make([]byte, len(b)*8, len(b)*8+8*len(f.anyKeys)+1)
 	for i, w := range b {
 		for j := 0; j < 8; j++ {
 			out[i*8+j] = byte(w >> (8 * j))
 		}
 	}
-	return out
+	if len(f.anyKeys) > termMaxAnyKeys {
+		return append(out, termAnyKeysAll)
+	}
+	keys := make([]uint64, 0, len(f.anyKeys))
+	for h := range f.anyKeys {
+		keys = append(keys, h)
+	}
+	slices.Sort(keys) // the same rows give the same bytes
+	for _, h := range keys {
+		out = binary.LittleEndian.AppendUint64(out, h)
+	}
+	return append(out, byte(len(keys)))
 }
 
 // Term hashing: FNV-1a over a tag byte and the term, then a 64-bit finalizer (the
@@ -204,7 +270,7 @@ func (f *termFilter) addTokens(s string) bool {
 		}
 		tok := s[i:j]
 		f.addHash(tokenHash('w', tok))
-		if len(tok) > termPrefix {
+		if len(tok) >= termPrefix {
 			f.addHash(tokenHash('p', tok[:termPrefix]))
 		}
 		i = j
@@ -219,8 +285,10 @@ func (f *termFilter) addAttrs(m pcommon.Map) {
 		if v.Type() == pcommon.ValueTypeInt {
 			// As attrTermValue, without allocating the text.
 			f.addHash(attrHashBytes(k, strconv.AppendInt(buf[:0], v.Int(), 10)))
+		} else if tv := attrTermValue(v); tv == anyValue {
+			f.anyKeys[attrHash(k, anyValue)] = true
 		} else {
-			f.addHash(attrHash(k, attrTermValue(v)))
+			f.addHash(attrHash(k, tv))
 		}
 		return true
 	})
@@ -252,8 +320,15 @@ func attrTermValue(v pcommon.Value) string {
 	return anyValue
 }
 
-// termAny matches when the filter may hold any one of its hashes.
-type termAny []uint64
+// termLookup is one hash to look up: in the Bloom filter, or, for anyKey, in the list of
+// keys with any value (attrHash(key, anyValue)).
+type termLookup struct {
+	h      uint64
+	anyKey bool
+}
+
+// termAny matches when the filter may hold any one of its lookups.
+type termAny []termLookup
 
 // termQuery is what a query asks of a block's terms: every clause must match; a clause
 // matches when one of its conjunctions does, a conjunction when all its termAny do.
@@ -276,10 +351,11 @@ func (q termQuery) mayMatch(f []byte) bool {
 }
 
 func conjMatches(f []byte, conj []termAny) bool {
+	bloom, keys, all := splitTermFilter(f)
 	for _, any := range conj {
 		hit := false
-		for _, h := range any {
-			if termsHas(f, h) {
+		for _, l := range any {
+			if l.anyKey && (all || listHas(keys, l.h)) || !l.anyKey && bloomHasHash(bloom, l.h) {
 				hit = true
 				break
 			}
@@ -315,11 +391,11 @@ func needleTerms(needle string) []termAny {
 		switch {
 		case !ascii || !startKnown:
 		case endKnown:
-			out = append(out, termAny{tokenHash('w', tok)})
+			out = append(out, termAny{{h: tokenHash('w', tok)}})
 		case len(tok) >= termPrefix:
-			// A body token starting with tok is tok itself or longer, so it has tok's
-			// first termPrefix bytes as its prefix entry.
-			out = append(out, termAny{tokenHash('w', tok), tokenHash('p', tok[:termPrefix])})
+			// A body token starting with tok is at least termPrefix long, so it has
+			// tok's first termPrefix bytes as its prefix entry.
+			out = append(out, termAny{{h: tokenHash('p', tok[:termPrefix])}})
 		}
 	}
 	return out
@@ -352,5 +428,5 @@ func (q termQuery) attrTerm(key, value string) termQuery {
 	if value == "" {
 		return q
 	}
-	return append(q, [][]termAny{{{attrHash(key, value), attrHash(key, anyValue)}}})
+	return append(q, [][]termAny{{termAny{{h: attrHash(key, value)}, {h: attrHash(key, anyValue), anyKey: true}}}})
 }

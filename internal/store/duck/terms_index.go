@@ -4,19 +4,28 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
-// Term index, part 2: the block index of log_terms (blockindex.go) with the filters of
+// Term index, part 2: the block index of log_term_blocks (blockindex.go) with the filters of
 // terms.go, and how queries combine it with the trigram filters.
 
 // newTermIndex returns the block index of log body tokens and attribute values, stored
-// in log_terms.
+// in log_term_blocks, in blocks of termBlockRows rows unless blockRows is set (tests).
+// It replaces log_terms (32,768-row blocks, five-byte prefixes, keys with any value in
+// the Bloom filter), which is dropped: the indexer rebuilds the filters of older
+// partitions by reading them back.
 func newTermIndex(logs *signalTables, blockRows int64) *blockIndex {
-	return newBlockIndex("log_terms", logs, blockRows, termsReadBack)
+	if blockRows <= 0 {
+		blockRows = termBlockRows
+	}
+	ix := newBlockIndex("log_term_blocks", logs, blockRows, termsReadBack)
+	ix.replaces = "log_terms"
+	return ix
 }
 
 // termsReadBack reads rows [first, last] of table back and returns their term filter:
@@ -92,34 +101,37 @@ const maxCandidateShare = 0.5
 // its filter may match; rows past an index's filters are kept.
 func (s *Store) searchRanges(ctx context.Context, day int64, q logIndexQuery) ([]rowRange, error) {
 	var lists [][]rowRange
-	indexed := 0
 	if grams := q.needles.grams(); len(grams) > 0 {
-		r, n, err := s.bodyIndex.matching(ctx, s.db, day, func(f []byte) bool { return blockMayMatch(f, grams) })
+		r, _, err := s.bodyIndex.matching(ctx, s.db, day, func(f []byte) bool { return blockMayMatch(f, grams) })
 		if err != nil {
 			return nil, err
 		}
 		if r != nil {
-			lists, indexed = append(lists, r), max(indexed, n)
+			lists = append(lists, r)
 		}
 	}
 	if len(q.terms) > 0 {
-		r, n, err := s.termIndex.matching(ctx, s.db, day, q.terms.mayMatch)
+		r, _, err := s.termIndex.matching(ctx, s.db, day, q.terms.mayMatch)
 		if err != nil {
 			return nil, err
 		}
 		if r != nil {
-			lists, indexed = append(lists, r), max(indexed, n)
+			lists = append(lists, r)
 		}
 	}
 	if len(lists) == 0 {
 		return nil, nil
 	}
 	keep := lists[0]
+	// The indexed end: each list ends with its index's tail (rows without filters),
+	// and the intersection prunes up to the furthest of them. The indexes' blocks
+	// differ in size (termBlockRows, defaultBlockRows).
+	end := keep[len(keep)-1].first
 	for _, l := range lists[1:] {
 		keep = intersectRanges(keep, l)
+		end = max(end, l[len(l)-1].first)
 	}
 	// Blocks kept, counted in rows below the indexed end.
-	end := int64(indexed) * s.bodyIndex.blockRows
 	var rows int64
 	for _, r := range keep {
 		if r.first < end {
@@ -130,10 +142,36 @@ func (s *Store) searchRanges(ctx context.Context, day int64, q logIndexQuery) ([
 			rows += last - r.first + 1
 		}
 	}
-	if float64(rows) > maxCandidateShare*float64(end) || len(keep) > maxCandidateRanges {
+	if float64(rows) > maxCandidateShare*float64(end) {
 		return nil, nil
 	}
-	return keep, nil
+	return mergeRanges(keep, maxCandidateRanges), nil
+}
+
+// mergeRanges returns ranges (sorted, disjoint) with the closest neighbours merged until
+// at most n remain: small term blocks keep more ranges than a UNION ALL should have
+// branches, and reading the rows between two close ranges costs less than a full scan.
+func mergeRanges(ranges []rowRange, n int) []rowRange {
+	if len(ranges) <= n {
+		return ranges
+	}
+	// Merge every gap up to the (len-n)th smallest; an open range is last and stays so.
+	gaps := make([]int64, len(ranges)-1)
+	for i := range gaps {
+		gaps[i] = ranges[i+1].first - ranges[i].last - 1
+	}
+	sorted := slices.Clone(gaps)
+	slices.Sort(sorted)
+	limit := sorted[len(ranges)-n-1]
+	out := []rowRange{ranges[0]}
+	for i, r := range ranges[1:] {
+		if gaps[i] <= limit {
+			out[len(out)-1].last = r.last
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // intersectRanges returns the rowids in both a and b (each sorted and disjoint).

@@ -76,9 +76,10 @@ func FuzzTermNeedles(f *testing.F) {
 func TestNeedleTerms(t *testing.T) {
 	require.Nil(t, needleTerms("a1b2c3d4e5"), "one token may sit inside a longer one")
 	require.Nil(t, needleTerms("abc-x"), "the first token may end a longer one, the last is too short for a prefix")
-	require.Equal(t, []termAny{{tokenHash('w', "1000135"), tokenHash('p', "10001")}}, needleTerms("o-1000135"),
-		"the last token is whole or the start of a longer one")
-	require.Equal(t, []termAny{{tokenHash('w', "b")}, {tokenHash('w', "ccc")}}, needleTerms("a b ccc "))
+	require.Equal(t, []termAny{{{h: tokenHash('p', "100013")}}}, needleTerms("o-1000135"),
+		"the last token is whole or the start of a longer one: both have its prefix")
+	require.Nil(t, needleTerms("u-05432"), "an open last token shorter than the prefix")
+	require.Equal(t, []termAny{{{h: tokenHash('w', "b")}}, {{h: tokenHash('w', "ccc")}}}, needleTerms("a b ccc "))
 	require.Nil(t, needleTerms("x-é1234567"), "tokens with non-ASCII bytes are left to the trigrams")
 	require.Nil(t, termQuery(nil).bodyTerms(bodyNeedles{{"o-1000135", "x"}}), "an alternative without terms prunes nothing")
 	require.Len(t, termQuery(nil).attrTerm("user.id", ""), 0, "an empty value matches absent keys")
@@ -274,4 +275,52 @@ func TestNewestFirstOutOfOrder(t *testing.T) {
 		}
 		require.Equal(t, want, got, "limit %d, paging through all", limit)
 	}
+}
+
+// TestTermPrefixSeparatesNeighbours: ids that share five bytes (u-054321, u-054329) were
+// one prefix entry, so a search for one matched every block holding the other.
+func TestTermPrefixSeparatesNeighbours(t *testing.T) {
+	f := newTermFilter()
+	f.addBody("user u-054329 logged in from 10.0.0.1")
+	filter := f.bytes()
+	q := termQuery(nil).bodyTerms(bodyNeedles{{"u-054321"}})
+	require.False(t, q.mayMatch(filter))
+	require.True(t, termQuery(nil).bodyTerms(bodyNeedles{{"u-054329"}}).mayMatch(filter))
+	require.True(t, termQuery(nil).bodyTerms(bodyNeedles{{"u-05432"}}).mayMatch(filter), "too short to prune")
+}
+
+// TestTermFilterAnyKeys: keys with values the filter does not spell out are an exact
+// list, so they pass every filter on that key and no other.
+func TestTermFilterAnyKeys(t *testing.T) {
+	m := pcommon.NewMap()
+	m.PutDouble("ratio", 0.5)
+	f := newTermFilter()
+	f.addAttrs(m)
+	filter := f.bytes()
+	bloom, keys, all := splitTermFilter(filter)
+	require.False(t, all)
+	require.Len(t, keys, 8)
+	require.Equal(t, len(bloom)&(len(bloom)-1), 0, "the Bloom filter is a power of two")
+	has := func(key, value string) bool { return termQuery(nil).attrTerm(key, value).mayMatch(filter) }
+	require.True(t, has("ratio", "0.5"))
+	require.False(t, has("user.id", "u-1"))
+
+	for i := range termMaxAnyKeys + 1 {
+		m.PutDouble(fmt.Sprint("k", i), 1)
+	}
+	f = newTermFilter()
+	f.addAttrs(m)
+	filter = f.bytes()
+	_, _, all = splitTermFilter(filter)
+	require.True(t, all, "too many keys to list")
+	require.True(t, termQuery(nil).attrTerm("user.id", "u-1").mayMatch(filter))
+	require.True(t, termQuery(nil).attrTerm("user.id", "u-1").mayMatch([]byte{1, 2, 3}), "not a layout this code wrote")
+}
+
+func TestMergeRanges(t *testing.T) {
+	r := []rowRange{{0, 9}, {20, 29}, {100, 109}, {115, 119}, {500, -1}}
+	require.Equal(t, r, mergeRanges(r, 5))
+	require.Equal(t, []rowRange{{0, 9}, {20, 29}, {100, 119}, {500, -1}}, mergeRanges(r, 4))
+	require.Equal(t, []rowRange{{0, 29}, {100, 119}, {500, -1}}, mergeRanges(r, 3))
+	require.Equal(t, []rowRange{{0, -1}}, mergeRanges(r, 1))
 }
