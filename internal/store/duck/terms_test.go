@@ -324,3 +324,19 @@ func TestMergeRanges(t *testing.T) {
 	require.Equal(t, []rowRange{{0, 29}, {100, 119}, {500, -1}}, mergeRanges(r, 3))
 	require.Equal(t, []rowRange{{0, -1}}, mergeRanges(r, 1))
 }
+
+// FuzzTermFilterLayout: any stored bytes are read as a filter (or as "anything may
+// match") without a panic, and a filter this code wrote keeps its terms.
+func FuzzTermFilterLayout(f *testing.F) {
+	tf := newTermFilter()
+	tf.addBody("user u-054321 logged in")
+	f.Add(tf.bytes())
+	f.Add([]byte{})
+	f.Add([]byte{termAnyKeysAll})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q := termQuery(nil).bodyTerms(bodyNeedles{{"u-054321"}}).attrTerm("user.id", "u-1")
+		q.mayMatch(b)
+		splitTermFilter(b)
+	})
+}
