@@ -14,13 +14,12 @@ import (
 // the Go runtime, DuckDB's catalog and its ICU data read tens of MiB of the executable
 // once, and the resident-set size (RSS) keeps counting those file-backed pages until the
 // kernel needs the memory. Measured on an empty data dir (docs/operations.md): RSS
-// 77 MiB right after start, of which 64 MiB were clean pages of the executable; a
-// second later the idle server had used again only ~8 MiB of them.
+// 80 MiB 10 s after ready, of which 66 MiB were clean pages of the executable.
 //
 // releaseStartupMemory hands both back once the server is ready: the Go heap's free
-// pages (debug.FreeOSMemory) and the clean pages of read-only file mappings, which
-// madvise(MADV_DONTNEED) unmaps from this process only. Those pages stay in the page
-// cache, so code that runs again later comes back with a minor fault, not a disk read.
+// pages (debug.FreeOSMemory) and the clean pages of read-only file mappings
+// (dropCleanFilePages). Code that runs again later is mapped back on use: from the page
+// cache, or read back from disk for the executable's pages.
 
 // mapping is one entry of /proc/self/smaps.
 type mapping struct {
