@@ -273,32 +273,6 @@ func (ix *blockIndex) matching(ctx context.Context, db *sql.DB, day int64, mayMa
 	return append(keep, rowRange{blocks[len(blocks)-1].last + 1, -1}), len(blocks), nil
 }
 
-// blocksOf returns the ranges of the blocks of blockRows rows holding rowids, adjacent
-// blocks merged, for reading a page of rows by position: an IN list of rowids alone made
-// DuckDB read the columns of every row group between them (LogQL rows of 6 records spread
-// over 1M: 0.55-2.2 s on a loaded machine). Past maxCandidateRanges it returns one range
-// from the first to the last.
-func blocksOf(rowids []int64, blockRows int64) []rowRange {
-	if len(rowids) == 0 {
-		return nil
-	}
-	ids := slices.Clone(rowids)
-	slices.Sort(ids)
-	var out []rowRange
-	for _, id := range ids {
-		first := id / blockRows * blockRows
-		if n := len(out); n > 0 && first <= out[n-1].last+1 {
-			out[n-1].last = max(out[n-1].last, first+blockRows-1)
-			continue
-		}
-		out = append(out, rowRange{first, first + blockRows - 1})
-	}
-	if len(out) > maxCandidateRanges {
-		return []rowRange{{out[0].first, out[len(out)-1].last}}
-	}
-	return out
-}
-
 // maxCandidateRanges bounds the UNION ALL handed to DuckDB.
 const maxCandidateRanges = 64
 

@@ -112,12 +112,6 @@ func listHas(keys []byte, h uint64) bool {
 	return false
 }
 
-// termsHas reports whether stored filter f may hold term hash h (false means surely not).
-func termsHas(f []byte, h uint64) bool {
-	f, _, _ = splitTermFilter(f)
-	return bloomHasHash(f, h)
-}
-
 // bloomHasHash reports whether Bloom filter f may hold term hash h.
 func bloomHasHash(f []byte, h uint64) bool {
 	m := uint64(len(f)) * 8
@@ -135,7 +129,7 @@ func bloomHasHash(f []byte, h uint64) bool {
 }
 
 // bytes returns the filter halved while its fill allows, as little-endian bytes (the
-// layout termsHas reads).
+// stored layout, read back by the term-block lookups).
 func (f *termFilter) bytes() []byte {
 	b := f.bits
 	set := 0
