@@ -3,6 +3,7 @@ package otelexc
 import (
 	"context"
 	"errors"
+	"go/build"
 	"os"
 	"runtime"
 	"strings"
@@ -67,7 +68,7 @@ func toPdata(s tracetest.SpanStub, resource map[string]string) ptrace.Traces {
 		pe.SetName(e.Name)
 		pe.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
 		for _, a := range e.Attributes {
-			pe.Attributes().PutStr(string(a.Key), a.Value.Emit())
+			pe.Attributes().PutStr(string(a.Key), a.Value.String())
 		}
 	}
 	return td
@@ -130,6 +131,7 @@ func TestGoTypeNames(t *testing.T) {
 // splitQualifiedFunctionName, runtime and testing frames dropped, in_app unless in GOROOT,
 // vendor or third_party.
 func sentryGoFrames() []errtrack.Frame {
+	root := build.Default.GOROOT
 	pcs := make([]uintptr, 100)
 	n := runtime.Callers(2, pcs)
 	frames := runtime.CallersFrames(pcs[:n])
@@ -140,7 +142,7 @@ func sentryGoFrames() []errtrack.Frame {
 		if pkg != "runtime" && pkg != "testing" {
 			out = append([]errtrack.Frame{{
 				Function: fn, Module: pkg, AbsPath: f.File, Lineno: f.Line,
-				InApp: !strings.HasPrefix(f.File, runtime.GOROOT()) && !strings.Contains(pkg, "vendor") && !strings.Contains(pkg, "third_party"),
+				InApp: !strings.HasPrefix(f.File, root) && !strings.Contains(pkg, "vendor") && !strings.Contains(pkg, "third_party"),
 			}}, out...)
 		}
 		if !more {
