@@ -448,7 +448,8 @@ func (x *blockIndexer) start() {
 	}()
 }
 
-// builtBacklog is the capacity of the channels bringing the writer's filters.
+// builtBacklog is the capacity of the channels bringing the writer's filters (made by
+// newOpenBlocks).
 const builtBacklog = 16
 
 // retryAfter is how long the indexer waits for the writer's filters of full blocks before

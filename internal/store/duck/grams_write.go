@@ -89,8 +89,13 @@ type builtFilter struct {
 	filterBlock
 }
 
-func newOpenBlocks(rows int64, built chan<- builtFilter, newFilter func() rowFilter) *openBlocks {
-	return &openBlocks{rows: rows, built: built, newFilter: newFilter, days: map[int64]*openBlock{}}
+// newOpenBlocks returns the writer's side of ix: it builds the filters of the blocks the
+// writer fills and hands them to ix over a channel of builtBacklog, which the indexer
+// counts on (indexDay waits only for blocks that may still be in it).
+func newOpenBlocks(ix *blockIndex, newFilter func() rowFilter) *openBlocks {
+	built := make(chan builtFilter, builtBacklog)
+	ix.built = built
+	return &openBlocks{rows: ix.blockRows, built: built, newFilter: newFilter, days: map[int64]*openBlock{}}
 }
 
 // committed adds a committed batch's rows in day's partition, in the order they were

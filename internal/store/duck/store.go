@@ -194,13 +194,9 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 		return err
 	}
 	s.bodyIndex = newBodyIndex(s.logs, opts.blockRows)
-	built := make(chan builtFilter, 16)
-	s.bodyIndex.built = built
-	s.openBodies = newOpenBlocks(s.bodyIndex.blockRows, built, newGramRows)
+	s.openBodies = newOpenBlocks(s.bodyIndex, newGramRows)
 	s.termIndex = newTermIndex(s.logs, opts.blockRows)
-	builtTerms := make(chan builtFilter, 16)
-	s.termIndex.built = builtTerms
-	s.openTerms = newOpenBlocks(s.termIndex.blockRows, builtTerms, newTermRows)
+	s.openTerms = newOpenBlocks(s.termIndex, newTermRows)
 	s.traceIndex = newTraceIndex(s.spans, opts.blockRows)
 	s.logs.guard, s.spans.guard = s.guard, s.guard
 	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex, s.termIndex, s.traceIndex)

@@ -38,7 +38,7 @@ func BenchmarkWriteLogsTermFilters(b *testing.B) {
 			s, _ := openBench(b)
 			s.indexer.stop()
 			if !tc.terms {
-				s.openTerms = newOpenBlocks(s.termIndex.blockRows, make(chan builtFilter), func() rowFilter { return noRows{} })
+				s.openTerms = newOpenBlocks(s.termIndex, func() rowFilter { return noRows{} })
 			}
 			ctx := context.Background()
 			var cpu time.Duration
