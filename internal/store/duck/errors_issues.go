@@ -1,0 +1,322 @@
+package duck
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/loupe-dev/loupe/internal/errtrack"
+)
+
+// The issue rows of the error store (error_issues, with error_issue_users and
+// error_releases; schema in errors.go): applying a batch of new events to them inside
+// WriteEvents' transaction, reading them back, and status changes.
+
+// updateIssues applies new events to their issues (errtrack.ApplyEvent), in time order,
+// and writes the issue rows, distinct users and release first-seen times.
+func updateIssues(ctx context.Context, tx sqlRunner, fresh []storedEvent) error {
+	ids := make([]string, 0, len(fresh))
+	for _, se := range fresh {
+		ids = append(ids, se.ev.GroupID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	existed, err := loadIssues(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	issues := maps.Clone(existed)
+	if err := insertReleases(ctx, tx, fresh); err != nil {
+		return err
+	}
+	newUsers, err := insertUsers(ctx, tx, fresh)
+	if err != nil {
+		return err
+	}
+	releases := func(scope string) errtrack.ReleaseInfo {
+		return func(release string) (time.Time, bool) {
+			var ns int64
+			err := tx.QueryRowContext(ctx, "SELECT first_seen_ns FROM error_releases WHERE scope = ? AND release = ?",
+				scope, release).Scan(&ns)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(0, ns).UTC(), true
+		}
+	}
+	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].ev.Timestamp.Before(fresh[j].ev.Timestamp) })
+	for _, se := range fresh {
+		is := issues[se.ev.GroupID]
+		is, _ = errtrack.ApplyEvent(is, se.ev, releases(releaseScope(se.ev)))
+		issues[se.ev.GroupID] = is
+	}
+	out := make([]errtrack.Issue, 0, len(issues))
+	for _, id := range ids {
+		is := issues[id]
+		is.Users += newUsers[id]
+		out = append(out, is)
+	}
+	return upsertIssues(ctx, tx, out, existed)
+}
+
+func releaseScope(ev *errtrack.Event) string {
+	if ev.Project != "" {
+		return "project:" + ev.Project
+	}
+	return "service:" + ev.Service
+}
+
+func insertReleases(ctx context.Context, tx sqlRunner, fresh []storedEvent) error {
+	first := map[[2]string]int64{}
+	for _, se := range fresh {
+		if se.ev.Release == "" {
+			continue
+		}
+		k := [2]string{releaseScope(se.ev), se.ev.Release}
+		ns := se.ev.Timestamp.UnixNano()
+		if old, ok := first[k]; !ok || ns < old {
+			first[k] = ns
+		}
+	}
+	if len(first) == 0 {
+		return nil
+	}
+	var args []any
+	n := 0
+	for k, ns := range first {
+		args = append(args, k[0], k[1], ns)
+		n++
+	}
+	const row = "(?, ?, ?)"
+	_, err := tx.ExecContext(ctx, "INSERT INTO error_releases VALUES "+strings.Repeat(row+", ", n-1)+row+`
+ON CONFLICT (scope, release) DO UPDATE SET first_seen_ns = least(error_releases.first_seen_ns, excluded.first_seen_ns)`, args...)
+	if err != nil {
+		return fmt.Errorf("record releases: %w", err)
+	}
+	return nil
+}
+
+// insertUsers records (issue, user) pairs and returns, per issue, how many were new.
+func insertUsers(ctx context.Context, tx sqlRunner, fresh []storedEvent) (map[string]int64, error) {
+	pairs := map[[2]string]bool{}
+	for _, se := range fresh {
+		if se.userKey != "" {
+			pairs[[2]string{se.ev.GroupID, se.userKey}] = true
+		}
+	}
+	out := map[string]int64{}
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	list := make([][2]string, 0, len(pairs))
+	for p := range pairs {
+		list = append(list, p)
+	}
+	for chunk := range slices.Chunk(list, errorsChunk) {
+		args := make([]any, 0, 2*len(chunk))
+		for _, p := range chunk {
+			args = append(args, p[0], p[1])
+		}
+		rows, err := tx.QueryContext(ctx, "INSERT INTO error_issue_users VALUES "+
+			strings.Repeat("(?, ?), ", len(chunk)-1)+"(?, ?) ON CONFLICT DO NOTHING RETURNING issue_id", args...)
+		if err != nil {
+			return nil, fmt.Errorf("record users: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("record users: %w", err)
+			}
+			out[id]++
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("record users: %w", err)
+		}
+	}
+	return out, nil
+}
+
+const issueColumns = `issue_id, grouping_version, fingerprint, title, culprit, type, level, project, service,
+	status, resolved_in_release, ignore_until_ns, ignore_count, first_seen_ns, last_seen_ns, events, users,
+	first_release, last_release, releases, environments, last_event_id`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanIssue(r scanner) (errtrack.Issue, error) {
+	var (
+		is                               errtrack.Issue
+		ignoreUntil, firstSeen, lastSeen int64
+		releasesJSON, environmentsJSON   string
+	)
+	err := r.Scan(&is.ID, &is.GroupingVersion, &is.Fingerprint, &is.Title, &is.Culprit, &is.Type, &is.Level,
+		&is.Project, &is.Service, &is.Status, &is.ResolvedInRelease, &ignoreUntil, &is.IgnoreCount,
+		&firstSeen, &lastSeen, &is.Events, &is.Users, &is.FirstRelease, &is.LastRelease,
+		&releasesJSON, &environmentsJSON, &is.LastEventID)
+	if err != nil {
+		return is, err
+	}
+	if ignoreUntil != 0 {
+		is.IgnoreUntil = time.Unix(0, ignoreUntil).UTC()
+	}
+	is.FirstSeen, is.LastSeen = time.Unix(0, firstSeen).UTC(), time.Unix(0, lastSeen).UTC()
+	if err := json.Unmarshal([]byte(releasesJSON), &is.Releases); err != nil {
+		return is, fmt.Errorf("decode releases: %w", err)
+	}
+	if err := json.Unmarshal([]byte(environmentsJSON), &is.Environments); err != nil {
+		return is, fmt.Errorf("decode environments: %w", err)
+	}
+	if is.Releases == nil {
+		is.Releases = []string{}
+	}
+	if is.Environments == nil {
+		is.Environments = []string{}
+	}
+	return is, nil
+}
+
+func loadIssues(ctx context.Context, tx sqlRunner, ids []string) (map[string]errtrack.Issue, error) {
+	out := make(map[string]errtrack.Issue, len(ids))
+	for chunk := range slices.Chunk(ids, errorsChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+issueColumns+" FROM error_issues WHERE issue_id IN ("+
+			strings.Repeat("?, ", len(chunk)-1)+"?)", args...)
+		if err != nil {
+			return nil, fmt.Errorf("load issues: %w", err)
+		}
+		for rows.Next() {
+			is, err := scanIssue(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("load issues: %w", err)
+			}
+			out[is.ID] = is
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("load issues: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// upsertIssues writes issues: an UPDATE of the existing ones (existed) and an INSERT of
+// the new ones, each one statement per chunk.
+func upsertIssues(ctx context.Context, tx sqlRunner, issues []errtrack.Issue, existed map[string]errtrack.Issue) error {
+	var olds, news []errtrack.Issue
+	for _, is := range issues {
+		if _, ok := existed[is.ID]; ok {
+			olds = append(olds, is)
+		} else {
+			news = append(news, is)
+		}
+	}
+	for chunk := range slices.Chunk(news, errorsChunk) {
+		const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		args := make([]any, 0, 22*len(chunk))
+		for _, is := range chunk {
+			rel, env := jsonList(is.Releases), jsonList(is.Environments)
+			args = append(args, is.ID, is.GroupingVersion, is.Fingerprint, is.Title, is.Culprit, is.Type, is.Level,
+				is.Project, is.Service, is.Status, is.ResolvedInRelease, unixNanoOrZero(is.IgnoreUntil), is.IgnoreCount,
+				is.FirstSeen.UnixNano(), is.LastSeen.UnixNano(), is.Events, is.Users, is.FirstRelease, is.LastRelease,
+				rel, env, is.LastEventID)
+		}
+		query := "INSERT INTO error_issues VALUES " + strings.Repeat(row+", ", len(chunk)-1) + row
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+			return fmt.Errorf("insert issues %s...: %w", chunk[0].ID, err)
+		}
+	}
+	for chunk := range slices.Chunk(olds, errorsChunk) {
+		// The columns an event can change (title, culprit, type, project and service stay
+		// as the first event set them).
+		const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		args := make([]any, 0, 15*len(chunk))
+		for _, is := range chunk {
+			args = append(args, is.ID, is.Level, is.Status, is.ResolvedInRelease, unixNanoOrZero(is.IgnoreUntil),
+				is.IgnoreCount, is.FirstSeen.UnixNano(), is.LastSeen.UnixNano(), is.Events, is.Users,
+				is.FirstRelease, is.LastRelease, jsonList(is.Releases), jsonList(is.Environments), is.LastEventID)
+		}
+		query := `UPDATE error_issues SET level = v.level, status = v.status, resolved_in_release = v.rir,
+	ignore_until_ns = v.iu, ignore_count = v.ic, first_seen_ns = v.fs, last_seen_ns = v.ls, events = v.ev,
+	users = v.us, first_release = v.fr, last_release = v.lr, releases = v.rel, environments = v.env,
+	last_event_id = v.le
+FROM (VALUES ` + strings.Repeat(row+", ", len(chunk)-1) + row + `) AS v(id, level, status, rir, iu, ic, fs, ls, ev, us, fr, lr, rel, env, le)
+WHERE error_issues.issue_id = v.id`
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+			return fmt.Errorf("update issues %s...: %w", chunk[0].ID, err)
+		}
+	}
+	return nil
+}
+
+func unixNanoOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// jsonList encodes a list of strings as a JSON array ("[]" for none).
+func jsonList(l []string) string {
+	b, _ := json.Marshal(nonNilList(l)) // strings always encode
+	return string(b)
+}
+
+// jsonElement is how v appears as an element of a jsonList: contains(column, it) is an
+// exact match, as every quote inside v is escaped.
+func jsonElement(v string) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func nonNilList(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// SetStatus changes an issue's status. See errtrack.Store.
+func (s *Store) SetStatus(ctx context.Context, id string, change errtrack.StatusChange) (errtrack.Issue, error) {
+	if err := change.Validate(); err != nil {
+		return errtrack.Issue{}, err
+	}
+	s.errorsMu.Lock()
+	defer s.errorsMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return errtrack.Issue{}, fmt.Errorf("set status: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	issues, err := loadIssues(ctx, tx, []string{id})
+	if err != nil {
+		return errtrack.Issue{}, err
+	}
+	is, ok := issues[id]
+	if !ok {
+		return errtrack.Issue{}, fmt.Errorf("issue %s: %w", id, errtrack.ErrNotFound)
+	}
+	if is, err = errtrack.ApplyStatus(is, change); err != nil {
+		return errtrack.Issue{}, err
+	}
+	var ignoreUntil int64
+	if !is.IgnoreUntil.IsZero() {
+		ignoreUntil = is.IgnoreUntil.UnixNano()
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE error_issues SET status = ?, resolved_in_release = ?, ignore_until_ns = ?,
+		ignore_count = ? WHERE issue_id = ?`, is.Status, is.ResolvedInRelease, ignoreUntil, is.IgnoreCount, id)
+	if err != nil {
+		return errtrack.Issue{}, fmt.Errorf("set status of %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return errtrack.Issue{}, fmt.Errorf("set status: commit: %w", err)
+	}
+	return is, nil
+}
