@@ -40,8 +40,8 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(nodeSpanItem))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		_, _ = DecodeEvent(payload, testMeta)
-		_, _, _ = DecodeTransaction(payload, testMeta)
-		_, _, _ = DecodeSpans(payload, testMeta)
+		_, _ = DecodeTransaction(payload, testMeta)
+		_, _ = DecodeSpans(payload, testMeta)
 		if c, err := DecodeCheckIn(payload); err == nil {
 			_, _ = c.toRun(Project{ID: "1", Name: "api"}, testMeta.Received)
 		}

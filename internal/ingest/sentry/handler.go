@@ -263,10 +263,12 @@ type decoded struct {
 	traces   []ptrace.Traces
 	traceOf  map[string]int // transaction and span items behind traces
 	runs     []runs.Run
-	spans    int
-	counted  int            // items that count against the rate limit
 	accepted map[string]int // items accepted and not kept, by type
 }
+
+// counted is how many items count against the rate limit: events, transactions and span
+// items (one trace each), check-ins.
+func (d *decoded) counted() int { return len(d.events) + len(d.traces) + len(d.runs) }
 
 func (h *Handler) ingest(ctx context.Context, project Project, env *Envelope) result {
 	now := h.now()
@@ -277,7 +279,7 @@ func (h *Handler) ingest(ctx context.Context, project Project, env *Envelope) re
 			return result{status: http.StatusBadRequest, detail: fmt.Sprintf("item %d (%s): %v", i, it.Type, err)}
 		}
 	}
-	if wait, ok := h.limiter.take(project, d.counted, now); !ok {
+	if wait, ok := h.limiter.take(project, d.counted(), now); !ok {
 		for _, it := range env.Items {
 			h.items.WithLabelValues(project.ID, itemTypeLabel(it.Type), "rate_limited").Inc()
 		}
@@ -312,25 +314,17 @@ func (d *decoded) add(it Item, meta eventMeta, project Project) error {
 			return err
 		}
 		d.events = append(d.events, ev)
-		d.counted++
-	case "transaction":
-		td, n, err := DecodeTransaction(it.Payload, meta)
+	case "transaction", "span":
+		decode := DecodeTransaction
+		if it.Type == "span" {
+			decode = DecodeSpans
+		}
+		td, err := decode(it.Payload, meta)
 		if err != nil {
 			return err
 		}
 		d.traces = append(d.traces, td)
 		d.traceOf[it.Type]++
-		d.spans += n
-		d.counted++
-	case "span":
-		td, n, err := DecodeSpans(it.Payload, meta)
-		if err != nil {
-			return err
-		}
-		d.traces = append(d.traces, td)
-		d.traceOf[it.Type]++
-		d.spans += n
-		d.counted++
 	case "check_in":
 		c, err := DecodeCheckIn(it.Payload)
 		if err != nil {
@@ -341,7 +335,6 @@ func (d *decoded) add(it Item, meta eventMeta, project Project) error {
 			return err
 		}
 		d.runs = append(d.runs, run)
-		d.counted++
 	case "session", "sessions", "client_report", "attachment", "user_report", "feedback",
 		"profile", "profile_chunk", "replay_event", "replay_recording", "replay_video",
 		"statsd", "metric_meta", "otel_span", "log", "otel_log", "raw_security", "nel":

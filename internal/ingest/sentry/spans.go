@@ -14,22 +14,16 @@ var errNoSpans = errors.New(`span item has no span with a trace_id (32 hex digit
 // application/vnd.sentry.items.span.v2+json) with attributes as {"key": {"value": v,
 // "type": t}}; version 1 is one span object as in a transaction's "spans". Spans without
 // valid ids or start are skipped; an item with none is an error.
-func DecodeSpans(payload []byte, meta eventMeta) (ptrace.Traces, int, error) {
+func DecodeSpans(payload []byte, meta eventMeta) (ptrace.Traces, error) {
 	m, err := decodeObject(payload)
 	if err != nil {
-		return ptrace.Traces{}, 0, err
+		return ptrace.Traces{}, err
 	}
 	list := arr(m["items"])
 	if list == nil {
 		list = []any{m}
 	}
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	res := rs.Resource().Attributes()
-	res.PutStr("service.name", meta.Service)
-	res.PutStr("sentry.project", meta.Project)
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName(ScopeName)
+	td, res, spans := newTraces(meta)
 	n := 0
 	for _, e := range list {
 		if n >= maxSpansPerTransaction {
@@ -52,7 +46,7 @@ func DecodeSpans(payload []byte, meta eventMeta) (ptrace.Traces, int, error) {
 		if attrs == nil {
 			attrs = obj(s["data"])
 		}
-		sp := ss.Spans().AppendEmpty()
+		sp := spans.AppendEmpty()
 		fillSpan(sp, traceID, spanID, hexID(s["parent_span_id"], 16), start, end)
 		op := str(attrs["sentry.op"], maxShortBytes)
 		if op == "" {
@@ -78,13 +72,13 @@ func DecodeSpans(payload []byte, meta eventMeta) (ptrace.Traces, int, error) {
 				}
 			}
 		}
-		putAttrs(sp.Attributes(), "", attrs)
+		putAttrs(sp.Attributes(), attrs)
 		n++
 	}
 	if n == 0 {
-		return ptrace.Traces{}, 0, errNoSpans
+		return ptrace.Traces{}, errNoSpans
 	}
-	return td, n, nil
+	return td, nil
 }
 
 // spanAttributes reads version 2 attributes, {"key": {"value": v, "type": t}}, as plain

@@ -17,9 +17,9 @@ const nodeSpanItem = `{"version":2,"items":[
   "attributes":{"sentry.op":{"value":"http.server","type":"string"},"sentry.sample_rate":{"value":1,"type":"integer"},"device.archs":{"value":["x64"],"type":"array"}}}]}`
 
 func TestDecodeSpansV2(t *testing.T) {
-	td, n, err := DecodeSpans([]byte(nodeSpanItem), testMeta)
+	td, err := DecodeSpans([]byte(nodeSpanItem), testMeta)
 	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	require.Equal(t, 2, td.SpanCount())
 	rs := td.ResourceSpans().At(0)
 	v, _ := rs.Resource().Attributes().Get("service.version")
 	require.Equal(t, "shop@3.0.0", v.Str())
@@ -37,10 +37,10 @@ func TestDecodeSpansV2(t *testing.T) {
 	require.Equal(t, `["x64"]`, archs.Str())
 
 	// Version 1: one span object.
-	_, n, err = DecodeSpans([]byte(`{"span_id":"1111111111111111","trace_id":"90818a02ca07461380d7b3f1e3e08724","start_timestamp":1,"timestamp":2,"op":"task"}`), testMeta)
+	td, err = DecodeSpans([]byte(`{"span_id":"1111111111111111","trace_id":"90818a02ca07461380d7b3f1e3e08724","start_timestamp":1,"timestamp":2,"op":"task"}`), testMeta)
 	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	require.Equal(t, 1, td.SpanCount())
 
-	_, _, err = DecodeSpans([]byte(`{"version":2,"items":[{"name":"no ids"}]}`), testMeta)
+	_, err = DecodeSpans([]byte(`{"version":2,"items":[{"name":"no ids"}]}`), testMeta)
 	require.ErrorIs(t, err, errNoSpans)
 }

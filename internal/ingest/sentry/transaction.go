@@ -29,20 +29,20 @@ var errNoTrace = errors.New("transaction has no contexts.trace with a trace_id (
 // and one span per entry of "spans". The resource names the project as service.name, with
 // the release and environment. Spans without a valid span id or start time are skipped;
 // a transaction without a trace context is an error.
-func DecodeTransaction(payload []byte, meta eventMeta) (ptrace.Traces, int, error) {
+func DecodeTransaction(payload []byte, meta eventMeta) (ptrace.Traces, error) {
 	m, err := decodeObject(payload)
 	if err != nil {
-		return ptrace.Traces{}, 0, err
+		return ptrace.Traces{}, err
 	}
 	return mapTransaction(m, meta)
 }
 
-func mapTransaction(m map[string]any, meta eventMeta) (ptrace.Traces, int, error) {
+func mapTransaction(m map[string]any, meta eventMeta) (ptrace.Traces, error) {
 	trace := obj(obj(m["contexts"])["trace"])
 	traceID := hexID(trace["trace_id"], 32)
 	rootID := hexID(trace["span_id"], 16)
 	if traceID == "" || rootID == "" {
-		return ptrace.Traces{}, 0, errNoTrace
+		return ptrace.Traces{}, errNoTrace
 	}
 	end, ok := timestamp(m["timestamp"])
 	if !ok {
@@ -53,11 +53,7 @@ func mapTransaction(m map[string]any, meta eventMeta) (ptrace.Traces, int, error
 		start = end
 	}
 
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	res := rs.Resource().Attributes()
-	res.PutStr("service.name", meta.Service)
-	res.PutStr("sentry.project", meta.Project)
+	td, res, spans := newTraces(meta)
 	for key, attr := range map[string]string{"release": "service.version", "environment": "deployment.environment.name", "server_name": "host.name", "platform": "telemetry.sdk.language"} {
 		if v := str(m[key], maxShortBytes); v != "" {
 			res.PutStr(attr, v)
@@ -71,10 +67,8 @@ func mapTransaction(m map[string]any, meta eventMeta) (ptrace.Traces, int, error
 			res.PutStr("telemetry.sdk.version", v)
 		}
 	}
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName(ScopeName)
 
-	root := ss.Spans().AppendEmpty()
+	root := spans.AppendEmpty()
 	fillSpan(root, traceID, rootID, hexID(trace["parent_span_id"], 16), start, end)
 	name := str(m["transaction"], maxShortBytes)
 	if name == "" {
@@ -88,8 +82,8 @@ func mapTransaction(m map[string]any, meta eventMeta) (ptrace.Traces, int, error
 	if src := obj(m["transaction_info"]); src != nil {
 		putAttr(attrs, "sentry.transaction.source", src["source"])
 	}
-	putAttrs(attrs, "", stringMapAny(m["tags"]))
-	putAttrs(attrs, "", obj(trace["data"]))
+	putAttrs(attrs, stringMapAny(m["tags"]))
+	putAttrs(attrs, obj(trace["data"]))
 
 	n := 1
 	for _, e := range arr(m["spans"]) {
@@ -114,7 +108,7 @@ func mapTransaction(m map[string]any, meta eventMeta) (ptrace.Traces, int, error
 		if parent == "" {
 			parent = rootID
 		}
-		sp := ss.Spans().AppendEmpty()
+		sp := spans.AppendEmpty()
 		fillSpan(sp, tid, spanID, parent, st, et)
 		op := str(s["op"], maxShortBytes)
 		desc := str(s["description"], maxShortBytes)
@@ -128,11 +122,24 @@ func mapTransaction(m map[string]any, meta eventMeta) (ptrace.Traces, int, error
 		}
 		setKindStatus(sp, op, str(s["status"], 64))
 		putAttr(sp.Attributes(), "sentry.op", s["op"])
-		putAttrs(sp.Attributes(), "", stringMapAny(s["tags"]))
-		putAttrs(sp.Attributes(), "", obj(s["data"]))
+		putAttrs(sp.Attributes(), stringMapAny(s["tags"]))
+		putAttrs(sp.Attributes(), obj(s["data"]))
 		n++
 	}
-	return td, n, nil
+	return td, nil
+}
+
+// newTraces starts the spans of one item: a resource naming the project (service.name is
+// its name, sentry.project its id) and the ScopeName scope, whose spans are returned.
+func newTraces(meta eventMeta) (ptrace.Traces, pcommon.Map, ptrace.SpanSlice) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	res := rs.Resource().Attributes()
+	res.PutStr("service.name", meta.Service)
+	res.PutStr("sentry.project", meta.Project)
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName(ScopeName)
+	return td, res, ss.Spans()
 }
 
 func fillSpan(sp ptrace.Span, traceID, spanID, parentID string, start, end time.Time) {
@@ -188,12 +195,12 @@ func stringMapAny(v any) map[string]any {
 	return out
 }
 
-func putAttrs(attrs pcommon.Map, prefix string, m map[string]any) {
+func putAttrs(attrs pcommon.Map, m map[string]any) {
 	for k, v := range m {
 		if attrs.Len() >= maxSpanAttributes {
 			return
 		}
-		putAttr(attrs, prefix+clipUTF8(k, maxShortBytes), v)
+		putAttr(attrs, clipUTF8(k, maxShortBytes), v)
 	}
 }
 
