@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -252,20 +253,14 @@ func mergeNewest(a, b []logCursor, limit int) []logCursor {
 // It returns false when iteration must stop (error or consumer break).
 func (s *Store) scanLogs(ctx context.Context, table string, page []logCursor, yield func(store.LogRecord, error) bool) bool {
 	// The positions come from the database, not from input, so they are inlined as
-	// constants. The ts and rowid ranges let DuckDB skip row groups by their min/max
-	// (rows arrive roughly in time order); the IN list then picks the rows.
-	minTs, maxTs := page[len(page)-1].ts, page[0].ts
-	minSeq, maxSeq := page[0].seq, page[0].seq
-	var in strings.Builder
+	// constants. The ts range too lets DuckDB skip row groups by their min/max (rows
+	// arrive roughly in time order).
+	seqs := make([]int64, len(page))
 	for i, c := range page {
-		if i > 0 {
-			in.WriteByte(',')
-		}
-		in.WriteString(strconv.FormatInt(c.seq, 10))
-		minSeq, maxSeq = min(minSeq, c.seq), max(maxSeq, c.seq)
+		seqs[i] = c.seq
 	}
-	query := fmt.Sprintf("SELECT %s FROM %s l%s WHERE ts BETWEEN %d AND %d AND l.rowid BETWEEN %d AND %d AND l.rowid IN (%s) ORDER BY ts DESC, l.rowid DESC",
-		logColumns, table, logResourceJoin, minTs, maxTs, minSeq, maxSeq, in.String())
+	query := fmt.Sprintf("SELECT %s FROM %s l%s WHERE ts BETWEEN %d AND %d AND %s ORDER BY ts DESC, l.rowid DESC",
+		logColumns, table, logResourceJoin, page[len(page)-1].ts, page[0].ts, rowidsCond("l.rowid", seqs))
 	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
 		yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err))
@@ -287,6 +282,23 @@ func (s *Store) scanLogs(ctx context.Context, table string, page []logCursor, yi
 		return false
 	}
 	return true
+}
+
+// rowidsCond returns the condition on column col (a rowid) that picks rows ids (numbers
+// from the database, safe to inline): an IN list inside the range of ids, which lets
+// DuckDB skip the row groups outside it and read only the vectors holding the rows (53
+// rows spread over 10M: 24 ms, against 225-300 ms through a UNION ALL of their blocks;
+// the IN list alone read every row group in between).
+func rowidsCond(col string, ids []int64) string {
+	var in strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteString(strconv.FormatInt(id, 10))
+	}
+	return col + " BETWEEN " + strconv.FormatInt(slices.Min(ids), 10) + " AND " + strconv.FormatInt(slices.Max(ids), 10) +
+		" AND " + col + " IN (" + in.String() + ")"
 }
 
 func scanLogRow(rows *sql.Rows) (store.LogRecord, error) {
