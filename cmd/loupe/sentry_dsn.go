@@ -1,10 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +14,8 @@ import (
 
 func newSentryDSNCmd() *cobra.Command {
 	var configPath, dataDir, baseURL string
-	// keysPath is the keys file of the configuration (and --data-dir), as `loupe serve`
-	// reads it, and the configured projects.
+	// keys returns the keys file of the configuration (and --data-dir), as `loupe serve`
+	// reads it ("" for none), and the configuration.
 	keys := func(cmd *cobra.Command) (string, config.Config, error) {
 		cfg, err := loadConfig(configPath)
 		if err != nil {
@@ -24,11 +24,7 @@ func newSentryDSNCmd() *cobra.Command {
 		if cmd.Flags().Changed("data-dir") {
 			cfg.DataDir = dataDir
 		}
-		path := cfg.Sentry.KeysFile
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(cfg.DataDir, path)
-		}
-		return path, cfg, nil
+		return cfg.Sentry.KeysPath(cfg.DataDir), cfg, nil
 	}
 	base := func(cfg config.Config) string {
 		if baseURL != "" {
@@ -70,6 +66,9 @@ configuration file under sentry.projects. See docs/errors.md.`,
 			if err := cfg.Sentry.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration:\n%w", err)
 			}
+			if path == "" {
+				return errors.New("sentry.keys_file is empty, so there is no keys file to add a key to: set it, or list the key under sentry.projects")
+			}
 			p, err := sentry.CreateKey(path, cfg.Sentry.Projects, name)
 			if err != nil {
 				return err
@@ -91,9 +90,11 @@ configuration file under sentry.projects. See docs/errors.md.`,
 			if err != nil {
 				return err
 			}
-			file, err := sentry.ReadKeysFile(path)
-			if err != nil {
-				return err
+			var file []sentry.Project
+			if path != "" {
+				if file, err = sentry.ReadKeysFile(path); err != nil {
+					return err
+				}
 			}
 			for _, p := range append(cfg.Sentry.Projects, file...) {
 				for _, k := range p.Keys {

@@ -3,28 +3,17 @@ package server
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 
 	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/store/duck"
 )
 
-// sentryKeysPath is the keys file of `loupe sentry-dsn create`, relative to the data
-// directory unless absolute.
-func sentryKeysPath(dataDir, keysFile string) string {
-	if keysFile == "" || filepath.IsAbs(keysFile) {
-		return keysFile
-	}
-	return filepath.Join(dataDir, keysFile)
-}
-
 // withSentry serves the Sentry ingest paths (/api/<project>/envelope/ and /store/) in front
 // of next: transactions go through the pipeline as spans, check-ins become runs, and
-// events go to rec (nil until the error store is wired: they are then counted and
-// dropped).
+// events go to rec.
 func (s *Server) withSentry(next http.Handler, events *duck.Store, pipe *pipeline.Pipeline, rec sentry.EventRecorder) (http.Handler, error) {
-	projects, err := sentry.NewProjects(s.cfg.Sentry, sentryKeysPath(s.cfg.DataDir, s.cfg.Sentry.KeysFile))
+	projects, err := sentry.NewProjects(s.cfg.Sentry, s.cfg.Sentry.KeysPath(s.cfg.DataDir))
 	if err != nil {
 		return nil, fmt.Errorf("sentry projects: %w", err)
 	}

@@ -46,6 +46,15 @@ type Project struct {
 // limit.
 func Default() Config { return Config{KeysFile: "sentry-keys.json"} }
 
+// KeysPath is the path of the keys file: KeysFile, relative to dataDir unless absolute;
+// "" when KeysFile is "" (no keys file).
+func (c Config) KeysPath(dataDir string) string {
+	if c.KeysFile == "" || filepath.IsAbs(c.KeysFile) {
+		return c.KeysFile
+	}
+	return filepath.Join(dataDir, c.KeysFile)
+}
+
 // Validate reports every invalid field, naming it.
 func (c Config) Validate() error {
 	var errs []error
@@ -235,12 +244,11 @@ type Projects struct {
 	fileMod   time.Time
 	fileSize  int64
 	lastCheck time.Time
-	now       func() time.Time
 }
 
 // NewProjects returns the projects of cfg, reading the keys file at keysPath ("" for none).
 func NewProjects(cfg Config, keysPath string) (*Projects, error) {
-	p := &Projects{configured: cfg.Projects, path: keysPath, defRate: cfg.EventsPerSecond, defBurst: cfg.Burst, now: time.Now}
+	p := &Projects{configured: cfg.Projects, path: keysPath, defRate: cfg.EventsPerSecond, defBurst: cfg.Burst}
 	if err := p.reload(); err != nil {
 		return nil, err
 	}
@@ -260,24 +268,18 @@ func (p *Projects) reload() error {
 	}
 	byKey := map[string]Project{}
 	for _, pr := range slices.Concat(p.configured, file) {
-		if pr.EventsPerSecond == 0 {
-			pr.EventsPerSecond = p.defRate
-		}
-		if pr.Burst == 0 {
-			pr.Burst = p.defBurst
-		}
 		// A project of the file with the name of a configured one shares its id (CreateKey
 		// does so); its limits are the configured project's.
 		if c := slices.IndexFunc(p.configured, func(c Project) bool { return c.ID == pr.ID }); c >= 0 {
 			keys := pr.Keys
 			pr = p.configured[c]
 			pr.Keys = keys
-			if pr.EventsPerSecond == 0 {
-				pr.EventsPerSecond = p.defRate
-			}
-			if pr.Burst == 0 {
-				pr.Burst = p.defBurst
-			}
+		}
+		if pr.EventsPerSecond == 0 {
+			pr.EventsPerSecond = p.defRate
+		}
+		if pr.Burst == 0 {
+			pr.Burst = p.defBurst
 		}
 		for _, k := range pr.Keys {
 			if _, dup := byKey[k]; !dup {
@@ -296,10 +298,11 @@ func (p *Projects) Lookup(key string) (Project, bool) {
 	if pr, ok := p.byKey[key]; ok {
 		return pr, true
 	}
-	if p.path == "" || p.now().Sub(p.lastCheck) < time.Second {
+	now := time.Now()
+	if p.path == "" || now.Sub(p.lastCheck) < time.Second {
 		return Project{}, false
 	}
-	p.lastCheck = p.now()
+	p.lastCheck = now
 	st, err := os.Stat(p.path)
 	if err != nil || st.ModTime().Equal(p.fileMod) && st.Size() == p.fileSize {
 		return Project{}, false
