@@ -89,33 +89,3 @@ func scanField(b []byte, pos int) (next, child int, ok bool) {
 	}
 	return 0, 0, false // groups are not used by OTLP
 }
-
-// jsonTooDeep reports whether the JSON text b nests objects and arrays deeper than
-// maxDepth. Brackets inside strings do not count. Malformed input reports false.
-func jsonTooDeep(b []byte, maxDepth int) bool {
-	depth := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > maxDepth {
-				return true
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return false
-}

@@ -80,12 +80,6 @@ func TestProtoTooDeep(t *testing.T) {
 	require.False(t, protoTooDeep(valid[:len(valid)-3], 16), "malformed is left to the decoder")
 }
 
-func TestJSONTooDeep(t *testing.T) {
-	require.False(t, jsonTooDeep([]byte(`{"a":[1,{"b":"[[[[[[["}]}`), 3))
-	require.True(t, jsonTooDeep([]byte(`[[[[`), 3))
-	require.False(t, jsonTooDeep([]byte(`{"a":"\"[[[[[["}`), 1))
-}
-
 // protoTooDeepFull is protoTooDeep without the shortcut for fields too short to reach the
 // limit: it walks every field. The two must agree on every input.
 func protoTooDeepFull(b []byte, maxDepth int) bool {

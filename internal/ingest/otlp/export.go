@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/loupe-dev/loupe/internal/ingest/jsondepth"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -122,7 +123,7 @@ func partial(err error) (*store.PartialError, bool) {
 
 func decode(m otlpMessage, body []byte, enc encoding) error {
 	if enc == encJSON {
-		if jsonTooDeep(body, maxNesting) {
+		if jsondepth.Exceeds(body, maxNesting) {
 			return &decodeError{msg: fmt.Sprintf("decode json: objects and arrays nested deeper than %d levels", maxNesting)}
 		}
 		if err := m.UnmarshalJSON(body); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/loupe-dev/loupe/internal/ingest/jsondepth"
 )
 
 // Bounds on what one event may carry. SDKs trim their events too (the Python SDK cuts
@@ -36,7 +38,7 @@ var errTooDeep = fmt.Errorf("JSON nested deeper than %d levels", maxJSONDepth)
 // an object and nesting deeper than maxJSONDepth (checked first, by a scan that does not
 // recurse, so that a deeply nested body costs no more than its length).
 func decodeObject(b []byte) (map[string]any, error) {
-	if jsonTooDeep(b, maxJSONDepth) {
+	if jsondepth.Exceeds(b, maxJSONDepth) {
 		return nil, errTooDeep
 	}
 	var v any
@@ -52,39 +54,6 @@ func decodeObject(b []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("want a JSON object, found %s", jsonKind(v))
 	}
 	return m, nil
-}
-
-// jsonTooDeep reports whether b opens more than max arrays or objects inside each other.
-// Brackets inside strings do not count. Malformed JSON reports false: the decoder then
-// names the problem.
-func jsonTooDeep(b []byte, max int) bool {
-	depth := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			depth++
-			if depth > max {
-				return true
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return false
 }
 
 func jsonKind(v any) string {
