@@ -40,7 +40,6 @@ type Tap struct {
 	logs   store.LogWriter
 	spans  store.SpanWriter
 	logger *slog.Logger
-	now    func() time.Time
 
 	rejected *prometheus.CounterVec
 	recorded *prometheus.CounterVec
@@ -58,7 +57,7 @@ func NewTap(rec Recorder, logs store.LogWriter, spans store.SpanWriter, logger *
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Tap{
-		rec: rec, logs: logs, spans: spans, logger: logger, now: time.Now,
+		rec: rec, logs: logs, spans: spans, logger: logger,
 		rejected: selfmetrics.Register(reg, logger, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loupe_errors_otel_rejected_total",
 			Help: "OpenTelemetry exceptions (span events, log records) that could not be turned into error events; their spans and logs were stored as usual.",
@@ -72,7 +71,7 @@ func NewTap(rec Recorder, logs store.LogWriter, spans store.SpanWriter, logger *
 
 // WriteLogs records the exceptions in ld, then writes ld. See store.LogWriter.
 func (t *Tap) WriteLogs(ctx context.Context, ld plog.Logs) error {
-	events, failures := FromLogs(ld, t.now().UTC())
+	events, failures := FromLogs(ld, time.Now().UTC())
 	if err := t.record(ctx, events, failures, errtrack.SourceOTelLog); err != nil {
 		return err
 	}
@@ -81,7 +80,7 @@ func (t *Tap) WriteLogs(ctx context.Context, ld plog.Logs) error {
 
 // WriteTraces records the exceptions in td, then writes td. See store.SpanWriter.
 func (t *Tap) WriteTraces(ctx context.Context, td ptrace.Traces) error {
-	events, failures := FromTraces(td, t.now().UTC())
+	events, failures := FromTraces(td, time.Now().UTC())
 	if err := t.record(ctx, events, failures, errtrack.SourceOTelSpan); err != nil {
 		return err
 	}
