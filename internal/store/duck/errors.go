@@ -168,8 +168,10 @@ func (s *Store) WriteEvents(ctx context.Context, events []errtrack.Event) error 
 	if err != nil {
 		return err
 	}
+	var releases map[releaseKey]int64
 	if len(fresh) > 0 {
-		if err := updateIssues(ctx, conn, fresh); err != nil {
+		releases = batchReleases(fresh, s.knownReleases)
+		if err := updateIssues(ctx, conn, fresh, releases); err != nil {
 			return err
 		}
 	}
@@ -177,6 +179,7 @@ func (s *Store) WriteEvents(ctx context.Context, events []errtrack.Event) error 
 		return fmt.Errorf("write events: commit: %w", err)
 	}
 	committed = true
+	s.rememberReleases(releases)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -43,4 +44,33 @@ func TestErrorsSurviveRestart(t *testing.T) {
 	is, err = s.GetIssue(context.Background(), ev.GroupID)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), is.Events)
+}
+
+// A release's first-seen time stays its earliest event's while batches leave out the
+// releases the store already wrote at that time or earlier (knownReleases).
+func TestErrorReleasesFirstSeen(t *testing.T) {
+	s := openErrorsTest(t).(*Store)
+	ctx := context.Background()
+	k := releaseKey{"project:1", "1.0.0"}
+	write := func(n int, at time.Time) {
+		t.Helper()
+		require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{errtracktest.Event(n, "checkout", at)}))
+	}
+	firstSeen := func() time.Time {
+		t.Helper()
+		var ns int64
+		require.NoError(t, s.db.QueryRowContext(ctx, "SELECT first_seen_ns FROM error_releases WHERE scope = ? AND release = ?",
+			k.scope, k.release).Scan(&ns))
+		return time.Unix(0, ns).UTC()
+	}
+	now := errtracktest.Now
+	write(1, now)
+	require.Equal(t, now, firstSeen())
+	later := errtracktest.Event(2, "checkout", now.Add(time.Hour))
+	require.Empty(t, batchReleases([]storedEvent{{ev: &later}}, s.knownReleases), "a later event of a known release writes nothing")
+	write(2, now.Add(time.Hour))
+	require.Equal(t, now, firstSeen())
+	write(3, now.Add(-time.Hour))
+	require.Equal(t, now.Add(-time.Hour), firstSeen(), "an earlier event of a known release lowers its time")
+	require.Equal(t, now.Add(-time.Hour).UnixNano(), s.knownReleases[k])
 }
