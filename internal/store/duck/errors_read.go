@@ -27,60 +27,47 @@ func (s *Store) ListIssues(ctx context.Context, q errtrack.IssueQuery) (errtrack
 	if !ok {
 		return errtrack.IssuePage{}, fmt.Errorf("%w: unknown sort %q (want last_seen, first_seen, events or users)", errtrack.ErrInvalid, q.Sort)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = errtrack.DefaultIssueLimit
-	}
-	limit = min(limit, errtrack.MaxIssueLimit)
-	var where []string
-	var args []any
-	add := func(cond string, vals ...any) {
-		where = append(where, cond)
-		args = append(args, vals...)
-	}
+	limit := pageLimit(q.Limit, errtrack.DefaultIssueLimit, errtrack.MaxIssueLimit)
+	var w whereClause
 	if !q.Start.IsZero() {
-		add("last_seen_ns >= ?", q.Start.UnixNano())
+		w.add("last_seen_ns >= ?", q.Start.UnixNano())
 	}
 	if !q.End.IsZero() {
-		add("last_seen_ns < ?", q.End.UnixNano())
+		w.add("last_seen_ns < ?", q.End.UnixNano())
 	}
 	if q.Project != "" {
-		add("project = ?", q.Project)
+		w.add("project = ?", q.Project)
 	}
 	if q.Service != "" {
-		add("service = ?", q.Service)
+		w.add("service = ?", q.Service)
 	}
 	if q.Environment != "" {
-		add("contains(environments, ?)", jsonElement(q.Environment))
+		w.add("contains(environments, ?)", jsonElement(q.Environment))
 	}
 	if q.Release != "" {
-		add("contains(releases, ?)", jsonElement(q.Release))
+		w.add("contains(releases, ?)", jsonElement(q.Release))
 	}
 	switch q.Status {
 	case "":
 	case errtrack.StatusUnresolved:
-		add("status IN (?, ?)", errtrack.StatusUnresolved, errtrack.StatusRegressed)
+		w.add("status IN (?, ?)", errtrack.StatusUnresolved, errtrack.StatusRegressed)
 	case errtrack.StatusResolved, errtrack.StatusIgnored, errtrack.StatusRegressed:
-		add("status = ?", q.Status)
+		w.add("status = ?", q.Status)
 	default:
 		return errtrack.IssuePage{}, fmt.Errorf("%w: unknown status %q", errtrack.ErrInvalid, q.Status)
 	}
 	if q.Text != "" {
-		add("(contains(lower(title), ?) OR contains(lower(culprit), ?))", strings.ToLower(q.Text), strings.ToLower(q.Text))
+		w.add("(contains(lower(title), ?) OR contains(lower(culprit), ?))", strings.ToLower(q.Text), strings.ToLower(q.Text))
 	}
 	if q.Cursor != "" {
 		v, id, err := parseErrorCursor(q.Cursor)
 		if err != nil {
 			return errtrack.IssuePage{}, err
 		}
-		add("("+col+" < ? OR ("+col+" = ? AND issue_id < ?))", v, v, id)
+		w.add("("+col+" < ? OR ("+col+" = ? AND issue_id < ?))", v, v, id)
 	}
-	query := "SELECT " + issueColumns + ", " + col + " FROM error_issues"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY " + col + " DESC, issue_id DESC LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	query := "SELECT " + issueColumns + ", " + col + " FROM error_issues" + w.String() + " ORDER BY " + col + " DESC, issue_id DESC LIMIT " + strconv.Itoa(limit+1)
+	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return errtrack.IssuePage{}, fmt.Errorf("list issues: %w", err)
 	}
@@ -90,7 +77,7 @@ func (s *Store) ListIssues(ctx context.Context, q errtrack.IssueQuery) (errtrack
 	for rows.Next() {
 		if len(page.Issues) == limit {
 			last := page.Issues[limit-1]
-			page.Next = errorCursor(lastKey, last.ID)
+			page.Next = pageCursor(lastKey, last.ID)
 			break
 		}
 		is, key, err := scanIssueKey(rows)
@@ -117,15 +104,10 @@ type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
-// An errors cursor is the sort key and id of the last item of a page: "<key>:<id>".
-func errorCursor(key int64, id string) string {
-	return strconv.FormatInt(key, 10) + ":" + id
-}
-
+// parseErrorCursor reads the cursor of an issue or event page (pageCursor).
 func parseErrorCursor(c string) (int64, string, error) {
-	k, id, ok := strings.Cut(c, ":")
-	key, err := strconv.ParseInt(k, 10, 64)
-	if !ok || err != nil || id == "" {
+	key, id, ok := parsePageCursor(c)
+	if !ok {
 		return 0, "", fmt.Errorf("%w: malformed cursor %q", errtrack.ErrInvalid, c)
 	}
 	return key, id, nil
@@ -145,11 +127,7 @@ func (s *Store) GetIssue(ctx context.Context, id string) (errtrack.Issue, error)
 
 // IssueEvents returns one page of an issue's events, newest first. See errtrack.Reader.
 func (s *Store) IssueEvents(ctx context.Context, issueID string, q errtrack.EventQuery) (errtrack.EventPage, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = errtrack.DefaultEventLimit
-	}
-	limit = min(limit, errtrack.MaxEventLimit)
+	limit := pageLimit(q.Limit, errtrack.DefaultEventLimit, errtrack.MaxEventLimit)
 	query := "SELECT ts_ns, event_id, event FROM error_events WHERE issue_id = ?"
 	args := []any{issueID}
 	if q.Cursor != "" {
@@ -171,7 +149,7 @@ func (s *Store) IssueEvents(ctx context.Context, issueID string, q errtrack.Even
 	var lastID string
 	for rows.Next() {
 		if len(page.Events) == limit {
-			page.Next = errorCursor(lastTs, lastID)
+			page.Next = pageCursor(lastTs, lastID)
 			break
 		}
 		var body string

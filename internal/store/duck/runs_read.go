@@ -22,50 +22,38 @@ const runSummaryColumns = `run_id, name, status, host, user_name, command_line, 
 
 // ListRuns returns one page of runs, newest start first. See runs.Reader.
 func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = runs.DefaultLimit
-	}
-	limit = min(limit, runs.MaxLimit)
-	var where []string
-	var args []any
-	add := func(cond string, vals ...any) {
-		where = append(where, cond)
-		args = append(args, vals...)
-	}
+	limit := pageLimit(q.Limit, runs.DefaultLimit, runs.MaxLimit)
+	var w whereClause
 	if !q.Start.IsZero() {
-		add("start_ns >= ?", q.Start.UnixNano())
+		w.add("start_ns >= ?", q.Start.UnixNano())
 	}
 	if !q.End.IsZero() {
-		add("start_ns < ?", q.End.UnixNano())
+		w.add("start_ns < ?", q.End.UnixNano())
 	}
 	if q.Name != "" {
-		add("name = ?", q.Name)
+		w.add("name = ?", q.Name)
 	}
 	if q.Status != "" {
-		add("status = ?", q.Status)
+		w.add("status = ?", q.Status)
 	}
 	if q.Host != "" {
-		add("host = ?", q.Host)
+		w.add("host = ?", q.Host)
 	}
 	// Sorted so that the statement text, and DuckDB's plan, do not depend on map order.
 	for _, k := range slices.Sorted(maps.Keys(q.Tags)) {
-		add("tags[?] = ?", k, q.Tags[k])
+		w.add("tags[?] = ?", k, q.Tags[k])
 	}
 	if q.Cursor != "" {
-		startNs, runID, err := parseRunCursor(q.Cursor)
-		if err != nil {
-			return runs.Page{}, err
+		startNs, runID, ok := parsePageCursor(q.Cursor)
+		if !ok {
+			return runs.Page{}, fmt.Errorf("list runs: malformed cursor %q", q.Cursor)
 		}
-		add("(start_ns < ? OR (start_ns = ? AND run_id < ?))", startNs, startNs, runID)
+		w.add("(start_ns < ? OR (start_ns = ? AND run_id < ?))", startNs, startNs, runID)
 	}
-	query := "SELECT " + runSummaryColumns + " FROM runs"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	query := "SELECT " + runSummaryColumns + " FROM runs" + w.String()
 	// One more than the page tells whether there is a next page.
 	query += " ORDER BY start_ns DESC, run_id DESC LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return runs.Page{}, fmt.Errorf("list runs: %w", err)
 	}
@@ -78,7 +66,7 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 		}
 		if len(page.Runs) == limit {
 			last := page.Runs[limit-1]
-			page.NextCursor = runCursor(last.Start.UnixNano(), last.RunID)
+			page.NextCursor = pageCursor(last.Start.UnixNano(), last.RunID)
 			break
 		}
 		page.Runs = append(page.Runs, sum)
@@ -117,36 +105,17 @@ func scanRunSummary(rows *sql.Rows) (runs.Summary, error) {
 	return s, nil
 }
 
-// A run cursor is the sort key of the last run of a page: "<start_ns>:<run_id>".
-func runCursor(startNs int64, runID string) string {
-	return strconv.FormatInt(startNs, 10) + ":" + runID
-}
-
-func parseRunCursor(c string) (int64, string, error) {
-	ns, id, ok := strings.Cut(c, ":")
-	startNs, err := strconv.ParseInt(ns, 10, 64)
-	if !ok || err != nil || id == "" {
-		return 0, "", fmt.Errorf("list runs: malformed cursor %q", c)
-	}
-	return startNs, id, nil
-}
-
 // RunNames counts runs per job name. See runs.Reader.
 func (s *Store) RunNames(ctx context.Context, start, end time.Time) ([]runs.NameCount, error) {
-	var where []string
-	var args []any
+	var w whereClause
 	if !start.IsZero() {
-		where, args = append(where, "start_ns >= ?"), append(args, start.UnixNano())
+		w.add("start_ns >= ?", start.UnixNano())
 	}
 	if !end.IsZero() {
-		where, args = append(where, "start_ns < ?"), append(args, end.UnixNano())
+		w.add("start_ns < ?", end.UnixNano())
 	}
-	query := "SELECT name, count(*), max(start_ns) FROM runs"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " GROUP BY name ORDER BY name"
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	query := "SELECT name, count(*), max(start_ns) FROM runs" + w.String() + " GROUP BY name ORDER BY name"
+	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("run names: %w", err)
 	}

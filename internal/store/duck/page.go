@@ -1,0 +1,49 @@
+package duck
+
+import (
+	"strconv"
+	"strings"
+)
+
+// The paging and filtering pieces shared by the readers of plain tables (runs_read.go,
+// errors_read.go).
+
+// whereClause collects the conditions of a WHERE clause with their arguments.
+type whereClause struct {
+	conds []string
+	args  []any
+}
+
+func (w *whereClause) add(cond string, vals ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, vals...)
+}
+
+// String is " WHERE c1 AND c2 ...", or "" without conditions.
+func (w *whereClause) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// pageLimit is a page size asked for: def when not positive, at most max.
+func pageLimit(limit, def, max int) int {
+	if limit <= 0 {
+		limit = def
+	}
+	return min(limit, max)
+}
+
+// A page cursor is the sort key and id of the last row of a page: "<key>:<id>". The next
+// page holds the rows after it in (key, id) descending order.
+func pageCursor(key int64, id string) string {
+	return strconv.FormatInt(key, 10) + ":" + id
+}
+
+// parsePageCursor reads a pageCursor; ok is false when c is not one.
+func parsePageCursor(c string) (key int64, id string, ok bool) {
+	k, id, found := strings.Cut(c, ":")
+	key, err := strconv.ParseInt(k, 10, 64)
+	return key, id, found && err == nil && id != ""
+}
