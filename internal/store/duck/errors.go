@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2/mapping"
@@ -205,21 +204,13 @@ func (s *Store) appendEvents(ctx context.Context, conn *sql.Conn, batch []stored
 		for i, se := range chunk {
 			args[i] = se.ev.EventID
 		}
-		rows, err := conn.QueryContext(ctx, "SELECT event_id FROM error_events WHERE event_id IN ("+
-			strings.Repeat("?, ", len(chunk)-1)+"?)", args...)
+		ids, err := queryStrings(ctx, conn, "SELECT event_id FROM error_events WHERE event_id IN "+
+			placeholderRows(1, len(chunk)), args...)
 		if err != nil {
 			return nil, fmt.Errorf("look up event ids: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("look up event ids: %w", err)
-			}
+		for _, id := range ids {
 			stored[id] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("look up event ids: %w", err)
 		}
 	}
 	fresh := make([]storedEvent, 0, len(batch))

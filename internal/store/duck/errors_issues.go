@@ -3,11 +3,11 @@ package duck
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/errtrack"
@@ -126,8 +126,7 @@ func insertReleases(ctx context.Context, tx sqlRunner, first map[releaseKey]int6
 	for k, ns := range first {
 		args = append(args, k.scope, k.release, ns)
 	}
-	const row = "(?, ?, ?)"
-	_, err := tx.ExecContext(ctx, "INSERT INTO error_releases VALUES "+strings.Repeat(row+", ", len(first)-1)+row+`
+	_, err := tx.ExecContext(ctx, "INSERT INTO error_releases VALUES "+placeholderRows(len(first), 3)+`
 ON CONFLICT (scope, release) DO UPDATE SET first_seen_ns = least(error_releases.first_seen_ns, excluded.first_seen_ns)`, args...)
 	if err != nil {
 		return fmt.Errorf("record releases: %w", err)
@@ -156,21 +155,13 @@ func insertUsers(ctx context.Context, tx sqlRunner, fresh []storedEvent) (map[st
 		for _, p := range chunk {
 			args = append(args, p[0], p[1])
 		}
-		rows, err := tx.QueryContext(ctx, "INSERT INTO error_issue_users VALUES "+
-			strings.Repeat("(?, ?), ", len(chunk)-1)+"(?, ?) ON CONFLICT DO NOTHING RETURNING issue_id", args...)
+		ids, err := queryStrings(ctx, tx, "INSERT INTO error_issue_users VALUES "+placeholderRows(len(chunk), 2)+
+			" ON CONFLICT DO NOTHING RETURNING issue_id", args...)
 		if err != nil {
 			return nil, fmt.Errorf("record users: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("record users: %w", err)
-			}
+		for _, id := range ids {
 			out[id]++
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("record users: %w", err)
 		}
 	}
 	return out, nil
@@ -221,8 +212,8 @@ func loadIssues(ctx context.Context, tx sqlRunner, ids []string) (map[string]err
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+issueColumns+" FROM error_issues WHERE issue_id IN ("+
-			strings.Repeat("?, ", len(chunk)-1)+"?)", args...)
+		rows, err := tx.QueryContext(ctx, "SELECT "+issueColumns+" FROM error_issues WHERE issue_id IN "+
+			placeholderRows(1, len(chunk)), args...)
 		if err != nil {
 			return nil, fmt.Errorf("load issues: %w", err)
 		}
@@ -234,7 +225,8 @@ func loadIssues(ctx context.Context, tx sqlRunner, ids []string) (map[string]err
 			}
 			out[is.ID] = is
 		}
-		if err := rows.Close(); err != nil {
+		// Close does not report an error that ended the iteration: Err does.
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return nil, fmt.Errorf("load issues: %w", err)
 		}
 	}
@@ -253,7 +245,6 @@ func upsertIssues(ctx context.Context, tx sqlRunner, issues []errtrack.Issue, ex
 		}
 	}
 	for chunk := range slices.Chunk(news, errorsChunk) {
-		const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		args := make([]any, 0, 22*len(chunk))
 		for _, is := range chunk {
 			rel, env := jsonList(is.Releases), jsonList(is.Environments)
@@ -262,7 +253,7 @@ func upsertIssues(ctx context.Context, tx sqlRunner, issues []errtrack.Issue, ex
 				is.FirstSeen.UnixNano(), is.LastSeen.UnixNano(), is.Events, is.Users, is.FirstRelease, is.LastRelease,
 				rel, env, is.LastEventID)
 		}
-		query := "INSERT INTO error_issues VALUES " + strings.Repeat(row+", ", len(chunk)-1) + row
+		query := "INSERT INTO error_issues VALUES " + placeholderRows(len(chunk), 22)
 		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("insert issues %s...: %w", chunk[0].ID, err)
 		}
@@ -270,7 +261,6 @@ func upsertIssues(ctx context.Context, tx sqlRunner, issues []errtrack.Issue, ex
 	for chunk := range slices.Chunk(olds, errorsChunk) {
 		// The columns an event can change (title, culprit, type, project and service stay
 		// as the first event set them).
-		const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		args := make([]any, 0, 15*len(chunk))
 		for _, is := range chunk {
 			args = append(args, is.ID, is.Level, is.Status, is.ResolvedInRelease, unixNanoOrZero(is.IgnoreUntil),
@@ -281,7 +271,7 @@ func upsertIssues(ctx context.Context, tx sqlRunner, issues []errtrack.Issue, ex
 	ignore_until_ns = v.iu, ignore_count = v.ic, first_seen_ns = v.fs, last_seen_ns = v.ls, events = v.ev,
 	users = v.us, first_release = v.fr, last_release = v.lr, releases = v.rel, environments = v.env,
 	last_event_id = v.le
-FROM (VALUES ` + strings.Repeat(row+", ", len(chunk)-1) + row + `) AS v(id, level, status, rir, iu, ic, fs, ls, ev, us, fr, lr, rel, env, le)
+FROM (VALUES ` + placeholderRows(len(chunk), 15) + `) AS v(id, level, status, rir, iu, ic, fs, ls, ev, us, fr, lr, rel, env, le)
 WHERE error_issues.issue_id = v.id`
 		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("update issues %s...: %w", chunk[0].ID, err)
@@ -340,12 +330,8 @@ func (s *Store) SetStatus(ctx context.Context, id string, change errtrack.Status
 	if is, err = errtrack.ApplyStatus(is, change); err != nil {
 		return errtrack.Issue{}, err
 	}
-	var ignoreUntil int64
-	if !is.IgnoreUntil.IsZero() {
-		ignoreUntil = is.IgnoreUntil.UnixNano()
-	}
 	_, err = tx.ExecContext(ctx, `UPDATE error_issues SET status = ?, resolved_in_release = ?, ignore_until_ns = ?,
-		ignore_count = ? WHERE issue_id = ?`, is.Status, is.ResolvedInRelease, ignoreUntil, is.IgnoreCount, id)
+		ignore_count = ? WHERE issue_id = ?`, is.Status, is.ResolvedInRelease, unixNanoOrZero(is.IgnoreUntil), is.IgnoreCount, id)
 	if err != nil {
 		return errtrack.Issue{}, fmt.Errorf("set status of %s: %w", id, err)
 	}

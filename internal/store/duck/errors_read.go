@@ -222,7 +222,7 @@ func (s *Store) IssuesSeries(ctx context.Context, ids []string, start, end time.
 	}
 	args = append(args, start.UnixNano(), end.UnixNano())
 	rows, err := s.db.QueryContext(ctx, `SELECT issue_id, (ts_ns - ?) // ? AS b, count(*) FROM error_events
-		WHERE issue_id IN (`+strings.Repeat("?, ", len(ids)-1)+`?) AND ts_ns >= ? AND ts_ns < ?
+		WHERE issue_id IN `+placeholderRows(1, len(ids))+` AND ts_ns >= ? AND ts_ns < ?
 		GROUP BY issue_id, b ORDER BY issue_id, b`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("issue series: %w", err)

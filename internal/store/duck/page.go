@@ -1,12 +1,38 @@
 package duck
 
 import (
+	"context"
 	"strconv"
 	"strings"
 )
 
-// The paging and filtering pieces shared by the readers of plain tables (runs_read.go,
-// errors_read.go).
+// SQL pieces shared by the code of the plain tables (runs, error events and issues):
+// placeholders, WHERE clauses, page sizes and cursors, one-column queries.
+
+// placeholderRows is n rows of width placeholders: "(?, ?), (?, ?)" for n = 2, width 2.
+// One row of n is an IN list: "IN " + placeholderRows(1, n).
+func placeholderRows(n, width int) string {
+	row := "(" + strings.Repeat("?, ", width-1) + "?)"
+	return strings.Repeat(row+", ", n-1) + row
+}
+
+// queryStrings runs a query of one string column and returns its values.
+func queryStrings(ctx context.Context, q sqlRunner, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
 
 // whereClause collects the conditions of a WHERE clause with their arguments.
 type whereClause struct {

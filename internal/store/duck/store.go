@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -305,9 +304,7 @@ func insertIgnoringDuplicates(ctx context.Context, conn *sql.Conn, into string, 
 	if len(args) == 0 {
 		return nil
 	}
-	row := "(" + strings.Repeat("?, ", width-1) + "?)"
-	query := "INSERT INTO " + into + " VALUES " + strings.Repeat(row+", ", len(args)/width-1) + row +
-		" ON CONFLICT DO NOTHING"
+	query := "INSERT INTO " + into + " VALUES " + placeholderRows(len(args)/width, width) + " ON CONFLICT DO NOTHING"
 	_, err := conn.ExecContext(ctx, query, args...)
 	return err
 }
