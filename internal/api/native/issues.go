@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/errtrack"
@@ -360,28 +359,4 @@ func issuesErr(err error) error {
 		return badData(err)
 	}
 	return err
-}
-
-// serveWrite is serve for the routes that change something: the mux has already matched
-// the method, so it is not checked again.
-func (a *API) serveWrite(f apiFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				a.logger.Error("panic in API handler", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				a.writeJSON(w, r, http.StatusInternalServerError, envelope{
-					Status: "error", ErrorType: errInternal, Error: "internal error (logged on the server)",
-				})
-			}
-		}()
-		res := f(r)
-		if res.err != nil {
-			a.writeError(w, r, res.err)
-			return
-		}
-		a.writeJSON(w, r, http.StatusOK, envelope{Status: "success", Data: res.data})
-	}
 }
