@@ -199,7 +199,7 @@ type IssueQuery struct {
 	Service     string
 	Environment string
 	Release     string
-	Status      string
+	Status      string // a Status* constant; "unresolved" includes regressed issues (unresolved ones that came back)
 	Text        string // case-insensitive substring of title or culprit
 	Sort        string // "last_seen" (default), "first_seen", "events", "users"
 	Limit       int    // default 100, capped at 1,000

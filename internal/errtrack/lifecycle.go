@@ -142,15 +142,6 @@ func (c StatusChange) Validate() error {
 	return nil
 }
 
-// StatusMatches reports whether an issue status matches a status filter: "unresolved"
-// includes regressed issues (they are unresolved ones that came back).
-func StatusMatches(status, filter string) bool {
-	if filter == "" || status == filter {
-		return true
-	}
-	return filter == StatusUnresolved && status == StatusRegressed
-}
-
 // ReleaseNewer reports whether release a is later than release b. Semantic versions
 // (optionally prefixed "v" or "name@", as Sentry releases often are: "api@1.2.3")
 // compare by version, pre-releases before their release. Otherwise a is newer when it is

@@ -83,6 +83,4 @@ func TestStatusChangeValidate(t *testing.T) {
 		require.Error(t, c.Validate(), "%+v", c)
 	}
 	require.NoError(t, StatusChange{Status: StatusIgnored, IgnoreCount: 5}.Validate())
-	require.True(t, StatusMatches(StatusRegressed, StatusUnresolved))
-	require.False(t, StatusMatches(StatusResolved, StatusUnresolved))
 }
