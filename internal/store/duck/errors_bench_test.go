@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,10 +14,13 @@ import (
 	"github.com/loupe-dev/loupe/internal/errtrack/errtracktest"
 )
 
-func errCPUTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// openRecordBench returns a Recorder writing to a new store, closed when b ends.
+func openRecordBench(b *testing.B) *errtrack.Recorder {
+	s, _ := openBench(b)
+	b.Cleanup(func() { s.Close() })
+	r, err := errtrack.NewRecorder(s, errtrack.RecorderOptions{}, nil, nil)
+	require.NoError(b, err)
+	return r
 }
 
 // BenchmarkRecord records realistic Python events (errtracktest.PythonEvent: 15 frames,
@@ -28,15 +30,11 @@ func errCPUTime(b *testing.B) time.Duration {
 func BenchmarkRecord(b *testing.B) {
 	for _, batch := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			s, err := Open(filepath.Join(b.TempDir(), "loupe.duckdb"), DefaultOptions(), nil, nil)
-			require.NoError(b, err)
-			defer s.Close()
-			r, err := errtrack.NewRecorder(s, errtrack.RecorderOptions{}, nil, nil)
-			require.NoError(b, err)
+			r := openRecordBench(b)
 			at := time.Now().Add(-time.Hour)
 			n := 0
 			b.ReportAllocs()
-			cpu0 := errCPUTime(b)
+			cpu0 := cpuTime()
 			b.ResetTimer()
 			for b.Loop() {
 				evs := make([]errtrack.Event, batch)
@@ -49,7 +47,7 @@ func BenchmarkRecord(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			cpu := errCPUTime(b) - cpu0
+			cpu := cpuTime() - cpu0
 			b.ReportMetric(float64(n)/cpu.Seconds(), "events/cpu-s")
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 		})
@@ -59,16 +57,12 @@ func BenchmarkRecord(b *testing.B) {
 // BenchmarkRecordConcurrent records one event per Record call from 32 concurrent callers,
 // as Sentry SDKs send (one event per request); the Recorder's group commit batches them.
 func BenchmarkRecordConcurrent(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "loupe.duckdb"), DefaultOptions(), nil, nil)
-	require.NoError(b, err)
-	defer s.Close()
-	r, err := errtrack.NewRecorder(s, errtrack.RecorderOptions{}, nil, nil)
-	require.NoError(b, err)
+	r := openRecordBench(b)
 	at := time.Now().Add(-time.Hour)
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(16) // x GOMAXPROCS callers
-	cpu0 := errCPUTime(b)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -81,7 +75,7 @@ func BenchmarkRecordConcurrent(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	cpu := errCPUTime(b) - cpu0
+	cpu := cpuTime() - cpu0
 	b.ReportMetric(float64(next.Load())/cpu.Seconds(), "events/cpu-s")
 	b.ReportMetric(float64(next.Load())/b.Elapsed().Seconds(), "events/s")
 }
