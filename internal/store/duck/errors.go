@@ -23,8 +23,9 @@ import (
 //     distributions read, tags is a JSON object, event is the whole event as JSON after
 //     scrubbing. Rows go in through the chunk appender (chunkappend.go), after a lookup
 //     of the batch's ids on the primary key drops the events already stored (retries).
-//     Multi-row INSERT statements cost ~0.3 ms of CPU per 9 KB event in DuckDB's binder
-//     and planner (BenchmarkRecord, batch=100: 890 events per CPU-second).
+//     Multi-row INSERT statements, used before the appender, cost ~0.3 ms of CPU per 9 KB
+//     event in DuckDB's binder and planner (BenchmarkRecord, batch=100: 890 events per
+//     CPU-second then).
 //   - error_issues: one row per issue with its counters, kept up to date in the same
 //     transaction as the events, so that the issue list never scans events. Releases and
 //     environments are JSON arrays of strings (filtered by their JSON-encoded element,
