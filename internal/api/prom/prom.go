@@ -221,7 +221,7 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 
 	start := time.Now()
 	api := v1.NewAPI(
-		engine, st, appendable, st,
+		timeoutEngine{QueryEngine: engine, timeout: opts.QueryTimeout}, st, appendable, st,
 		scrapePools(opts),
 		orEmptyTargets(opts.Targets),
 		orEmptyAlertmanagers(opts.Alertmanagers),
@@ -260,7 +260,7 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 	api.Register(router)
 
 	mux := http.NewServeMux()
-	mux.Handle(Prefix+"/", checkQueryExpr(timeoutHint(router, opts.QueryTimeout), opts.QueryExpr))
+	mux.Handle(Prefix+"/", checkQueryExpr(router, opts.QueryExpr))
 	if write != nil {
 		write.next = router
 		mux.Handle("POST "+Prefix+"/write", write)
