@@ -42,12 +42,5 @@ func TestSentryNodeSDK(t *testing.T) {
 	run := checkInRun(t, s, "node-nightly", "succeeded")
 	require.Equal(t, "ok", run.Tags["sentry.status"])
 
-	runSentryNode(t, s.dsn(sentryBadKey, "1"), "bad")
-	require.GreaterOrEqual(t, metricSum(t, s, "loupe_sentry_requests_total", map[string]string{"project": "unknown", "status": "401"}), float64(1))
-
-	runSentryNode(t, s.dsn(sentryKeyLimited, "3"), "limited")
-	waitSentryItems(t, s, "3", "event", 2)
-	require.Equal(t, float64(1), metricSum(t, s, "loupe_sentry_items_total", map[string]string{"project": "3", "type": "event", "outcome": "rate_limited"}))
-	// The script has exited: nothing more can arrive.
-	require.Equal(t, float64(2), sentryItems(t, s, "3", "event"), "the SDK sent nothing more after the 429")
+	checkSentryRefusals(t, s, runSentryNode)
 }

@@ -74,12 +74,5 @@ func TestSentryPythonSDK(t *testing.T) {
 	tr := waitTrace(t, s, traceID, 2)
 	require.ElementsMatch(t, []string{"shop-api: POST /checkout", "shop-api: SELECT * FROM carts"}, tr.spanNames())
 
-	runSentryPython(t, s.dsn(sentryBadKey, "1"), "bad")
-	require.GreaterOrEqual(t, metricSum(t, s, "loupe_sentry_requests_total", map[string]string{"project": "unknown", "status": "401"}), float64(1))
-
-	runSentryPython(t, s.dsn(sentryKeyLimited, "3"), "limited")
-	waitSentryItems(t, s, "3", "event", 2)
-	require.Equal(t, float64(1), metricSum(t, s, "loupe_sentry_items_total", map[string]string{"project": "3", "type": "event", "outcome": "rate_limited"}))
-	// The script has exited: nothing more can arrive.
-	require.Equal(t, float64(2), sentryItems(t, s, "3", "event"), "the SDK sent nothing more after the 429")
+	checkSentryRefusals(t, s, runSentryPython)
 }

@@ -154,22 +154,13 @@ func checkInRun(t *testing.T, s *server, monitor, status string) apiRun {
 func TestSentryRoutesKeepAPIv1(t *testing.T) {
 	s := startSentryServer(t)
 	for _, p := range []string{"/api/v1/query?query=1", "/api/v1/labels", "/api/v1/status/buildinfo", "/api/loupe/v1/status", "/api/search", "/api/echo", "/api/loupe/v1/runs"} {
-		getJSONStatus(t, s.HTTP+p, 200)
+		getJSON(t, s.HTTP+p, 200, nil)
 	}
 	resp, err := http.Post(s.HTTP+"/api/v1/envelope/", "application/json", strings.NewReader("{}"))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.NotEqual(t, 200, resp.StatusCode, "/api/v1/envelope/ is not a Sentry path")
 	require.Equal(t, float64(0), metricSum(t, s, "loupe_sentry_requests_total", nil))
-}
-
-func getJSONStatus(t *testing.T, u string, want int) {
-	t.Helper()
-	resp, err := http.Get(u)
-	require.NoError(t, err)
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, want, resp.StatusCode, "GET %s: %s", u, b)
 }
 
 // sentryIssue is an issue of GET /api/loupe/v1/issues.
@@ -202,6 +193,21 @@ type sentryEvent struct {
 		Category string `json:"category"`
 		Message  string `json:"message"`
 	} `json:"breadcrumbs"`
+}
+
+// checkSentryRefusals runs an SDK script (run) in its "bad" mode, whose key the server does
+// not know (401), and its "limited" mode against project 3: the second event gets 429, and
+// the SDK sends nothing more.
+func checkSentryRefusals(t *testing.T, s *server, run func(t *testing.T, dsn, mode string) string) {
+	t.Helper()
+	run(t, s.dsn(sentryBadKey, "1"), "bad")
+	require.GreaterOrEqual(t, metricSum(t, s, "loupe_sentry_requests_total", map[string]string{"project": "unknown", "status": "401"}), float64(1))
+
+	run(t, s.dsn(sentryKeyLimited, "3"), "limited")
+	waitSentryItems(t, s, "3", "event", 2)
+	require.Equal(t, float64(1), metricSum(t, s, "loupe_sentry_items_total", map[string]string{"project": "3", "type": "event", "outcome": "rate_limited"}))
+	// The script has exited: nothing more can arrive.
+	require.Equal(t, float64(2), sentryItems(t, s, "3", "event"), "the SDK sent nothing more after the 429")
 }
 
 // checkSentryIssues checks, through the issues API, what every SDK test sends to project
