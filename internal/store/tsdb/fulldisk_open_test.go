@@ -70,6 +70,17 @@ func TestOpenFullDiskUnflushedWAL(t *testing.T) {
 	for k, pts := range got {
 		require.Len(t, pts, points, k)
 	}
+	// Remote read queries the same view through its chunk querier.
+	cq, err := s.ChunkQuerier(math.MinInt64, math.MaxInt64)
+	require.NoError(t, err)
+	chunked := cq.Select(context.Background(), false, nil, nameIs("crashed"))
+	n := 0
+	for chunked.Next() {
+		n++
+	}
+	require.NoError(t, chunked.Err())
+	require.NoError(t, cq.Close())
+	require.Equal(t, series, n, "the WAL's series must be readable as chunks on a full disk")
 
 	b := tsdbtest.NewBatch(svc)
 	b.Gauge("after_full", "", nil, recent(), time.Minute, 1)

@@ -3,6 +3,7 @@ package tsdb
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -122,29 +123,9 @@ func (v *readOnlyView) close() error {
 // querier merges the queriers of the blocks and the head overlapping [mint, maxt]. The
 // caller holds the store's read lock, so that readers.Add happens before any close.
 func (v *readOnlyView) querier(mint, maxt int64) (storage.Querier, error) {
-	var qs []storage.Querier
-	fail := func(err error) (storage.Querier, error) {
-		for _, q := range qs {
-			q.Close()
-		}
+	qs, err := openQueriers(v, mint, maxt, promtsdb.NewBlockQuerier)
+	if err != nil {
 		return nil, err
-	}
-	for _, b := range v.blocks {
-		if !b.OverlapsClosedInterval(mint, maxt) {
-			continue
-		}
-		q, err := promtsdb.NewBlockQuerier(b, mint, maxt)
-		if err != nil {
-			return fail(fmt.Errorf("query metric block: %w", err))
-		}
-		qs = append(qs, q)
-	}
-	if v.head.MaxTime() >= mint && v.head.MinTime() <= maxt {
-		q, err := promtsdb.NewBlockQuerier(promtsdb.NewRangeHead(v.head, mint, maxt), mint, maxt)
-		if err != nil {
-			return fail(fmt.Errorf("query metric head: %w", err))
-		}
-		qs = append(qs, q)
 	}
 	v.readers.Add(1)
 	return &viewQuerier{Querier: storage.NewMergeQuerier(qs, nil, storage.ChainedSeriesMerge), done: v.readers.Done}, nil
@@ -152,8 +133,20 @@ func (v *readOnlyView) querier(mint, maxt int64) (storage.Querier, error) {
 
 // chunkQuerier is querier for remote read.
 func (v *readOnlyView) chunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
-	var qs []storage.ChunkQuerier
-	fail := func(err error) (storage.ChunkQuerier, error) {
+	qs, err := openQueriers(v, mint, maxt, promtsdb.NewBlockChunkQuerier)
+	if err != nil {
+		return nil, err
+	}
+	v.readers.Add(1)
+	merged := storage.NewMergeChunkQuerier(qs, nil, storage.NewCompactingChunkSeriesMerger(storage.ChainedSeriesMerge))
+	return &viewChunkQuerier{ChunkQuerier: merged, done: v.readers.Done}, nil
+}
+
+// openQueriers opens a querier with open on each block and on the head overlapping
+// [mint, maxt]; on an error it closes those already open.
+func openQueriers[Q io.Closer](v *readOnlyView, mint, maxt int64, open func(promtsdb.BlockReader, int64, int64) (Q, error)) ([]Q, error) {
+	var qs []Q
+	fail := func(err error) ([]Q, error) {
 		for _, q := range qs {
 			q.Close()
 		}
@@ -163,22 +156,20 @@ func (v *readOnlyView) chunkQuerier(mint, maxt int64) (storage.ChunkQuerier, err
 		if !b.OverlapsClosedInterval(mint, maxt) {
 			continue
 		}
-		q, err := promtsdb.NewBlockChunkQuerier(b, mint, maxt)
+		q, err := open(b, mint, maxt)
 		if err != nil {
 			return fail(fmt.Errorf("query metric block: %w", err))
 		}
 		qs = append(qs, q)
 	}
 	if v.head.MaxTime() >= mint && v.head.MinTime() <= maxt {
-		q, err := promtsdb.NewBlockChunkQuerier(promtsdb.NewRangeHead(v.head, mint, maxt), mint, maxt)
+		q, err := open(promtsdb.NewRangeHead(v.head, mint, maxt), mint, maxt)
 		if err != nil {
 			return fail(fmt.Errorf("query metric head: %w", err))
 		}
 		qs = append(qs, q)
 	}
-	v.readers.Add(1)
-	merged := storage.NewMergeChunkQuerier(qs, nil, storage.NewCompactingChunkSeriesMerger(storage.ChainedSeriesMerge))
-	return &viewChunkQuerier{ChunkQuerier: merged, done: v.readers.Done}, nil
+	return qs, nil
 }
 
 // startTime is the oldest timestamp in the view, in milliseconds.
