@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +14,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/tsdb"
 )
 
 // httpServer runs the query API listener as a component.
@@ -118,7 +117,7 @@ func (s *Server) registerDiskGauge(sizer store.Sizer, metricsDir string) {
 		for sig, n := range sizes {
 			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), string(sig))
 		}
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(dirSize(metricsDir)), string(store.SignalMetrics))
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(tsdb.FilesSize(metricsDir)), string(store.SignalMetrics))
 	}})
 }
 
@@ -129,16 +128,3 @@ type collectorFunc struct {
 
 func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
-
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}

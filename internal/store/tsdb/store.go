@@ -314,7 +314,7 @@ const readOnlyMargin = 8 << 20
 func (s *Store) openReadOnly() {
 	// The replay m-maps the WAL's samples as chunks, smaller than the WAL records; the
 	// margin is for the 128 KiB preallocated per chunk file and for other writers.
-	need := filesSize(filepath.Join(s.dir, "wal")) + readOnlyMargin
+	need := FilesSize(filepath.Join(s.dir, "wal")) + readOnlyMargin
 	if free, err := s.deps.free(s.deps.tempDir); err == nil && free < need {
 		s.logger.Error("metric store not loaded: the temporary directory has no room to replay the WAL read-only",
 			"temp_dir", s.deps.tempDir, "free_bytes", free, "need_bytes", need)
@@ -351,8 +351,9 @@ func (s *Store) reopenLoop() {
 	}
 }
 
-// filesSize is the size of the files under dir (0 when it cannot be read).
-func filesSize(dir string) int64 {
+// FilesSize is the size of the files under dir, skipping what cannot be read (0 when dir
+// cannot). The server reports it as the metric store's disk usage.
+func FilesSize(dir string) int64 {
 	var n int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
