@@ -44,16 +44,13 @@ type Config struct {
 	// Sentry holds the projects, DSN keys and rate limits of the Sentry ingest
 	// (docs/errors.md).
 	Sentry sentry.Config `yaml:"sentry"`
-	// Errors configures error tracking: retention and scrubbing of error events
-	// (docs/errors.md).
+	// Errors configures error tracking: scrubbing of error events (docs/errors.md); their
+	// retention is retention.errors.
 	Errors ErrorsConfig `yaml:"errors"`
 }
 
 // ErrorsConfig configures error tracking (internal/errtrack).
 type ErrorsConfig struct {
-	// Retention keeps error events this long (by event time); an issue goes when its last
-	// event does.
-	Retention model.Duration `yaml:"retention"`
 	// Scrubbing replaces, before storage, the values of keys that look sensitive
 	// (password, token, cookie, ...) and numbers that look like payment cards.
 	Scrubbing bool `yaml:"scrubbing"`
@@ -102,6 +99,9 @@ type RetentionConfig struct {
 	Logs    model.Duration `yaml:"logs"`
 	Spans   model.Duration `yaml:"spans"`
 	Metrics model.Duration `yaml:"metrics"`
+	// Errors keeps error events this long (by event time); an issue goes when its last
+	// event does.
+	Errors model.Duration `yaml:"errors"`
 }
 
 // LimitsConfig bounds what one request may carry and how much may wait to be written.
@@ -164,7 +164,7 @@ func Default() Config {
 			OTLPGRPC: "127.0.0.1:4317",
 			OTLPHTTP: "127.0.0.1:4318",
 		},
-		Retention: RetentionConfig{Logs: week, Spans: week, Metrics: week},
+		Retention: RetentionConfig{Logs: week, Spans: week, Metrics: week, Errors: model.Duration(30 * 24 * time.Hour)},
 		Limits: LimitsConfig{
 			MaxRequestBytes:        16 << 20,
 			MaxAttributesPerItem:   128,
@@ -191,7 +191,7 @@ func Default() Config {
 		},
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 		Metrics: MetricsConfig{ConvertDelta: true},
-		Errors:  ErrorsConfig{Retention: model.Duration(30 * 24 * time.Hour), Scrubbing: true},
+		Errors:  ErrorsConfig{Scrubbing: true},
 		Scrape:  promscrape.Default(),
 		Statsd:  statsd.Default(),
 		Sentry:  sentry.Default(),
@@ -247,7 +247,7 @@ func (c Config) Validate() error {
 	}
 	for key, d := range map[string]model.Duration{
 		"retention.logs": c.Retention.Logs, "retention.spans": c.Retention.Spans, "retention.metrics": c.Retention.Metrics,
-		"errors.retention": c.Errors.Retention,
+		"retention.errors": c.Retention.Errors,
 	} {
 		if time.Duration(d) < time.Hour {
 			bad(key, d, "must be at least 1h")

@@ -200,7 +200,7 @@ func (s *Server) Start(ctx context.Context) error {
 			store.SignalLogs:   time.Duration(s.cfg.Retention.Logs),
 			store.SignalSpans:  time.Duration(s.cfg.Retention.Spans),
 			store.SignalRuns:   time.Duration(s.cfg.Retention.Spans), // as long as the run spans
-			store.SignalErrors: time.Duration(s.cfg.Errors.Retention),
+			store.SignalErrors: time.Duration(s.cfg.Retention.Errors),
 		},
 		interval: 10 * time.Minute,
 		now:      time.Now,
