@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,7 @@ func (a *API) registerIssues() {
 	a.handle("issues/{id}", a.needIssues(a.getIssue))
 	a.handle("issues/{id}/events", a.needIssues(a.issueEvents))
 	a.handle("events/{id}", a.needIssues(a.getEvent))
+	a.handle("events", a.needIssues(a.traceEvents))
 	// The method patterns are more specific than the ones above, so PUT and POST come
 	// here and every other method to serve's GET check.
 	for _, m := range []string{http.MethodPut, http.MethodPost} {
@@ -68,6 +70,10 @@ type issueJSON struct {
 type issueListJSON struct {
 	Issues []issueJSON `json:"issues"`
 	Next   string      `json:"next,omitempty"`
+	// Start and End are the range the sparklines cover: bucket i starts at Start + i*Step
+	// (empty buckets are omitted, so a client needs Start to place the others).
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 	// Step is the width of the sparkline buckets, in seconds.
 	Step float64 `json:"step"`
 }
@@ -102,7 +108,7 @@ func (a *API) listIssues(r *http.Request) result {
 		return result{err: issuesErr(err)}
 	}
 	step := sparklineStep(start, end)
-	out := issueListJSON{Issues: make([]issueJSON, len(page.Issues)), Next: page.Next, Step: step.Seconds()}
+	out := issueListJSON{Issues: make([]issueJSON, len(page.Issues)), Next: page.Next, Start: start, End: end, Step: step.Seconds()}
 	ids := make([]string, len(page.Issues))
 	for i, is := range page.Issues {
 		out.Issues[i].Issue = is
@@ -263,6 +269,72 @@ func (a *API) getEvent(r *http.Request) result {
 	}
 	safeEvent(&ev)
 	return result{data: ev}
+}
+
+// TraceEventsReader is an optional capability of the error store: the events linked to
+// one trace, for the trace view's links from a span to its issue. traceID is 32
+// lower-case hex digits; events come newest first, at most limit (errtrack's event page
+// default and maximum apply).
+type TraceEventsReader interface {
+	TraceEvents(ctx context.Context, traceID string, limit int) ([]errtrack.Event, error)
+}
+
+type traceEventsJSON struct {
+	Events []errtrack.Event `json:"events"`
+	// Issues are the issues of those events, by id.
+	Issues map[string]errtrack.Issue `json:"issues"`
+}
+
+// traceEvents: GET events?trace_id&limit — the events of one trace, newest first, with
+// their issues.
+func (a *API) traceEvents(r *http.Request) result {
+	p, aerr := requestParams(r, "trace_id", "limit")
+	if aerr != nil {
+		return result{err: aerr}
+	}
+	s, aerr := p.one("trace_id")
+	if aerr != nil {
+		return result{err: aerr}
+	}
+	if s == "" {
+		return result{err: badParam("trace_id", errors.New("required: the events of which trace"))}
+	}
+	tid, err := parseTraceID(s)
+	if err != nil {
+		return result{err: badParam("trace_id", err)}
+	}
+	limit, aerr := p.limit(errtrack.DefaultEventLimit, errtrack.MaxEventLimit)
+	if aerr != nil {
+		return result{err: aerr}
+	}
+	tr, ok := a.issues.(TraceEventsReader)
+	if !ok {
+		return result{err: &apiError{typ: errUnavailable, err: errors.New("this error store cannot look events up by trace")}}
+	}
+	evs, err := tr.TraceEvents(r.Context(), tid.String(), limit)
+	if err != nil {
+		return result{err: issuesErr(err)}
+	}
+	out := traceEventsJSON{Events: evs, Issues: map[string]errtrack.Issue{}}
+	if out.Events == nil {
+		out.Events = []errtrack.Event{}
+	}
+	for i := range out.Events {
+		safeEvent(&out.Events[i])
+		id := out.Events[i].GroupID
+		if _, seen := out.Issues[id]; seen || id == "" {
+			continue
+		}
+		is, err := a.issues.GetIssue(r.Context(), id)
+		if errors.Is(err, errtrack.ErrNotFound) {
+			continue // deleted by retention between the two reads
+		}
+		if err != nil {
+			return result{err: issuesErr(err)}
+		}
+		out.Issues[id] = is
+	}
+	return result{data: out}
 }
 
 // safeEvent makes an event's free-form maps encodable (no NaN or Inf).

@@ -52,8 +52,10 @@ func TestIssuesList(t *testing.T) {
 			errtrack.Issue
 			Series []errtrack.Bucket `json:"series"`
 		} `json:"issues"`
-		Next string  `json:"next"`
-		Step float64 `json:"step"`
+		Next  string    `json:"next"`
+		Start time.Time `json:"start"`
+		End   time.Time `json:"end"`
+		Step  float64   `json:"step"`
 	}
 	resp := get(t, a, "/api/loupe/v1/issues", http.StatusOK)
 	page = pageOf(page)
@@ -70,6 +72,14 @@ func TestIssuesList(t *testing.T) {
 		total += b.Count
 	}
 	require.Equal(t, int64(30), total, "the sparkline counts every event of the range")
+	// The range is in the answer, so that a client can place the buckets it gets (empty
+	// ones are omitted): the 24 hours ending with the current hour, whole-hour buckets.
+	require.Equal(t, testNow.Truncate(time.Hour).Add(time.Hour), page.End)
+	require.Equal(t, page.End.Add(-24*time.Hour), page.Start)
+	for _, b := range is.Series {
+		require.Zero(t, b.Start.Sub(page.Start)%time.Hour, "bucket %s is not at start + k*step", b.Start)
+		require.True(t, !b.Start.Before(page.Start) && b.Start.Before(page.End), "bucket %s outside the range", b.Start)
+	}
 
 	// With start and without end, the range ends now, this instant included.
 	resp = get(t, a, "/api/loupe/v1/issues?start=now-3h", http.StatusOK)
@@ -189,6 +199,58 @@ func TestIssueStatusChanges(t *testing.T) {
 	}
 	putStatus(t, a, "ffff", http.MethodPut, "", `{"status":"resolved"}`, http.StatusNotFound)
 	putStatus(t, a, id, http.MethodDelete, "", ``, http.StatusMethodNotAllowed)
+}
+
+func TestTraceEvents(t *testing.T) {
+	a, s, evs := newIssuesAPI(t)
+	const trace, other = "4bf92f3577b34da6a3ce929d0e0e4736", "0af7651916cd43dd8448eb211c80319c"
+	// Two events of the checkout bug and one of another bug in the trace, one elsewhere.
+	var in []errtrack.Event
+	for _, c := range []struct {
+		n       int
+		fn      string
+		trace   string
+		span    string
+		minutes int
+	}{{200, "checkout", trace, "00f067aa0ba902b7", 3}, {201, "checkout", trace, "53995c3f42cd8ad8", 2},
+		{202, "refund", trace, "53995c3f42cd8ad8", 1}, {203, "refund", other, "00f067aa0ba902b7", 0}} {
+		ev := errtracktest.Event(c.n, c.fn, testNow.Add(-time.Duration(c.minutes)*time.Minute))
+		ev.TraceID, ev.SpanID = c.trace, c.span
+		in = append(in, ev)
+	}
+	rec, err := errtrack.NewRecorder(s, errtrack.RecorderOptions{Now: func() time.Time { return testNow }}, nil, nil)
+	require.NoError(t, err)
+	require.NoError(t, rec.Record(context.Background(), in))
+
+	var page struct {
+		Events []errtrack.Event          `json:"events"`
+		Issues map[string]errtrack.Issue `json:"issues"`
+	}
+	// Upper-case hex is read as the same trace.
+	resp := get(t, a, "/api/loupe/v1/events?trace_id="+strings.ToUpper(trace), http.StatusOK)
+	require.NoError(t, json.Unmarshal(resp.Data, &page))
+	require.Len(t, page.Events, 3)
+	require.Equal(t, []string{in[2].EventID, in[1].EventID, in[0].EventID},
+		[]string{page.Events[0].EventID, page.Events[1].EventID, page.Events[2].EventID}, "newest first")
+	require.Equal(t, "53995c3f42cd8ad8", page.Events[0].SpanID)
+	require.Len(t, page.Issues, 2)
+	require.Equal(t, evs[0].GroupID, in[0].GroupID, "the trace's checkout events are the checkout issue's")
+	require.Equal(t, int64(32), page.Issues[in[0].GroupID].Events)
+	require.Contains(t, page.Issues[in[2].GroupID].Culprit, "refund")
+
+	resp = get(t, a, "/api/loupe/v1/events?limit=1&trace_id="+trace, http.StatusOK)
+	page = pageOf(page)
+	require.NoError(t, json.Unmarshal(resp.Data, &page))
+	require.Len(t, page.Events, 1)
+	require.Len(t, page.Issues, 1)
+
+	resp = get(t, a, "/api/loupe/v1/events?trace_id=11111111111111111111111111111111", http.StatusOK)
+	require.JSONEq(t, `{"events": [], "issues": {}}`, string(resp.Data))
+
+	for _, bad := range []string{"", "trace_id=", "trace_id=xyz", "trace_id=" + strings.Repeat("0", 32), "trace_id=" + trace + "&limit=0", "trace=" + trace} {
+		resp = get(t, a, "/api/loupe/v1/events?"+bad, http.StatusBadRequest)
+		require.Equal(t, "bad_data", resp.ErrorType, bad)
+	}
 }
 
 func TestIssuesWithoutStore(t *testing.T) {
