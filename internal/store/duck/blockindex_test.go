@@ -13,15 +13,23 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 )
 
+// openBlocksTest opens the store at path with blocks of 100 rows, so that a thousand
+// records fill several; it is closed when the test ends.
+func openBlocksTest(t *testing.T, path string) *Store {
+	t.Helper()
+	opts := DefaultOptions()
+	opts.blockRows = 100
+	s, err := Open(path, opts, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // openIndexerTest opens a store with blocks of 100 rows whose indexer is stopped, for
 // tests that drive its rounds by hand.
 func openIndexerTest(t *testing.T) *Store {
 	t.Helper()
-	opts := DefaultOptions()
-	opts.blockRows = 100
-	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), opts, nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	s := openBlocksTest(t, filepath.Join(t.TempDir(), "loupe.duckdb"))
 	s.indexer.stop()
 	return s
 }

@@ -71,11 +71,7 @@ func TestNeedleGrams(t *testing.T) {
 func searchTestStore(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "loupe.duckdb")
-	opts := DefaultOptions()
-	opts.blockRows = 100
-	s, err := Open(path, opts, nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	s := openBlocksTest(t, path)
 	ld := plog.NewLogs()
 	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 	for i := range 1050 {
@@ -192,11 +188,7 @@ func countRows(t *testing.T, lq plan.Store, sel plan.Select) int {
 func TestSearchIndexSurvivesRestartAndRetention(t *testing.T) {
 	s, path := searchTestStore(t)
 	require.NoError(t, s.Close())
-	opts := DefaultOptions()
-	opts.blockRows = 100
-	s, err := Open(path, opts, nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	defer s.Close()
+	s = openBlocksTest(t, path)
 	ctx := context.Background()
 	// More rows complete the tail block; the indexer resumes where it stopped.
 	ld := plog.NewLogs()
@@ -237,11 +229,7 @@ func TestConformanceSmallSearchBlocks(t *testing.T) {
 // committed, between two batches the body filters see: the block must be read back, not
 // handed over without those rows, or the needle in them would be pruned away.
 func TestBodyFilterMissesNoRows(t *testing.T) {
-	opts := DefaultOptions()
-	opts.blockRows = 100
-	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), opts, nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	defer s.Close()
+	s := openBlocksTest(t, filepath.Join(t.TempDir(), "loupe.duckdb"))
 	ctx := context.Background()
 	batch := func(first, n int, needle bool) plog.Logs {
 		ld := plog.NewLogs()

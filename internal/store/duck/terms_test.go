@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -119,11 +118,7 @@ func TestTermFilterAttrs(t *testing.T) {
 // http.status_code and a double, and a resource attribute.
 func termTestStore(t *testing.T) *Store {
 	t.Helper()
-	opts := DefaultOptions()
-	opts.blockRows = 100
-	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), opts, nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	s := openBlocksTest(t, filepath.Join(t.TempDir(), "loupe.duckdb"))
 	ctx := context.Background()
 	// Several batches, as a server would write them, each with the resource.
 	for first := 0; first < 1050; first += 150 {
@@ -227,11 +222,7 @@ func TestTermIndexPrunesDigitsAndAttributes(t *testing.T) {
 // out of time order: late records among the oldest rowids, and blocks whose times
 // overlap. Timestamps are distinct, so the expected order is by time alone.
 func TestNewestFirstOutOfOrder(t *testing.T) {
-	opts := DefaultOptions()
-	opts.blockRows = 100
-	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), opts, nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	defer s.Close()
+	s := openBlocksTest(t, filepath.Join(t.TempDir(), "loupe.duckdb"))
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
 	var want []int64 // timestamps of the records with the word, newest first

@@ -6,19 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
 func TestTraceIndex(t *testing.T) {
-	opts := DefaultOptions()
-	opts.blockRows = 100
-	path := filepath.Join(t.TempDir(), "loupe.duckdb")
-	s, err := Open(path, opts, nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	defer s.Close()
+	s := openBlocksTest(t, filepath.Join(t.TempDir(), "loupe.duckdb"))
 	ctx := context.Background()
 	for first := 0; first < 1050; first += 150 {
 		require.NoError(t, s.WriteTraces(ctx, genTraces(first, 150)))
