@@ -13,6 +13,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/api/prom"
 	"github.com/loupe-dev/loupe/internal/api/tempo"
 	"github.com/loupe-dev/loupe/internal/api/tempo/jaeger"
+	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/ingest/loki"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
@@ -26,7 +27,7 @@ import (
 // routes builds the handler of the HTTP port: every query API, the HTTP ingest paths that
 // are not OTLP (remote write, Loki push), Loupe's own endpoints and the UI. The Prometheus
 // API's engine is registered for closing with the other parts.
-func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.Pipeline, statsdRecv *statsd.Receiver) (http.Handler, error) {
+func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.Pipeline, statsdRecv *statsd.Receiver, errRec *errtrack.Recorder) (http.Handler, error) {
 	promOpts := prom.DefaultOptions()
 	promOpts.Targets = s.scraper.Targets
 	promOpts.Metadata = mergedMetadata{metrics, s.scraper, statsdRecv}
@@ -84,7 +85,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
 
 	// Sentry ingest (sentry.go): in front of the mux, as its paths overlap /api/v1/.
-	h, err := s.withSentry(mux, events, pipe, s.errRecorder)
+	h, err := s.withSentry(mux, events, pipe, errRec)
 	if err != nil {
 		return nil, err
 	}

@@ -56,9 +56,6 @@ type Server struct {
 	receiver *otlp.Receiver
 	scraper  *promscrape.Scraper
 	httpLn   net.Listener
-	// errRecorder files error events from every source (the Sentry ingest, the exceptions
-	// of OpenTelemetry logs and spans): one, as it keeps the loupe_error_events_total counts.
-	errRecorder *errtrack.Recorder
 }
 
 // New returns a server for cfg (which must have passed Validate). Nothing is opened yet.
@@ -134,7 +131,9 @@ func (s *Server) Start(ctx context.Context) error {
 	tap := runs.NewTap(events, events, events, s.logger.With("component", "runs"), s.reg)
 	// The exception tap records the exceptions of OpenTelemetry logs and spans as error
 	// events (internal/errtrack/otelexc) before they go on to the runs tap and the store.
-	s.errRecorder, err = errtrack.NewRecorder(events, errtrack.RecorderOptions{
+	// One recorder files the error events of every source (this tap, the Sentry ingest), as
+	// it keeps the loupe_error_events_total counts.
+	errRec, err := errtrack.NewRecorder(events, errtrack.RecorderOptions{
 		Metrics: metrics,
 		Scrub: errtrack.ScrubOptions{Disabled: !s.cfg.Errors.Scrubbing, ExtraKeys: s.cfg.Errors.ScrubKeys,
 			KeepClientIP: s.cfg.Errors.KeepClientIP},
@@ -142,7 +141,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("error recorder: %w", err)
 	}
-	excTap := otelexc.NewTap(s.errRecorder, tap, tap, s.logger.With("component", "otelexc"), s.reg)
+	excTap := otelexc.NewTap(errRec, tap, tap, s.logger.With("component", "otelexc"), s.reg)
 	pipe := pipeline.New(pipeCfg, pipeline.Writers{Logs: excTap, Spans: excTap, Metrics: metrics}, s.logger.With("component", "pipeline"), s.reg)
 	if err := s.start(ctx, pipe); err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
@@ -185,7 +184,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start otlp receivers: %w", err)
 	}
 
-	mux, err := s.routes(events, metrics, pipe, statsdRecv)
+	mux, err := s.routes(events, metrics, pipe, statsdRecv, errRec)
 	if err != nil {
 		return err
 	}
