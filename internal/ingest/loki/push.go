@@ -4,11 +4,8 @@ package loki
 
 import (
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"mime"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loupe-dev/loupe/internal/ingest/httpbody"
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
@@ -222,42 +220,23 @@ func requestFormat(contentType string) (isJSON bool, err error) {
 // MaxRequestBytes before or after decompression. "snappy" is accepted for protobuf bodies,
 // as Loki does: they are always snappy-compressed and decoded later.
 func (h *pushHandler) readBody(r *http.Request, isJSON bool) ([]byte, *pushResult) {
-	limit := h.opts.MaxRequestBytes
-	if r.ContentLength > limit {
-		res := h.tooLarge()
-		return nil, &res
-	}
-	raw := io.LimitReader(r.Body, limit+1)
-	var body io.Reader = raw
-	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	switch {
-	case enc == "", enc == "identity", enc == "snappy" && !isJSON:
-	case enc == "gzip", enc == "x-gzip":
-		zr, err := gzip.NewReader(raw)
-		if err != nil {
-			return nil, &pushResult{status: http.StatusBadRequest, msg: "decompress gzip body: " + err.Error()}
-		}
-		defer zr.Close()
-		body = zr
-	case enc == "deflate":
-		zr := flate.NewReader(raw)
-		defer zr.Close()
-		body = zr
-	default:
-		return nil, &pushResult{status: http.StatusUnsupportedMediaType,
-			msg: fmt.Sprintf("unsupported Content-Encoding %q, want gzip, deflate, none, or snappy for protobuf", clip(enc))}
+	o := httpbody.Options{Limit: h.opts.MaxRequestBytes}
+	if !isJSON {
+		o.Decoders = map[string]httpbody.Decoder{"snappy": nil}
 	}
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	if n > limit {
+	err := httpbody.Read(r, &buf, o)
+	var ue *httpbody.UnsupportedError
+	switch {
+	case errors.Is(err, httpbody.ErrTooLarge):
 		res := h.tooLarge()
 		return nil, &res
-	}
-	if err != nil {
-		if body != raw {
-			return nil, &pushResult{status: http.StatusBadRequest, msg: fmt.Sprintf("decompress %s body: %v", enc, err)}
-		}
-		return nil, &pushResult{status: http.StatusBadRequest, msg: "read body: " + err.Error()}
+	case errors.As(err, &ue):
+		return nil, &pushResult{status: http.StatusUnsupportedMediaType,
+			msg: fmt.Sprintf("unsupported Content-Encoding %q, want gzip, deflate, none, or snappy for protobuf", clip(ue.Encoding))}
+	case err != nil:
+		// A *httpbody.CorruptError says "decompress <encoding> body: ...", others "read body: ...".
+		return nil, &pushResult{status: http.StatusBadRequest, msg: err.Error()}
 	}
 	return buf.Bytes(), nil
 }

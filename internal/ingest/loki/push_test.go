@@ -2,7 +2,9 @@ package loki
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"net/http"
 	"strings"
 	"testing"
@@ -130,6 +132,22 @@ func TestPushJSON(t *testing.T) {
 	code, _, msg = post(t, h, gz.Bytes(), "Content-Type", "application/json", "Content-Encoding", "gzip")
 	require.Equal(t, http.StatusNoContent, code, msg)
 	require.Equal(t, want, flatten(c.logs))
+
+	// deflate Content-Encoding: zlib-wrapped as HTTP says, or raw as some clients send it.
+	var zl, raw bytes.Buffer
+	lw := zlib.NewWriter(&zl)
+	_, _ = lw.Write([]byte(body))
+	require.NoError(t, lw.Close())
+	fw, err := flate.NewWriter(&raw, flate.DefaultCompression)
+	require.NoError(t, err)
+	_, _ = fw.Write([]byte(body))
+	require.NoError(t, fw.Close())
+	for _, sent := range [][]byte{zl.Bytes(), raw.Bytes()} {
+		c.logs = plog.NewLogs()
+		code, _, msg = post(t, h, sent, "Content-Type", "application/json", "Content-Encoding", "deflate")
+		require.Equal(t, http.StatusNoContent, code, msg)
+		require.Equal(t, want, flatten(c.logs))
+	}
 }
 
 func TestPushBadInput(t *testing.T) {

@@ -2,7 +2,6 @@ package otlp
 
 import (
 	"bytes"
-	"compress/gzip"
 	"compress/zlib"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/loupe-dev/loupe/internal/ingest/httpbody"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 )
 
@@ -42,17 +42,16 @@ type httpError struct {
 	msg    string
 }
 
-func (e *httpError) Error() string { return e.msg }
-
 type httpHandler struct {
 	consumer pipeline.Consumer
 	maxBytes int64
 	m        *receiverMetrics
+	body     httpbody.Options
 	bufs     sync.Pool // *bytes.Buffer; pdata copies what it keeps, so bodies are reusable
 }
 
 func newHTTPHandler(c pipeline.Consumer, maxBytes int64, m *receiverMetrics) http.Handler {
-	h := &httpHandler{consumer: c, maxBytes: maxBytes, m: m}
+	h := &httpHandler{consumer: c, maxBytes: maxBytes, m: m, body: bodyOptions(maxBytes)}
 	h.bufs.New = func() any { return new(bytes.Buffer) }
 	mux := http.NewServeMux()
 	for _, s := range signals {
@@ -80,12 +79,8 @@ func (h *httpHandler) handle(r *http.Request, s signal) httpResult {
 
 	buf := h.bufs.Get().(*bytes.Buffer)
 	defer h.putBuf(buf)
-	if err := h.readBody(r, buf); err != nil {
-		var he *httpError
-		if errors.As(err, &he) {
-			return statusResult(he.status, codes.InvalidArgument, he.msg, enc, 0)
-		}
-		return statusResult(http.StatusBadRequest, codes.InvalidArgument, "read body: "+clean(err.Error()), enc, 0)
+	if he := h.readBody(r, buf); he != nil {
+		return statusResult(he.status, codes.InvalidArgument, he.msg, enc, 0)
 	}
 	h.m.bytes.WithLabelValues("http", s.name).Add(float64(buf.Len()))
 
@@ -137,70 +132,40 @@ func requestEncoding(contentType string) (encoding, error) {
 	return encProto, fmt.Errorf("unsupported Content-Type %q, want application/x-protobuf or application/json", clean(contentType))
 }
 
-// maxPreGrow is the most readBody allocates for a body before its bytes arrive.
-const maxPreGrow = 64 << 10
-
 // readBody reads the body into buf, decompressing it, and refuses more than maxBytes
 // before or after decompression, so that a small compressed bomb cannot exhaust memory.
-func (h *httpHandler) readBody(r *http.Request, buf *bytes.Buffer) error {
-	tooLarge := &httpError{status: http.StatusRequestEntityTooLarge,
-		msg: fmt.Sprintf("request body larger than %d bytes (limit max_request_bytes)", h.maxBytes)}
-	if r.ContentLength > h.maxBytes {
-		return tooLarge
-	}
-	raw := io.LimitReader(r.Body, h.maxBytes+1)
-	var body io.Reader
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-		body = raw
-		// Grow ahead for small bodies only: Content-Length is what the client says, not
-		// what it sends, and growing to it before the bytes arrive let 400 connections
-		// that sent only headers hold 5-6.5 GB. Beyond maxPreGrow the buffer grows as
-		// bytes arrive.
-		if r.ContentLength > 0 {
-			buf.Grow(int(min(r.ContentLength, maxPreGrow)) + bytes.MinRead)
-		}
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(raw)
-		if err != nil {
-			return badEncoding("gzip", err)
-		}
-		defer zr.Close()
-		body = zr
-	case "deflate", "zlib":
-		zr, err := zlib.NewReader(raw)
-		if err != nil {
-			return badEncoding(enc, err)
-		}
-		defer zr.Close()
-		body = zr
-	case "zstd":
-		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxMemory(uint64(h.maxBytes)), zstd.WithDecoderMaxWindow(uint64(min(max(h.maxBytes, 1<<10), 1<<27))))
-		if err != nil {
-			return badEncoding("zstd", err)
-		}
-		defer zr.Close()
-		body = zr
-	default:
+func (h *httpHandler) readBody(r *http.Request, buf *bytes.Buffer) *httpError {
+	err := httpbody.Read(r, buf, h.body)
+	var ue *httpbody.UnsupportedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, httpbody.ErrTooLarge):
+		return &httpError{status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("request body larger than %d bytes (limit max_request_bytes)", h.maxBytes)}
+	case errors.As(err, &ue):
 		return &httpError{status: http.StatusUnsupportedMediaType,
-			msg: fmt.Sprintf("unsupported Content-Encoding %q, want gzip, deflate, zstd or none", clean(enc))}
+			msg: fmt.Sprintf("unsupported Content-Encoding %q, want gzip, deflate, zstd or none", clean(ue.Encoding))}
+	default:
+		// A *httpbody.CorruptError says "decompress <encoding> body: ...", others "read body: ...".
+		return &httpError{status: http.StatusBadRequest, msg: clean(err.Error())}
 	}
-	n, err := buf.ReadFrom(io.LimitReader(body, h.maxBytes+1))
-	if n > h.maxBytes {
-		return tooLarge
-	}
-	if err != nil {
-		if body != raw {
-			return badEncoding(r.Header.Get("Content-Encoding"), err)
-		}
-		return err
-	}
-	return nil
 }
 
-func badEncoding(enc string, err error) error {
-	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("decompress %s body: %s", clean(enc), clean(err.Error()))}
+// bodyOptions are the encodings OTLP/HTTP accepts beyond httpbody's: zstd, and "zlib" as
+// the Collector's confighttp accepts it.
+func bodyOptions(maxBytes int64) httpbody.Options {
+	return httpbody.Options{Limit: maxBytes, Decoders: map[string]httpbody.Decoder{
+		"zlib": zlib.NewReader,
+		"zstd": func(r io.Reader) (io.ReadCloser, error) {
+			zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxMemory(uint64(maxBytes)), zstd.WithDecoderMaxWindow(uint64(min(max(maxBytes, 1<<10), 1<<27))))
+			if err != nil {
+				return nil, err
+			}
+			return zr.IOReadCloser(), nil
+		},
+	}}
 }
 
 // statusResult builds an error response whose body is a google.rpc.Status, in the

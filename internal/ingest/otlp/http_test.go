@@ -181,6 +181,13 @@ func TestHTTPEncodings(t *testing.T) {
 	addr := env.recv.HTTPAddr()
 	body := protoBody(t, traceRequest(1))
 
+	zlibbed := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := zlib.NewWriter(&buf)
+		_, _ = zw.Write(b)
+		_ = zw.Close()
+		return buf.Bytes()
+	}
 	compress := map[string]func([]byte) []byte{
 		"gzip": func(b []byte) []byte {
 			var buf bytes.Buffer
@@ -189,13 +196,8 @@ func TestHTTPEncodings(t *testing.T) {
 			_ = zw.Close()
 			return buf.Bytes()
 		},
-		"deflate": func(b []byte) []byte {
-			var buf bytes.Buffer
-			zw := zlib.NewWriter(&buf)
-			_, _ = zw.Write(b)
-			_ = zw.Close()
-			return buf.Bytes()
-		},
+		"deflate": zlibbed,
+		"zlib":    zlibbed, // the Collector's name for deflate
 		"zstd": func(b []byte) []byte {
 			enc, _ := zstd.NewWriter(nil)
 			defer enc.Close()

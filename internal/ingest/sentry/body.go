@@ -2,15 +2,16 @@ package sentry
 
 import (
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
 	"compress/zlib"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/loupe-dev/loupe/internal/ingest/httpbody"
 )
 
 // requestKey returns the DSN public key of a request from X-Sentry-Auth (or an
@@ -56,54 +57,19 @@ func dsnKey(dsn string) string {
 // than limit bytes before or after decompression (413): a small compressed body can
 // expand to gigabytes.
 func readBody(r *http.Request, limit int64) ([]byte, *result) {
-	tooLarge := &result{status: http.StatusRequestEntityTooLarge,
-		detail: fmt.Sprintf("request body larger than %d bytes (limit max_request_bytes, after decompression)", limit)}
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	raw := io.LimitReader(r.Body, limit+1)
-	var body io.Reader = raw
-	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	switch enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(raw)
-		if err != nil {
-			return nil, &result{status: http.StatusBadRequest, detail: "decompress gzip body: " + err.Error()}
-		}
-		defer zr.Close()
-		body = zr
-	case "deflate":
-		// HTTP's "deflate" is zlib-wrapped (RFC 9110); some clients send raw deflate.
-		buf := make([]byte, 2)
-		n, _ := io.ReadFull(raw, buf)
-		rest := io.MultiReader(bytes.NewReader(buf[:n]), raw)
-		if n == 2 && buf[0]&0x0f == 8 && (uint16(buf[0])<<8|uint16(buf[1]))%31 == 0 {
-			zr, err := zlib.NewReader(rest)
-			if err != nil {
-				return nil, &result{status: http.StatusBadRequest, detail: "decompress deflate body: " + err.Error()}
-			}
-			defer zr.Close()
-			body = zr
-		} else {
-			zr := flate.NewReader(rest)
-			defer zr.Close()
-			body = zr
-		}
-	default:
-		return nil, &result{status: http.StatusUnsupportedMediaType,
-			detail: fmt.Sprintf("unsupported Content-Encoding %s, want gzip, deflate or none (br and zstd are not supported)", clip(enc))}
-	}
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	if n > limit {
-		return nil, tooLarge
-	}
-	if err != nil {
-		if body != raw {
-			return nil, &result{status: http.StatusBadRequest, detail: fmt.Sprintf("decompress %s body: %v", enc, err)}
-		}
-		return nil, &result{status: http.StatusBadRequest, detail: "read body: " + err.Error()}
+	err := httpbody.Read(r, &buf, httpbody.Options{Limit: limit})
+	var ue *httpbody.UnsupportedError
+	switch {
+	case errors.Is(err, httpbody.ErrTooLarge):
+		return nil, &result{status: http.StatusRequestEntityTooLarge,
+			detail: fmt.Sprintf("request body larger than %d bytes (limit max_request_bytes, after decompression)", limit)}
+	case errors.As(err, &ue):
+		return nil, &result{status: http.StatusUnsupportedMediaType,
+			detail: fmt.Sprintf("unsupported Content-Encoding %s, want gzip, deflate or none (br and zstd are not supported)", clip(ue.Encoding))}
+	case err != nil:
+		// A *httpbody.CorruptError says "decompress <encoding> body: ...", others "read body: ...".
+		return nil, &result{status: http.StatusBadRequest, detail: err.Error()}
 	}
 	if len(bytes.TrimSpace(buf.Bytes())) == 0 {
 		return nil, &result{status: http.StatusBadRequest, detail: "empty body: want a Sentry envelope or event"}
