@@ -114,24 +114,11 @@ func stripThreadPrefix(t string) string {
 // "IOException" and the message; typ is "" when the line is not an exception header.
 func javaHeader(t string) (module, typ, msg string) {
 	name, msg, _ := strings.Cut(t, ": ")
-	if !isJavaName(name) {
+	if !isDottedName(name, "$") {
 		return "", "", ""
 	}
 	module, typ = splitDotted(name)
 	return module, typ, msg
-}
-
-func isJavaName(s string) bool {
-	if s == "" || s[0] == '.' || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c == '.' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80) {
-			return false
-		}
-	}
-	return true
 }
 
 // javaFrame parses what follows "at ": "java.base/java.lang.Thread.run(Thread.java:840)".
@@ -149,7 +136,7 @@ func javaFrame(s string) (errtrack.Frame, bool) {
 		qualified = qualified[i+1:] // "java.base/" module, "app//" class loader
 	}
 	dot := strings.LastIndexByte(qualified, '.')
-	if dot <= 0 || dot == len(qualified)-1 || !isJavaName(qualified[:dot]) {
+	if dot <= 0 || dot == len(qualified)-1 || !isDottedName(qualified[:dot], "$") {
 		return errtrack.Frame{}, false
 	}
 	f := errtrack.Frame{Module: qualified[:dot], Function: qualified[dot+1:]}

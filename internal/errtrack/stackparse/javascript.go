@@ -50,7 +50,7 @@ func JavaScript(text string) Trace {
 		// The header, "Type: message", whose message may span lines.
 		if exc.Type == "" {
 			name, msg, _ := strings.Cut(t, ": ")
-			if isDottedIdent(name) && !strings.Contains(name, ".") {
+			if isDottedName(name, "") && !strings.Contains(name, ".") {
 				exc.Type, exc.Value = name, msg
 			}
 		} else {

@@ -216,32 +216,8 @@ func dottedModule(rel string) string {
 // pythonExceptionLine parses "module.Type: message" or "Type".
 func pythonExceptionLine(l string) (typ, msg string, ok bool) {
 	typ, msg, _ = strings.Cut(l, ": ")
-	if typ == "" || !isDottedIdent(typ) {
+	if typ == "" || !isDottedName(typ, "") {
 		return "", "", false
 	}
 	return typ, msg, true
-}
-
-// isDottedIdent reports whether s looks like a (dotted) identifier, as exception types
-// are: letters, digits, '_' and '.', not starting with a digit or a dot.
-func isDottedIdent(s string) bool {
-	if s == "" || s[0] == '.' || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80) {
-			return false
-		}
-	}
-	return true
-}
-
-// splitDotted splits "pkg.mod.Type" into module "pkg.mod" and "Type", as Sentry SDKs report
-// an exception's module and type separately (Python, Java).
-func splitDotted(typ string) (module, name string) {
-	if i := strings.LastIndexByte(typ, '.'); i > 0 && i < len(typ)-1 {
-		return typ[:i], typ[i+1:]
-	}
-	return "", typ
 }

@@ -142,3 +142,29 @@ func splitLineCol(s string, withCol bool) (path string, line, col int, ok bool) 
 	}
 	return s[:i], atoi(s[i+1:]), col, true
 }
+
+// isDottedName reports whether s looks like a (dotted) name, as exception types and JVM
+// classes are: letters, digits, '_', '.' and the bytes of extra ("$" of the JVM's nested
+// classes), not starting with a digit or a dot.
+func isDottedName(s, extra string) bool {
+	if s == "" || s[0] == '.' || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80 ||
+			strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// splitDotted splits "pkg.mod.Type" into module "pkg.mod" and "Type", as Sentry SDKs report
+// an exception's module and type separately (Python, Java).
+func splitDotted(typ string) (module, name string) {
+	if i := strings.LastIndexByte(typ, '.'); i > 0 && i < len(typ)-1 {
+		return typ[:i], typ[i+1:]
+	}
+	return "", typ
+}
