@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/loupe-dev/loupe/internal/errtrack"
-	"github.com/loupe-dev/loupe/internal/store/duck"
 )
 
 // notFoundError is a second, different bug.
@@ -49,8 +47,7 @@ func lookUpOrder(ctx context.Context, tracer trace.Tracer, key string) {
 // record with exception.* attributes become error events, grouped into issues.
 func TestOTelExceptionsBecomeIssues(t *testing.T) {
 	ctx := testContext(t)
-	dataDir := t.TempDir()
-	s := startServer(t, dataDir)
+	s := startServer(t, t.TempDir())
 	tp := newTracerProvider(t, ctx, s, viaGRPC, "payments")
 	lp := newLoggerProvider(t, ctx, s, viaHTTP, "payments")
 
@@ -63,15 +60,8 @@ func TestOTelExceptionsBecomeIssues(t *testing.T) {
 	require.NoError(t, tp.Shutdown(ctx))
 	require.NoError(t, lp.Shutdown(ctx))
 
-	// Read through the error store (the issues API is not mounted yet): stop the server,
-	// which releases the database, and open it.
-	s.stop()
-	st, err := duck.Open(filepath.Join(dataDir, "loupe.duckdb"), duck.DefaultOptions(), nil, nil)
-	require.NoError(t, err)
-	defer st.Close()
-	page, err := st.ListIssues(ctx, errtrack.IssueQuery{})
-	require.NoError(t, err)
-	issues := page.Issues
+	// Read what a user sees: the issues list, the issue's events and the event itself.
+	issues := getIssues(t, s)
 	require.Len(t, issues, 2, "%+v", issues)
 	byType := map[string]errtrack.Issue{}
 	for _, is := range issues {
@@ -86,9 +76,7 @@ func TestOTelExceptionsBecomeIssues(t *testing.T) {
 	require.True(t, ok, "the Go type as sentry-go writes it: %+v", issues)
 	require.EqualValues(t, 1, notFound.Events)
 
-	evPage, err := st.IssueEvents(ctx, declined.ID, errtrack.EventQuery{})
-	require.NoError(t, err)
-	events := evPage.Events
+	events := getIssueEvents(t, s, declined.ID)
 	require.Len(t, events, 4)
 	sources := map[string]int{}
 	for _, ev := range events {
@@ -97,9 +85,13 @@ func TestOTelExceptionsBecomeIssues(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"otel.span": 2, "otel.log": 2}, sources)
 	var linked bool
-	for _, ev := range events {
-		if ev.TraceID == traceID.String() && ev.SpanID == spanID.String() {
+	for _, listed := range events {
+		if listed.TraceID == traceID.String() && listed.SpanID == spanID.String() {
 			linked = true
+			var resp apiEnvelope[errtrack.Event]
+			getJSON(t, s.HTTP+"/api/loupe/v1/events/"+listed.EventID, 200, &resp)
+			ev := resp.Data
+			require.Equal(t, listed.EventID, ev.EventID)
 			require.NotEmpty(t, ev.Exceptions)
 			last := ev.Exceptions[len(ev.Exceptions)-1]
 			require.Equal(t, "chargeCard", last.Frames[len(last.Frames)-1].Function)
@@ -131,23 +123,36 @@ func TestOTelAndSentryGoGroupTogether(t *testing.T) {
 	require.True(t, hub.Flush(10*time.Second))
 	waitSentryItems(t, s, "1", "event", 1)
 
-	s.stop()
-	st, err := duck.Open(filepath.Join(s.dataDir, "loupe.duckdb"), duck.DefaultOptions(), nil, nil)
-	require.NoError(t, err)
-	defer st.Close()
-	page, err := st.ListIssues(ctx, errtrack.IssueQuery{})
-	require.NoError(t, err)
+	issues := getIssues(t, s)
 	var keys []string
-	for _, is := range page.Issues {
+	for _, is := range issues {
 		keys = append(keys, is.Fingerprint)
 	}
-	require.Len(t, page.Issues, 1, "grouping keys: %q", keys)
-	require.EqualValues(t, 2, page.Issues[0].Events)
-	evPage, err := st.IssueEvents(ctx, page.Issues[0].ID, errtrack.EventQuery{})
-	require.NoError(t, err)
+	require.Len(t, issues, 1, "grouping keys: %q", keys)
+	require.EqualValues(t, 2, issues[0].Events)
 	var sources []string
-	for _, ev := range evPage.Events {
+	for _, ev := range getIssueEvents(t, s, issues[0].ID) {
 		sources = append(sources, ev.Source)
 	}
 	require.ElementsMatch(t, []string{"otel.span", "sentry"}, sources)
+}
+
+// getIssues returns the issues of GET /api/loupe/v1/issues (those seen in the last 24 hours).
+func getIssues(t *testing.T, s *server) []errtrack.Issue {
+	t.Helper()
+	var resp apiEnvelope[struct {
+		Issues []errtrack.Issue `json:"issues"`
+	}]
+	getJSON(t, s.HTTP+"/api/loupe/v1/issues", 200, &resp)
+	return resp.Data.Issues
+}
+
+// getIssueEvents returns the events of GET /api/loupe/v1/issues/{id}/events, newest first.
+func getIssueEvents(t *testing.T, s *server, issueID string) []errtrack.Event {
+	t.Helper()
+	var resp apiEnvelope[struct {
+		Events []errtrack.Event `json:"events"`
+	}]
+	getJSON(t, s.HTTP+"/api/loupe/v1/issues/"+issueID+"/events", 200, &resp)
+	return resp.Data.Events
 }
