@@ -10,6 +10,8 @@ import { ServicePage } from './pages/Service';
 import { RunsPage } from './pages/Runs';
 import { RunPage } from './pages/Run';
 import { ComparePage } from './pages/Compare';
+import { ErrorsPage } from './pages/Errors';
+import { IssuePage } from './pages/Issue';
 import { useAutoRefresh } from './components/TimeRange';
 
 const nav = [
@@ -17,6 +19,7 @@ const nav = [
   { path: '/traces', label: 'Traces' },
   { path: '/query', label: 'Metrics' },
   { path: '/services', label: 'Services' },
+  { path: '/errors', label: 'Errors' },
   { path: '/runs', label: 'Runs' },
 ];
 
@@ -49,6 +52,8 @@ export function App() {
   else if (path === '/query' || path === '/graph') page = <MetricsPage params={loc.params} />;
   else if (path === '/services') page = <ServicesPage params={loc.params} />;
   else if ((m = /^\/services\/(.+)$/.exec(path))) page = <ServicePage service={decodeURIComponent(m[1])} params={loc.params} />;
+  else if (path === '/errors') page = <ErrorsPage params={loc.params} />;
+  else if ((m = /^\/errors\/([^/]+)$/.exec(path))) page = <IssuePage key={m[1]} id={decodeURIComponent(m[1])} params={loc.params} />;
   else if (path === '/runs') page = <RunsPage params={loc.params} />;
   else if (path === '/runs/compare') page = <ComparePage params={loc.params} />;
   else if ((m = /^\/runs\/([^/]+)$/.exec(path))) page = <RunPage key={m[1]} id={decodeURIComponent(m[1])} />;

@@ -10,9 +10,18 @@ export class ApiError extends Error {
 
 export async function getJSON<T>(path: string, params?: URLSearchParams, signal?: AbortSignal): Promise<T> {
   const url = params && [...params.keys()].length ? `${path}?${params}` : path;
+  return request<T>(url, { signal, headers: { Accept: 'application/json' } });
+}
+
+/** sendJSON sends body as JSON with method (PUT, POST) and answers the data of the reply. */
+export async function sendJSON<T>(method: string, path: string, body: unknown): Promise<T> {
+  return request<T>(path, { method, headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function request<T>(url: string, init: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+    res = await fetch(url, init);
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(`cannot reach the Loupe server (${(e as Error).message})`, 0);

@@ -11,6 +11,8 @@ import { AttrTable, Sections } from '../components/Attributes';
 import { BodyText } from '../components/Body';
 import { useAsync } from '../components/hooks';
 import { useFirstRender } from '../components/perf';
+import { IssueStatusBadge } from '../components/IssueStatus';
+import { issuesBySpan, issueURL, type Issue, type TraceEvents } from '../errors';
 
 const ROW = 24;
 
@@ -49,6 +51,13 @@ function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: stri
   const root = tree.roots[0];
   const errors = trace.spans.filter((s) => s.status.code === 'error').length;
   const scrollTo = useMemo(() => (sel ? rows.indexOf(sel) : -1), [sel, rows]);
+  // The issues of the trace's error events (Sentry events with this trace context,
+  // exceptions recorded on its spans or logs), for the links from a span to its issue.
+  const errs = useAsync(`trace-events:${trace.trace_id}`, (signal) =>
+    getJSON<TraceEvents>('/api/loupe/v1/events', new URLSearchParams({ trace_id: trace.trace_id }), signal),
+  );
+  const spanIssues = useMemo(() => issuesBySpan(errs.data), [errs.data]);
+  const traceIssues = Object.values(errs.data?.issues ?? {});
 
   const toggle = useCallback(
     (n: Node) =>
@@ -76,6 +85,16 @@ function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: stri
           <span className="mono">{trace.trace_id}</span> · {fmtDateTime(nsToMs(trace.start_unix_nano))} · {fmtDuration(trace.duration_ns)} ·{' '}
           <span data-testid="trace-span-count">{trace.spans.length} spans</span> · {trace.services.length} services
           {errors > 0 && <span className="err-mark"> ⚠ {errors} errors</span>}
+          {traceIssues.length > 0 && (
+            <>
+              {' · '}
+              {traceIssues.map((is) => (
+                <a key={is.id} href={issueURL(is.id)} onClick={onLinkClick} className="trace-issue" data-testid="trace-issue-link" title={`Issue: ${is.title}`}>
+                  ⚑ {is.title}
+                </a>
+              ))}
+            </>
+          )}
           {runIdOf(root?.span) && (
             <>
               {' · '}
@@ -146,7 +165,7 @@ function TraceView({ trace, selected, onSelect }: { trace: Trace; selected: stri
             }}
           />
         </div>
-        {sel && <SpanDetail node={sel} traceStartNs={tree.startNs} color={serviceColor(sel.span.service)} onClose={() => onSelect('')} />}
+        {sel && <SpanDetail node={sel} traceStartNs={tree.startNs} color={serviceColor(sel.span.service)} issues={spanIssues.get(sel.span.span_id) ?? []} onClose={() => onSelect('')} />}
       </div>
       <TraceLogs traceId={trace.trace_id} spanId={sel?.span.span_id} start={trace.start_unix_nano} durationNs={trace.duration_ns} />
     </div>
@@ -206,7 +225,7 @@ const SpanRow = memo(function SpanRow({ node: n, selected, critical, collapsed, 
   );
 });
 
-function SpanDetail({ node, traceStartNs, color, onClose }: { node: Node; traceStartNs: bigint; color: string; onClose: () => void }) {
+function SpanDetail({ node, traceStartNs, color, issues, onClose }: { node: Node; traceStartNs: bigint; color: string; issues: Issue[]; onClose: () => void }) {
   const s = node.span;
   const offset = Number(BigInt(s.start_unix_nano) - traceStartNs);
   return (
@@ -238,6 +257,20 @@ function SpanDetail({ node, traceStartNs, color, onClose }: { node: Node; traceS
           <tr><td>Critical path</td><td>{node.critical ? 'yes' : 'no'}</td></tr>
         </tbody>
       </table>
+      {issues.length > 0 && (
+        <div className="section span-issues" data-testid="span-issues">
+          <h4>Issues ({issues.length})</h4>
+          {issues.map((is) => (
+            <div key={is.id} className="small span-issue">
+              <IssueStatusBadge status={is.status} />{' '}
+              <a href={issueURL(is.id)} onClick={onLinkClick} data-testid="span-issue-link">
+                {is.title}
+              </a>
+              <span className="muted"> · {is.events.toLocaleString()} events</span>
+            </div>
+          ))}
+        </div>
+      )}
       <Sections sections={[['Attributes', s.attributes], ['Resource', s.resource]]} json={s} />
       <div className="section">
         <h4>Events ({s.events.length})</h4>
