@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { viewChecks } from './checks-views.mjs';
+import { errorChecks } from './checks-errors.mjs';
 
 const base = process.env.LOUPE_UI_URL;
 const expected = JSON.parse(readFileSync(process.env.LOUPE_EXPECTED, 'utf8'));
@@ -104,6 +105,18 @@ if (process.env.LOUPE_EMPTY === '1') {
     await box.waitFor({ timeout: 10000 });
     await page.waitForFunction((h) => (document.querySelector('.empty-state')?.innerText ?? '').includes(`loupe run --server ${h}`), otlpHTTP, { timeout: 10000 })
       .catch(async () => { throw new Error(`empty runs state lacks "loupe run --server ${otlpHTTP}": ${(await box.innerText()).slice(0, 300)}`); });
+  });
+  await check('empty errors: shows how to send errors, with the real address', async () => {
+    const http = process.env.LOUPE_HTTP; // 127.0.0.1:port
+    assert(http, 'LOUPE_HTTP must be set');
+    await page.goto(`${base}/errors`);
+    const box = page.getByTestId('errors-empty');
+    await box.waitFor({ timeout: 10000 });
+    await page.waitForFunction(([h, o]) => {
+      const t = document.querySelector('[data-testid="errors-empty"]')?.innerText ?? '';
+      return t.includes(`@${h}/1`) && t.includes(o);
+    }, [http, otlpHTTP], { timeout: 10000 })
+      .catch(async () => { throw new Error(`empty errors state lacks the DSN on ${http} or ${otlpHTTP}: ${(await box.innerText()).slice(0, 400)}`); });
   });
   await context.close();
   console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
@@ -403,6 +416,8 @@ await check('an unknown trace shows the API error plainly', async () => {
 // Re-running, the live histogram, stack traces, colours, sorting, LogQL, the range controls
 // and where the cross-links lead: checks-views.mjs.
 await viewChecks({ page, base, expected, check, assert, shot, rows });
+// The Errors list, the issue page and their links: checks-errors.mjs.
+await errorChecks({ page, base, expected, check, assert, shot });
 
 const figures = {};
 if (perf) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser tests of the web UI against a live server: builds ./cmd/loupe, starts it on random
-# loopback ports with an empty data directory, seeds it over OTLP/HTTP JSON (seed.mjs),
-# records job runs with the real `loupe run` and `loupe push` (seed-runs.mjs), and runs the
-# Playwright checks (checks.mjs) in Debian's headless Chromium.
+# loopback ports with an empty data directory and two Sentry projects, seeds it over
+# OTLP/HTTP JSON (seed.mjs), records job runs with the real `loupe run` and `loupe push`
+# (seed-runs.mjs), sends error events to the Sentry envelope endpoint (seed-errors.mjs), and
+# runs the Playwright checks (checks.mjs) in Debian's headless Chromium.
 #
 #   ui/e2e/run.sh                      # checks; screenshots in $LOUPE_SCREENSHOTS
 #   LOUPE_PERF=1 ui/e2e/run.sh         # also a 10,000-span trace, 100,000 log records and
@@ -57,7 +58,17 @@ wait_ready() {
 }
 field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
 
-"$BIN" serve --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --otlp-grpc-listen 127.0.0.1:0 --statsd-listen 127.0.0.1:0 \
+# Two Sentry projects with fixed DSN keys, for the error events of seed-errors.mjs.
+SENTRY_KEY_API=0123456789abcdef0123456789abcdef
+SENTRY_KEY_WORKER=fedcba9876543210fedcba9876543210
+cat >"$WORK/loupe.yaml" <<EOF
+sentry:
+  projects:
+    - {id: 1, name: shop-api, keys: [$SENTRY_KEY_API]}
+    - {id: 2, name: shop-worker, keys: [$SENTRY_KEY_WORKER]}
+EOF
+
+"$BIN" serve --config "$WORK/loupe.yaml" --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --otlp-grpc-listen 127.0.0.1:0 --statsd-listen 127.0.0.1:0 \
 	--otlp-http-listen 127.0.0.1:0 --log-format json >"$WORK/loupe.log" 2>&1 &
 PIDS+=($!)
 READY=$(wait_ready "$WORK/loupe.log")
@@ -66,7 +77,7 @@ OTLP_HTTP=$(field "$READY" otlp_http)
 OTLP_GRPC=$(field "$READY" otlp_grpc)
 echo "loupe: http $HTTP, otlp http $OTLP_HTTP, otlp grpc $OTLP_GRPC"
 # The checks compare the addresses the empty states show with these.
-export LOUPE_OTLP_URL=http://$OTLP_HTTP LOUPE_OTLP_GRPC=$OTLP_GRPC
+export LOUPE_OTLP_URL=http://$OTLP_HTTP LOUPE_OTLP_GRPC=$OTLP_GRPC LOUPE_HTTP=$HTTP
 
 # Use the server's own UI when it serves the app at /, else the proxy that mounts ui.Handler.
 if node -e 'fetch(process.argv[1]).then(r => r.text()).then(t => process.exit(t.includes("<div id=\"root\">") ? 0 : 1), () => process.exit(1))' "http://$HTTP/logs"; then
@@ -100,6 +111,7 @@ if [ "$rc" -ne 3 ]; then
 fi
 (cd "$UI_DIR" && node e2e/seed-runs.mjs "$WORK/runs.jsonl" "$WORK/expected.json")
 "$BIN" push --server "http://$OTLP_HTTP" "$WORK/runs.jsonl"
+(cd "$UI_DIR" && node e2e/seed-errors.mjs "http://$HTTP" "http://$OTLP_HTTP" "$WORK/expected.json" "$SENTRY_KEY_API" "$SENTRY_KEY_WORKER")
 cp "$WORK/expected.json" "$ART/expected.json"
 (cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_EXPECTED=$WORK/expected.json \
 	LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
