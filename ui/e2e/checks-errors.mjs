@@ -100,7 +100,8 @@ export async function errorChecks({ page, base, expected, check, assert, shot })
     await page.getByTestId('errors-empty').waitFor({ timeout: 10000 });
     // A filter without matches says so (and not "send us errors").
     await page.goto(`${base}/errors?q=no-such-issue-anywhere`);
-    const empty = await page.getByTestId('errors-empty').innerText({ timeout: 10000 });
+    await page.getByTestId('errors-empty').waitFor({ timeout: 10000 });
+    const empty = await page.getByTestId('errors-empty').innerText();
     assert(/No issues match/.test(empty), `empty state: ${empty.slice(0, 200)}`);
   });
 

@@ -152,7 +152,9 @@ export function ErrorsPage({ params }: { params: URLSearchParams }) {
       </form>
       {first.error && <ErrorBox error={first.error} />}
       {first.loading && !first.data && <Spinner label="Loading issues…" />}
-      {first.data && issues.length === 0 && !first.loading && ((all.data?.issues.length ?? 0) > 0 ? (
+      {/* Nothing listed: "no match" when the range has issues, else how to send errors. */}
+      {first.data && issues.length === 0 && !first.loading && !all.data && all.loading && <Spinner label="Looking for issues in the range…" />}
+      {first.data && issues.length === 0 && !first.loading && (all.data || !all.loading) && ((all.data?.issues.length ?? 0) > 0 ? (
         <div className="empty-state" data-testid="errors-empty">
           <h3>No issues match</h3>
           <p>
