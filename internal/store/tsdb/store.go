@@ -163,6 +163,9 @@ type Store struct {
 	delta    processor.Metrics // nil unless Options.ConvertDelta
 	guard    *diskGuard
 	settings translationSettings
+	// exemplars sizes the exemplar ring to its use (exemplars.go); nil when
+	// Options.MaxExemplars is 0.
+	exemplars *exemplarRing
 
 	closeOnce sync.Once
 	closeErr  error
@@ -232,6 +235,9 @@ func openStore(dir string, opts Options, logger *slog.Logger, reg prometheus.Reg
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	if opts.MaxExemplars > 0 {
+		s.exemplars = &exemplarRing{max: opts.MaxExemplars, ooo: s.topts.OutOfOrderTimeWindow, logger: logger}
+	}
 	// Writes the pending head chunks early on a nearly full disk (diskguard.go).
 	s.guard.flush = func() {
 		if db := s.DB(); db != nil {
@@ -288,6 +294,11 @@ func (s *Store) openWritable() error {
 	db, err := promtsdb.Open(s.dir, s.logger.With("component", "tsdb"), s.reg, s.topts, s.dbStats)
 	if err != nil {
 		return fmt.Errorf("open tsdb: %w", err)
+	}
+	if s.exemplars != nil {
+		if err := s.exemplars.opened(db); err != nil {
+			s.logger.Warn("exemplar ring kept at its full size", "err", err)
+		}
 	}
 	s.mu.Lock()
 	s.db = db

@@ -88,7 +88,7 @@ func (s *Store) write(ctx context.Context, md pmetric.Metrics, rej *rejections) 
 	if err != nil {
 		return err
 	}
-	app := db.Appender(ctx)
+	app := s.exemplars.wrap(db, db.Appender(ctx))
 	appended, err := s.appendSeries(app, conv.TimeSeries(), time.Now().Add(maxAheadTime).UnixMilli(), rej)
 	if err != nil {
 		return errors.Join(err, app.Rollback())
