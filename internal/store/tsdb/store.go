@@ -272,6 +272,11 @@ func tsdbOptions(opts Options) *promtsdb.Options {
 	topts.MaxBytes = opts.MaxBytes
 	topts.OutOfOrderTimeWindow = opts.OutOfOrderTimeWindow.Milliseconds()
 	topts.EnableNativeHistograms = true
+	// The head's series map is sharded in stripes, each with its lock and two maps
+	// allocated at open: Prometheus' 16,384 stripes are 2.3 MiB of the idle server's heap
+	// (go tool pprof of /debug/pprof/heap 10 s after ready). 4,096 stripes still leave
+	// thousands of locks for the few appenders one machine runs at once.
+	topts.StripeSize = 1 << 12
 	topts.EnableExemplarStorage = opts.MaxExemplars > 0
 	topts.MaxExemplars = opts.MaxExemplars
 	if opts.WALCompression {
