@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -47,6 +48,18 @@ type Config struct {
 	// Errors configures error tracking: scrubbing of error events (docs/errors.md); their
 	// retention is retention.errors.
 	Errors ErrorsConfig `yaml:"errors"`
+	// Rules loads Prometheus recording and alerting rule files (docs/alerting.md).
+	Rules RulesConfig `yaml:"rules"`
+}
+
+// RulesConfig names the rule files, as Prometheus' rule_files and
+// global.evaluation_interval.
+type RulesConfig struct {
+	// Files are globs of rule files in Prometheus' format. Relative ones are relative to
+	// the directory of the configuration file (RuleFiles resolves them).
+	Files []string `yaml:"files"`
+	// EvaluationInterval is how often a group is evaluated when it sets no interval.
+	EvaluationInterval model.Duration `yaml:"evaluation_interval"`
 }
 
 // ErrorsConfig configures error tracking (internal/errtrack).
@@ -192,10 +205,25 @@ func Default() Config {
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 		Metrics: MetricsConfig{ConvertDelta: true},
 		Errors:  ErrorsConfig{Scrubbing: true},
+		Rules:   RulesConfig{EvaluationInterval: model.Duration(time.Minute)},
 		Scrape:  promscrape.Default(),
 		Statsd:  statsd.Default(),
 		Sentry:  sentry.Default(),
 	}
+}
+
+// RuleFiles returns the rules.files globs with relative ones joined to the directory of
+// the configuration file. The loader records that directory in Scrape.Dir (for the
+// scrape section's relative paths); empty means the working directory.
+func (c Config) RuleFiles() []string {
+	out := make([]string, 0, len(c.Rules.Files))
+	for _, pat := range c.Rules.Files {
+		if c.Scrape.Dir != "" && !filepath.IsAbs(pat) {
+			pat = filepath.Join(c.Scrape.Dir, pat)
+		}
+		out = append(out, pat)
+	}
+	return out
 }
 
 // Load reads YAML from r over the defaults. Unknown keys are errors, so a typo never
@@ -321,6 +349,17 @@ func (c Config) Validate() error {
 	}
 	if err := c.Sentry.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Rules.EvaluationInterval <= 0 {
+		bad("rules.evaluation_interval", c.Rules.EvaluationInterval, "must be positive")
+	}
+	for i, pat := range c.Rules.Files {
+		key := fmt.Sprintf("rules.files[%d]", i)
+		if strings.TrimSpace(pat) == "" {
+			bad(key, fmt.Sprintf("%q", pat), "must not be empty")
+		} else if _, err := filepath.Match(pat, ""); err != nil {
+			bad(key, fmt.Sprintf("%q", pat), "not a valid glob: "+err.Error())
+		}
 	}
 	if c.Storage.DuckDBThreads < 0 {
 		bad("storage.duckdb_threads", c.Storage.DuckDBThreads, "must be 0 (default) or positive")

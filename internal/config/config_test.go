@@ -128,3 +128,23 @@ func TestMaxTailsKey(t *testing.T) {
 	cfg.Query.MaxTails = -1
 	require.ErrorContains(t, cfg.Validate(), "query.max_tails: -1: must be 0 (no limit) or positive")
 }
+
+// rules: names rule files (globs relative to the configuration file's directory) and the
+// default evaluation interval (1m, as Prometheus' global.evaluation_interval).
+func TestRulesKeys(t *testing.T) {
+	require.Equal(t, time.Minute, time.Duration(Default().Rules.EvaluationInterval))
+	cfg, err := Load(strings.NewReader("rules:\n  files: [rules/*.yml, /etc/loupe/extra.yml]\n  evaluation_interval: 15s\n"))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, 15*time.Second, time.Duration(cfg.Rules.EvaluationInterval))
+	require.Equal(t, []string{"rules/*.yml", "/etc/loupe/extra.yml"}, cfg.RuleFiles(), "no directory: the working one")
+	cfg.Scrape.Dir = "/srv/loupe"
+	require.Equal(t, []string{"/srv/loupe/rules/*.yml", "/etc/loupe/extra.yml"}, cfg.RuleFiles())
+
+	cfg.Rules.EvaluationInterval = 0
+	cfg.Rules.Files = []string{"ok.yml", " ", "[bad"}
+	err = cfg.Validate()
+	require.ErrorContains(t, err, "rules.evaluation_interval: 0s: must be positive")
+	require.ErrorContains(t, err, `rules.files[1]: " ": must not be empty`)
+	require.ErrorContains(t, err, `rules.files[2]: "[bad": not a valid glob`)
+}

@@ -40,11 +40,15 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	promOpts.WriteAdmitter = pipe
 	qb := s.newQueryBounds() // every read API below shares its limits (querylimit.go)
 	qb.promOptions(&promOpts, s.cfg.Query)
+	promOpts.Rules = s.rulesRetriever
 	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus api: %w", err)
 	}
 	s.add(closer{promAPI.Close})
+	if s.rules, err = s.newRules(promAPI.Engine(), metrics); err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", qb.prom(promAPI))

@@ -23,6 +23,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/rules"
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/duck"
@@ -55,6 +56,7 @@ type Server struct {
 	started  []component // in start order; shut down in reverse
 	receiver *otlp.Receiver
 	scraper  *promscrape.Scraper
+	rules    *rules.Manager
 	httpLn   net.Listener
 }
 
@@ -66,11 +68,11 @@ func New(cfg config.Config, load func() (config.Config, error), logger *slog.Log
 	return &Server{cfg: cfg, load: load, logger: logger, reg: reg}
 }
 
-// Reload re-reads the configuration and applies what can change while running: the
-// scrape jobs. Other changes need a restart and are logged. A bad configuration is refused
-// and the running one kept.
+// Reload re-reads the configuration and applies what can change while running: the rule
+// files and the scrape jobs. Other changes need a restart and are logged. A bad
+// configuration or rule file is refused and the running one kept.
 func (s *Server) Reload(context.Context) error {
-	if s.load == nil || s.scraper == nil {
+	if s.load == nil || s.scraper == nil || s.rules == nil {
 		return errors.New("no configuration file to reload")
 	}
 	cfg, err := s.load()
@@ -80,10 +82,13 @@ func (s *Server) Reload(context.Context) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
+	if err := s.rules.Load(cfg.RuleFiles(), time.Duration(cfg.Rules.EvaluationInterval)); err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
 	if err := s.scraper.ApplyConfig(cfg.Scrape); err != nil {
 		return fmt.Errorf("apply scrape config: %w", err)
 	}
-	s.logger.Info("configuration reloaded; scrape jobs applied, other changes need a restart")
+	s.logger.Info("configuration reloaded; rules and scrape jobs applied, other changes need a restart")
 	return nil
 }
 
@@ -187,6 +192,9 @@ func (s *Server) Start(ctx context.Context) error {
 	mux, err := s.routes(events, metrics, pipe, statsdRecv, errRec)
 	if err != nil {
 		return err
+	}
+	if err := s.start(ctx, s.rules); err != nil {
+		return fmt.Errorf("start rules: %w", err)
 	}
 
 	if err := s.start(ctx, s.newHTTPServer(mux)); err != nil {
