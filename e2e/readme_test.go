@@ -22,7 +22,8 @@ func TestReadmeTour(t *testing.T) {
 	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
 	require.GreaterOrEqual(t, len(blocks), 2, "the tour has a send block and a query block")
 
-	s := startServer(t, t.TempDir())
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir)
 	script := "set -euo pipefail\n"
 	for _, b := range blocks {
 		script += b[1] + "\n"
@@ -34,6 +35,7 @@ func TestReadmeTour(t *testing.T) {
 		"localhost:4318", strings.TrimPrefix(s.OTLPHTTP, "http://"),
 		"localhost:7070", strings.TrimPrefix(s.HTTP, "http://"),
 		"./bin/loupe", loupeBin,
+		"--data-dir loupe-data", "--data-dir "+dataDir,
 		"bin/workload", filepath.Join(tmp, "workload"),
 	).Replace(script)
 	cmd := exec.Command("bash", "-c", script)
@@ -50,6 +52,10 @@ func TestReadmeTour(t *testing.T) {
 	require.Contains(t, got, `cart_items{job="shop"} => 3 @[`)
 	require.Contains(t, got, `"resultType":"streams","result":[{"stream":{`)
 	require.Equal(t, 3, strings.Count(got, `"Timeout talking to the database"`), "twice from the Loupe API, once from LogQL: %s", got)
+
+	// The errors section: the event is an issue.
+	require.Contains(t, got, `"title":"ZeroDivisionError: division by zero"`)
+	require.Contains(t, got, `"status":"unresolved"`)
 
 	// The batch job section: two recorded runs of "nightly", then their comparison.
 	require.Contains(t, got, `"name":"nightly","status":"succeeded"`)
