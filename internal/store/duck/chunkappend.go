@@ -120,7 +120,7 @@ func newChunkAppender(dc driver.Conn, table string, want []mapping.Type, blocks 
 			return nil, fmt.Errorf("appender on %s: column %d has type %d, writer expects %d", table, i, got, want[i])
 		}
 		switch got {
-		case mapping.TypeBigInt, mapping.TypeTinyInt, mapping.TypeUInteger, mapping.TypeInteger, mapping.TypeVarchar:
+		case mapping.TypeBigInt, mapping.TypeTinyInt, mapping.TypeUInteger, mapping.TypeInteger, mapping.TypeVarchar, mapping.TypeBlob:
 		default:
 			mapping.AppenderDestroy(&a.app)
 			return nil, fmt.Errorf("appender on %s: column %d has type %d, which the chunk appender does not write", table, i, got)

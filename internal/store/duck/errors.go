@@ -21,20 +21,24 @@ import (
 //
 //   - error_events: one row per event; the summary columns are what lists, series and tag
 //     distributions read, tags is a JSON object, event is the whole event as JSON after
-//     scrubbing. Rows go in through the chunk appender (chunkappend.go), after a lookup
-//     of the batch's ids on the primary key drops the events already stored (retries).
-//     Multi-row INSERT statements, used before the appender, cost ~0.3 ms of CPU per 9 KB
-//     event in DuckDB's binder and planner (BenchmarkRecord, batch=100: 890 events per
-//     CPU-second then).
+//     scrubbing, compressed with zstd (errors_codec.go). Stored as text, the JSON was
+//     compressed by DuckDB's checkpoint with FSST, which took more CPU than the rest of
+//     the write path: ~0.7 ms per 15 KB Python event (5,000 events, one CHECKPOINT);
+//     compressed in Go it is ~2 KB in ~20 µs. Rows go in through the chunk appender
+//     (chunkappend.go); a stored id fails the append (primary key), see WriteEvents.
 //   - error_issues: one row per issue with its counters, kept up to date in the same
 //     transaction as the events, so that the issue list never scans events. Releases and
 //     environments are JSON arrays of strings (filtered by their JSON-encoded element,
 //     jsonElement). Existing issues are changed with one UPDATE ... FROM (VALUES ...)
-//     per batch, new ones inserted: INSERT OR REPLACE of the rows, with LIST columns,
-//     took a third of the write path's CPU.
+//     per batch, new ones inserted.
 //   - error_issue_users: the distinct users of each issue, for the Users counter.
 //   - error_releases: when each release was first seen per project (or service), for
 //     ordering releases that are not semantic versions (errtrack.ReleaseNewer).
+//
+// A batch is one transaction: append the events, then update their issues from the rows
+// the store remembers it committed (errorState, errors_cache.go). Every statement costs
+// DuckDB about a millisecond of CPU, so the write path runs as few as it can: usually the
+// append, one UPDATE and the commit.
 const errorsDDL = `
 CREATE TABLE IF NOT EXISTS error_events (
 	event_id VARCHAR PRIMARY KEY,
@@ -49,7 +53,7 @@ CREATE TABLE IF NOT EXISTS error_events (
 	user_key VARCHAR NOT NULL,
 	trace_id VARCHAR NOT NULL,
 	tags VARCHAR NOT NULL,
-	event VARCHAR NOT NULL
+	event BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS error_issues (
 	issue_id VARCHAR PRIMARY KEY,
@@ -93,18 +97,31 @@ var _ errtrack.Store = (*Store)(nil)
 // user and issue inserts, issue updates).
 const errorsChunk = 100
 
-// initErrors creates the error tables. Called once by Open.
+// initErrors creates the error tables. Called once by Open. A database written before
+// events were compressed has event VARCHAR: it becomes a BLOB of the same JSON bytes,
+// which decodeEventBody reads as it is.
 func initErrors(ctx context.Context, db *sql.DB) error {
 	if _, err := db.ExecContext(ctx, errorsDDL); err != nil {
 		return fmt.Errorf("create error tables: %w", err)
 	}
+	var typ string
+	err := db.QueryRowContext(ctx, `SELECT data_type FROM duckdb_columns()
+		WHERE schema_name = 'main' AND table_name = 'error_events' AND column_name = 'event'`).Scan(&typ)
+	if err != nil {
+		return fmt.Errorf("type of error_events.event: %w", err)
+	}
+	if typ == "VARCHAR" {
+		if _, err := db.ExecContext(ctx, "ALTER TABLE error_events ALTER COLUMN event TYPE BLOB USING encode(event)"); err != nil {
+			return fmt.Errorf("error_events.event to BLOB: %w", err)
+		}
+	}
 	return nil
 }
 
-// storedEvent is an event with its JSON, encoded before the transaction.
+// storedEvent is an event with its columns encoded before the transaction.
 type storedEvent struct {
 	ev      *errtrack.Event
-	json    string
+	body    []byte // encodeEventBody
 	tags    string
 	userKey string
 }
@@ -115,33 +132,9 @@ func (s *Store) WriteEvents(ctx context.Context, events []errtrack.Event) error 
 	if len(events) == 0 {
 		return nil
 	}
-	batch := make([]storedEvent, 0, len(events))
-	seen := make(map[string]bool, len(events))
-	for i := range events {
-		e := events[i] // a copy: the times are filled in below, the caller's slice stays as it is
-		ev := &e
-		if ev.Received.IsZero() {
-			ev.Received = time.Now()
-		}
-		if ev.Timestamp.IsZero() {
-			ev.Timestamp = ev.Received
-		}
-		if ev.EventID == "" || ev.GroupID == "" {
-			return fmt.Errorf("write events: event %d has no event id or group id", i)
-		}
-		if seen[ev.EventID] {
-			continue // a repeated id in one batch is a duplicate too
-		}
-		seen[ev.EventID] = true
-		body, err := json.Marshal(ev)
-		if err != nil {
-			return fmt.Errorf("write event %s: encode: %w", ev.EventID, err)
-		}
-		tags, err := json.Marshal(nonNilTags(ev.Tags))
-		if err != nil {
-			return fmt.Errorf("write event %s: encode tags: %w", ev.EventID, err)
-		}
-		batch = append(batch, storedEvent{ev: ev, json: string(body), tags: string(tags), userKey: userKey(ev.User)})
+	batch, err := encodeEvents(events)
+	if err != nil {
+		return err
 	}
 	// Writers are serialised: two transactions updating one issue row would conflict.
 	s.errorsMu.Lock()
@@ -154,6 +147,53 @@ func (s *Store) WriteEvents(ctx context.Context, events []errtrack.Event) error 
 		return fmt.Errorf("write events: connection: %w", err)
 	}
 	defer conn.Close()
+	// The first attempt does not look the ids up: a retried event is rare, and the
+	// primary key refuses its row, which fails the transaction (look-up: ~0.6-1.5 ms of
+	// CPU a batch). The second looks them up and skips the stored ones; an error that
+	// was not a duplicate fails it again.
+	err = s.writeEventsTx(ctx, conn, batch, false)
+	if err != nil && ctx.Err() == nil {
+		err = s.writeEventsTx(ctx, conn, batch, true)
+	}
+	return err
+}
+
+// encodeEvents encodes the columns of events, leaving out repeated ids.
+func encodeEvents(events []errtrack.Event) ([]storedEvent, error) {
+	batch := make([]storedEvent, 0, len(events))
+	seen := make(map[string]bool, len(events))
+	for i := range events {
+		e := events[i] // a copy: the times are filled in below, the caller's slice stays as it is
+		ev := &e
+		if ev.Received.IsZero() {
+			ev.Received = time.Now()
+		}
+		if ev.Timestamp.IsZero() {
+			ev.Timestamp = ev.Received
+		}
+		if ev.EventID == "" || ev.GroupID == "" {
+			return nil, fmt.Errorf("write events: event %d has no event id or group id", i)
+		}
+		if seen[ev.EventID] {
+			continue // a repeated id in one batch is a duplicate too
+		}
+		seen[ev.EventID] = true
+		body, err := encodeEventBody(ev)
+		if err != nil {
+			return nil, fmt.Errorf("write event %s: %w", ev.EventID, err)
+		}
+		tags, err := json.Marshal(nonNilTags(ev.Tags))
+		if err != nil {
+			return nil, fmt.Errorf("write event %s: encode tags: %w", ev.EventID, err)
+		}
+		batch = append(batch, storedEvent{ev: ev, body: body, tags: string(tags), userKey: userKey(ev.User)})
+	}
+	return batch, nil
+}
+
+// writeEventsTx writes batch in one transaction on conn, leaving out the events already
+// stored when lookup is set (otherwise one of them fails the transaction).
+func (s *Store) writeEventsTx(ctx context.Context, conn *sql.Conn, batch []storedEvent, lookup bool) error {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("write events: begin: %w", err)
 	}
@@ -164,22 +204,28 @@ func (s *Store) WriteEvents(ctx context.Context, events []errtrack.Event) error 
 			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
 		}
 	}()
-	fresh, err := s.appendEvents(ctx, conn, batch)
-	if err != nil {
-		return err
-	}
-	var releases map[releaseKey]int64
-	if len(fresh) > 0 {
-		releases = batchReleases(fresh, s.knownReleases)
-		if err := updateIssues(ctx, conn, fresh, releases); err != nil {
+	fresh := batch
+	if lookup {
+		var err error
+		if fresh, err = unstoredEvents(ctx, conn, batch); err != nil {
 			return err
 		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := s.appendEvents(conn, fresh); err != nil {
+		return err
+	}
+	w, err := s.updateIssues(ctx, conn, fresh)
+	if err != nil {
+		return err
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("write events: commit: %w", err)
 	}
 	committed = true
-	s.rememberReleases(releases)
+	s.errState.remember(w)
 	return nil
 }
 
@@ -194,18 +240,18 @@ type sqlRunner interface {
 var errorEventTypes = []mapping.Type{
 	mapping.TypeVarchar, mapping.TypeVarchar, mapping.TypeBigInt, mapping.TypeBigInt,
 	mapping.TypeVarchar, mapping.TypeVarchar, mapping.TypeVarchar, mapping.TypeVarchar, mapping.TypeVarchar,
-	mapping.TypeVarchar, mapping.TypeVarchar, mapping.TypeVarchar, mapping.TypeVarchar,
+	mapping.TypeVarchar, mapping.TypeVarchar, mapping.TypeVarchar, mapping.TypeBlob,
 }
 
-// appendEvents appends the events whose id is not stored yet and returns those.
-func (s *Store) appendEvents(ctx context.Context, conn *sql.Conn, batch []storedEvent) ([]storedEvent, error) {
+// unstoredEvents returns the events of batch whose id error_events does not hold.
+func unstoredEvents(ctx context.Context, tx sqlRunner, batch []storedEvent) ([]storedEvent, error) {
 	stored := map[string]bool{}
 	for chunk := range slices.Chunk(batch, errorsChunk) {
 		args := make([]any, len(chunk))
 		for i, se := range chunk {
 			args[i] = se.ev.EventID
 		}
-		ids, err := queryStrings(ctx, conn, "SELECT event_id FROM error_events WHERE event_id IN "+
+		ids, err := queryStrings(ctx, tx, "SELECT event_id FROM error_events WHERE event_id IN "+
 			placeholderRows(1, len(chunk)), args...)
 		if err != nil {
 			return nil, fmt.Errorf("look up event ids: %w", err)
@@ -214,21 +260,17 @@ func (s *Store) appendEvents(ctx context.Context, conn *sql.Conn, batch []stored
 			stored[id] = true
 		}
 	}
-	fresh := make([]storedEvent, 0, len(batch))
-	for _, se := range batch {
-		if !stored[se.ev.EventID] {
-			fresh = append(fresh, se)
-		}
-	}
-	if len(fresh) == 0 {
-		return nil, nil
-	}
+	return slices.DeleteFunc(slices.Clone(batch), func(se storedEvent) bool { return stored[se.ev.EventID] }), nil
+}
+
+// appendEvents appends events to error_events.
+func (s *Store) appendEvents(conn *sql.Conn, events []storedEvent) error {
 	err := conn.Raw(func(dc any) error {
-		a, err := newChunkAppender(dc.(driver.Conn), "error_events", errorEventTypes, s.errorBlocks)
+		a, err := newChunkAppender(dc.(driver.Conn), "error_events", errorEventTypes, s.errState.blocks)
 		if err != nil {
 			return err
 		}
-		for _, se := range fresh {
+		for _, se := range events {
 			ev := se.ev
 			a.String(0, ev.EventID)
 			a.String(1, ev.GroupID)
@@ -242,19 +284,19 @@ func (s *Store) appendEvents(ctx context.Context, conn *sql.Conn, batch []stored
 			a.String(9, se.userKey)
 			a.String(10, ev.TraceID)
 			a.String(11, se.tags)
-			a.String(12, se.json)
+			a.Bytes(12, se.body)
 			if err = a.EndRow(); err != nil {
 				break
 			}
 		}
 		err = errors.Join(err, a.Close())
-		s.errorBlocks = a.Blocks()
+		s.errState.blocks = a.Blocks()
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("append events: %w", err)
+		return fmt.Errorf("append events: %w", err)
 	}
-	return fresh, nil
+	return nil
 }
 
 func nonNilTags(t map[string]string) map[string]string {
@@ -296,10 +338,12 @@ func (s *Store) dropErrorsBefore(ctx context.Context, cutoff time.Time) error {
 	events, _ := res.RowsAffected()
 	res, err = s.db.ExecContext(ctx, "DELETE FROM error_issues WHERE last_seen_ns < ?", ns)
 	if err != nil {
+		s.errState.forget()
 		return fmt.Errorf("delete issues: %w", err)
 	}
 	issues, _ := res.RowsAffected()
 	if issues > 0 {
+		s.errState.forget() // the cached rows of deleted issues and their users
 		if _, err := s.db.ExecContext(ctx,
 			"DELETE FROM error_issue_users WHERE issue_id NOT IN (SELECT issue_id FROM error_issues)"); err != nil {
 			return fmt.Errorf("delete issue users: %w", err)

@@ -3,7 +3,6 @@ package duck
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -152,11 +151,11 @@ func (s *Store) IssueEvents(ctx context.Context, issueID string, q errtrack.Even
 			page.Next = pageCursor(lastTs, lastID)
 			break
 		}
-		var body string
+		var body []byte
 		if err := rows.Scan(&lastTs, &lastID, &body); err != nil {
 			return errtrack.EventPage{}, fmt.Errorf("issue events: %w", err)
 		}
-		ev, err := decodeEvent(body)
+		ev, err := decodeEventBody(body)
 		if err != nil {
 			return errtrack.EventPage{}, fmt.Errorf("issue events: event %s: %w", lastID, err)
 		}
@@ -168,17 +167,9 @@ func (s *Store) IssueEvents(ctx context.Context, issueID string, q errtrack.Even
 	return page, nil
 }
 
-func decodeEvent(body string) (errtrack.Event, error) {
-	var ev errtrack.Event
-	if err := json.Unmarshal([]byte(body), &ev); err != nil {
-		return ev, fmt.Errorf("decode: %w", err)
-	}
-	return ev, nil
-}
-
 // GetEvent returns one event in full. See errtrack.Reader.
 func (s *Store) GetEvent(ctx context.Context, eventID string) (errtrack.Event, error) {
-	var body string
+	var body []byte
 	err := s.db.QueryRowContext(ctx, "SELECT event FROM error_events WHERE event_id = ?", eventID).Scan(&body)
 	if isNoRows(err) {
 		return errtrack.Event{}, fmt.Errorf("event %s: %w", eventID, errtrack.ErrNotFound)
@@ -186,7 +177,7 @@ func (s *Store) GetEvent(ctx context.Context, eventID string) (errtrack.Event, e
 	if err != nil {
 		return errtrack.Event{}, fmt.Errorf("get event %s: %w", eventID, err)
 	}
-	ev, err := decodeEvent(body)
+	ev, err := decodeEventBody(body)
 	if err != nil {
 		return errtrack.Event{}, fmt.Errorf("get event %s: %w", eventID, err)
 	}

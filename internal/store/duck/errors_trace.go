@@ -24,11 +24,12 @@ func (s *Store) TraceEvents(ctx context.Context, traceID string, limit int) ([]e
 	defer rows.Close()
 	out := []errtrack.Event{}
 	for rows.Next() {
-		var id, body string
+		var id string
+		var body []byte
 		if err := rows.Scan(&id, &body); err != nil {
 			return nil, fmt.Errorf("trace events: %w", err)
 		}
-		ev, err := decodeEvent(body)
+		ev, err := decodeEventBody(body)
 		if err != nil {
 			return nil, fmt.Errorf("trace events: event %s: %w", id, err)
 		}

@@ -78,12 +78,10 @@ type Store struct {
 	guard   *diskGuard // refuses writes on a nearly full disk (diskguard.go)
 	metrics *metrics
 	runsMu  sync.Mutex // serialises writes to the runs table (runs.go)
-	// errorsMu serialises writes to the error tables (errors.go) and guards: errorBlocks,
-	// the string blocks of their appender, reused from batch to batch; knownReleases, the
-	// release first-seen times committed to error_releases (errors_issues.go).
-	errorsMu      sync.Mutex
-	errorBlocks   [][]byte
-	knownReleases map[releaseKey]int64
+	// errorsMu serialises writes to the error tables (errors.go) and guards errState, what
+	// the write path remembers of the rows it committed (errors_cache.go).
+	errorsMu sync.Mutex
+	errState errorState
 
 	// spanResourceRows caches the span_resources rows trace lookups read (span_resources.go).
 	spanResourceRows spanResourceCache
