@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,6 +51,24 @@ type Config struct {
 	Errors ErrorsConfig `yaml:"errors"`
 	// Rules loads Prometheus recording and alerting rule files (docs/alerting.md).
 	Rules RulesConfig `yaml:"rules"`
+	// Alerting sends the alerts of the rules to the embedded Alertmanager and to external
+	// ones (docs/alerting.md).
+	Alerting AlertingConfig `yaml:"alerting"`
+}
+
+// AlertingConfig says where alerts go: the embedded Alertmanager, run when
+// AlertmanagerConfig names its configuration file, and external Alertmanagers.
+type AlertingConfig struct {
+	// AlertmanagerConfig is the path of an Alertmanager configuration file, in
+	// Alertmanager's own format; relative to the directory of the configuration file
+	// (AlertmanagerConfigFile resolves it). Empty: no embedded Alertmanager.
+	AlertmanagerConfig string `yaml:"alertmanager_config"`
+	// ExternalURL is the URL users reach Loupe at, for links in notifications and
+	// $externalURL in rule templates. Empty: http://<listen.http>/ (AlertingURL).
+	ExternalURL string `yaml:"external_url"`
+	// Alertmanagers are the base URLs of external Alertmanagers that also receive every
+	// alert, as Prometheus' alerting.alertmanagers with static targets.
+	Alertmanagers []string `yaml:"alertmanagers"`
 }
 
 // RulesConfig names the rule files, as Prometheus' rule_files and
@@ -226,6 +245,49 @@ func (c Config) RuleFiles() []string {
 	return out
 }
 
+// AlertmanagerConfigFile returns alerting.alertmanager_config joined to the directory of
+// the configuration file when relative (as RuleFiles), or "" when none is set.
+func (c Config) AlertmanagerConfigFile() string {
+	p := c.Alerting.AlertmanagerConfig
+	if p != "" && c.Scrape.Dir != "" && !filepath.IsAbs(p) {
+		p = filepath.Join(c.Scrape.Dir, p)
+	}
+	return p
+}
+
+// AlertingURL returns alerting.external_url, or when it is empty http://<listen.http>/,
+// with "localhost" for an address bound to every interface. Call it on a validated
+// configuration.
+func (c Config) AlertingURL() *url.URL {
+	if c.Alerting.ExternalURL != "" {
+		if u, err := parseBaseURL(c.Alerting.ExternalURL); err == nil {
+			return u
+		}
+	}
+	host := c.Listen.HTTP
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+			host = net.JoinHostPort("localhost", port)
+		}
+	}
+	return &url.URL{Scheme: "http", Host: host, Path: "/"}
+}
+
+// parseBaseURL parses an absolute http(s) URL, its path ending in "/".
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("must be an absolute http or https URL")
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u, nil
+}
+
 // Load reads YAML from r over the defaults. Unknown keys are errors, so a typo never
 // silently leaves a default in place.
 func Load(r io.Reader) (Config, error) {
@@ -359,6 +421,16 @@ func (c Config) Validate() error {
 			bad(key, fmt.Sprintf("%q", pat), "must not be empty")
 		} else if _, err := filepath.Match(pat, ""); err != nil {
 			bad(key, fmt.Sprintf("%q", pat), "not a valid glob: "+err.Error())
+		}
+	}
+	if c.Alerting.ExternalURL != "" {
+		if _, err := parseBaseURL(c.Alerting.ExternalURL); err != nil {
+			bad("alerting.external_url", fmt.Sprintf("%q", c.Alerting.ExternalURL), err.Error())
+		}
+	}
+	for i, am := range c.Alerting.Alertmanagers {
+		if _, err := parseBaseURL(am); err != nil {
+			bad(fmt.Sprintf("alerting.alertmanagers[%d]", i), fmt.Sprintf("%q", am), err.Error())
 		}
 	}
 	if c.Storage.DuckDBThreads < 0 {

@@ -148,3 +148,27 @@ func TestRulesKeys(t *testing.T) {
 	require.ErrorContains(t, err, `rules.files[1]: " ": must not be empty`)
 	require.ErrorContains(t, err, `rules.files[2]: "[bad": not a valid glob`)
 }
+
+func TestAlertingKeys(t *testing.T) {
+	def := Default()
+	require.Equal(t, "", def.AlertmanagerConfigFile(), "no embedded Alertmanager by default")
+	require.Equal(t, "http://127.0.0.1:7070/", def.AlertingURL().String(), "derived from listen.http")
+	def.Listen.HTTP = "0.0.0.0:9090"
+	require.Equal(t, "http://localhost:9090/", def.AlertingURL().String())
+
+	cfg, err := Load(strings.NewReader("alerting:\n  alertmanager_config: am.yml\n  external_url: https://loupe.example.com/x\n  alertmanagers: [http://am1:9093, https://am2/prefix/]\n"))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, "am.yml", cfg.AlertmanagerConfigFile())
+	cfg.Scrape.Dir = "/srv/loupe"
+	require.Equal(t, "/srv/loupe/am.yml", cfg.AlertmanagerConfigFile())
+	cfg.Alerting.AlertmanagerConfig = "/etc/am.yml"
+	require.Equal(t, "/etc/am.yml", cfg.AlertmanagerConfigFile())
+	require.Equal(t, "https://loupe.example.com/x/", cfg.AlertingURL().String())
+
+	cfg.Alerting.ExternalURL = "loupe.example.com"
+	cfg.Alerting.Alertmanagers = []string{"http://ok:9093", "ftp://am"}
+	err = cfg.Validate()
+	require.ErrorContains(t, err, `alerting.external_url: "loupe.example.com": must be an absolute http or https URL`)
+	require.ErrorContains(t, err, `alerting.alertmanagers[1]: "ftp://am": must be an absolute http or https URL`)
+}

@@ -3,8 +3,9 @@
 //
 // Recording rules and the ALERTS / ALERTS_FOR_STATE series are appended to the store as
 // Prometheus appends them, and the pending `for` state of alerts is restored from
-// ALERTS_FOR_STATE after a restart. Alerts are not sent anywhere yet: the manager's
-// notifications are only counted (loupe_rules_alerts_not_sent_total).
+// ALERTS_FOR_STATE after a restart. Alerts go to Options.Notify (the embedded and external
+// Alertmanagers, internal/alerting); without one they are only counted
+// (loupe_rules_alerts_not_sent_total).
 package rules
 
 import (
@@ -44,6 +45,10 @@ type Options struct {
 	OutageTolerance time.Duration
 	ForGracePeriod  time.Duration
 	ResendDelay     time.Duration
+	// Notify receives the alerts to send (firing, and resolved for a while after), as
+	// Prometheus' notifier does. Nil: they are only counted in
+	// loupe_rules_alerts_not_sent_total.
+	Notify rules.NotifyFunc
 }
 
 // DefaultOptions returns Prometheus' defaults: `for` state restored after an outage of up
@@ -86,20 +91,23 @@ func New(engine promql.QueryEngine, st Storage, opts Options, logger *slog.Logge
 	}
 	notSent := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "loupe_rules_alerts_not_sent_total",
-		Help: "Alerts the rule manager handed over for notification; Loupe does not send them anywhere yet (docs/alerting.md).",
+		Help: "Alerts the rule manager handed over for notification while no Alertmanager is configured (docs/alerting.md).",
 	})
 	if reg != nil {
 		reg.MustRegister(notSent)
 	}
+	notify := opts.Notify
+	if notify == nil {
+		notify = func(_ context.Context, _ string, alerts ...*rules.Alert) {
+			notSent.Add(float64(len(alerts)))
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{externalURL: opts.ExternalURL.String(), logger: logger, cancel: cancel, done: make(chan struct{})}
 	m.mgr = rules.NewManager(&rules.ManagerOptions{
-		ExternalURL: opts.ExternalURL,
-		QueryFunc:   rules.EngineQueryFunc(engine, st),
-		// No notifications until Alertmanager is embedded: count what would be sent.
-		NotifyFunc: func(_ context.Context, _ string, alerts ...*rules.Alert) {
-			notSent.Add(float64(len(alerts)))
-		},
+		ExternalURL:     opts.ExternalURL,
+		QueryFunc:       rules.EngineQueryFunc(engine, st),
+		NotifyFunc:      notify,
 		Context:         ctx,
 		Appendable:      st,
 		Queryable:       st,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/loupe-dev/loupe/internal/alerting"
 	lokiapi "github.com/loupe-dev/loupe/internal/api/loki"
 	"github.com/loupe-dev/loupe/internal/api/native"
 	"github.com/loupe-dev/loupe/internal/api/prom"
@@ -78,6 +79,9 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })
+	if s.am != nil {
+		mux.Handle(alerting.Prefix+"/api/v2/", s.am.Handler()) // amtool --alertmanager.url=http://HOST/alertmanager
+	}
 	mux.Handle(promscrape.ReloadPath, promscrape.ReloadHandler(s.Reload))
 	// Go profiles, as Prometheus serves them (`go tool pprof http://localhost:7070/debug/pprof/profile`),
 	// but to clients on this machine only.

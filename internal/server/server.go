@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/loupe-dev/loupe/internal/alerting"
 	"github.com/loupe-dev/loupe/internal/config"
 	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/errtrack/otelexc"
@@ -57,6 +58,7 @@ type Server struct {
 	receiver *otlp.Receiver
 	scraper  *promscrape.Scraper
 	rules    *rules.Manager
+	am       *alerting.Alertmanager // nil without alerting.alertmanager_config
 	httpLn   net.Listener
 }
 
@@ -68,9 +70,10 @@ func New(cfg config.Config, load func() (config.Config, error), logger *slog.Log
 	return &Server{cfg: cfg, load: load, logger: logger, reg: reg}
 }
 
-// Reload re-reads the configuration and applies what can change while running: the rule
-// files and the scrape jobs. Other changes need a restart and are logged. A bad
-// configuration or rule file is refused and the running one kept.
+// Reload re-reads the configuration and applies what can change while running: the
+// Alertmanager configuration file, the rule files and the scrape jobs. Other changes need
+// a restart and are logged. A bad configuration, Alertmanager configuration or rule file
+// is refused and the running one kept.
 func (s *Server) Reload(context.Context) error {
 	if s.load == nil || s.scraper == nil || s.rules == nil {
 		return errors.New("no configuration file to reload")
@@ -82,13 +85,18 @@ func (s *Server) Reload(context.Context) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
+	if s.am != nil && cfg.AlertmanagerConfigFile() != "" {
+		if err := s.am.Reload(cfg.AlertmanagerConfigFile()); err != nil {
+			return err
+		}
+	}
 	if err := s.rules.Load(cfg.RuleFiles(), time.Duration(cfg.Rules.EvaluationInterval)); err != nil {
 		return fmt.Errorf("rules: %w", err)
 	}
 	if err := s.scraper.ApplyConfig(cfg.Scrape); err != nil {
 		return fmt.Errorf("apply scrape config: %w", err)
 	}
-	s.logger.Info("configuration reloaded; rules and scrape jobs applied, other changes need a restart")
+	s.logger.Info("configuration reloaded; Alertmanager configuration, rules and scrape jobs applied, other changes need a restart")
 	return nil
 }
 
@@ -192,6 +200,11 @@ func (s *Server) Start(ctx context.Context) error {
 	mux, err := s.routes(events, metrics, pipe, statsdRecv, errRec)
 	if err != nil {
 		return err
+	}
+	if s.am != nil { // already in s.started, before the rules, so that it stops after them
+		if err := s.am.Start(ctx); err != nil {
+			return fmt.Errorf("start alertmanager: %w", err)
+		}
 	}
 	if err := s.start(ctx, s.rules); err != nil {
 		return fmt.Errorf("start rules: %w", err)
