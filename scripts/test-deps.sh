@@ -6,6 +6,7 @@ set -euo pipefail
 need=()
 have() { [ -e "$1" ] || command -v "$1" >/dev/null 2>&1; }
 have promtool || need+=(prometheus)                                  # promtool, prometheus (remote write peer)
+have amtool || need+=(prometheus-alertmanager)                       # amtool against the embedded Alertmanager
 have prometheus-node-exporter || need+=(prometheus-node-exporter)    # a real scrape target
 have curl || need+=(curl)                                            # README tour
 have /usr/bin/chromium || need+=(chromium)                           # UI browser tests
