@@ -27,7 +27,7 @@ func (s *Store) ListIssues(ctx context.Context, q errtrack.IssueQuery) (errtrack
 		return errtrack.IssuePage{}, fmt.Errorf("%w: unknown sort %q (want last_seen, first_seen, events or users)", errtrack.ErrInvalid, q.Sort)
 	}
 	limit := pageLimit(q.Limit, errtrack.DefaultIssueLimit, errtrack.MaxIssueLimit)
-	var w whereClause
+	var w where
 	if !q.Start.IsZero() {
 		w.add("last_seen_ns >= ?", q.Start.UnixNano())
 	}
@@ -65,7 +65,7 @@ func (s *Store) ListIssues(ctx context.Context, q errtrack.IssueQuery) (errtrack
 		}
 		w.add("("+col+" < ? OR ("+col+" = ? AND issue_id < ?))", v, v, id)
 	}
-	query := "SELECT " + issueColumns + ", " + col + " FROM error_issues" + w.String() + " ORDER BY " + col + " DESC, issue_id DESC LIMIT " + strconv.Itoa(limit+1)
+	query := "SELECT " + issueColumns + ", " + col + " FROM error_issues" + w.sql() + " ORDER BY " + col + " DESC, issue_id DESC LIMIT " + strconv.Itoa(limit+1)
 	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return errtrack.IssuePage{}, fmt.Errorf("list issues: %w", err)

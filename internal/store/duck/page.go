@@ -7,7 +7,8 @@ import (
 )
 
 // SQL pieces shared by the code of the plain tables (runs, error events and issues):
-// placeholders, WHERE clauses, page sizes and cursors, one-column queries.
+// placeholders, page sizes and cursors, one-column queries. Their WHERE clauses use where
+// (filter.go).
 
 // placeholderRows is n rows of width placeholders: "(?, ?), (?, ?)" for n = 2, width 2.
 // One row of n is an IN list: "IN " + placeholderRows(1, n).
@@ -32,25 +33,6 @@ func queryStrings(ctx context.Context, q sqlRunner, query string, args ...any) (
 		out = append(out, v)
 	}
 	return out, rows.Err()
-}
-
-// whereClause collects the conditions of a WHERE clause with their arguments.
-type whereClause struct {
-	conds []string
-	args  []any
-}
-
-func (w *whereClause) add(cond string, vals ...any) {
-	w.conds = append(w.conds, cond)
-	w.args = append(w.args, vals...)
-}
-
-// String is " WHERE c1 AND c2 ...", or "" without conditions.
-func (w *whereClause) String() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
 // pageLimit is a page size asked for: def when not positive, at most max.

@@ -23,7 +23,7 @@ const runSummaryColumns = `run_id, name, status, host, user_name, command_line, 
 // ListRuns returns one page of runs, newest start first. See runs.Reader.
 func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 	limit := pageLimit(q.Limit, runs.DefaultLimit, runs.MaxLimit)
-	var w whereClause
+	var w where
 	if !q.Start.IsZero() {
 		w.add("start_ns >= ?", q.Start.UnixNano())
 	}
@@ -50,7 +50,7 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 		}
 		w.add("(start_ns < ? OR (start_ns = ? AND run_id < ?))", startNs, startNs, runID)
 	}
-	query := "SELECT " + runSummaryColumns + " FROM runs" + w.String()
+	query := "SELECT " + runSummaryColumns + " FROM runs" + w.sql()
 	// One more than the page tells whether there is a next page.
 	query += " ORDER BY start_ns DESC, run_id DESC LIMIT " + strconv.Itoa(limit+1)
 	rows, err := s.db.QueryContext(ctx, query, w.args...)
@@ -107,14 +107,14 @@ func scanRunSummary(rows *sql.Rows) (runs.Summary, error) {
 
 // RunNames counts runs per job name. See runs.Reader.
 func (s *Store) RunNames(ctx context.Context, start, end time.Time) ([]runs.NameCount, error) {
-	var w whereClause
+	var w where
 	if !start.IsZero() {
 		w.add("start_ns >= ?", start.UnixNano())
 	}
 	if !end.IsZero() {
 		w.add("start_ns < ?", end.UnixNano())
 	}
-	query := "SELECT name, count(*), max(start_ns) FROM runs" + w.String() + " GROUP BY name ORDER BY name"
+	query := "SELECT name, count(*), max(start_ns) FROM runs" + w.sql() + " GROUP BY name ORDER BY name"
 	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("run names: %w", err)
