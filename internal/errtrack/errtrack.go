@@ -247,6 +247,11 @@ type Reader interface {
 	// IssueTags returns, per tag key, the most frequent values of one issue's events with
 	// their counts (at most 10 values per key), keys sorted.
 	IssueTags(ctx context.Context, issueID string) ([]TagDistribution, error)
+	// TraceEvents returns the events linked to one trace (traceID as Event.TraceID stores
+	// it: 32 lower-case hex digits), newest first, at most limit (DefaultEventLimit when 0,
+	// MaxEventLimit at most); none is an empty slice. The trace views link a span to its
+	// issue through it.
+	TraceEvents(ctx context.Context, traceID string, limit int) ([]Event, error)
 }
 
 // SeriesReader is an optional capability of a Reader: the series of several issues in one

@@ -2,7 +2,6 @@ package native
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -271,14 +270,6 @@ func (a *API) getEvent(r *http.Request) result {
 	return result{data: ev}
 }
 
-// TraceEventsReader is an optional capability of the error store: the events linked to
-// one trace, for the trace view's links from a span to its issue. traceID is 32
-// lower-case hex digits; events come newest first, at most limit (errtrack's event page
-// default and maximum apply).
-type TraceEventsReader interface {
-	TraceEvents(ctx context.Context, traceID string, limit int) ([]errtrack.Event, error)
-}
-
 type traceEventsJSON struct {
 	Events []errtrack.Event `json:"events"`
 	// Issues are the issues of those events, by id.
@@ -307,11 +298,7 @@ func (a *API) traceEvents(r *http.Request) result {
 	if aerr != nil {
 		return result{err: aerr}
 	}
-	tr, ok := a.issues.(TraceEventsReader)
-	if !ok {
-		return result{err: &apiError{typ: errUnavailable, err: errors.New("this error store cannot look events up by trace")}}
-	}
-	evs, err := tr.TraceEvents(r.Context(), tid.String(), limit)
+	evs, err := a.issues.TraceEvents(r.Context(), tid.String(), limit)
 	if err != nil {
 		return result{err: issuesErr(err)}
 	}

@@ -50,6 +50,7 @@ func Test(t *testing.T, newStore func(t *testing.T) errtrack.Store) {
 	t.Run("ListSortsAndCursors", func(t *testing.T) { testListSorts(t, newStore(t)) })
 	t.Run("EventsPaging", func(t *testing.T) { testEventsPaging(t, newStore(t)) })
 	t.Run("GetEvent", func(t *testing.T) { testGetEvent(t, newStore(t)) })
+	t.Run("TraceEvents", func(t *testing.T) { testTraceEvents(t, newStore(t)) })
 	t.Run("Series", func(t *testing.T) { testSeries(t, newStore(t)) })
 	t.Run("Tags", func(t *testing.T) { testTags(t, newStore(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, newStore(t)) })
@@ -335,6 +336,35 @@ func testGetEvent(t *testing.T, s errtrack.Store) {
 	require.Equal(t, ev, got)
 	_, err = s.GetEvent(ctx, EventID(99))
 	require.ErrorIs(t, err, errtrack.ErrNotFound)
+}
+
+func testTraceEvents(t *testing.T, s errtrack.Store) {
+	const trace = "0af7651916cd43dd8448eb211c80319c"
+	var evs []errtrack.Event
+	for n := range 4 {
+		ev := Event(n+1, "checkout", Now.Add(time.Duration(n)*time.Second))
+		if n < 3 {
+			ev.TraceID = trace
+		}
+		evs = append(evs, ev)
+	}
+	write(t, s, evs...)
+	ids := func(limit int) []string {
+		got, err := s.TraceEvents(ctx, trace, limit)
+		require.NoError(t, err)
+		var out []string
+		for _, ev := range got {
+			require.Equal(t, trace, ev.TraceID)
+			out = append(out, ev.EventID)
+		}
+		return out
+	}
+	require.Equal(t, []string{EventID(3), EventID(2), EventID(1)}, ids(0), "the trace's events, newest first")
+	require.Equal(t, []string{EventID(3), EventID(2)}, ids(2))
+	none, err := s.TraceEvents(ctx, "ffffffffffffffffffffffffffffffff", 0)
+	require.NoError(t, err)
+	require.NotNil(t, none)
+	require.Empty(t, none)
 }
 
 func testSeries(t *testing.T, s errtrack.Store) {

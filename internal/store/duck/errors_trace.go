@@ -8,10 +8,8 @@ import (
 	"github.com/loupe-dev/loupe/internal/errtrack"
 )
 
-// TraceEvents returns the events linked to one trace (trace_id as stored: 32 lower-case
-// hex digits), newest first, at most limit. It serves the trace view's links from a span
-// to its issue (native.TraceEventsReader). The trace id column has no index: this scans
-// it, which is cheap next to the JSON of the events it returns.
+// TraceEvents implements errtrack.Reader. The trace id column has no index: this scans
+// it, which is cheap next to the events it returns.
 func (s *Store) TraceEvents(ctx context.Context, traceID string, limit int) ([]errtrack.Event, error) {
 	limit = pageLimit(limit, errtrack.DefaultEventLimit, errtrack.MaxEventLimit)
 	if traceID == "" {
