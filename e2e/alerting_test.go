@@ -199,6 +199,7 @@ alerting:
 			require.NotEmpty(t, a.Fingerprint)
 		}
 	}
+	getJSON(t, s.HTTP+"/api/v1/alertmanagers", 200, nil) // no external ones: an empty list
 	out := amtool(t, s, "alert", "query")
 	require.Contains(t, out, "QueueLong")
 
@@ -328,5 +329,53 @@ receivers:
 			}
 		}
 		return fmt.Errorf("no email about QueueLong among %d", len(sink.messages()))
+	})
+}
+
+// TestExternalAlertmanagers: with alerting.alertmanagers, the alerts are also posted to
+// an external Alertmanager's API v2 (an HTTP server in the test, under a path prefix) by
+// Prometheus' notifier, and /api/v1/alertmanagers lists it.
+func TestExternalAlertmanagers(t *testing.T) {
+	var mu sync.Mutex
+	var posted []string
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posted = append(posted, r.Method+" "+r.URL.Path+" "+string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(am.Close)
+	dir := t.TempDir()
+	require.NoError(t, writeFile(filepath.Join(dir, "queue.rules.yml"), alertingRules))
+	cfgPath := filepath.Join(dir, "loupe.yaml")
+	require.NoError(t, writeFile(cfgPath, "statsd:\n  flush_interval: 1s\nrules:\n  files: ['*.rules.yml']\n  evaluation_interval: 1s\nalerting:\n  alertmanagers: ['"+am.URL+"/am/']\n"))
+	s := startServer(t, t.TempDir(), "--config", cfgPath)
+
+	var ams struct {
+		Data struct {
+			ActiveAlertmanagers []struct {
+				URL string `json:"url"`
+			} `json:"activeAlertmanagers"`
+		} `json:"data"`
+	}
+	eventually(t, 30*time.Second, func() error {
+		getJSON(t, s.HTTP+"/api/v1/alertmanagers", 200, &ams)
+		if len(ams.Data.ActiveAlertmanagers) != 1 {
+			return fmt.Errorf("alertmanagers %+v", ams.Data)
+		}
+		return nil
+	})
+	require.Equal(t, am.URL+"/am/api/v2/alerts", ams.Data.ActiveAlertmanagers[0].URL)
+
+	setQueueSize(t, s, 12)
+	eventually(t, 60*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range posted {
+			if strings.HasPrefix(p, "POST /am/api/v2/alerts [") && strings.Contains(p, `"alertname":"QueueLong"`) {
+				return nil
+			}
+		}
+		return fmt.Errorf("posted %v", posted)
 	})
 }

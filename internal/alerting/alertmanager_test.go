@@ -287,3 +287,52 @@ func TestNotifyFunc(t *testing.T) {
 type senderFunc func(...*notifier.Alert)
 
 func (f senderFunc) Send(a ...*notifier.Alert) { f(a...) }
+
+// External sends with Prometheus' notifier to the Alertmanager API v2 under a URL's path:
+// here another embedded Alertmanager served under /alertmanager, which routes to a webhook.
+func TestExternalAlertmanagers(t *testing.T) {
+	hook := newWebhook(t)
+	am, _ := newAM(t, t.TempDir(), amConfig(hook.srv.URL))
+	srv := httptest.NewServer(am.Handler())
+	t.Cleanup(srv.Close)
+
+	var mu sync.Mutex
+	var posted []string
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posted = append(posted, r.Method+" "+r.URL.Path+" "+string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(plain.Close)
+
+	_, err := alerting.NewExternal([]string{"ftp://x"}, nil, nil)
+	require.ErrorContains(t, err, `alerting.alertmanagers[0]: "ftp://x": must be an absolute http or https URL`)
+
+	ext, err := alerting.NewExternal([]string{srv.URL + alerting.Prefix + "/", plain.URL}, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
+	eventually(t, func() error {
+		if n := len(ext.Alertmanagers()); n != 2 {
+			return fmt.Errorf("%d alertmanagers", n)
+		}
+		return nil
+	})
+	ext.Send(alert("Remote", "service", "api"))
+	eventually(t, func() error {
+		if m := hook.messages(); len(m) == 0 || m[0].Alerts[0].Labels["alertname"] != "Remote" {
+			return fmt.Errorf("messages %+v", m)
+		}
+		return nil
+	})
+	eventually(t, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(posted) != 1 {
+			return fmt.Errorf("posted %v", posted)
+		}
+		return nil
+	})
+	require.True(t, strings.HasPrefix(posted[0], `POST /api/v2/alerts [{"annotations":{"summary":"Remote fired"}`), posted[0])
+}

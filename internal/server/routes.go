@@ -42,6 +42,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	qb := s.newQueryBounds() // every read API below shares its limits (querylimit.go)
 	qb.promOptions(&promOpts, s.cfg.Query)
 	promOpts.Rules = s.rulesRetriever
+	promOpts.Alertmanagers = s.alertmanagers
 	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus api: %w", err)

@@ -17,11 +17,13 @@ import (
 // newRules builds the rule manager over the metric store with the Prometheus API's engine,
 // so that rule queries share its limits and metrics, and checks the rule files: a bad one
 // stops the server from starting. With alerting.alertmanager_config it builds the embedded
-// Alertmanager that receives the alerts (a bad configuration stops the server too). It is started with the other parts (Start) and reloaded
-// by Reload.
+// Alertmanager that receives the alerts (a bad configuration stops the server too), and
+// with alerting.alertmanagers the sender to external ones. It is started with the other
+// parts (Start) and reloaded by Reload.
 func (s *Server) newRules(engine promql.QueryEngine, metrics *tsdb.Store) (*rules.Manager, error) {
 	opts := rules.DefaultOptions()
 	opts.ExternalURL = s.cfg.AlertingURL()
+	var senders []alerting.Sender
 	if file := s.cfg.AlertmanagerConfigFile(); file != "" {
 		amOpts := alerting.DefaultOptions()
 		amOpts.ConfigFile, amOpts.ExternalURL = file, opts.ExternalURL
@@ -30,9 +32,21 @@ func (s *Server) newRules(engine promql.QueryEngine, metrics *tsdb.Store) (*rule
 		if err != nil {
 			return nil, err
 		}
-		s.add(am) // Started by Start before the rules; Shutdown is safe without Start
+		s.add(am) // started by Start before the rules; Shutdown is safe without Start
 		s.am = am
-		opts.Notify = alerting.NotifyFunc(opts.ExternalURL.String(), am)
+		senders = append(senders, am)
+	}
+	if urls := s.cfg.Alerting.Alertmanagers; len(urls) > 0 {
+		ext, err := alerting.NewExternal(urls, s.logger.With("component", "notifier"), s.reg)
+		if err != nil {
+			return nil, err
+		}
+		s.add(ext) // started with the embedded one, before the rules
+		s.ext = ext
+		senders = append(senders, ext)
+	}
+	if len(senders) > 0 {
+		opts.Notify = alerting.NotifyFunc(opts.ExternalURL.String(), senders...)
 	}
 	m := rules.New(engine, metrics, opts, s.logger.With("component", "rules"), s.reg)
 	if err := m.Load(s.cfg.RuleFiles(), time.Duration(s.cfg.Rules.EvaluationInterval)); err != nil {
@@ -44,3 +58,7 @@ func (s *Server) newRules(engine promql.QueryEngine, metrics *tsdb.Store) (*rule
 // rulesRetriever answers /api/v1/rules and /api/v1/alerts from the rule manager, which
 // routes sets before the HTTP port opens.
 func (s *Server) rulesRetriever(context.Context) v1.RulesRetriever { return s.rules }
+
+// alertmanagers answers /api/v1/alertmanagers: the external Alertmanagers (none when
+// s.ext is nil, which External allows).
+func (s *Server) alertmanagers(context.Context) v1.AlertmanagerRetriever { return s.ext }

@@ -59,6 +59,7 @@ type Server struct {
 	scraper  *promscrape.Scraper
 	rules    *rules.Manager
 	am       *alerting.Alertmanager // nil without alerting.alertmanager_config
+	ext      *alerting.External     // nil without alerting.alertmanagers
 	httpLn   net.Listener
 }
 
@@ -71,9 +72,9 @@ func New(cfg config.Config, load func() (config.Config, error), logger *slog.Log
 }
 
 // Reload re-reads the configuration and applies what can change while running: the
-// Alertmanager configuration file, the rule files and the scrape jobs. Other changes need
-// a restart and are logged. A bad configuration, Alertmanager configuration or rule file
-// is refused and the running one kept.
+// Alertmanager configuration file, the external Alertmanagers, the rule files and the
+// scrape jobs. Other changes need a restart and are logged. A bad configuration,
+// Alertmanager configuration or rule file is refused and the running one kept.
 func (s *Server) Reload(context.Context) error {
 	if s.load == nil || s.scraper == nil || s.rules == nil {
 		return errors.New("no configuration file to reload")
@@ -87,6 +88,11 @@ func (s *Server) Reload(context.Context) error {
 	}
 	if s.am != nil && cfg.AlertmanagerConfigFile() != "" {
 		if err := s.am.Reload(cfg.AlertmanagerConfigFile()); err != nil {
+			return err
+		}
+	}
+	if s.ext != nil && len(cfg.Alerting.Alertmanagers) > 0 {
+		if err := s.ext.SetURLs(cfg.Alerting.Alertmanagers); err != nil {
 			return err
 		}
 	}
@@ -204,6 +210,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.am != nil { // already in s.started, before the rules, so that it stops after them
 		if err := s.am.Start(ctx); err != nil {
 			return fmt.Errorf("start alertmanager: %w", err)
+		}
+	}
+	if s.ext != nil { // as s.am
+		if err := s.ext.Start(ctx); err != nil {
+			return fmt.Errorf("start external alertmanagers sender: %w", err)
 		}
 	}
 	if err := s.start(ctx, s.rules); err != nil {
