@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -378,4 +379,75 @@ func TestExternalAlertmanagers(t *testing.T) {
 		}
 		return fmt.Errorf("posted %v", posted)
 	})
+}
+
+// TestAlertmanagerInhibition: an inhibit rule in the Alertmanager configuration keeps the
+// warning of a job out of the notifications while its critical alert fires; when the
+// critical one resolves, the warning is notified.
+func TestAlertmanagerInhibition(t *testing.T) {
+	hook := newWebhookReceiver(t)
+	dir := t.TempDir()
+	require.NoError(t, writeFile(filepath.Join(dir, "queue.rules.yml"), `groups:
+  - name: queue
+    rules:
+      - alert: QueueFull
+        expr: queue_size > 10
+        labels: {severity: critical}
+      - alert: QueueFilling
+        expr: queue_size > 5
+        for: 2s
+        labels: {severity: warning}
+`))
+	require.NoError(t, writeFile(filepath.Join(dir, "alertmanager.yml"), alertmanagerConfig(hook.srv.URL)+`inhibit_rules:
+  - source_matchers: [severity="critical"]
+    target_matchers: [severity="warning"]
+    equal: [job]
+`))
+	cfgPath := filepath.Join(dir, "loupe.yaml")
+	require.NoError(t, writeFile(cfgPath, "statsd:\n  flush_interval: 1s\nrules:\n  files: ['*.rules.yml']\n  evaluation_interval: 1s\nalerting:\n  alertmanager_config: alertmanager.yml\n"))
+	s := startServer(t, t.TempDir(), "--config", cfgPath)
+
+	setQueueSize(t, s, 12)
+	m := hook.waitMessage(t, 0, "firing", func(m webhookMessage) bool { return m.Status == "firing" })
+	require.Equal(t, []string{"QueueFull:firing"}, m.alertNames())
+	eventually(t, 30*time.Second, func() error {
+		var alerts []struct {
+			Status struct {
+				State       string   `json:"state"`
+				InhibitedBy []string `json:"inhibitedBy"`
+			} `json:"status"`
+		}
+		getJSON(t, s.HTTP+"/alertmanager/api/v2/alerts?filter=alertname%3D%22QueueFilling%22", 200, &alerts)
+		if len(alerts) != 1 || alerts[0].Status.State != "suppressed" || len(alerts[0].Status.InhibitedBy) != 1 {
+			return fmt.Errorf("alerts %+v", alerts)
+		}
+		return nil
+	})
+	for _, m := range hook.since(0) {
+		require.NotContains(t, m.alertNames(), "QueueFilling:firing", "the inhibited alert was notified")
+	}
+
+	n := hook.count()
+	setQueueSize(t, s, 7)
+	m = hook.waitMessage(t, n, "QueueFilling", func(m webhookMessage) bool {
+		return slices.Contains(m.alertNames(), "QueueFilling:firing")
+	})
+	require.ElementsMatch(t, []string{"QueueFull:resolved", "QueueFilling:firing"}, m.alertNames())
+}
+
+// TestAlertmanagerBadConfigAtStart: an Alertmanager configuration that does not parse
+// stops `loupe serve` before it is ready, naming the file and the problem.
+func TestAlertmanagerBadConfigAtStart(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "alertmanager.yml")
+	require.NoError(t, writeFile(bad, "route:\n  receiver: team\n  group_wait: soon\nreceivers:\n  - name: team\n"))
+	cfgPath := filepath.Join(dir, "loupe.yaml")
+	require.NoError(t, writeFile(cfgPath, "alerting:\n  alertmanager_config: alertmanager.yml\n"))
+	cmd := exec.Command(loupeBin, "serve", "--config", cfgPath, "--data-dir", t.TempDir(),
+		"--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0", "--otlp-http-listen", "127.0.0.1:0",
+		"--statsd-listen", "127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "loupe must not start with a bad Alertmanager configuration:\n%s", out)
+	require.Contains(t, string(out), "alertmanager configuration "+bad)
+	require.Contains(t, string(out), `not a valid duration string: "soon"`)
 }
