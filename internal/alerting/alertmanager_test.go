@@ -336,3 +336,22 @@ func TestExternalAlertmanagers(t *testing.T) {
 	})
 	require.True(t, strings.HasPrefix(posted[0], `POST /api/v2/alerts [{"annotations":{"summary":"Remote fired"}`), posted[0])
 }
+
+// Shutdown is safe without Start and twice, as every server component's.
+func TestShutdownWithoutStart(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "am.yml")
+	require.NoError(t, os.WriteFile(file, []byte("route:\n  receiver: x\nreceivers:\n  - name: x\n"), 0o644))
+	opts := alerting.DefaultOptions()
+	opts.ConfigFile, opts.DataDir = file, filepath.Join(dir, "data")
+	am, err := alerting.New(opts, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	require.NoError(t, am.Shutdown(context.Background()))
+	require.NoError(t, am.Shutdown(context.Background()))
+	require.Error(t, am.Start(context.Background()))
+
+	ext, err := alerting.NewExternal([]string{"http://127.0.0.1:1"}, nil, nil)
+	require.NoError(t, err)
+	require.NoError(t, ext.Shutdown(context.Background()))
+	require.NoError(t, ext.Shutdown(context.Background()))
+}
