@@ -35,6 +35,9 @@ type RecorderOptions struct {
 	// be before it is replaced with the time it was received (default 1 minute), as Sentry
 	// does with clocks that are off.
 	MaxFuture time.Duration
+	// Linger is how long a write waits for more concurrent Record calls to join it
+	// (write); default 2 ms, negative for none.
+	Linger time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -58,9 +61,14 @@ type Recorder struct {
 	series map[seriesKey]*counter
 
 	// Group commit (write): callers queue their events; one leads and writes them all.
+	linger  time.Duration
 	queueMu sync.Mutex
 	queue   []*pendingWrite
 	writing bool // a leader is writing
+	// lastCalls is how many Record calls the last write carried; waitFor, while a leader
+	// lingers, how many queued calls make it stop waiting, which it learns on full.
+	lastCalls, waitFor int
+	full               chan struct{}
 }
 
 // pendingWrite is one Record call's events waiting to be written.
@@ -99,10 +107,13 @@ func NewRecorder(w Writer, opts RecorderOptions, logger *slog.Logger, reg promet
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Linger == 0 {
+		opts.Linger = 2 * time.Millisecond
+	}
 	r := &Recorder{
 		w: w, scrub: NewScrubber(opts.Scrub), app: opts.Metrics, logger: logger,
 		maxSer: opts.MaxSeries, maxFut: opts.MaxFuture, now: opts.Now,
-		series: map[seriesKey]*counter{},
+		series: map[seriesKey]*counter{}, linger: opts.Linger, full: make(chan struct{}, 1),
 		recorded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loupe_errtrack_events_recorded_total",
 			Help: "Error events handed to the recorder and committed, by source (duplicates included).",
@@ -159,10 +170,20 @@ func (r *Recorder) Record(ctx context.Context, events []Event) error {
 // ends it when none is). So every caller writes at most one batch, and callers whose
 // events another wrote return without waiting for a turn. A batch commits or fails as a
 // whole, and its error goes to every caller whose events it carried.
+//
+// When the last write carried several calls, the leader first waits up to linger for as
+// many to be queued: the callers it just answered are sending their next events, and
+// without the wait every other write would carry only those that arrived during the last
+// one (BenchmarkRecordConcurrent, 32 callers: 17 events a write without, 29 with 2 ms,
+// and ~20-40% more events per CPU-second). A lone caller never waits.
 func (r *Recorder) write(ctx context.Context, events []Event) error {
 	p := &pendingWrite{events: events, done: make(chan writeResult, 1)}
 	r.queueMu.Lock()
 	r.queue = append(r.queue, p)
+	if r.waitFor > 0 && len(r.queue) >= r.waitFor {
+		r.waitFor = 0
+		r.full <- struct{}{} // buffered, and only one send per wait
+	}
 	if r.writing {
 		r.queueMu.Unlock()
 		res := <-p.done
@@ -172,8 +193,24 @@ func (r *Recorder) write(ctx context.Context, events []Event) error {
 		r.queueMu.Lock() // p now leads; its events are still queued
 	}
 	r.writing = true
+	if r.linger > 0 && r.lastCalls > 1 && len(r.queue) < r.lastCalls {
+		r.waitFor = r.lastCalls
+		r.queueMu.Unlock()
+		t := time.NewTimer(r.linger)
+		select {
+		case <-r.full:
+		case <-t.C:
+		}
+		t.Stop()
+		r.queueMu.Lock()
+		if r.waitFor == 0 && len(r.full) > 0 {
+			<-r.full // sent after the timer fired
+		}
+		r.waitFor = 0
+	}
 	batch := r.queue
 	r.queue = nil
+	r.lastCalls = len(batch)
 	r.queueMu.Unlock()
 
 	all := events

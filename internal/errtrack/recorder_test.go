@@ -161,3 +161,49 @@ func TestRecorderGroupCommit(t *testing.T) {
 		require.Len(t, w.batches, 2, "the calls queued behind the first write share the next one")
 	}
 }
+
+// After a write that carried several calls, the next leader waits (up to Linger) until as
+// many are queued, so that they share one write instead of trickling in.
+func TestRecorderLingers(t *testing.T) {
+	w := &slowWriter{release: make(chan struct{})}
+	// An hour: if the leader were not woken by the queue filling up, the test would time out.
+	r, err := NewRecorder(w, RecorderOptions{Linger: time.Hour}, nil, nil)
+	require.NoError(t, err)
+	const callers = 7
+	record := func(errs chan<- error) {
+		errs <- r.Record(context.Background(), []Event{{Message: "m", EventID: NewEventID(), Service: "s"}})
+	}
+	queued := func(n int) func() bool {
+		return func() bool {
+			r.queueMu.Lock()
+			defer r.queueMu.Unlock()
+			return len(r.queue) == n && r.writing
+		}
+	}
+	// One write of one call, with callers queued behind it: the next write carries them all.
+	errs := make(chan error, 2*callers+1)
+	go record(errs)
+	require.Eventually(t, queued(0), 10*time.Second, time.Millisecond)
+	for range callers {
+		go record(errs)
+	}
+	require.Eventually(t, queued(callers), 10*time.Second, time.Millisecond)
+	w.release <- struct{}{}
+	w.release <- struct{}{}
+	for range callers + 1 {
+		require.NoError(t, <-errs)
+	}
+	// The next callers arrive one by one; the first waits for all of them.
+	for range callers {
+		go record(errs)
+	}
+	w.release <- struct{}{}
+	for range callers {
+		require.NoError(t, <-errs)
+	}
+	sizes := []int{}
+	for _, b := range w.batches {
+		sizes = append(sizes, len(b))
+	}
+	require.Equal(t, []int{1, callers, callers}, sizes)
+}
