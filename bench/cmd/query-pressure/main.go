@@ -36,19 +36,20 @@ func main() {
 		phase   = flag.Duration("phase", 30*time.Second, "length of each phase")
 		queries = flag.Int("queries", 20, "concurrent query clients in the second phase")
 		config  = flag.String("config", "", "a Loupe configuration file (loupe serve --config)")
+		profile = flag.String("profile", "", "save the server's CPU profile and goroutines of the second phase as PREFIX.cpu.pb.gz and PREFIX.goroutines.txt")
 	)
 	flag.Parse()
 	var extra []string
 	if *config != "" {
 		extra = []string{"--config", *config}
 	}
-	if err := run(*bin, *preload, *phase, *queries, extra); err != nil {
+	if err := run(*bin, *preload, *phase, *queries, extra, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "query-pressure:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, preload int, phase time.Duration, queries int, extra []string) error {
+func run(bin string, preload int, phase time.Duration, queries int, extra []string, profile string) error {
 	dir, err := os.MkdirTemp("", "query-pressure")
 	if err != nil {
 		return err
@@ -74,6 +75,9 @@ func run(bin string, preload int, phase time.Duration, queries int, extra []stri
 		return err
 	}
 	fmt.Printf("ingest alone:        %s\n", base)
+	if profile != "" {
+		go saveProfiles(srv.HTTP, profile, phase)
+	}
 	loaded, err := measure(srv, phase, queries, start)
 	if err != nil {
 		return err
@@ -190,6 +194,28 @@ func queryURLs(base string, start time.Time) []string {
 		base + "/loki/api/v1/query_range?" + rng(url.Values{"query": {`{service_name="load"} |= "served" | logfmt | bytes > 1000`}, "limit": {"5000"}}).Encode(),
 		base + "/api/loupe/v1/logs?" + url.Values{"q": {"request served"}, "limit": {"1000"}, "start": {start.Format(time.RFC3339)}}.Encode(),
 	}
+}
+
+// saveProfiles saves a CPU profile of most of the phase, then the goroutines' stacks.
+func saveProfiles(base, prefix string, phase time.Duration) {
+	save := func(u, path string) {
+		resp, err := http.Get(u)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}
+	sec := max(1, int(phase.Seconds())-5)
+	save(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, sec), prefix+".cpu.pb.gz")
+	save(base+"/debug/pprof/goroutine?debug=1", prefix+".goroutines.txt")
 }
 
 func get(ctx context.Context, u string) int {
