@@ -21,30 +21,22 @@ const (
 // runClientScenarios runs the log and span client scenarios, each into a fresh Loupe.
 func (h *Harness) runClientScenarios(ctx context.Context, rep *Report, fail func(string, error)) {
 	o := h.opts
-	logs := &Corpus{Signal: loadgen.Logs, Protocol: loadgen.OTLPHTTP, Items: o.ClientLogs}
+	logs, err := h.logClients()
+	if err != nil {
+		fail("log clients", err)
+		return
+	}
 	spans := &Corpus{Signal: loadgen.Traces, Protocol: loadgen.OTLPGRPC, Items: o.ClientSpans}
-	per := func(total, i int) int { return total/o.Clients + min(1, max(0, total%o.Clients-i)) }
 	for i := range o.Clients {
-		seed := o.Seed + 1000 + uint64(i)
-		lo := loadgen.DefaultLogOptions()
-		lo.Seed, lo.BatchSize, lo.ResourcesPerBatch, lo.NeedleEvery = seed, o.ClientBatch, 1, 0
-		lo.Start, lo.Interval = time.Now().Add(-time.Minute), time.Microsecond
-		lg, err := loadgen.NewLogGen(lo)
-		if err != nil {
-			fail("log clients", err)
-			return
-		}
-		logs.Clients = append(logs.Clients, loadgen.LogSource(lg, per(o.ClientLogs, i)))
-
 		to := loadgen.DefaultTraceOptions()
-		to.Seed, to.BatchSpans = seed, o.ClientBatch
+		to.Seed, to.BatchSpans = o.Seed+1000+uint64(i), o.ClientBatch
 		to.Start, to.Interval = time.Now().Add(-time.Minute), 20*time.Microsecond
 		tg, err := loadgen.NewTraceGen(to)
 		if err != nil {
 			fail("span clients", err)
 			return
 		}
-		spans.Clients = append(spans.Clients, loadgen.TraceSource(tg, per(o.ClientSpans, i)))
+		spans.Clients = append(spans.Clients, loadgen.TraceSource(tg, perClient(o.ClientSpans, o.Clients, i)))
 	}
 	run := loadgen.RunOptions{Concurrency: o.Clients, MaxRetries: 50}
 	for _, c := range []struct {
@@ -61,3 +53,24 @@ func (h *Harness) runClientScenarios(ctx context.Context, rep *Report, fail func
 		}
 	}
 }
+
+// logClients returns the log clients' corpus: Options.Clients clients sending
+// Options.ClientLogs records in all, built as they send.
+func (h *Harness) logClients() (*Corpus, error) {
+	o := h.opts
+	logs := &Corpus{Signal: loadgen.Logs, Protocol: loadgen.OTLPHTTP, Items: o.ClientLogs}
+	for i := range o.Clients {
+		lo := loadgen.DefaultLogOptions()
+		lo.Seed, lo.BatchSize, lo.ResourcesPerBatch, lo.NeedleEvery = o.Seed+1000+uint64(i), o.ClientBatch, 1, 0
+		lo.Start, lo.Interval = time.Now().Add(-time.Minute), time.Microsecond
+		lg, err := loadgen.NewLogGen(lo)
+		if err != nil {
+			return nil, err
+		}
+		logs.Clients = append(logs.Clients, loadgen.LogSource(lg, perClient(o.ClientLogs, o.Clients, i)))
+	}
+	return logs, nil
+}
+
+// perClient is client i's share of total items among n clients.
+func perClient(total, n, i int) int { return total/n + min(1, max(0, total%n-i)) }

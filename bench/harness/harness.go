@@ -23,6 +23,7 @@ const (
 	ScenarioPeer      = "peer"      // the sample scenario against Prometheus or an external peer
 	ScenarioQuery     = "query"     // query latency on a loaded data dir
 	ScenarioFootprint = "footprint" // idle RSS, RSS under sustained load, startup time
+	ScenarioErrors    = "errors"    // Sentry error events; logs with and without them beside (errors.go)
 )
 
 // Options configures a harness run. Sizes are items per scenario.
@@ -51,6 +52,13 @@ type Options struct {
 	ClientSpans int
 	Clients     int
 	ClientBatch int
+
+	// The errors scenario (errors.go): ErrorEvents events from ErrorClients clients with
+	// one envelope in flight each; then the log clients' records with error events at
+	// ErrorRate per second beside them.
+	ErrorEvents  int
+	ErrorClients int
+	ErrorRate    float64
 
 	QueryLogs     int // dataset for the query scenarios
 	QuerySpans    int
@@ -83,13 +91,14 @@ type PeerOptions struct {
 func DefaultOptions() Options {
 	return Options{
 		PrometheusBin: "/usr/bin/prometheus",
-		Scenarios:     []string{ScenarioIngest, ScenarioClients, ScenarioPeer, ScenarioQuery, ScenarioFootprint},
+		Scenarios:     []string{ScenarioIngest, ScenarioClients, ScenarioErrors, ScenarioPeer, ScenarioQuery, ScenarioFootprint},
 		Seed:          1,
 		LogRecords:    1_000_000, LogBatch: 1000,
 		Spans: 500_000, SpanBatch: 1000,
 		Series: 2000, MetricDuration: 5 * time.Hour,
 		Concurrency: 4,
 		ClientLogs:  300_000, ClientSpans: 300_000, Clients: 2, ClientBatch: 512,
+		ErrorEvents: 30_000, ErrorClients: 32, ErrorRate: 200,
 		QueryLogs: 1_000_000, QuerySpans: 1_000_000, QuerySeries: 10_000, QueryRuns: 20,
 		SustainedRate: 50_000, SustainedFor: 20 * time.Second,
 	}
@@ -103,6 +112,7 @@ func SmokeOptions() Options {
 	o.Series, o.MetricDuration = 100, 4*time.Hour
 	o.Concurrency = 2
 	o.ClientLogs, o.ClientSpans = 3000, 3000
+	o.ErrorEvents, o.ErrorClients, o.ErrorRate = 300, 4, 50
 	o.QueryLogs, o.QuerySpans, o.QuerySeries, o.QueryRuns = 5000, 3000, 100, 2
 	o.SustainedRate, o.SustainedFor = 5000, time.Second
 	o.ProfileChunk = time.Second
@@ -122,8 +132,11 @@ func New(opts Options) (*Harness, error) {
 	if opts.Concurrency <= 0 || opts.LogBatch <= 0 || opts.SpanBatch <= 0 {
 		return nil, fmt.Errorf("harness: concurrency %d, log batch %d, span batch %d must be positive", opts.Concurrency, opts.LogBatch, opts.SpanBatch)
 	}
-	if slices.Contains(opts.Scenarios, ScenarioClients) && (opts.Clients <= 0 || opts.ClientBatch <= 0) {
+	if (slices.Contains(opts.Scenarios, ScenarioClients) || slices.Contains(opts.Scenarios, ScenarioErrors)) && (opts.Clients <= 0 || opts.ClientBatch <= 0) {
 		return nil, fmt.Errorf("harness: clients %d and client batch %d must be positive", opts.Clients, opts.ClientBatch)
+	}
+	if slices.Contains(opts.Scenarios, ScenarioErrors) && (opts.ErrorEvents <= 0 || opts.ErrorClients <= 0 || opts.ErrorRate < 0) {
+		return nil, fmt.Errorf("harness: error events %d and error clients %d must be positive, error rate %g not negative", opts.ErrorEvents, opts.ErrorClients, opts.ErrorRate)
 	}
 	if entries, err := os.ReadDir(opts.WorkDir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("harness: work dir %s is not empty", opts.WorkDir)
@@ -229,6 +242,9 @@ func (h *Harness) Run(ctx context.Context) (*Report, error) {
 	}
 	if h.wants(ScenarioClients) {
 		h.runClientScenarios(ctx, rep, fail)
+	}
+	if h.wants(ScenarioErrors) {
+		h.runErrorScenarios(ctx, rep, fail)
 	}
 	if h.wants(ScenarioPeer) {
 		if o.PrometheusBin != "" {

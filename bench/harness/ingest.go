@@ -79,6 +79,11 @@ type IngestResult struct {
 	// Profiles are the saved CPU and heap profiles of the server (Loupe only, when
 	// Options.ProfileDir is set).
 	Profiles *ProfileFiles `json:"profiles,omitempty"`
+	// For a scenario run with error events sent beside it (errors.go): the events the
+	// server accepted meanwhile, and the CPU they cost it, estimated from the same events
+	// sent alone; ItemsPerCPUSecond then leaves that CPU out.
+	SideErrorEvents     int     `json:"side_error_events,omitempty"`
+	SideErrorCPUSeconds float64 `json:"side_error_cpu_seconds,omitempty"`
 }
 
 // IngestTarget tells runIngest where a server keeps what it stores.
@@ -92,6 +97,10 @@ type IngestTarget struct {
 	// Profile, when not nil, is recording the server's CPU profile; runIngest finishes it
 	// (and takes the heap profile) once the server settled.
 	Profile *profileRun
+	// Side, when not nil, starts load sent beside the corpus from the first request until
+	// the corpus is sent; the function it returns stops it and returns what the server
+	// accepted of it.
+	Side func(ctx context.Context) (stop func() int)
 }
 
 // runIngest sends the corpus and measures the server around it.
@@ -101,6 +110,10 @@ func runIngest(ctx context.Context, scenario string, t IngestTarget, c *Corpus, 
 	if err != nil {
 		return res, err
 	}
+	var stopSide func() int
+	if t.Side != nil {
+		stopSide = t.Side(ctx)
+	}
 	var load loadgen.Result
 	if c.Clients != nil {
 		load, err = loadgen.RunClients(ctx, t.Sender, c.Clients, run.MaxRetries)
@@ -109,6 +122,9 @@ func runIngest(ctx context.Context, scenario string, t IngestTarget, c *Corpus, 
 		load, err = loadgen.Run(ctx, t.Sender, loadgen.SliceSource(c.Batches), run)
 	}
 	res.Load = load
+	if stopSide != nil {
+		res.SideErrorEvents = stopSide()
+	}
 	if err != nil {
 		return res, fmt.Errorf("%s against %s: %w", scenario, t.Server.Name, err)
 	}
@@ -170,8 +186,24 @@ func runIngest(ctx context.Context, scenario string, t IngestTarget, c *Corpus, 
 
 // ingestLoupe starts a fresh Loupe in its own data directory, runs one scenario and stops it.
 func (h *Harness) ingestLoupe(ctx context.Context, scenario string, c *Corpus, run loadgen.RunOptions) (IngestResult, error) {
+	return h.ingestLoupeBeside(ctx, scenario, c, run, nil)
+}
+
+// ingestLoupeBeside is ingestLoupe with error events sent beside the corpus when
+// side is not nil (it is given the server's Sentry DSN). The server has a Sentry project
+// with benchSentryKey when the corpus or side traffic is error events.
+func (h *Harness) ingestLoupeBeside(ctx context.Context, scenario string, c *Corpus, run loadgen.RunOptions,
+	side func(ctx context.Context, dsn string) (stop func() int)) (IngestResult, error) {
 	dir := filepath.Join(h.opts.WorkDir, "ingest-"+scenario)
-	srv, err := StartLoupe(ctx, h.opts.LoupeBin, dir)
+	var extra []string
+	if c.Signal == loadgen.Errors || side != nil {
+		cfg, err := writeSentryConfig(dir + ".yml")
+		if err != nil {
+			return IngestResult{}, err
+		}
+		extra = append(extra, "--config", cfg)
+	}
+	srv, err := StartLoupe(ctx, h.opts.LoupeBin, dir, extra...)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -182,6 +214,8 @@ func (h *Harness) ingestLoupe(ctx context.Context, scenario string, c *Corpus, r
 		endpoint = srv.OTLPGRPC
 	case loadgen.OTLPHTTP:
 		endpoint = srv.OTLPHTTP
+	case loadgen.SentryEnvelope:
+		endpoint = sentryDSN(srv.HTTP)
 	}
 	sender, err := loadgen.NewSender(c.Protocol, c.Signal, endpoint, run.Concurrency)
 	if err != nil {
@@ -189,6 +223,9 @@ func (h *Harness) ingestLoupe(ctx context.Context, scenario string, c *Corpus, r
 	}
 	defer sender.Close()
 	t := IngestTarget{Server: srv, Sender: sender, DiskDir: dir, Stop: func() error { return srv.Stop(2 * time.Minute) }}
+	if side != nil {
+		t.Side = func(ctx context.Context) func() int { return side(ctx, sentryDSN(srv.HTTP)) }
+	}
 	if t.Profile, err = h.startProfiles(scenario, srv.HTTP); err != nil {
 		return IngestResult{}, err
 	}
@@ -196,10 +233,16 @@ func (h *Harness) ingestLoupe(ctx context.Context, scenario string, c *Corpus, r
 		t.TSDBDir = filepath.Join(dir, "metrics")
 		t.DiskDir = t.TSDBDir
 	}
-	if c.Clients != nil {
+	switch {
+	case c.Clients != nil && c.Signal == loadgen.Errors:
+		h.logf("ingest %s into loupe (pid %d): %d clients sending one event per request, %d events in all", scenario, srv.Pid, len(c.Clients), c.Items)
+	case c.Clients != nil:
 		h.logf("ingest %s into loupe (pid %d): %d clients building requests of about %d items, %d items in all", scenario, srv.Pid, len(c.Clients), h.opts.ClientBatch, c.Items)
-	} else {
+	default:
 		h.logf("ingest %s into loupe (pid %d): %d items in %d requests", scenario, srv.Pid, c.Items, len(c.Batches))
+	}
+	if side != nil {
+		h.logf("  with error events at %.0f/s beside, from %d clients", h.opts.ErrorRate, h.opts.ErrorClients)
 	}
 	res, err := runIngest(ctx, scenario, t, c, run)
 	res.StartupMs = ms(srv.Startup)

@@ -66,6 +66,17 @@ func checkTargets(r *Report) []TargetCheck {
 				"≥ 150,000 items/CPU-s", fmt.Sprintf("%.0f items/CPU-s", x.ItemsPerCPUSecond), yesNo(x.ItemsPerCPUSecond >= 150_000))
 		}
 	}
+	if x := r.ingest(scenarioErrors, "loupe"); x != nil {
+		add(fmt.Sprintf("error events, Sentry envelopes (Python, 15 frames, 20 breadcrumbs) from %d clients", r.Options.ErrorClients),
+			"≥ 10,000 events/CPU-s", fmt.Sprintf("%.0f events/CPU-s", x.ItemsPerCPUSecond), yesNo(x.ItemsPerCPUSecond >= 10_000))
+	}
+	if a, w := r.ingest(scenarioLogsAlone, "loupe"), r.ingest(scenarioLogsWithErrors, "loupe"); a != nil && w != nil && w.SideErrorCPUSeconds > 0 {
+		ratio := w.ItemsPerCPUSecond / a.ItemsPerCPUSecond
+		add(fmt.Sprintf("log ingest with %.0f error events/s beside it", r.Options.ErrorRate), "≥ 0.9× log records/CPU-s alone",
+			fmt.Sprintf("%.0f vs %.0f records/CPU-s (%.2f×), %.0f vs %.0f records/s, p99 %.0f vs %.0f ms",
+				w.ItemsPerCPUSecond, a.ItemsPerCPUSecond, ratio, w.ItemsPerSecond, a.ItemsPerSecond, w.Load.Latency.P99, a.Load.Latency.P99),
+			yesNo(ratio >= 0.9))
+	}
 	if x := r.ingest("samples", "loupe"); x != nil {
 		p := r.ingest("samples", "prometheus")
 		if p != nil {

@@ -64,6 +64,8 @@ func TestSmoke(t *testing.T) {
 	}
 	require.True(t, servers["logs/loupe"] && servers["spans/loupe"] && servers["samples/loupe"] && servers["samples-rw2/loupe"], "%v", servers)
 	require.True(t, servers["logs-clients/loupe"] && servers["spans-clients/loupe"], "%v", servers)
+	require.True(t, servers["errors/loupe"] && servers["logs-alone/loupe"] && servers["logs-with-errors/loupe"] && servers["errors-paced/loupe"], "%v", servers)
+	require.Positive(t, rep.ingest(scenarioLogsWithErrors, "loupe").SideErrorEvents, "error events were sent beside the logs")
 	if o.PrometheusBin != "" {
 		require.True(t, servers["samples/prometheus"])
 	}

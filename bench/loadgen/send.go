@@ -28,6 +28,7 @@ const (
 	// RemoteWrite2 is Prometheus remote write 2.0 to the same path.
 	RemoteWrite2 = "remote-write-2"
 	LokiPush     = "loki" // Loki push protobuf+snappy, POST <endpoint>/loki/api/v1/push
+	// SentryEnvelope (errors.go) posts Sentry envelopes to the DSN given as endpoint.
 )
 
 // Signals a generator produces.
@@ -81,10 +82,21 @@ func NewSender(protocol, signal, endpoint string, concurrency int) (Sender, erro
 			return nil, fmt.Errorf("loki push sends logs, not %q", signal)
 		}
 		return newHTTPSender(strings.TrimRight(endpoint, "/")+"/loki/api/v1/push", signal, "snappy", concurrency), nil
+	case SentryEnvelope:
+		if signal != Errors {
+			return nil, fmt.Errorf("sentry-envelope sends errors, not %q", signal)
+		}
+		url, auth, err := sentryTarget(endpoint)
+		if err != nil {
+			return nil, err
+		}
+		s := newHTTPSender(url, signal, "gzip", concurrency)
+		s.contentType, s.sentryAuth = "application/x-sentry-envelope", auth
+		return s, nil
 	case OTLPGRPC:
 		return newGRPCSender(signal, endpoint)
 	default:
-		return nil, fmt.Errorf("unknown protocol %q (want %s, %s, %s, %s or %s)", protocol, OTLPHTTP, OTLPGRPC, RemoteWrite, RemoteWrite2, LokiPush)
+		return nil, fmt.Errorf("unknown protocol %q (want %s, %s, %s, %s, %s or %s)", protocol, OTLPHTTP, OTLPGRPC, RemoteWrite, RemoteWrite2, LokiPush, SentryEnvelope)
 	}
 }
 
@@ -92,6 +104,7 @@ type httpSender struct {
 	url         string
 	contentType string // "" means application/x-protobuf
 	rwVersion   string // X-Prometheus-Remote-Write-Version, "" for none
+	sentryAuth  string // X-Sentry-Auth, "" for none
 	signal      string
 	encoding    string // Content-Encoding, "" for none
 	client      *http.Client
@@ -118,6 +131,9 @@ func (s *httpSender) Send(ctx context.Context, b Batch) (int, error) {
 	}
 	if s.rwVersion != "" {
 		req.Header.Set("X-Prometheus-Remote-Write-Version", s.rwVersion)
+	}
+	if s.sentryAuth != "" {
+		req.Header.Set("X-Sentry-Auth", s.sentryAuth)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -57,10 +57,10 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		signal      = fs.String("signal", loadgen.Logs, "logs, traces or metrics")
-		protocol    = fs.String("protocol", loadgen.OTLPHTTP, "otlp-http, otlp-grpc, remote-write, remote-write-2 (metrics) or loki (logs)")
-		endpoint    = fs.String("endpoint", "http://127.0.0.1:4318", "base URL for HTTP protocols, host:port for otlp-grpc")
-		items       = fs.Int("items", 100_000, "log records or spans to send; for metrics see -series and -steps")
+		signal      = fs.String("signal", loadgen.Logs, "logs, traces, metrics or errors")
+		protocol    = fs.String("protocol", loadgen.OTLPHTTP, "otlp-http, otlp-grpc, remote-write, remote-write-2 (metrics), loki (logs) or sentry-envelope (errors)")
+		endpoint    = fs.String("endpoint", "http://127.0.0.1:4318", "base URL for HTTP protocols, host:port for otlp-grpc, the DSN (http://<key>@host:port/<project>) for sentry-envelope")
+		items       = fs.Int("items", 100_000, "log records, spans or error events to send; for metrics see -series and -steps")
 		batch       = fs.Int("batch", 1000, "log records or spans per request")
 		series      = fs.Int("series", 10_000, "active metric series")
 		steps       = fs.Int("steps", 240, "samples per series (one per -interval)")
@@ -114,8 +114,17 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		default:
 			src = loadgen.SourceFunc(g.NextOTLP)
 		}
+	case loadgen.Errors:
+		o := loadgen.DefaultErrorOptions()
+		o.Seed, o.Start = *seed, start
+		o.Interval = max(time.Nanosecond, *span/time.Duration(max(1, *items)))
+		g, err := loadgen.NewErrorGen(o)
+		if err != nil {
+			return err
+		}
+		src = loadgen.ErrorSource(g, *items)
 	default:
-		return fmt.Errorf("unknown signal %q (want logs, traces or metrics)", *signal)
+		return fmt.Errorf("unknown signal %q (want logs, traces, metrics or errors)", *signal)
 	}
 	sender, err := loadgen.NewSender(*protocol, *signal, *endpoint, *concurrency)
 	if err != nil {
@@ -146,7 +155,7 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	var (
 		out       = fs.String("out", "bench/results", "directory for <date>.json and <date>.txt")
-		scenarios = fs.String("scenarios", strings.Join(o.Scenarios, ","), "comma-separated: ingest, clients, peer, query, footprint")
+		scenarios = fs.String("scenarios", strings.Join(o.Scenarios, ","), "comma-separated: ingest, clients, errors, peer, query, footprint")
 		smoke     = fs.Bool("smoke", false, "tiny sizes (overridden by explicit size flags)")
 		peerName  = fs.String("peer-name", "peer", "name of an external peer to measure")
 		peerPid   = fs.Int("peer-pid", 0, "pid of an external peer (enables the peer run)")
@@ -167,6 +176,9 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&o.ClientSpans, "client-spans", o.ClientSpans, "spans for the clients scenario")
 	fs.IntVar(&o.Clients, "clients", o.Clients, "clients in the clients scenario, each with one request in flight")
 	fs.IntVar(&o.ClientBatch, "client-batch", o.ClientBatch, "items per request in the clients scenario (the OpenTelemetry SDK's default is 512)")
+	fs.IntVar(&o.ErrorEvents, "error-events", o.ErrorEvents, "Sentry error events for the errors scenario")
+	fs.IntVar(&o.ErrorClients, "error-clients", o.ErrorClients, "clients sending error events, each with one request in flight")
+	fs.Float64Var(&o.ErrorRate, "error-rate", o.ErrorRate, "error events/s sent beside the log clients in the errors scenario; 0 skips those runs")
 	fs.IntVar(&o.QueryLogs, "query-logs", o.QueryLogs, "log records in the query dataset (issue: 10M)")
 	fs.IntVar(&o.QuerySpans, "query-spans", o.QuerySpans, "spans in the query dataset (issue: 10M)")
 	fs.IntVar(&o.QuerySeries, "query-series", o.QuerySeries, "series in the query dataset (issue: 10k)")
@@ -191,6 +203,11 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		set("concurrency", &o.Concurrency, s.Concurrency)
 		set("client-logs", &o.ClientLogs, s.ClientLogs)
 		set("client-spans", &o.ClientSpans, s.ClientSpans)
+		set("error-events", &o.ErrorEvents, s.ErrorEvents)
+		set("error-clients", &o.ErrorClients, s.ErrorClients)
+		if !explicit["error-rate"] {
+			o.ErrorRate = s.ErrorRate
+		}
 		set("query-logs", &o.QueryLogs, s.QueryLogs)
 		set("query-spans", &o.QuerySpans, s.QuerySpans)
 		set("query-series", &o.QuerySeries, s.QuerySeries)
