@@ -35,9 +35,11 @@ import (
 //   - error_releases: when each release was first seen per project (or service), for
 //     ordering releases that are not semantic versions (errtrack.ReleaseNewer).
 //
-// A batch is one transaction: append the events, then update their issues from the rows
-// the store remembers it committed (errorState, errors_cache.go). Every statement costs
-// DuckDB about a millisecond of CPU, so the write path runs as few as it can: usually the
+// WriteEvents commits events to the event log (errors_log.go), a file of their own, and
+// the log goes to DuckDB in batches of up to 1,000 events, and before every read. Each such
+// batch is one transaction: append the events, then update their issues from the rows the
+// store remembers it committed (errorState, errors_cache.go). Every statement costs DuckDB
+// about a millisecond of CPU, so the write path runs as few as it can: usually the
 // append, one UPDATE and the commit.
 const errorsDDL = `
 CREATE TABLE IF NOT EXISTS error_events (
@@ -126,8 +128,9 @@ type storedEvent struct {
 	userKey string
 }
 
-// WriteEvents stores events and updates their issues in one transaction. See
-// errtrack.Writer.
+// WriteEvents stores events. See errtrack.Writer. They are committed once in the event
+// log (errors_log.go), which is written to DuckDB (events and issue updates in one
+// transaction) in batches and before every read.
 func (s *Store) WriteEvents(ctx context.Context, events []errtrack.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -142,15 +145,31 @@ func (s *Store) WriteEvents(ctx context.Context, events []errtrack.Event) error 
 	if err := s.guard.check(); err != nil {
 		return fmt.Errorf("write events: %w", err)
 	}
+	if err := s.replayLog(); err != nil {
+		return err
+	}
+	if err := s.logEvents(batch); err != nil {
+		return err
+	}
+	if s.errState.log.flushDue() {
+		if err := s.flushLog(ctx); err != nil {
+			// The events are safe in the log; the next write or read tries again.
+			s.logger.Warn("error events stay in the event log: the database refused them", "err", err)
+		}
+	}
+	return nil
+}
+
+// writeEvents writes batch to DuckDB in one transaction. The first attempt does not look
+// the ids up: a retried event is rare, and the primary key refuses its row, which fails
+// the transaction (look-up: ~0.6-1.5 ms of CPU a batch). The second looks them up and
+// skips the stored ones; an error that was not a duplicate fails it again.
+func (s *Store) writeEvents(ctx context.Context, batch []storedEvent) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("write events: connection: %w", err)
 	}
 	defer conn.Close()
-	// The first attempt does not look the ids up: a retried event is rare, and the
-	// primary key refuses its row, which fails the transaction (look-up: ~0.6-1.5 ms of
-	// CPU a batch). The second looks them up and skips the stored ones; an error that
-	// was not a duplicate fails it again.
 	err = s.writeEventsTx(ctx, conn, batch, false)
 	if err != nil && ctx.Err() == nil {
 		err = s.writeEventsTx(ctx, conn, batch, true)
@@ -174,6 +193,7 @@ func encodeEvents(events []errtrack.Event) ([]storedEvent, error) {
 		if ev.EventID == "" || ev.GroupID == "" {
 			return nil, fmt.Errorf("write events: event %d has no event id or group id", i)
 		}
+		validStrings(ev)
 		if seen[ev.EventID] {
 			continue // a repeated id in one batch is a duplicate too
 		}
@@ -186,7 +206,9 @@ func encodeEvents(events []errtrack.Event) ([]storedEvent, error) {
 		if err != nil {
 			return nil, fmt.Errorf("write event %s: encode tags: %w", ev.EventID, err)
 		}
-		batch = append(batch, storedEvent{ev: ev, body: body, tags: string(tags), userKey: userKey(ev.User)})
+		key := userKey(ev.User)
+		fixUTF8(&key)
+		batch = append(batch, storedEvent{ev: ev, body: body, tags: string(tags), userKey: key})
 	}
 	return batch, nil
 }
@@ -330,6 +352,9 @@ func userKey(u *errtrack.User) string {
 func (s *Store) dropErrorsBefore(ctx context.Context, cutoff time.Time) error {
 	s.errorsMu.Lock()
 	defer s.errorsMu.Unlock()
+	if err := s.flushLog(ctx); err != nil {
+		return fmt.Errorf("retention of error events: %w", err)
+	}
 	ns := cutoff.UnixNano()
 	res, err := s.db.ExecContext(ctx, "DELETE FROM error_events WHERE ts_ns < ?", ns)
 	if err != nil {

@@ -26,6 +26,8 @@ type errorState struct {
 	// at most maxCachedIssues.
 	issues map[string]errtrack.Issue
 	users  userPairs
+	// log holds the events acknowledged and not yet written to DuckDB (errors_log.go).
+	log eventLog
 }
 
 // maxCachedIssues bounds errorState.issues (an issue is a few hundred bytes); batches

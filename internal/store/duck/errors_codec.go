@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -51,4 +54,47 @@ func decodeEventBody(body []byte) (errtrack.Event, error) {
 		return ev, fmt.Errorf("decode: %w", err)
 	}
 	return ev, nil
+}
+
+// validStrings replaces invalid UTF-8 in the strings of ev that go into columns and issue
+// rows (encoding/json does it for the event column): DuckDB refuses such a string as a
+// parameter, and one event it refuses would hold back every event of the log behind it.
+// The exceptions are copied before a change: the caller's event stays as it is.
+func validStrings(ev *errtrack.Event) {
+	for _, p := range []*string{&ev.EventID, &ev.GroupID, &ev.GroupingKey, &ev.Project, &ev.Service,
+		&ev.Environment, &ev.Release, &ev.Level, &ev.TraceID, &ev.Message, &ev.Transaction} {
+		fixUTF8(p)
+	}
+	if !slices.ContainsFunc(ev.Exceptions, invalidException) {
+		return
+	}
+	ev.Exceptions = slices.Clone(ev.Exceptions)
+	for i := range ev.Exceptions {
+		ex := &ev.Exceptions[i]
+		fixUTF8(&ex.Type)
+		fixUTF8(&ex.Value)
+		fixUTF8(&ex.Module)
+		ex.Frames = slices.Clone(ex.Frames)
+		for j := range ex.Frames {
+			f := &ex.Frames[j]
+			for _, p := range []*string{&f.Function, &f.Module, &f.Filename, &f.AbsPath} {
+				fixUTF8(p)
+			}
+		}
+	}
+}
+
+func invalidException(ex errtrack.Exception) bool {
+	if !utf8.ValidString(ex.Type) || !utf8.ValidString(ex.Value) || !utf8.ValidString(ex.Module) {
+		return true
+	}
+	return slices.ContainsFunc(ex.Frames, func(f errtrack.Frame) bool {
+		return !utf8.ValidString(f.Function) || !utf8.ValidString(f.Module) || !utf8.ValidString(f.Filename) || !utf8.ValidString(f.AbsPath)
+	})
+}
+
+func fixUTF8(s *string) {
+	if !utf8.ValidString(*s) {
+		*s = strings.ToValidUTF8(*s, "\uFFFD")
+	}
 }

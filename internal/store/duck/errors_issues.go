@@ -372,6 +372,10 @@ func (s *Store) SetStatus(ctx context.Context, id string, change errtrack.Status
 	}
 	s.errorsMu.Lock()
 	defer s.errorsMu.Unlock()
+	// The events acknowledged before the change apply before it.
+	if err := s.flushLog(ctx); err != nil {
+		return errtrack.Issue{}, fmt.Errorf("set status: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return errtrack.Issue{}, fmt.Errorf("set status: begin: %w", err)

@@ -22,6 +22,7 @@ var issueSorts = map[string]string{
 
 // ListIssues returns one page of issues. See errtrack.Reader.
 func (s *Store) ListIssues(ctx context.Context, q errtrack.IssueQuery) (errtrack.IssuePage, error) {
+	s.flushErrors(ctx)
 	col, ok := issueSorts[q.Sort]
 	if !ok {
 		return errtrack.IssuePage{}, fmt.Errorf("%w: unknown sort %q (want last_seen, first_seen, events or users)", errtrack.ErrInvalid, q.Sort)
@@ -114,6 +115,7 @@ func parseErrorCursor(c string) (int64, string, error) {
 
 // GetIssue returns one issue. See errtrack.Reader.
 func (s *Store) GetIssue(ctx context.Context, id string) (errtrack.Issue, error) {
+	s.flushErrors(ctx)
 	is, err := scanIssue(s.db.QueryRowContext(ctx, "SELECT "+issueColumns+" FROM error_issues WHERE issue_id = ?", id))
 	if isNoRows(err) {
 		return errtrack.Issue{}, fmt.Errorf("issue %s: %w", id, errtrack.ErrNotFound)
@@ -126,6 +128,7 @@ func (s *Store) GetIssue(ctx context.Context, id string) (errtrack.Issue, error)
 
 // IssueEvents returns one page of an issue's events, newest first. See errtrack.Reader.
 func (s *Store) IssueEvents(ctx context.Context, issueID string, q errtrack.EventQuery) (errtrack.EventPage, error) {
+	s.flushErrors(ctx)
 	limit := pageLimit(q.Limit, errtrack.DefaultEventLimit, errtrack.MaxEventLimit)
 	query := "SELECT ts_ns, event_id, event FROM error_events WHERE issue_id = ?"
 	args := []any{issueID}
@@ -169,6 +172,7 @@ func (s *Store) IssueEvents(ctx context.Context, issueID string, q errtrack.Even
 
 // GetEvent returns one event in full. See errtrack.Reader.
 func (s *Store) GetEvent(ctx context.Context, eventID string) (errtrack.Event, error) {
+	s.flushErrors(ctx)
 	var body []byte
 	err := s.db.QueryRowContext(ctx, "SELECT event FROM error_events WHERE event_id = ?", eventID).Scan(&body)
 	if isNoRows(err) {
@@ -196,6 +200,7 @@ func (s *Store) IssueSeries(ctx context.Context, issueID string, start, end time
 // IssuesSeries counts the events of several issues per bucket in one scan, for the
 // sparklines of an issue list. See errtrack.SeriesReader.
 func (s *Store) IssuesSeries(ctx context.Context, ids []string, start, end time.Time, step time.Duration) (map[string][]errtrack.Bucket, error) {
+	s.flushErrors(ctx)
 	if step <= 0 {
 		return nil, fmt.Errorf("%w: step must be > 0", errtrack.ErrInvalid)
 	}
@@ -239,6 +244,7 @@ func (s *Store) IssuesSeries(ctx context.Context, ids []string, start, end time.
 // and level count as tags too (as in Sentry), unless an event's tags set them. See
 // errtrack.Reader.
 func (s *Store) IssueTags(ctx context.Context, issueID string) ([]errtrack.TagDistribution, error) {
+	s.flushErrors(ctx)
 	rows, err := s.db.QueryContext(ctx, `
 		WITH ev AS (
 			SELECT map_concat(

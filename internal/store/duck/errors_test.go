@@ -3,6 +3,7 @@ package duck
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,6 +58,7 @@ func TestErrorReleasesFirstSeen(t *testing.T) {
 	write := func(n int, at time.Time) {
 		t.Helper()
 		require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{errtracktest.Event(n, "checkout", at)}))
+		s.flushErrors(ctx) // into DuckDB, which the test reads directly
 	}
 	firstSeen := func() time.Time {
 		t.Helper()
@@ -88,12 +90,15 @@ func TestErrorUsersLookedUp(t *testing.T) {
 		return ev
 	}
 	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{withUser(1, "a"), withUser(2, "b")}))
+	s.flushErrors(ctx)
 	require.True(t, s.errState.users.complete)
 	s.errState.users = userPairs{loaded: true} // as after a restart with a large table
 	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{withUser(3, "a"), withUser(4, "c")}))
+	s.flushErrors(ctx)
 	require.False(t, s.errState.users.complete)
 	s.errState.issues = nil // the count is read back from the table, not from the cache
 	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{withUser(5, "b"), withUser(6, "c"), withUser(7, "d")}))
+	s.flushErrors(ctx)
 	is, err := s.GetIssue(ctx, withUser(1, "a").GroupID)
 	require.NoError(t, err)
 	require.Equal(t, int64(7), is.Events)
@@ -134,4 +139,59 @@ func TestErrorEventsTextColumnConverted(t *testing.T) {
 	page, err := s.IssueEvents(ctx, ev.GroupID, errtrack.EventQuery{})
 	require.NoError(t, err)
 	require.Len(t, page.Events, 2, "the stored id is skipped, the new event stored")
+}
+
+// Acknowledged events wait in the event log until a read or a full log writes them to
+// DuckDB; a Close does not flush it, so the next Open reads them back. A record cut short
+// by a crash ends the replay without losing the records before it.
+func TestErrorEventLogReplay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "loupe.duckdb")
+	s, err := Open(path, DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	a, b := errtracktest.Event(1, "checkout", errtracktest.Now), errtracktest.Event(2, "checkout", errtracktest.Now)
+	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{a}))
+	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{b, a}))
+	require.Len(t, s.errState.log.pending, 2, "a repeated id is logged once")
+	require.NoError(t, s.Close())
+	f, err := os.OpenFile(path+".errors.log", os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, '{'}) // a record's start, as a crash leaves it
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	s, err = Open(path, DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	is, err := s.GetIssue(ctx, a.GroupID)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), is.Events)
+	info, err := os.Stat(path + ".errors.log")
+	require.NoError(t, err)
+	require.Zero(t, info.Size(), "the log is emptied once its events are in DuckDB")
+	// Replayed again (a crash between the commit and the truncation), they are duplicates.
+	s.errState.log.replayed = false
+	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{a, b}))
+	is, err = s.GetIssue(ctx, a.GroupID)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), is.Events)
+}
+
+// An event with invalid UTF-8 in what becomes its issue's title is stored with U+FFFD in
+// its place: DuckDB refuses such a string, and the log's other events wait behind it.
+func TestErrorInvalidUTF8Stored(t *testing.T) {
+	s := openErrorsTest(t)
+	ctx := context.Background()
+	ev := errtracktest.Event(1, "checkout", errtracktest.Now)
+	ev.Exceptions[0].Value = "bad \xff byte"
+	ev.Environment = "pr\xffod"
+	ok := errtracktest.Event(2, "checkout", errtracktest.Now)
+	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{ev}))
+	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{ok}))
+	is, err := s.GetIssue(ctx, ev.GroupID)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), is.Events)
+	require.Equal(t, "ZeroDivisionError: bad \uFFFD byte", is.Title)
+	require.Equal(t, []string{"prod", "pr\uFFFDod"}, is.Environments)
+	require.Equal(t, "bad \xff byte", ev.Exceptions[0].Value, "the caller's event is not changed")
 }

@@ -15,6 +15,7 @@ func (s *Store) TraceEvents(ctx context.Context, traceID string, limit int) ([]e
 	if traceID == "" {
 		return []errtrack.Event{}, nil
 	}
+	s.flushErrors(ctx)
 	rows, err := s.db.QueryContext(ctx, "SELECT event_id, event FROM error_events WHERE trace_id = ? ORDER BY ts_ns DESC, event_id DESC LIMIT "+strconv.Itoa(limit), traceID)
 	if err != nil {
 		return nil, fmt.Errorf("trace events: %w", err)
