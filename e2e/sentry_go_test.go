@@ -26,10 +26,36 @@ func loadCart(id int) error { return fmt.Errorf("cart %d: %w", id, errCartMissin
 
 var errCartMissing = errors.New("cart not found")
 
+// sentryAverage is the bug TestSentryGoSDK raises: a zero count panics with an integer
+// divide by zero (runtime.errorString), a day past totals with an index out of range
+// (runtime.boundsError).
+func sentryAverage(totals []int, day, count int) int { return totals[day] / count }
+
+// sentryReport recovers sentryAverage's panic into Sentry as an application's handler
+// would; each kind calls sentryAverage from its own line.
+func sentryReport(hub *sentry.Hub, kind string) {
+	defer func() {
+		if err := recover(); err != nil {
+			hub.Recover(err)
+		}
+	}()
+	totals := []int{70, 490}
+	switch kind {
+	case "daily":
+		sentryAverage(totals, 0, 0)
+	case "weekly":
+		sentryAverage(totals, 1, 0)
+	default:
+		sentryAverage(totals, 2, 7)
+	}
+}
+
 // TestSentryGoSDK: github.com/getsentry/sentry-go, unchanged, against the real binary.
 func TestSentryGoSDK(t *testing.T) {
 	s := startSentryServer(t)
 	hub := newSentryHub(t, s.dsn(sentryKeyAPI, "1"))
+	// sentry-go 0.46 removed Scope.SetExtra (and Event.Extra) and points to contexts instead.
+	hub.Scope().SetContext("shop", sentry.Context{"password": sentryPassword})
 
 	hub.AddBreadcrumb(&sentry.Breadcrumb{Category: "cart", Message: "opened cart 7", Level: sentry.LevelInfo}, nil)
 	hub.CaptureException(loadCart(7))
@@ -44,6 +70,10 @@ func TestSentryGoSDK(t *testing.T) {
 	child := tx.StartChild("db.query", sentry.WithDescription("SELECT * FROM carts WHERE id = ?"))
 	time.Sleep(2 * time.Millisecond)
 	child.Finish()
+	// Inside the transaction: one bug from two call sites, and another.
+	sentryReport(hub, "daily")
+	sentryReport(hub, "weekly")
+	sentryReport(hub, "broken")
 	tx.Finish()
 	traceID := tx.TraceID.String()
 
@@ -55,10 +85,11 @@ func TestSentryGoSDK(t *testing.T) {
 	hub.CaptureCheckIn(&sentry.CheckIn{ID: *id, MonitorSlug: "go-nightly-report", Status: sentry.CheckInStatusError, Duration: 3 * time.Second}, nil)
 	require.True(t, hub.Flush(10*time.Second))
 
-	waitSentryItems(t, s, "1", "event", 3)
-	checkSentryIssues(t, s, "*fmt.wrapError", "opened cart 7", "shop@2.0.0")
+	waitSentryItems(t, s, "1", "event", sentryEventsProject1)
+	checkSentryIssues(t, s, "*fmt.wrapError", "opened cart 7", "shop@2.0.0", "contexts.shop.password")
 	tr := waitTrace(t, s, traceID, 2)
 	require.ElementsMatch(t, []string{"shop-api: GET /cart/{id}", "shop-api: SELECT * FROM carts WHERE id = ?"}, tr.spanNames())
+	checkSentryGrouping(t, s, "runtime.errorString", "runtime.boundsError", traceID, "contexts.shop.password")
 	run := checkInRun(t, s, "go-nightly-report", "failed")
 	require.Equal(t, "error", run.Tags["sentry.status"])
 	require.Equal(t, "sentry", run.Tags["source"])

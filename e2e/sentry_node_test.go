@@ -22,6 +22,7 @@ func runSentryNode(t *testing.T, dsn, mode string) string {
 	}
 	cmd := exec.Command("node", "app.js", dsn, mode)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SHOP_PASSWORD="+sentryPassword)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	return strings.TrimSpace(string(out))
@@ -35,10 +36,11 @@ func TestSentryNodeSDK(t *testing.T) {
 	traceID := lines[len(lines)-1]
 	require.Len(t, traceID, 32, out)
 
-	waitSentryItems(t, s, "1", "event", 3)
-	checkSentryIssues(t, s, "TypeError", "added item 42", "shop@3.0.0")
+	waitSentryItems(t, s, "1", "event", sentryEventsProject1)
+	checkSentryIssues(t, s, "TypeError", "added item 42", "shop@3.0.0", "extra.password")
 	tr := waitTrace(t, s, traceID, 2)
 	require.ElementsMatch(t, []string{"shop-api: GET /node-cart", "shop-api: SELECT * FROM carts"}, tr.spanNames())
+	checkSentryGrouping(t, s, "RangeError", "SyntaxError", traceID, "extra.password")
 	run := checkInRun(t, s, "node-nightly", "succeeded")
 	require.Equal(t, "ok", run.Tags["sentry.status"])
 

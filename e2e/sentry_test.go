@@ -182,11 +182,15 @@ type sentryEvent struct {
 	Release     string   `json:"release"`
 	Environment string   `json:"environment"`
 	Fingerprint []string `json:"fingerprint"`
+	TraceID     string   `json:"trace_id"`
 	Exceptions  []struct {
 		Type   string `json:"type"`
 		Value  string `json:"value"`
 		Frames []struct {
 			Function string `json:"function"`
+			Module   string `json:"module"`
+			Lineno   int    `json:"lineno"`
+			InApp    bool   `json:"in_app"`
 		} `json:"frames"`
 	} `json:"exceptions"`
 	Breadcrumbs []struct {
@@ -210,11 +214,17 @@ func checkSentryRefusals(t *testing.T, s *server, run func(t *testing.T, dsn, mo
 	require.Equal(t, float64(2), sentryItems(t, s, "3", "event"), "the SDK sent nothing more after the 429")
 }
 
-// checkSentryIssues checks, through the issues API, what every SDK test sends to project
-// 1: an exception of excType whose event has the breadcrumb "added item 42"-like message
-// crumb and frames, a plain message, and a message grouped by the custom fingerprint
-// "payments-timeout" (its issue is found by that fingerprint, whatever its text).
-func checkSentryIssues(t *testing.T, s *server, excType, crumb, release string) {
+// What every SDK test's "all" mode sends to project 1: the checkout exception, a plain
+// message, a message with the custom fingerprint, and inside the transaction one bug raised
+// twice and another bug once (see checkSentryGrouping). So 5 issues of 6 events.
+const (
+	sentryIssuesProject1 = 5
+	sentryEventsProject1 = 6
+)
+
+// sentryIssues waits until project 1 has its sentryEventsProject1 events, and returns its
+// issues, which must be exactly sentryIssuesProject1.
+func sentryIssues(t *testing.T, s *server) []sentryIssue {
 	t.Helper()
 	var issues []sentryIssue
 	eventually(t, 30*time.Second, func() error {
@@ -222,26 +232,71 @@ func checkSentryIssues(t *testing.T, s *server, excType, crumb, release string) 
 			Issues []sentryIssue `json:"issues"`
 		}]
 		getJSON(t, s.HTTP+"/api/loupe/v1/issues?project=1", 200, &resp)
-		if len(resp.Data.Issues) < 3 {
-			return fmt.Errorf("want 3 issues of project 1, got %+v", resp.Data.Issues)
+		var n int64
+		for _, is := range resp.Data.Issues {
+			n += is.Events
+		}
+		if n < sentryEventsProject1 {
+			return fmt.Errorf("want %d events of project 1, got %+v", sentryEventsProject1, resp.Data.Issues)
 		}
 		issues = resp.Data.Issues
 		return nil
 	})
+	require.Len(t, issues, sentryIssuesProject1, "%+v", issues)
+	return issues
+}
+
+// sentryPassword is what every SDK test sets on every event of project 1 under a key
+// "password" (in extra, or where the SDK has no extra in contexts), which the server scrubs.
+const sentryPassword = "hunter2"
+
+// sentryGetEvent reads one event from the API, checking that it was scrubbed: the value at
+// passwordAt (a dot-separated path in the event's JSON, like "extra.password") is
+// "[Filtered]", and sentryPassword is nowhere.
+func sentryGetEvent(t *testing.T, s *server, id, passwordAt string) sentryEvent {
+	t.Helper()
+	resp, err := http.Get(s.HTTP + "/api/loupe/v1/events/" + id)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode, "event %s: %s", id, body)
+	var ev apiEnvelope[sentryEvent]
+	require.NoError(t, json.Unmarshal(body, &ev), "%s", body)
+	require.NotContains(t, string(body), sentryPassword, "the password is scrubbed")
+	var raw apiEnvelope[any]
+	require.NoError(t, json.Unmarshal(body, &raw))
+	v := raw.Data
+	for _, k := range strings.Split(passwordAt, ".") {
+		m, ok := v.(map[string]any)
+		require.True(t, ok, "no %s in %s", passwordAt, body)
+		v = m[k]
+	}
+	require.Equal(t, "[Filtered]", v, "%s: %s", passwordAt, body)
+	return ev.Data
+}
+
+// checkSentryIssues checks, through the issues API, what every SDK test sends to project
+// 1: an exception of excType whose event has the breadcrumb "added item 42"-like message
+// crumb and frames, a plain message, and a message grouped by the custom fingerprint
+// "payments-timeout" (its issue is found by that fingerprint, whatever its text). Every
+// issue's last event is scrubbed (see sentryGetEvent for passwordAt).
+func checkSentryIssues(t *testing.T, s *server, excType, crumb, release, passwordAt string) {
+	t.Helper()
+	issues := sentryIssues(t, s)
 	byType := map[string]sentryEvent{}
 	var custom *sentryEvent
 	for _, is := range issues {
 		require.Equal(t, "shop-api", is.Service, "%+v", is)
-		var ev apiEnvelope[sentryEvent]
-		getJSON(t, s.HTTP+"/api/loupe/v1/events/"+is.LastEventID, 200, &ev)
-		require.Equal(t, "sentry", ev.Data.Source)
-		require.Equal(t, release, ev.Data.Release)
-		require.Equal(t, "e2e", ev.Data.Environment)
-		if slices.Equal(ev.Data.Fingerprint, []string{"payments-timeout"}) {
-			custom = &ev.Data
+		ev := sentryGetEvent(t, s, is.LastEventID, passwordAt)
+		require.Equal(t, "sentry", ev.Source)
+		require.Equal(t, release, ev.Release)
+		require.Equal(t, "e2e", ev.Environment)
+		if slices.Equal(ev.Fingerprint, []string{"payments-timeout"}) {
+			custom = &ev
 		}
-		if len(ev.Data.Exceptions) > 0 {
-			byType[ev.Data.Exceptions[len(ev.Data.Exceptions)-1].Type] = ev.Data
+		if len(ev.Exceptions) > 0 {
+			byType[ev.Exceptions[len(ev.Exceptions)-1].Type] = ev
 		}
 	}
 	exc, ok := byType[excType]
@@ -255,4 +310,70 @@ func checkSentryIssues(t *testing.T, s *server, excType, crumb, release string) 
 	require.Contains(t, crumbs, crumb, "the breadcrumb")
 	require.NotNil(t, custom, "an issue grouped by the custom fingerprint")
 	require.Contains(t, custom.Message, "timeout talking to payments")
+}
+
+// issueEventsOfType returns the events, read one by one (and so checked for scrubbing), of
+// the only issue of project 1 whose raised exception is of type typ, and that issue.
+func issueEventsOfType(t *testing.T, s *server, typ, passwordAt string) (sentryIssue, []sentryEvent) {
+	t.Helper()
+	var found []sentryIssue
+	for _, is := range sentryIssues(t, s) {
+		ev := sentryGetEvent(t, s, is.LastEventID, passwordAt)
+		if n := len(ev.Exceptions); n > 0 && ev.Exceptions[n-1].Type == typ {
+			found = append(found, is)
+		}
+	}
+	require.Len(t, found, 1, "issues of type %s", typ)
+	var page apiEnvelope[struct {
+		Events []struct {
+			EventID string `json:"event_id"`
+		} `json:"events"`
+	}]
+	getJSON(t, s.HTTP+"/api/loupe/v1/issues/"+found[0].ID+"/events", 200, &page)
+	var evs []sentryEvent
+	for _, e := range page.Data.Events {
+		evs = append(evs, sentryGetEvent(t, s, e.EventID, passwordAt))
+	}
+	return found[0], evs
+}
+
+// inAppFrames lists the in-app frames of an event's raised exception as the grouping reads
+// them (module.function) and their line numbers.
+func inAppFrames(ev sentryEvent) (names []string, lines []int) {
+	exc := ev.Exceptions[len(ev.Exceptions)-1]
+	for _, f := range exc.Frames {
+		if f.InApp {
+			names = append(names, f.Module+"."+f.Function)
+			lines = append(lines, f.Lineno)
+		}
+	}
+	return names, lines
+}
+
+// checkSentryGrouping checks the bugs every SDK test raises inside its transaction (traceID)
+// from one function: bugType twice, from two lines of that function called from two lines
+// of the caller, is one issue of two events (grouping ignores line numbers), and otherType
+// once, through the same functions, is another issue. Each event carries the transaction's
+// trace id, and is scrubbed.
+func checkSentryGrouping(t *testing.T, s *server, bugType, otherType, traceID, passwordAt string) {
+	t.Helper()
+	bug, evs := issueEventsOfType(t, s, bugType, passwordAt)
+	require.Equal(t, int64(2), bug.Events, "%+v", bug)
+	require.Len(t, evs, 2)
+	names0, lines0 := inAppFrames(evs[0])
+	names1, lines1 := inAppFrames(evs[1])
+	require.NotEmpty(t, names0, "in-app frames of %+v", evs[0])
+	require.Equal(t, names0, names1, "the same bug: the same in-app functions")
+	require.NotEqual(t, lines0, lines1, "raised from different lines")
+	for _, ev := range evs {
+		require.Equal(t, traceID, ev.TraceID, "event %s captured inside the transaction", ev.EventID)
+	}
+
+	other, evs := issueEventsOfType(t, s, otherType, passwordAt)
+	require.NotEqual(t, bug.ID, other.ID)
+	require.Equal(t, int64(1), other.Events, "%+v", other)
+	require.Len(t, evs, 1)
+	names2, _ := inAppFrames(evs[0])
+	require.Equal(t, names0, names2, "the other bug differs only by its type")
+	require.Equal(t, traceID, evs[0].TraceID, "event %s captured inside the transaction", evs[0].EventID)
 }

@@ -1,5 +1,10 @@
 // An application using @sentry/node as its documentation shows.
 // argv: DSN, mode ("all", "limited" or "bad"). Prints the transaction's trace id.
+// Inside the transaction, report raises RangeError from two of its lines, called from two
+// lines of the span's callback (one issue: lines do not count), and SyntaxError from a third
+// (another issue). Every event carries the password of $SHOP_PASSWORD in extra, which the
+// server must scrub (from the environment, so that the source lines the SDK sends do not
+// hold it).
 const Sentry = require("@sentry/node");
 
 const [dsn, mode] = process.argv.slice(2);
@@ -9,8 +14,29 @@ function checkout(cart) {
   if (!cart.sku) throw new TypeError("cart has no sku");
 }
 
+function average(json) {
+  const values = JSON.parse(json);
+  if (values.length === 0) throw new RangeError("average of no values");
+  return values.reduce((a, b) => a + b) / values.length;
+}
+
+function report(kind) {
+  if (kind === "daily") return average("[]");
+  if (kind === "weekly") return average("[]");
+  return average("{");
+}
+
+function capture(f) {
+  try {
+    f();
+  } catch (e) {
+    Sentry.captureException(e);
+  }
+}
+
 async function main() {
   if (mode === "all") {
+    Sentry.setExtra("password", process.env.SHOP_PASSWORD);
     Sentry.addBreadcrumb({ category: "cart", message: "added item 42", level: "info" });
     try {
       checkout({});
@@ -28,6 +54,9 @@ async function main() {
       await Sentry.startSpan({ name: "SELECT * FROM carts", op: "db.query" }, async () => {
         await new Promise((r) => setTimeout(r, 10));
       });
+      capture(() => report("daily"));
+      capture(() => report("weekly"));
+      capture(() => report("broken"));
     });
     const id = Sentry.captureCheckIn({ monitorSlug: "node-nightly", status: "in_progress" },
       { schedule: { type: "crontab", value: "0 3 * * *" }, checkinMargin: 5, maxRuntime: 30 });
