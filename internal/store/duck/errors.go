@@ -23,9 +23,9 @@ import (
 //     distributions read, tags is a JSON object, event is the whole event as JSON after
 //     scrubbing, compressed with zstd (errors_codec.go). Stored as text, the JSON was
 //     compressed by DuckDB's checkpoint with FSST, which took more CPU than the rest of
-//     the write path: ~0.7 ms per 15 KB Python event (5,000 events, one CHECKPOINT);
+//     the write path: 0.7-1.3 ms per 15 KB Python event (5,000 events, one CHECKPOINT);
 //     compressed in Go it is ~2 KB in ~20 µs. Rows go in through the chunk appender
-//     (chunkappend.go); a stored id fails the append (primary key), see WriteEvents.
+//     (chunkappend.go); a stored id fails the append (primary key), see writeEvents.
 //   - error_issues: one row per issue with its counters, kept up to date in the same
 //     transaction as the events, so that the issue list never scans events. Releases and
 //     environments are JSON arrays of strings (filtered by their JSON-encoded element,
