@@ -355,3 +355,22 @@ func TestShutdownWithoutStart(t *testing.T) {
 	require.NoError(t, ext.Shutdown(context.Background()))
 	require.NoError(t, ext.Shutdown(context.Background()))
 }
+
+// An SNS receiver is refused with the reason (receivers.go leaves the SNS integration out).
+func TestSNSReceiverRefused(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sns.yml")
+	require.NoError(t, os.WriteFile(file, []byte(`route: {receiver: aws}
+receivers:
+  - name: aws
+    sns_configs: [{topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts", sigv4: {region: us-east-1}}]
+`), 0o644))
+	opts := alerting.DefaultOptions()
+	opts.ConfigFile, opts.DataDir = file, filepath.Join(dir, "data")
+	am, err := alerting.New(opts, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	err = am.Start(context.Background())
+	require.ErrorContains(t, err, `receiver "aws"`)
+	require.ErrorContains(t, err, "sns_configs are not supported")
+	require.NoError(t, am.Shutdown(context.Background()))
+}

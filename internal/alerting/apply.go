@@ -5,7 +5,6 @@ import (
 	"time"
 
 	amconfig "github.com/prometheus/alertmanager/config"
-	"github.com/prometheus/alertmanager/config/receiver"
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/alertmanager/inhibit"
 	"github.com/prometheus/alertmanager/notify"
@@ -39,7 +38,7 @@ func (am *Alertmanager) build(conf *amconfig.Config) (built, error) {
 		if !used[rcv.Name] {
 			continue // as Alertmanager: a receiver no route uses is not built
 		}
-		integrations, err := receiver.BuildReceiverIntegrations(rcv, tmpl, am.logger)
+		integrations, err := buildIntegrations(rcv, tmpl, am.logger)
 		if err != nil {
 			return built{}, fmt.Errorf("alertmanager receiver %q: %w", rcv.Name, err)
 		}
