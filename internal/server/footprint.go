@@ -19,7 +19,9 @@ import (
 // releaseStartupMemory hands both back once the server is ready: the Go heap's free
 // pages (debug.FreeOSMemory) and the clean pages of read-only file mappings
 // (dropCleanFilePages). Code that runs again later is mapped back on use: from the page
-// cache, or read back from disk for the executable's pages.
+// cache, or read back from disk for the executable's pages. The server calls it at ready
+// and again 3 s later: measured 2026-12-06 (/proc/PID/status 10 s after ready, 3 runs
+// each, load ~1-2), 30.6-32.2 MiB with the first pass alone, 27.6-28.2 MiB with both.
 
 // mapping is one entry of /proc/self/smaps.
 type mapping struct {
