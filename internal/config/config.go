@@ -231,28 +231,33 @@ func Default() Config {
 	}
 }
 
-// RuleFiles returns the rules.files globs with relative ones joined to the directory of
-// the configuration file. The loader records that directory in Scrape.Dir (for the
-// scrape section's relative paths); empty means the working directory.
+// RuleFiles returns the rules.files globs, relative ones joined to the configuration
+// file's directory (fromConfigDir).
 func (c Config) RuleFiles() []string {
 	out := make([]string, 0, len(c.Rules.Files))
 	for _, pat := range c.Rules.Files {
-		if c.Scrape.Dir != "" && !filepath.IsAbs(pat) {
-			pat = filepath.Join(c.Scrape.Dir, pat)
-		}
-		out = append(out, pat)
+		out = append(out, c.fromConfigDir(pat))
 	}
 	return out
 }
 
-// AlertmanagerConfigFile returns alerting.alertmanager_config joined to the directory of
-// the configuration file when relative (as RuleFiles), or "" when none is set.
+// AlertmanagerConfigFile returns alerting.alertmanager_config joined to the configuration
+// file's directory when relative, or "" when none is set.
 func (c Config) AlertmanagerConfigFile() string {
-	p := c.Alerting.AlertmanagerConfig
-	if p != "" && c.Scrape.Dir != "" && !filepath.IsAbs(p) {
-		p = filepath.Join(c.Scrape.Dir, p)
+	if c.Alerting.AlertmanagerConfig == "" {
+		return ""
 	}
-	return p
+	return c.fromConfigDir(c.Alerting.AlertmanagerConfig)
+}
+
+// fromConfigDir joins a relative path of the configuration to the directory of its file.
+// The loader records that directory in Scrape.Dir (for the scrape section's own relative
+// paths); empty means the working directory.
+func (c Config) fromConfigDir(p string) string {
+	if c.Scrape.Dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Scrape.Dir, p)
 }
 
 // AlertingURL returns alerting.external_url, or when it is empty http://<listen.http>/,
