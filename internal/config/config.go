@@ -79,6 +79,16 @@ type RulesConfig struct {
 	Files []string `yaml:"files"`
 	// EvaluationInterval is how often a group is evaluated when it sets no interval.
 	EvaluationInterval model.Duration `yaml:"evaluation_interval"`
+	// ForGracePeriod, ForOutageTolerance and ResendDelay are Prometheus' flags
+	// --rules.alert.for-grace-period, --rules.alert.for-outage-tolerance and
+	// --rules.alert.resend-delay: after a restart the pending `for` state of an alert is
+	// restored from ALERTS_FOR_STATE when the server was down for at most
+	// ForOutageTolerance, and the alert fires no sooner than ForGracePeriod after the
+	// restart when its `for` is at least that long; firing alerts are re-sent every
+	// ResendDelay.
+	ForGracePeriod     model.Duration `yaml:"for_grace_period"`
+	ForOutageTolerance model.Duration `yaml:"for_outage_tolerance"`
+	ResendDelay        model.Duration `yaml:"resend_delay"`
 }
 
 // ErrorsConfig configures error tracking (internal/errtrack).
@@ -224,10 +234,12 @@ func Default() Config {
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 		Metrics: MetricsConfig{ConvertDelta: true},
 		Errors:  ErrorsConfig{Scrubbing: true},
-		Rules:   RulesConfig{EvaluationInterval: model.Duration(time.Minute)},
-		Scrape:  promscrape.Default(),
-		Statsd:  statsd.Default(),
-		Sentry:  sentry.Default(),
+		Rules: RulesConfig{EvaluationInterval: model.Duration(time.Minute),
+			ForGracePeriod: model.Duration(10 * time.Minute), ForOutageTolerance: model.Duration(time.Hour),
+			ResendDelay: model.Duration(time.Minute)},
+		Scrape: promscrape.Default(),
+		Statsd: statsd.Default(),
+		Sentry: sentry.Default(),
 	}
 }
 
@@ -419,6 +431,15 @@ func (c Config) Validate() error {
 	}
 	if c.Rules.EvaluationInterval <= 0 {
 		bad("rules.evaluation_interval", c.Rules.EvaluationInterval, "must be positive")
+	}
+	if c.Rules.ForGracePeriod < 0 {
+		bad("rules.for_grace_period", c.Rules.ForGracePeriod, "must not be negative")
+	}
+	if c.Rules.ForOutageTolerance < 0 {
+		bad("rules.for_outage_tolerance", c.Rules.ForOutageTolerance, "must not be negative")
+	}
+	if c.Rules.ResendDelay <= 0 {
+		bad("rules.resend_delay", c.Rules.ResendDelay, "must be positive")
 	}
 	for i, pat := range c.Rules.Files {
 		key := fmt.Sprintf("rules.files[%d]", i)

@@ -23,6 +23,9 @@ import (
 func (s *Server) newRules(engine promql.QueryEngine, metrics *tsdb.Store) (*rules.Manager, error) {
 	opts := rules.DefaultOptions()
 	opts.ExternalURL = s.cfg.AlertingURL()
+	opts.ForGracePeriod = time.Duration(s.cfg.Rules.ForGracePeriod)
+	opts.OutageTolerance = time.Duration(s.cfg.Rules.ForOutageTolerance)
+	opts.ResendDelay = time.Duration(s.cfg.Rules.ResendDelay)
 	var senders []alerting.Sender
 	if file := s.cfg.AlertmanagerConfigFile(); file != "" {
 		amOpts := alerting.DefaultOptions()
