@@ -18,6 +18,7 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/alerting"
 	"github.com/loupe-dev/loupe/internal/config"
+	"github.com/loupe-dev/loupe/internal/derived"
 	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/errtrack/otelexc"
 	"github.com/loupe-dev/loupe/internal/ingest/otlp"
@@ -147,12 +148,16 @@ func (s *Server) Start(ctx context.Context) error {
 	pipeCfg.QueueItems = s.cfg.Limits.QueueItems
 	ingestWindow(&pipeCfg.Limits, s.cfg) // limits.max_future, max_age, max_log_streams
 	// The tap records batch-job runs (internal/runs) from the logs and spans carrying them.
-	tap := runs.NewTap(events, events, events, s.logger.With("component", "runs"), s.reg)
+	// The derived writers (internal/derived) put the run and new-issue series that rules
+	// alert on into the metrics store as runs end and issues are created.
+	runWriter := derived.NewRuns(events, events, metrics, derived.RunsOptions{}, s.logger.With("component", "derived"), s.reg)
+	tap := runs.NewTap(runWriter, events, events, s.logger.With("component", "runs"), s.reg)
 	// The exception tap records the exceptions of OpenTelemetry logs and spans as error
 	// events (internal/errtrack/otelexc) before they go on to the runs tap and the store.
 	// One recorder files the error events of every source (this tap, the Sentry ingest), as
 	// it keeps the loupe_error_events_total counts.
-	errRec, err := errtrack.NewRecorder(events, errtrack.RecorderOptions{
+	errWriter := derived.NewErrors(events, events, metrics, derived.ErrorsOptions{}, s.logger.With("component", "derived"), s.reg)
+	errRec, err := errtrack.NewRecorder(errWriter, errtrack.RecorderOptions{
 		Metrics: metrics,
 		Scrub: errtrack.ScrubOptions{Disabled: !s.cfg.Errors.Scrubbing, ExtraKeys: s.cfg.Errors.ScrubKeys,
 			KeepClientIP: s.cfg.Errors.KeepClientIP},
