@@ -3,7 +3,9 @@
 # loopback ports with an empty data directory and two Sentry projects, seeds it over
 # OTLP/HTTP JSON (seed.mjs), records job runs with the real `loupe run` and `loupe push`
 # (seed-runs.mjs), sends error events to the Sentry envelope endpoint (seed-errors.mjs), and
-# runs the Playwright checks (checks.mjs) in Debian's headless Chromium.
+# runs the Playwright checks (checks.mjs) in Debian's headless Chromium; then the Alerts
+# page's checks (checks-alerts.mjs), which start two servers of their own with rule files
+# and an embedded Alertmanager.
 #
 #   ui/e2e/run.sh                      # checks; screenshots in $LOUPE_SCREENSHOTS
 #   LOUPE_PERF=1 ui/e2e/run.sh         # also a 10,000-span trace, 100,000 log records and
@@ -115,6 +117,7 @@ fi
 cp "$WORK/expected.json" "$ART/expected.json"
 (cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_EXPECTED=$WORK/expected.json \
 	LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
+(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-alerts.mjs) || status=$?
 if [ $status -ne 0 ]; then
 	echo "--- server log (tail) ---"
 	tail -n 40 "$WORK/loupe.log"

@@ -1,6 +1,6 @@
 // The shell: navigation, theme toggle and the page chosen by the URL path.
 import { useEffect, useState } from 'react';
-import { onLinkClick, useLocation } from './router';
+import { navigate, onLinkClick, useLocation } from './router';
 import { LogsPage } from './pages/Logs';
 import { TracesPage } from './pages/Traces';
 import { TracePage } from './pages/Trace';
@@ -12,6 +12,8 @@ import { RunPage } from './pages/Run';
 import { ComparePage } from './pages/Compare';
 import { ErrorsPage } from './pages/Errors';
 import { IssuePage } from './pages/Issue';
+import { AlertsPage } from './pages/Alerts';
+import { graphRedirect } from './alerts';
 import { useAutoRefresh } from './components/TimeRange';
 
 const nav = [
@@ -21,6 +23,7 @@ const nav = [
   { path: '/services', label: 'Services' },
   { path: '/errors', label: 'Errors' },
   { path: '/runs', label: 'Runs' },
+  { path: '/alerts', label: 'Alerts' },
 ];
 
 function useTheme(): [string, () => void] {
@@ -38,6 +41,18 @@ function useTheme(): [string, () => void] {
   ];
 }
 
+/**
+ * Redirect replaces the current history entry with to. It navigates on the next task: on a
+ * first load its effect runs before App's useLocation has subscribed, which would miss it.
+ */
+function Redirect({ to }: { to: string }) {
+  useEffect(() => {
+    const t = window.setTimeout(() => navigate(to, true));
+    return () => window.clearTimeout(t);
+  }, [to]);
+  return null;
+}
+
 export function App() {
   const loc = useLocation();
   const [theme, toggleTheme] = useTheme();
@@ -49,11 +64,14 @@ export function App() {
   if (path === '/logs') page = <LogsPage params={loc.params} />;
   else if (path === '/traces') page = <TracesPage params={loc.params} />;
   else if ((m = /^\/traces\/([^/]+)$/.exec(path))) page = <TracePage id={decodeURIComponent(m[1])} params={loc.params} />;
-  else if (path === '/query' || path === '/graph') page = <MetricsPage params={loc.params} />;
+  else if (path === '/query') page = <MetricsPage params={loc.params} />;
+  // Prometheus' graph links (the generatorURL of alerts in notifications: /graph?g0.expr=...).
+  else if (path === '/graph') page = <Redirect to={graphRedirect(loc.params)} />;
   else if (path === '/services') page = <ServicesPage params={loc.params} />;
   else if ((m = /^\/services\/(.+)$/.exec(path))) page = <ServicePage service={decodeURIComponent(m[1])} params={loc.params} />;
   else if (path === '/errors') page = <ErrorsPage params={loc.params} />;
   else if ((m = /^\/errors\/([^/]+)$/.exec(path))) page = <IssuePage key={m[1]} id={decodeURIComponent(m[1])} params={loc.params} />;
+  else if (path === '/alerts') page = <AlertsPage params={loc.params} />;
   else if (path === '/runs') page = <RunsPage params={loc.params} />;
   else if (path === '/runs/compare') page = <ComparePage params={loc.params} />;
   else if ((m = /^\/runs\/([^/]+)$/.exec(path))) page = <RunPage key={m[1]} id={decodeURIComponent(m[1])} />;

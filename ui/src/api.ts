@@ -152,3 +152,41 @@ export interface PromScalar {
   result: [number, string];
 }
 export type PromResult = PromMatrix | PromVector | PromScalar;
+
+/**
+ * The embedded Alertmanager's API v2 (/alertmanager/api/v2/...), which answers bare JSON
+ * (no envelope) and errors as a JSON string or text. Without alerting.alertmanager_config
+ * nothing serves that path: the UI's own index.html (or a 404) comes back instead, reported
+ * as an ApiError of type "not_configured".
+ */
+export const alertmanagerAPI = '/alertmanager/api/v2';
+
+export async function amRequest<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = { method, signal, headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+    init.body = JSON.stringify(body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(alertmanagerAPI + path, init);
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(`cannot reach the Loupe server (${(e as Error).message})`, 0);
+  }
+  const text = await res.text();
+  if ((res.headers.get('Content-Type') ?? '').includes('text/html') || (res.status === 404 && !text.trim().startsWith('"'))) {
+    throw new ApiError('no embedded Alertmanager: alerting.alertmanager_config is not set', res.status, 'not_configured');
+  }
+  let data: unknown;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = text;
+  }
+  if (!res.ok) {
+    const msg = typeof data === 'string' ? data : (data as { message?: string })?.message ?? text;
+    throw new ApiError(`${res.status} ${res.statusText}: ${String(msg).trim().slice(0, 500)}`, res.status);
+  }
+  return data as T;
+}

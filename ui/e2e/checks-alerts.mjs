@@ -1,0 +1,280 @@
+// Browser checks of the Alerts page against two live servers of their own (run.sh runs this
+// after checks.mjs; it can also run alone):
+//
+//   LOUPE_BIN=bin/loupe LOUPE_SCREENSHOTS=dir node e2e/checks-alerts.mjs
+//
+// Server A loads a rule file evaluated every second (an alert that fires at once, one that
+// stays pending for an hour, one that never fires, a recording rule) and an Alertmanager
+// configuration whose only receiver is a blackhole (no integration: nothing is sent
+// anywhere). Server B has the same rules and no Alertmanager. The checks: the firing alert
+// with its labels, annotations, runbook and query links; every rule's state, health and
+// last evaluation; the filters in the URL; a silence created from the alert with one click
+// is in Alertmanager's API v2 and covers the alert, then is expired from the page; the
+// alert's generatorURL (Prometheus' /graph?g0.expr=...) opens the metrics explorer on its
+// expression; without an Alertmanager the page says how to configure one.
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const bin = process.env.LOUPE_BIN;
+if (!bin || !existsSync(bin)) throw new Error('checks-alerts: set LOUPE_BIN to a built loupe binary');
+const shots = process.env.LOUPE_SCREENSHOTS || 'e2e-artifacts';
+mkdirSync(shots, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'loupe-alerts-'));
+
+const rulesYAML = `groups:
+  - name: e2e
+    interval: 1s
+    rules:
+      - alert: AlwaysFiring
+        expr: vector(1) > 0
+        for: 0s
+        labels:
+          severity: page
+          team: e2e
+        annotations:
+          summary: "Always firing (value {{ $value }})"
+          description: "An alert of the browser checks that fires at once."
+          runbook_url: "https://runbooks.example.com/always-firing"
+      - alert: SlowBurn
+        expr: vector(2) > 1
+        for: 1h
+        annotations:
+          summary: "Pending for an hour"
+      - alert: NeverFires
+        expr: vector(0) > 1
+      - record: e2e:one
+        expr: vector(1)
+`;
+const amYAML = `route:
+  receiver: blackhole
+  group_wait: 1h
+receivers:
+  - name: blackhole
+`;
+writeFileSync(join(work, 'rules.yml'), rulesYAML);
+writeFileSync(join(work, 'alertmanager.yml'), amYAML);
+writeFileSync(join(work, 'a.yaml'), 'rules:\n  files: [rules.yml]\n  evaluation_interval: 1s\nalerting:\n  alertmanager_config: alertmanager.yml\n');
+writeFileSync(join(work, 'b.yaml'), 'rules:\n  files: [rules.yml]\n  evaluation_interval: 1s\n');
+
+const procs = [];
+/** start runs `loupe serve` with config on random loopback ports and answers its HTTP base URL. */
+async function start(name, config) {
+  const log = [];
+  const p = spawn(bin, ['serve', '--config', join(work, config), '--data-dir', join(work, `data-${name}`), '--http-listen', '127.0.0.1:0',
+    '--otlp-grpc-listen', '127.0.0.1:0', '--otlp-http-listen', '127.0.0.1:0', '--statsd-listen', '127.0.0.1:0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(p);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server ${name} not ready after 60s:\n${log.join('').slice(-2000)}`)), 60000);
+    const onData = (d) => {
+      log.push(String(d));
+      for (const l of log.join('').split('\n')) {
+        try {
+          const j = JSON.parse(l);
+          if (j.msg === 'ready') {
+            clearTimeout(t);
+            resolve({ base: `http://${j.http}`, log });
+            return;
+          }
+        } catch {}
+      }
+    };
+    p.stdout.on('data', onData);
+    p.stderr.on('data', onData);
+    p.on('exit', (code) => reject(new Error(`server ${name} exited ${code}:\n${log.join('').slice(-2000)}`)));
+  });
+}
+
+const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'loupe-chromium-')), {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  viewport: { width: 1440, height: 900 },
+  colorScheme: 'dark',
+});
+const page = await context.newPage();
+const consoleErrors = [];
+page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.stack ?? e}`));
+
+let failures = 0;
+async function check(name, fn) {
+  const t = Date.now();
+  const before = consoleErrors.length;
+  try {
+    await fn();
+    await page.waitForTimeout(100);
+    const errs = consoleErrors.slice(before);
+    if (errs.length) throw new Error(`browser console errors:\n  ${errs.join('\n  ')}`);
+    console.log(`ok   ${name} (${Date.now() - t} ms)`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}: ${e.message ?? e}`);
+    await page.screenshot({ path: join(shots, `fail-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {});
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+const attrs = (sel, names) => page.$$eval(sel, (els, ns) => els.map((e) => Object.fromEntries(ns.map((n) => [n, e.getAttribute(n)]))), names);
+const json = async (url, init) => {
+  const r = await fetch(url, init);
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return r.json();
+};
+const row = (name) => page.locator(`[data-testid="alert-row"][data-alertname="${name}"]`);
+
+try {
+  const A = await start('a', 'a.yaml');
+  const B = await start('b', 'b.yaml');
+  console.log(`alerts: server A ${A.base} (embedded Alertmanager), server B ${B.base} (none)`);
+
+  await check('alerts: a firing alert with its labels, annotations, runbook, active since and query link', async () => {
+    await page.goto(`${A.base}/alerts`);
+    await row('AlwaysFiring').waitFor({ timeout: 20000 });
+    const r = row('AlwaysFiring');
+    assert((await r.getAttribute('data-state')) === 'firing', `AlwaysFiring is ${await r.getAttribute('data-state')}, want firing`);
+    const labels = await r.getByTestId('alert-labels').textContent();
+    for (const l of ['severity=page', 'team=e2e']) assert(labels.includes(l), `labels ${labels} lack ${l}`);
+    assert((await r.getByTestId('alert-summary').textContent()) === 'Always firing (value 1)', 'summary with $value expanded');
+    assert((await r.getByTestId('alert-description').textContent()).includes('fires at once'), 'description');
+    assert((await r.getByTestId('alert-runbook').getAttribute('href')) === 'https://runbooks.example.com/always-firing', 'runbook link');
+    const since = await r.getByTestId('alert-since').textContent();
+    assert(/just now|m ago/.test(since), `active since: ${since}`);
+    const q = new URL(await r.getByTestId('alert-query').getAttribute('href'), A.base);
+    assert(q.pathname === '/query' && q.searchParams.get('expr') === 'vector(1) > 0', `query link ${q}`);
+    const from = Date.parse(q.searchParams.get('from'));
+    assert(Number.isFinite(from) && from < Date.now() - 14 * 60_000, `query link from ${q.searchParams.get('from')}: 15 minutes before activeAt`);
+    // SlowBurn's `for: 1h` keeps it pending.
+    assert((await row('SlowBurn').getAttribute('data-state')) === 'pending', 'SlowBurn is listed pending');
+    assert((await row('NeverFires').count()) === 0, 'an inactive rule has no alert');
+  });
+
+  await check('alerts: every rule with its state, health and last evaluation; recording rules too', async () => {
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="rule-row"]')].every((r) => r.dataset.health === 'ok'), null, { timeout: 10000 });
+    const rules = await attrs('[data-testid="rule-row"]', ['data-rule', 'data-type', 'data-state', 'data-health']);
+    const got = rules.map((r) => `${r['data-rule']}/${r['data-type']}/${r['data-state']}/${r['data-health']}`);
+    const want = ['AlwaysFiring/alerting/firing/ok', 'SlowBurn/alerting/pending/ok', 'NeverFires/alerting/inactive/ok', 'e2e:one/recording//ok'];
+    assert(JSON.stringify(got) === JSON.stringify(want), `rules ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+    const g = page.locator('[data-testid="rule-group"][data-group="e2e"]');
+    const head = await g.textContent();
+    assert(head.includes('rules.yml') && head.includes('every 1s') && !head.includes('never'), `group line: ${head.slice(0, 200)}`);
+  });
+
+  await check('alerts: state and type filters live in the URL and survive a reload', async () => {
+    await page.locator('[data-testid="alerts-state"] button[data-state="firing"]').click();
+    await page.waitForURL((u) => u.searchParams.getAll('state').join() === 'firing');
+    const only = async () => (await attrs('[data-testid="rule-row"]', ['data-rule'])).map((r) => r['data-rule']).join();
+    assert((await only()) === 'AlwaysFiring', `state=firing lists ${await only()}`);
+    await page.reload();
+    await page.locator('[data-testid="rule-row"]').first().waitFor();
+    assert((await only()) === 'AlwaysFiring', `after reload: ${await only()}`);
+    await page.goto(`${A.base}/alerts?type=record`);
+    await page.locator('[data-testid="rule-row"]').first().waitFor();
+    assert((await only()) === 'e2e:one', `type=record lists ${await only()}`);
+    assert((await page.getByTestId('alerts-type').inputValue()) === 'record', 'the select shows the URL state');
+    await page.goto(`${A.base}/alerts?q=slow`);
+    await page.locator('[data-testid="rule-row"]').first().waitFor();
+    assert((await only()) === 'SlowBurn', `q=slow lists ${await only()}`);
+  });
+
+  let silenceID = '';
+  await check('alerts: a silence created from the alert in one click is in the Alertmanager API and covers the alert', async () => {
+    await page.goto(`${A.base}/alerts`);
+    await row('AlwaysFiring').getByTestId('alert-silence').click();
+    const form = page.getByTestId('silence-form');
+    const matchers = await form.getByTestId('silence-matchers').inputValue();
+    assert(matchers === 'alertname="AlwaysFiring"\nseverity="page"\nteam="e2e"', `prefilled matchers: ${matchers}`);
+    await form.getByTestId('silence-duration').fill('90m');
+    await form.getByTestId('silence-created-by').fill('e2e-checker');
+    await form.getByTestId('silence-comment').fill('browser check');
+    await form.getByTestId('silence-create').click();
+    await page.locator('[data-testid="silence-row"][data-state="active"]').waitFor({ timeout: 10000 });
+    silenceID = await page.locator('[data-testid="silence-row"]').first().getAttribute('data-silence-id');
+    const s = await json(`${A.base}/alertmanager/api/v2/silence/${silenceID}`);
+    assert(s.status.state === 'active' && s.createdBy === 'e2e-checker' && s.comment === 'browser check', `silence in the API: ${JSON.stringify(s)}`);
+    const m = s.matchers.map((x) => `${x.name}=${x.value}/${x.isRegex}/${x.isEqual}`).sort().join(',');
+    assert(m === 'alertname=AlwaysFiring/false/true,severity=page/false/true,team=e2e/false/true', `matchers in the API: ${m}`);
+    const mins = (Date.parse(s.endsAt) - Date.parse(s.startsAt)) / 60000;
+    assert(Math.abs(mins - 90) < 0.1, `silence lasts ${mins} minutes, want 90`);
+    await row('AlwaysFiring').getByTestId('alert-silenced').waitFor();
+    assert((await row('SlowBurn').getByTestId('alert-silenced').count()) === 0, 'SlowBurn is not covered');
+    // Alertmanager itself marks the alert suppressed once it has it (the rules send every second here).
+    await page.waitForFunction(async (base) => {
+      const r = await fetch(`${base}/alertmanager/api/v2/alerts?filter=alertname%3D%22AlwaysFiring%22`);
+      const as = await r.json();
+      return as.length > 0 && as.every((a) => a.status.state === 'suppressed');
+    }, A.base, { timeout: 15000, polling: 500 });
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: join(shots, 'alerts.png'), fullPage: true });
+  });
+
+  await check('alerts: a bad duration in the silence form is refused with a message', async () => {
+    await row('SlowBurn').getByTestId('alert-silence').click();
+    const form = page.getByTestId('silence-form');
+    await form.getByTestId('silence-duration').fill('soon');
+    await form.getByTestId('silence-create').click();
+    const msg = await form.locator('.error-box').textContent();
+    assert(msg.includes('invalid duration "soon"'), `error: ${msg}`);
+  });
+
+  await check('alerts: a silence expired from the page is expired in the API and listed under expired', async () => {
+    assert(silenceID, 'no silence from the previous check');
+    await page.locator(`[data-testid="silence-row"][data-silence-id="${silenceID}"] [data-testid="silence-expire"]`).click();
+    await page.locator(`[data-testid="silence-row"][data-silence-id="${silenceID}"]`).waitFor({ state: 'detached', timeout: 10000 });
+    const s = await json(`${A.base}/alertmanager/api/v2/silence/${silenceID}`);
+    assert(s.status.state === 'expired', `silence state in the API: ${s.status.state}`);
+    await page.locator('[data-testid="silences-state"] button[data-state="expired"]').click();
+    await page.waitForURL((u) => u.searchParams.getAll('silences').includes('expired'));
+    await page.locator(`[data-testid="silence-row"][data-silence-id="${silenceID}"][data-state="expired"]`).waitFor();
+    assert((await row('AlwaysFiring').getByTestId('alert-silenced').count()) === 0, 'the alert is no longer shown silenced');
+  });
+
+  await check("alerts: the query link and the alert's generatorURL (/graph?g0.expr=...) open the metrics explorer on the expression", async () => {
+    await page.goto(`${A.base}/alerts`);
+    await row('AlwaysFiring').getByTestId('alert-query').click();
+    await page.waitForURL((u) => u.pathname === '/query');
+    await page.getByTestId('metric-chart').waitFor({ timeout: 10000 });
+    const [am] = await json(`${A.base}/alertmanager/api/v2/alerts?filter=alertname%3D%22AlwaysFiring%22`);
+    const g = new URL(am.generatorURL);
+    assert(g.pathname === '/graph' && g.searchParams.get('g0.expr') === 'vector(1) > 0', `generatorURL ${am.generatorURL}`);
+    // The default external URL names the configured listen address (port 0 here), so follow its path on the real one.
+    await page.goto(`${A.base}${g.pathname}${g.search}`);
+    await page.waitForURL((u) => u.pathname === '/query');
+    const u = new URL(page.url());
+    assert(u.searchParams.get('expr') === 'vector(1) > 0' && u.searchParams.get('tab') === 'table', `redirected to ${page.url()}`);
+    await page.getByTestId('metric-table').waitFor({ timeout: 10000 });
+    const t = await page.getByTestId('metric-table').textContent();
+    assert(t.includes('1'), `table: ${t}`);
+  });
+
+  await check('alerts: without an embedded Alertmanager the page says how to configure one, and the alerts still show', async () => {
+    await page.goto(`${B.base}/alerts`);
+    await page.getByTestId('am-not-configured').waitFor({ timeout: 10000 });
+    const text = await page.getByTestId('am-not-configured').textContent();
+    assert(text.includes('alerting.alertmanager_config'), `message: ${text.slice(0, 200)}`);
+    await row('AlwaysFiring').waitFor({ timeout: 20000 });
+    assert(await row('AlwaysFiring').getByTestId('alert-silence').isDisabled(), 'Silence… is disabled');
+    assert((await page.getByTestId('silences-state').count()) === 0, 'no silence filter without an Alertmanager');
+  });
+
+  await check('alerts: the nav links the page', async () => {
+    await page.goto(`${B.base}/logs`);
+    await page.locator('nav a[href="/alerts"]').click();
+    await page.waitForURL((u) => u.pathname === '/alerts');
+    await page.getByTestId('alerts-page').waitFor();
+    assert((await page.locator('nav a.active').textContent()) === 'Alerts', 'the nav entry is active');
+  });
+} catch (e) {
+  failures++;
+  console.log(`FAIL alerts: ${e.message ?? e}`);
+} finally {
+  await context.close();
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r)))));
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(failures ? `alerts: ${failures} check(s) failed` : 'alerts: all checks passed');
+process.exit(failures ? 1 : 0);
