@@ -77,6 +77,10 @@ type RulesConfig struct {
 	// Files are globs of rule files in Prometheus' format. Relative ones are relative to
 	// the directory of the configuration file (RuleFiles resolves them).
 	Files []string `yaml:"files"`
+	// LogQLFiles are globs of Loki ruler files: Prometheus' format with LogQL
+	// expressions, evaluated over the logs (docs/alerting.md#logql-rules). Relative ones
+	// as Files (LogQLRuleFiles resolves them).
+	LogQLFiles []string `yaml:"logql_files"`
 	// EvaluationInterval is how often a group is evaluated when it sets no interval.
 	EvaluationInterval model.Duration `yaml:"evaluation_interval"`
 	// ForGracePeriod, ForOutageTolerance and ResendDelay are Prometheus' flags
@@ -248,6 +252,15 @@ func Default() Config {
 func (c Config) RuleFiles() []string {
 	out := make([]string, 0, len(c.Rules.Files))
 	for _, pat := range c.Rules.Files {
+		out = append(out, c.fromConfigDir(pat))
+	}
+	return out
+}
+
+// LogQLRuleFiles returns the rules.logql_files globs, resolved as RuleFiles does.
+func (c Config) LogQLRuleFiles() []string {
+	out := make([]string, 0, len(c.Rules.LogQLFiles))
+	for _, pat := range c.Rules.LogQLFiles {
 		out = append(out, c.fromConfigDir(pat))
 	}
 	return out
@@ -440,6 +453,14 @@ func (c Config) Validate() error {
 	}
 	if c.Rules.ResendDelay <= 0 {
 		bad("rules.resend_delay", c.Rules.ResendDelay, "must be positive")
+	}
+	for i, pat := range c.Rules.LogQLFiles {
+		key := fmt.Sprintf("rules.logql_files[%d]", i)
+		if strings.TrimSpace(pat) == "" {
+			bad(key, fmt.Sprintf("%q", pat), "must not be empty")
+		} else if _, err := filepath.Match(pat, ""); err != nil {
+			bad(key, fmt.Sprintf("%q", pat), "not a valid glob: "+err.Error())
+		}
 	}
 	for i, pat := range c.Rules.Files {
 		key := fmt.Sprintf("rules.files[%d]", i)

@@ -128,7 +128,7 @@ func alertState(m *rules.Manager) string {
 func TestRecordingAndAlerting(t *testing.T) {
 	e := newEnv(t)
 	f := e.write(t, "r.yml", goodRules)
-	require.NoError(t, e.mgr.Load([]string{f}, 100*time.Millisecond))
+	require.NoError(t, e.mgr.Load([]string{f}, nil, 100*time.Millisecond))
 	require.NoError(t, e.mgr.Start(context.Background()))
 	require.Len(t, e.mgr.RuleGroups(), 1)
 	require.Equal(t, "inactive", alertState(e.mgr))
@@ -188,7 +188,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 func TestPendingStateRestored(t *testing.T) {
 	e := newEnv(t)
 	f := e.write(t, "r.yml", strings.Replace(goodRules, "for: 300ms", "for: 1h", 1))
-	require.NoError(t, e.mgr.Load([]string{f}, 100*time.Millisecond))
+	require.NoError(t, e.mgr.Load([]string{f}, nil, 100*time.Millisecond))
 	require.NoError(t, e.mgr.Start(context.Background()))
 	e.appendTemp(t, 35)
 
@@ -220,7 +220,7 @@ func TestPendingStateRestored(t *testing.T) {
 
 	e.newManager(t)
 	restart := time.Now()
-	require.NoError(t, e.mgr.Load([]string{f}, 100*time.Millisecond))
+	require.NoError(t, e.mgr.Load([]string{f}, nil, 100*time.Millisecond))
 	require.NoError(t, e.mgr.Start(context.Background()))
 	var restored time.Time
 	eventually(t, func() error {
@@ -243,7 +243,7 @@ func TestPendingStateRestored(t *testing.T) {
 func TestBadReloadKeepsRules(t *testing.T) {
 	e := newEnv(t)
 	f := e.write(t, "r.yml", goodRules)
-	require.NoError(t, e.mgr.Load([]string{f}, time.Second))
+	require.NoError(t, e.mgr.Load([]string{f}, nil, time.Second))
 	require.NoError(t, e.mgr.Start(context.Background()))
 
 	bad := e.write(t, "bad.yml", `groups:
@@ -254,7 +254,7 @@ func TestBadReloadKeepsRules(t *testing.T) {
       - alert: Typo
         expr: rate(temp[5m]
 `)
-	err := e.mgr.Load([]string{f, bad}, time.Second)
+	err := e.mgr.Load([]string{f, bad}, nil, time.Second)
 	require.ErrorContains(t, err, bad)
 	require.ErrorContains(t, err, `7:15: group "broken", rule 2, "Typo": could not parse expression`)
 	require.Len(t, e.mgr.RuleGroups(), 1, "the running rules are kept")
@@ -262,7 +262,7 @@ func TestBadReloadKeepsRules(t *testing.T) {
 
 	// Fixed, the reload goes through: the new group runs beside the old one.
 	require.NoError(t, os.WriteFile(bad, []byte("groups:\n  - name: fixed\n    rules:\n      - record: ok:sum\n        expr: sum(temp)\n"), 0o644))
-	require.NoError(t, e.mgr.Load([]string{filepath.Join(e.dir, "*.yml")}, time.Second))
+	require.NoError(t, e.mgr.Load([]string{filepath.Join(e.dir, "*.yml")}, nil, time.Second))
 	require.Len(t, e.mgr.RuleGroups(), 2)
 }
 
@@ -272,10 +272,10 @@ func TestBadFileAtStart(t *testing.T) {
 	e := newEnv(t)
 	dup := "groups:\n  - name: a\n    rules:\n      - record: x\n        expr: up\n  - name: a\n    rules:\n      - record: y\n        expr: up\n"
 	bad := e.write(t, "bad.yml", dup)
-	require.ErrorContains(t, e.mgr.Load([]string{bad}, time.Second), bad+`: 0:0: groupname: "a" is repeated in the same file`)
+	require.ErrorContains(t, e.mgr.Load([]string{bad}, nil, time.Second), bad+`: 0:0: groupname: "a" is repeated in the same file`)
 
 	f := e.write(t, "r.yml", goodRules)
-	require.NoError(t, e.mgr.Load([]string{f}, time.Second), "before Start, Load checks and records the files")
+	require.NoError(t, e.mgr.Load([]string{f}, nil, time.Second), "before Start, Load checks and records the files")
 	require.NoError(t, os.WriteFile(f, []byte(dup), 0o644))
 	require.ErrorContains(t, e.mgr.Start(context.Background()), f+`: 0:0: groupname: "a" is repeated in the same file`)
 	require.Empty(t, e.mgr.RuleGroups())
@@ -315,7 +315,7 @@ func TestExampleRules(t *testing.T) {
 	require.Len(t, files, 1)
 
 	e := newEnv(t)
-	require.NoError(t, e.mgr.Load([]string{"../../examples/rules/loupe-rules.yml"}, time.Minute))
+	require.NoError(t, e.mgr.Load([]string{"../../examples/rules/loupe-rules.yml"}, nil, time.Minute))
 	require.NoError(t, e.mgr.Start(context.Background()))
 	require.Len(t, e.mgr.RuleGroups(), 3)
 

@@ -48,7 +48,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 		return nil, fmt.Errorf("prometheus api: %w", err)
 	}
 	s.add(closer{promAPI.Close})
-	if s.rules, err = s.newRules(promAPI.Engine(), metrics); err != nil {
+	if s.rules, err = s.newRules(promAPI.Engine(), metrics, events.LogQL()); err != nil {
 		return nil, err
 	}
 
@@ -77,6 +77,11 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	lokiOptions(&lokiQueryOpts, s.cfg.Query)
 	mux.Handle(lokiapi.Prefix, qb.read(lokiapi.NewHandler(events.LogQL(), lokiQueryOpts, s.logger.With("component", "loki-query"), s.reg), "query"))
 	mux.Handle("/api/prom/push", lokiPush) // promtail before Loki 2.0
+	// Loki's ruler API (read-only) for the LogQL rules.
+	lokiRules := lokiapi.NewRulesHandler(s.rules.LogQL())
+	for _, p := range lokiapi.RulePaths {
+		mux.Handle(p, lokiRules)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Loupe is Ready.") })

@@ -6,10 +6,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/prometheus/notifier"
 	"github.com/prometheus/prometheus/promql"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
 	"github.com/loupe-dev/loupe/internal/alerting"
+	lokiapi "github.com/loupe-dev/loupe/internal/api/loki"
+	"github.com/loupe-dev/loupe/internal/query/logql"
+	"github.com/loupe-dev/loupe/internal/query/logql/plan"
 	"github.com/loupe-dev/loupe/internal/rules"
 	"github.com/loupe-dev/loupe/internal/store/tsdb"
 )
@@ -20,8 +24,14 @@ import (
 // Alertmanager that receives the alerts (a bad configuration stops the server too), and
 // with alerting.alertmanagers the sender to external ones. It is started with the other
 // parts (Start) and reloaded by Reload.
-func (s *Server) newRules(engine promql.QueryEngine, metrics *tsdb.Store) (*rules.Manager, error) {
+func (s *Server) newRules(engine promql.QueryEngine, metrics *tsdb.Store, logs plan.Store) (*rules.Manager, error) {
 	opts := rules.DefaultOptions()
+	// LogQL rules (rules.logql_files) run in an engine of their own over the log store,
+	// with the limits of the Loki query API.
+	lokiOpts := lokiapi.DefaultOptions()
+	lokiOptions(&lokiOpts, s.cfg.Query)
+	opts.LogQL = logql.NewEngine(logs, lokiOpts.Engine, s.logger.With("component", "rules-logql"))
+	opts.LogQLTimeout = lokiOpts.QueryTimeout
 	opts.ExternalURL = s.cfg.AlertingURL()
 	opts.ForGracePeriod = time.Duration(s.cfg.Rules.ForGracePeriod)
 	opts.OutageTolerance = time.Duration(s.cfg.Rules.ForOutageTolerance)
@@ -50,9 +60,10 @@ func (s *Server) newRules(engine promql.QueryEngine, metrics *tsdb.Store) (*rule
 	}
 	if len(senders) > 0 {
 		opts.Notify = alerting.NotifyFunc(opts.ExternalURL.String(), senders...)
+		opts.LogQLNotify = rules.LogQLNotifyFunc(sendAll(senders), opts.ExternalURL.String())
 	}
 	m := rules.New(engine, metrics, opts, s.logger.With("component", "rules"), s.reg)
-	if err := m.Load(s.cfg.RuleFiles(), time.Duration(s.cfg.Rules.EvaluationInterval)); err != nil {
+	if err := m.Load(s.cfg.RuleFiles(), s.cfg.LogQLRuleFiles(), time.Duration(s.cfg.Rules.EvaluationInterval)); err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	return m, nil
@@ -65,3 +76,12 @@ func (s *Server) rulesRetriever(context.Context) v1.RulesRetriever { return s.ru
 // alertmanagers answers /api/v1/alertmanagers: the external Alertmanagers (none when
 // s.ext is nil, which External allows).
 func (s *Server) alertmanagers(context.Context) v1.AlertmanagerRetriever { return s.ext }
+
+// sendAll sends to every sender, for rules.LogQLNotifyFunc.
+type sendAll []alerting.Sender
+
+func (s sendAll) Send(alerts ...*notifier.Alert) {
+	for _, x := range s {
+		x.Send(alerts...)
+	}
+}

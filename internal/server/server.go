@@ -97,7 +97,7 @@ func (s *Server) Reload(context.Context) error {
 			return err
 		}
 	}
-	if err := s.rules.Load(cfg.RuleFiles(), time.Duration(cfg.Rules.EvaluationInterval)); err != nil {
+	if err := s.rules.Load(cfg.RuleFiles(), cfg.LogQLRuleFiles(), time.Duration(cfg.Rules.EvaluationInterval)); err != nil {
 		return fmt.Errorf("rules: %w", err)
 	}
 	if err := s.scraper.ApplyConfig(cfg.Scrape); err != nil {

@@ -1,0 +1,177 @@
+package rules_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/loupe-dev/loupe/internal/query/logql"
+	"github.com/loupe-dev/loupe/internal/rules"
+	"github.com/loupe-dev/loupe/internal/store/duck"
+)
+
+// Loki's ruler format: a plain Prometheus rule file whose expressions are LogQL.
+const logqlRules = `groups:
+  - name: api-logs
+    rules:
+      - record: service:log_errors:count5m
+        expr: sum by (service_name) (count_over_time({service_name="api"} |= "error" [5m]))
+      - alert: APIErrorBurst
+        expr: sum by (service_name) (count_over_time({service_name="api"} |= "error" [5m])) > 2
+        for: 300ms
+        labels: {severity: page}
+        annotations: {summary: "{{ $labels.service_name }} logged {{ $value }} errors in 5m"}
+`
+
+// logEnv is env with a log store and a LogQL engine over it, as the server has.
+type logEnv struct {
+	*env
+	logs *duck.Store
+}
+
+func newLogEnv(t *testing.T) *logEnv {
+	t.Helper()
+	e := newEnv(t)
+	logs, err := duck.Open(filepath.Join(t.TempDir(), "logs.duckdb"), duck.DefaultOptions(), nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = logs.Close() })
+	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+	t.Cleanup(func() { _ = engine.Close() })
+	opts := rules.DefaultOptions()
+	opts.LogQL = logql.NewEngine(logs.LogQL(), logql.DefaultOptions(), nil)
+	e.reg = prometheus.NewRegistry()
+	e.mgr = rules.New(engine, e.store, opts, nil, e.reg)
+	t.Cleanup(func() { require.NoError(t, e.mgr.Shutdown(context.Background())) })
+	return &logEnv{env: e, logs: logs}
+}
+
+// writeLogs stores n lines of service "api" saying body, timestamped now.
+func (e *logEnv) writeLogs(t *testing.T, n int, body string) {
+	t.Helper()
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "api")
+	sl := rl.ScopeLogs().AppendEmpty()
+	for i := range n {
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now().Add(-time.Duration(i) * time.Millisecond)))
+		lr.Body().SetStr(fmt.Sprintf("%s %d", body, i))
+	}
+	require.NoError(t, e.logs.WriteLogs(context.Background(), ld))
+}
+
+func logAlertState(l rules.LogQLRules, name string) string {
+	for _, r := range l.AlertingRules() {
+		if r.Name() == name {
+			return r.State().String()
+		}
+	}
+	return "missing"
+}
+
+// A LogQL alert goes pending -> firing on a burst of error lines and its recording rule
+// writes the count into the metric store; the PromQL side of the manager does not list
+// the LogQL groups.
+func TestLogQLRulesFireAndRecord(t *testing.T) {
+	e := newLogEnv(t)
+	f := e.write(t, "api.logql.yml", logqlRules)
+	require.NoError(t, e.mgr.Load(nil, []string{f}, 100*time.Millisecond))
+	require.NoError(t, e.mgr.Start(context.Background()))
+
+	e.writeLogs(t, 5, "all fine")
+	eventually(t, func() error {
+		g := e.mgr.LogQL().RuleGroups()
+		if len(g) != 1 || g[0].GetLastEvaluation().IsZero() {
+			return fmt.Errorf("not evaluated yet")
+		}
+		return nil
+	})
+	require.Equal(t, "inactive", logAlertState(e.mgr.LogQL(), "APIErrorBurst"))
+	require.Empty(t, e.mgr.RuleGroups(), "LogQL groups are not PromQL groups")
+
+	e.writeLogs(t, 4, "error: upstream timeout")
+	var seen []string
+	eventually(t, func() error {
+		st := logAlertState(e.mgr.LogQL(), "APIErrorBurst")
+		if len(seen) == 0 || seen[len(seen)-1] != st {
+			seen = append(seen, st)
+		}
+		if st != "firing" {
+			return fmt.Errorf("states seen %v", seen)
+		}
+		return nil
+	})
+	require.Equal(t, []string{"inactive", "pending", "firing"}, seen)
+	alerts := e.mgr.LogQL().AlertingRules()[0].ActiveAlerts()
+	require.Len(t, alerts, 1)
+	require.Equal(t, `{alertname="APIErrorBurst", service_name="api", severity="page"}`, alerts[0].Labels.String())
+	require.Equal(t, "api logged 4 errors in 5m", alerts[0].Annotations.Get("summary"))
+
+	eventually(t, func() error {
+		got := e.series(t, "service:log_errors:count5m")
+		if got[`{__name__="service:log_errors:count5m", service_name="api"}`] != 4 {
+			return fmt.Errorf("recorded %v", got)
+		}
+		return nil
+	})
+	require.Equal(t, 1.0, e.series(t, "ALERTS")[`{__name__="ALERTS", alertname="APIErrorBurst", alertstate="firing", service_name="api", severity="page"}`])
+}
+
+// Bad LogQL rule files are refused with the file, the expression's line:column, the
+// group and the rule; the running rules keep running.
+func TestLogQLRulesBadInput(t *testing.T) {
+	e := newLogEnv(t)
+	good := e.write(t, "good.logql.yml", logqlRules)
+	require.NoError(t, e.mgr.Load(nil, []string{good}, 100*time.Millisecond))
+	require.NoError(t, e.mgr.Start(context.Background()))
+
+	for _, tc := range []struct{ name, content, want string }{
+		{"syntax", "groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: count_over_time({service_name=\"api\"} |= [5m])\n",
+			`: 5:15: group "g", rule 1, "Broken": could not parse LogQL expression: parse error at line 1`},
+		{"log query", "groups:\n  - name: g\n    rules:\n      - record: lines\n        expr: '{service_name=\"api\"} |= \"error\"'\n",
+			`: 5:15: group "g", rule 1, "lines": LogQL expression is a log query; a rule needs a metric query`},
+		{"second rule", "groups:\n  - name: g\n    rules:\n      - record: ok\n        expr: count_over_time({a=\"b\"}[1m])\n      - alert: Bad\n        expr: nosuchfn({a=\"b\"}[1m])\n",
+			`: 7:15: group "g", rule 2, "Bad": could not parse LogQL expression`},
+		{"unknown key", "groups:\n  - name: g\n    rules:\n      - alert: A\n        exp: count_over_time({a=\"b\"}[1m])\n",
+			": yaml: unmarshal errors:\n  line 5: field exp not found in type rulefmt.Rule"},
+		{"repeated group", "groups:\n  - name: g\n    rules: [{record: a, expr: 'count_over_time({a=\"b\"}[1m])'}]\n  - name: g\n    rules: [{record: b, expr: 'count_over_time({a=\"b\"}[1m])'}]\n",
+			`: 0:0: groupname: "g" is repeated in the same file`},
+		{"template", "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: count_over_time({a=\"b\"}[1m]) > 1\n        annotations: {summary: '{{ $labels.x '}\n",
+			`: group "g", rule 1, "A": annotation "summary": template: __alert_A:1: unclosed action`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := e.write(t, "bad.logql.yml", tc.content)
+			_, err := rules.CheckLogQL([]string{bad})
+			require.ErrorContains(t, err, bad+tc.want)
+			require.ErrorContains(t, e.mgr.Load(nil, []string{good, bad}, 100*time.Millisecond), bad+tc.want)
+			require.Len(t, e.mgr.LogQL().RuleGroups(), 1, "the running rules stay")
+		})
+	}
+
+	// The PromQL checker refuses the LogQL file, and one file cannot be both.
+	_, err := rules.Check([]string{good})
+	require.ErrorContains(t, err, `could not parse expression`)
+	require.ErrorContains(t, e.mgr.Load([]string{good}, []string{good}, time.Second), good+" is named both in rules.files (PromQL) and in rules.logql_files")
+}
+
+// Without a LogQL engine (no log store), LogQL rule files are refused.
+func TestLogQLRulesNeedEngine(t *testing.T) {
+	e := newEnv(t)
+	f := e.write(t, "a.logql.yml", logqlRules)
+	require.ErrorContains(t, e.mgr.Load(nil, []string{f}, time.Second), "LogQL rule files given but no log store")
+}
+
+// The example LogQL rule file passes the check.
+func TestLogQLRulesExample(t *testing.T) {
+	files, err := rules.CheckLogQL([]string{"../../examples/rules/loupe-logql-rules.yml"})
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+}
