@@ -3,7 +3,9 @@ package rules_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,4 +176,22 @@ func TestLogQLRulesExample(t *testing.T) {
 	files, err := rules.CheckLogQL([]string{"../../examples/rules/loupe-logql-rules.yml"})
 	require.NoError(t, err)
 	require.Len(t, files, 1)
+}
+
+// The LogQL rules example of docs/alerting.md is a part of the example file, word for
+// word, and passes the check on its own.
+func TestLogQLRulesDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/alerting.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(doc), "\n## LogQL rules\n")
+	require.True(t, ok, "docs/alerting.md has a LogQL rules section")
+	_, block, ok := strings.Cut(section, "```yaml\ngroups:\n")
+	require.True(t, ok, "the section has a rule file")
+	block, _, _ = strings.Cut("groups:\n"+block, "```")
+	example, err := os.ReadFile("../../examples/rules/loupe-logql-rules.yml")
+	require.NoError(t, err)
+	require.Contains(t, string(example), block)
+	e := newEnv(t)
+	_, err = rules.CheckLogQL([]string{e.write(t, "doc.logql.yml", block)})
+	require.NoError(t, err)
 }
