@@ -48,7 +48,7 @@ func pushLokiLines(t *testing.T, s *server, service string, lines ...string) {
 // rules.logql_files and the embedded Alertmanager: a burst of error lines pushed through
 // Loki push fires the LogQL alert, which reaches a webhook in the test with a link to the
 // LogQL view; the recording rule's series is queryable with PromQL; Loki's rules APIs
-// list the group (and /api/v1/rules does not); a reload with a LogQL syntax error is
+// and Prometheus' list the group; a reload with a LogQL syntax error is
 // refused naming the file, group and rule, and the running rules keep evaluating.
 func TestLogQLRulesAlertToWebhook(t *testing.T) {
 	hook := newWebhookReceiver(t)
@@ -85,7 +85,8 @@ alerting:
 	require.Equal(t, "inactive", g.Rules[1].State)
 	var prom rulesResponse
 	getJSON(t, s.HTTP+"/api/v1/rules", 200, &prom)
-	require.Empty(t, prom.Data.Groups, "/api/v1/rules is Prometheus': PromQL rules only")
+	require.Len(t, prom.Data.Groups, 1, "/api/v1/rules lists every rule of Loupe, LogQL ones too")
+	require.Equal(t, rulesPath, prom.Data.Groups[0].File)
 
 	pushLokiLines(t, s, "checkout", "order 1 placed", "order 2 placed")
 	var lines []string
@@ -102,11 +103,13 @@ alerting:
 	expr := `sum by (service_name) (count_over_time({service_name="checkout"} |= "error" [1m])) > 5`
 	require.Equal(t, "http://loupe.example.com/logs?"+url.Values{"mode": {"logql"}, "logql": {expr}}.Encode(), a.GeneratorURL)
 
-	var alerts rulesResponse
-	getJSON(t, s.HTTP+"/prometheus/api/v1/alerts", 200, &alerts)
-	require.Len(t, alerts.Data.Alerts, 1)
-	require.Equal(t, "firing", alerts.Data.Alerts[0].State)
-	require.Equal(t, "8e+00", alerts.Data.Alerts[0].Value)
+	for _, path := range []string{"/prometheus/api/v1/alerts", "/api/v1/alerts"} {
+		var alerts rulesResponse
+		getJSON(t, s.HTTP+path, 200, &alerts)
+		require.Len(t, alerts.Data.Alerts, 1, path)
+		require.Equal(t, "firing", alerts.Data.Alerts[0].State)
+		require.Equal(t, "8e+00", alerts.Data.Alerts[0].Value)
+	}
 	eventually(t, 30*time.Second, func() error {
 		if got := instant(t, s, `service:log_errors:count1m{service_name="checkout"}`); len(got) != 1 || firstValue(got) != 8 {
 			return fmt.Errorf("service:log_errors:count1m = %v", got)

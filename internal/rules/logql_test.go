@@ -80,8 +80,7 @@ func logAlertState(l rules.LogQLRules, name string) string {
 }
 
 // A LogQL alert goes pending -> firing on a burst of error lines and its recording rule
-// writes the count into the metric store; the PromQL side of the manager does not list
-// the LogQL groups.
+// writes the count into the metric store.
 func TestLogQLRulesFireAndRecord(t *testing.T) {
 	e := newLogEnv(t)
 	f := e.write(t, "api.logql.yml", logqlRules)
@@ -97,7 +96,7 @@ func TestLogQLRulesFireAndRecord(t *testing.T) {
 		return nil
 	})
 	require.Equal(t, "inactive", logAlertState(e.mgr.LogQL(), "APIErrorBurst"))
-	require.Empty(t, e.mgr.RuleGroups(), "LogQL groups are not PromQL groups")
+	require.Len(t, e.mgr.RuleGroups(), 1, "/api/v1/rules lists the LogQL groups too")
 
 	e.writeLogs(t, 4, "error: upstream timeout")
 	var seen []string

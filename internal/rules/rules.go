@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -331,11 +332,23 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 }
 
-// RuleGroups returns the loaded PromQL groups (for /api/v1/rules).
-func (m *Manager) RuleGroups() []*rules.Group { return m.mgr.RuleGroups() }
+// RuleGroups returns the loaded groups, PromQL and LogQL, sorted by file and name (for
+// /api/v1/rules, which lists every rule of Loupe; LogQL() has the LogQL ones alone).
+func (m *Manager) RuleGroups() []*rules.Group {
+	groups := append(m.mgr.RuleGroups(), m.logMgr.RuleGroups()...)
+	slices.SortStableFunc(groups, func(a, b *rules.Group) int {
+		if c := strings.Compare(a.File(), b.File()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name(), b.Name())
+	})
+	return groups
+}
 
-// AlertingRules returns the loaded PromQL alerting rules (for /api/v1/alerts).
-func (m *Manager) AlertingRules() []*rules.AlertingRule { return m.mgr.AlertingRules() }
+// AlertingRules returns the loaded alerting rules, PromQL and LogQL (for /api/v1/alerts).
+func (m *Manager) AlertingRules() []*rules.AlertingRule {
+	return append(m.mgr.AlertingRules(), m.logMgr.AlertingRules()...)
+}
 
 // LogQL returns the LogQL groups and alerting rules, for Loki's rules API. Their queries
 // (Rule.Query().String()) are LogQL.
