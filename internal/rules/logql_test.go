@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"gopkg.in/yaml.v3"
 
 	"github.com/loupe-dev/loupe/internal/query/logql"
 	"github.com/loupe-dev/loupe/internal/rules"
@@ -193,4 +195,49 @@ func TestLogQLRulesDocExample(t *testing.T) {
 	e := newEnv(t)
 	_, err = rules.CheckLogQL([]string{e.write(t, "doc.logql.yml", block)})
 	require.NoError(t, err)
+}
+
+// Every expression of the example LogQL rule file runs in the LogQL engine and gives what
+// its comment says over a small set of logs: error lines per service, the api burst, and
+// the nginx 5xx ratio from its access log.
+func TestLogQLRulesExampleEvaluates(t *testing.T) {
+	e := newLogEnv(t)
+	e.writeLogs(t, 12, "error: upstream timeout")
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("job", "nginx")
+	sl := rl.ScopeLogs().AppendEmpty()
+	for i := range 10 {
+		status := 200
+		if i < 2 {
+			status = 503
+		}
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now().Add(-time.Duration(i) * time.Second)))
+		lr.Body().SetStr(fmt.Sprintf(`10.0.0.%d - - [06/Dec/2026:10:00:00 +0000] "GET /x HTTP/1.1" %d 512`, i, status))
+	}
+	require.NoError(t, e.logs.WriteLogs(context.Background(), ld))
+
+	b, err := os.ReadFile("../../examples/rules/loupe-logql-rules.yml")
+	require.NoError(t, err)
+	var rgs rulefmt.RuleGroups
+	require.NoError(t, yaml.Unmarshal(b, &rgs))
+	engine := logql.NewEngine(e.logs.LogQL(), logql.DefaultOptions(), nil)
+	now := time.Now()
+	got := map[string]string{}
+	for _, r := range rgs.Groups[0].Rules {
+		res, err := engine.Query(context.Background(), r.Expr, logql.Params{Start: now, End: now})
+		require.NoError(t, err, r.Expr)
+		require.Equal(t, "vector", res.Type)
+		var out []string
+		for _, s := range res.Series {
+			out = append(out, fmt.Sprintf("%s=%g", logql.LabelsString(s.Labels), s.Points[0].V))
+		}
+		got[r.Record+r.Alert] = strings.Join(out, " ")
+	}
+	require.Equal(t, map[string]string{
+		"service:log_errors:count5m": `{service_name="api"}=12`,
+		"APIErrorLogBurst":           `{service_name="api"}=12`,
+		"NginxHigh5xx":               `{}=0.2`,
+	}, got)
 }
