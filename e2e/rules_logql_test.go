@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -189,4 +190,24 @@ func TestLogQLRulesExampleLoads(t *testing.T) {
 	require.Len(t, r.Data.Groups, 1)
 	require.Equal(t, "api-logs", r.Data.Groups[0].Name)
 	require.Len(t, r.Data.Groups[0].Rules, 3)
+}
+
+// TestLogQLRulesBadFileAtStart: a LogQL rule file that does not parse stops `loupe serve`
+// before it is ready, naming the file, position, group and rule; so does a PromQL file
+// named in rules.logql_files, whose expressions are not LogQL.
+func TestLogQLRulesBadFileAtStart(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yml")
+	require.NoError(t, writeFile(bad, "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: count_over_time({a=\"b\"} |= \"x\")\n"))
+	promql := filepath.Join(dir, "promql.yml")
+	require.NoError(t, writeFile(promql, "groups:\n  - name: p\n    rules:\n      - alert: Down\n        expr: up == 0\n"))
+	cfgPath := filepath.Join(dir, "loupe.yaml")
+	require.NoError(t, writeFile(cfgPath, "rules:\n  logql_files: [bad.yml, promql.yml]\n"))
+	cmd := exec.Command(loupeBin, "serve", "--config", cfgPath, "--data-dir", t.TempDir(),
+		"--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0", "--otlp-http-listen", "127.0.0.1:0",
+		"--statsd-listen", "127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "loupe must not start with a bad LogQL rule file:\n%s", out)
+	require.Contains(t, string(out), bad+`: 5:15: group "g", rule 1, "r": could not parse LogQL expression: parse error at line 1`)
+	require.Contains(t, string(out), promql+`: 5:15: group "p", rule 1, "Down": could not parse LogQL expression`)
 }

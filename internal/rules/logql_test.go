@@ -41,7 +41,10 @@ type logEnv struct {
 	logs *duck.Store
 }
 
-func newLogEnv(t *testing.T) *logEnv {
+func newLogEnv(t *testing.T) *logEnv { return newLogEnvWith(t, logql.DefaultOptions()) }
+
+// newLogEnvWith is newLogEnv with the LogQL engine's limits lopts.
+func newLogEnvWith(t *testing.T, lopts logql.Options) *logEnv {
 	t.Helper()
 	e := newEnv(t)
 	logs, err := duck.Open(filepath.Join(t.TempDir(), "logs.duckdb"), duck.DefaultOptions(), nil, nil)
@@ -50,7 +53,7 @@ func newLogEnv(t *testing.T) *logEnv {
 	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
 	t.Cleanup(func() { _ = engine.Close() })
 	opts := rules.DefaultOptions()
-	opts.LogQL = logql.NewEngine(logs.LogQL(), logql.DefaultOptions(), nil)
+	opts.LogQL = logql.NewEngine(logs.LogQL(), lopts, nil)
 	e.reg = prometheus.NewRegistry()
 	e.mgr = rules.New(engine, e.store, opts, nil, e.reg)
 	t.Cleanup(func() { require.NoError(t, e.mgr.Shutdown(context.Background())) })
@@ -60,9 +63,14 @@ func newLogEnv(t *testing.T) *logEnv {
 // writeLogs stores n lines of service "api" saying body, timestamped now.
 func (e *logEnv) writeLogs(t *testing.T, n int, body string) {
 	t.Helper()
+	e.writeServiceLogs(t, "api", n, body)
+}
+
+func (e *logEnv) writeServiceLogs(t *testing.T, service string, n int, body string) {
+	t.Helper()
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr("service.name", "api")
+	rl.Resource().Attributes().PutStr("service.name", service)
 	sl := rl.ScopeLogs().AppendEmpty()
 	for i := range n {
 		lr := sl.LogRecords().AppendEmpty()
@@ -240,4 +248,36 @@ func TestLogQLRulesExampleEvaluates(t *testing.T) {
 		"APIErrorLogBurst":           `{service_name="api"}=12`,
 		"NginxHigh5xx":               `{}=0.2`,
 	}, got)
+}
+
+// A LogQL rule whose query fails (here over the engine's series limit) shows it in its
+// health and last error, as a failing PromQL rule does, and the other rules still run.
+func TestLogQLRuleEvaluationError(t *testing.T) {
+	e := newLogEnvWith(t, logql.Options{MaxSeries: 1})
+	e.writeServiceLogs(t, "api", 2, "error a")
+	e.writeServiceLogs(t, "worker", 2, "error b")
+	f := e.write(t, "err.logql.yml", `groups:
+  - name: g
+    rules:
+      - record: too:many
+        expr: sum by (service_name) (count_over_time({service_name=~".+"}[5m]))
+      - record: one
+        expr: sum(count_over_time({service_name=~".+"}[5m]))
+`)
+	require.NoError(t, e.mgr.Load(nil, []string{f}, 100*time.Millisecond))
+	require.NoError(t, e.mgr.Start(context.Background()))
+	eventually(t, func() error {
+		rs := e.mgr.LogQL().RuleGroups()[0].Rules()
+		if rs[0].Health() != "err" || rs[1].Health() != "ok" {
+			return fmt.Errorf("health %s %s", rs[0].Health(), rs[1].Health())
+		}
+		return nil
+	})
+	require.ErrorContains(t, e.mgr.LogQL().RuleGroups()[0].Rules()[0].LastError(), "series")
+	eventually(t, func() error {
+		if got := e.series(t, "one"); got[`{__name__="one"}`] != 4 {
+			return fmt.Errorf("one = %v", got)
+		}
+		return nil
+	})
 }
