@@ -38,7 +38,8 @@ const logqlRules = `groups:
 // logEnv is env with a log store and a LogQL engine over it, as the server has.
 type logEnv struct {
 	*env
-	logs *duck.Store
+	logs  *duck.Store
+	lopts logql.Options
 }
 
 func newLogEnv(t *testing.T) *logEnv { return newLogEnvWith(t, logql.DefaultOptions()) }
@@ -50,14 +51,22 @@ func newLogEnvWith(t *testing.T, lopts logql.Options) *logEnv {
 	logs, err := duck.Open(filepath.Join(t.TempDir(), "logs.duckdb"), duck.DefaultOptions(), nil, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = logs.Close() })
+	le := &logEnv{env: e, logs: logs, lopts: lopts}
+	le.newLogManager(t)
+	return le
+}
+
+// newLogManager gives e a new manager over the same stores, as a restarted server has.
+func (e *logEnv) newLogManager(t *testing.T) {
+	t.Helper()
 	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
 	t.Cleanup(func() { _ = engine.Close() })
 	opts := rules.DefaultOptions()
-	opts.LogQL = logql.NewEngine(logs.LogQL(), lopts, nil)
+	opts.LogQL = logql.NewEngine(e.logs.LogQL(), e.lopts, nil)
 	e.reg = prometheus.NewRegistry()
-	e.mgr = rules.New(engine, e.store, opts, nil, e.reg)
-	t.Cleanup(func() { require.NoError(t, e.mgr.Shutdown(context.Background())) })
-	return &logEnv{env: e, logs: logs}
+	mgr := rules.New(engine, e.store, opts, nil, e.reg)
+	t.Cleanup(func() { require.NoError(t, mgr.Shutdown(context.Background())) })
+	e.mgr = mgr
 }
 
 // writeLogs stores n lines of service "api" saying body, timestamped now.
@@ -277,6 +286,58 @@ func TestLogQLRuleEvaluationError(t *testing.T) {
 	eventually(t, func() error {
 		if got := e.series(t, "one"); got[`{__name__="one"}`] != 4 {
 			return fmt.Errorf("one = %v", got)
+		}
+		return nil
+	})
+}
+
+// The pending `for` state of a LogQL alert survives a restart, restored from
+// ALERTS_FOR_STATE as for PromQL alerts (TestPendingStateRestored).
+func TestLogQLPendingStateRestored(t *testing.T) {
+	e := newLogEnv(t)
+	f := e.write(t, "r.logql.yml", strings.Replace(logqlRules, "for: 300ms", "for: 1h", 1))
+	require.NoError(t, e.mgr.Load(nil, []string{f}, 100*time.Millisecond))
+	require.NoError(t, e.mgr.Start(context.Background()))
+	e.writeLogs(t, 4, "error: disk full")
+
+	activeAt := func() (time.Time, error) {
+		for _, r := range e.mgr.LogQL().AlertingRules() {
+			for _, a := range r.ActiveAlerts() {
+				if a.State.String() == "pending" {
+					return a.ActiveAt, nil
+				}
+			}
+		}
+		return time.Time{}, fmt.Errorf("no pending alert")
+	}
+	eventually(t, func() error {
+		first, err := activeAt()
+		if err != nil {
+			return err
+		}
+		if time.Since(first) < time.Second {
+			return fmt.Errorf("pending for %s only", time.Since(first)) // let it pend a while
+		}
+		if len(e.series(t, "ALERTS_FOR_STATE")) == 0 {
+			return fmt.Errorf("no ALERTS_FOR_STATE yet")
+		}
+		return nil
+	})
+	require.NoError(t, e.mgr.Shutdown(context.Background()))
+
+	e.newLogManager(t)
+	restart := time.Now()
+	require.NoError(t, e.mgr.Load(nil, []string{f}, 100*time.Millisecond))
+	require.NoError(t, e.mgr.Start(context.Background()))
+	eventually(t, func() error {
+		restored, err := activeAt()
+		if err != nil {
+			return err
+		}
+		// A fresh `for` would start at an evaluation after the restart; a restored one
+		// started a second or more before.
+		if !restored.Before(restart.Add(-500 * time.Millisecond)) {
+			return fmt.Errorf("pending since %s, restarted at %s: not restored yet", restored, restart)
 		}
 		return nil
 	})
