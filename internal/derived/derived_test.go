@@ -161,3 +161,21 @@ func values(ps []point) []float64 {
 	}
 	return out
 }
+
+// With more issues in the store than MaxKnown, new issues are told by a lookup each, and
+// are counted the same.
+func TestIssuesCreatedPastMaxKnown(t *testing.T) {
+	ctx := context.Background()
+	ev, ms := stores(t, t.TempDir())
+	defer ev.Close()
+	defer ms.Close()
+	now := time.Now().Truncate(time.Second)
+	require.NoError(t, ev.WriteEvents(ctx, []errtrack.Event{errtracktest.Event(1, "a", now), errtracktest.Event(2, "b", now)}))
+	w := derived.NewErrors(ev, ev, ms, derived.ErrorsOptions{MaxKnown: 1, Now: func() time.Time { return now }}, nil, nil)
+	require.NoError(t, w.WriteEvents(ctx, []errtrack.Event{errtracktest.Event(3, "a", now), errtracktest.Event(4, "b", now), errtracktest.Event(5, "c", now)}))
+	pts := read(t, ms, derived.IssuesCreatedMetric)
+	require.Len(t, pts, 1)
+	for _, p := range pts {
+		require.Equal(t, []point{{now.UnixMilli() - 1, 0}, {now.UnixMilli(), 1}}, p)
+	}
+}

@@ -24,6 +24,8 @@ const IssuesCreatedMetric = "loupe_error_issues_created_total"
 type IssueLookup interface {
 	// GetIssue returns the issue or errtrack.ErrNotFound.
 	GetIssue(ctx context.Context, id string) (errtrack.Issue, error)
+	// ListIssues pages through the issues (errtrack.Reader).
+	ListIssues(ctx context.Context, q errtrack.IssueQuery) (errtrack.IssuePage, error)
 }
 
 // ErrorsOptions configure Errors.
@@ -32,7 +34,7 @@ type ErrorsOptions struct {
 	// further label sets count under a series whose labels are all "_other".
 	MaxSeries int
 	// MaxKnown caps the issue ids remembered as known (default 100,000); past it the set
-	// is emptied and each issue's next event asks the store again.
+	// is emptied and each issue's next event not in it asks the store (GetIssue).
 	MaxKnown int
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -42,9 +44,13 @@ type issueKey struct{ service, project, environment, release, level string }
 
 // Errors is an errtrack.Writer that writes events to the next writer and counts, once
 // they are committed, the issues their write created in loupe_error_issues_created_total.
-// An issue is new when the store does not have it before the write (GetIssue); issue ids
-// seen since start are remembered, so a known issue costs no lookup. Safe for concurrent
-// use; writes are serialised (errtrack.Recorder already makes one write at a time).
+// An issue is new when the store does not have it before the write. The first write reads
+// every issue id of the store (ListIssues) into a set that the writes then keep up to date,
+// so that telling a new issue costs no store read: a read makes the DuckDB store write the
+// events it holds in its event log first, which would undo its batching when new issues
+// come fast. Past MaxKnown issues, or when that read fails, ids not in the set are looked up
+// one by one (GetIssue). Safe for concurrent use; writes are serialised
+// (errtrack.Recorder already makes one write at a time).
 type Errors struct {
 	next   errtrack.Writer
 	issues IssueLookup
@@ -53,7 +59,10 @@ type Errors struct {
 
 	mu     sync.Mutex
 	known  map[string]struct{}
-	series map[issueKey]*series
+	seeded bool // known was filled from the store
+	// complete: known holds every issue id of the store, so an id not in it is new.
+	complete bool
+	series   map[issueKey]*series
 }
 
 var _ errtrack.Writer = (*Errors)(nil)
@@ -85,6 +94,9 @@ func NewErrors(next errtrack.Writer, issues IssueLookup, app storage.Appendable,
 func (e *Errors) WriteEvents(ctx context.Context, events []errtrack.Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.seeded {
+		e.seed(ctx)
+	}
 	var created []*errtrack.Event // the first event of each new issue
 	checked := map[string]bool{}
 	for i := range events {
@@ -94,6 +106,10 @@ func (e *Errors) WriteEvents(ctx context.Context, events []errtrack.Event) error
 			continue
 		}
 		checked[id] = true
+		if e.complete {
+			created = append(created, ev)
+			continue
+		}
 		_, err := e.issues.GetIssue(ctx, id)
 		switch {
 		case errors.Is(err, errtrack.ErrNotFound):
@@ -126,6 +142,33 @@ func (e *Errors) WriteEvents(ctx context.Context, events []errtrack.Event) error
 func (e *Errors) remember(id string) {
 	if len(e.known) >= e.opts.MaxKnown {
 		clear(e.known)
+		e.complete = false
 	}
 	e.known[id] = struct{}{}
+}
+
+// seed reads the store's issue ids into known; complete when all fit.
+func (e *Errors) seed(ctx context.Context) {
+	e.seeded = true
+	q := errtrack.IssueQuery{Limit: errtrack.MaxIssueLimit}
+	for {
+		page, err := e.issues.ListIssues(ctx, q)
+		if err != nil {
+			e.sink.logger.Warn("issue ids not read; new issues are told by one lookup each", "err", err)
+			clear(e.known)
+			return
+		}
+		for _, is := range page.Issues {
+			if len(e.known) >= e.opts.MaxKnown {
+				clear(e.known) // past the cap, lookups; the set fills again as events come
+				return
+			}
+			e.known[is.ID] = struct{}{}
+		}
+		if page.Next == "" {
+			e.complete = true
+			return
+		}
+		q.Cursor = page.Next
+	}
 }
