@@ -11,7 +11,9 @@
 // last evaluation; the filters in the URL; a silence created from the alert with one click
 // is in Alertmanager's API v2 and covers the alert, then is expired from the page; the
 // alert's generatorURL (Prometheus' /graph?g0.expr=...) opens the metrics explorer on its
-// expression; without an Alertmanager the page says how to configure one.
+// expression; without an Alertmanager the page says how to configure one. Server C has a
+// LogQL rule file (rules.logql_files) and one error log record: its alert links the logs
+// view's LogQL mode; a binary without LogQL rules refuses that key and the check is skipped.
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
@@ -58,6 +60,16 @@ writeFileSync(join(work, 'rules.yml'), rulesYAML);
 writeFileSync(join(work, 'alertmanager.yml'), amYAML);
 writeFileSync(join(work, 'a.yaml'), 'rules:\n  files: [rules.yml]\n  evaluation_interval: 1s\nalerting:\n  alertmanager_config: alertmanager.yml\n');
 writeFileSync(join(work, 'b.yaml'), 'rules:\n  files: [rules.yml]\n  evaluation_interval: 1s\n');
+writeFileSync(join(work, 'logql.yml'), `groups:
+  - name: logs
+    interval: 1s
+    rules:
+      - alert: ErrorLogs
+        expr: sum by (service_name) (count_over_time({service_name="api"} |= "error" [10m])) > 0
+        annotations:
+          summary: "error logs in {{ $labels.service_name }}"
+`);
+writeFileSync(join(work, 'c.yaml'), 'rules:\n  files: [rules.yml]\n  logql_files: [logql.yml]\n  evaluation_interval: 1s\n');
 
 const procs = [];
 /** start runs `loupe serve` with config on random loopback ports and answers its HTTP base URL. */
@@ -75,7 +87,7 @@ async function start(name, config) {
           const j = JSON.parse(l);
           if (j.msg === 'ready') {
             clearTimeout(t);
-            resolve({ base: `http://${j.http}`, log });
+            resolve({ base: `http://${j.http}`, otlp: `http://${j.otlp_http}`, log });
             return;
           }
         } catch {}
@@ -132,8 +144,9 @@ try {
   console.log(`alerts: server A ${A.base} (embedded Alertmanager), server B ${B.base} (none)`);
 
   await check('alerts: a firing alert with its labels, annotations, runbook, active since and query link', async () => {
-    await page.goto(`${A.base}/alerts`);
-    await row('AlwaysFiring').waitFor({ timeout: 20000 });
+    // Auto-refresh every second until the rules have been evaluated.
+    await page.goto(`${A.base}/alerts?refresh=1s`);
+    await row('AlwaysFiring').waitFor({ timeout: 30000 });
     const r = row('AlwaysFiring');
     assert((await r.getAttribute('data-state')) === 'firing', `AlwaysFiring is ${await r.getAttribute('data-state')}, want firing`);
     const labels = await r.getByTestId('alert-labels').textContent();
@@ -161,6 +174,8 @@ try {
     const g = page.locator('[data-testid="rule-group"][data-group="e2e"]');
     const head = await g.textContent();
     assert(head.includes('rules.yml') && head.includes('every 1s') && !head.includes('never'), `group line: ${head.slice(0, 200)}`);
+    // Neither rules API failed (a server without Loki's rules API has no LogQL rules, no error).
+    assert((await page.locator('.error-box').count()) === 0, `an error is shown: ${await page.locator('.error-box').allTextContents()}`);
   });
 
   await check('alerts: state and type filters live in the URL and survive a reload', async () => {
@@ -251,11 +266,11 @@ try {
   });
 
   await check('alerts: without an embedded Alertmanager the page says how to configure one, and the alerts still show', async () => {
-    await page.goto(`${B.base}/alerts`);
+    await page.goto(`${B.base}/alerts?refresh=1s`);
     await page.getByTestId('am-not-configured').waitFor({ timeout: 10000 });
     const text = await page.getByTestId('am-not-configured').textContent();
     assert(text.includes('alerting.alertmanager_config'), `message: ${text.slice(0, 200)}`);
-    await row('AlwaysFiring').waitFor({ timeout: 20000 });
+    await row('AlwaysFiring').waitFor({ timeout: 30000 });
     assert(await row('AlwaysFiring').getByTestId('alert-silence').isDisabled(), 'Silence… is disabled');
     assert((await page.getByTestId('silences-state').count()) === 0, 'no silence filter without an Alertmanager');
   });
@@ -267,6 +282,49 @@ try {
     await page.getByTestId('alerts-page').waitFor();
     assert((await page.locator('nav a.active').textContent()) === 'Alerts', 'the nav entry is active');
   });
+
+  // LogQL rules come with rules.logql_files; a binary without them refuses the key.
+  let C = null;
+  try {
+    C = await start('c', 'c.yaml');
+  } catch (e) {
+    if (!/logql_files/.test(String(e.message))) throw e;
+    console.log('skip alerts: LogQL rules (this binary has no rules.logql_files)');
+  }
+  if (C) {
+    await check('alerts: a LogQL alert (rules.logql_files) links the logs view in LogQL mode', async () => {
+      const now = `${Date.now()}000000`;
+      const body = {
+        resourceLogs: [{
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'api' } }] },
+          scopeLogs: [{ logRecords: [{ timeUnixNano: now, severityText: 'ERROR', severityNumber: 17, body: { stringValue: 'an error happened' } }] }],
+        }],
+      };
+      const r = await fetch(`${C.otlp}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      assert(r.ok, `OTLP logs: ${r.status}`);
+      await page.goto(`${C.base}/alerts?refresh=1s`);
+      await row('ErrorLogs').waitFor({ timeout: 60000 });
+      assert((await page.locator('[data-testid="rule-group"][data-group="logs"] [data-testid="group-logql"]').count()) === 1, 'the LogQL group is marked');
+      const lang = (rule) => page.locator(`[data-testid="rule-row"][data-rule="${rule}"] [data-testid="rule-query"]`).getAttribute('data-lang');
+      assert((await lang('ErrorLogs')) === 'logql' && (await lang('AlwaysFiring')) === 'promql', 'each rule links its own language');
+      const link = row('ErrorLogs').getByTestId('alert-query');
+      assert((await link.getAttribute('data-lang')) === 'logql', 'the LogQL alert links LogQL');
+      await link.click();
+      await page.waitForURL((u) => u.pathname === '/logs' && u.searchParams.get('mode') === 'logql');
+      const u = new URL(page.url());
+      assert(u.searchParams.get('logql').includes('|= "error"'), `logql=${u.searchParams.get('logql')}`);
+      // The logs view runs the query over the link's range. The record may be newer than the
+      // range's last step (4 s apart) for a few seconds: run it again until a step covers it.
+      const chart = page.getByTestId('metric-chart');
+      for (let i = 0; i < 20 && !(await chart.isVisible()); i++) {
+        await page.waitForTimeout(1000);
+        if (!(await chart.isVisible())) await page.getByTestId('logql-run').click();
+      }
+      await chart.waitFor({ timeout: 10000 });
+      const legend = await chart.locator('.u-legend').innerText();
+      assert(legend.includes('service_name="api"'), `legend: ${legend}`);
+    });
+  }
 } catch (e) {
   failures++;
   console.log(`FAIL alerts: ${e.message ?? e}`);

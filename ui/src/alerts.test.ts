@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  activeAlerts, alertsFilterFromParams, alertsURL, filterGroups, fmtMatcher, graphRedirect, isLogQL, matcherMatches, newSilence, parseMatcher,
+  activeAlerts, alertsFilterFromParams, mergeRuleGroups, alertsURL, filterGroups, fmtMatcher, graphRedirect, isLogQL, matcherMatches, newSilence, parseMatcher,
   queryLink, relatedLinks, shownSilenceStates, silenceMatchers, silencesFor, sortSilences, stateCounts, type Rule, type RuleGroup, type Silence,
 } from './alerts';
 
@@ -65,22 +65,31 @@ describe('isLogQL and queryLink', () => {
     expect(isLogQL('count_over_time({app="api"}[5m]) > 0')).toBe(true);
     expect(isLogQL('sum(rate({app="api"} | json | level="error" [1m]))')).toBe(true);
     expect(isLogQL('{app="api"} != "debug"')).toBe(true);
-    expect(isLogQL('sum(x)', '/etc/loupe/rules/loki/api.yml')).toBe(true);
-    expect(isLogQL('sum(x)', '/etc/loupe/rules/api-logql.yml')).toBe(true);
-    expect(isLogQL('sum(x)', '/etc/loupe/rules/blokish.yml')).toBe(false);
+  });
+  it('uses what the API says over the text', () => {
+    expect(queryLink('sum(x)', 'logql').lang).toBe('logql');
+    expect(queryLink('count_over_time({app="api"}[5m])', 'promql').lang).toBe('promql');
+    expect(queryLink('count_over_time({app="api"}[5m])', undefined).lang).toBe('logql');
+  });
+  it('lists the LogQL groups of Loki\'s rules API with the PromQL ones, once each', () => {
+    const p = [group('a', []), group('shared', [])];
+    const l = [group('shared', []), group('logs', [], '/etc/loupe/logql.yml')];
+    expect(mergeRuleGroups(p, l).map((g) => `${g.name}:${g.lang ?? ''}`)).toEqual(['a:', 'shared:logql', 'logs:logql']);
   });
   it('opens PromQL in the metrics explorer from 15 minutes before the alert became active', () => {
     const now = Date.parse('2026-12-06T12:00:00Z');
-    const l = queryLink('up == 0', '', '2026-12-06T11:00:00Z', now);
+    const l = queryLink('up == 0', undefined, '2026-12-06T11:00:00Z', now);
     expect(l.lang).toBe('promql');
     expect(l.url).toBe('/query?expr=up+%3D%3D+0&from=2026-12-06T10%3A45%3A00Z');
     // Without activeAt: the explorer's default range.
-    expect(queryLink('up == 0', '', undefined, now).url).toBe('/query?expr=up+%3D%3D+0');
+    expect(queryLink('up == 0', undefined, undefined, now).url).toBe('/query?expr=up+%3D%3D+0');
     // Active a minute ago: still at least 15 minutes shown.
-    expect(queryLink('up', '', '2026-12-06T11:59:00Z', now).url).toContain('from=2026-12-06T11%3A44%3A00Z');
+    expect(queryLink('up', undefined, '2026-12-06T11:59:00Z', now).url).toContain('from=2026-12-06T11%3A44%3A00Z');
+    // Whole seconds (activeAt has nanoseconds).
+    expect(queryLink('up', undefined, '2026-12-06T11:00:00.834264567Z', now).url).toContain('from=2026-12-06T10%3A45%3A00Z');
   });
   it('opens LogQL in the logs view', () => {
-    const l = queryLink('count_over_time({app="api"} |= "error" [5m]) > 0', '', '2026-12-06T11:00:00Z', Date.parse('2026-12-06T12:00:00Z'));
+    const l = queryLink('count_over_time({app="api"} |= "error" [5m]) > 0', undefined, '2026-12-06T11:00:00Z', Date.parse('2026-12-06T12:00:00Z'));
     expect(l.lang).toBe('logql');
     const u = new URL(l.url, 'http://x');
     expect(u.pathname).toBe('/logs');

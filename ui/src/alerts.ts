@@ -45,6 +45,8 @@ export interface Rule {
 export interface RuleGroup {
   name: string;
   file: string;
+  /** Set by the UI: 'logql' for the groups of Loki's rules API (/prometheus/api/v1/rules). */
+  lang?: 'promql' | 'logql';
   rules: Rule[];
   interval: number;
   limit?: number;
@@ -172,15 +174,24 @@ export function labelsKey(labels: Record<string, string>): string {
 }
 
 /**
- * isLogQL tells a LogQL expression from PromQL. Loki's rule files have the same format as
- * Prometheus', so the expression itself decides, or the group's file when it is named for
- * Loki: a stream selector followed by a line filter or a pipeline stage (`{app="x"} |=
- * "error"`, `{...} | json`: `|` is no PromQL operator, and PromQL compares with numbers,
- * not strings), or a range aggregation over a bare selector without a metric name
- * (`count_over_time({app="x"}[5m])`).
+ * mergeRuleGroups lists the groups of /api/v1/rules (PromQL) and of Loki's rules API
+ * (/prometheus/api/v1/rules: the LogQL rules of rules.logql_files) together, the LogQL
+ * ones marked so; a group both list (same file and name) is listed once, as LogQL.
  */
-export function isLogQL(expr: string, file = ''): boolean {
-  if (/(^|[/_.-])(logql|loki)([/_.-]|$)/i.test(file)) return true;
+export function mergeRuleGroups(prom: RuleGroup[], logql: RuleGroup[]): RuleGroup[] {
+  const key = (g: RuleGroup) => `${g.file}\u0000${g.name}`;
+  const lq = new Set(logql.map(key));
+  return [...prom.filter((g) => !lq.has(key(g))), ...logql.map((g) => ({ ...g, lang: 'logql' as const }))];
+}
+
+/**
+ * isLogQL tells a LogQL expression from PromQL, for a rule whose API does not say (Loki's
+ * rule files have Prometheus' format): a stream selector followed by a line filter or a
+ * pipeline stage (`{app="x"} |= "error"`, `{...} | json`: `|` is no PromQL operator, and
+ * PromQL compares with numbers, not strings), or a range aggregation over a bare selector
+ * without a metric name (`count_over_time({app="x"}[5m])`).
+ */
+export function isLogQL(expr: string): boolean {
   if (/\}\s*(\||!=\s*["`]|!~\s*["`])/.test(expr)) return true;
   const m = /\b(count_over_time|bytes_over_time|bytes_rate|rate|absent_over_time)\s*\(\s*\{([^}]*)\}\s*\[/.exec(expr);
   return !!m && !m[2].includes('__name__');
@@ -191,17 +202,18 @@ export function queryWindow(activeAt: string | undefined, nowMs: number = Date.n
   const t = activeAt ? Date.parse(activeAt) : NaN;
   const m = parseDurationMs(margin) ?? 15 * 60_000;
   if (!Number.isFinite(t) || t <= 0) return { from: 'now-1h', to: 'now' };
-  return { from: isoSeconds(Math.min(t - m, nowMs - m)), to: 'now' };
+  return { from: isoSeconds(Math.floor(Math.min(t - m, nowMs - m) / 1000) * 1000), to: 'now' };
 }
 
 /**
  * queryLink is the page that runs a rule's expression around the time an alert became
- * active: the metrics explorer for PromQL, the logs view's LogQL mode for LogQL.
+ * active: the metrics explorer for PromQL, the logs view's LogQL mode for LogQL (lang, when
+ * the API said, else isLogQL).
  */
-export function queryLink(expr: string, file: string, activeAt?: string, nowMs: number = Date.now()): { url: string; label: string; lang: 'promql' | 'logql' } {
+export function queryLink(expr: string, lang: RuleGroup['lang'], activeAt?: string, nowMs: number = Date.now()): { url: string; label: string; lang: 'promql' | 'logql' } {
   const w = queryWindow(activeAt, nowMs);
   const to = w.to === 'now' ? '' : w.to;
-  if (isLogQL(expr, file)) return { url: href('/logs', { mode: 'logql', logql: expr, from: w.from, to }), label: 'LogQL in the logs view', lang: 'logql' };
+  if (lang === 'logql' || (lang !== 'promql' && isLogQL(expr))) return { url: href('/logs', { mode: 'logql', logql: expr, from: w.from, to }), label: 'LogQL in the logs view', lang: 'logql' };
   return { url: href('/query', { expr, from: w.from === 'now-1h' ? '' : w.from, to }), label: 'PromQL in the metrics explorer', lang: 'promql' };
 }
 

@@ -8,7 +8,7 @@ import { amRequest, ApiError, getJSON } from '../api';
 import { onLinkClick, setAutoRefresh, submit as go, useRefresh } from '../router';
 import { autoRefreshIntervals, fmtDateTime, fmtDuration, fmtNumber } from '../util';
 import {
-  activeAlerts, alertsFilterFromParams, alertsURL, filterGroups, fmtMatcher, newSilence, parseMatcher, queryLink, relatedLinks, ruleState, ruleStates,
+  activeAlerts, alertsFilterFromParams, alertsURL, filterGroups, fmtMatcher, mergeRuleGroups, newSilence, parseMatcher, queryLink, relatedLinks, ruleState, ruleStates,
   labelsKey, shownSilenceStates, silenceMatchers, silencesFor, silenceStates, sortSilences, stateCounts, type ActiveAlert, type AlertsFilter, type Matcher,
   type Rule, type RuleGroup, type Silence,
 } from '../alerts';
@@ -59,11 +59,19 @@ export function AlertsPage({ params }: { params: URLSearchParams }) {
   const gen = useRefresh();
 
   const rules = useAsync(`rules#${gen}`, (signal) => getJSON<{ groups: RuleGroup[] }>('/api/v1/rules', undefined, signal));
+  // The LogQL rules (rules.logql_files) are in Loki's rules API, not in /api/v1/rules. A
+  // server without that API answers the UI's HTML (or a 404): no LogQL rules then.
+  const logqlRules = useAsync(`logql-rules#${gen}`, (signal) =>
+    getJSON<{ groups: RuleGroup[] }>('/prometheus/api/v1/rules', undefined, signal).catch((e) => {
+      if (e instanceof ApiError && (e.status === 404 || (e.status === 200 && /<!doctype|<html/i.test(e.message)))) return { groups: [] as RuleGroup[] };
+      throw e;
+    }),
+  );
   const silences = useAsync(`silences#${gen}`, (signal) => amRequest<Silence[]>('GET', '/silences', undefined, signal));
   useFirstRender('alerts', !rules.loading);
   const amMissing = silences.error instanceof ApiError && silences.error.type === 'not_configured';
 
-  const groups = rules.data?.groups ?? [];
+  const groups = useMemo(() => mergeRuleGroups(rules.data?.groups ?? [], logqlRules.data?.groups ?? []), [rules.data, logqlRules.data]);
   const shown = useMemo(() => filterGroups(groups, filter), [groups, filter]);
   const alerts = useMemo(() => activeAlerts(shown), [shown]);
   const counts = useMemo(() => stateCounts(groups), [groups]);
@@ -113,6 +121,7 @@ export function AlertsPage({ params }: { params: URLSearchParams }) {
         </button>
       </form>
       {rules.error && <ErrorBox error={rules.error} title="Cannot read the rules (/api/v1/rules)" />}
+      {logqlRules.error && <ErrorBox error={logqlRules.error} title="Cannot read the LogQL rules (/prometheus/api/v1/rules)" />}
       {rules.loading && !rules.data && <Spinner label="Loading rules…" />}
       {rules.data && groups.length === 0 && <NoRules />}
       {rules.data && groups.length > 0 && (
@@ -186,7 +195,7 @@ function AlertsTable({ alerts, silences, amMissing, onSilenced }: { alerts: Acti
           const { alert, rule, group } = a;
           const id = labelsKey(alert.labels);
           const ann = alert.annotations ?? {};
-          const q = queryLink(rule.query, group.file, alert.activeAt);
+          const q = queryLink(rule.query, group.lang, alert.activeAt);
           const covered = silencesFor(alert.labels, silences);
           const since = alert.activeAt ? Date.parse(alert.activeAt) : NaN;
           return (
@@ -348,7 +357,7 @@ function GroupTable({ g }: { g: RuleGroup }) {
   return (
     <div data-testid="rule-group" data-group={g.name}>
       <div className="small" style={{ margin: '4px 0' }}>
-        <strong>{g.name}</strong>{' '}
+        <strong>{g.name}</strong> {g.lang === 'logql' && <span className="tag-chip" data-testid="group-logql">LogQL</span>}
         <span className="muted">
           · <span className="mono">{g.file}</span> · every {g.interval}s{g.limit ? ` · limit ${g.limit}` : ''} · last evaluation {lastEval(g.lastEvaluation)} in{' '}
           {fmtDuration(g.evaluationTime * 1e9)}
@@ -377,7 +386,7 @@ function GroupTable({ g }: { g: RuleGroup }) {
 function RuleRow({ r, g }: { r: Rule; g: RuleGroup }) {
   const state = ruleState(r);
   const t = Date.parse(r.lastEvaluation);
-  const q = queryLink(r.query, g.file);
+  const q = queryLink(r.query, g.lang);
   return (
     <tr data-testid="rule-row" data-rule={r.name} data-type={r.type} data-state={state} data-health={r.health} style={{ verticalAlign: 'top' }}>
       <td>
@@ -393,7 +402,7 @@ function RuleRow({ r, g }: { r: Rule; g: RuleGroup }) {
           )}
         </div>
         <div className="mono small">
-          <a href={q.url} onClick={onLinkClick} className="plain" data-testid="rule-query" title={q.label}>
+          <a href={q.url} onClick={onLinkClick} className="plain" data-testid="rule-query" data-lang={q.lang} title={q.label}>
             {r.query}
           </a>
         </div>
