@@ -28,7 +28,7 @@ func TestRulesWiring(t *testing.T) {
 	cfg.Listen = config.ListenConfig{HTTP: "127.0.0.1:0"}
 	cfg.Statsd.UDPAddr, cfg.Statsd.TCPAddr = "", ""
 	cfg.Scrape.Dir = dir // where cmd/loupe puts the configuration file's directory
-	cfg.Rules = config.RulesConfig{Files: []string{"*.rules.yml"}, EvaluationInterval: model.Duration(time.Second)}
+	cfg.Rules.Files, cfg.Rules.EvaluationInterval = []string{"*.rules.yml"}, model.Duration(time.Second)
 	require.NoError(t, cfg.Validate())
 	reload := cfg
 	s := New(cfg, func() (config.Config, error) { return reload, nil }, slog.New(slog.DiscardHandler))
