@@ -191,6 +191,7 @@ type QueryConfig struct {
 	MaxSeries      int            `yaml:"max_series"`       // series of a LogQL metric query
 	MaxEntries     int            `yaml:"max_entries"`      // log lines of a LogQL query (its limit's cap)
 	MaxTails       int            `yaml:"max_tails"`        // live tails (Loki /tail websockets) open at once before 429
+	Nice           int            `yaml:"nice"`             // added to the nice value of the threads running queries' DuckDB work (0-19)
 }
 
 // StorageConfig tunes the embedded stores.
@@ -233,6 +234,7 @@ func Default() Config {
 			MaxSamples:     50_000_000,
 			MaxSeries:      20000,
 			MaxEntries:     5000,
+			Nice:           10,
 			MaxTails:       10,
 		},
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
@@ -479,6 +481,9 @@ func (c Config) Validate() error {
 		if _, err := parseBaseURL(am); err != nil {
 			bad(fmt.Sprintf("alerting.alertmanagers[%d]", i), fmt.Sprintf("%q", am), err.Error())
 		}
+	}
+	if c.Query.Nice < 0 || c.Query.Nice > 19 {
+		bad("query.nice", c.Query.Nice, "must be between 0 (queries at ingest's priority) and 19")
 	}
 	if c.Storage.DuckDBThreads < 0 {
 		bad("storage.duckdb_threads", c.Storage.DuckDBThreads, "must be 0 (default) or positive")

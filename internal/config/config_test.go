@@ -59,6 +59,8 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 	f(func(c *Config) { c.Retention.Spans = 0 }, `retention.spans: 0s: must be at least 1h`)
 	f(func(c *Config) { c.Limits.QueueItems = -1 }, `limits.queue_items: -1: must be positive`)
 	f(func(c *Config) { c.Storage.DuckDBThreads = -2 }, `storage.duckdb_threads: -2`)
+	f(func(c *Config) { c.Query.Nice = 20 }, `query.nice: 20: must be between 0 (queries at ingest's priority) and 19`)
+	f(func(c *Config) { c.Query.Nice = -1 }, `query.nice: -1`)
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {

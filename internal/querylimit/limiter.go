@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // Config bounds the queries of every read API together. Start from DefaultConfig.
@@ -218,6 +219,8 @@ func (l *Limiter) Wrap(h http.Handler, exempt func(*http.Request) bool) http.Han
 			h.ServeHTTP(w, r)
 			return
 		}
+		// Queries give way to ingest for the CPU (store.LowPriority).
+		r = r.WithContext(store.LowPriority(r.Context()))
 		if isWebsocket(r) {
 			release, err := l.AcquireTail()
 			if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // blockingHandler holds every request until release is closed, and reports on entered
@@ -97,6 +99,7 @@ func TestLimiterSetsDeadline(t *testing.T) {
 	h := l.Wrap(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		_, ok := r.Context().Deadline()
 		require.True(t, ok, "the query's context has no deadline")
+		require.True(t, store.IsLowPriority(r.Context()), "the query does not give way to ingest")
 		<-r.Context().Done()
 		err = r.Context().Err()
 	}), nil)
@@ -110,7 +113,12 @@ func TestLimiterExemptions(t *testing.T) {
 	require.NoError(t, err)
 	defer release()
 
-	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/write") && store.IsLowPriority(r.Context()) {
+			t.Error("an ingest path runs at the queries' priority")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	h := l.Wrap(ok, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/write") })
 
 	rec := httptest.NewRecorder()

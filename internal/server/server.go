@@ -119,6 +119,7 @@ func (s *Server) Start(ctx context.Context) error {
 	duckOpts.MemoryLimit = s.cfg.Storage.DuckDBMemoryLimit
 	duckOpts.Threads = s.cfg.Storage.DuckDBThreads
 	duckOpts.MinFreeBytes = s.cfg.Limits.MinFreeDiskBytes
+	duckOpts.QueryNice = s.cfg.Query.Nice
 	events, err := duck.Open(filepath.Join(s.cfg.DataDir, "loupe.duckdb"), duckOpts, s.logger.With("component", "duckdb"), s.reg)
 	if err != nil {
 		return fmt.Errorf("open logs and spans store: %w", err)

@@ -90,7 +90,7 @@ func connHandle(dc driver.Conn) (mapping.Connection, error) {
 // table whose columns differ is refused. blocks are string blocks of an earlier appender
 // to reuse (may be nil).
 func newChunkAppender(dc driver.Conn, table string, want []mapping.Type, blocks [][]byte) (*chunkAppender, error) {
-	conn, err := connHandle(dc)
+	conn, err := connHandle(unwrapConn(dc))
 	if err != nil {
 		return nil, err
 	}

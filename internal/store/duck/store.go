@@ -35,6 +35,11 @@ type Options struct {
 	// refused with an error wrapping store.ErrDiskFull (503) and the checkpoint at Close is
 	// skipped, so that DuckDB never meets a full disk (diskguard.go). 0 turns the guard off.
 	MinFreeBytes int64
+	// QueryNice is added to the nice value (at most 19) of the threads that run DuckDB's work for reads
+	// marked store.LowPriority and of DuckDB's worker threads, so that the writers go
+	// first when queries and ingest compete for the CPU (priority.go). 0 gives them the
+	// writers' priority.
+	QueryNice int
 
 	// blockRows overrides defaultBlockRows of the block indexes (tests use small blocks).
 	blockRows int64
@@ -44,7 +49,7 @@ type Options struct {
 
 // DefaultOptions returns modest settings for a small machine.
 func DefaultOptions() Options {
-	return Options{MemoryLimit: "512MB", Threads: 2, CheckpointThreshold: "128MB", MinFreeBytes: DefaultMinFreeBytes}
+	return Options{MemoryLimit: "512MB", Threads: 2, CheckpointThreshold: "128MB", MinFreeBytes: DefaultMinFreeBytes, QueryNice: 10}
 }
 
 // Store is the DuckDB backend for logs and spans. It implements store.LogWriter,
@@ -113,6 +118,9 @@ func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registe
 	if opts.MinFreeBytes < 0 {
 		return nil, fmt.Errorf("open duckdb: min free bytes must not be negative, got %d", opts.MinFreeBytes)
 	}
+	if opts.QueryNice < 0 || opts.QueryNice > 19 {
+		return nil, fmt.Errorf("open duckdb: query nice must be between 0 and 19, got %d", opts.QueryNice)
+	}
 	guard := newDiskGuard(path, opts.MinFreeBytes, logger)
 	if opts.freeBytes != nil {
 		guard.free = opts.freeBytes
@@ -128,15 +136,35 @@ func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registe
 	// the checkpoint pick DICT_FSST for strings (measured: spans 102 -> 95 B each on disk,
 	// logs unchanged, CPU the same). A file created earlier keeps its version and opens
 	// as before.
-	connector, err := duckdb.NewConnector(path+"?storage_compatibility_version=latest", nil)
-	if err != nil {
-		return nil, fmt.Errorf("open duckdb %s: %w", path, err)
+	//
+	// DuckDB starts its worker threads when the database opens and again when threads is
+	// set (in init): both happen on a thread with the queries' nice value, which the
+	// workers inherit (priority.go).
+	var s *Store
+	open := func() error {
+		connector, err := duckdb.NewConnector(path+"?storage_compatibility_version=latest", nil)
+		if err != nil {
+			return fmt.Errorf("open duckdb %s: %w", path, err)
+		}
+		db := sql.OpenDB(priorityConnector{Connector: connector, nice: opts.QueryNice})
+		s = &Store{path: path, logger: logger, conn: connector, db: db, guard: guard}
+		if err := s.init(context.Background(), opts); err != nil {
+			return errors.Join(err, db.Close(), connector.Close())
+		}
+		return nil
 	}
-	db := sql.OpenDB(connector)
-	s := &Store{path: path, logger: logger, conn: connector, db: db, guard: guard}
-	if err := s.init(context.Background(), opts); err != nil {
-		return nil, errors.Join(err, db.Close(), connector.Close())
+	var openErr error
+	if opts.QueryNice > 0 {
+		if err := onNicedThread(opts.QueryNice, func() { openErr = open() }); err != nil {
+			return nil, err
+		}
+	} else {
+		openErr = open()
 	}
+	if openErr != nil {
+		return nil, openErr
+	}
+	db, connector := s.db, s.conn
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, errors.Join(err, db.Close(), connector.Close())
