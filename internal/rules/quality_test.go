@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +115,35 @@ func TestExampleErrorsRunsRules(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "promtool %v:\n%s", args, out)
 		require.Contains(t, string(out), "SUCCESS")
+	}
+}
+
+// The rule file of docs/alerting.md's "Rules on errors and job runs" is the example file,
+// word for word, and the other expressions of the section and of "Alert quality" are in
+// the doc and parse.
+func TestErrorsRunsDocExamples(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/alerting.md")
+	require.NoError(t, err)
+	doc := string(raw)
+	_, section, ok := strings.Cut(doc, "\n## Rules on errors and job runs\n")
+	require.True(t, ok, "docs/alerting.md has the section")
+	_, block, ok := strings.Cut(section, "```yaml\ngroups:\n")
+	require.True(t, ok, "the section has a rule file")
+	block, _, _ = strings.Cut("groups:\n"+block, "```")
+	example, err := os.ReadFile("../../examples/rules/loupe-errors-runs-rules.yml")
+	require.NoError(t, err)
+	require.Contains(t, string(example), block)
+
+	flat := strings.Join(strings.Fields(doc), " ") // inline code may wrap across lines
+	for _, expr := range []string{
+		`increase(loupe_error_issues_created_total{service="shop-api"}[10m]) > 0`,
+		`increase(loupe_run_completed_total{job="nightly", status="failed"}[10m]) > 0`,
+		`last_over_time(loupe_run_completed_success{job="nightly"}[2d]) == 0`,
+		`loupe_run_completed_duration_seconds > 1.5 * avg_over_time(loupe_run_completed_duration_seconds[5d] offset 5m)`,
+		`sum by (rule_group, alertname) (increase(loupe_rules_alert_state_changes_total[1h])) > 6`,
+	} {
+		require.Contains(t, flat, expr)
+		_, err := parser.ParseExpr(expr)
+		require.NoError(t, err, expr)
 	}
 }
