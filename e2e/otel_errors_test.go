@@ -101,25 +101,33 @@ func TestOTelExceptionsBecomeIssues(t *testing.T) {
 	require.True(t, linked, "an event carries the span's trace and span id")
 }
 
-// refundOrder reports err both ways from one place, as a service in the middle of moving
-// from Sentry to OpenTelemetry might: span.RecordError and sentry-go's CaptureException.
-func refundOrder(ctx context.Context, tracer trace.Tracer, hub *sentry.Hub, err error) {
-	_, span := tracer.Start(ctx, "POST /refund")
+// refundOrder reports err every way from one place, as a service in the middle of moving
+// from Sentry to OpenTelemetry might: span.RecordError, a log record with exception.*
+// attributes and sentry-go's CaptureException.
+func refundOrder(ctx context.Context, tracer trace.Tracer, logger otellog.Logger, hub *sentry.Hub, err error) {
+	ctx, span := tracer.Start(ctx, "POST /refund")
 	defer span.End()
 	span.RecordError(err, trace.WithStackTrace(true))
+	emitLog(ctx, logger, otellog.SeverityError, "refund failed",
+		attribute.String("exception.type", fmt.Sprintf("%T", err)),
+		attribute.String("exception.message", err.Error()),
+		attribute.String("exception.stacktrace", string(debug.Stack())))
 	hub.CaptureException(err)
 }
 
 // TestOTelAndSentryGoGroupTogether: the same exception (type and frames) from the
-// OpenTelemetry Go SDK and from github.com/getsentry/sentry-go is one issue.
+// OpenTelemetry Go SDK (a span event and a log record) and from
+// github.com/getsentry/sentry-go is one issue.
 func TestOTelAndSentryGoGroupTogether(t *testing.T) {
 	ctx := testContext(t)
 	s := startSentryServer(t)
 	tp := newTracerProvider(t, ctx, s, viaHTTP, "shop-api")
+	lp := newLoggerProvider(t, ctx, s, viaHTTP, "shop-api")
 	hub := newSentryHub(t, s.dsn(sentryKeyAPI, "1"))
 
-	refundOrder(ctx, tp.Tracer("e2e"), hub, errors.New("refund refused for order 81"))
+	refundOrder(ctx, tp.Tracer("e2e"), lp.Logger("e2e"), hub, errors.New("refund refused for order 81"))
 	require.NoError(t, tp.Shutdown(ctx))
+	require.NoError(t, lp.Shutdown(ctx))
 	require.True(t, hub.Flush(10*time.Second))
 	waitSentryItems(t, s, "1", "event", 1)
 
@@ -129,12 +137,12 @@ func TestOTelAndSentryGoGroupTogether(t *testing.T) {
 		keys = append(keys, is.Fingerprint)
 	}
 	require.Len(t, issues, 1, "grouping keys: %q", keys)
-	require.EqualValues(t, 2, issues[0].Events)
+	require.EqualValues(t, 3, issues[0].Events)
 	var sources []string
 	for _, ev := range getIssueEvents(t, s, issues[0].ID) {
 		sources = append(sources, ev.Source)
 	}
-	require.ElementsMatch(t, []string{"otel.span", "sentry"}, sources)
+	require.ElementsMatch(t, []string{"otel.span", "otel.log", "sentry"}, sources)
 }
 
 // getIssues returns the issues of GET /api/loupe/v1/issues (those seen in the last 24 hours).
