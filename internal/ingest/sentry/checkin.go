@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/loupe-dev/loupe/internal/crons"
 	"github.com/loupe-dev/loupe/internal/jobs"
 	"github.com/loupe-dev/loupe/internal/runs"
 )
@@ -29,8 +30,9 @@ type Schedule struct {
 	Value        int    // interval count
 	Unit         string // minute, hour, day, week, month, year
 	Crontab      string
-	MarginMin    int // checkin_margin, minutes
-	MaxRuntimeMn int // max_runtime, minutes
+	Timezone     string // of a crontab; "" is UTC
+	MarginMin    int    // checkin_margin, minutes
+	MaxRuntimeMn int    // max_runtime, minutes
 }
 
 // DecodeCheckIn parses a check_in item. A check-in needs a check_in_id, a monitor_slug
@@ -64,7 +66,7 @@ func DecodeCheckIn(payload []byte) (CheckIn, error) {
 	}
 	if mc := obj(m["monitor_config"]); mc != nil {
 		if sc := obj(mc["schedule"]); sc != nil {
-			s := &Schedule{Type: str(sc["type"], 32), Unit: str(sc["unit"], 32),
+			s := &Schedule{Type: str(sc["type"], 32), Unit: str(sc["unit"], 32), Timezone: str(mc["timezone"], 64),
 				MarginMin: integer(mc["checkin_margin"]), MaxRuntimeMn: integer(mc["max_runtime"])}
 			switch s.Type {
 			case "interval":
@@ -115,6 +117,17 @@ func (c CheckIn) toRun(project Project, received time.Time) (runs.Run, error) {
 	}
 	if c.Release != "" {
 		rec.Tags["release"] = c.Release
+	}
+	// The monitor's schedule goes in the tags, where the monitor watcher (internal/crons)
+	// takes it from, also after a restart. A schedule it cannot use is said in a tag rather
+	// than refused: the check-in itself is good.
+	if s := c.Schedule; s != nil {
+		cfg, err := crons.NewConfig(s.Type, s.Value, s.Unit, s.Crontab, s.Timezone, s.MarginMin, s.MaxRuntimeMn)
+		if err != nil {
+			rec.Tags[crons.TagScheduleError] = clipUTF8(err.Error(), 256)
+		} else {
+			cfg.SetTags(rec.Tags)
+		}
 	}
 	if runs.Final(rec.Status) {
 		d := time.Duration(c.Duration * float64(time.Second))

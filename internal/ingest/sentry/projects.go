@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // Config is the `sentry` section of the server configuration.
@@ -30,6 +32,9 @@ type Config struct {
 	// Burst is how many items a project may send at once above its rate. Default: the
 	// rate, at least 1.
 	Burst int `yaml:"burst"`
+	// CronsCheckInterval is how often Crons monitors are checked for missed and timed-out
+	// check-ins (internal/crons). Default 30s; the end-to-end tests shorten it.
+	CronsCheckInterval model.Duration `yaml:"crons_check_interval"`
 }
 
 // Project is one Sentry project: the number in its DSN's path, a name (the service name
@@ -44,7 +49,9 @@ type Project struct {
 
 // Default returns the defaults: no project (until one is configured or created), no rate
 // limit.
-func Default() Config { return Config{KeysFile: "sentry-keys.json"} }
+func Default() Config {
+	return Config{KeysFile: "sentry-keys.json", CronsCheckInterval: model.Duration(30 * time.Second)}
+}
 
 // KeysPath is the path of the keys file: KeysFile, relative to dataDir unless absolute;
 // "" when KeysFile is "" (no keys file).
@@ -64,6 +71,9 @@ func (c Config) Validate() error {
 	}
 	if c.Burst < 0 {
 		bad("sentry.burst", c.Burst, "must be 0 (default) or positive")
+	}
+	if c.CronsCheckInterval < 0 {
+		bad("sentry.crons_check_interval", c.CronsCheckInterval, "must be 0 (default, 30s) or positive")
 	}
 	if err := validateProjects(c.Projects, "sentry.projects"); err != nil {
 		errs = append(errs, err)
