@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -181,7 +182,7 @@ type LimitsConfig struct {
 // QueryConfig bounds the queries of every read API (Prometheus, Loki, Tempo, Jaeger and
 // Loupe's own), over all of them together. See docs/operations.md.
 type QueryConfig struct {
-	MaxConcurrent  int            `yaml:"max_concurrent"`   // queries evaluated at once
+	MaxConcurrent  int            `yaml:"max_concurrent"`   // queries evaluated at once; 0: Concurrency()
 	MaxQueued      int            `yaml:"max_queued"`       // queries waiting for a slot before 429
 	QueueTimeout   model.Duration `yaml:"queue_timeout"`    // longest wait for a slot before 503
 	Timeout        model.Duration `yaml:"timeout"`          // deadline of one query
@@ -192,6 +193,18 @@ type QueryConfig struct {
 	MaxEntries     int            `yaml:"max_entries"`      // log lines of a LogQL query (its limit's cap)
 	MaxTails       int            `yaml:"max_tails"`        // live tails (Loki /tail websockets) open at once before 429
 	Nice           int            `yaml:"nice"`             // added to the nice value of the threads running queries' DuckDB work (0-19)
+}
+
+// Concurrency is the number of queries evaluated at once: MaxConcurrent, or when it is 0
+// half the CPU cores Go may use, at least 1. Each heavy query keeps DuckDB's threads busy on
+// its own; on 2 cores, 1 at a time instead of 4 gave ingest 0.58-0.64 of its rate under 20
+// heavy query clients instead of 0.23-0.24, with as many queries answered
+// (docs/performance.md).
+func (q QueryConfig) Concurrency() int {
+	if q.MaxConcurrent > 0 {
+		return q.MaxConcurrent
+	}
+	return max(1, runtime.GOMAXPROCS(0)/2)
 }
 
 // StorageConfig tunes the embedded stores.
@@ -225,7 +238,7 @@ func Default() Config {
 			MinFreeDiskBytes:       32 << 20, // tsdb.DefaultMinFreeBytes, duck.DefaultMinFreeBytes
 		},
 		Query: QueryConfig{
-			MaxConcurrent:  4,
+			MaxConcurrent:  0,
 			MaxQueued:      64,
 			QueueTimeout:   model.Duration(10 * time.Second),
 			Timeout:        model.Duration(2 * time.Minute),
@@ -380,7 +393,6 @@ func (c Config) Validate() error {
 		"limits.max_attributes_per_item":   c.Limits.MaxAttributesPerItem,
 		"limits.max_attribute_value_bytes": c.Limits.MaxAttributeValueBytes,
 		"limits.queue_items":               c.Limits.QueueItems,
-		"query.max_concurrent":             c.Query.MaxConcurrent,
 		"query.max_query_length":           c.Query.MaxQueryLength,
 		"query.max_query_depth":            c.Query.MaxQueryDepth,
 		"query.max_samples":                c.Query.MaxSamples,
@@ -481,6 +493,9 @@ func (c Config) Validate() error {
 		if _, err := parseBaseURL(am); err != nil {
 			bad(fmt.Sprintf("alerting.alertmanagers[%d]", i), fmt.Sprintf("%q", am), err.Error())
 		}
+	}
+	if c.Query.MaxConcurrent < 0 {
+		bad("query.max_concurrent", c.Query.MaxConcurrent, "must be 0 (half the CPU cores) or positive")
 	}
 	if c.Query.Nice < 0 || c.Query.Nice > 19 {
 		bad("query.nice", c.Query.Nice, "must be between 0 (queries at ingest's priority) and 19")

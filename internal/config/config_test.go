@@ -1,6 +1,7 @@
 package config
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -95,12 +96,12 @@ query:
 	require.Equal(t, Default().Query.MaxQueryLength, cfg.Query.MaxQueryLength, "unset keys keep defaults")
 
 	bad := Default()
-	bad.Query.MaxConcurrent = 0
+	bad.Query.MaxConcurrent = -1
 	bad.Query.Timeout = 0
 	bad.Query.MaxQueued = -1
 	bad.Limits.MaxLogStreams = -1
 	err = bad.Validate()
-	for _, key := range []string{"query.max_concurrent: 0", "query.timeout: 0s", "query.max_queued: -1", "limits.max_log_streams: -1"} {
+	for _, key := range []string{"query.max_concurrent: -1", "query.timeout: 0s", "query.max_queued: -1", "limits.max_log_streams: -1"} {
 		require.ErrorContains(t, err, key)
 	}
 }
@@ -173,4 +174,11 @@ func TestAlertingKeys(t *testing.T) {
 	err = cfg.Validate()
 	require.ErrorContains(t, err, `alerting.external_url: "loupe.example.com": must be an absolute http or https URL`)
 	require.ErrorContains(t, err, `alerting.alertmanagers[1]: "ftp://am": must be an absolute http or https URL`)
+}
+
+// query.max_concurrent 0, the default, is half the cores Go may use, at least 1.
+func TestQueryConcurrency(t *testing.T) {
+	require.Equal(t, 3, QueryConfig{MaxConcurrent: 3}.Concurrency())
+	want := max(1, runtime.GOMAXPROCS(0)/2)
+	require.Equal(t, want, Default().Query.Concurrency())
 }

@@ -22,11 +22,14 @@ type queryBounds struct {
 	expr    querylimit.ExprLimits
 }
 
+// ruleQuerySlots are the PromQL engine's queries beyond query.max_concurrent, for rules.
+const ruleQuerySlots = 4
+
 func (s *Server) newQueryBounds() queryBounds {
 	q := s.cfg.Query
 	return queryBounds{
 		limiter: querylimit.New(querylimit.Config{
-			MaxConcurrent: q.MaxConcurrent,
+			MaxConcurrent: q.Concurrency(),
 			MaxQueued:     q.MaxQueued,
 			QueueTimeout:  time.Duration(q.QueueTimeout),
 			Timeout:       time.Duration(q.Timeout),
@@ -54,11 +57,13 @@ func (b queryBounds) prom(h http.Handler) http.Handler {
 	})
 }
 
-// promOptions gives the PromQL engine the same timeout, concurrency and sample budget as
-// the other read APIs, and the expression limits.
+// promOptions gives the PromQL engine the same timeout and sample budget as the other read
+// APIs, and the expression limits. API queries are held to the limiter's concurrency
+// before they reach the engine; the engine admits a few more for the rules, whose
+// evaluations share it, so that heavy API queries do not hold alerts back.
 func (b queryBounds) promOptions(o *prom.Options, q config.QueryConfig) {
 	o.QueryTimeout = time.Duration(q.Timeout)
-	o.MaxConcurrentQueries = q.MaxConcurrent
+	o.MaxConcurrentQueries = q.Concurrency() + ruleQuerySlots
 	o.MaxSamples = q.MaxSamples
 	o.QueryExpr = b.expr
 }
