@@ -3,7 +3,6 @@ package duck
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,60 +100,4 @@ func BenchmarkRecordConcurrent(b *testing.B) {
 	b.ReportMetric(float64(next.Load())/cpu.Seconds(), "events/cpu-s")
 	b.ReportMetric(float64(next.Load())/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(next.Load())/float64(w.writes.Load()), "events/write")
-}
-
-// BenchmarkListIssues lists issues over 1M events in 10k issues (the issue 11 target:
-// under 200 ms), with the sparklines the API adds (one IssuesSeries over the page). The
-// tables are filled by SQL (rows as WriteEvents writes them, counters consistent), as
-// writing 1M events through WriteEvents takes over 20 minutes on this machine.
-func BenchmarkListIssues(b *testing.B) {
-	const events, issues = 1_000_000, 10_000
-	s, err := Open(filepath.Join(b.TempDir(), "loupe.duckdb"), DefaultOptions(), nil, nil)
-	require.NoError(b, err)
-	defer s.Close()
-	ctx := context.Background()
-	now := time.Now().Truncate(time.Hour)
-	fillStart := time.Now()
-	// Event n belongs to issue n % issues and happened n*2.6 s before now (30 days in all).
-	_, err = s.db.ExecContext(ctx, `INSERT INTO error_events
-		SELECT printf('%032x', n), printf('%032x', n % ?), ? - n * 2600000000, ? - n * 2600000000,
-			'1', 'svc' || (n % 7), CASE WHEN n % 2 = 0 THEN 'prod' ELSE 'staging' END, '1.' || (n % 5) || '.0',
-			'error', 'id:' || (n % 997), '', '{"browser":"firefox"}', '{"message":"event ' || n || '"}'
-		FROM range(?) t(n)`, issues, now.UnixNano(), now.UnixNano(), events)
-	require.NoError(b, err)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO error_issues
-		SELECT issue_id, 1, 'v1', 'Error' || substr(issue_id, 29) || ': handler failed', 'app.views in handler_' || substr(issue_id, 29),
-			'Error', 'error', '1', min(service), CASE WHEN hash(issue_id) % 5 = 0 THEN 'resolved' ELSE 'unresolved' END, '', 0, 0,
-			min(ts_ns), max(ts_ns), count(*), count(DISTINCT user_key), '1.0.0', '1.4.0',
-			'["1.0.0","1.1.0","1.2.0","1.3.0","1.4.0"]', '["prod","staging"]', max(event_id)
-		FROM error_events GROUP BY issue_id`)
-	require.NoError(b, err)
-	_, err = s.db.ExecContext(ctx, "CHECKPOINT")
-	require.NoError(b, err)
-	b.Logf("filled %d events in %d issues in %s", events, issues, time.Since(fillStart))
-	for _, q := range []errtrack.IssueQuery{
-		{Start: now.Add(-24 * time.Hour), Limit: 100},
-		{Start: now.Add(-14 * 24 * time.Hour), Sort: "events", Environment: "prod", Status: errtrack.StatusUnresolved, Limit: 100},
-		{Text: "handler_1", Sort: "users", Release: "1.3.0", Limit: 100},
-	} {
-		b.Run(fmt.Sprintf("sort=%s,env=%s,text=%s", q.Sort, q.Environment, q.Text), func(b *testing.B) {
-			for b.Loop() {
-				page, err := s.ListIssues(ctx, q)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(page.Issues) != 100 {
-					b.Fatalf("%d issues", len(page.Issues))
-				}
-				ids := make([]string, len(page.Issues))
-				for i, is := range page.Issues {
-					ids[i] = is.ID
-				}
-				end := now.Add(time.Hour)
-				if _, err := s.IssuesSeries(ctx, ids, end.Add(-24*time.Hour), end, time.Hour); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
 }
