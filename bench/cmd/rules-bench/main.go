@@ -85,7 +85,8 @@ type window struct {
 }
 
 // iterations are the rule manager's own counts over the rules window: group evaluations
-// done and skipped because the previous one had not ended (prometheus_rule_group_*).
+// done, and skipped because the group's previous evaluation had not ended when its next
+// was due (prometheus_rule_group_iterations_missed_total).
 type iterations struct {
 	Done        float64 `json:"done"`
 	Missed      float64 `json:"missed"`
@@ -240,7 +241,9 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 		if res[i].Rules, err = s.rules(); err != nil {
 			return nil, err
 		}
-		it := iterations{Done: it1[i][iterDone] - it0[i][iterDone], Missed: it1[i][iterMissed] - it0[i][iterMissed]}
+		// iterations_total counts scheduled iterations, the missed ones included.
+		it := iterations{Missed: it1[i][iterMissed] - it0[i][iterMissed]}
+		it.Done = it1[i][iterScheduled] - it0[i][iterScheduled] - it.Missed
 		if g := res[i].Rules.Groups; g > 0 && it.Done > 0 {
 			it.Rounds = it.Done / float64(g)
 			it.CPUPerRound = res[i].RulesCores * w[i].Seconds / it.Rounds
@@ -275,14 +278,14 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 }
 
 const (
-	iterDone   = "prometheus_rule_group_iterations_total"
-	iterMissed = "prometheus_rule_group_iterations_missed_total"
+	iterScheduled = "prometheus_rule_group_iterations_total"
+	iterMissed    = "prometheus_rule_group_iterations_missed_total"
 )
 
 func iterationCounts(servers []*server) ([]map[string]float64, error) {
 	out := make([]map[string]float64, len(servers))
 	for i, s := range servers {
-		c, err := s.counters(iterDone, iterMissed)
+		c, err := s.counters(iterScheduled, iterMissed)
 		if err != nil {
 			return nil, err
 		}
