@@ -254,3 +254,34 @@ func TestUnwatchedMonitor(t *testing.T) {
 	require.Len(t, starts, 23) // 11:00 to 09:00 the next day; 10:00 is within its margin
 	require.Equal(t, "2026-12-06T11:00:00Z", starts[len(starts)-1])
 }
+
+// TestStartShutdown: the watcher ticks by itself once started, while check-ins are
+// written concurrently, and stops on Shutdown (run with -race).
+func TestStartShutdown(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, filepath.Join(t.TempDir(), "loupe.duckdb"))
+	c := &clock{}
+	c.set("2026-12-06T10:00:00Z")
+	w := New(s, s, Options{Now: c.Now, Tick: 10 * time.Millisecond}, nil)
+	require.NoError(t, w.Start(ctx))
+	every := mustConfig(t, "interval", 1, "minute", "", 0, 0)
+	errs := make(chan error, 4)
+	for i := range 4 {
+		r := checkIn(t, i+1, fmt.Sprintf("m%d", i), "ok", "2026-12-06T10:00:00Z", every)
+		go func() { errs <- w.UpsertRuns(ctx, []runs.Run{r}) }()
+	}
+	for range 4 {
+		require.NoError(t, <-errs)
+	}
+	c.set("2026-12-06T10:02:00Z")
+	require.Eventually(t, func() bool {
+		for i := range 4 {
+			if len(missedStarts(t, s, fmt.Sprintf("m%d", i))) != 1 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 10*time.Millisecond)
+	require.NoError(t, w.Shutdown(ctx))
+	require.NoError(t, w.Shutdown(ctx))
+}
