@@ -1,8 +1,6 @@
 package sentry
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -41,13 +39,9 @@ func decodeObject(b []byte) (map[string]any, error) {
 	if jsondepth.Exceeds(b, maxJSONDepth) {
 		return nil, errTooDeep
 	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, err)
-		}
-		return nil, fmt.Errorf("invalid JSON: %v", err)
+	v, err := parseJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("invalid JSON at byte %d: %v", err.Offset, err.msg)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
