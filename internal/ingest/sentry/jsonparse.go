@@ -116,19 +116,8 @@ func (p *jsonParser) object() (any, *jsonSyntaxError) {
 			return nil, err
 		}
 		m[k] = v
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, p.errorf("unexpected end of JSON input")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case '}':
-			p.i++
-			return m, nil
-		default:
-			return nil, p.errorf("invalid character %q after object key:value pair", p.b[p.i])
+		if done, err := p.next('}', "object key:value pair"); err != nil || done {
+			return m, err
 		}
 	}
 }
@@ -147,21 +136,29 @@ func (p *jsonParser) array() (any, *jsonSyntaxError) {
 			return nil, err
 		}
 		a = append(a, v)
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, p.errorf("unexpected end of JSON input")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case ']':
-			p.i++
-			return a, nil
-		default:
-			return nil, p.errorf("invalid character %q after array element", p.b[p.i])
+		if done, err := p.next(']', "array element"); err != nil || done {
+			return a, err
 		}
 	}
+}
+
+// next reads what follows an element of an object or an array: a comma, or the closing
+// bracket, when it reports done.
+func (p *jsonParser) next(closing byte, element string) (done bool, err *jsonSyntaxError) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, p.errorf("unexpected end of JSON input")
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		p.space()
+		return false, nil
+	case closing:
+		p.i++
+		return true, nil
+	}
+	return false, p.errorf("invalid character %q after %s", p.b[p.i], element)
 }
 
 func (p *jsonParser) string() (any, *jsonSyntaxError) {
