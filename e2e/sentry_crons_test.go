@@ -84,6 +84,13 @@ func TestSentryCrons(t *testing.T) {
 	}
 	getJSON(t, s.HTTP+"/api/loupe/v1/runs/"+first.RunID, 200, &got)
 	require.Contains(t, got.Data.Run.Error, "missed: expected at "+expected.UTC().Format(time.RFC3339))
+	// Missed runs are runs like any other for alert rules (internal/derived).
+	eventually(t, 30*time.Second, func() error {
+		if v := instant(t, s, `loupe_run_completed_total{job="crons-heartbeat",status="failed"}`); len(v) != 1 {
+			return fmt.Errorf("loupe_run_completed_total of the missed runs: %v", v)
+		}
+		return nil
+	})
 
 	// After a restart the watcher goes on from the stored runs: the next slot is missed in
 	// turn, and no slot has two runs.

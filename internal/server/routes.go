@@ -19,6 +19,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store/duck"
 	"github.com/loupe-dev/loupe/internal/store/tsdb"
 	"github.com/loupe-dev/loupe/internal/version"
@@ -28,7 +29,7 @@ import (
 // routes builds the handler of the HTTP port: every query API, the HTTP ingest paths that
 // are not OTLP (remote write, Loki push), Loupe's own endpoints and the UI. The Prometheus
 // API's engine is registered for closing with the other parts.
-func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.Pipeline, statsdRecv *statsd.Receiver, errRec *errtrack.Recorder) (http.Handler, error) {
+func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.Pipeline, statsdRecv *statsd.Receiver, errRec *errtrack.Recorder, runWriter runs.Writer) (http.Handler, error) {
 	promOpts := prom.DefaultOptions()
 	promOpts.Targets = s.scraper.Targets
 	promOpts.Metadata = mergedMetadata{metrics, s.scraper, statsdRecv}
@@ -99,7 +100,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
 
 	// Sentry ingest (sentry.go): in front of the mux, as its paths overlap /api/v1/.
-	h, err := s.withSentry(mux, events, pipe, errRec)
+	h, err := s.withSentry(mux, events, runWriter, pipe, errRec)
 	if err != nil {
 		return nil, err
 	}

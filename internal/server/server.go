@@ -209,7 +209,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start otlp receivers: %w", err)
 	}
 
-	mux, err := s.routes(events, metrics, pipe, statsdRecv, errRec)
+	mux, err := s.routes(events, metrics, pipe, statsdRecv, errRec, runWriter)
 	if err != nil {
 		return err
 	}
