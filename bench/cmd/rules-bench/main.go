@@ -34,6 +34,7 @@ import (
 type options struct {
 	Loupe, Prometheus                  string
 	Series, Rules, GroupSize, Jobs     int
+	ClusterEvery                       int
 	Interval, Warmup, RulesWarmup, Dur time.Duration
 	Out                                string
 	Profile                            bool
@@ -47,6 +48,7 @@ func main() {
 	flag.IntVar(&o.Rules, "rules", 1000, "alerting rules")
 	flag.IntVar(&o.GroupSize, "group-size", 20, "rules per group")
 	flag.IntVar(&o.Jobs, "jobs", 10, "scrape targets (one job each)")
+	flag.IntVar(&o.ClusterEvery, "cluster-every", 50, "one rule in this many is cluster-wide (over every job's series); 0: none")
 	flag.DurationVar(&o.Interval, "interval", 15*time.Second, "scrape and evaluation interval")
 	flag.DurationVar(&o.Warmup, "warmup", time.Minute, "scraping before the first window")
 	flag.DurationVar(&o.RulesWarmup, "rules-warmup", 30*time.Second, "evaluation after the reload, before the second window")
@@ -72,7 +74,7 @@ func main() {
 
 // smokeOptions are tiny sizes that still load, evaluate and compare every kind of rule.
 func smokeOptions() options {
-	return options{Series: 1000, Rules: 20, GroupSize: 10, Jobs: 2,
+	return options{Series: 1000, Rules: 20, GroupSize: 10, Jobs: 2, ClusterEvery: 10,
 		Interval: 2 * time.Second, Warmup: 5 * time.Second, RulesWarmup: 6 * time.Second, Dur: 5 * time.Second}
 }
 
@@ -207,7 +209,7 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 	rep.Load = append(rep.Load, harness.LoadAvg())
 	fmt.Fprintf(out, "scrape only: %s; load %s\n", describe(servers, w), rep.Load[1])
 
-	if err := os.WriteFile(filepath.Join(rulesDir, "bench.yml"), []byte(ruleFile(o.Rules, o.GroupSize, exp.jobs)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(rulesDir, "bench.yml"), []byte(ruleFile(o.Rules, o.GroupSize, exp.jobs, o.ClusterEvery)), 0o644); err != nil {
 		return nil, err
 	}
 	for _, s := range servers {

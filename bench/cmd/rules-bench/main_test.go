@@ -64,7 +64,7 @@ func TestRuleFileParses(t *testing.T) {
 		t.Skip("no promtool")
 	}
 	path := filepath.Join(t.TempDir(), "rules.yml")
-	if err := os.WriteFile(path, []byte(ruleFile(1000, 20, 10)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(ruleFile(1000, 20, 10, 50)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {

@@ -7,18 +7,18 @@ import (
 
 // ruleFile returns a Prometheus rule file of n alerting rules over the exposition's jobs,
 // in groups of perGroup. Most rules select one service (job) and one route or queue, as
-// per-service alerts do; one in 50 is cluster-wide (every job's series), the expensive
-// kind that mixins have. The mix: error ratios from rate() of counters, histogram_quantile
+// per-service alerts do; one in clusterEvery (0: none) is cluster-wide (every job's series),
+// the expensive kind that mixins have. The mix: error ratios from rate() of counters, histogram_quantile
 // of the latency histogram, CPU from rate() summed over modes, gauges with max by, absent()
 // and traffic drops, with `for:` of 0 to 5 minutes and templated annotations.
-func ruleFile(n, perGroup, jobs int) string {
+func ruleFile(n, perGroup, jobs, clusterEvery int) string {
 	var sb strings.Builder
 	sb.WriteString("groups:\n")
 	for k := range n {
 		if k%perGroup == 0 {
 			fmt.Fprintf(&sb, "  - name: bench-%03d\n    rules:\n", k/perGroup)
 		}
-		alert, expr, forDur := rule(k, jobs)
+		alert, expr, forDur := rule(k, jobs, clusterEvery)
 		fmt.Fprintf(&sb, "      - alert: %s\n        expr: %s\n        for: %s\n", alert, quote(expr), forDur)
 		sb.WriteString("        labels: {severity: warning, team: bench}\n")
 		sb.WriteString("        annotations:\n")
@@ -30,11 +30,11 @@ func ruleFile(n, perGroup, jobs int) string {
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // rule is the k-th rule: its name, expression and `for`.
-func rule(k, jobs int) (alert, expr, forDur string) {
+func rule(k, jobs, clusterEvery int) (alert, expr, forDur string) {
 	v := k / 50 // variant: thresholds, routes and queues change with it
 	job := fmt.Sprintf("svc-%d", k%jobs)
 	route := routes[(k/jobs)%len(routes)]
-	if k%50 == 49 { // cluster-wide
+	if clusterEvery > 0 && k%clusterEvery == clusterEvery-1 { // cluster-wide
 		if v%2 == 0 {
 			return fmt.Sprintf("ClusterErrorRatio%d", k),
 				fmt.Sprintf(`sum by (job) (rate(http_requests_total{status="500"}[5m])) / sum by (job) (rate(http_requests_total[5m])) > %g`, 0.05+0.01*float64(v%5)),
