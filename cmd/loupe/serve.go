@@ -80,6 +80,7 @@ Flags override the YAML file given with --config, which overrides the defaults.`
 	f.StringVar(&over.Listen.OTLPHTTP, "otlp-http-listen", "", "address for OTLP over HTTP (listen.otlp_http)")
 	f.StringVar(&retention, "retention", "", "retention for every signal, e.g. 7d (retention.*)")
 	f.StringVar(&over.Statsd.UDPAddr, "statsd-listen", "", "address for StatsD over UDP and TCP (statsd.udp_addr, statsd.tcp_addr)")
+	f.BoolVar(&over.Listen.Insecure, "insecure-listen", false, "allow listening beyond loopback without authentication (listen.insecure; docs/security.md)")
 	f.StringVar(&over.Log.Level, "log-level", "", "debug, info, warn or error (log.level)")
 	f.StringVar(&over.Log.Format, "log-format", "", "text or json (log.format)")
 	return cmd
@@ -117,6 +118,9 @@ func applyFlags(cfg *config.Config, fs *pflag.FlagSet, over config.Config, reten
 	set("log-format", &cfg.Log.Format, over.Log.Format)
 	set("statsd-listen", &cfg.Statsd.UDPAddr, over.Statsd.UDPAddr)
 	set("statsd-listen", &cfg.Statsd.TCPAddr, over.Statsd.UDPAddr)
+	if fs.Changed("insecure-listen") {
+		cfg.Listen.Insecure = over.Listen.Insecure
+	}
 	if fs.Changed("retention") {
 		d, err := model.ParseDuration(retention)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/loupe-dev/loupe/internal/auth"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
@@ -55,6 +56,8 @@ type Config struct {
 	// Alerting sends the alerts of the rules to the embedded Alertmanager and to external
 	// ones (docs/alerting.md).
 	Alerting AlertingConfig `yaml:"alerting"`
+	// Auth requires API tokens on every port (docs/security.md).
+	Auth auth.Config `yaml:"auth"`
 }
 
 // AlertingConfig says where alerts go: the embedded Alertmanager, run when
@@ -139,6 +142,9 @@ type ListenConfig struct {
 	// listen address's host, against DNS rebinding; "*" answers any. A port that listens
 	// beyond loopback answers any name while this is empty.
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// Insecure lets a port listen beyond loopback while authentication is off (with a
+	// warning); without it `loupe serve` refuses to start so (docs/security.md).
+	Insecure bool `yaml:"insecure"`
 }
 
 // RetentionConfig is how long each signal is kept.
@@ -259,6 +265,7 @@ func Default() Config {
 		Scrape: promscrape.Default(),
 		Statsd: statsd.Default(),
 		Sentry: sentry.Default(),
+		Auth:   auth.Default(),
 	}
 }
 
@@ -374,6 +381,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad(key, fmt.Sprintf("%q", addr), "want host:port")
 		}
+	}
+	if err := c.Auth.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, h := range c.Listen.AllowedHosts {
 		if h == "" || strings.ContainsAny(h, "/: ") && net.ParseIP(h) == nil {

@@ -104,5 +104,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	if err != nil {
 		return nil, err
 	}
-	return browserGuard(h, s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
+	// Token authentication (auth.go) inside the guard, around everything but the probes
+	// and the Sentry ingest.
+	return browserGuard(s.auth.HTTP(h, classifyHTTP), s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
 }

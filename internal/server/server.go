@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/loupe-dev/loupe/internal/alerting"
+	"github.com/loupe-dev/loupe/internal/auth"
 	"github.com/loupe-dev/loupe/internal/config"
 	"github.com/loupe-dev/loupe/internal/derived"
 	"github.com/loupe-dev/loupe/internal/errtrack"
@@ -62,6 +63,7 @@ type Server struct {
 	am       *alerting.Alertmanager // nil without alerting.alertmanager_config
 	ext      *alerting.External     // nil without alerting.alertmanagers
 	httpLn   net.Listener
+	auth     *auth.Keyring // API tokens (auth.go)
 }
 
 // New returns a server for cfg (which must have passed Validate). Nothing is opened yet.
@@ -77,6 +79,11 @@ func New(cfg config.Config, load func() (config.Config, error), logger *slog.Log
 // scrape jobs. Other changes need a restart and are logged. A bad configuration,
 // Alertmanager configuration or rule file is refused and the running one kept.
 func (s *Server) Reload(context.Context) error {
+	if s.auth != nil { // the tokens file, also re-read on change (internal/auth)
+		if err := s.auth.Reload(); err != nil {
+			return err
+		}
+	}
 	if s.load == nil || s.scraper == nil || s.rules == nil {
 		return errors.New("no configuration file to reload")
 	}
@@ -113,6 +120,9 @@ func (s *Server) Start(ctx context.Context) error {
 	began := time.Now()
 	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := s.setupAuth(); err != nil {
+		return err
 	}
 
 	duckOpts := duck.DefaultOptions()
@@ -202,8 +212,9 @@ func (s *Server) Start(ctx context.Context) error {
 	recvCfg.ReadTimeout = time.Duration(s.cfg.Limits.HTTPBodyTimeout)
 	recvCfg.IdleTimeout = time.Duration(s.cfg.Limits.HTTPIdleTimeout)
 	recvCfg.WrapHTTP = func(h http.Handler) http.Handler {
-		return browserGuard(h, s.cfg.Listen.OTLPHTTP, s.cfg.Listen.AllowedHosts)
+		return browserGuard(s.auth.HTTP(h, auth.Only(auth.ScopeIngest)), s.cfg.Listen.OTLPHTTP, s.cfg.Listen.AllowedHosts)
 	}
+	recvCfg.GRPCOptions = s.auth.GRPCServerOptions(auth.ScopeIngest)
 	s.receiver = otlp.New(recvCfg, pipe, s.logger.With("component", "otlp"), s.reg)
 	if err := s.start(ctx, s.receiver); err != nil {
 		return fmt.Errorf("start otlp receivers: %w", err)

@@ -48,6 +48,9 @@ type Config struct {
 	// WrapHTTP, when set, wraps the handler of the OTLP/HTTP listener (the server guards
 	// it against web pages as it does its HTTP port). Handler() is not wrapped.
 	WrapHTTP func(http.Handler) http.Handler
+	// GRPCOptions are added to the gRPC server's options (the server's token
+	// interceptors, internal/auth).
+	GRPCOptions []grpc.ServerOption
 }
 
 // DefaultConfig returns the documented defaults.
@@ -157,10 +160,10 @@ func (r *Receiver) Start(ctx context.Context) error {
 	r.started = true
 
 	if grpcLn != nil {
-		r.grpcSrv = grpc.NewServer(
+		r.grpcSrv = grpc.NewServer(append([]grpc.ServerOption{
 			grpc.ForceServerCodecV2(rawCodec{}),
 			grpc.MaxRecvMsgSize(int(r.cfg.MaxRequestBytes)),
-		)
+		}, r.cfg.GRPCOptions...)...)
 		registerGRPC(r.grpcSrv, r.consumer, r.m)
 		r.grpcAddr = grpcLn.Addr()
 		r.serving.Add(1)

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/loupe-dev/loupe/internal/alerting"
+	"github.com/loupe-dev/loupe/internal/api/prom"
+	"github.com/loupe-dev/loupe/internal/auth"
+	"github.com/loupe-dev/loupe/internal/ingest/loki"
+	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
+	"github.com/loupe-dev/loupe/internal/ingest/sentry"
+)
+
+// setupAuth reads the tokens file and refuses a listener beyond loopback while
+// authentication is off, unless listen.insecure says so (docs/security.md).
+func (s *Server) setupAuth() error {
+	k, err := auth.NewKeyring(s.cfg.Auth, s.cfg.DataDir, s.logger.With("component", "auth"))
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	s.auth = k
+	var public []string
+	for _, a := range []string{s.cfg.Listen.HTTP, s.cfg.Listen.OTLPGRPC, s.cfg.Listen.OTLPHTTP} {
+		if a != "" && !loopbackAddr(a) {
+			public = append(public, a)
+		}
+	}
+	switch {
+	case len(public) == 0:
+		return nil
+	case k.Enabled():
+		// Auth stays on for as long as the server runs, even when the last token is
+		// revoked (every request is then refused).
+		k.Require()
+		return nil
+	case s.cfg.Listen.Insecure:
+		s.logger.Warn("listening beyond loopback WITHOUT authentication (listen.insecure): anyone who reaches these ports can send and read all data",
+			"addresses", strings.Join(public, " "))
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s (beyond loopback) without authentication: "+
+		"create a token with `loupe token create --scope ingest,read --name NAME --data-dir %s` (auth turns on when one exists), "+
+		"or accept open ports with --insecure-listen (listen.insecure: true); see docs/security.md",
+		strings.Join(public, ", "), s.cfg.DataDir)
+}
+
+// loopbackAddr reports whether a listen address binds loopback only: a loopback IP or
+// "localhost". An empty host or 0.0.0.0 binds every interface.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// classifyHTTP is the scope each route of the HTTP port needs. Health probes are open, and
+// so is the Sentry ingest: SDKs authenticate with their DSN key (sentry.keys_file) and
+// cannot send a bearer token.
+func classifyHTTP(r *http.Request) (auth.Scope, bool) {
+	p := r.URL.Path
+	if p == "/-/healthy" || p == "/-/ready" {
+		return "", true
+	}
+	if _, _, ok := sentry.IsIngestPath(p); ok {
+		return "", true
+	}
+	switch {
+	case p == prom.Prefix+"/write", strings.HasPrefix(p, prom.Prefix+"/otlp/"),
+		p == loki.Path, p == "/api/prom/push":
+		return auth.ScopeIngest, false
+	case p == promscrape.ReloadPath, strings.HasPrefix(p, "/debug/pprof/"),
+		strings.HasPrefix(p, prom.Prefix+"/admin/"):
+		return auth.ScopeAdmin, false
+	case strings.HasPrefix(p, alerting.Prefix+"/") && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		return auth.ScopeAdmin, false // silences: creating and expiring them
+	}
+	// Every query API, /metrics, the UI and its assets. Setting an issue's status
+	// (PUT /api/loupe/v1/issues/{id}) is triage from the UI and needs read too.
+	return auth.ScopeRead, false
+}
