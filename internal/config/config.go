@@ -142,9 +142,42 @@ type ListenConfig struct {
 	// listen address's host, against DNS rebinding; "*" answers any. A port that listens
 	// beyond loopback answers any name while this is empty.
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// TLS, when cert_file is set, serves the HTTP port, OTLP/HTTP and OTLP/gRPC over TLS
+	// (docs/security.md). StatsD's TCP listener stays plain.
+	TLS TLSConfig `yaml:"tls"`
 	// Insecure lets a port listen beyond loopback while authentication is off (with a
 	// warning); without it `loupe serve` refuses to start so (docs/security.md).
 	Insecure bool `yaml:"insecure"`
+}
+
+// TLSConfig names the PEM files of the listeners' TLS, re-read when they change
+// (internal/tlsconfig). Relative paths are from the configuration file's directory.
+type TLSConfig struct {
+	CertFile     string `yaml:"cert_file"`      // certificate, intermediates after it
+	KeyFile      string `yaml:"key_file"`       // its private key
+	ClientCAFile string `yaml:"client_ca_file"` // CAs of accepted client certificates
+	// ClientAuth is none, request (verify a certificate the client sends) or require
+	// (refuse a client without one signed by client_ca_file).
+	ClientAuth string `yaml:"client_auth"`
+	// HTTPClientAuth overrides ClientAuth on the HTTP port (UI, query APIs), so that
+	// ingest can require client certificates while browsers need none; "" is ClientAuth.
+	HTTPClientAuth string `yaml:"http_client_auth"`
+}
+
+// Enabled says whether the listeners serve TLS.
+func (t TLSConfig) Enabled() bool { return t.CertFile != "" }
+
+// TLSFiles returns listen.tls's file paths joined to the configuration file's directory
+// when relative (as rules.files), "" staying "".
+func (c Config) TLSFiles() (cert, key, clientCA string) {
+	join := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		return c.fromConfigDir(p)
+	}
+	t := c.Listen.TLS
+	return join(t.CertFile), join(t.KeyFile), join(t.ClientCAFile)
 }
 
 // RetentionConfig is how long each signal is kept.
@@ -229,6 +262,7 @@ func Default() Config {
 			HTTP:     "127.0.0.1:7070",
 			OTLPGRPC: "127.0.0.1:4317",
 			OTLPHTTP: "127.0.0.1:4318",
+			TLS:      TLSConfig{ClientAuth: "none"},
 		},
 		Retention: RetentionConfig{Logs: week, Spans: week, Metrics: week, Errors: model.Duration(30 * 24 * time.Hour)},
 		Limits: LimitsConfig{
@@ -322,7 +356,11 @@ func (c Config) AlertingURL() *url.URL {
 			host = net.JoinHostPort("localhost", port)
 		}
 	}
-	return &url.URL{Scheme: "http", Host: host, Path: "/"}
+	scheme := "http"
+	if c.Listen.TLS.Enabled() {
+		scheme = "https"
+	}
+	return &url.URL{Scheme: scheme, Host: host, Path: "/"}
 }
 
 // parseBaseURL parses an absolute http(s) URL, its path ending in "/".
@@ -390,6 +428,7 @@ func (c Config) Validate() error {
 			bad("listen.allowed_hosts", fmt.Sprintf("%q", h), "want a host name or IP address, without scheme or port")
 		}
 	}
+	errs = append(errs, c.Listen.TLS.validate()...)
 	for key, d := range map[string]model.Duration{
 		"retention.logs": c.Retention.Logs, "retention.spans": c.Retention.Spans, "retention.metrics": c.Retention.Metrics,
 		"retention.errors": c.Retention.Errors,
@@ -516,4 +555,37 @@ func (c Config) Validate() error {
 	// Validate ranges over maps; sort so the report is stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// validate checks listen.tls without reading the files; the server loads them at start
+// and stops naming a file that does not load.
+func (t TLSConfig) validate() []error {
+	var errs []error
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, fmt.Errorf("listen.tls: cert_file %q, key_file %q: set both or neither", t.CertFile, t.KeyFile))
+	}
+	asks := false
+	for key, v := range map[string]string{"listen.tls.client_auth": t.ClientAuth, "listen.tls.http_client_auth": t.HTTPClientAuth} {
+		switch v {
+		case "none":
+		case "":
+			if key == "listen.tls.client_auth" {
+				errs = append(errs, fmt.Errorf("%s: \"\": want none, request or require", key))
+			}
+		case "request", "require":
+			asks = true
+		default:
+			errs = append(errs, fmt.Errorf("%s: %q: want none, request or require", key, v))
+		}
+	}
+	if asks && t.ClientCAFile == "" {
+		errs = append(errs, errors.New("listen.tls.client_ca_file: \"\": client_auth request or require needs the CAs that sign client certificates"))
+	}
+	if !asks && t.ClientCAFile != "" {
+		errs = append(errs, fmt.Errorf("listen.tls.client_ca_file: %q: set, but client_auth is none, so no client certificate would be checked", t.ClientCAFile))
+	}
+	if !t.Enabled() && (asks || t.ClientCAFile != "") {
+		errs = append(errs, errors.New("listen.tls: client certificates need TLS: set cert_file and key_file"))
+	}
+	return errs
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +79,9 @@ func (h *httpServer) Start(context.Context) error {
 	ln, err := net.Listen("tcp", h.s.cfg.Listen.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen http %s: %w", h.s.cfg.Listen.HTTP, err)
+	}
+	if h.s.tls.http != nil {
+		ln = tls.NewListener(ln, h.s.tls.http)
 	}
 	h.s.httpLn = ln
 	go func() {

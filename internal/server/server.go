@@ -63,6 +63,7 @@ type Server struct {
 	am       *alerting.Alertmanager // nil without alerting.alertmanager_config
 	ext      *alerting.External     // nil without alerting.alertmanagers
 	httpLn   net.Listener
+	tls      listenerTLS   // listen.tls (tls.go)
 	auth     *auth.Keyring // API tokens (auth.go)
 }
 
@@ -120,6 +121,9 @@ func (s *Server) Start(ctx context.Context) error {
 	began := time.Now()
 	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := s.setupTLS(); err != nil {
+		return err
 	}
 	if err := s.setupAuth(); err != nil {
 		return err
@@ -211,6 +215,7 @@ func (s *Server) Start(ctx context.Context) error {
 	recvCfg.ReadHeaderTimeout = time.Duration(s.cfg.Limits.HTTPReadHeaderTimeout)
 	recvCfg.ReadTimeout = time.Duration(s.cfg.Limits.HTTPBodyTimeout)
 	recvCfg.IdleTimeout = time.Duration(s.cfg.Limits.HTTPIdleTimeout)
+	recvCfg.TLS = s.tls.otlp
 	recvCfg.WrapHTTP = func(h http.Handler) http.Handler {
 		return browserGuard(s.auth.HTTP(h, auth.Only(auth.ScopeIngest)), s.cfg.Listen.OTLPHTTP, s.cfg.Listen.AllowedHosts)
 	}

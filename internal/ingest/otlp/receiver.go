@@ -4,6 +4,7 @@ package otlp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,9 @@ type Config struct {
 	// WrapHTTP, when set, wraps the handler of the OTLP/HTTP listener (the server guards
 	// it against web pages as it does its HTTP port). Handler() is not wrapped.
 	WrapHTTP func(http.Handler) http.Handler
+	// TLS, when set, serves both listeners over TLS: OTLP/HTTP on a TLS listener, gRPC
+	// with it as transport credentials. It should offer h2 and http/1.1 by ALPN.
+	TLS *tls.Config
 	// GRPCOptions are added to the gRPC server's options (the server's token
 	// interceptors, internal/auth).
 	GRPCOptions []grpc.ServerOption
@@ -156,6 +160,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 			return fmt.Errorf("start otlp receiver: listen http: %w", err)
 		}
 		httpLn = ln
+		if r.cfg.TLS != nil {
+			httpLn = tls.NewListener(ln, r.cfg.TLS)
+		}
 	}
 	r.started = true
 
@@ -163,6 +170,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 		r.grpcSrv = grpc.NewServer(append([]grpc.ServerOption{
 			grpc.ForceServerCodecV2(rawCodec{}),
 			grpc.MaxRecvMsgSize(int(r.cfg.MaxRequestBytes)),
+			grpcCreds(r.cfg.TLS),
 		}, r.cfg.GRPCOptions...)...)
 		registerGRPC(r.grpcSrv, r.consumer, r.m)
 		r.grpcAddr = grpcLn.Addr()
