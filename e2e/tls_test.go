@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/loupe-dev/loupe/internal/tlsconfig/tlstest"
+)
+
+// tlsSetup is a CA with a server and a client certificate in <config dir>/tls, and a
+// configuration file naming them relative to its directory.
+type tlsSetup struct {
+	ca             *tlstest.CA
+	server, client tlstest.Pair
+	config         string
+}
+
+func newTLSSetup(t *testing.T, listenTLS string) tlsSetup {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "tls"), 0o755))
+	ca := tlstest.NewCA(t, filepath.Join(dir, "tls"), "loupe")
+	s := tlsSetup{ca: ca, server: ca.Server(t, "server"), client: ca.Client(t, "client"),
+		config: filepath.Join(dir, "loupe.yaml")}
+	require.NoError(t, writeFile(s.config, "listen:\n  tls:\n"+listenTLS))
+	return s
+}
+
+// clientTLS trusts the test CA and, with cert, presents it.
+func (s tlsSetup) clientTLS(cert *tlstest.Pair) *tls.Config {
+	cfg := &tls.Config{RootCAs: s.ca.Pool}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{cert.TLS}
+	}
+	return cfg
+}
+
+// exportSpan sends one span with its own trace id through the OpenTelemetry SDK's OTLP
+// exporter, over gRPC or HTTP with tlsCfg, without retries, and returns the trace id.
+func exportSpan(ctx context.Context, s *server, tr transport, tlsCfg *tls.Config) (trace.TraceID, error) {
+	var exp sdktrace.SpanExporter
+	var err error
+	if tr == viaGRPC {
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(s.OTLPGRPC),
+			otlptracegrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)),
+			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
+	} else {
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(https(s.OTLPHTTP)+"/v1/traces"),
+			otlptracehttp.WithTLSClientConfig(tlsCfg),
+			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
+	}
+	if err != nil {
+		return trace.TraceID{}, err
+	}
+	defer func() { _ = exp.Shutdown(ctx) }()
+	var tid trace.TraceID
+	var sid trace.SpanID
+	_, _ = rand.Read(tid[:])
+	_, _ = rand.Read(sid[:])
+	now := time.Now()
+	stub := tracetest.SpanStub{
+		Name: "tls span",
+		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid,
+			TraceFlags: trace.FlagsSampled}),
+		StartTime: now.Add(-time.Second), EndTime: now,
+		Resource: resource.NewSchemaless(attribute.String("service.name", "tls-e2e")),
+	}
+	return tid, exp.ExportSpans(ctx, tracetest.SpanStubs{stub}.Snapshots())
+}
+
+func https(base string) string { return strings.Replace(base, "http://", "https://", 1) }
+
+// getTLSTrace reads a trace back over HTTPS by the Jaeger API.
+func getTLSTrace(client *http.Client, s *server, id trace.TraceID) error {
+	resp, err := client.Get(https(s.HTTP) + "/jaeger/api/traces/" + id.String())
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), id.String()) {
+		return fmt.Errorf("trace %s: %d %s", id, resp.StatusCode, body)
+	}
+	return nil
+}
+
+// TestTLSListeners: with listen.tls and client_auth require, the OpenTelemetry SDK sends
+// over OTLP/HTTP and OTLP/gRPC with the CA-signed client certificate, is refused without
+// one, and the HTTP port (http_client_auth none) answers queries over HTTPS to a client
+// with no certificate. A rotated server certificate is then served without a restart.
+func TestTLSListeners(t *testing.T) {
+	setup := newTLSSetup(t, "    cert_file: tls/server.pem\n    key_file: tls/server-key.pem\n"+
+		"    client_ca_file: tls/loupe-ca.pem\n    client_auth: require\n    http_client_auth: none\n")
+	s := startServer(t, t.TempDir(), "--config", setup.config)
+	ctx := testContext(t)
+	query := &http.Client{Transport: &http.Transport{TLSClientConfig: setup.clientTLS(nil)}, Timeout: 10 * time.Second}
+
+	for _, tr := range []transport{viaHTTP, viaGRPC} {
+		id, err := exportSpan(ctx, s, tr, setup.clientTLS(&setup.client))
+		require.NoError(t, err, "transport %v with the client certificate", tr)
+		eventually(t, 30*time.Second, func() error { return getTLSTrace(query, s, id) })
+
+		_, err = exportSpan(ctx, s, tr, setup.clientTLS(nil))
+		require.Error(t, err, "transport %v without a client certificate", tr)
+		t.Logf("%v without a client certificate: %v", tr, err)
+		stranger := tlstest.NewCA(t, t.TempDir(), "stranger").Client(t, "stranger")
+		_, err = exportSpan(ctx, s, tr, setup.clientTLS(&stranger))
+		require.Error(t, err, "transport %v with a client certificate of another CA", tr)
+		t.Logf("%v with another CA's client certificate: %v", tr, err)
+	}
+
+	// Plain HTTP to the TLS port gets no answer it can use.
+	if resp, err := http.Get(s.HTTP + "/-/ready"); err == nil {
+		resp.Body.Close()
+		require.NotEqual(t, 200, resp.StatusCode)
+	}
+
+	// Rotation: a new certificate and key over the same files are served to new
+	// connections without a restart (the files are looked at every few seconds).
+	next := setup.ca.Server(t, "server-next")
+	for _, f := range [][2]string{{next.CertFile, setup.server.CertFile}, {next.KeyFile, setup.server.KeyFile}} {
+		b, err := os.ReadFile(f[0])
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(f[1]+".tmp", b, 0o600))
+		require.NoError(t, os.Rename(f[1]+".tmp", f[1])) // as certbot and cert-manager replace files
+	}
+	host := strings.TrimPrefix(s.HTTP, "http://")
+	eventually(t, 30*time.Second, func() error {
+		c, err := tls.Dial("tcp", host, setup.clientTLS(nil))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "server-next" {
+			return fmt.Errorf("served %q", cn)
+		}
+		return nil
+	})
+	id, err := exportSpan(ctx, s, viaGRPC, setup.clientTLS(&setup.client))
+	require.NoError(t, err, "gRPC after the rotation")
+	eventually(t, 30*time.Second, func() error { return getTLSTrace(query, s, id) })
+}
+
+// TestTLSBadFilesStopServe: a key that does not match the certificate, or a missing file,
+// stops `loupe serve` with an error naming the files.
+func TestTLSBadFilesStopServe(t *testing.T) {
+	setup := newTLSSetup(t, "    cert_file: tls/server.pem\n    key_file: tls/client-key.pem\n")
+	dir := filepath.Dir(setup.config)
+	for cfg, want := range map[string]string{
+		setup.config: "listen.tls: tls certificate file " + filepath.Join(dir, "tls/server.pem") +
+			" with key file " + filepath.Join(dir, "tls/client-key.pem") + ": tls: private key does not match public key",
+		writeConfig(t, "listen:\n  tls:\n    cert_file: "+filepath.Join(dir, "tls/missing.pem")+"\n    key_file: x.pem\n"): "listen.tls: tls certificate file: open " + filepath.Join(dir, "tls/missing.pem") + ": no such file or directory",
+	} {
+		cmd := exec.Command(loupeBin, "serve", "--config", cfg, "--data-dir", t.TempDir(),
+			"--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0", "--otlp-http-listen", "127.0.0.1:0",
+			"--statsd-listen", "127.0.0.1:0")
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err)
+		require.Contains(t, string(out), want)
+	}
+}
