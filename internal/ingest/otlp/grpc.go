@@ -80,12 +80,8 @@ func registerGRPC(srv *grpc.Server, c pipeline.Consumer, m *receiverMetrics) {
 }
 
 func grpcExportHandler(s signal, c pipeline.Consumer, m *receiverMetrics) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
-	return func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-		in := &rawMessage{}
-		if err := dec(in); err != nil {
-			return nil, err
-		}
-		defer in.free() // pdata copies what it keeps while decoding
+	export := func(ctx context.Context, req any) (any, error) {
+		in := req.(*rawMessage)
 		m.bytes.WithLabelValues("grpc", s.name).Add(float64(len(in.data)))
 		out, err := s.export(ctx, c, in.data, encProto)
 		if err != nil {
@@ -95,6 +91,20 @@ func grpcExportHandler(s signal, c pipeline.Consumer, m *receiverMetrics) func(a
 		}
 		m.requests.WithLabelValues("grpc", s.name, codes.OK.String()).Inc()
 		return &rawMessage{data: out}, nil
+	}
+	info := &grpc.UnaryServerInfo{FullMethod: "/" + serviceNames[s.name] + "/Export"}
+	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+		in := &rawMessage{} // the raw bytes only: decoding happens in export
+		if err := dec(in); err != nil {
+			return nil, err
+		}
+		defer in.free() // pdata copies what it keeps while decoding
+		if interceptor == nil {
+			return export(ctx, in)
+		}
+		// The server's interceptors (the token check, internal/auth) run here: a method
+		// handler that skipped them would let every call through.
+		return interceptor(ctx, in, info, export)
 	}
 }
 

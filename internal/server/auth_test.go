@@ -1,0 +1,57 @@
+package server
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/auth"
+)
+
+func TestClassifyHTTP(t *testing.T) {
+	const open = auth.Scope("open")
+	for _, c := range []struct {
+		method, path string
+		want         auth.Scope
+	}{
+		{"GET", "/-/healthy", open},
+		{"GET", "/-/ready", open},
+		{"POST", "/api/1/envelope/", open}, // Sentry: its DSN key
+		{"POST", "/api/42/store/", open},
+		{"POST", "/api/v1/write", auth.ScopeIngest},
+		{"POST", "/api/v1/otlp/v1/metrics", auth.ScopeIngest},
+		{"POST", "/loki/api/v1/push", auth.ScopeIngest},
+		{"POST", "/api/prom/push", auth.ScopeIngest},
+		{"GET", "/api/v1/query", auth.ScopeRead},
+		{"POST", "/api/v1/query_range", auth.ScopeRead}, // Grafana queries by POST
+		{"GET", "/loki/api/v1/query_range", auth.ScopeRead},
+		{"GET", "/api/search", auth.ScopeRead},
+		{"GET", "/api/loupe/v1/issues", auth.ScopeRead},
+		{"PUT", "/api/loupe/v1/issues/3/status", auth.ScopeRead},
+		{"GET", "/metrics", auth.ScopeRead},
+		{"GET", "/", auth.ScopeRead},
+		{"GET", "/assets/index.js", auth.ScopeRead},
+		{"GET", "/alertmanager/api/v2/silences", auth.ScopeRead},
+		{"POST", "/alertmanager/api/v2/silences", auth.ScopeAdmin},
+		{"DELETE", "/alertmanager/api/v2/silence/x", auth.ScopeAdmin},
+		{"POST", "/-/reload", auth.ScopeAdmin},
+		{"GET", "/debug/pprof/", auth.ScopeAdmin},
+		{"POST", "/api/v1/admin/tsdb/delete_series", auth.ScopeAdmin},
+	} {
+		scope, isOpen := classifyHTTP(httptest.NewRequest(c.method, c.path, nil))
+		if isOpen {
+			scope = open
+		}
+		require.Equal(t, c.want, scope, "%s %s", c.method, c.path)
+	}
+}
+
+func TestLoopbackAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:0": true, "localhost:7070": true, "[::1]:4317": true, "127.1.2.3:1": true,
+		"0.0.0.0:7070": false, ":7070": false, "[::]:4317": false, "192.0.2.1:80": false, "example.com:80": false,
+	} {
+		require.Equal(t, want, loopbackAddr(addr), addr)
+	}
+}
