@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -39,11 +40,23 @@ func newTLSSetup(t *testing.T, listenTLS string) tlsSetup {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "tls"), 0o755))
-	ca := tlstest.NewCA(t, filepath.Join(dir, "tls"), "loupe")
-	s := tlsSetup{ca: ca, server: ca.Server(t, "server"), client: ca.Client(t, "client"),
+	ca := tlstest.NewCA(t, filepath.Join(dir, "tls"), "clients")
+	s := tlsSetup{ca: ca, server: ca.Server(t, "loupe"), client: ca.Client(t, "client"),
 		config: filepath.Join(dir, "loupe.yaml")}
-	require.NoError(t, writeFile(s.config, "listen:\n  tls:\n"+listenTLS))
+	require.NoError(t, writeFile(s.config, listenTLS))
 	return s
+}
+
+// securityDocTLS returns the configuration example of docs/security.md's TLS section.
+func securityDocTLS(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/security.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(doc), "\n## TLS\n")
+	require.True(t, ok, "docs/security.md has a TLS section")
+	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindStringSubmatch(section)
+	require.NotNil(t, m)
+	return m[1]
 }
 
 // clientTLS trusts the test CA and, with cert, presents it.
@@ -90,7 +103,7 @@ func exportSpan(ctx context.Context, s *server, tr transport, tlsCfg *tls.Config
 
 func https(base string) string { return strings.Replace(base, "http://", "https://", 1) }
 
-// getTLSTrace reads a trace back over HTTPS by the Jaeger API.
+// getTLSTrace reads a trace back over HTTPS (HTTP/2, as ALPN offers it) by the Jaeger API.
 func getTLSTrace(client *http.Client, s *server, id trace.TraceID) error {
 	resp, err := client.Get(https(s.HTTP) + "/jaeger/api/traces/" + id.String())
 	if err != nil {
@@ -98,22 +111,25 @@ func getTLSTrace(client *http.Client, s *server, id trace.TraceID) error {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	if resp.ProtoMajor != 2 {
+		return fmt.Errorf("want HTTP/2, got %s", resp.Proto)
+	}
 	if resp.StatusCode != 200 || !strings.Contains(string(body), id.String()) {
 		return fmt.Errorf("trace %s: %d %s", id, resp.StatusCode, body)
 	}
 	return nil
 }
 
-// TestTLSListeners: with listen.tls and client_auth require, the OpenTelemetry SDK sends
+// TestTLSListeners: with docs/security.md's example of listen.tls, client_auth require, the OpenTelemetry SDK sends
 // over OTLP/HTTP and OTLP/gRPC with the CA-signed client certificate, is refused without
 // one, and the HTTP port (http_client_auth none) answers queries over HTTPS to a client
 // with no certificate. A rotated server certificate is then served without a restart.
 func TestTLSListeners(t *testing.T) {
-	setup := newTLSSetup(t, "    cert_file: tls/server.pem\n    key_file: tls/server-key.pem\n"+
-		"    client_ca_file: tls/loupe-ca.pem\n    client_auth: require\n    http_client_auth: none\n")
+	setup := newTLSSetup(t, securityDocTLS(t)) // its listen addresses are overridden by startServer's flags
 	s := startServer(t, t.TempDir(), "--config", setup.config)
 	ctx := testContext(t)
-	query := &http.Client{Transport: &http.Transport{TLSClientConfig: setup.clientTLS(nil)}, Timeout: 10 * time.Second}
+	query := &http.Client{Transport: &http.Transport{TLSClientConfig: setup.clientTLS(nil), ForceAttemptHTTP2: true},
+		Timeout: 10 * time.Second}
 
 	for _, tr := range []transport{viaHTTP, viaGRPC} {
 		id, err := exportSpan(ctx, s, tr, setup.clientTLS(&setup.client))
@@ -137,7 +153,7 @@ func TestTLSListeners(t *testing.T) {
 
 	// Rotation: a new certificate and key over the same files are served to new
 	// connections without a restart (the files are looked at every few seconds).
-	next := setup.ca.Server(t, "server-next")
+	next := setup.ca.Server(t, "loupe-next")
 	for _, f := range [][2]string{{next.CertFile, setup.server.CertFile}, {next.KeyFile, setup.server.KeyFile}} {
 		b, err := os.ReadFile(f[0])
 		require.NoError(t, err)
@@ -151,7 +167,7 @@ func TestTLSListeners(t *testing.T) {
 			return err
 		}
 		defer c.Close()
-		if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "server-next" {
+		if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "loupe-next" {
 			return fmt.Errorf("served %q", cn)
 		}
 		return nil
@@ -164,10 +180,10 @@ func TestTLSListeners(t *testing.T) {
 // TestTLSBadFilesStopServe: a key that does not match the certificate, or a missing file,
 // stops `loupe serve` with an error naming the files.
 func TestTLSBadFilesStopServe(t *testing.T) {
-	setup := newTLSSetup(t, "    cert_file: tls/server.pem\n    key_file: tls/client-key.pem\n")
+	setup := newTLSSetup(t, "listen:\n  tls:\n    cert_file: tls/loupe.pem\n    key_file: tls/client-key.pem\n")
 	dir := filepath.Dir(setup.config)
 	for cfg, want := range map[string]string{
-		setup.config: "listen.tls: tls certificate file " + filepath.Join(dir, "tls/server.pem") +
+		setup.config: "listen.tls: tls certificate file " + filepath.Join(dir, "tls/loupe.pem") +
 			" with key file " + filepath.Join(dir, "tls/client-key.pem") + ": tls: private key does not match public key",
 		writeConfig(t, "listen:\n  tls:\n    cert_file: "+filepath.Join(dir, "tls/missing.pem")+"\n    key_file: x.pem\n"): "listen.tls: tls certificate file: open " + filepath.Join(dir, "tls/missing.pem") + ": no such file or directory",
 	} {
