@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -194,4 +195,60 @@ func TestTLSBadFilesStopServe(t *testing.T) {
 		require.Error(t, err)
 		require.Contains(t, string(out), want)
 	}
+}
+
+// TestTLSPrometheusRemoteWrite: Debian's Prometheus remote-writes to the HTTPS port
+// trusting the CA by tls_config.ca_file and, as the port requires client certificates
+// here, presenting its own by cert_file and key_file; the samples read back over HTTPS.
+func TestTLSPrometheusRemoteWrite(t *testing.T) {
+	const promBin = "/usr/bin/prometheus"
+	if _, err := os.Stat(promBin); err != nil {
+		t.Skipf("%s is installed by `make test` (Debian package prometheus): %v", promBin, err)
+	}
+	setup := newTLSSetup(t, "listen:\n  tls:\n    cert_file: tls/loupe.pem\n    key_file: tls/loupe-key.pem\n"+
+		"    client_ca_file: tls/clients-ca.pem\n    client_auth: require\n")
+	s := startServer(t, t.TempDir(), "--config", setup.config)
+
+	promPort := freePort(t)
+	dir := t.TempDir()
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	require.NoError(t, os.WriteFile(promCfg, []byte(fmt.Sprintf(`
+global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: prometheus
+    static_configs: [{targets: ['127.0.0.1:%d']}]
+remote_write:
+  - url: %s/api/v1/write
+    tls_config: {ca_file: %s, cert_file: %s, key_file: %s}
+    queue_config: {batch_send_deadline: 500ms, min_backoff: 50ms, max_backoff: 1s}
+`, promPort, https(s.HTTP), setup.ca.CAFile, setup.client.CertFile, setup.client.KeyFile)), 0o644))
+	startProcess(t, promBin, "--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: setup.clientTLS(&setup.client)}, Timeout: 10 * time.Second}
+	eventually(t, 90*time.Second, func() error {
+		resp, err := client.Get(https(s.HTTP) + `/api/v1/query?query=up{job="prometheus"}`)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Data struct {
+				Result []struct {
+					Value []any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			return err
+		}
+		if len(out.Data.Result) != 1 || out.Data.Result[0].Value[1] != "1" {
+			return fmt.Errorf("up{job=\"prometheus\"}: %+v", out.Data.Result)
+		}
+		return nil
+	})
+
+	// Without the client certificate the port refuses the connection.
+	_, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: setup.clientTLS(nil)}}).Get(https(s.HTTP) + "/-/ready")
+	require.Error(t, err)
 }
