@@ -109,6 +109,8 @@ func TestAuthTokens(t *testing.T) {
 		require.NotContains(t, list, secret, "list never shows a token")
 		require.Contains(t, list, "…"+secret[len(secret)-4:])
 	}
+	dsn, err := url.Parse(strings.TrimSpace(loupeCLI(t, "sentry-dsn", "create", "--project", "shop", "--data-dir", dataDir)))
+	require.NoError(t, err)
 	st, err := os.Stat(filepath.Join(dataDir, "tokens.json"))
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
@@ -213,6 +215,26 @@ func TestAuthTokens(t *testing.T) {
 	require.Contains(t, body, "<html")
 	code, _, body = authedRequest(t, "GET", s.HTTP+"/api/v1/query?query=up", bearer(admin), "", "")
 	require.Equal(t, 200, code, "admin includes read: %s", body)
+
+	// The Sentry ingest keeps its own DSN key auth: no token needed, a wrong key refused
+	// by Sentry's handler (its JSON error, no Basic challenge).
+	sentryPost := func(key string) (int, http.Header, string) {
+		req, err := http.NewRequest("POST", s.HTTP+"/api"+dsn.Path+"/envelope/",
+			strings.NewReader("{}\n{\"type\":\"event\"}\n{\"message\":\"from sentry with auth on\"}\n"))
+		require.NoError(t, err)
+		req.Header.Set("X-Sentry-Auth", "Sentry sentry_version=7, sentry_key="+key)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	code, _, body = sentryPost(dsn.User.Username())
+	require.Equal(t, 200, code, body)
+	code, hdr, body := sentryPost("0123456789abcdef0123456789abcdef")
+	require.NotEqual(t, 200, code, body)
+	require.Empty(t, hdr.Get("WWW-Authenticate"))
+	require.Contains(t, body, `"detail"`)
 
 	// A revoked token is refused once the server sees the file change (checked at most
 	// once a second), without a reload.
