@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -309,6 +310,18 @@ func TestAuthRefusesOpenListenerWithoutAuth(t *testing.T) {
 	require.Contains(t, string(out), "refusing to listen on 0.0.0.0:0 (beyond loopback) without authentication")
 	require.Contains(t, string(out), "loupe token create")
 	require.Contains(t, string(out), "--insecure-listen")
+
+	// The message docs/security.md shows is the one printed (nothing is bound: the check
+	// comes before any listener).
+	doc, err := os.ReadFile("../docs/security.md")
+	require.NoError(t, err)
+	shown := regexp.MustCompile("(?m)^loupe: refusing to listen .*$").FindString(string(doc))
+	require.NotEmpty(t, shown)
+	cmd = exec.Command(loupeBin, "serve", "--http-listen", "0.0.0.0:7070")
+	cmd.Dir = t.TempDir() // for its default data directory, loupe-data
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err)
+	require.Equal(t, shown+"\n", string(out))
 
 	s := startServer(t, dataDir, "--http-listen", "0.0.0.0:0", "--insecure-listen")
 	b, err := os.ReadFile(s.logPath)
