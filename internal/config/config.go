@@ -567,11 +567,7 @@ func (t TLSConfig) validate() []error {
 	asks := false
 	for key, v := range map[string]string{"listen.tls.client_auth": t.ClientAuth, "listen.tls.http_client_auth": t.HTTPClientAuth} {
 		switch v {
-		case "none":
-		case "":
-			if key == "listen.tls.client_auth" {
-				errs = append(errs, fmt.Errorf("%s: \"\": want none, request or require", key))
-			}
+		case "", "none": // "" is a configuration built in code (the zero value); none there
 		case "request", "require":
 			asks = true
 		default:

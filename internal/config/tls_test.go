@@ -30,9 +30,12 @@ func TestTLSKeys(t *testing.T) {
 	}
 	f(func(t *TLSConfig) { t.KeyFile = "" }, `listen.tls: cert_file "c.pem", key_file "": set both or neither`)
 	f(func(t *TLSConfig) { t.ClientAuth = "optional" }, `listen.tls.client_auth: "optional": want none, request or require`)
-	f(func(t *TLSConfig) { t.ClientAuth = "" }, `listen.tls.client_auth: "": want none, request or require`)
 	f(func(t *TLSConfig) { t.HTTPClientAuth = "yes" }, `listen.tls.http_client_auth: "yes"`)
 	f(func(t *TLSConfig) { t.ClientAuth = "require" }, `listen.tls.client_ca_file: "": client_auth request or require needs`)
 	f(func(t *TLSConfig) { t.ClientCAFile = "ca.pem" }, `listen.tls.client_ca_file: "ca.pem": set, but client_auth is none`)
 	f(func(t *TLSConfig) { *t = TLSConfig{ClientAuth: "request", ClientCAFile: "ca.pem"} }, "listen.tls: client certificates need TLS")
+
+	c := Default()
+	c.Listen = ListenConfig{HTTP: "127.0.0.1:0"} // as tests build it: no client_auth is none
+	require.NoError(t, c.Validate())
 }
