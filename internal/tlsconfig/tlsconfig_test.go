@@ -91,6 +91,7 @@ func TestReloadServesRotatedCertificateAndKeepsOldOnBadFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "server-next", got.Subject.CommonName)
 	require.Equal(t, 1.0, testutil.ToFloat64(r.reloads.WithLabelValues("success")))
+	require.Equal(t, float64(second.TLS.Leaf.NotAfter.Unix()), testutil.ToFloat64(r.expiry), "the expiry gauge follows")
 
 	// A broken certificate file keeps the one in service.
 	require.NoError(t, os.WriteFile(first.CertFile, []byte("not PEM"), 0o600))
