@@ -335,3 +335,39 @@ func TestAuthRefusesOpenListenerWithoutAuth(t *testing.T) {
 	code, _, _ := authedRequest(t, "GET", s.HTTP+"/api/v1/labels", "", "", "")
 	require.Equal(t, 401, code)
 }
+
+// TestAuthLoupeRun: `loupe run` and `loupe push` reach a server that asks for a token
+// with LOUPE_TOKEN (or OTEL_EXPORTER_OTLP_HEADERS), as the OpenTelemetry SDKs do; without
+// it the server refuses the run's records.
+func TestAuthLoupeRun(t *testing.T) {
+	dataDir := t.TempDir()
+	ingest := strings.TrimSpace(loupeCLI(t, "token", "create", "--scope", "ingest", "--name", "jobs", "--data-dir", dataDir))
+	read := strings.TrimSpace(loupeCLI(t, "token", "create", "--scope", "read", "--name", "me", "--data-dir", dataDir))
+	s := startServer(t, dataDir)
+
+	run := func(name string, env ...string) string {
+		c := exec.Command(loupeBin, "run", "--server", s.OTLPHTTP, "--name", name, "--", "true")
+		c.Env = append(os.Environ(), append([]string{"XDG_STATE_HOME=" + t.TempDir(), "LOUPE_TOKEN=", "OTEL_EXPORTER_OTLP_HEADERS="}, env...)...)
+		out, err := c.CombinedOutput()
+		require.NoError(t, err, "loupe run exits with the job's status: %s", out)
+		return string(out)
+	}
+	runsOf := func(name string) string {
+		code, _, body := authedRequest(t, "GET", s.HTTP+"/api/loupe/v1/runs?name="+name, "Bearer "+read, "", "")
+		require.Equal(t, http.StatusOK, code, body)
+		return body
+	}
+	run("with-token", "LOUPE_TOKEN="+ingest)
+	run("with-otel-headers", "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20"+ingest)
+	out := run("without-token")
+	require.Contains(t, out, "401", "loupe run says the server refused its records")
+	eventually(t, 30*time.Second, func() error {
+		for _, name := range []string{"with-token", "with-otel-headers"} {
+			if !strings.Contains(runsOf(name), `"run_id"`) {
+				return fmt.Errorf("no run %s yet", name)
+			}
+		}
+		return nil
+	})
+	require.NotContains(t, runsOf("without-token"), `"run_id"`)
+}

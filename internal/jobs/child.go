@@ -45,6 +45,9 @@ func (r *runner) childEnv() []string {
 				env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
 			}
 		}
+		if h := childOTLPHeaders(env); h != "" {
+			env["OTEL_EXPORTER_OTLP_HEADERS"] = h
+		}
 	}
 	attrs := "loupe.run.id=" + rec.RunID + ",loupe.run.name=" + percentEncode(rec.Name)
 	if old := env["OTEL_RESOURCE_ATTRIBUTES"]; old != "" {

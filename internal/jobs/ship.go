@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,7 +176,12 @@ func decodeHex(dst []byte, s string) error {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // newHTTPClient is the client used for OTLP requests; the timeout bounds how long a
-// hanging server can delay the end of a run.
+// hanging server can delay the end of a run. It sends the headers of the process's
+// OTEL_EXPORTER_OTLP_HEADERS and LOUPE_TOKEN (headers.go).
 func newHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout}
+	c := &http.Client{Timeout: timeout}
+	if h := otlpHeaders(os.Getenv); len(h) > 0 {
+		c.Transport = headerTransport{base: http.DefaultTransport, headers: h}
+	}
+	return c
 }
