@@ -23,6 +23,7 @@ var DefaultEnvAllowlist = []string{
 var secretWords = []string{
 	"TOKEN", "KEY", "SECRET", "PASS", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "AUTH",
 	"PRIVATE", "COOKIE", "SESSION", "SIGNATURE", "CERT", "DSN", "API", "MUNGE", "BEARER", "JWT",
+	"HEADERS", // OTEL_EXPORTER_OTLP_HEADERS carries tokens (headers.go)
 }
 
 // IsSecretName reports whether an environment variable name looks like it holds a secret.

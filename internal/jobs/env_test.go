@@ -26,6 +26,7 @@ func TestIsSecretName(t *testing.T) {
 	f("SENTRY_DSN", true)
 	f("OPENAI_API_KEY", true)
 	f("SSH_PRIVATE_KEY_FILE", true)
+	f("OTEL_EXPORTER_OTLP_HEADERS", true)
 	f("PATH", false)
 	f("OMP_NUM_THREADS", false)
 	f("SLURM_JOB_ID", false)
