@@ -13,10 +13,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/loupe-dev/loupe/internal/atomicfile"
 )
 
 // Scope is what a token may do.
@@ -163,31 +164,5 @@ func writeFile(path string, tokens []Token) error {
 	if tokens == nil {
 		tokens = []Token{}
 	}
-	b, err := json.MarshalIndent(tokensFile{Tokens: tokens}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode tokens: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create tokens dir: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tokens-*") // CreateTemp makes it 0600
-	if err != nil {
-		return fmt.Errorf("write tokens: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write tokens: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write tokens: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write tokens: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write tokens: %w", err)
-	}
-	return nil
+	return atomicfile.WriteJSON(path, tokensFile{Tokens: tokens})
 }

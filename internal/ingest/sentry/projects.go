@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/loupe-dev/loupe/internal/atomicfile"
 )
 
 // Config is the `sentry` section of the server configuration.
@@ -202,27 +204,8 @@ func CreateKey(path string, configured []Project, name string) (Project, error) 
 		idx = len(file) - 1
 	}
 	file[idx].Keys = append(file[idx].Keys, key)
-	b, err := json.MarshalIndent(keysFile{Projects: file}, "", "  ")
-	if err != nil {
-		return Project{}, fmt.Errorf("encode sentry keys: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return Project{}, fmt.Errorf("create sentry keys dir: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".sentry-keys-*")
-	if err != nil {
-		return Project{}, fmt.Errorf("write sentry keys: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return Project{}, fmt.Errorf("write sentry keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return Project{}, fmt.Errorf("write sentry keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return Project{}, fmt.Errorf("write sentry keys: %w", err)
+	if err := atomicfile.WriteJSON(path, keysFile{Projects: file}); err != nil {
+		return Project{}, fmt.Errorf("sentry keys: %w", err)
 	}
 	p := file[idx]
 	p.Keys = []string{key}
