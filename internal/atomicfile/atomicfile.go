@@ -1,10 +1,12 @@
-// Package atomicfile writes small files that must never be seen half-written, such as the
-// token and Sentry key files of the data directory.
+// Package atomicfile reads and writes small JSON files that must never be seen
+// half-written, such as the token and Sentry key files of the data directory.
 package atomicfile
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -39,6 +41,22 @@ func WriteJSON(path string, v any) error {
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadJSON decodes the file at path into v. A file that does not exist is not an error: v
+// is left as it was.
+func ReadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }

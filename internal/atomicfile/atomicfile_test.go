@@ -24,3 +24,16 @@ func TestWriteJSON(t *testing.T) {
 
 	require.ErrorContains(t, WriteJSON(path, func() {}), "encode keys.json")
 }
+
+func TestReadJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	v := map[string]int{"kept": 1}
+	require.NoError(t, ReadJSON(path, &v), "a missing file is no error")
+	require.Equal(t, map[string]int{"kept": 1}, v)
+	require.NoError(t, WriteJSON(path, map[string]int{"b": 2}))
+	var got map[string]int
+	require.NoError(t, ReadJSON(path, &got))
+	require.Equal(t, map[string]int{"b": 2}, got)
+	require.NoError(t, os.WriteFile(path, []byte("{"), 0o600))
+	require.ErrorContains(t, ReadJSON(path, &got), path+": unexpected end of JSON input")
+}

@@ -8,11 +8,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -86,16 +83,9 @@ func hashSecret(secret string) string {
 
 // ReadFile returns the tokens of the file at path; none when it does not exist.
 func ReadFile(path string) ([]Token, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read tokens: %w", err)
-	}
 	var f tokensFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("tokens file %s: %w", path, err)
+	if err := atomicfile.ReadJSON(path, &f); err != nil {
+		return nil, fmt.Errorf("tokens file: %w", err)
 	}
 	for i, t := range f.Tokens {
 		if len(t.Hash) != sha256.Size*2 || t.Name == "" || len(t.Scopes) == 0 {

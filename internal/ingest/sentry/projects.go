@@ -3,10 +3,8 @@ package sentry
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,16 +153,9 @@ type keysFile struct {
 
 // ReadKeysFile returns the projects of the keys file at path; none when it does not exist.
 func ReadKeysFile(path string) ([]Project, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read sentry keys: %w", err)
-	}
 	var f keysFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("sentry keys file %s: %w", path, err)
+	if err := atomicfile.ReadJSON(path, &f); err != nil {
+		return nil, fmt.Errorf("sentry keys file: %w", err)
 	}
 	if err := validateProjects(f.Projects, path+": projects"); err != nil {
 		return nil, err
