@@ -20,9 +20,9 @@ import (
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
-// Config bounds the queries of every read API together. Start from DefaultConfig.
-//
-// Defaults:
+// Config bounds the queries of every read API together. The server fills it from the
+// query: section of its configuration (config.QueryConfig, where max_concurrent defaults
+// to half the CPU cores); DefaultConfig is a fixed set for tests and other callers:
 //
 //	MaxConcurrent  4     queries evaluated at once, over all read APIs
 //	MaxQueued      64    queries waiting for a slot; more are refused at once (429)
@@ -38,7 +38,7 @@ type Config struct {
 	MaxTails      int
 }
 
-// DefaultConfig returns the documented defaults.
+// DefaultConfig returns the values listed on Config.
 func DefaultConfig() Config {
 	return Config{MaxConcurrent: 4, MaxQueued: 64, QueueTimeout: 10 * time.Second, Timeout: 2 * time.Minute, MaxTails: 10}
 }
