@@ -126,7 +126,7 @@ func applyFlags(cfg *config.Config, fs *pflag.FlagSet, over config.Config, reten
 		if err != nil {
 			return fmt.Errorf("--retention %q: %w", retention, err)
 		}
-		cfg.Retention = config.RetentionConfig{Logs: d, Spans: d, Metrics: d, Errors: d}
+		cfg.Retention = config.RetentionConfig{Logs: d, Spans: d, Metrics: d, Errors: d, Profiles: d}
 	}
 	return nil
 }

@@ -188,6 +188,8 @@ type RetentionConfig struct {
 	// Errors keeps error events this long (by event time); an issue goes when its last
 	// event does.
 	Errors model.Duration `yaml:"errors"`
+	// Profiles keeps continuous-profiling samples this long (by profile time).
+	Profiles model.Duration `yaml:"profiles"`
 }
 
 // LimitsConfig bounds what one request may carry and how much may wait to be written.
@@ -264,7 +266,7 @@ func Default() Config {
 			OTLPHTTP: "127.0.0.1:4318",
 			TLS:      TLSConfig{ClientAuth: "none"},
 		},
-		Retention: RetentionConfig{Logs: week, Spans: week, Metrics: week, Errors: model.Duration(30 * 24 * time.Hour)},
+		Retention: RetentionConfig{Logs: week, Spans: week, Metrics: week, Errors: model.Duration(30 * 24 * time.Hour), Profiles: week},
 		Limits: LimitsConfig{
 			MaxRequestBytes:        16 << 20,
 			MaxAttributesPerItem:   128,
@@ -431,7 +433,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Listen.TLS.validate()...)
 	for key, d := range map[string]model.Duration{
 		"retention.logs": c.Retention.Logs, "retention.spans": c.Retention.Spans, "retention.metrics": c.Retention.Metrics,
-		"retention.errors": c.Retention.Errors,
+		"retention.errors": c.Retention.Errors, "retention.profiles": c.Retention.Profiles,
 	} {
 		if time.Duration(d) < time.Hour {
 			bad(key, d, "must be at least 1h")
