@@ -1,0 +1,226 @@
+// Package flame turns merged profile stacks (store.StackValue) into what the profile APIs
+// answer: a flame graph tree, a top-functions table, the diff of two selections and a pprof
+// file. It is pure computation over the stacks a store returns, so the native API, the
+// Pyroscope-compatible API and the tests share one implementation.
+package flame
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+// OtherName is the node that stands for the children folded away by a node limit.
+const OtherName = "(other)"
+
+// RootName is the name of the tree's root, whose total is the whole selection.
+const RootName = "total"
+
+// MaxTopRows bounds the top table: beyond a few hundred functions nobody reads it, and a
+// profile of a big program has tens of thousands.
+const MaxTopRows = 500
+
+// Node is one function in one call path of a flame graph. Children are its callees.
+type Node struct {
+	Name     string  `json:"name"`
+	File     string  `json:"file,omitempty"`
+	Self     int64   `json:"self"`
+	Total    int64   `json:"total"`
+	Children []*Node `json:"children,omitempty"`
+}
+
+// TopRow is one function of the top table. Total counts each stack once even when the
+// function appears in it several times (recursion), so it never exceeds the graph's total.
+type TopRow struct {
+	Function string `json:"function"`
+	File     string `json:"file,omitempty"`
+	Self     int64  `json:"self"`
+	Total    int64  `json:"total"`
+}
+
+// Graph is a merged flame graph with its top table.
+type Graph struct {
+	Total int64    `json:"total"`
+	Root  *Node    `json:"root"`
+	Top   []TopRow `json:"top"`
+}
+
+// Build makes the flame graph of stacks. The tree is root first (callers above callees),
+// children sorted by total, largest first (then by name, so that equal trees print alike).
+// maxNodes > 0 keeps the maxNodes largest nodes below the root; the rest of each parent's
+// children become one "(other)" child, which does not count against the limit.
+func Build(stacks []store.StackValue, maxNodes int) *Graph {
+	t := newTree()
+	for _, s := range stacks {
+		t.add(s.Stack, s.Value, 0)
+	}
+	t.finish(maxNodes)
+	g := &Graph{Total: t.root.vals[0].total, Root: t.root.node(), Top: []TopRow{}}
+	for _, r := range topRows(stacks, nil) {
+		g.Top = append(g.Top, TopRow{Function: r.fn.Function, File: r.fn.File, Self: r.vals[0].self, Total: r.vals[0].total})
+	}
+	slices.SortFunc(g.Top, func(a, b TopRow) int {
+		return cmp.Or(cmp.Compare(b.Self, a.Self), cmp.Compare(b.Total, a.Total),
+			cmp.Compare(a.Function, b.Function), cmp.Compare(a.File, b.File))
+	})
+	if len(g.Top) > MaxTopRows {
+		g.Top = g.Top[:MaxTopRows]
+	}
+	return g
+}
+
+// selfTotal is one side's values of a node or a function.
+type selfTotal struct{ self, total int64 }
+
+// tnode is a node while the tree is built; vals holds one side for Build, two for a diff.
+type tnode struct {
+	fn       store.Frame
+	vals     [2]selfTotal
+	children map[store.Frame]*tnode
+	sorted   []*tnode // children in output order, set by finish
+	other    *tnode   // folded children, set by finish
+	depth    int
+	seq      int // position in a pre-order walk of the sorted tree: the last tie-break
+}
+
+type tree struct{ root *tnode }
+
+func newTree() *tree {
+	return &tree{root: &tnode{fn: store.Frame{Function: RootName}}}
+}
+
+// add adds one leaf-first stack's value to side.
+func (t *tree) add(stack []store.Frame, v int64, side int) {
+	n := t.root
+	n.vals[side].total += v
+	if len(stack) == 0 {
+		n.vals[side].self += v
+		return
+	}
+	for i := len(stack) - 1; i >= 0; i-- {
+		c := n.children[stack[i]]
+		if c == nil {
+			if n.children == nil {
+				n.children = map[store.Frame]*tnode{}
+			}
+			c = &tnode{fn: stack[i], depth: n.depth + 1}
+			n.children[stack[i]] = c
+		}
+		c.vals[side].total += v
+		n = c
+	}
+	n.vals[side].self += v
+}
+
+// weight orders nodes: the sum of both sides (a diff shows what is big on either side).
+func (n *tnode) weight() int64 { return n.vals[0].total + n.vals[1].total }
+
+// order sorts nodes by weight, largest first, then callers before callees (a parent
+// weighs at least as much as its child, so a limit never keeps a child without its
+// parent), then by name.
+func order(a, b *tnode) int {
+	return cmp.Or(cmp.Compare(b.weight(), a.weight()), cmp.Compare(a.depth, b.depth),
+		cmp.Compare(a.fn.Function, b.fn.Function), cmp.Compare(a.fn.File, b.fn.File), cmp.Compare(a.seq, b.seq))
+}
+
+// finish sorts every node's children and applies the node limit.
+func (t *tree) finish(maxNodes int) {
+	var all []*tnode
+	var walk func(n *tnode)
+	walk = func(n *tnode) {
+		for _, c := range n.children {
+			n.sorted = append(n.sorted, c)
+		}
+		slices.SortFunc(n.sorted, order) // siblings differ by function, so seq is not needed yet
+		for _, c := range n.sorted {
+			c.seq = len(all)
+			all = append(all, c)
+			walk(c)
+		}
+	}
+	walk(t.root)
+	if maxNodes <= 0 || len(all) <= maxNodes {
+		return
+	}
+	slices.SortFunc(all, order)
+	keep := make(map[*tnode]bool, maxNodes)
+	for _, n := range all[:maxNodes] {
+		keep[n] = true
+	}
+	var fold func(n *tnode)
+	fold = func(n *tnode) {
+		kept := n.sorted[:0]
+		for _, c := range n.sorted {
+			if keep[c] {
+				kept = append(kept, c)
+				fold(c)
+				continue
+			}
+			if n.other == nil {
+				n.other = &tnode{fn: store.Frame{Function: OtherName}, depth: n.depth + 1}
+			}
+			for s := range c.vals {
+				n.other.vals[s].total += c.vals[s].total
+				n.other.vals[s].self += c.vals[s].total // a leaf: all of it is its own
+			}
+		}
+		n.sorted = kept
+		if n.other != nil {
+			// "(other)" goes among its siblings by its weight, like any node.
+			n.sorted = append(n.sorted, n.other)
+			slices.SortStableFunc(n.sorted, func(a, b *tnode) int { return cmp.Compare(b.weight(), a.weight()) })
+		}
+	}
+	fold(t.root)
+}
+
+// node converts the first side of the tree to Nodes.
+func (n *tnode) node() *Node {
+	out := &Node{Name: n.fn.Function, File: n.fn.File, Self: n.vals[0].self, Total: n.vals[0].total}
+	for _, c := range n.sorted {
+		out.Children = append(out.Children, c.node())
+	}
+	return out
+}
+
+// fnRow is one function's values in the top table.
+type fnRow struct {
+	fn   store.Frame
+	vals [2]selfTotal
+}
+
+// topRows sums self and total per function over left (side 0) and right (side 1). A
+// function's total takes each stack once, however often the function recurs in it.
+func topRows(left, right []store.StackValue) []*fnRow {
+	rows := map[store.Frame]*fnRow{}
+	get := func(f store.Frame) *fnRow {
+		r := rows[f]
+		if r == nil {
+			r = &fnRow{fn: f}
+			rows[f] = r
+		}
+		return r
+	}
+	seen := map[store.Frame]bool{}
+	for side, stacks := range [][]store.StackValue{left, right} {
+		for _, s := range stacks {
+			if len(s.Stack) == 0 {
+				continue
+			}
+			get(s.Stack[0]).vals[side].self += s.Value
+			clear(seen)
+			for _, f := range s.Stack {
+				if !seen[f] {
+					seen[f] = true
+					get(f).vals[side].total += s.Value
+				}
+			}
+		}
+	}
+	out := make([]*fnRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r)
+	}
+	return out
+}
