@@ -13,6 +13,7 @@ import { ComparePage } from './pages/Compare';
 import { ErrorsPage } from './pages/Errors';
 import { IssuePage } from './pages/Issue';
 import { AlertsPage } from './pages/Alerts';
+import { ProfilesPage } from './pages/Profiles';
 import { graphRedirect } from './alerts';
 import { useAutoRefresh } from './components/TimeRange';
 
@@ -22,6 +23,7 @@ const nav = [
   { path: '/query', label: 'Metrics' },
   { path: '/services', label: 'Services' },
   { path: '/errors', label: 'Errors' },
+  { path: '/profiles', label: 'Profiles' },
   { path: '/runs', label: 'Runs' },
   { path: '/alerts', label: 'Alerts' },
 ];
@@ -72,6 +74,7 @@ export function App() {
   else if (path === '/errors') page = <ErrorsPage params={loc.params} />;
   else if ((m = /^\/errors\/([^/]+)$/.exec(path))) page = <IssuePage key={m[1]} id={decodeURIComponent(m[1])} params={loc.params} />;
   else if (path === '/alerts') page = <AlertsPage params={loc.params} />;
+  else if (path === '/profiles') page = <ProfilesPage params={loc.params} />;
   else if (path === '/runs') page = <RunsPage params={loc.params} />;
   else if (path === '/runs/compare') page = <ComparePage params={loc.params} />;
   else if ((m = /^\/runs\/([^/]+)$/.exec(path))) page = <RunPage key={m[1]} id={decodeURIComponent(m[1])} />;

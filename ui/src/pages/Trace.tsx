@@ -1,9 +1,9 @@
 // The trace view: a virtualised waterfall of the span tree with a time axis, the critical
 // path, a detail panel for the selected span and the logs of the trace or span below.
 import { memo, useCallback, useMemo, useState } from 'react';
-import { getJSON, type LogsPage, type Trace } from '../api';
+import { getJSON, type LogsPage, type Span, type Trace } from '../api';
 import { href, navigate, onLinkClick } from '../router';
-import { fmtDateTime, fmtDuration, fmtLogTime, nsToMs, serviceColor, severityClass } from '../util';
+import { fmtDateTime, fmtDuration, fmtLogTime, isoSeconds, nsToMs, serviceColor, severityClass } from '../util';
 import { buildTree, countDescendants, visibleRows, type Node } from '../tracetree';
 import { VirtualList } from '../components/VirtualList';
 import { ErrorBox, Spinner } from '../components/States';
@@ -307,6 +307,11 @@ function SpanDetail({ node, traceStartNs, color, issues, onClose }: { node: Node
           Logs of this span in the explorer →
         </a>
       </div>
+      <div className="small">
+        <a href={spanProfileURL(s)} onClick={onLinkClick} data-testid="span-profile-link">
+          Profile of this span →
+        </a>
+      </div>
     </aside>
   );
 }
@@ -361,4 +366,11 @@ function TraceLogs({ traceId, spanId, start, durationNs }: { traceId: string; sp
       )}
     </section>
   );
+}
+
+/** spanProfileURL opens the Profiles page on the samples taken while the span ran (a minute either side, as a profile covers a window). */
+function spanProfileURL(s: Span): string {
+  const start = nsToMs(s.start_unix_nano);
+  const end = nsToMs(s.end_unix_nano);
+  return href('/profiles', { span_id: s.span_id, from: isoSeconds(Math.floor(start / 1000) * 1000 - 60_000), to: isoSeconds(Math.ceil(end / 1000) * 1000 + 60_000) });
 }
