@@ -250,10 +250,11 @@ func (s *Server) Start(ctx context.Context) error {
 	retention := &retentionLoop{
 		store: events,
 		keep: map[store.Signal]time.Duration{
-			store.SignalLogs:   time.Duration(s.cfg.Retention.Logs),
-			store.SignalSpans:  time.Duration(s.cfg.Retention.Spans),
-			store.SignalRuns:   time.Duration(s.cfg.Retention.Spans), // as long as the run spans
-			store.SignalErrors: time.Duration(s.cfg.Retention.Errors),
+			store.SignalLogs:     time.Duration(s.cfg.Retention.Logs),
+			store.SignalSpans:    time.Duration(s.cfg.Retention.Spans),
+			store.SignalRuns:     time.Duration(s.cfg.Retention.Spans), // as long as the run spans
+			store.SignalErrors:   time.Duration(s.cfg.Retention.Errors),
+			store.SignalProfiles: time.Duration(s.cfg.Retention.Profiles),
 		},
 		interval: 10 * time.Minute,
 		now:      time.Now,

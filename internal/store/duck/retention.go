@@ -46,6 +46,8 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 			}
 			return nil
 		})
+	case store.SignalProfiles:
+		dropped, err = s.profiles.dropBefore(ctx, cutoff.UnixNano())
 	case store.SignalRuns:
 		return s.dropRunsBefore(ctx, cutoff)
 	case store.SignalErrors:
@@ -86,6 +88,21 @@ func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
 		}
 		out[signal] = blocks * blockSize
 	}
+	// Profiles: every table of each day (profiles.go).
+	var blocks int64
+	for _, day := range s.profiles.samples.allDays() {
+		for _, prefix := range profileTablePrefixes() {
+			var n int64
+			table := dayName(prefix, day)
+			err := s.db.QueryRowContext(ctx,
+				"SELECT count(DISTINCT block_id) FROM pragma_storage_info(?) WHERE persistent AND block_id >= 0", table).Scan(&n)
+			if err != nil {
+				return nil, fmt.Errorf("disk bytes of %s: %w", table, err)
+			}
+			blocks += n
+		}
+	}
+	out[store.SignalProfiles] = blocks * blockSize
 	return out, nil
 }
 

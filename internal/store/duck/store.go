@@ -88,6 +88,8 @@ type Store struct {
 	errorsMu sync.Mutex
 	errState errorState
 
+	profiles *profileTables // continuous profiles (profiles.go)
+
 	// spanResourceRows caches the span_resources rows trace lookups read (span_resources.go).
 	spanResourceRows spanResourceCache
 
@@ -102,6 +104,9 @@ var (
 	_ store.TraceReader = (*Store)(nil)
 	_ store.Retainer    = (*Store)(nil)
 	_ store.Sizer       = (*Store)(nil)
+
+	_ store.ProfileWriter = (*Store)(nil)
+	_ store.ProfileReader = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the database file at path, e.g. <datadir>/loupe.duckdb.
@@ -225,7 +230,10 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	s.termIndex = newTermIndex(s.logs, opts.blockRows)
 	s.openTerms = newOpenBlocks(s.termIndex, newTermRows)
 	s.traceIndex = newTraceIndex(s.spans, opts.blockRows)
-	s.logs.guard, s.spans.guard = s.guard, s.guard
+	if s.profiles, err = initProfiles(ctx, s.db); err != nil {
+		return err
+	}
+	s.logs.guard, s.spans.guard, s.profiles.samples.guard = s.guard, s.guard, s.guard
 	s.indexer = newBlockIndexer(s.db, s.logger, s.bodyIndex, s.termIndex, s.traceIndex)
 	s.indexer.guard = s.guard
 	for _, ix := range s.indexer.indexes {
@@ -248,7 +256,11 @@ func (s *Store) Close() error {
 		if s.indexer != nil {
 			s.indexer.stop()
 		}
-		for _, t := range []*signalTables{s.logs, s.spans} {
+		var profiles *signalTables
+		if s.profiles != nil {
+			profiles = s.profiles.samples
+		}
+		for _, t := range []*signalTables{s.logs, s.spans, profiles} {
 			if t != nil {
 				errs = append(errs, t.close())
 			}

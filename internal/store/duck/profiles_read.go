@@ -1,0 +1,537 @@
+package duck
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/loupe-dev/loupe/internal/store"
+)
+
+// The reads of profiles.go's tables. Every query runs per day partition, since stack and
+// function ids are per day; results are merged in Go by content. Values in SQL come from
+// the database or are integers formatted here, except a function name, which is a
+// parameter.
+
+// profileDayScope is what one day contributes to a read: its conditions on the samples
+// (or meta) rows, and the labels of the series selected.
+type profileDayScope struct {
+	day    int64
+	cond   string // "ts >= .. AND ts < .. [AND type_id = ..] [AND series_id IN (..)]"
+	series map[int64]map[string]string
+}
+
+// profileScopes resolves sel into per-day conditions. needType says whether sel.Type is
+// required. ok is false when nothing can match (unknown type, no series).
+func (s *Store) profileScopes(ctx context.Context, sel store.ProfileSelector, needType bool) ([]profileDayScope, error) {
+	if needType && sel.Type == "" {
+		return nil, errors.New("no profile type")
+	}
+	typeCond := ""
+	if sel.Type != "" {
+		if _, err := store.ParseProfileType(sel.Type); err != nil {
+			return nil, err
+		}
+		id, ok := s.profiles.typeID(sel.Type)
+		if !ok {
+			return nil, nil // no profile of that type
+		}
+		typeCond = " AND type_id = " + strconv.FormatInt(int64(id), 10)
+	}
+	if !sel.End.IsZero() && !sel.Start.IsZero() && !sel.End.After(sel.Start) {
+		return nil, nil
+	}
+	startNs, endNs := timeRange(sel.Start, sel.End)
+	timeCond := "ts >= " + strconv.FormatInt(startNs, 10)
+	if endNs > 0 || !sel.End.IsZero() {
+		timeCond += " AND ts < " + strconv.FormatInt(endNs, 10)
+	}
+	var out []profileDayScope
+	for _, day := range s.profiles.samples.daysIn(startNs, endNs) {
+		series, err := s.profileSeriesLabels(ctx, day, sel.Matchers)
+		if err != nil {
+			return nil, err
+		}
+		if len(series) == 0 {
+			continue
+		}
+		cond := timeCond + typeCond
+		if len(sel.Matchers) > 0 {
+			ids := make([]string, 0, len(series))
+			for id := range series {
+				ids = append(ids, strconv.FormatInt(id, 10))
+			}
+			slices.Sort(ids)
+			cond += " AND series_id IN (" + strings.Join(ids, ",") + ")"
+		}
+		out = append(out, profileDayScope{day: day, cond: cond, series: series})
+	}
+	return out, nil
+}
+
+// spanCond is the condition on span_id for sel.SpanIDs, "" for none.
+func spanCond(sel store.ProfileSelector) (string, error) {
+	if len(sel.SpanIDs) == 0 {
+		return "", nil
+	}
+	ids := make([]string, len(sel.SpanIDs))
+	for i, s := range sel.SpanIDs {
+		id, err := parseSpanID(s)
+		if err != nil {
+			return "", err
+		}
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return " AND span_id IN (" + strings.Join(ids, ",") + ")", nil
+}
+
+// profileSeriesLabels returns the series of day whose labels match every matcher.
+func (s *Store) profileSeriesLabels(ctx context.Context, day int64, matchers []*labels.Matcher) (map[int64]map[string]string, error) {
+	table := dayName(profileDayTables[ptSeries].prefix, day)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, labels FROM "+table)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[int64]map[string]string{}
+	for rows.Next() {
+		var id int64
+		var js string
+		if err := rows.Scan(&id, &js); err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
+		}
+		var lbls map[string]string
+		if err := json.Unmarshal([]byte(js), &lbls); err != nil {
+			return nil, fmt.Errorf("read %s: series %d: %w", table, id, err)
+		}
+		if matchLabels(matchers, lbls) {
+			out[id] = lbls
+		}
+	}
+	return out, rows.Err()
+}
+
+func matchLabels(matchers []*labels.Matcher, lbls map[string]string) bool {
+	for _, m := range matchers {
+		if !m.Matches(lbls[m.Name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ProfileTypes lists the types with profiles in [start, end). See store.ProfileReader.
+func (s *Store) ProfileTypes(ctx context.Context, start, end time.Time) ([]store.ProfileType, error) {
+	scopes, err := s.profileScopes(ctx, store.ProfileSelector{Start: start, End: end}, false)
+	if err != nil {
+		return nil, fmt.Errorf("profile types: %w", err)
+	}
+	seen := map[int32]bool{}
+	for _, sc := range scopes {
+		err := queryEach(ctx, s.db, "SELECT DISTINCT type_id FROM "+dayName(profileDayTables[ptMeta].prefix, sc.day)+" WHERE "+sc.cond,
+			func(rows *sql.Rows) error {
+				var id int32
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				seen[id] = true
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("profile types: %w", err)
+		}
+	}
+	var out []store.ProfileType
+	for id := range seen {
+		name, ok := s.profiles.typeName(id)
+		if !ok {
+			continue
+		}
+		t, err := store.ParseProfileType(name)
+		if err != nil {
+			return nil, fmt.Errorf("profile types: stored %w", err)
+		}
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b store.ProfileType) int { return strings.Compare(a.ID(), b.ID()) })
+	return out, nil
+}
+
+// selectedSeries returns the labels of the series with profiles that sel selects (type and
+// time range via profile_meta), over every day.
+func (s *Store) selectedSeries(ctx context.Context, sel store.ProfileSelector) ([]map[string]string, error) {
+	scopes, err := s.profileScopes(ctx, sel, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]string
+	for _, sc := range scopes {
+		err := queryEach(ctx, s.db, "SELECT DISTINCT series_id FROM "+dayName(profileDayTables[ptMeta].prefix, sc.day)+" WHERE "+sc.cond,
+			func(rows *sql.Rows) error {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				if l, ok := sc.series[id]; ok {
+					out = append(out, l)
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ProfileLabelNames lists the label names of the selected series. See store.ProfileReader.
+// sel.SpanIDs does not filter: spans are not series labels.
+func (s *Store) ProfileLabelNames(ctx context.Context, sel store.ProfileSelector) ([]string, error) {
+	series, err := s.selectedSeries(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("profile label names: %w", err)
+	}
+	set := map[string]bool{}
+	for _, l := range series {
+		for k := range l {
+			set[k] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set)), nil
+}
+
+// ProfileLabelValues lists the values of one label among the selected series. See
+// store.ProfileReader.
+func (s *Store) ProfileLabelValues(ctx context.Context, sel store.ProfileSelector, name string) ([]string, error) {
+	series, err := s.selectedSeries(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("profile label values: %w", err)
+	}
+	set := map[string]bool{}
+	for _, l := range series {
+		if v, ok := l[name]; ok {
+			set[v] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set)), nil
+}
+
+// MergeStacks sums values per distinct stack. See store.ProfileReader.
+func (s *Store) MergeStacks(ctx context.Context, sel store.ProfileSelector) ([]store.StackValue, error) {
+	scopes, err := s.profileScopes(ctx, sel, true)
+	if err != nil {
+		return nil, fmt.Errorf("merge stacks: %w", err)
+	}
+	spans, err := spanCond(sel)
+	if err != nil {
+		return nil, fmt.Errorf("merge stacks: %w", err)
+	}
+	merged := newStackMerger()
+	for _, sc := range scopes {
+		query := `SELECT st.frames, a.v FROM (SELECT stack_id, sum(value * scale)::BIGINT AS v FROM ` +
+			dayName(profileSamplesSchema.prefix, sc.day) + ` WHERE ` + sc.cond + spans + ` GROUP BY stack_id) a
+			JOIN ` + dayName(profileDayTables[ptStacks].prefix, sc.day) + ` st ON st.id = a.stack_id`
+		if err := s.mergeDay(ctx, sc.day, query, merged); err != nil {
+			return nil, fmt.Errorf("merge stacks: %w", err)
+		}
+	}
+	return merged.result(), nil
+}
+
+// stackMerger sums stacks of several days by content.
+type stackMerger struct {
+	index  map[string]int
+	stacks []store.StackValue
+}
+
+func newStackMerger() *stackMerger { return &stackMerger{index: map[string]int{}} }
+
+func (m *stackMerger) add(stack []store.Frame, key string, v int64) {
+	if i, ok := m.index[key]; ok {
+		m.stacks[i].Value += v
+		return
+	}
+	m.index[key] = len(m.stacks)
+	m.stacks = append(m.stacks, store.StackValue{Stack: stack, Value: v})
+}
+
+func (m *stackMerger) result() []store.StackValue {
+	out := m.stacks[:0]
+	for _, sv := range m.stacks {
+		if sv.Value != 0 {
+			out = append(out, sv)
+		}
+	}
+	return out
+}
+
+// mergeDay runs query (rows of frames blob and value) on one day and adds its stacks.
+func (s *Store) mergeDay(ctx context.Context, day int64, query string, m *stackMerger) error {
+	type row struct {
+		frames []byte
+		v      int64
+	}
+	var rows []row
+	fids := map[int32]bool{}
+	err := queryEach(ctx, s.db, query, func(r *sql.Rows) error {
+		var x row
+		if err := r.Scan(&x.frames, &x.v); err != nil {
+			return err
+		}
+		ids, err := decodeFrames(x.frames)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			fids[id] = true
+		}
+		rows = append(rows, x)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	funcs, err := s.profileFunctions(ctx, day, fids)
+	if err != nil {
+		return err
+	}
+	var key strings.Builder
+	for _, x := range rows {
+		ids, _ := decodeFrames(x.frames)
+		stack := make([]store.Frame, len(ids))
+		key.Reset()
+		for i, id := range ids {
+			f, ok := funcs[id]
+			if !ok {
+				return fmt.Errorf("day %s: stack refers to function %d, which is not stored", dayName("", day), id)
+			}
+			stack[i] = f
+			key.WriteString(f.Function)
+			key.WriteByte(0)
+			key.WriteString(f.File)
+			key.WriteByte(0)
+		}
+		m.add(stack, key.String(), x.v)
+	}
+	return nil
+}
+
+// profileFunctions reads the functions ids of one day.
+func (s *Store) profileFunctions(ctx context.Context, day int64, ids map[int32]bool) (map[int32]store.Frame, error) {
+	out := make(map[int32]store.Frame, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, strconv.FormatInt(int64(id), 10))
+	}
+	query := "SELECT id, name, file FROM " + dayName(profileDayTables[ptFunctions].prefix, day) +
+		" WHERE id IN (" + strings.Join(list, ",") + ")"
+	err := queryEach(ctx, s.db, query, func(rows *sql.Rows) error {
+		var id int32
+		var f store.Frame
+		if err := rows.Scan(&id, &f.Function, &f.File); err != nil {
+			return err
+		}
+		out[id] = f
+		return nil
+	})
+	return out, err
+}
+
+// decodeFrames decodes a stack's frames blob: uvarint function ids, leaf first.
+func decodeFrames(b []byte) ([]int32, error) {
+	var out []int32
+	for len(b) > 0 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errors.New("corrupt stack frames")
+		}
+		out = append(out, int32(v))
+		b = b[n:]
+	}
+	return out, nil
+}
+
+// ProfileSeries sums values in buckets of step per group. See store.ProfileReader.
+func (s *Store) ProfileSeries(ctx context.Context, sel store.ProfileSelector, groupBy []string, step time.Duration) ([]store.ProfileSeries, error) {
+	if step <= 0 {
+		return nil, fmt.Errorf("profile series: step must be positive, got %s", step)
+	}
+	scopes, err := s.profileScopes(ctx, sel, true)
+	if err != nil {
+		return nil, fmt.Errorf("profile series: %w", err)
+	}
+	spans, err := spanCond(sel)
+	if err != nil {
+		return nil, fmt.Errorf("profile series: %w", err)
+	}
+	var origin int64
+	if !sel.Start.IsZero() {
+		origin = sel.Start.UnixNano()
+	}
+	type group struct {
+		labels map[string]string
+		points map[int64]int64
+	}
+	groups := map[string]*group{}
+	for _, sc := range scopes {
+		// Integer division: ts >= origin when Start is set, and profiles are after 1970.
+		query := fmt.Sprintf(`SELECT series_id, (ts - %d) // %d AS b, sum(value * scale)::BIGINT
+			FROM %s WHERE %s%s GROUP BY series_id, b`, origin, int64(step), dayName(profileSamplesSchema.prefix, sc.day), sc.cond, spans)
+		err := queryEach(ctx, s.db, query, func(rows *sql.Rows) error {
+			var id, b, v int64
+			if err := rows.Scan(&id, &b, &v); err != nil {
+				return err
+			}
+			series, ok := sc.series[id]
+			if !ok {
+				return nil
+			}
+			lbls := series
+			if len(groupBy) > 0 {
+				lbls = make(map[string]string, len(groupBy))
+				for _, name := range groupBy {
+					lbls[name] = series[name]
+				}
+			}
+			key := labelsKey(lbls)
+			g, ok := groups[key]
+			if !ok {
+				g = &group{labels: lbls, points: map[int64]int64{}}
+				groups[key] = g
+			}
+			g.points[b] += v
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("profile series: %w", err)
+		}
+	}
+	out := make([]store.ProfileSeries, 0, len(groups))
+	for _, key := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[key]
+		ps := store.ProfileSeries{Labels: g.labels}
+		for _, b := range slices.Sorted(maps.Keys(g.points)) {
+			ps.Points = append(ps.Points, store.ProfilePoint{Time: time.Unix(0, origin+b*int64(step)).UTC(), Value: g.points[b]})
+		}
+		out = append(out, ps)
+	}
+	return out, nil
+}
+
+// labelsKey is a canonical text of a label set (JSON sorts map keys).
+func labelsKey(l map[string]string) string {
+	b, _ := json.Marshal(l)
+	return string(b)
+}
+
+// SpansWithFunction sums per span the samples whose stack contains function. See
+// store.ProfileReader. limit <= 0 means no limit.
+func (s *Store) SpansWithFunction(ctx context.Context, sel store.ProfileSelector, function string, limit int) ([]store.SpanValue, error) {
+	scopes, err := s.profileScopes(ctx, sel, true)
+	if err != nil {
+		return nil, fmt.Errorf("spans with function: %w", err)
+	}
+	spans, err := spanCond(sel)
+	if err != nil {
+		return nil, fmt.Errorf("spans with function: %w", err)
+	}
+	type acc struct {
+		name string
+		v    int64
+	}
+	bySpan := map[int64]*acc{}
+	for _, sc := range scopes {
+		funcs := map[int32]bool{}
+		err := queryEach(ctx, s.db, "SELECT id FROM "+dayName(profileDayTables[ptFunctions].prefix, sc.day)+" WHERE name = ?",
+			func(rows *sql.Rows) error {
+				var id int32
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				funcs[id] = true
+				return nil
+			}, function)
+		if err != nil {
+			return nil, fmt.Errorf("spans with function: %w", err)
+		}
+		if len(funcs) == 0 {
+			continue
+		}
+		query := `SELECT a.span_id, a.span_name, a.v, st.frames FROM (
+				SELECT span_id, max(span_name) AS span_name, stack_id, sum(value * scale)::BIGINT AS v
+				FROM ` + dayName(profileSamplesSchema.prefix, sc.day) + ` WHERE ` + sc.cond + spans + ` AND span_id IS NOT NULL
+				GROUP BY span_id, stack_id) a
+			JOIN ` + dayName(profileDayTables[ptStacks].prefix, sc.day) + ` st ON st.id = a.stack_id`
+		err = queryEach(ctx, s.db, query, func(rows *sql.Rows) error {
+			var id, v int64
+			var name sql.NullString
+			var frames []byte
+			if err := rows.Scan(&id, &name, &v, &frames); err != nil {
+				return err
+			}
+			ids, err := decodeFrames(frames)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(ids, func(f int32) bool { return funcs[f] }) {
+				return nil
+			}
+			a, ok := bySpan[id]
+			if !ok {
+				a = &acc{}
+				bySpan[id] = a
+			}
+			a.name = max(a.name, name.String)
+			a.v += v
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("spans with function: %w", err)
+		}
+	}
+	out := make([]store.SpanValue, 0, len(bySpan))
+	for id, a := range bySpan {
+		if a.v != 0 {
+			out = append(out, store.SpanValue{SpanID: formatSpanID(id), SpanName: a.name, Value: a.v})
+		}
+	}
+	slices.SortFunc(out, func(a, b store.SpanValue) int {
+		if c := cmp.Compare(b.Value, a.Value); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SpanID, b.SpanID)
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// queryEach runs query and calls scan for each row.
+func queryEach(ctx context.Context, db *sql.DB, query string, scan func(*sql.Rows) error, args ...any) error {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
