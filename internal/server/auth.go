@@ -11,6 +11,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/auth"
 	"github.com/loupe-dev/loupe/internal/ingest/loki"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
+	"github.com/loupe-dev/loupe/internal/ingest/pyroscope"
 	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 )
 
@@ -74,7 +75,7 @@ func classifyHTTP(r *http.Request) (auth.Scope, bool) {
 	}
 	switch {
 	case p == prom.Prefix+"/write", strings.HasPrefix(p, prom.Prefix+"/otlp/"),
-		p == loki.Path, p == "/api/prom/push":
+		p == loki.Path, p == "/api/prom/push", p == pyroscope.Path:
 		return auth.ScopeIngest, false
 	case p == promscrape.ReloadPath, strings.HasPrefix(p, "/debug/pprof/"),
 		strings.HasPrefix(p, prom.Prefix+"/admin/"):

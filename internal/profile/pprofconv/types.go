@@ -171,13 +171,17 @@ func foldedType(suffix string, sampleRate int64) (t store.ProfileType, period, s
 		return contention("block", "contentions", "count"), 0, 1, nil
 	case "block_duration":
 		return contention("block", "delay", "nanoseconds"), 0, 1, nil
+	case "heap", "allocs", "mutex", "block":
+		return store.ProfileType{}, 0, 0, fmt.Errorf("profile type %q names a pprof profile with several sample types; folded stacks need one, such as alloc_space or mutex_count", suffix)
 	}
 	return store.ProfileType{}, 0, 0, fmt.Errorf("unknown profile type %q", suffix)
 }
 
 // FoldedSuffixes are the type suffixes foldedType knows, for SplitAppName.
 var foldedSuffixes = []string{"cpu", "itimer", "wall", "alloc_objects", "inuse_objects", "alloc_space", "inuse_space",
-	"goroutines", "goroutine", "mutex_count", "mutex_duration", "block_count", "block_duration"}
+	"goroutines", "goroutine", "mutex_count", "mutex_duration", "block_count", "block_duration",
+	// The kinds of Go's endpoints, for pprof bodies (`loupe profile push --type heap`).
+	"heap", "allocs", "mutex", "block"}
 
 // SplitAppName splits a Pyroscope application name "app.cpu" into the service name and a
 // known type suffix; a name without a known suffix is all service name.
@@ -201,13 +205,13 @@ func KindOfSuffix(suffix string) Kind {
 		return KindCPU
 	case "wall":
 		return KindWall
-	case "alloc_objects", "inuse_objects", "alloc_space", "inuse_space":
+	case "alloc_objects", "inuse_objects", "alloc_space", "inuse_space", "heap", "allocs":
 		return KindHeap
 	case "goroutines", "goroutine":
 		return KindGoroutine
-	case "mutex_count", "mutex_duration":
+	case "mutex_count", "mutex_duration", "mutex":
 		return KindMutex
-	case "block_count", "block_duration":
+	case "block_count", "block_duration", "block":
 		return KindBlock
 	}
 	return KindUnknown
