@@ -21,7 +21,6 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/runs"
-	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/duck"
 	"github.com/loupe-dev/loupe/internal/store/tsdb"
 	"github.com/loupe-dev/loupe/internal/version"
@@ -80,14 +79,11 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	lokiOptions(&lokiQueryOpts, s.cfg.Query)
 	mux.Handle(lokiapi.Prefix, qb.read(lokiapi.NewHandler(events.LogQL(), lokiQueryOpts, s.logger.With("component", "loki-query"), s.reg), "query"))
 	mux.Handle("/api/prom/push", lokiPush) // promtail before Loki 2.0
-	// Pyroscope's push API (pyroscope-go, Pyroscope agents), once the event store keeps
-	// profiles (issue 14).
-	if pw, ok := any(events).(store.ProfileWriter); ok {
-		pyroOpts := pyroscope.DefaultOptions()
-		pyroOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
-		pyroOpts.LabelLimits = s.labelLimits()
-		mux.Handle(pyroscope.Path, pyroscope.NewHandler(pw, pyroOpts, s.logger.With("component", "pyroscope"), s.reg))
-	}
+	// Pyroscope's push API (pyroscope-go, Pyroscope agents) into the profile store.
+	pyroOpts := pyroscope.DefaultOptions()
+	pyroOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
+	pyroOpts.LabelLimits = s.labelLimits()
+	mux.Handle(pyroscope.Path, pyroscope.NewHandler(events, pyroOpts, s.logger.With("component", "pyroscope"), s.reg))
 	// Loki's ruler API (read-only) for the LogQL rules.
 	lokiRules := lokiapi.NewRulesHandler(s.rules.LogQL())
 	for _, p := range lokiapi.RulePaths {
