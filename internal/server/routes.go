@@ -11,7 +11,9 @@ import (
 	"github.com/loupe-dev/loupe/internal/alerting"
 	lokiapi "github.com/loupe-dev/loupe/internal/api/loki"
 	"github.com/loupe-dev/loupe/internal/api/native"
+	"github.com/loupe-dev/loupe/internal/api/profiles"
 	"github.com/loupe-dev/loupe/internal/api/prom"
+	pyroapi "github.com/loupe-dev/loupe/internal/api/pyroscope"
 	"github.com/loupe-dev/loupe/internal/api/tempo"
 	"github.com/loupe-dev/loupe/internal/api/tempo/jaeger"
 	"github.com/loupe-dev/loupe/internal/errtrack"
@@ -65,6 +67,11 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 				StatsDUDP: addrString(statsdRecv.UDPAddr()), StatsDTCP: addrString(statsdRecv.TCPAddr())}
 		})
 	mux.Handle("/api/loupe/v1/", qb.read(nativeAPI))
+	// Profiles (issue 14): the native API (a more specific pattern than the one above) and
+	// Pyroscope's query API for Grafana's Pyroscope data source, at the root like Pyroscope.
+	mux.Handle(profiles.Prefix, qb.read(profiles.New(events, s.logger.With("component", "profiles")), profiles.ExprParams...))
+	pyroPath, pyroQuerier := pyroapi.New(events, s.logger.With("component", "pyroscope-query"))
+	mux.Handle(pyroPath, qb.read(pyroQuerier))
 	tempoAPI := qb.read(tempo.New(events, s.logger.With("component", "tempo")), "q")
 	for _, p := range tempo.Paths() {
 		mux.Handle(p, tempoAPI)
