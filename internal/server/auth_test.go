@@ -29,6 +29,8 @@ func TestClassifyHTTP(t *testing.T) {
 		{"GET", "/api/search", auth.ScopeRead},
 		{"GET", "/api/loupe/v1/issues", auth.ScopeRead},
 		{"PUT", "/api/loupe/v1/issues/3/status", auth.ScopeRead},
+		{"GET", "/api/loupe/v1/profiles/pprof", auth.ScopeRead},
+		{"POST", "/querier.v1.QuerierService/SelectMergeStacktraces", auth.ScopeRead}, // Grafana's Pyroscope data source
 		{"GET", "/metrics", auth.ScopeRead},
 		{"GET", "/", auth.ScopeRead},
 		{"GET", "/assets/index.js", auth.ScopeRead},
