@@ -4,7 +4,10 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/loupe-dev/loupe/internal/version.Version=$(VERSION)
-FUZZTIME ?= 5s
+# Each fuzz target runs this long in `make test`: a smoke run that keeps decoders from
+# regressing into a crash within the CI budget (about 70 targets). Fuzz for real with
+# `make fuzz FUZZTIME=10m`, or one target with `go test -fuzz FuzzX ./pkg`.
+FUZZTIME ?= 3s
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages tested with the race detector: those that do not link DuckDB (its C++ would be
 # rebuilt for -race at great cost, and it is not instrumented anyway). e2e runs the binary.

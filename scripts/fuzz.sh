@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs each Fuzz* target in the module for $FUZZTIME (default 5s). `go test -fuzz` takes one
-# target per run, so this lists them and runs them one by one.
+# Runs each Fuzz* target in the module for $FUZZTIME (default 3s, as in the Makefile).
+# `go test -fuzz` takes one target per run, so this lists them and runs them one by one.
 #
 # A run that fails only with "context deadline exceeded" and writes no failing input is run
 # once more: on a loaded machine Go's fuzz coordinator can time out waiting for a worker at
 # the end of a short -fuzztime. A crash always fails; so does the same timeout twice.
 set -euo pipefail
-fuzztime=${FUZZTIME:-5s}
+fuzztime=${FUZZTIME:-3s}
 
 run() { go test -run '^$' -fuzz "^${2}\$" -fuzztime "$fuzztime" "$1"; }
 
