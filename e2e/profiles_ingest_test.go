@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	cpuType   = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+	allocType = "memory:alloc_space:bytes:space:bytes"
+)
+
+// buildProfburn builds the profiled test program (testdata/profburn).
+func buildProfburn(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "profburn")
+	out, err := exec.Command("go", "build", "-o", bin, "./testdata/profburn").CombinedOutput()
+	require.NoError(t, err, "build profburn: %s", out)
+	return bin
+}
+
+type flameTop struct {
+	Function string `json:"function"`
+	Self     int64  `json:"self"`
+	Total    int64  `json:"total"`
+}
+
+type flameGraph struct {
+	Type  string     `json:"type"`
+	Total int64      `json:"total"`
+	Top   []flameTop `json:"top"`
+}
+
+// flamegraph asks the native profiles API for the merged flame graph of a selection.
+func flamegraph(t *testing.T, s *server, typ, query string, since time.Time) flameGraph {
+	t.Helper()
+	q := url.Values{"type": {typ}, "query": {query},
+		"start": {fmt.Sprint(since.Add(-time.Minute).Unix())}, "end": {fmt.Sprint(time.Now().Add(time.Minute).Unix())}}
+	var env struct {
+		Data flameGraph `json:"data"`
+	}
+	getJSON(t, s.HTTP+"/api/loupe/v1/profiles/flamegraph?"+q.Encode(), http.StatusOK, &env)
+	return env.Data
+}
+
+// totalOf is the total (inclusive) value of the function whose name ends with fn.
+func (g flameGraph) totalOf(fn string) int64 {
+	for _, r := range g.Top {
+		if strings.HasSuffix(r.Function, fn) {
+			return r.Total
+		}
+	}
+	return 0
+}
+
+// checkBurnShares checks the CPU flame graph of profburn: burnCPU does three quarters of
+// the program's own work and lightWork one quarter (±10 points), and together they are most
+// of the process' CPU.
+func checkBurnShares(t *testing.T, g flameGraph) {
+	t.Helper()
+	burn, light := g.totalOf("main.burnCPU"), g.totalOf("main.lightWork")
+	require.Positive(t, burn, "main.burnCPU not in the top table: %+v", g.Top)
+	require.Positive(t, light, "main.lightWork not in the top table: %+v", g.Top)
+	share := float64(burn) / float64(burn+light)
+	t.Logf("cpu total %d ns; burnCPU %d, lightWork %d: burnCPU share of the work %.3f, of the process %.3f",
+		g.Total, burn, light, share, float64(burn)/float64(g.Total))
+	require.InDelta(t, 0.75, share, 0.10, "burnCPU's share of burnCPU+lightWork")
+	require.Greater(t, float64(burn+light)/float64(g.Total), 0.5, "the work is most of the process' CPU")
+}
+
+// TestProfilesPyroscopeGoPush: a program profiled by pyroscope-go (its own uploader, the
+// server address changed to Loupe) is stored, and the merged flame graph names its
+// functions with their shares.
+func TestProfilesPyroscopeGoPush(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	bin := buildProfburn(t)
+	started := time.Now()
+	out, err := exec.Command(bin, "push", s.HTTP, "150").CombinedOutput()
+	require.NoError(t, err, "profburn: %s", out)
+	require.NotContains(t, string(out), "pyroscope error", "pyroscope-go reported upload errors")
+
+	g := flamegraph(t, s, cpuType, `{service_name="profburn"}`, started)
+	checkBurnShares(t, g)
+	// The pprof label set with pyroscope.TagWrapper is a series label; the tag is one too.
+	burnOnly := flamegraph(t, s, cpuType, `{service_name="profburn",stage="burn",env="e2e"}`, started)
+	require.Equal(t, g.totalOf("main.burnCPU"), burnOnly.totalOf("main.burnCPU"))
+
+	alloc := flamegraph(t, s, allocType, `{service_name="profburn"}`, started)
+	a := alloc.totalOf("main.allocate")
+	t.Logf("alloc_space total %d bytes, main.allocate %d (%.3f)", alloc.Total, a, float64(a)/float64(alloc.Total))
+	require.Greater(t, float64(a)/float64(alloc.Total), 0.5, "main.allocate is most of the allocated bytes")
+}
+
+// TestProfilesIngestBadInput: truncated and garbage pprof, a gzip bomb, bad parameters get
+// a 4xx naming the problem, and the server keeps serving.
+func TestProfilesIngestBadInput(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	_, _ = zw.Write(make([]byte, 200<<20))
+	require.NoError(t, zw.Close())
+	goodFolded := []byte("main;work 3\n")
+	var real bytes.Buffer // a real Go profile, to be truncated
+	require.NoError(t, pprof.Lookup("goroutine").WriteTo(&real, 0))
+	zr, err := gzip.NewReader(bytes.NewReader(real.Bytes()))
+	require.NoError(t, err)
+	unzipped, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	post := func(query string, body []byte) (int, string) {
+		resp, err := http.Post(s.HTTP+"/ingest?"+query, "application/octet-stream", bytes.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		query  string
+		body   []byte
+		status int
+		want   string
+	}{
+		{"name=app&format=pprof", []byte("definitely not a profile"), 400, "profile"},
+		{"name=app&format=pprof", real.Bytes()[:real.Len()/2], 400, "profile"},
+		{"name=app&format=pprof", unzipped[:len(unzipped)-7], 400, "profile"},
+		{"name=app&format=pprof", bomb.Bytes(), 413, "DecompressedBytes"},
+		{"name=app&format=pprof", []byte{0x1f, 0x8b, 8, 0, 0, 0}, 400, "profile"},
+		{"format=folded", goodFolded, 400, "parameter name"},
+		{"name=%7Ba%3Db%7D&format=folded", goodFolded, 400, "parameter name"},
+		{"name=app%7Benv&format=folded", goodFolded, 400, "parameter name"},
+		{"name=app&from=yesterday&format=folded", goodFolded, 400, "parameter from"},
+		{"name=app&until=soon&format=folded", goodFolded, 400, "parameter until"},
+		{"name=app&from=2000&until=1000&format=folded", goodFolded, 400, "parameter until"},
+		{"name=app&format=xml", goodFolded, 400, "parameter format"},
+		{"name=app&format=trie", goodFolded, 415, "parameter format"},
+	} {
+		status, body := post(c.query, c.body)
+		require.Equal(t, c.status, status, "%s: %s", c.query, body)
+		require.Contains(t, body, c.want, c.query)
+	}
+	resp, err := http.Get(s.HTTP + "/-/healthy")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	status, body := post("name=app.cpu%7Benv%3De2e%7D&format=folded&sampleRate=100", goodFolded)
+	require.Equal(t, 200, status, body)
+	g := flamegraph(t, s, cpuType, `{service_name="app",env="e2e"}`, time.Now())
+	require.Equal(t, int64(3*10_000_000), g.totalOf("work"), "%+v", g)
+}
