@@ -21,6 +21,7 @@ import (
 // (an HTTP server in the test, which reads the JSON that Slack's incoming webhooks get),
 // the scrape target (a closed port, so that the target is down), and the intervals.
 func TestAlertingQuickstart(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	var (
 		mu     sync.Mutex
 		bodies []string

@@ -166,6 +166,7 @@ func amtool(t *testing.T, s *server, args ...string) string {
 // API shows suppressed. The silence survives a restart; a bad Alertmanager configuration
 // is refused by POST /-/reload and the running one keeps routing.
 func TestAlertmanagerWebhookAndSilence(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	hook := newWebhookReceiver(t)
 	dir := t.TempDir()
 	require.NoError(t, writeFile(filepath.Join(dir, "queue.rules.yml"), alertingRules))
@@ -294,6 +295,7 @@ func (s *smtpSession) Data(r io.Reader) error {
 // TestAlertmanagerEmail: an email receiver delivers the firing alert to an SMTP server run
 // inside the test, with Alertmanager's default email template.
 func TestAlertmanagerEmail(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	sink := &smtpSink{}
 	srv := smtp.NewServer(sink)
 	srv.Domain = "localhost"
@@ -337,6 +339,7 @@ receivers:
 // an external Alertmanager's API v2 (an HTTP server in the test, under a path prefix) by
 // Prometheus' notifier, and /api/v1/alertmanagers lists it.
 func TestExternalAlertmanagers(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	var mu sync.Mutex
 	var posted []string
 	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -385,6 +388,7 @@ func TestExternalAlertmanagers(t *testing.T) {
 // warning of a job out of the notifications while its critical alert fires; when the
 // critical one resolves, the warning is notified.
 func TestAlertmanagerInhibition(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	hook := newWebhookReceiver(t)
 	dir := t.TempDir()
 	require.NoError(t, writeFile(filepath.Join(dir, "queue.rules.yml"), `groups:

@@ -1,5 +1,12 @@
 // Package e2e drives the real loupe binary over its network protocols with clients nobody
 // here wrote: the OpenTelemetry Go SDK exporters, promtool, plain HTTP.
+//
+// Parallel tests: tests that spend most of their time waiting on clocks (Sentry Crons'
+// one-minute slots, rule evaluation intervals, Alertmanager's group waits, scrape
+// intervals) call t.Parallel, so that go test runs them together after the others instead
+// of adding up their waits. Each starts its own server on random ports and data dirs, so
+// they share nothing; tests that set environment variables or measure the machine
+// (footprint, disk full) stay sequential.
 package e2e
 
 import (

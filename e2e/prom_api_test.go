@@ -38,6 +38,7 @@ func metadataOf(t *testing.T, base string) map[string][]metadataEntry {
 // address"), /api/v1/scrape_pools lists the job (it was empty) and /api/v1/status/config
 // is Loupe's scrape configuration with its password hidden (it was Prometheus' defaults).
 func TestPrometheusAPIWithRealPrometheus(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	const promBin, nodeBin = "/usr/bin/prometheus", "/usr/bin/prometheus-node-exporter"
 	for _, bin := range []string{promBin, nodeBin} {
 		if _, err := os.Stat(bin); err != nil {

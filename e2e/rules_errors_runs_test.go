@@ -50,6 +50,7 @@ func loupeRunJob(t *testing.T, s *server, name string, cmd ...string) int {
 // fire for its job; and a run slower than the job's previous one fires
 // RunSlowerThanLastFive.
 func TestRulesOnErrorsAndRuns(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	hook := newWebhookReceiver(t)
 	example, err := filepath.Abs("../examples/rules/loupe-errors-runs-rules.yml")
 	require.NoError(t, err)

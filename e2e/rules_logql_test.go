@@ -52,6 +52,7 @@ func pushLokiLines(t *testing.T, s *server, service string, lines ...string) {
 // and Prometheus' list the group; a reload with a LogQL syntax error is
 // refused naming the file, group and rule, and the running rules keep evaluating.
 func TestLogQLRulesAlertToWebhook(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	hook := newWebhookReceiver(t)
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "checkout.logql.yml")

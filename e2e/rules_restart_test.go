@@ -47,6 +47,7 @@ func alwaysOn(t *testing.T, s *server) (activeAlert, error) {
 // is 1s so that the 30s alert is restored (Prometheus restores only alerts whose `for` is
 // at least the grace period).
 func TestRulesRestartKeepsPendingState(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	dir := t.TempDir()
 	require.NoError(t, writeFile(filepath.Join(dir, "restart.rules.yml"), restartRules))
 	cfgPath := filepath.Join(dir, "loupe.yaml")

@@ -59,6 +59,7 @@ const e2eRules = `groups:
 // reload (POST /-/reload) with a broken rule file is refused with a message naming the
 // file, group and rule while the old rules keep running; a SIGHUP loads the fixed file.
 func TestRulesAlertLifecycle(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "queue.rules.yml")
 	require.NoError(t, writeFile(rulesPath, e2eRules))

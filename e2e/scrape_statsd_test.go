@@ -25,6 +25,7 @@ func freePort(t *testing.T) int {
 // the YAML file, adds node_exporter with a SIGHUP reload, and sends StatsD over UDP: all of
 // it is queryable with PromQL.
 func TestScrapeReloadAndStatsd(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	dicePort, nodePort := freePort(t), freePort(t)
 	dice := exec.Command("/usr/bin/python3", "../internal/ingest/promscrape/testdata/dice_app.py", fmt.Sprint(dicePort))
 	require.NoError(t, dice.Start())

@@ -33,6 +33,7 @@ func missedRuns(t *testing.T, s *server, monitor string) []apiRun {
 // has passed), also across a restart, never twice. An in-progress check-in with
 // max_runtime 1 and no final one becomes, the same run, failed with sentry.status timeout.
 func TestSentryCrons(t *testing.T) {
+	t.Parallel() // mostly waits on clocks; see "Parallel tests" in harness_test.go
 	dataDir := t.TempDir()
 	config := writeConfig(t, cronsConfig)
 	s := startServer(t, dataDir, "--config", config)
