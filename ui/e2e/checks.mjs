@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { viewChecks } from './checks-views.mjs';
 import { errorChecks } from './checks-errors.mjs';
+import { profileChecks, profilesEmptyCheck } from './checks-profiles.mjs';
 
 const base = process.env.LOUPE_UI_URL;
 const expected = JSON.parse(readFileSync(process.env.LOUPE_EXPECTED, 'utf8'));
@@ -118,6 +119,7 @@ if (process.env.LOUPE_EMPTY === '1') {
     }, [http, otlpHTTP], { timeout: 10000 })
       .catch(async () => { throw new Error(`empty errors state lacks the DSN on ${http} or ${otlpHTTP}: ${(await box.innerText()).slice(0, 400)}`); });
   });
+  await profilesEmptyCheck({ page, base, check, assert });
   await context.close();
   console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
   process.exit(failures ? 1 : 0);
@@ -418,6 +420,8 @@ await check('an unknown trace shows the API error plainly', async () => {
 await viewChecks({ page, base, expected, check, assert, shot, rows });
 // The Errors list, the issue page and their links: checks-errors.mjs.
 await errorChecks({ page, base, expected, check, assert, shot });
+// The Profiles page: flame graph, search, zoom, sandwich, diff, span profiles: checks-profiles.mjs.
+await profileChecks({ page, base, expected, check, assert, shot });
 
 const figures = {};
 if (perf) {

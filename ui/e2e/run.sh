@@ -2,7 +2,8 @@
 # Browser tests of the web UI against a live server: builds ./cmd/loupe, starts it on random
 # loopback ports with an empty data directory and two Sentry projects, seeds it over
 # OTLP/HTTP JSON (seed.mjs), records job runs with the real `loupe run` and `loupe push`
-# (seed-runs.mjs), sends error events to the Sentry envelope endpoint (seed-errors.mjs), and
+# (seed-runs.mjs), sends error events to the Sentry envelope endpoint (seed-errors.mjs) and
+# profiles to the Pyroscope push API (seed-profiles.mjs), and
 # runs the Playwright checks (checks.mjs) in Debian's headless Chromium; then the Alerts
 # page's checks (checks-alerts.mjs), which start two servers of their own with rule files
 # and an embedded Alertmanager.
@@ -114,6 +115,8 @@ fi
 (cd "$UI_DIR" && node e2e/seed-runs.mjs "$WORK/runs.jsonl" "$WORK/expected.json")
 "$BIN" push --server "http://$OTLP_HTTP" "$WORK/runs.jsonl"
 (cd "$UI_DIR" && node e2e/seed-errors.mjs "http://$HTTP" "http://$OTLP_HTTP" "$WORK/expected.json" "$SENTRY_KEY_API" "$SENTRY_KEY_WORKER")
+# CPU profiles over Pyroscope's push API, folded and pprof (seed-profiles.mjs).
+(cd "$UI_DIR" && node e2e/seed-profiles.mjs "http://$HTTP" "$WORK/expected.json")
 cp "$WORK/expected.json" "$ART/expected.json"
 (cd "$UI_DIR" && LOUPE_UI_URL=$UI_URL LOUPE_EXPECTED=$WORK/expected.json \
 	LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?

@@ -180,7 +180,7 @@ export function ProfilesPage({ params }: { params: URLSearchParams }) {
       )}
       {types.error && <ErrorBox error={types.error} />}
       {types.data && list.length === 0 && <NoProfiles />}
-      {type && !form.diff && <SeriesStrip sel={sel} unit={list.find((t) => t.id === type)?.sample_unit ?? ''} gen={gen} onRange={(range) => submit({ ...form, range })} />}
+      {type && !form.diff && !form.spanIds.length && <SeriesStrip sel={sel} unit={list.find((t) => t.id === type)?.sample_unit ?? ''} gen={gen} onRange={(range) => submit({ ...form, range })} />}
       {type && (
         <div className="toolbar small">
           <div className="seg" data-testid="profile-mode">
@@ -287,6 +287,9 @@ function DiffForm({ form, onChange }: { form: Form; onChange: (f: Form) => void 
 function SeriesStrip({ sel, unit, gen, onRange }: { sel: Record<string, string>; unit: string; gen: number; onRange: (r: Range) => void }) {
   const p = api({ ...sel, step: '' });
   const key = `series?${p}#${gen}`;
+  // The x axis is the range asked for, so one profile is a point in it, not the whole axis.
+  const x = useMemo(() => resolveRange({ from: sel.start, to: sel.end }), [sel.start, sel.end, gen]);
+  const [xs, xe] = x ? [x.start / 1000, x.end / 1000] : [0, 0];
   const res = useAsync(key, async (s) => {
     // About 120 points over the range, at least 10 s apart.
     const q = new URLSearchParams(p);
@@ -300,6 +303,7 @@ function SeriesStrip({ sel, unit, gen, onRange }: { sel: Record<string, string>;
   const data = useMemo(() => alignSeries(series) as uPlot.AlignedData, [series]);
   const opts = useMemo((): Omit<uPlot.Options, 'width' | 'height'> => ({
     legend: { show: false },
+    scales: { x: { time: true, range: (_u, min, max) => (xe ? [xs, xe] : [min, max]) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     axes: themedAxes((v) => fmtValue(v, unit)),
     cursor: { drag: { x: true, y: false } },
     series: [{}, ...series.map((_, i) => ({ stroke: ['#f28b3c', '#4f8cff', '#3fb27f', '#c678dd'][i % 4], width: 1.5, fill: i === 0 ? '#f28b3c22' : undefined }))],
@@ -317,13 +321,13 @@ function SeriesStrip({ sel, unit, gen, onRange }: { sel: Record<string, string>;
       },
     ],
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }), [series.length, unit]);
+  }), [series.length, unit, xs, xe]);
   if (res.error) return <ErrorBox error={res.error} title="The series query failed" />;
   if (!series.length) return null;
   return (
     <div className="profile-series" data-testid="profile-series">
       <div className="small muted">Samples over time · drag to pick a range</div>
-      <Chart options={opts} data={data} height={110} optionsKey={`${series.length}-${unit}`} />
+      <Chart options={opts} data={data} height={110} optionsKey={`${series.length}-${unit}-${xs}-${xe}`} />
     </div>
   );
 }
