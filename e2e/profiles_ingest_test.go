@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
@@ -157,4 +159,52 @@ func TestProfilesIngestBadInput(t *testing.T) {
 	require.Equal(t, 200, status, body)
 	g := flamegraph(t, s, cpuType, `{service_name="app",env="e2e"}`, time.Now())
 	require.Equal(t, int64(3*10_000_000), g.totalOf("work"), "%+v", g)
+}
+
+// TestProfilesPullDebugPprof: the same program serving net/http/pprof, scraped through a
+// profiling scrape config (static target, relabelling), gives the same shares.
+func TestProfilesPullDebugPprof(t *testing.T) {
+	bin := buildProfburn(t)
+	prog := exec.Command(bin, "serve")
+	stdout, err := prog.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, prog.Start())
+	t.Cleanup(func() { _ = prog.Process.Kill(); _ = prog.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "loupe.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+profiling:
+  scrape_interval: 3s
+  scrape_timeout: 3s
+  scrape_configs:
+    - job_name: burner
+      profile_types: [cpu, heap, goroutine]
+      static_configs: [{targets: [%q], labels: {env: e2e}}]
+      relabel_configs:
+        - {target_label: service_name, replacement: profburn-pull}
+`, addr)), 0o600))
+	s := startServer(t, filepath.Join(dir, "data"), "--config", cfg)
+	started := time.Now()
+	var g flameGraph
+	eventually(t, 90*time.Second, func() error {
+		g = flamegraph(t, s, cpuType, `{service_name="profburn-pull",env="e2e",job="burner"}`, started)
+		if work := g.totalOf("main.burnCPU") + g.totalOf("main.lightWork"); work < 3_000_000_000 {
+			return fmt.Errorf("%d ns of burnCPU+lightWork so far", work)
+		}
+		return nil
+	})
+	checkBurnShares(t, g)
+	goroutines := flamegraph(t, s, "goroutines:goroutine:count:goroutine:count", `{service_name="profburn-pull"}`, started)
+	require.Positive(t, goroutines.totalOf("main.main"), "%+v", goroutines.Top)
+	eventually(t, 60*time.Second, func() error { // alloc_space needs two heap scrapes
+		a := flamegraph(t, s, allocType, `{service_name="profburn-pull"}`, started)
+		if a.totalOf("main.allocate") == 0 {
+			return fmt.Errorf("no main.allocate in alloc_space yet: %+v", a.Top)
+		}
+		return nil
+	})
 }

@@ -100,6 +100,7 @@ func loadConfig(path string) (config.Config, error) {
 		return config.Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg.Scrape.Dir = filepath.Dir(path) // relative file_sd and credential paths
+	cfg.Profiling.Dir = cfg.Scrape.Dir
 	return cfg, nil
 }
 

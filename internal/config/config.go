@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/loupe-dev/loupe/internal/auth"
+	"github.com/loupe-dev/loupe/internal/ingest/pprofscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
@@ -43,6 +44,8 @@ type Config struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Scrape holds Prometheus scrape jobs, in Prometheus' own format (docs/scraping.md).
 	Scrape promscrape.Config `yaml:"scrape"`
+	// Profiling pulls profiles from Go programs' /debug/pprof endpoints (docs/profiles.md).
+	Profiling pprofscrape.Config `yaml:"profiling"`
 	// Statsd configures the StatsD/DogStatsD receiver (docs/statsd.md).
 	Statsd statsd.Config `yaml:"statsd"`
 	// Sentry holds the projects, DSN keys and rate limits of the Sentry ingest
@@ -298,10 +301,11 @@ func Default() Config {
 		Rules: RulesConfig{EvaluationInterval: model.Duration(time.Minute),
 			ForGracePeriod: model.Duration(10 * time.Minute), ForOutageTolerance: model.Duration(time.Hour),
 			ResendDelay: model.Duration(time.Minute)},
-		Scrape: promscrape.Default(),
-		Statsd: statsd.Default(),
-		Sentry: sentry.Default(),
-		Auth:   auth.Default(),
+		Scrape:    promscrape.Default(),
+		Profiling: pprofscrape.Default(),
+		Statsd:    statsd.Default(),
+		Sentry:    sentry.Default(),
+		Auth:      auth.Default(),
 	}
 }
 
@@ -495,6 +499,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Scrape.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("scrape: %w", err))
+	}
+	if err := c.Profiling.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("profiling: %w", err))
 	}
 	if err := c.Statsd.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("statsd: %w", err))

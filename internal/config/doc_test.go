@@ -36,6 +36,7 @@ func TestDocListsEveryKey(t *testing.T) {
 	loaded, err := Load(bytes.NewReader(block[1]))
 	require.NoError(t, err)
 	loaded.Scrape.ScrapeConfigs = Default().Scrape.ScrapeConfigs // [] in the doc, unset in Default
+	loaded.Profiling.ScrapeConfigs = Default().Profiling.ScrapeConfigs
 	got, err := yaml.Marshal(loaded)
 	require.NoError(t, err)
 	require.Equal(t, string(out), string(got), "the documented values are the defaults")

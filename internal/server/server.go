@@ -23,6 +23,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/errtrack/otelexc"
 	"github.com/loupe-dev/loupe/internal/ingest/otlp"
+	"github.com/loupe-dev/loupe/internal/ingest/pprofscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 	"github.com/loupe-dev/loupe/internal/pipeline"
@@ -196,6 +197,16 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if err := s.start(ctx, s.scraper); err != nil {
 		return fmt.Errorf("start scraping: %w", err)
+	}
+	// Profiles pulled from /debug/pprof endpoints (profiling section) into the event store.
+	profOpts := pprofscrape.DefaultOptions()
+	profOpts.LabelLimits = s.labelLimits()
+	profScraper, err := pprofscrape.New(s.cfg.Profiling, events, profOpts, s.logger.With("component", "profiling"), s.reg)
+	if err != nil {
+		return fmt.Errorf("profile scraper: %w", err)
+	}
+	if err := s.start(ctx, profScraper); err != nil {
+		return fmt.Errorf("start profile scraping: %w", err)
 	}
 	statsdCfg := s.cfg.Statsd
 	statsdCfg.LabelLimits = s.labelLimits()
