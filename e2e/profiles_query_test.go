@@ -62,12 +62,17 @@ func pqAllocate(mb int) {
 }
 
 // pqPush posts a gzipped pprof to Pyroscope's push API.
-func pqPush(t *testing.T, s *server, name string, body []byte) {
+func pqPush(t *testing.T, s *server, name string, body []byte, token ...string) {
 	t.Helper()
 	now := time.Now()
 	q := url.Values{"name": {name}, "format": {"pprof"},
 		"from": {fmt.Sprint(now.Add(-10 * time.Second).Unix())}, "until": {fmt.Sprint(now.Unix())}}
-	resp, err := http.Post(s.HTTP+"/ingest?"+q.Encode(), "application/octet-stream", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.HTTP+"/ingest?"+q.Encode(), bytes.NewReader(body))
+	require.NoError(t, err)
+	if len(token) > 0 {
+		req.Header.Set("Authorization", "Bearer "+token[0])
+	}
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -255,4 +260,67 @@ func slicesHasSuffix(names []string, suffix string) bool {
 		}
 	}
 	return false
+}
+
+// basicAuth is the HTTP client Grafana's data source has with "Basic auth" set.
+type basicAuth struct{ user, password string }
+
+func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(b.user, b.password)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestProfilesQueryWithToken: with tokens on, go tool pprof reads the export with the token
+// in the URL (as docs/profiles.md says) and Grafana's client with basic auth; without a
+// token both are refused.
+func TestProfilesQueryWithToken(t *testing.T) {
+	dataDir := t.TempDir()
+	token := strings.TrimSpace(loupeCLI(t, "token", "create", "--scope", "ingest,read", "--name", "pprof", "--data-dir", dataDir))
+	s := startServer(t, dataDir)
+
+	fn := &profile.Function{ID: 1, Name: "main.tokenWork", SystemName: "main.tokenWork", Filename: "main.go"}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}, Period: 10000000,
+		Function:  []*profile.Function{fn},
+		Location:  []*profile.Location{{ID: 1, Line: []profile.Line{{Function: fn}}}},
+		TimeNanos: time.Now().UnixNano(), DurationNanos: int64(10 * time.Second),
+	}
+	p.Sample = []*profile.Sample{{Location: p.Location, Value: []int64{150, 1500000000}}}
+	var buf bytes.Buffer
+	require.NoError(t, p.Write(&buf))
+	pqPush(t, s, "tokenapp", buf.Bytes(), token)
+
+	q := pqRange()
+	q.Set("type", pqCPU)
+	q.Set("query", `{service_name="tokenapp"}`)
+	u, err := url.Parse(s.HTTP + "/api/loupe/v1/profiles/pprof?" + q.Encode())
+	require.NoError(t, err)
+	run := func(u *url.URL) (string, error) {
+		cmd := exec.Command("go", "tool", "pprof", "-top", u.String())
+		cmd.Env = append(os.Environ(), "PPROF_TMPDIR="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(u)
+	require.Error(t, err, "without a token: %s", out)
+	require.Contains(t, out, "401")
+	u.User = url.UserPassword("pprof", token)
+	out, err = run(u)
+	require.NoError(t, err, "%s", out)
+	require.Regexp(t, `(?m)^\s*1\.50?s\s.*main\.tokenWork$`, out)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := connect.NewRequest(&querierv1.ProfileTypesRequest{Start: time.Now().Add(-time.Hour).UnixMilli(), End: time.Now().Add(time.Minute).UnixMilli()})
+	_, err = querierv1connect.NewQuerierServiceClient(http.DefaultClient, s.HTTP).ProfileTypes(ctx, req)
+	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err), "%v", err)
+	res, err := querierv1connect.NewQuerierServiceClient(&http.Client{Transport: basicAuth{"grafana", token}}, s.HTTP).ProfileTypes(ctx, req)
+	require.NoError(t, err)
+	var ids []string
+	for _, pt := range res.Msg.ProfileTypes {
+		ids = append(ids, pt.ID)
+	}
+	require.Contains(t, ids, pqCPU)
 }
