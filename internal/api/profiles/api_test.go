@@ -37,6 +37,11 @@ func frames(rootFirst ...string) []store.Frame {
 // also has one allocation profile.
 func testData(t *testing.T) *proftest.Mem {
 	m := &proftest.Mem{}
+	require.NoError(t, m.WriteProfiles(context.Background(), testProfiles()))
+	return m
+}
+
+func testProfiles() []store.Profile {
 	var ps []store.Profile
 	for i := range 3 {
 		ps = append(ps, store.Profile{Type: cpu, Labels: map[string]string{"service_name": "api", "env": "prod"},
@@ -51,8 +56,7 @@ func testData(t *testing.T) *proftest.Mem {
 		store.Profile{Type: alloc, Labels: map[string]string{"service_name": "api"}, Time: t0,
 			Samples: []store.ProfileSample{{Stack: frames("main.main", "main.alloc"), Value: 1 << 20}}},
 	)
-	require.NoError(t, m.WriteProfiles(context.Background(), ps))
-	return m
+	return ps
 }
 
 func newAPI(t *testing.T) *API {
