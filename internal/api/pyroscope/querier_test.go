@@ -39,6 +39,22 @@ func frames(rootFirst ...string) []store.Frame {
 // the data source's URL and its HTTP client).
 func client(t *testing.T) (querierv1connect.QuerierServiceClient, *proftest.Mem) {
 	m := &proftest.Mem{}
+	require.NoError(t, m.WriteProfiles(context.Background(), testProfiles()))
+	return serve(t, m), m
+}
+
+// serve mounts the service over r on a real HTTP server and returns Grafana's client.
+func serve(t *testing.T, r store.ProfileReader) querierv1connect.QuerierServiceClient {
+	mux := http.NewServeMux()
+	path, h := New(r, nil)
+	require.Equal(t, "/querier.v1.QuerierService/", path)
+	mux.Handle(path, h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return querierv1connect.NewQuerierServiceClient(srv.Client(), srv.URL)
+}
+
+func testProfiles() []store.Profile {
 	var ps []store.Profile
 	for i := range 3 {
 		ps = append(ps, store.Profile{Type: cpu, Labels: map[string]string{"service_name": "api", "env": "prod"},
@@ -52,14 +68,7 @@ func client(t *testing.T) (querierv1connect.QuerierServiceClient, *proftest.Mem)
 			Samples: []store.ProfileSample{{Stack: frames("main.main", "main.parse"), Value: 2e9}}},
 		store.Profile{Type: alloc, Labels: map[string]string{"service_name": "api"}, Time: t0,
 			Samples: []store.ProfileSample{{Stack: frames("main.main", "main.alloc"), Value: 1 << 20}}})
-	require.NoError(t, m.WriteProfiles(context.Background(), ps))
-	mux := http.NewServeMux()
-	path, h := New(m, nil)
-	require.Equal(t, "/querier.v1.QuerierService/", path)
-	mux.Handle(path, h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return querierv1connect.NewQuerierServiceClient(srv.Client(), srv.URL), m
+	return ps
 }
 
 func TestProfileTypes(t *testing.T) {

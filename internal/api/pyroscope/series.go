@@ -81,6 +81,8 @@ func (q *Querier) SelectSeries(ctx context.Context, req *connect.Request[querier
 	for _, s := range all {
 		out.Series = append(out.Series, s.s)
 	}
+	// In label order, whatever order the store listed them in.
+	slices.SortFunc(out.Series, func(a, b *typesv1.Series) int { return cmp.Compare(pairsKey(a.Labels), pairsKey(b.Labels)) })
 	return connect.NewResponse(out), nil
 }
 
