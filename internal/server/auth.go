@@ -75,7 +75,7 @@ func classifyHTTP(r *http.Request) (auth.Scope, bool) {
 	}
 	switch {
 	case p == prom.Prefix+"/write", strings.HasPrefix(p, prom.Prefix+"/otlp/"),
-		p == loki.Path, p == "/api/prom/push", p == pyroscope.Path:
+		p == loki.Path, p == "/api/prom/push", p == pyroscope.Path, p == pyroscope.PushPath:
 		return auth.ScopeIngest, false
 	case p == promscrape.ReloadPath, strings.HasPrefix(p, "/debug/pprof/"),
 		strings.HasPrefix(p, prom.Prefix+"/admin/"):

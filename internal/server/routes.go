@@ -90,7 +90,9 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	pyroOpts := pyroscope.DefaultOptions()
 	pyroOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	pyroOpts.LabelLimits = s.labelLimits()
-	mux.Handle(pyroscope.Path, pyroscope.NewHandler(events, pyroOpts, s.logger.With("component", "pyroscope"), s.reg))
+	pyroIngest := pyroscope.NewHandler(events, pyroOpts, s.logger.With("component", "pyroscope"), s.reg)
+	mux.Handle(pyroscope.Path, pyroIngest)
+	mux.Handle(pyroIngest.PushHandler()) // push.v1.PusherService (Alloy's pyroscope.write)
 	// Loki's ruler API (read-only) for the LogQL rules.
 	lokiRules := lokiapi.NewRulesHandler(s.rules.LogQL())
 	for _, p := range lokiapi.RulePaths {
