@@ -132,12 +132,13 @@ type aggregator struct {
 	series  []map[string]string
 	byKey   map[string]int // series key -> index
 	values  map[key][]int64
-	order   []key // insertion order, so that output is deterministic
+	stacks  map[string][]store.Frame // built once per stack key
+	order   []key                    // insertion order, so that output is deterministic
 }
 
 func newAggregator(o Options, ntypes int) *aggregator {
 	return &aggregator{o: o, ntypes: ntypes, frameID: map[store.Frame]uint32{}, locs: map[*profile.Location][]byte{},
-		byKey: map[string]int{}, values: map[key][]int64{}}
+		byKey: map[string]int{}, values: map[key][]int64{}, stacks: map[string][]store.Frame{}}
 }
 
 func (a *aggregator) add(p *profile.Profile) error {
@@ -297,11 +298,17 @@ func (a *aggregator) frame(f store.Frame) uint32 {
 	return id
 }
 
+// stack is the frames of a stack key. The slice is shared by the profiles of every sample
+// type (a writer does not retain or modify them).
 func (a *aggregator) stack(k string) []store.Frame {
+	if st, ok := a.stacks[k]; ok {
+		return st
+	}
 	st := make([]store.Frame, 0, len(k)/4)
 	for i := 0; i+4 <= len(k); i += 4 {
-		st = append(st, a.frames[binary.LittleEndian.Uint32([]byte(k[i:i+4]))])
+		st = append(st, a.frames[uint32(k[i])|uint32(k[i+1])<<8|uint32(k[i+2])<<16|uint32(k[i+3])<<24])
 	}
+	a.stacks[k] = st
 	return st
 }
 
