@@ -392,6 +392,11 @@ func testProfileConcurrent(t *testing.T, open ProfileOpener) {
 				p.Samples = append(p.Samples,
 					store.ProfileSample{Stack: append([]store.Frame{own}, stackOf(testStacks[2])...), Value: int64(w + 1)},
 					store.ProfileSample{Stack: []store.Frame{{Function: fmt.Sprintf("main.batch%d", b)}}, Value: int64(b + 1)})
+				// A bad profile written at the same time fails alone.
+				bad := oneProfile("", p.Time)
+				if err := s.WriteProfiles(ctx, []store.Profile{bad}); err == nil {
+					t.Error("profile without service_name stored")
+				}
 				if err := s.WriteProfiles(ctx, []store.Profile{p}); err != nil {
 					t.Error(err)
 					return
