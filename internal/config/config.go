@@ -61,6 +61,19 @@ type Config struct {
 	Alerting AlertingConfig `yaml:"alerting"`
 	// Auth requires API tokens on every port (docs/security.md).
 	Auth auth.Config `yaml:"auth"`
+	// Dashboards configures the dashboards provisioned from files (docs/dashboards.md).
+	Dashboards DashboardsConfig `yaml:"dashboards"`
+}
+
+// DashboardsConfig names the folders of provisioned dashboards, as Grafana's file
+// provisioning: every *.json file in them (Loupe's or Grafana's dashboard JSON) is served
+// read-only and reloaded when it changes.
+type DashboardsConfig struct {
+	// ProvisioningDirs are folders of dashboard files, relative ones to the directory of
+	// the configuration file (DashboardProvisioningDirs resolves them).
+	ProvisioningDirs []string `yaml:"provisioning_dirs"`
+	// ProvisioningInterval is how often the folders are checked for changed files.
+	ProvisioningInterval model.Duration `yaml:"provisioning_interval"`
 }
 
 // AlertingConfig says where alerts go: the embedded Alertmanager, run when
@@ -301,12 +314,23 @@ func Default() Config {
 		Rules: RulesConfig{EvaluationInterval: model.Duration(time.Minute),
 			ForGracePeriod: model.Duration(10 * time.Minute), ForOutageTolerance: model.Duration(time.Hour),
 			ResendDelay: model.Duration(time.Minute)},
-		Scrape:    promscrape.Default(),
-		Profiling: pprofscrape.Default(),
-		Statsd:    statsd.Default(),
-		Sentry:    sentry.Default(),
-		Auth:      auth.Default(),
+		Scrape:     promscrape.Default(),
+		Profiling:  pprofscrape.Default(),
+		Statsd:     statsd.Default(),
+		Sentry:     sentry.Default(),
+		Auth:       auth.Default(),
+		Dashboards: DashboardsConfig{ProvisioningInterval: model.Duration(10 * time.Second)},
 	}
+}
+
+// DashboardProvisioningDirs returns dashboards.provisioning_dirs, relative ones joined to
+// the configuration file's directory.
+func (c Config) DashboardProvisioningDirs() []string {
+	out := make([]string, 0, len(c.Dashboards.ProvisioningDirs))
+	for _, d := range c.Dashboards.ProvisioningDirs {
+		out = append(out, c.fromConfigDir(d))
+	}
+	return out
 }
 
 // RuleFiles returns the rules.files globs, relative ones joined to the configuration
@@ -513,6 +537,14 @@ func (c Config) Validate() error {
 	}
 	if err := c.Sentry.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if time.Duration(c.Dashboards.ProvisioningInterval) < time.Second {
+		bad("dashboards.provisioning_interval", c.Dashboards.ProvisioningInterval, "must be at least 1s")
+	}
+	for i, d := range c.Dashboards.ProvisioningDirs {
+		if strings.TrimSpace(d) == "" {
+			bad(fmt.Sprintf("dashboards.provisioning_dirs[%d]", i), d, "must not be empty")
+		}
 	}
 	if c.Rules.EvaluationInterval <= 0 {
 		bad("rules.evaluation_interval", c.Rules.EvaluationInterval, "must be positive")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/loupe-dev/loupe/internal/alerting"
+	dashapi "github.com/loupe-dev/loupe/internal/api/dashboards"
 	"github.com/loupe-dev/loupe/internal/api/prom"
 	"github.com/loupe-dev/loupe/internal/auth"
 	"github.com/loupe-dev/loupe/internal/ingest/loki"
@@ -82,6 +83,8 @@ func classifyHTTP(r *http.Request) (auth.Scope, bool) {
 		return auth.ScopeAdmin, false
 	case strings.HasPrefix(p, alerting.Prefix+"/") && r.Method != http.MethodGet && r.Method != http.MethodHead:
 		return auth.ScopeAdmin, false // silences: creating and expiring them
+	case (p == dashapi.Prefix || strings.HasPrefix(p, dashapi.Prefix+"/")) && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		return auth.ScopeAdmin, false // creating, changing, deleting and importing dashboards
 	}
 	// Every query API, /metrics, the UI and its assets. Setting an issue's status
 	// (PUT /api/loupe/v1/issues/{id}) is triage from the UI and needs read too.

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/loupe-dev/loupe/internal/alerting"
+	dashapi "github.com/loupe-dev/loupe/internal/api/dashboards"
 	lokiapi "github.com/loupe-dev/loupe/internal/api/loki"
 	"github.com/loupe-dev/loupe/internal/api/native"
 	"github.com/loupe-dev/loupe/internal/api/profiles"
@@ -67,6 +68,13 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 				StatsDUDP: addrString(statsdRecv.UDPAddr()), StatsDTCP: addrString(statsdRecv.TCPAddr())}
 		})
 	mux.Handle("/api/loupe/v1/", qb.read(nativeAPI))
+	// Dashboards (issue 15): a more specific pattern than the native API's (dashboards.go).
+	dashAPI, err := s.dashboardsAPI(events)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(dashapi.Prefix, dashAPI)
+	mux.Handle(dashapi.Prefix+"/", dashAPI)
 	// Profiles (issue 14): the native API (a more specific pattern than the one above) and
 	// Pyroscope's query API for Grafana's Pyroscope data source, at the root like Pyroscope.
 	mux.Handle(profiles.Prefix, qb.read(profiles.New(events, s.logger.With("component", "profiles")), profiles.ExprParams...))
