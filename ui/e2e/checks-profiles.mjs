@@ -1,10 +1,10 @@
 // Browser checks of the Profiles page (run by checks.mjs on the server seeded by
 // seed-profiles.mjs): the flame graph names the seeded functions with their share, search
 // highlights frames and shows the matched share, a click zooms in and "Reset zoom" zooms
-// out, the sandwich of a function shows its callers, the diff colours the grown function
-// red and the shrunk one green, and "Profile of this span" in the trace view opens the
-// flame graph of that span's samples. Frames are SVG elements carrying their name, share
-// (of the root) and width (of the drawing) in data attributes.
+// out, the sandwich of a function shows its callers and the spans that ran it, the diff
+// colours the grown function red and the shrunk one green, and "Profile of this span" in
+// the trace view opens the flame graph of that span's samples. Frames are SVG elements
+// carrying their name, share (of the root) and width (of the drawing) in data attributes.
 export async function profileChecks({ page, base, expected, check, assert, shot }) {
   const P = expected.profiles;
   if (!P) throw new Error('expected.json has no profiles: run seed-profiles.mjs');
@@ -126,6 +126,18 @@ export async function profileChecks({ page, base, expected, check, assert, shot 
     near((await frame(P.span.fn)).share, P.span.share, `${P.span.fn} share in the span's profile`);
     assert(!(await frame('main.checkoutWork')), 'the span profile shows samples of other spans');
     await shot('profiles-span');
+  });
+
+  await check('profiles: the sandwich of a function lists the spans that ran it, linking to their profiles', async () => {
+    assert(P.span, 'no span profile seeded (no known trace)');
+    await page.goto(`${base}/profiles?${new URLSearchParams({ query: '{service_name="payments"}', fn: P.span.fn })}`);
+    const link = page.getByTestId('fn-span-link').first();
+    await link.waitFor({ timeout: 15000 });
+    const text = await link.innerText();
+    assert(text.includes(P.span.id) && text.includes('charge'), `spans of ${P.span.fn}: ${text}`);
+    await link.click();
+    await page.waitForURL(new RegExp(`span_id=${P.span.id}`));
+    await waitFrame(P.span.fn);
   });
 }
 

@@ -119,6 +119,7 @@ describe('diff', () => {
       { function: 'b', self: 0, total: 0, left_total: 10, right_total: 80, left_self: 1, right_self: 9 },
     ];
     expect(sortTop(rows, 'change', 'desc', 100, 200).map((r) => r.function)).toEqual(['b', 'a']);
+    expect(sortTop(rows, 'self', 'desc', 100, 200).map((r) => r.function)).toEqual(['b', 'a']);
     expect(sortTop([{ function: 'x', self: 1, total: 9 }, { function: 'y', self: 5, total: 6 }], 'self', 'desc').map((r) => r.function)).toEqual(['y', 'x']);
     expect(sortTop([{ function: 'x', self: 1, total: 9 }, { function: 'y', self: 5, total: 6 }], 'total', 'asc').map((r) => r.function)).toEqual(['y', 'x']);
     expect(sortTop([{ function: 'b', self: 1, total: 1 }, { function: 'a', self: 1, total: 1 }], 'function', 'asc').map((r) => r.function)).toEqual(['a', 'b']);

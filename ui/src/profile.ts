@@ -328,10 +328,10 @@ export function diffChange(n: { left_total?: number; right_total?: number }, lef
   return { left, right, delta, rel };
 }
 
-/** sortTop orders the top table; ties by name so the order is stable. */
+/** sortTop orders the top table (a diff's self and total are the right side's); ties by name so the order is stable. */
 export function sortTop(rows: TopRow[], key: TopSort, dir: 'asc' | 'desc', lt = 0, rt = 0): TopRow[] {
   const val = (r: TopRow): number | string =>
-    key === 'function' ? r.function : key === 'change' ? diffChange(r, lt, rt).delta : key === 'self' ? r.self ?? (r.right_self ?? 0) : r.total ?? (r.right_total ?? 0);
+    key === 'function' ? r.function : key === 'change' ? diffChange(r, lt, rt).delta : key === 'self' ? r.right_self ?? r.self : r.right_total ?? r.total;
   const sign = dir === 'asc' ? 1 : -1;
   return [...rows].sort((a, b) => {
     const x = val(a);

@@ -245,7 +245,7 @@ export function ProfilesPage({ params }: { params: URLSearchParams }) {
           ) : (
             <Flame ctx={ctx} root={g.root} focus={form.zoom} onFocus={(zoom) => view({ zoom })} match={match} />
           )}
-          {form.fn && <Sandwich ctx={ctx} fn={form.fn} onClose={() => view({ fn: '' })} />}
+          {form.fn && <Sandwich ctx={ctx} fn={form.fn} sel={form.diff ? undefined : sel} onClose={() => view({ fn: '' })} />}
           <h4>Top functions</h4>
           <TopTable
             ctx={ctx}

@@ -4,10 +4,12 @@
 // read what is drawn.
 import { useEffect, useMemo, useRef, useState } from 'react';
 import {
-  diffChange, diffColor, changeKind, depthOf, fmtValue, frameColor, layoutFlame, sandwich, sortTop,
+  diffChange, diffColor, changeKind, depthOf, fmtValue, frameColor, layoutFlame, profileGet, sandwich, sortTop,
   type FlameGraph, type FlameNode, type TopRow, type TopSort, type Weigher,
 } from '../profile';
 import { fmtPercent } from '../util';
+import { href, onLinkClick } from '../router';
+import { useAsync } from '../components/hooks';
 
 const rowH = 18;
 const charW = 6.6; // 11px monospace
@@ -74,9 +76,11 @@ export function Flame({ ctx, root, focus = [], onFocus, match, inverted, testId 
   const rows = depthOf(rects);
   const h = rows * rowH;
   const g = ctx.g;
-  return (
-    <div className="flame" ref={box} data-testid={testId} onMouseLeave={() => setTip(null)}>
-      {width > 0 && (
+  const onFocusRef = useRef(onFocus);
+  onFocusRef.current = onFocus;
+  // The frames do not depend on the tooltip: moving the mouse re-renders only the tooltip.
+  const svg = useMemo(
+    () => (
         <svg width={width} height={h} role="img" aria-label="flame graph">
           {rects.map((r) => {
             const x = r.x * width;
@@ -84,7 +88,7 @@ export function Flame({ ctx, root, focus = [], onFocus, match, inverted, testId 
             const y = (inverted ? rows - 1 - r.depth : r.depth) * rowH;
             const matched = match ? match(r.node.name) : false;
             const change = ctx.diff ? diffChange(r.node, g.left_total ?? 0, g.right_total ?? 0) : null;
-            const fill = match && !matched ? 'var(--flame-dim)' : change ? diffColor(change) : r.depth === 0 && !inverted ? 'var(--flame-root)' : frameColor(r.node.name);
+            const fill = match && !matched ? 'var(--flame-dim)' : change ? diffColor(change) : r.depth === 0 && r.node.name === 'total' ? 'var(--flame-root)' : frameColor(r.node.name);
             const chars = Math.floor((w - 6) / charW);
             const label = chars >= 3 ? (r.node.name.length > chars ? r.node.name.slice(0, chars - 1) + '…' : r.node.name) : '';
             return (
@@ -100,7 +104,7 @@ export function Flame({ ctx, root, focus = [], onFocus, match, inverted, testId 
                 data-match={match ? (matched ? '1' : '0') : undefined}
                 data-change={change ? changeKind(change) : undefined}
                 data-fill={fill}
-                onClick={() => onFocus?.(r.path)}
+                onClick={() => onFocusRef.current?.(r.path)}
                 onMouseMove={(e) => {
                   const b = box.current!.getBoundingClientRect();
                   setTip({ x: e.clientX - b.left, y: e.clientY - b.top, n: r.node });
@@ -116,7 +120,12 @@ export function Flame({ ctx, root, focus = [], onFocus, match, inverted, testId 
             );
           })}
         </svg>
-      )}
+    ),
+    [rects, width, h, rows, inverted, match, ctx, g],
+  );
+  return (
+    <div className="flame" ref={box} data-testid={testId} onMouseLeave={() => setTip(null)}>
+      {width > 0 && svg}
       {tip && (
         <div className="flame-tip" data-testid="flame-tooltip" style={{ left: Math.min(tip.x + 12, Math.max(0, width - 340)), top: tip.y + 16 }}>
           <div className="tt-title mono">{tip.n.name}</div>
@@ -132,7 +141,7 @@ export function Flame({ ctx, root, focus = [], onFocus, match, inverted, testId 
 }
 
 /** Sandwich shows fn's callers above it (inverted, fn at the bottom) and its callees below. */
-export function Sandwich({ ctx, fn, onClose }: { ctx: FlameCtx; fn: string; onClose: () => void }) {
+export function Sandwich({ ctx, fn, sel, onClose }: { ctx: FlameCtx; fn: string; sel?: Record<string, string>; onClose: () => void }) {
   const s = useMemo(() => sandwich(ctx.g.root, fn, ctx.weight), [ctx, fn]);
   return (
     <section className="sandwich" data-testid="sandwich">
@@ -153,6 +162,7 @@ export function Sandwich({ ctx, fn, onClose }: { ctx: FlameCtx; fn: string; onCl
           <Flame ctx={ctx} root={s.callees} testId="sandwich-callees" />
         </>
       )}
+      {sel && <FnSpans sel={sel} fn={fn} unit={ctx.g.unit} />}
     </section>
   );
 }
@@ -224,5 +234,26 @@ export function TopTable({ ctx, rows, sort, dir, onSort, onPick, match }: {
         })}
       </tbody>
     </table>
+  );
+}
+
+/** FnSpans lists the spans whose samples ran fn the longest (span profiles), each linking to its own flame graph. */
+function FnSpans({ sel, fn, unit }: { sel: Record<string, string>; fn: string; unit: string }) {
+  const p = new URLSearchParams({ ...sel, function: fn, limit: '10' });
+  const res = useAsync(`spans?${p}`, (sig) => profileGet<{ spans: { span_id: string; span_name: string; value: number }[] }>('spans', p, sig));
+  const spans = res.data?.spans ?? [];
+  if (!spans.length) return null;
+  return (
+    <div className="small" data-testid="fn-spans">
+      <h4>Spans that ran {fn} the most</h4>
+      {spans.map((x) => (
+        <div key={x.span_id}>
+          <a href={href('/profiles', { type: sel.type, from: sel.start, to: sel.end, span_id: x.span_id })} onClick={onLinkClick} className="mono" data-testid="fn-span-link">
+            {x.span_name || '(unnamed)'} {x.span_id}
+          </a>{' '}
+          <span className="muted">{fmtValue(x.value, unit)}</span>
+        </div>
+      ))}
+    </div>
   );
 }
