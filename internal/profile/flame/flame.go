@@ -6,7 +6,9 @@ package flame
 
 import (
 	"cmp"
+	"container/heap"
 	"slices"
+	"strings"
 
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -75,37 +77,53 @@ type selfTotal struct{ self, total int64 }
 
 // tnode is a node while the tree is built; vals holds one side for Build, two for a diff.
 type tnode struct {
-	fn       store.Frame
-	vals     [2]selfTotal
-	children map[store.Frame]*tnode
-	sorted   []*tnode // children in output order, set by finish
-	other    *tnode   // folded children, set by finish
-	depth    int
-	seq      int // position in a pre-order walk of the sorted tree: the last tie-break
+	fn     store.Frame
+	vals   [2]selfTotal
+	sorted []*tnode // children; in output order once finish has run
+	other  *tnode   // folded children, set by finish
+	depth  int
+	seq    int  // position in a pre-order walk of the sorted tree: the last tie-break
+	keep   bool // within the node limit
 }
 
-type tree struct{ root *tnode }
+// childKey finds a node's child by function. One map for the whole tree rather than one
+// per node: a big profile has a million nodes, most with one or two children.
+type childKey struct {
+	parent *tnode
+	fn     store.Frame
+}
+
+type tree struct {
+	root     *tnode
+	children map[childKey]*tnode
+	slab     []tnode // nodes are allocated from here, a chunk at a time, to spare the GC
+}
 
 func newTree() *tree {
-	return &tree{root: &tnode{fn: store.Frame{Function: RootName}}}
+	return &tree{root: &tnode{fn: store.Frame{Function: RootName}}, children: map[childKey]*tnode{}}
+}
+
+func (t *tree) newNode(fn store.Frame, depth int) *tnode {
+	if len(t.slab) == 0 {
+		t.slab = make([]tnode, 4096)
+	}
+	n := &t.slab[0]
+	t.slab = t.slab[1:]
+	n.fn, n.depth = fn, depth
+	return n
 }
 
 // add adds one leaf-first stack's value to side.
 func (t *tree) add(stack []store.Frame, v int64, side int) {
 	n := t.root
 	n.vals[side].total += v
-	if len(stack) == 0 {
-		n.vals[side].self += v
-		return
-	}
 	for i := len(stack) - 1; i >= 0; i-- {
-		c := n.children[stack[i]]
+		k := childKey{n, stack[i]}
+		c := t.children[k]
 		if c == nil {
-			if n.children == nil {
-				n.children = map[store.Frame]*tnode{}
-			}
-			c = &tnode{fn: stack[i], depth: n.depth + 1}
-			n.children[stack[i]] = c
+			c = t.newNode(stack[i], n.depth+1)
+			t.children[k] = c
+			n.sorted = append(n.sorted, c)
 		}
 		c.vals[side].total += v
 		n = c
@@ -118,41 +136,67 @@ func (n *tnode) weight() int64 { return n.vals[0].total + n.vals[1].total }
 
 // order sorts nodes by weight, largest first, then callers before callees (a parent
 // weighs at least as much as its child, so a limit never keeps a child without its
-// parent), then by name.
+// parent), then by name, then by position in the tree.
 func order(a, b *tnode) int {
-	return cmp.Or(cmp.Compare(b.weight(), a.weight()), cmp.Compare(a.depth, b.depth),
-		cmp.Compare(a.fn.Function, b.fn.Function), cmp.Compare(a.fn.File, b.fn.File), cmp.Compare(a.seq, b.seq))
+	if c := cmp.Compare(b.weight(), a.weight()); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.depth, b.depth); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.fn.Function, b.fn.Function); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.fn.File, b.fn.File); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
 }
 
 // finish sorts every node's children and applies the node limit.
 func (t *tree) finish(maxNodes int) {
-	var all []*tnode
+	t.children = nil // no more adds
+	count := 0
 	var walk func(n *tnode)
 	walk = func(n *tnode) {
-		for _, c := range n.children {
-			n.sorted = append(n.sorted, c)
-		}
 		slices.SortFunc(n.sorted, order) // siblings differ by function, so seq is not needed yet
 		for _, c := range n.sorted {
-			c.seq = len(all)
-			all = append(all, c)
+			c.seq = count
+			count++
 			walk(c)
 		}
 	}
 	walk(t.root)
-	if maxNodes <= 0 || len(all) <= maxNodes {
+	if maxNodes <= 0 || count <= maxNodes {
 		return
 	}
-	slices.SortFunc(all, order)
-	keep := make(map[*tnode]bool, maxNodes)
-	for _, n := range all[:maxNodes] {
-		keep[n] = true
+	// The maxNodes first nodes in order: a heap whose top is the last of those kept so far.
+	kept := make(nodeHeap, 0, maxNodes)
+	var pick func(n *tnode)
+	pick = func(n *tnode) {
+		for _, c := range n.sorted {
+			switch {
+			case len(kept) < maxNodes:
+				heap.Push(&kept, c)
+			case order(c, kept[0]) < 0:
+				kept[0] = c
+				heap.Fix(&kept, 0)
+			default:
+				// Not kept, nor are its callees: none weighs more than it does.
+				continue
+			}
+			pick(c)
+		}
+	}
+	pick(t.root)
+	for _, n := range kept {
+		n.keep = true
 	}
 	var fold func(n *tnode)
 	fold = func(n *tnode) {
 		kept := n.sorted[:0]
 		for _, c := range n.sorted {
-			if keep[c] {
+			if c.keep {
 				kept = append(kept, c)
 				fold(c)
 				continue
@@ -173,6 +217,20 @@ func (t *tree) finish(maxNodes int) {
 		}
 	}
 	fold(t.root)
+}
+
+// nodeHeap is a heap whose top is the last node in order.
+type nodeHeap []*tnode
+
+func (h nodeHeap) Len() int           { return len(h) }
+func (h nodeHeap) Less(i, j int) bool { return order(h[i], h[j]) > 0 }
+func (h nodeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nodeHeap) Push(x any)        { *h = append(*h, x.(*tnode)) }
+func (h *nodeHeap) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return n
 }
 
 // node converts the first side of the tree to Nodes.
