@@ -14,7 +14,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 RACE_PKGS = ./internal/api/prom/... ./internal/config/... ./internal/ingest/otlp/... \
 	./internal/ingest/promscrape/... ./internal/ingest/labellimit/... ./internal/jobs/... \
 	./internal/pipeline/... ./internal/querylimit/... ./internal/runs/... \
-	./internal/selfmetrics/... ./internal/store/tsdb/... ./bench/loadgen/...
+	./internal/scrub/... ./internal/selfmetrics/... ./internal/store/tsdb/... ./bench/loadgen/...
 
 .PHONY: build run test test-deps lint race unit ui ui-check browser fuzz bench bench-smoke bench-go clean
 

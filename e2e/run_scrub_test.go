@@ -1,13 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,25 +68,7 @@ func TestRunScrubsSecretsFromEverythingStored(t *testing.T) {
 	require.Contains(t, run.CommandLine, "https://bob:[REDACTED]@example.com/x")
 
 	s.stop()
-	found := map[string][]string{}
-	var files int
-	require.NoError(t, filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files++
-		for _, needle := range append(append([]string{}, secrets...), markers...) {
-			if bytes.Contains(b, []byte(needle)) {
-				found[needle] = append(found[needle], strings.TrimPrefix(path, data))
-			}
-		}
-		return nil
-	}))
-	require.Positive(t, files)
+	found := findInDataDir(t, data, append(append([]string{}, secrets...), markers...))
 	for _, m := range markers {
 		require.NotEmpty(t, found[m], "marker %s not found in the data dir: the search cannot see what is stored", m)
 	}

@@ -51,6 +51,9 @@ type Config struct {
 	// Sentry holds the projects, DSN keys and rate limits of the Sentry ingest
 	// (docs/errors.md).
 	Sentry sentry.Config `yaml:"sentry"`
+	// Scrub removes secrets from logs, spans, error events and job runs before they are
+	// stored (docs/security.md#scrubbing).
+	Scrub ScrubConfig `yaml:"scrub"`
 	// Errors configures error tracking: scrubbing of error events (docs/errors.md); their
 	// retention is retention.errors.
 	Errors ErrorsConfig `yaml:"errors"`
@@ -311,6 +314,7 @@ func Default() Config {
 		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
 		Metrics: MetricsConfig{ConvertDelta: true},
 		Errors:  ErrorsConfig{Scrubbing: true},
+		Scrub:   ScrubConfig{Defaults: true},
 		Rules: RulesConfig{EvaluationInterval: model.Duration(time.Minute),
 			ForGracePeriod: model.Duration(10 * time.Minute), ForOutageTolerance: model.Duration(time.Hour),
 			ResendDelay: model.Duration(time.Minute)},
@@ -520,6 +524,9 @@ func (c Config) Validate() error {
 		if strings.TrimSpace(a) == "" {
 			bad(fmt.Sprintf("metrics.promote_resource_attributes[%d]", i), fmt.Sprintf("%q", a), "must not be empty")
 		}
+	}
+	if err := c.Scrub.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Scrape.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("scrape: %w", err))

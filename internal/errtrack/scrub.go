@@ -3,10 +3,12 @@ package errtrack
 import (
 	"net/url"
 	"strings"
+
+	"github.com/loupe-dev/loupe/internal/scrub"
 )
 
 // Filtered replaces a scrubbed value, as in Sentry.
-const Filtered = "[Filtered]"
+const Filtered = scrub.Filtered
 
 // DefaultSensitiveKeys are the key substrings whose values the Scrubber replaces, matched
 // case-insensitively with '-' read as '_' (so "X-Auth-Token" and "set-cookie" match).
@@ -28,6 +30,11 @@ type ScrubOptions struct {
 	ExtraKeys []string
 	// KeepClientIP keeps user.ip_address (and the X-Forwarded-For / X-Real-IP headers).
 	KeepClientIP bool
+	// Rules, when set, are the ingest scrubbing rules of logs and spans (the scrub
+	// section): every string value then also goes through them, so that their secret
+	// texts, configured keys and regular expressions apply to error events too. Without
+	// them, only card numbers are looked for in strings.
+	Rules *scrub.Scrubber
 }
 
 // Scrubber removes secrets from events before they are stored, like Sentry's server-side
@@ -40,11 +47,12 @@ type Scrubber struct {
 	keys         []string
 	disabled     bool
 	keepClientIP bool
+	rules        *scrub.Scrubber
 }
 
 // NewScrubber returns a Scrubber for opts.
 func NewScrubber(opts ScrubOptions) *Scrubber {
-	s := &Scrubber{disabled: opts.Disabled, keepClientIP: opts.KeepClientIP}
+	s := &Scrubber{disabled: opts.Disabled, keepClientIP: opts.KeepClientIP, rules: opts.Rules}
 	for _, k := range append(append([]string{}, DefaultSensitiveKeys...), opts.ExtraKeys...) {
 		if k = normKey(k); k != "" {
 			s.keys = append(s.keys, k)
@@ -68,6 +76,15 @@ func (s *Scrubber) Sensitive(key string) bool {
 	return false
 }
 
+// text scrubs a string value found under key ("" when none).
+func (s *Scrubber) text(key, v string) string {
+	if s.rules != nil {
+		return s.rules.String("errors", key, v)
+	}
+	v, _ = scrub.Cards(v)
+	return v
+}
+
 // Scrub filters ev in place. It owns ev's maps and slices while it runs.
 func (s *Scrubber) Scrub(ev *Event) {
 	if !s.keepClientIP && ev.User != nil {
@@ -84,11 +101,11 @@ func (s *Scrubber) Scrub(ev *Event) {
 	if s.disabled {
 		return
 	}
-	ev.Message = scrubCards(ev.Message)
+	ev.Message = s.text("", ev.Message)
 	for i := range ev.Exceptions {
 		ex := &ev.Exceptions[i]
-		ex.Value = scrubCards(ex.Value)
-		ex.RawStacktrace = scrubCards(ex.RawStacktrace)
+		ex.Value = s.text("", ex.Value)
+		ex.RawStacktrace = s.text("", ex.RawStacktrace)
 		for j := range ex.Frames {
 			s.scrubMap(ex.Frames[j].Vars)
 		}
@@ -97,14 +114,14 @@ func (s *Scrubber) Scrub(ev *Event) {
 		if s.Sensitive(k) {
 			ev.Tags[k] = Filtered
 		} else {
-			ev.Tags[k] = scrubCards(v)
+			ev.Tags[k] = s.text(k, v)
 		}
 	}
 	s.scrubMap(ev.Extra)
 	s.scrubMap(ev.Contexts)
 	for i := range ev.Breadcrumbs {
 		b := &ev.Breadcrumbs[i]
-		b.Message = scrubCards(b.Message)
+		b.Message = s.text("", b.Message)
 		s.scrubMap(b.Data)
 	}
 	if r := ev.Request; r != nil {
@@ -117,7 +134,7 @@ func (s *Scrubber) Scrub(ev *Event) {
 		r.Data = s.scrubValue("", r.Data)
 	}
 	if u := ev.User; u != nil {
-		u.ID, u.Username, u.Email = scrubCards(u.ID), scrubCards(u.Username), scrubCards(u.Email)
+		u.ID, u.Username, u.Email = s.text("id", u.ID), s.text("username", u.Username), s.text("email", u.Email)
 	}
 }
 
@@ -126,7 +143,7 @@ func (s *Scrubber) scrubStrings(m map[string]string) {
 		if s.Sensitive(k) {
 			m[k] = Filtered
 		} else {
-			m[k] = scrubCards(v)
+			m[k] = s.text(k, v)
 		}
 	}
 }
@@ -144,7 +161,7 @@ func (s *Scrubber) scrubValue(key string, v any) any {
 	}
 	switch x := v.(type) {
 	case string:
-		return scrubCards(x)
+		return s.text(key, x)
 	case map[string]any:
 		s.scrubMap(x)
 	case map[string]string:
@@ -155,7 +172,7 @@ func (s *Scrubber) scrubValue(key string, v any) any {
 		}
 	case []string:
 		for i := range x {
-			x[i] = scrubCards(x[i])
+			x[i] = s.text(key, x[i])
 		}
 	}
 	return v
@@ -178,85 +195,7 @@ func (s *Scrubber) scrubQuery(q string) string {
 			parts[i] = k + "=" + url.QueryEscape(Filtered)
 			continue
 		}
-		parts[i] = scrubCards(p)
+		parts[i] = s.text("", p)
 	}
 	return strings.Join(parts, "&")
-}
-
-// scrubCards replaces every run of 13 to 19 digits (single spaces or dashes between them
-// allowed) that passes the Luhn check with "[Filtered]".
-func scrubCards(s string) string {
-	if len(s) < 13 {
-		return s
-	}
-	// Fast path: fewer than 13 digits in all cannot hold a card number.
-	digits := 0
-	for i := 0; i < len(s); i++ {
-		if isDigit(s[i]) {
-			digits++
-		}
-	}
-	if digits < 13 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for i := 0; i < len(s); {
-		if !isDigit(s[i]) || (i > 0 && isDigit(s[i-1])) {
-			i++
-			continue
-		}
-		end, n := cardRun(s, i)
-		if n >= 13 && n <= 19 && luhn(s[i:end]) {
-			b.WriteString(s[last:i])
-			b.WriteString(Filtered)
-			last = end
-		}
-		i = max(end, i+1)
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// cardRun returns the end of the run of digits starting at i, with single spaces or
-// dashes between digits, and how many digits it holds.
-func cardRun(s string, i int) (end, n int) {
-	end = i
-	for j := i; j < len(s); j++ {
-		c := s[j]
-		if isDigit(c) {
-			n++
-			end = j + 1
-			continue
-		}
-		if (c == ' ' || c == '-') && j+1 < len(s) && isDigit(s[j+1]) && isDigit(s[j-1]) {
-			continue
-		}
-		break
-	}
-	return end, n
-}
-
-// luhn checks the Luhn checksum of the digits in s (other characters skipped).
-func luhn(s string) bool {
-	sum, double := 0, false
-	for i := len(s) - 1; i >= 0; i-- {
-		c := s[i]
-		if !isDigit(c) {
-			continue
-		}
-		d := int(c - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }

@@ -1,10 +1,12 @@
 package errtrack
 
 import (
-	"strings"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/scrub"
 )
 
 func TestScrubDefaults(t *testing.T) {
@@ -62,13 +64,22 @@ func TestScrubOptions(t *testing.T) {
 	require.Empty(t, ev.User.IPAddress, "client IPs are dropped even with scrubbing off")
 }
 
-func FuzzScrubCards(f *testing.F) {
-	f.Add("4111 1111 1111 1111")
-	f.Add("x4111-1111-1111-1111-1111-1111y")
-	f.Fuzz(func(t *testing.T, s string) {
-		out := scrubCards(s)
-		if out != s && !strings.Contains(out, Filtered) {
-			t.Fatalf("changed without filtering: %q -> %q", s, out)
-		}
-	})
+// TestScrubWithIngestRules: with the ingest rules (the scrub section), secrets inside the
+// texts of an event and the configured rules are scrubbed too.
+func TestScrubWithIngestRules(t *testing.T) {
+	rules, err := scrub.New(scrub.Options{Rules: []scrub.Rule{
+		{Name: "ticket", Regexp: regexp.MustCompile(`T-\d{4}`), Replacement: "[ticket]"},
+	}}, nil)
+	require.NoError(t, err)
+	ev := &Event{
+		Message:    "login failed password=hunter2 for T-1234",
+		Exceptions: []Exception{{Value: "GET https://bob:pw@api/x 401"}},
+		Tags:       map[string]string{"ref": "T-9999"},
+		Extra:      map[string]any{"note": "card 4111 1111 1111 1111"},
+	}
+	NewScrubber(ScrubOptions{Rules: rules}).Scrub(ev)
+	require.Equal(t, "login failed password=[Filtered] for [ticket]", ev.Message)
+	require.Equal(t, "GET https://bob:[Filtered]@api/x 401", ev.Exceptions[0].Value)
+	require.Equal(t, "[ticket]", ev.Tags["ref"])
+	require.Equal(t, "card [Filtered]", ev.Extra["note"])
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // Config sets the pipeline's queues, batching and limits. Start from DefaultConfig.
@@ -31,6 +34,16 @@ type Config struct {
 	// when a queue is full or the pipeline is not running.
 	RetryAfter time.Duration
 	Limits     Limits
+	// Scrub, when set, removes secrets from logs and spans as they arrive, in the caller's
+	// goroutine, before anything else sees them (internal/scrub).
+	Scrub Scrubber
+}
+
+// Scrubber removes secrets from data in place; internal/scrub.Scrubber implements it.
+// Safe for concurrent use.
+type Scrubber interface {
+	Logs(plog.Logs)
+	Traces(ptrace.Traces)
 }
 
 // Limits bound the size of single items. An item over a limit is rejected, never

@@ -179,6 +179,9 @@ func (p *Pipeline) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 		ld.CopyTo(c)
 		ld = c
 	}
+	if p.cfg.Scrub != nil {
+		p.cfg.Scrub.Logs(ld)
+	}
 	return p.logs.consume(ctx, ld)
 }
 
@@ -188,6 +191,9 @@ func (p *Pipeline) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 		c := ptrace.NewTraces()
 		td.CopyTo(c)
 		td = c
+	}
+	if p.cfg.Scrub != nil {
+		p.cfg.Scrub.Traces(td)
 	}
 	return p.spans.consume(ctx, td)
 }

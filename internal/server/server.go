@@ -60,6 +60,7 @@ type Server struct {
 	started  []component // in start order; shut down in reverse
 	receiver *otlp.Receiver
 	scraper  *promscrape.Scraper
+	profiles *pprofscrape.Scraper // pulls /debug/pprof profiles (profiling section)
 	rules    *rules.Manager
 	am       *alerting.Alertmanager // nil without alerting.alertmanager_config
 	ext      *alerting.External     // nil without alerting.alertmanagers
@@ -112,7 +113,12 @@ func (s *Server) Reload(context.Context) error {
 	if err := s.scraper.ApplyConfig(cfg.Scrape); err != nil {
 		return fmt.Errorf("apply scrape config: %w", err)
 	}
-	s.logger.Info("configuration reloaded; Alertmanager configuration, rules and scrape jobs applied, other changes need a restart")
+	if s.profiles != nil {
+		if err := s.profiles.ApplyConfig(cfg.Profiling); err != nil {
+			return fmt.Errorf("apply profiling config: %w", err)
+		}
+	}
+	s.logger.Info("configuration reloaded; Alertmanager configuration, rules, scrape and profiling jobs applied, other changes need a restart")
 	return nil
 }
 
@@ -163,6 +169,13 @@ func (s *Server) Start(ctx context.Context) error {
 	pipeCfg.Limits.MaxAttributeValueLength = s.cfg.Limits.MaxAttributeValueBytes
 	pipeCfg.QueueItems = s.cfg.Limits.QueueItems
 	ingestWindow(&pipeCfg.Limits, s.cfg) // limits.max_future, max_age, max_log_streams
+	// One scrubber (the scrub section) for logs and spans, which carry job runs too, and
+	// for error events from every source.
+	scrubber, err := s.cfg.Scrub.Scrubber(s.reg)
+	if err != nil {
+		return fmt.Errorf("scrub rules: %w", err)
+	}
+	pipeCfg.Scrub = scrubber
 	// The tap records batch-job runs (internal/runs) from the logs and spans carrying them.
 	// The derived writers (internal/derived) put the run and new-issue series that rules
 	// alert on into the metrics store as runs end and issues are created.
@@ -176,7 +189,7 @@ func (s *Server) Start(ctx context.Context) error {
 	errRec, err := errtrack.NewRecorder(errWriter, errtrack.RecorderOptions{
 		Metrics: metrics,
 		Scrub: errtrack.ScrubOptions{Disabled: !s.cfg.Errors.Scrubbing, ExtraKeys: s.cfg.Errors.ScrubKeys,
-			KeepClientIP: s.cfg.Errors.KeepClientIP},
+			KeepClientIP: s.cfg.Errors.KeepClientIP, Rules: scrubber},
 	}, s.logger.With("component", "errtrack"), s.reg)
 	if err != nil {
 		return fmt.Errorf("error recorder: %w", err)
@@ -201,11 +214,11 @@ func (s *Server) Start(ctx context.Context) error {
 	// Profiles pulled from /debug/pprof endpoints (profiling section) into the event store.
 	profOpts := pprofscrape.DefaultOptions()
 	profOpts.LabelLimits = s.labelLimits()
-	profScraper, err := pprofscrape.New(s.cfg.Profiling, events, profOpts, s.logger.With("component", "profiling"), s.reg)
+	s.profiles, err = pprofscrape.New(s.cfg.Profiling, events, profOpts, s.logger.With("component", "profiling"), s.reg)
 	if err != nil {
 		return fmt.Errorf("profile scraper: %w", err)
 	}
-	if err := s.start(ctx, profScraper); err != nil {
+	if err := s.start(ctx, s.profiles); err != nil {
 		return fmt.Errorf("start profile scraping: %w", err)
 	}
 	statsdCfg := s.cfg.Statsd
