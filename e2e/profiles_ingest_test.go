@@ -208,3 +208,49 @@ profiling:
 		return nil
 	})
 }
+
+// TestProfilesPullReload: a profiling job added to the configuration file is scraped after
+// POST /-/reload; a bad profile type is refused by the reload.
+func TestProfilesPullReload(t *testing.T) {
+	bin := buildProfburn(t)
+	prog := exec.Command(bin, "serve")
+	stdout, err := prog.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, prog.Start())
+	t.Cleanup(func() { _ = prog.Process.Kill(); _ = prog.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "loupe.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("profiling:\n  scrape_configs: []\n"), 0o600))
+	s := startServer(t, filepath.Join(dir, "data"), "--config", cfg)
+	started := time.Now()
+	reload := func(text string) (int, string) {
+		require.NoError(t, os.WriteFile(cfg, []byte(text), 0o600))
+		resp, err := http.Post(s.HTTP+"/-/reload", "", nil)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, body := reload(fmt.Sprintf(`
+profiling:
+  scrape_interval: 2s
+  scrape_timeout: 2s
+  scrape_configs:
+    - {job_name: reloaded, profile_types: [goroutine], static_configs: [{targets: [%q]}]}
+`, addr))
+	require.Equal(t, 200, status, body)
+	eventually(t, 60*time.Second, func() error {
+		g := flamegraph(t, s, "goroutines:goroutine:count:goroutine:count", `{service_name="reloaded"}`, started)
+		if g.totalOf("main.main") == 0 {
+			return fmt.Errorf("no goroutine profile of the reloaded job yet")
+		}
+		return nil
+	})
+	status, body = reload("profiling:\n  scrape_configs: [{job_name: x, profile_types: [nope]}]\n")
+	require.NotEqual(t, 200, status)
+	require.Contains(t, body, "profile_types")
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,11 +57,14 @@ type Scraper struct {
 	logger *slog.Logger
 	reg    prometheus.Registerer
 
-	mu      sync.Mutex
-	loops   map[string]context.CancelFunc // by job, target labels and kind
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	scrapes *prometheus.CounterVec
+	mu        sync.Mutex
+	loops     map[string]context.CancelFunc // by job, target labels and kind
+	ctx       context.Context               // the loops' parent, set by Start
+	discovery *discovery.Manager            // nil before Start
+	groups    map[string][]*targetgroup.Group
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	scrapes   *prometheus.CounterVec
 }
 
 // New validates cfg and returns a scraper writing to w. A nil logger discards logs; reg
@@ -94,9 +98,6 @@ func New(cfg Config, w store.ProfileWriter, opts Options, logger *slog.Logger, r
 func (s *Scraper) Start(_ context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	if len(s.jobs) == 0 {
-		return nil
-	}
 	// Prometheus' discovery metrics are registered once per registry; the metric
 	// scraper has registered them already, so these get a prefix of their own.
 	reg := prometheus.NewRegistry()
@@ -116,10 +117,10 @@ func (s *Scraper) Start(_ context.Context) error {
 		cancel()
 		return errors.New("profiling: discovery manager could not be created")
 	}
-	sd := map[string]discovery.Configs{}
-	for name, j := range s.jobs {
-		sd[name] = j.scrape.ServiceDiscoveryConfigs
-	}
+	s.mu.Lock()
+	s.ctx, s.discovery = ctx, dm
+	sd := s.discoveryConfigs()
+	s.mu.Unlock()
 	if err := dm.ApplyConfig(sd); err != nil {
 		cancel()
 		return fmt.Errorf("profiling: service discovery: %w", err)
@@ -133,7 +134,10 @@ func (s *Scraper) Start(_ context.Context) error {
 			case <-ctx.Done():
 				return
 			case groups := <-dm.SyncCh():
-				s.sync(ctx, groups)
+				s.mu.Lock()
+				s.groups = groups
+				s.syncLocked(ctx, groups)
+				s.mu.Unlock()
 			}
 		}
 	}()
@@ -155,10 +159,58 @@ func (s *Scraper) Shutdown(ctx context.Context) error {
 	}
 }
 
-// sync starts loops for new targets and stops those of targets that are gone.
-func (s *Scraper) sync(ctx context.Context, groups map[string][]*targetgroup.Group) {
+// ApplyConfig replaces the jobs: the loops of jobs that changed or are gone stop, those of
+// unchanged jobs go on (keeping the previous heap, mutex and block profiles they subtract),
+// and new or changed jobs start on the targets discovery gives them. An invalid cfg is
+// refused and the running jobs kept.
+func (s *Scraper) ApplyConfig(cfg Config) error {
+	jobs, err := cfg.jobs()
+	if err != nil {
+		return fmt.Errorf("profiling: %w", err)
+	}
+	next := map[string]job{}
+	for _, j := range jobs {
+		next[j.scrape.JobName] = j
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	for name, old := range s.jobs {
+		if nj, ok := next[name]; !ok || !reflect.DeepEqual(old, nj) {
+			prefix := name + "\xff"
+			for key, cancel := range s.loops {
+				if strings.HasPrefix(key, prefix) {
+					cancel()
+					delete(s.loops, key)
+				}
+			}
+		}
+	}
+	s.jobs = next
+	dm, sd := s.discovery, s.discoveryConfigs()
+	if dm != nil && s.groups != nil {
+		s.syncLocked(s.ctx, s.groups) // changed jobs whose targets discovery will not resend
+	}
+	s.mu.Unlock()
+	if dm == nil {
+		return nil
+	}
+	if err := dm.ApplyConfig(sd); err != nil {
+		return fmt.Errorf("profiling: service discovery: %w", err)
+	}
+	return nil
+}
+
+// discoveryConfigs are the jobs' service discovery configs; s.mu is held.
+func (s *Scraper) discoveryConfigs() map[string]discovery.Configs {
+	sd := map[string]discovery.Configs{}
+	for name, j := range s.jobs {
+		sd[name] = j.scrape.ServiceDiscoveryConfigs
+	}
+	return sd
+}
+
+// syncLocked starts loops for new targets and stops those of targets that are gone; s.mu
+// is held.
+func (s *Scraper) syncLocked(ctx context.Context, groups map[string][]*targetgroup.Group) {
 	want := map[string]bool{}
 	lb := labels.NewBuilder(labels.EmptyLabels())
 	for name, tgs := range groups {

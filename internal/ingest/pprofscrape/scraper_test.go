@@ -152,3 +152,65 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("jobs %+v, %v", jobs, err)
 	}
 }
+
+// TestApplyConfig: a job added by ApplyConfig starts, an unchanged one keeps its loops, a
+// removed one stops, and an invalid configuration is refused with the jobs kept.
+func TestApplyConfig(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/debug/pprof/goroutine", pprof.Handler("goroutine"))
+	target := httptest.NewServer(mux)
+	defer target.Close()
+	addr := strings.TrimPrefix(target.URL, "http://")
+	job := func(name string) string {
+		return fmt.Sprintf("  - {job_name: %s, profile_types: [goroutine], static_configs: [{targets: [%q]}]}\n", name, addr)
+	}
+	rec := &recorder{}
+	opts := DefaultOptions()
+	opts.DiscoveryUpdateInterval = 50 * time.Millisecond
+	s, err := New(parse(t, "scrape_interval: 1s\nscrape_timeout: 1s\nscrape_configs:\n"+job("a")), rec, opts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	services := func() map[string]bool {
+		m := map[string]bool{}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, p := range rec.ps {
+			m[p.Labels["service_name"]] = true
+		}
+		return m
+	}
+	loops := func() []string {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var ks []string
+		for k := range s.loops {
+			ks = append(ks, strings.SplitN(k, "\xff", 2)[0])
+		}
+		return ks
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 20 s (services %v, loops %v)", what, services(), loops())
+			}
+		}
+	}
+	waitFor("job a scraped", func() bool { return services()["a"] })
+	if err := s.ApplyConfig(parse(t, "scrape_interval: 1s\nscrape_timeout: 1s\nscrape_configs:\n"+job("a")+job("b"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("job b scraped", func() bool { return services()["b"] })
+	if err := s.ApplyConfig(parse(t, "scrape_configs: [{job_name: b, profile_types: [nope]}]")); err == nil {
+		t.Fatal("invalid profile type accepted")
+	}
+	if err := s.ApplyConfig(parse(t, "scrape_interval: 1s\nscrape_timeout: 1s\nscrape_configs:\n"+job("b"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("job a stopped", func() bool { l := loops(); return len(l) == 1 && l[0] == "b" })
+}
