@@ -134,15 +134,16 @@ func ExportGrafana(d Dashboard) ([]byte, error) {
 			}
 			g["datasource"] = ds(typ)
 			g["definition"] = v.Query
-			g["refresh"], g["sort"] = v.Refresh, v.Sort
 		}
-		if v.Type == VarQuery || v.Type == VarCustom {
-			g["multi"], g["includeAll"] = v.Multi, v.IncludeAll
-			put("allValue", v.AllValue, v.AllValue != "")
-		}
+		// What the importer reads of every variable type, so that an export imports back
+		// the same.
+		put("refresh", v.Refresh, v.Refresh != 0 || v.Type == VarQuery)
+		put("sort", v.Sort, v.Sort != 0 || v.Type == VarQuery)
+		put("multi", v.Multi, v.Multi || v.Type == VarQuery || v.Type == VarCustom)
+		put("includeAll", v.IncludeAll, v.IncludeAll || v.Type == VarQuery || v.Type == VarCustom)
+		put("allValue", v.AllValue, v.AllValue != "")
 		if v.Type == VarInterval {
 			g["auto"], g["auto_count"], g["auto_min"] = v.Auto, v.AutoCount, v.AutoMin
-			g["refresh"] = 2
 		}
 		vars = append(vars, g)
 	}

@@ -106,6 +106,7 @@ func ImportGrafana(raw []byte) (Dashboard, Report, error) {
 	}
 	im.variables(g, &d)
 	d.Panels = im.panels(toList(g["panels"]), "panels")
+	im.fixLayout(&d)
 	im.dashboardLeftovers(g)
 	Normalize(&d)
 	d.Walk(func(*Panel) { rep.Panels++ })
@@ -263,4 +264,44 @@ func currentText(c *Current) string {
 		return s
 	}
 	return ""
+}
+
+// fixLayout gives panels what Grafana fills in itself when a file leaves it out or gets
+// it wrong, each with a note: a size (a row is 24x1, another panel 12x8), a place within
+// the 24 columns, and an id of its own (Grafana tolerates duplicates, Loupe does not).
+func (im *importer) fixLayout(d *Dashboard) {
+	seen := map[int]bool{}
+	maxID := 0
+	d.Walk(func(p *Panel) { maxID = max(maxID, p.ID) })
+	d.Walk(func(p *Panel) {
+		rp := im.rp.forPanel(map[string]any{"id": float64(p.ID), "title": p.Title, "type": p.Type})
+		g := &p.GridPos
+		if g.W <= 0 || g.H <= 0 {
+			w, h := 12, 8
+			if p.Type == PanelRow {
+				w, h = 24, 1
+			}
+			if g.W <= 0 {
+				g.W = w
+			}
+			if g.H <= 0 {
+				g.H = h
+			}
+			rp.add(Converted, "gridPos", "no size: %dx%d", g.W, g.H)
+		}
+		if g.W > 24 {
+			g.W = 24
+		}
+		if g.X < 0 || g.X+g.W > 24 {
+			g.X = max(0, 24-g.W)
+			rp.add(Converted, "gridPos.x", "moved to column %d to fit in 24 columns", g.X)
+		}
+		g.Y = max(g.Y, 0)
+		if p.ID > 0 && seen[p.ID] {
+			maxID++
+			rp.add(Converted, "id", "a second panel with id %d: now %d", p.ID, maxID)
+			p.ID = maxID
+		}
+		seen[p.ID] = true
+	})
 }

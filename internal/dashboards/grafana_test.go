@@ -171,3 +171,28 @@ func TestImportAPIWrapperAndUID(t *testing.T) {
 	require.NoError(t, Validate(&d))
 	require.Equal(t, 1, rep.Panels)
 }
+
+// TestImportFixesLayout: missing sizes, panels past column 24 and duplicate ids are
+// fixed with a note, so the import is valid; variables round-trip whatever their type.
+func TestImportFixesLayout(t *testing.T) {
+	d, rep, err := ImportGrafana([]byte(`{"schemaVersion": 39, "title": "t", "panels": [
+		{"id": 1, "type": "stat", "title": "a", "targets": [{"expr": "up"}]},
+		{"id": 1, "type": "text", "title": "b", "gridPos": {"x": 20, "y": 0, "w": 8, "h": 2}, "options": {"content": "hi"}}],
+		"templating": {"list": [{"type": "custom", "name": "c", "query": "a,b", "refresh": 1, "multi": true},
+			{"type": "interval", "name": "i", "query": "1m,5m", "refresh": 0, "sort": 1}]}}`))
+	require.NoError(t, err)
+	require.NoError(t, Validate(&d))
+	require.Equal(t, GridPos{X: 0, Y: 0, W: 12, H: 8}, d.Panels[0].GridPos)
+	require.Equal(t, GridPos{X: 16, Y: 0, W: 8, H: 2}, d.Panels[1].GridPos)
+	require.Equal(t, 2, d.Panels[1].ID)
+	var paths []string
+	for _, it := range rep.Items {
+		paths = append(paths, it.Path)
+	}
+	require.Subset(t, paths, []string{"gridPos", "gridPos.x", "id"})
+	out, err := ExportGrafana(d)
+	require.NoError(t, err)
+	back, _, err := ImportGrafana(out)
+	require.NoError(t, err)
+	require.Equal(t, d, back)
+}

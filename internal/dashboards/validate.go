@@ -127,6 +127,13 @@ func Validate(d *Dashboard) error {
 		bad("%d panels: a dashboard holds at most %d", n, MaxPanels)
 	} else {
 		validatePanels(d.Panels, "panels", false, bad)
+		ids := map[int]bool{}
+		d.Walk(func(p *Panel) {
+			if ids[p.ID] {
+				bad("panel id %d is used twice (ids are unique across the dashboard, rows included)", p.ID)
+			}
+			ids[p.ID] = true
+		})
 	}
 	if len(ps) > 0 {
 		return &ValidationError{Problems: ps}
@@ -191,14 +198,9 @@ func validateVariables(vs []Variable, bad func(string, ...any)) {
 func knownDS(t string) bool { return t == DSPrometheus || t == DSLoki }
 
 func validatePanels(ps []Panel, path string, inRow bool, bad func(string, ...any)) {
-	ids := map[int]bool{}
 	for i := range ps {
 		p := &ps[i]
 		where := fmt.Sprintf("%s[%d] (id %d, %q)", path, i, p.ID, p.Title)
-		if ids[p.ID] {
-			bad("%s: a second panel with id %d", where, p.ID)
-		}
-		ids[p.ID] = true
 		if !slices.Contains(PanelTypes, p.Type) {
 			bad("%s: unknown panel type %q (Loupe draws %s)", where, p.Type, strings.Join(PanelTypes, ", "))
 			continue
