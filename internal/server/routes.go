@@ -78,7 +78,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	// Profiles (issue 14): the native API (a more specific pattern than the one above) and
 	// Pyroscope's query API for Grafana's Pyroscope data source, at the root like Pyroscope.
 	mux.Handle(profiles.Prefix, qb.read(profiles.New(events, s.logger.With("component", "profiles")), profiles.ExprParams...))
-	pyroPath, pyroQuerier := pyroapi.New(events, s.logger.With("component", "pyroscope-query"))
+	pyroPath, pyroQuerier := pyroapi.New(events, qb.expr, s.logger.With("component", "pyroscope-query"))
 	mux.Handle(pyroPath, qb.read(pyroQuerier))
 	tempoAPI := qb.read(tempo.New(events, s.logger.With("component", "tempo")), "q")
 	for _, p := range tempo.Paths() {

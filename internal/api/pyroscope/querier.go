@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/loupe-dev/loupe/internal/profile/flame"
+	"github.com/loupe-dev/loupe/internal/querylimit"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -38,22 +39,23 @@ const maxRequestBytes = 1 << 20
 type Querier struct {
 	querierv1connect.UnimplementedQuerierServiceHandler
 	reader store.ProfileReader
+	expr   querylimit.ExprLimits // bounds every label selector, as the other read APIs' queries
 	logger *slog.Logger
 	now    func() time.Time
 }
 
 // New returns the path to mount the service at ("/querier.v1.QuerierService/") and its
-// handler. A nil logger discards logs.
-func New(r store.ProfileReader, logger *slog.Logger) (string, http.Handler) {
-	return querierv1connect.NewQuerierServiceHandler(NewQuerier(r, logger), connect.WithReadMaxBytes(maxRequestBytes))
+// handler. A nil logger discards logs; zero limits check nothing.
+func New(r store.ProfileReader, expr querylimit.ExprLimits, logger *slog.Logger) (string, http.Handler) {
+	return querierv1connect.NewQuerierServiceHandler(NewQuerier(r, expr, logger), connect.WithReadMaxBytes(maxRequestBytes))
 }
 
 // NewQuerier returns the service implementation.
-func NewQuerier(r store.ProfileReader, logger *slog.Logger) *Querier {
+func NewQuerier(r store.ProfileReader, expr querylimit.ExprLimits, logger *slog.Logger) *Querier {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Querier{reader: r, logger: logger, now: time.Now}
+	return &Querier{reader: r, expr: expr, logger: logger, now: time.Now}
 }
 
 var _ querierv1connect.QuerierServiceHandler = (*Querier)(nil)
@@ -206,7 +208,7 @@ func (q *Querier) Series(ctx context.Context, req *connect.Request[querierv1.Ser
 
 // merge reads the merged stacks of one Select request.
 func (q *Querier) merge(ctx context.Context, typeID, selector string, startMs, endMs int64, spans []string, sts *typesv1.StackTraceSelector) ([]store.StackValue, store.ProfileType, store.ProfileSelector, error) {
-	sel, typ, ok, err := typedSelector(typeID, selector, startMs, endMs)
+	sel, typ, ok, err := q.typedSelector(typeID, selector, startMs, endMs)
 	if err != nil || !ok {
 		return nil, typ, sel, err
 	}

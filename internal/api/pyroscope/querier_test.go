@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/loupe-dev/loupe/internal/profile/proftest"
+	"github.com/loupe-dev/loupe/internal/querylimit"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -46,7 +47,7 @@ func client(t *testing.T) (querierv1connect.QuerierServiceClient, *proftest.Mem)
 // serve mounts the service over r on a real HTTP server and returns Grafana's client.
 func serve(t *testing.T, r store.ProfileReader) querierv1connect.QuerierServiceClient {
 	mux := http.NewServeMux()
-	path, h := New(r, nil)
+	path, h := New(r, querylimit.DefaultExprLimits(), nil)
 	require.Equal(t, "/querier.v1.QuerierService/", path)
 	mux.Handle(path, h)
 	srv := httptest.NewServer(mux)
@@ -120,6 +121,9 @@ func TestLabelNamesAndValues(t *testing.T) {
 
 	_, err = c.LabelNames(ctx, connect.NewRequest(&typesv1.LabelNamesRequest{Matchers: []string{`{service_name=`}, Start: start, End: end}))
 	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+	_, err = c.LabelNames(ctx, connect.NewRequest(&typesv1.LabelNamesRequest{Matchers: []string{`{a="` + strings.Repeat("x", 70000) + `"}`}, Start: start, End: end}))
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+	require.Contains(t, err.Error(), "query.max_query_length")
 }
 
 func TestSeries(t *testing.T) {
@@ -278,6 +282,18 @@ func TestSelectSeries(t *testing.T) {
 		require.Equal(t, t0.Add(time.Duration(i)*time.Minute).UnixMilli(), p.Timestamp)
 		require.Equal(t, 4e9, p.Value)
 	}
+
+	// Without group_by: one series, the sum of every selected series, as Pyroscope answers.
+	res, err = c.SelectSeries(context.Background(), connect.NewRequest(&querierv1.SelectSeriesRequest{
+		ProfileTypeID: cpu.ID(), LabelSelector: "{}", Start: t0.UnixMilli(), End: t0.Add(3 * time.Minute).UnixMilli(), Step: 60}))
+	require.NoError(t, err)
+	require.Len(t, res.Msg.Series, 1)
+	require.Empty(t, res.Msg.Series[0].Labels)
+	var values []float64
+	for _, p := range res.Msg.Series[0].Points {
+		values = append(values, p.Value)
+	}
+	require.Equal(t, []float64{4e9, 6e9, 4e9}, values) // worker's 2 s in the second minute
 
 	_, err = c.SelectSeries(context.Background(), connect.NewRequest(&querierv1.SelectSeriesRequest{
 		ProfileTypeID: cpu.ID(), Start: start, End: end, Step: 0}))

@@ -104,9 +104,9 @@ func (q *Querier) selectors(ctx context.Context, selectorStrings []string, start
 	var types []store.ProfileType // listed once, when needed
 	var out []store.ProfileSelector
 	for _, s := range selectorStrings {
-		ms, err := profiles.ParseSelector(s)
+		ms, err := q.parseSelector("matchers", s)
 		if err != nil {
-			return nil, invalid("label selector %q: %v", s, err)
+			return nil, err
 		}
 		private, series := splitMatchers(ms)
 		if len(private) == 0 && !perType {
@@ -127,16 +127,29 @@ func (q *Querier) selectors(ctx context.Context, selectorStrings []string, start
 	return out, nil
 }
 
+// parseSelector checks a selector against the expression limits and parses it; errors
+// are InvalidArgument naming field.
+func (q *Querier) parseSelector(field, s string) ([]*labels.Matcher, error) {
+	if err := querylimit.CheckExpr(s, q.expr); err != nil {
+		return nil, invalid("%s: %v", field, err)
+	}
+	ms, err := profiles.ParseSelector(s)
+	if err != nil {
+		return nil, invalid("%s %q: %v", field, s, err)
+	}
+	return ms, nil
+}
+
 // typedSelector is the selector of a Select* request: one profile type and one label
 // selector. ok is false when a matcher on a private label excludes the type.
-func typedSelector(typeID, selector string, startMs, endMs int64) (sel store.ProfileSelector, typ store.ProfileType, ok bool, err error) {
+func (q *Querier) typedSelector(typeID, selector string, startMs, endMs int64) (sel store.ProfileSelector, typ store.ProfileType, ok bool, err error) {
 	typ, err = store.ParseProfileType(typeID)
 	if err != nil {
 		return sel, typ, false, invalid("profile_typeID: %v", err)
 	}
-	ms, err := profiles.ParseSelector(selector)
+	ms, err := q.parseSelector("label_selector", selector)
 	if err != nil {
-		return sel, typ, false, invalid("label_selector %q: %v", selector, err)
+		return sel, typ, false, err
 	}
 	private, series := splitMatchers(ms)
 	start, end := time.UnixMilli(startMs).UTC(), time.UnixMilli(endMs).UTC()

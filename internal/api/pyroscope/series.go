@@ -14,6 +14,7 @@ import (
 	typesv1 "github.com/grafana/pyroscope/api/gen/proto/go/types/v1"
 
 	"github.com/loupe-dev/loupe/internal/profile/flame"
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 var errNoIDSelectors = errors.New("profile_id_selector and trace_id_selector are not supported by Loupe; select spans with span_selector")
@@ -32,7 +33,7 @@ func (q *Querier) SelectSeries(ctx context.Context, req *connect.Request[querier
 	if m.Aggregation != nil && *m.Aggregation != typesv1.TimeSeriesAggregationType_TIME_SERIES_AGGREGATION_TYPE_SUM {
 		return nil, connect.NewError(connect.CodeUnimplemented, fmt.Errorf("aggregation %s is not supported by Loupe (sum is)", *m.Aggregation))
 	}
-	sel, _, ok, err := typedSelector(m.ProfileTypeID, m.LabelSelector, m.Start, m.End)
+	sel, _, ok, err := q.typedSelector(m.ProfileTypeID, m.LabelSelector, m.Start, m.End)
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +54,9 @@ func (q *Querier) SelectSeries(ctx context.Context, req *connect.Request[querier
 	ss, err := q.reader.ProfileSeries(ctx, sel, m.GroupBy, step)
 	if err != nil {
 		return nil, storeError(ctx, err)
+	}
+	if len(m.GroupBy) == 0 {
+		ss = sumSeries(ss) // Pyroscope answers one series, the whole selection's
 	}
 	type summed struct {
 		s   *typesv1.Series
@@ -116,4 +120,23 @@ func (q *Querier) GetProfileStats(ctx context.Context, _ *connect.Request[typesv
 		return nil, storeError(ctx, err)
 	}
 	return connect.NewResponse(&typesv1.GetProfileStatsResponse{DataIngested: len(ts) > 0}), nil
+}
+
+// sumSeries adds series into one without labels, point by point.
+func sumSeries(ss []store.ProfileSeries) []store.ProfileSeries {
+	if len(ss) == 0 {
+		return nil
+	}
+	sums := map[int64]int64{}
+	for _, s := range ss {
+		for _, p := range s.Points {
+			sums[p.Time.UnixNano()] += p.Value
+		}
+	}
+	out := store.ProfileSeries{Labels: map[string]string{}}
+	for ns, v := range sums {
+		out.Points = append(out.Points, store.ProfilePoint{Time: time.Unix(0, ns).UTC(), Value: v})
+	}
+	slices.SortFunc(out.Points, func(a, b store.ProfilePoint) int { return a.Time.Compare(b.Time) })
+	return []store.ProfileSeries{out}
 }
