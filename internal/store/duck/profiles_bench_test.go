@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,8 +30,12 @@ import (
 //
 //	go test ./internal/store/duck -run '^$' -bench 'Profiles|MergeStacks24h' -benchtime 2000x
 
+// benchRareLeaves is how many rare leaf functions the long tail of draw picks from.
+const benchRareLeaves = 1000
+
 // benchSource is the real profile and its stacks' weights.
 type benchSource struct {
+	tail    float64 // LOUPE_BENCH_TAIL, the share of samples with a rare leaf (draw)
 	prof    *profile.Profile
 	weights []float64 // cumulative, over prof.Sample
 	samples int64     // samples in the real profile
@@ -47,7 +52,10 @@ func loadBenchSource(b *testing.B) *benchSource {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := &benchSource{prof: p}
+	src := &benchSource{prof: p, tail: 0.02}
+	if v, err := strconv.ParseFloat(os.Getenv("LOUPE_BENCH_TAIL"), 64); err == nil && v >= 0 {
+		src.tail = v
+	}
 	var sum float64
 	for _, s := range p.Sample {
 		sum += float64(s.Value[0])
@@ -91,6 +99,32 @@ func (src *benchSource) draw(rng *rand.Rand, t time.Time, rename string) *profil
 			s.Value = []int64{counts[i], counts[i] * p.Period}
 			kept = append(kept, s)
 		}
+	}
+	// The long tail: a share of the samples (benchTail) end in one of benchRareLeaves
+	// functions the real profile has not, so that a day holds many more distinct stacks
+	// than the real profile (a service's rare paths), as resampling alone would not.
+	var nextID uint64
+	for _, l := range p.Location {
+		nextID = max(nextID, l.ID)
+	}
+	for _, f := range p.Function {
+		nextID = max(nextID, f.ID)
+	}
+	rare := map[int]*profile.Location{}
+	for range int64(float64(src.samples) * src.tail) {
+		base := kept[rng.IntN(len(kept))]
+		k := rng.IntN(benchRareLeaves)
+		loc, ok := rare[k]
+		if !ok {
+			nextID++
+			fn := &profile.Function{ID: nextID, Name: fmt.Sprintf("example.com/svc/internal/rare.path%d", k), SystemName: fmt.Sprintf("example.com/svc/internal/rare.path%d", k), Filename: "/src/svc/internal/rare/rare.go"}
+			loc = &profile.Location{ID: nextID, Line: []profile.Line{{Function: fn, Line: int64(k)}}}
+			p.Function = append(p.Function, fn)
+			p.Location = append(p.Location, loc)
+			rare[k] = loc
+		}
+		stack := append([]*profile.Location{loc}, base.Location...)
+		kept = append(kept, &profile.Sample{Location: stack, Value: []int64{1, p.Period}})
 	}
 	p.Sample = kept
 	p.TimeNanos = t.UnixNano()

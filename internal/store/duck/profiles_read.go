@@ -249,21 +249,18 @@ func (s *Store) MergeStacks(ctx context.Context, sel store.ProfileSelector) ([]s
 	return merged.result(), nil
 }
 
-// stackMerger sums stacks of several days by content.
+// stackMerger sums stacks of several days by content. Function ids are per day, so each
+// day's are mapped to ids of the merger's own (by name and file), and a stack is keyed by
+// the uvarints of those: short keys, and a stack's frames built once.
 type stackMerger struct {
+	funcs  map[store.Frame]int32
 	index  map[string]int
 	stacks []store.StackValue
+	key    []byte
 }
 
-func newStackMerger() *stackMerger { return &stackMerger{index: map[string]int{}} }
-
-func (m *stackMerger) add(stack []store.Frame, key string, v int64) {
-	if i, ok := m.index[key]; ok {
-		m.stacks[i].Value += v
-		return
-	}
-	m.index[key] = len(m.stacks)
-	m.stacks = append(m.stacks, store.StackValue{Stack: stack, Value: v})
+func newStackMerger() *stackMerger {
+	return &stackMerger{funcs: map[store.Frame]int32{}, index: map[string]int{}}
 }
 
 func (m *stackMerger) result() []store.StackValue {
@@ -279,24 +276,29 @@ func (m *stackMerger) result() []store.StackValue {
 // mergeDay runs query (rows of frames blob and value) on one day and adds its stacks.
 func (s *Store) mergeDay(ctx context.Context, day int64, query string, m *stackMerger) error {
 	type row struct {
-		frames []byte
-		v      int64
+		from, to int // in ids
+		v        int64
 	}
-	var rows []row
+	var (
+		rows []row
+		ids  []int32
+	)
 	fids := map[int32]bool{}
 	err := queryEach(ctx, s.db, query, func(r *sql.Rows) error {
-		var x row
-		if err := r.Scan(&x.frames, &x.v); err != nil {
+		var frames []byte
+		var v int64
+		if err := r.Scan(&frames, &v); err != nil {
 			return err
 		}
-		ids, err := decodeFrames(x.frames)
-		if err != nil {
+		from := len(ids)
+		var err error
+		if ids, err = appendFrames(ids, frames); err != nil {
 			return err
 		}
-		for _, id := range ids {
+		for _, id := range ids[from:] {
 			fids[id] = true
 		}
-		rows = append(rows, x)
+		rows = append(rows, row{from: from, to: len(ids), v: v})
 		return nil
 	})
 	if err != nil {
@@ -306,23 +308,35 @@ func (s *Store) mergeDay(ctx context.Context, day int64, query string, m *stackM
 	if err != nil {
 		return err
 	}
-	var key strings.Builder
+	// This day's function ids -> the merger's.
+	local := make(map[int32]int32, len(funcs))
+	for id, f := range funcs {
+		g, ok := m.funcs[f]
+		if !ok {
+			g = int32(len(m.funcs))
+			m.funcs[f] = g
+		}
+		local[id] = g
+	}
 	for _, x := range rows {
-		ids, _ := decodeFrames(x.frames)
-		stack := make([]store.Frame, len(ids))
-		key.Reset()
-		for i, id := range ids {
-			f, ok := funcs[id]
+		m.key = m.key[:0]
+		for _, id := range ids[x.from:x.to] {
+			g, ok := local[id]
 			if !ok {
 				return fmt.Errorf("day %s: stack refers to function %d, which is not stored", dayName("", day), id)
 			}
-			stack[i] = f
-			key.WriteString(f.Function)
-			key.WriteByte(0)
-			key.WriteString(f.File)
-			key.WriteByte(0)
+			m.key = binary.AppendUvarint(m.key, uint64(g))
 		}
-		m.add(stack, key.String(), x.v)
+		if i, ok := m.index[string(m.key)]; ok {
+			m.stacks[i].Value += x.v
+			continue
+		}
+		stack := make([]store.Frame, x.to-x.from)
+		for i, id := range ids[x.from:x.to] {
+			stack[i] = funcs[id]
+		}
+		m.index[string(m.key)] = len(m.stacks)
+		m.stacks = append(m.stacks, store.StackValue{Stack: stack, Value: x.v})
 	}
 	return nil
 }
@@ -353,7 +367,11 @@ func (s *Store) profileFunctions(ctx context.Context, day int64, ids map[int32]b
 
 // decodeFrames decodes a stack's frames blob: uvarint function ids, leaf first.
 func decodeFrames(b []byte) ([]int32, error) {
-	var out []int32
+	return appendFrames(nil, b)
+}
+
+// appendFrames appends the function ids of a frames blob to out.
+func appendFrames(out []int32, b []byte) ([]int32, error) {
 	for len(b) > 0 {
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
