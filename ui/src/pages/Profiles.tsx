@@ -304,7 +304,7 @@ function SeriesStrip({ sel, unit, gen, onRange }: { sel: Record<string, string>;
   const opts = useMemo((): Omit<uPlot.Options, 'width' | 'height'> => ({
     legend: { show: false },
     scales: { x: { time: true, range: (_u, min, max) => (xe ? [xs, xe] : [min, max]) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
-    axes: themedAxes((v) => fmtValue(v, unit)),
+    axes: themedAxes((v) => fmtValue(v, unit)).map((a, i) => (i ? { ...a, size: 76 } : a)), // room for "41m40s"
     cursor: { drag: { x: true, y: false } },
     series: [{}, ...series.map((_, i) => ({ stroke: ['#f28b3c', '#4f8cff', '#3fb27f', '#c678dd'][i % 4], width: 1.5, fill: i === 0 ? '#f28b3c22' : undefined }))],
     plugins: [
