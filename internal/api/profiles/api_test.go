@@ -35,11 +35,13 @@ func frames(rootFirst ...string) []store.Frame {
 // testData: api burns in main.work (3 s) and main.idle (1 s) each minute for 3 minutes,
 // with main.work under span 00000000000000a1; worker adds main.parse 2 s at minute 1; api
 // also has one allocation profile.
-func testData(t *testing.T) *proftest.Mem {
+func testData(t testing.TB) *proftest.Mem {
 	m := &proftest.Mem{}
 	require.NoError(t, m.WriteProfiles(context.Background(), testProfiles()))
 	return m
 }
+
+func testDataF(f *testing.F) *proftest.Mem { return testData(f) }
 
 func testProfiles() []store.Profile {
 	var ps []store.Profile
@@ -270,6 +272,9 @@ func TestBadParameters(t *testing.T) {
 		{"flamegraph", url.Values{"type": {cpu.ID()}, "query": {`{service_name="api"`}}, `"query"`},
 		{"flamegraph", url.Values{"type": {cpu.ID()}, "query": {`service_name="api"`}}, `"query"`},
 		{"flamegraph", url.Values{"type": {cpu.ID()}, "start": {"yesterday"}}, `"start"`},
+		{"flamegraph", url.Values{"type": {cpu.ID()}, "start": {"-5"}}, `"start"`},
+		{"flamegraph", url.Values{"type": {cpu.ID()}, "end": {"9999999999999999"}}, `"end"`},
+		{"flamegraph", url.Values{"type": {cpu.ID()}, "start": {"now-290y"}}, `"start"`},
 		{"flamegraph", url.Values{"type": {cpu.ID()}, "start": {"2026-12-06T13:00:00Z"}, "end": {"2026-12-06T12:00:00Z"}}, `"end"`},
 		{"flamegraph", url.Values{"type": {cpu.ID()}, "max_nodes": {"0"}}, `"max_nodes"`},
 		{"flamegraph", url.Values{"type": {cpu.ID()}, "span_id": {"xyz"}}, `"span_id"`},

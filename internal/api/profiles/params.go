@@ -161,9 +161,24 @@ func (p params) timeRange(prefix string, now time.Time) (start, end time.Time, _
 	return start, end, nil
 }
 
+// Times must fit in int64 nanoseconds since the epoch, as the store keeps them.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
 // parseTime accepts RFC 3339, Unix seconds (with a fraction), Unix milliseconds (an
-// integer of 13 digits or more, as Grafana sends) and now, now-1h, now+5m.
+// integer of 13 digits or more, as Grafana sends) and now, now-1h, now+5m, from 1970 to
+// 2262.
 func parseTime(s string, now time.Time) (time.Time, error) {
+	t, err := parseAnyTime(s, now)
+	if err == nil && (t.Before(minTime) || t.After(maxTime)) {
+		err = fmt.Errorf("%q is out of range, want a time from %s to %s", s, minTime.Format(time.RFC3339), maxTime.Format(time.RFC3339))
+	}
+	return t, err
+}
+
+func parseAnyTime(s string, now time.Time) (time.Time, error) {
 	if rest, ok := strings.CutPrefix(s, "now"); ok {
 		if rest == "" {
 			return now, nil

@@ -233,6 +233,11 @@ func TestSelectMergeStacktraces(t *testing.T) {
 	require.Contains(t, err.Error(), "profile_typeID")
 	_, err = c.SelectMergeStacktraces(ctx, connect.NewRequest(&querierv1.SelectMergeStacktracesRequest{ProfileTypeID: cpu.ID(), Start: end, End: start}))
 	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+	_, err = c.SelectMergeStacktraces(ctx, connect.NewRequest(&querierv1.SelectMergeStacktracesRequest{ProfileTypeID: cpu.ID(), Start: start, End: 1 << 62}))
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+	require.Contains(t, err.Error(), "end")
+	_, err = c.ProfileTypes(ctx, connect.NewRequest(&querierv1.ProfileTypesRequest{Start: -1, End: end}))
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
 }
 
 func TestSelectMergeStacktracesMaxNodes(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -87,6 +88,22 @@ func (q *Querier) timeRange(startMs, endMs int64) (time.Time, time.Time, error) 
 	if startMs == 0 && endMs == 0 {
 		return time.Unix(0, 0).UTC(), q.now().Add(time.Hour), nil
 	}
+	return msRange(startMs, endMs)
+}
+
+// maxMs is the last millisecond the store can keep (int64 nanoseconds, in 2262).
+const maxMs = math.MaxInt64 / int64(time.Millisecond)
+
+// msRange converts and checks a request's range in milliseconds since the epoch.
+func msRange(startMs, endMs int64) (time.Time, time.Time, error) {
+	for _, f := range []struct {
+		name string
+		ms   int64
+	}{{"start", startMs}, {"end", endMs}} {
+		if f.ms < 0 || f.ms > maxMs {
+			return time.Time{}, time.Time{}, invalid("%s: %d is out of range, want milliseconds since the epoch from 0 to %d", f.name, f.ms, maxMs)
+		}
+	}
 	start, end := time.UnixMilli(startMs).UTC(), time.UnixMilli(endMs).UTC()
 	if !start.Before(end) {
 		return start, end, invalid("end %d is not after start %d (milliseconds since the epoch)", endMs, startMs)
@@ -152,9 +169,9 @@ func (q *Querier) typedSelector(typeID, selector string, startMs, endMs int64) (
 		return sel, typ, false, err
 	}
 	private, series := splitMatchers(ms)
-	start, end := time.UnixMilli(startMs).UTC(), time.UnixMilli(endMs).UTC()
-	if !start.Before(end) {
-		return sel, typ, false, invalid("end %d is not after start %d (milliseconds since the epoch)", endMs, startMs)
+	start, end, err := msRange(startMs, endMs)
+	if err != nil {
+		return sel, typ, false, err
 	}
 	sel = store.ProfileSelector{Type: typ.ID(), Matchers: series, Start: start, End: end}
 	return sel, typ, typeMatches(typ, private), nil
