@@ -56,7 +56,7 @@ func ReadJSON(path string, v any) error {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s is damaged, not valid JSON (%w): fix it or restore it from a backup", path, err)
 	}
 	return nil
 }

@@ -35,5 +35,5 @@ func TestReadJSON(t *testing.T) {
 	require.NoError(t, ReadJSON(path, &got))
 	require.Equal(t, map[string]int{"b": 2}, got)
 	require.NoError(t, os.WriteFile(path, []byte("{"), 0o600))
-	require.ErrorContains(t, ReadJSON(path, &got), path+": unexpected end of JSON input")
+	require.ErrorContains(t, ReadJSON(path, &got), path+" is damaged, not valid JSON (unexpected end of JSON input): fix it or restore it from a backup")
 }

@@ -149,7 +149,7 @@ func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registe
 	open := func() error {
 		connector, err := duckdb.NewConnector(path+"?storage_compatibility_version=latest", nil)
 		if err != nil {
-			return fmt.Errorf("open duckdb %s: %w", path, err)
+			return explainOpenError(path, err)
 		}
 		db := sql.OpenDB(priorityConnector{Connector: connector, nice: opts.QueryNice})
 		s = &Store{path: path, logger: logger, conn: connector, db: db, guard: guard}
@@ -180,6 +180,9 @@ func Open(path string, opts Options, logger *slog.Logger, reg prometheus.Registe
 }
 
 func (s *Store) init(ctx context.Context, opts Options) error {
+	if err := s.checkFileSize(ctx); err != nil {
+		return err
+	}
 	// memory_limit and threads are database-wide settings: setting them once applies to
 	// every connection of this database instance.
 	if _, err := s.db.ExecContext(ctx, "SET memory_limit = '"+sqlQuote(opts.MemoryLimit)+"'"); err != nil {

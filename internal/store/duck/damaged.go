@@ -1,0 +1,55 @@
+package duck
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// damagedMarkers are the texts of DuckDB's errors for a database file that was cut short,
+// overwritten or is not a DuckDB file at all.
+var damagedMarkers = []string{
+	"Corrupt database file",
+	"Could not read enough bytes",
+	"not a valid DuckDB database file",
+	"checksum",
+}
+
+// explainOpenError adds what to do to an error of opening the database file at path when
+// the file is damaged: DuckDB's own message names the block, not the way out.
+func explainOpenError(path string, err error) error {
+	msg := err.Error()
+	for _, m := range damagedMarkers {
+		if strings.Contains(msg, m) {
+			return fmt.Errorf("open duckdb %s: %w\n"+
+				"The file is damaged (truncated or overwritten). Restore it from a backup; or move %s and %s.wal aside "+
+				"to start with an empty store for logs, spans, error events, job runs and profiles "+
+				"(metrics, in the metrics directory, are stored apart and are kept)", path, err, path, path)
+		}
+	}
+	return fmt.Errorf("open duckdb %s: %w", path, err)
+}
+
+// fileHeaderBytes is the size of DuckDB's file headers: the main header and two database
+// headers of 4 KiB each, before the first block.
+const fileHeaderBytes = 3 * 4096
+
+// checkFileSize refuses a database file shorter than its blocks: DuckDB reads blocks only
+// when a query needs them, so a file cut short (a copy interrupted, a disk that filled
+// up under a restore) opens and then fails query after query. DuckDB's file is exactly
+// its headers plus total_blocks blocks, free ones included.
+func (s *Store) checkFileSize(ctx context.Context) error {
+	var blockSize, totalBlocks int64
+	if err := s.db.QueryRowContext(ctx, "SELECT block_size, total_blocks FROM pragma_database_size()").Scan(&blockSize, &totalBlocks); err != nil {
+		return fmt.Errorf("read the database size: %w", err)
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("stat the database file: %w", err)
+	}
+	if want := fileHeaderBytes + totalBlocks*blockSize; totalBlocks > 0 && fi.Size() < want {
+		return explainOpenError(s.path, fmt.Errorf("Corrupt database file: %d bytes, its %d blocks need %d", fi.Size(), totalBlocks, want))
+	}
+	return nil
+}
