@@ -186,3 +186,29 @@ func TestDashboardsDocExamples(t *testing.T) {
 		require.Contains(t, string(out), w)
 	}
 }
+
+// TestDashboardsAuth: with tokens, reading dashboards needs the read scope and writing
+// them the admin scope.
+func TestDashboardsAuth(t *testing.T) {
+	dataDir := t.TempDir()
+	read := strings.TrimSpace(loupeCLI(t, "token", "create", "--scope", "read", "--name", "viewer", "--data-dir", dataDir))
+	admin := strings.TrimSpace(loupeCLI(t, "token", "create", "--scope", "admin", "--name", "editor", "--data-dir", dataDir))
+	s := startServer(t, dataDir)
+	url := s.HTTP + "/api/loupe/v1/dashboards"
+	body := `{"dashboard": {"uid": "a", "title": "A"}}`
+	code, _, _ := authedRequest(t, "GET", url, "", "", "")
+	require.Equal(t, 401, code)
+	code, _, _ = authedRequest(t, "GET", url, "Bearer "+read, "", "")
+	require.Equal(t, 200, code)
+	code, _, out := authedRequest(t, "POST", url, "Bearer "+read, "application/json", body)
+	require.Equal(t, 403, code, out)
+	require.Contains(t, out, "admin scope")
+	code, _, out = authedRequest(t, "POST", url+"/import", "Bearer "+read, "application/json", `{"schemaVersion": 39}`)
+	require.Equal(t, 403, code, out)
+	code, _, out = authedRequest(t, "POST", url, "Bearer "+admin, "application/json", body)
+	require.Equal(t, 200, code, out)
+	code, _, _ = authedRequest(t, "GET", url+"/a/export", "Bearer "+read, "", "")
+	require.Equal(t, 200, code)
+	code, _, out = authedRequest(t, "DELETE", url+"/a?version=1", "Bearer "+read, "", "")
+	require.Equal(t, 403, code, out)
+}

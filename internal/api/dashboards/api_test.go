@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -265,4 +266,31 @@ func TestImportExport(t *testing.T) {
 	require.Contains(t, a.Error, "malformed JSON")
 	code, _ = call(t, srv, "GET", Prefix+"/nope/export", "")
 	require.Equal(t, 404, code)
+}
+
+// TestConcurrentUpdates: editors saving the same version at once: one wins, the others
+// get 409, and the stored dashboard is the winner's.
+func TestConcurrentUpdates(t *testing.T) {
+	srv := testServer(t)
+	code, a := call(t, srv, "POST", Prefix, `{"dashboard": `+dashJSON("c", "C", 1)+`}`)
+	require.Equal(t, 200, code, a.Error)
+	const editors = 10
+	codes := make(chan int, editors)
+	var wg sync.WaitGroup
+	for i := range editors {
+		wg.Go(func() {
+			code, _ := call(t, srv, "PUT", Prefix+"/c", fmt.Sprintf(`{"version": 1, "dashboard": {"title": "editor %d"}}`, i))
+			codes <- code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	require.Equal(t, map[int]int{200: 1, 409: editors - 1}, count)
+	code, a = call(t, srv, "GET", Prefix+"/c", "")
+	require.Equal(t, 200, code)
+	require.Contains(t, string(a.Data), `"version":2`)
 }
