@@ -103,12 +103,17 @@ func Convert(p, prev *profile.Profile, o Options) ([]store.Profile, error) {
 				if v <= 0 && prev != nil && cumulative[i] || v == 0 {
 					continue
 				}
+				if k.stack == "" {
+					// A sample without locations (Go's goroutine profile has them for
+					// goroutines it could not unwind): no function to show it under.
+					continue
+				}
 				samples = append(samples, store.ProfileSample{Stack: a.stack(k.stack), Value: v, SpanID: k.spanID, SpanName: k.spanName})
 			}
 			if len(samples) == 0 {
 				continue
 			}
-			out = append(out, store.Profile{Type: t, Labels: labels, Time: when, Duration: dur, Period: p.Period, Samples: samples})
+			out = append(out, store.Profile{Type: t, Labels: labels, Time: when, Duration: dur, Period: max(p.Period, 0), Samples: samples})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Type.ID() < out[j].Type.ID() })
@@ -205,7 +210,9 @@ func (a *aggregator) key(s *profile.Sample) (key, error) {
 		}
 		switch name {
 		case LabelSpanID:
-			k.spanID = vals[0]
+			if validSpanID(vals[0]) {
+				k.spanID = vals[0]
+			}
 		case LabelSpanName:
 			k.spanName = vals[0]
 		default:
@@ -215,6 +222,9 @@ func (a *aggregator) key(s *profile.Sample) (key, error) {
 			}
 			extra = append(extra, n, vals[0])
 		}
+	}
+	if k.spanID == "" {
+		k.spanName = "" // a name without a valid span ID selects nothing
 	}
 	si, err := a.seriesIndex(extra)
 	if err != nil {
@@ -310,6 +320,20 @@ func (a *aggregator) stack(k string) []store.Frame {
 	}
 	a.stacks[k] = st
 	return st
+}
+
+// validSpanID reports whether s is 16 hex digits, the form of an OpenTelemetry span ID.
+func validSpanID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // SanitizeLabelName makes a pprof label or tag name a Prometheus label name, as OTel's

@@ -39,6 +39,7 @@ func testProfile() *profile.Profile {
 			{Location: []*profile.Location{lWork, lMain}, Value: []int64{2, 20_000_000}, Label: map[string][]string{"region": {"eu"}}},
 			{Location: []*profile.Location{lWork, lMain}, Value: []int64{1, 10_000_000}, Label: map[string][]string{"region": {"eu"}}},
 			{Location: []*profile.Location{lRaw, lMain}, Value: []int64{4, 40_000_000}},
+			{Location: nil, Value: []int64{9, 90_000_000}},
 		},
 	}
 }
@@ -109,6 +110,7 @@ func TestConvertCPU(t *testing.T) {
 			}
 		}
 	}
+	// The stackless sample of testProfile is left out.
 	none := find(t, ps, "process_cpu:samples:count:cpu:nanoseconds", map[string]string{"service_name": "api", "env": "prod"})
 	if len(none.Samples) != 1 || none.Samples[0].Value != 4 || none.Samples[0].Stack[0].Function != "0xbeef" {
 		t.Errorf("unsymbolized sample: %+v", none.Samples)
@@ -285,6 +287,28 @@ func TestSanitizeLabelName(t *testing.T) {
 	} {
 		if got := SanitizeLabelName(in); got != want {
 			t.Errorf("SanitizeLabelName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A span_id that is not 16 hex digits is dropped with its span_name (the store refuses
+// it), and a negative period is 0: the sample itself is kept.
+func TestConvertBadSpanAndPeriod(t *testing.T) {
+	p := testProfile()
+	p.Period = -5
+	p.Sample[0].Label = map[string][]string{"span_id": {"not-a-span-id"}, "span_name": {"GET /"}}
+	ps, err := Convert(p, nil, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range ps {
+		if pr.Period != 0 {
+			t.Errorf("period %d", pr.Period)
+		}
+		for _, s := range pr.Samples {
+			if s.SpanID != "" || s.SpanName != "" {
+				t.Errorf("span kept: %+v", s)
+			}
 		}
 	}
 }

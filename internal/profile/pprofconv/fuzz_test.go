@@ -3,8 +3,10 @@ package pprofconv
 import (
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // FuzzParsePprof feeds arbitrary bytes through Parse and Convert: errors are fine, panics
@@ -30,6 +32,26 @@ func FuzzParsePprof(f *testing.F) {
 		for _, pr := range ps {
 			if pr.Labels["service_name"] != "x" || len(pr.Samples) == 0 {
 				t.Fatalf("bad profile %+v", pr)
+			}
+			// What the DuckDB store checks (internal/store/duck prepareProfile).
+			if parsed, err := store.ParseProfileType(pr.Type.ID()); err != nil || parsed != pr.Type || !utf8.ValidString(pr.Type.ID()) {
+				t.Fatalf("type %q does not round-trip: %v", pr.Type.ID(), err)
+			}
+			if pr.Time.IsZero() || pr.Duration < 0 || pr.Period < 0 {
+				t.Fatalf("time %s duration %s period %d", pr.Time, pr.Duration, pr.Period)
+			}
+			for k := range pr.Labels {
+				if SanitizeLabelName(k) != k {
+					t.Fatalf("label name %q", k)
+				}
+			}
+			for _, s := range pr.Samples {
+				if len(s.Stack) == 0 || s.Value == 0 {
+					t.Fatalf("sample without stack or value: %+v", s)
+				}
+				if s.SpanID != "" && !validSpanID(s.SpanID) || s.SpanID == "" && s.SpanName != "" {
+					t.Fatalf("span %q %q", s.SpanID, s.SpanName)
+				}
 			}
 		}
 	})

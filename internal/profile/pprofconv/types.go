@@ -117,7 +117,7 @@ func profileName(kind Kind, p *profile.Profile, cfg map[string]SampleTypeConfig)
 
 // idPart makes s usable as one field of a profile type ID.
 func idPart(s string) string {
-	return strings.ReplaceAll(strings.TrimSpace(s), ":", "_")
+	return strings.ReplaceAll(strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD"), ":", "_")
 }
 
 // typeOf is the store type of one sample type of p.
