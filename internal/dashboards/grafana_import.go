@@ -230,11 +230,14 @@ func (im *importer) variables(g map[string]any, d *Dashboard) {
 		case VarQuery:
 			out.Query = str(m["query"])
 			if q := obj(m["query"]); q != nil {
-				out.Query = str(q["query"])
+				out.Query = variableQuery(q)
 			}
-			switch t := im.dsType(m["datasource"]); t {
-			case "", DSPrometheus:
-			case DSLoki:
+			switch t := im.dsType(m["datasource"]); {
+			case strings.TrimSpace(out.Query) == "":
+				im.rp.unsupported(path+".query", "query variable $%s has no query: it became a text box", name)
+				out = Variable{Type: VarTextbox, Name: name, Label: out.Label, Query: currentText(out.Current), Current: out.Current}
+			case t == "" || t == DSPrometheus:
+			case t == DSLoki:
 				out.Datasource = &Datasource{Type: DSLoki}
 			default:
 				im.rp.unsupported(path+".datasource", "query variable $%s queries a %s data source: not supported, it became a text box", name, t)
@@ -254,6 +257,25 @@ func (im *importer) variables(g map[string]any, d *Dashboard) {
 		}
 		d.Templating.List = append(d.Templating.List, out)
 	}
+}
+
+// variableQuery is the query of a variable whose query is an object: Prometheus' editor
+// keeps the text in "query"; Loki's keeps {"type": 0 (label names) or 1 (label values),
+// "label", "stream"}.
+func variableQuery(q map[string]any) string {
+	if s := str(q["query"]); s != "" {
+		return s
+	}
+	label, stream := str(q["label"]), str(q["stream"])
+	switch {
+	case label != "" && stream != "":
+		return fmt.Sprintf("label_values(%s, %s)", stream, label)
+	case label != "":
+		return fmt.Sprintf("label_values(%s)", label)
+	case q["type"] != nil && toInt(q["type"]) == 0:
+		return "label_names()"
+	}
+	return ""
 }
 
 func currentText(c *Current) string {

@@ -196,3 +196,20 @@ func TestImportFixesLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, d, back)
 }
+
+// TestImportVariableQueries: Loki's query object and a variable without a query.
+func TestImportVariableQueries(t *testing.T) {
+	d, rep, err := ImportGrafana([]byte(`{"schemaVersion": 39, "title": "t", "templating": {"list": [
+		{"type": "query", "name": "app", "datasource": {"type": "loki", "uid": "x"}, "query": {"type": 1, "label": "app", "stream": "{env=\"prod\"}", "refId": "LokiVariableQueryEditor-VariableQuery"}},
+		{"type": "query", "name": "labels", "datasource": {"type": "loki", "uid": "x"}, "query": {"type": 0, "refId": "x"}},
+		{"type": "query", "name": "empty", "query": "", "current": {"text": "a", "value": "a"}}]}}`))
+	require.NoError(t, err)
+	require.NoError(t, Validate(&d))
+	vs := d.Templating.List
+	require.Equal(t, `label_values({env="prod"}, app)`, vs[0].Query)
+	require.Equal(t, DSLoki, vs[0].Datasource.Type)
+	require.Equal(t, "label_names()", vs[1].Query)
+	require.Equal(t, VarTextbox, vs[2].Type)
+	require.Equal(t, "a", vs[2].Query)
+	require.Equal(t, "templating.list[2].query", rep.Items[len(rep.Items)-1].Path)
+}
