@@ -111,9 +111,14 @@ func (im *importer) panel(m map[string]any, path string) Panel {
 // naming the type and listing its queries.
 func (im *importer) placeholder(m map[string]any, p Panel, rp reporter) Panel {
 	typ := str(m["type"])
-	rp.unsupported("type", "panel type %q: not supported, replaced by a text panel with its queries", typ)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Grafana panel type `%s` is not supported by Loupe.\n", typ)
+	if lib := obj(m["libraryPanel"]); lib != nil && typ == "" {
+		rp.unsupported("libraryPanel", "library panel %q: not supported, replaced by a text panel", str(lib["name"]))
+		fmt.Fprintf(&b, "Grafana library panel `%s` is not supported by Loupe.\n", str(lib["name"]))
+	} else {
+		rp.unsupported("type", "panel type %q: not supported, replaced by a text panel with its queries", typ)
+		fmt.Fprintf(&b, "Grafana panel type `%s` is not supported by Loupe.\n", typ)
+	}
 	for _, t := range toList(m["targets"]) {
 		if e := str(obj(t)["expr"]); e != "" {
 			fmt.Fprintf(&b, "\n```\n%s\n```\n", e)

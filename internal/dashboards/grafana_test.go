@@ -213,3 +213,15 @@ func TestImportVariableQueries(t *testing.T) {
 	require.Equal(t, "a", vs[2].Query)
 	require.Equal(t, "templating.list[2].query", rep.Items[len(rep.Items)-1].Path)
 }
+
+func TestImportLibraryPanel(t *testing.T) {
+	d, rep, err := ImportGrafana([]byte(`{"schemaVersion": 39, "title": "t", "panels": [
+		{"id": 3, "gridPos": {"x": 0, "y": 0, "w": 8, "h": 4}, "libraryPanel": {"uid": "u", "name": "Shared CPU"}}]}`))
+	require.NoError(t, err)
+	require.NoError(t, Validate(&d))
+	require.Equal(t, PanelText, d.Panels[0].Type)
+	require.Contains(t, d.Panels[0].Options["content"], "Shared CPU")
+	require.Equal(t, 1, rep.Unsupported)
+	require.Contains(t, rep.Items, ReportItem{Kind: Unsupported, PanelID: 3, Path: "libraryPanel",
+		Message: `library panel "Shared CPU": not supported, replaced by a text panel`})
+}
