@@ -57,7 +57,8 @@ const (
 	crashSpansPerRequest = 5
 )
 
-// TestKillDuringIngestLosesNothingAcknowledged sends logs, spans and metrics as fast as one
+// TestKillDuringIngestLosesNothingAcknowledged sends logs, spans, metrics and Sentry error
+// events as fast as one
 // client per signal can, kills the server with SIGKILL in the middle, restarts it on the same
 // data directory and checks that every acknowledged item is there. What the server
 // acknowledged must never be lost, whatever the way it stops. Items of the request in flight
@@ -71,9 +72,10 @@ func TestKillDuringIngestLosesNothingAcknowledged(t *testing.T) {
 		rounds = n
 	}
 	dir := t.TempDir()
-	s := startServer(t, dir)
+	config := writeConfig(t, sentryConfig)
+	s := startServer(t, dir, "--config", config)
 	base := time.Now().Add(-time.Minute).UnixNano()
-	var logs, spans, metrics []int // acknowledged requests of every round so far
+	var logs, spans, metrics, events []int // acknowledged requests of every round so far
 	for round := range rounds {
 		senders := crashSenders(s, base, round*1_000_000)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -106,11 +108,13 @@ func TestKillDuringIngestLosesNothingAcknowledged(t *testing.T) {
 		logs = append(logs, senders[0].acked...)
 		spans = append(spans, senders[1].acked...)
 		metrics = append(metrics, senders[2].acked...)
+		events = append(events, senders[3].acked...)
 
-		s = startServer(t, dir)
+		s = startServer(t, dir, "--config", config)
 		checkCrashLogs(t, s, logs)
 		checkCrashSpans(t, s, spans)
 		checkCrashMetrics(t, s, metrics)
+		checkCrashEvents(t, s, events)
 	}
 }
 
@@ -140,7 +144,32 @@ func crashSenders(s *server, base int64, first int) []*crashSender {
 				`"scopeMetrics":[{"metrics":[{"name":"crash_gauge","gauge":{"dataPoints":[{"timeUnixNano":"%d","asDouble":%d,`+
 				`"attributes":[{"key":"req","value":{"stringValue":"%d"}}]}]}}]}]}]}`, time.Now().UnixNano(), i, i)
 		}},
+		// Sentry's store endpoint, one event per request, as the SDKs send them.
+		{name: "errors", url: s.HTTP + "/api/1/store/?sentry_version=7&sentry_key=" + sentryKeyAPI, first: first, body: func(i int) string {
+			return fmt.Sprintf(`{"event_id":"%s","timestamp":%d,"level":"error","platform":"python","message":"crash-event %d"}`,
+				crashEventID(i), time.Now().Unix(), i)
+		}},
 	}
+}
+
+func crashEventID(i int) string { return fmt.Sprintf("e7a5%028x", i+1) }
+
+// checkCrashEvents looks up every acknowledged Sentry event by its id.
+func checkCrashEvents(t *testing.T, s *server, acked []int) {
+	t.Helper()
+	lost := 0
+	for _, i := range acked {
+		r, err := http.Get(s.HTTP + "/api/loupe/v1/events/" + crashEventID(i))
+		require.NoError(t, err)
+		r.Body.Close()
+		if r.StatusCode == http.StatusNotFound {
+			lost++
+			continue
+		}
+		require.Equal(t, http.StatusOK, r.StatusCode)
+	}
+	t.Logf("errors: %d acknowledged, %d lost", len(acked), lost)
+	require.Zero(t, lost, "acknowledged error events lost")
 }
 
 func crashTraceID(i int) string { return fmt.Sprintf("c7a5%028x", i+1) }
