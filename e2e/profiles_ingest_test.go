@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 const (
@@ -114,6 +115,17 @@ func TestProfilesIngestBadInput(t *testing.T) {
 	_, _ = zw.Write(make([]byte, 200<<20))
 	require.NoError(t, zw.Close())
 	goodFolded := []byte("main;work 3\n")
+	// A huge symbol table: 600,000 entries in the string table (field 6), gzipped.
+	var symbols []byte
+	for i := 0; i < 600_000; i++ {
+		symbols = protowire.AppendTag(symbols, 6, protowire.BytesType)
+		symbols = protowire.AppendString(symbols, fmt.Sprintf("main.f%d", i))
+	}
+	var hugeBuf bytes.Buffer
+	hz := gzip.NewWriter(&hugeBuf)
+	_, _ = hz.Write(symbols)
+	require.NoError(t, hz.Close())
+	hugeSymbols := hugeBuf.Bytes()
 	var real bytes.Buffer // a real Go profile, to be truncated
 	require.NoError(t, pprof.Lookup("goroutine").WriteTo(&real, 0))
 	zr, err := gzip.NewReader(bytes.NewReader(real.Bytes()))
@@ -137,6 +149,7 @@ func TestProfilesIngestBadInput(t *testing.T) {
 		{"name=app&format=pprof", real.Bytes()[:real.Len()/2], 400, "profile"},
 		{"name=app&format=pprof", unzipped[:len(unzipped)-7], 400, "profile"},
 		{"name=app&format=pprof", bomb.Bytes(), 413, "DecompressedBytes"},
+		{"name=app&format=pprof", hugeSymbols, 413, "limit Strings"},
 		{"name=app&format=pprof", []byte{0x1f, 0x8b, 8, 0, 0, 0}, 400, "profile"},
 		{"format=folded", goodFolded, 400, "parameter name"},
 		{"name=%7Ba%3Db%7D&format=folded", goodFolded, 400, "parameter name"},
