@@ -260,6 +260,7 @@ type loop struct {
 	labels   map[string]string
 	client   *http.Client
 	prev     *profile.Profile // the last profile, for the cumulative types
+	prevAt   time.Time        // when prev was fetched
 	interval time.Duration
 	timeout  time.Duration
 }
@@ -341,15 +342,20 @@ func (l *loop) scrapeOnce(ctx context.Context) error {
 	}
 	o := pprofconv.Options{Labels: l.labels, Kind: l.kind, Time: start, SkipCumulativeWithoutPrevious: true,
 		Limits: l.s.opts.Limits, LabelLimits: l.s.opts.LabelLimits}
-	if l.kind == pprofconv.KindCPU {
+	switch {
+	case l.kind == pprofconv.KindCPU:
 		o.Duration = time.Duration(l.job.cpuSeconds) * time.Second
+	case l.prev != nil:
+		// The differences to the previous scrape cover the time since it (the profile's
+		// own time, the scrape's, stays its time: Go writes no duration for these).
+		o.Duration = start.Sub(l.prevAt)
 	}
 	ps, err := pprofconv.Convert(p, l.prev, o)
 	if err != nil {
 		return err
 	}
 	if l.kind != pprofconv.KindCPU && l.kind != pprofconv.KindGoroutine {
-		l.prev = p // heap, mutex and block count since the program started
+		l.prev, l.prevAt = p, start // heap, mutex and block count since the program started
 	}
 	if len(ps) == 0 {
 		return nil
