@@ -137,24 +137,36 @@ func initProfiles(ctx context.Context, db *sql.DB) (*profileTables, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &profileTables{samples: samples, days: map[int64]*profileDay{}, types: map[string]int32{}, typeIDs: map[int32]string{}}
-	rows, err := db.QueryContext(ctx, "SELECT id, name FROM profile_types")
+	p := &profileTables{samples: samples, days: map[int64]*profileDay{}}
+	if err := p.loadTypes(ctx, db); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// loadTypes reads profile_types into the cache, replacing it.
+func (p *profileTables) loadTypes(ctx context.Context, q sqlRunner) error {
+	rows, err := q.QueryContext(ctx, "SELECT id, name FROM profile_types")
 	if err != nil {
-		return nil, fmt.Errorf("read profile types: %w", err)
+		return fmt.Errorf("read profile types: %w", err)
 	}
 	defer rows.Close()
+	types, ids := map[string]int32{}, map[int32]string{}
 	for rows.Next() {
 		var id int32
 		var name string
 		if err := rows.Scan(&id, &name); err != nil {
-			return nil, fmt.Errorf("read profile types: %w", err)
+			return fmt.Errorf("read profile types: %w", err)
 		}
-		p.types[name], p.typeIDs[id] = id, name
+		types[name], ids[id] = id, name
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read profile types: %w", err)
+		return fmt.Errorf("read profile types: %w", err)
 	}
-	return p, nil
+	p.typesMu.Lock()
+	p.types, p.typeIDs = types, ids
+	p.typesMu.Unlock()
+	return nil
 }
 
 // typeID returns the id of a profile type ID, and whether it is stored.
@@ -469,7 +481,11 @@ func (p *profileTables) write(ctx context.Context, prepared []preparedProfile) (
 	// Types new to the store, inserted in the transaction.
 	p.typesMu.RLock()
 	newTypes := map[string]int32{}
-	next := int32(len(p.types)) + 1
+	var next int32
+	for id := range p.typeIDs {
+		next = max(next, id)
+	}
+	next++
 	for _, i := range prepared {
 		if _, ok := p.types[i.typeName]; !ok {
 			if _, ok := newTypes[i.typeName]; !ok {
@@ -512,8 +528,13 @@ func (p *profileTables) write(ctx context.Context, prepared []preparedProfile) (
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		// A COMMIT that failed may still have committed: the deferred function forgets the
-		// days, which are read back; new types are read back at the next open at worst.
+		// days, which are read back, and the types are read back now.
 		t.resetWriter()
+		if len(newTypes) > 0 {
+			if err := p.loadTypes(context.WithoutCancel(ctx), t.db); err != nil {
+				return 0, fmt.Errorf("commit: %w", err)
+			}
+		}
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	committed = true
