@@ -111,6 +111,12 @@ func TestCRUDAndConflict(t *testing.T) {
 	code, a = call(t, srv, "PUT", Prefix+"/web", `{"dashboard": {"title": "x"}}`)
 	require.Equal(t, 400, code)
 	require.Contains(t, a.Error, "version: required")
+	// A dashboard written back as read carries its version: that one is expected.
+	code, a = call(t, srv, "PUT", Prefix+"/web", `{"dashboard": {"title": "as read", "version": 2}}`)
+	require.Equal(t, 409, code, "version 2 is stale: %s", a.Error)
+	code, a = call(t, srv, "PUT", Prefix+"/web", `{"dashboard": {"title": "Web 3", "version": 3}}`)
+	require.Equal(t, 200, code, a.Error)
+	require.Contains(t, string(a.Data), `"version":4`)
 	code, _ = call(t, srv, "PUT", Prefix+"/nope", `{"version": 1, "dashboard": {"title": "x"}}`)
 	require.Equal(t, 404, code)
 
@@ -118,7 +124,7 @@ func TestCRUDAndConflict(t *testing.T) {
 	code, a = call(t, srv, "POST", Prefix, `{"dashboard": `+dashJSON("web", "again", 0)+`}`)
 	require.Equal(t, 409, code)
 	require.Contains(t, a.Error, "exists")
-	code, a = call(t, srv, "POST", Prefix, `{"dashboard": {"title": "No uid"}}`)
+	code, a = call(t, srv, "POST", Prefix, `{"dashboard": {"title": "No uid", "version": 7}}`)
 	require.Equal(t, 200, code, a.Error)
 	var created struct{ UID string }
 	require.NoError(t, json.Unmarshal(a.Data, &created))
@@ -149,9 +155,9 @@ func TestCRUDAndConflict(t *testing.T) {
 	code, a = call(t, srv, "DELETE", Prefix+"/web", "")
 	require.Equal(t, 400, code)
 	require.Contains(t, a.Error, "version: required")
-	code, _ = call(t, srv, "DELETE", Prefix+"/web?version=2", "")
+	code, _ = call(t, srv, "DELETE", Prefix+"/web?version=3", "")
 	require.Equal(t, 409, code)
-	code, a = call(t, srv, "DELETE", Prefix+"/web?version=3", "")
+	code, a = call(t, srv, "DELETE", Prefix+"/web?version=4", "")
 	require.Equal(t, 200, code, a.Error)
 	code, a = call(t, srv, "GET", Prefix+"/web", "")
 	require.Equal(t, 404, code)

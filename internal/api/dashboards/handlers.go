@@ -153,7 +153,7 @@ func (a *API) create(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if version != nil && *version != 0 {
-		return nil, badRequest("version %d: a new dashboard has none (to update one, PUT %s/{uid})", *version, Prefix)
+		return nil, badRequest("version %d: a new dashboard has none (to update one, PUT %s/{uid}; to copy one, leave its version out)", *version, Prefix)
 	}
 	if d.UID == "" {
 		d.UID = newUID()
@@ -183,6 +183,11 @@ func (a *API) update(r *http.Request) (any, error) {
 	d, version, err := decodeWrite(r)
 	if err != nil {
 		return nil, err
+	}
+	if version == nil && d.Version > 0 {
+		// The dashboard as read (GET sets its version), written back: as in Grafana's
+		// API, its own version is the one expected.
+		version = &d.Version
 	}
 	if version == nil || *version < 1 {
 		return nil, badRequest("version: required, the version the dashboard was read at (GET %s/%s), so that a concurrent change is refused rather than lost", Prefix, uid)
