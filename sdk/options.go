@@ -77,6 +77,24 @@ type Options struct {
 	// propagator and the error handler alone. By default Start installs its own, so that
 	// instrumentation libraries and sdk/bench.Time find them without being told.
 	NoGlobal bool
+
+	// Profile turns on continuous profiling: a CPU profile every ProfileInterval, a heap
+	// and a goroutine profile at the end of each, sent as pprof to Loupe's POST /ingest;
+	// local root spans label the samples taken while they run with span_id and span_name.
+	// LOUPE_PROFILE=1 (set by `loupe run --profile`) turns it on too.
+	Profile bool
+
+	// ProfileServer is the base URL of Loupe's HTTP port, where /ingest is. Default:
+	// LOUPE_PROFILE_SERVER, else the OTLP endpoint's host on port 7070 when the endpoint
+	// is on port 4318 or 4317. When none says it, profiling stays off with a warning.
+	ProfileServer string
+
+	// ProfileInterval is the length of one CPU profile. Default: DefaultProfileInterval.
+	ProfileInterval time.Duration
+
+	// ProfileLabels are added to every profile's series labels. The SDK adds
+	// loupe_run_id (from LOUPE_RUN_ID, set by `loupe run`) and service_version.
+	ProfileLabels map[string]string
 }
 
 // withDefaults returns o with every empty field filled from getenv or the built-in default.
@@ -120,6 +138,12 @@ func (o Options) withDefaults(getenv func(string) string) (Options, error) {
 	if o.MetricInterval == 0 && getenv("OTEL_METRIC_EXPORT_INTERVAL") == "" {
 		// The OpenTelemetry default is 60s: too slow to watch a dashboard react.
 		o.MetricInterval = 10 * time.Second
+	}
+	if o.ProfileInterval < 0 {
+		return o, fmt.Errorf("profile interval %s: must not be negative", o.ProfileInterval)
+	}
+	if o.ProfileInterval == 0 {
+		o.ProfileInterval = DefaultProfileInterval
 	}
 	if o.LogLevel == nil {
 		o.LogLevel = slog.LevelInfo

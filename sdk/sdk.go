@@ -41,6 +41,8 @@ const instrumentationName = "github.com/loupe-dev/loupe/sdk"
 type SDK struct {
 	resource   *resource.Resource
 	tracers    *sdktrace.TracerProvider
+	tp         trace.TracerProvider // tracers, wrapped for span profiles when profiling
+	profiler   *profiler            // nil when profiling is off
 	meters     *sdkmetric.MeterProvider
 	loggers    *sdklog.LoggerProvider
 	logger     *slog.Logger
@@ -107,6 +109,19 @@ func start(ctx context.Context, o Options, getenv func(string) string) (*SDK, er
 		parent:     parentFromEnv(getenv),
 	}
 	s.logger = slog.New(s.handler(o))
+	s.tp = s.tracers
+	if profileOn(o, getenv) {
+		service := o.ServiceName
+		if v, ok := res.Set().Value("service.name"); ok && v.AsString() != "" {
+			service = v.AsString()
+		}
+		if p, err := newProfiler(o, service, getenv); err != nil {
+			o.ErrorLog.Warn("loupe sdk: profiling is off", "err", err)
+		} else {
+			s.profiler = p
+			s.tp = &profiledTracerProvider{tp: s.tracers}
+		}
+	}
 
 	if !o.NoRuntimeMetrics {
 		if err := runtime.Start(runtime.WithMeterProvider(s.meters)); err != nil {
@@ -114,11 +129,14 @@ func start(ctx context.Context, o Options, getenv func(string) string) (*SDK, er
 		}
 	}
 	if !o.NoGlobal {
-		otel.SetTracerProvider(s.tracers)
+		otel.SetTracerProvider(s.tp)
 		otel.SetMeterProvider(s.meters)
 		otel.SetLoggerProvider(s.loggers)
 		otel.SetTextMapPropagator(s.propagator)
 		otel.SetErrorHandler(newErrorReporter(o.ErrorLog))
+	}
+	if s.profiler != nil {
+		s.profiler.start()
 	}
 	return s, nil
 }
@@ -141,7 +159,7 @@ func (s *SDK) Logger() *slog.Logger { return s.logger }
 // Tracer returns a tracer of the SDK's provider; name is the instrumentation scope, usually
 // the package path.
 func (s *SDK) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
-	return s.tracers.Tracer(name, opts...)
+	return s.tp.Tracer(name, opts...)
 }
 
 // Meter returns a meter of the SDK's provider; name is the instrumentation scope.
@@ -151,7 +169,8 @@ func (s *SDK) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 
 // TracerProvider, MeterProvider and LoggerProvider return the providers, for
 // instrumentation libraries that take them as options (otelhttp.WithTracerProvider, ...).
-func (s *SDK) TracerProvider() trace.TracerProvider { return s.tracers }
+// With profiling on, its tracers label the CPU samples of local root spans (span_id).
+func (s *SDK) TracerProvider() trace.TracerProvider { return s.tp }
 
 // MeterProvider returns the SDK's meter provider.
 func (s *SDK) MeterProvider() metric.MeterProvider { return s.meters }
@@ -185,6 +204,7 @@ func (s *SDK) Shutdown(ctx context.Context) error {
 	}
 	s.shutdownOnce.Do(func() {
 		s.shutdownErr = errors.Join(
+			s.profiler.shutdown(ctx), // the last cycle: a short job's only profile
 			wrap("shut down traces", s.tracers.Shutdown(ctx)),
 			wrap("shut down metrics", s.meters.Shutdown(ctx)),
 			wrap("shut down logs", s.loggers.Shutdown(ctx)))
