@@ -34,9 +34,14 @@ samples, logs for the output. When the server is unreachable it is spooled to --
 without any server (see docs/run.md for the fields).
 
 When the run was sent to a server, loupe prints one line on stderr after the job's output:
-"loupe: run ID finished (exit N, 3.2s): UI-URL/runs/ID" (-q: not printed).`,
+"loupe: run ID finished (exit N, 3.2s): UI-URL/runs/ID" (-q: not printed).
+
+--profile sets LOUPE_PROFILE=1 and LOUPE_PROFILE_SERVER (the --ui-url address) for the
+child: a Go program using Loupe's SDK then sends CPU, heap and goroutine profiles labelled
+loupe_run_id, shown on the run's page.`,
 		Example: `  loupe run --name train --tag lr=0.1 -- python train.py
-  loupe run --output runs.jsonl -- ./simulate --steps 1000`,
+  loupe run --output runs.jsonl -- ./simulate --steps 1000
+  loupe run --profile -- ./simulate   # a Go program using github.com/loupe-dev/loupe/sdk`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
@@ -54,6 +59,13 @@ When the run was sent to a server, loupe prints one line on stderr after the job
 			if len(env) > 0 {
 				opts.EnvAllowlist = append(append([]string{}, opts.EnvAllowlist...), env...)
 			}
+			if !f.Changed("ui-url") {
+				uiURL = os.Getenv("LOUPE_UI_URL")
+			}
+			if opts.Profile {
+				// The SDK sends profiles to the HTTP port's /ingest, the UI's address.
+				opts.ProfileServer = jobs.UIURL(opts.Server, uiURL)
+			}
 			level := slog.LevelWarn
 			if quiet {
 				level = slog.LevelError + 4
@@ -66,9 +78,6 @@ When the run was sent to a server, loupe prints one line on stderr after the job
 			// Where to find the run, after the job's own output; a run sent nowhere
 			// (--output alone) has no page, and its id is in the record.
 			if !quiet && opts.Server != "" && rec != nil {
-				if !f.Changed("ui-url") {
-					uiURL = os.Getenv("LOUPE_UI_URL")
-				}
 				fmt.Fprintln(cmd.ErrOrStderr(), jobs.Summary(rec, jobs.UIURL(opts.Server, uiURL)))
 			}
 			if code != 0 {
@@ -85,6 +94,7 @@ When the run was sent to a server, loupe prints one line on stderr after the job
 	f.DurationVar(&opts.MonitorInterval, "monitor-interval", opts.MonitorInterval, "time between samples of the process tree")
 	f.StringVar(&opts.Server, "server", opts.Server, "OTLP/HTTP base URL of the Loupe server (env LOUPE_SERVER); empty to send nothing")
 	f.StringVar(&uiURL, "ui-url", "", "base URL of the server's web UI for the link printed at the end (env LOUPE_UI_URL; default: --server's host on port 7070 when --server uses port 4318)")
+	f.BoolVar(&opts.Profile, "profile", false, "profile a Go child that uses Loupe's SDK: sets LOUPE_PROFILE=1 and LOUPE_PROFILE_SERVER (the --ui-url address) so that it sends CPU, heap and goroutine profiles labelled loupe_run_id")
 	f.StringVar(&opts.OutputPath, "output", "", "append the run record as one JSON line to this file")
 	f.StringVar(&opts.SpoolDir, "spool-dir", opts.SpoolDir, "where runs are kept when the server is unreachable")
 	f.StringArrayVar(&env, "env", nil, "also record this environment variable (name or glob such as MYAPP_*; repeatable); secret-looking ones are recorded with the value [REDACTED]")

@@ -56,6 +56,13 @@ func (r *runner) childEnv() []string {
 	env["OTEL_RESOURCE_ATTRIBUTES"] = attrs
 	env["TRACEPARENT"] = "00-" + rec.Telemetry.TraceID + "-" + rec.Telemetry.SpanID + "-01"
 	env["LOUPE_RUN_ID"] = rec.RunID
+	if r.opts.Profile {
+		// Read by the Go SDK (sdk.Options.Profile); its profiles carry loupe_run_id.
+		env["LOUPE_PROFILE"] = "1"
+		if _, ok := env["LOUPE_PROFILE_SERVER"]; !ok && r.opts.ProfileServer != "" {
+			env["LOUPE_PROFILE_SERVER"] = r.opts.ProfileServer
+		}
+	}
 	return envList(env)
 }
 

@@ -191,4 +191,7 @@ type Telemetry struct {
 	ParentSpanID string `json:"parent_span_id,omitempty"`
 	Server       string `json:"server,omitempty"`
 	SpoolFile    string `json:"spool_file,omitempty"`
+	// Profile is true when the run was started with --profile: a Go child using Loupe's
+	// SDK sent profiles labelled loupe_run_id=RunID.
+	Profile bool `json:"profile,omitempty"`
 }

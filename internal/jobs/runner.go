@@ -31,6 +31,12 @@ type Options struct {
 	MonitorInterval time.Duration
 	// Server is the OTLP/HTTP base URL (http://localhost:4318); "" ships nothing.
 	Server string
+	// Profile asks a Go child that uses Loupe's SDK to send CPU, heap and goroutine
+	// profiles (LOUPE_PROFILE=1), labelled loupe_run_id, to ProfileServer.
+	Profile bool
+	// ProfileServer is the base URL of the server's HTTP port (where POST /ingest is),
+	// passed to the child as LOUPE_PROFILE_SERVER; "" leaves it to the SDK's default.
+	ProfileServer string
 	// OutputPath, when set, gets the record appended as one JSON line.
 	OutputPath string
 	// SpoolDir receives what could not be sent to Server.
@@ -161,6 +167,7 @@ func (r *runner) run(ctx context.Context) (int, *Record, error) {
 	}
 	rec.RunID = newID(16)
 	rec.Telemetry.TraceID, rec.Telemetry.SpanID = rec.RunID, newID(8)
+	rec.Telemetry.Profile = r.opts.Profile
 	// A job started inside a traced context (a workflow step under an instrumented
 	// orchestrator, or a loupe run inside a loupe run) joins that trace under its parent.
 	if tid, sid, ok := parseTraceparent(env["TRACEPARENT"]); ok {
