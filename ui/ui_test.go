@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -49,4 +51,27 @@ func TestHandlerRejectsWrites(t *testing.T) {
 	rec := httptest.NewRecorder()
 	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/logs", nil))
 	require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+}
+
+// TestSecurityHeaders: every answer of the UI carries the policy, and the policy allows the
+// inline theme script of index.html by its hash (a browser would refuse it otherwise; the
+// browser tests fail on the console error that refusal logs).
+func TestSecurityHeaders(t *testing.T) {
+	index, err := os.ReadFile("dist/index.html")
+	require.NoError(t, err)
+	script := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindSubmatch(index)
+	require.NotNil(t, script, "index.html has its inline theme script")
+	sum := sha256.Sum256(script[1])
+	hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	asset := string(regexp.MustCompile(`/assets/[^"]+\.js`).Find(index))
+	for _, p := range []string{"/", "/logs", asset, "/assets/missing.js"} {
+		res := get(t, Handler(), p)
+		csp := res.Header.Get("Content-Security-Policy")
+		require.Contains(t, csp, "script-src 'self' "+hash, p)
+		require.Contains(t, csp, "frame-ancestors 'none'", p)
+		require.NotContains(t, csp, "unsafe-eval", p)
+		require.Equal(t, "DENY", res.Header.Get("X-Frame-Options"), p)
+		require.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"), p)
+		require.Equal(t, "same-origin", res.Header.Get("Referrer-Policy"), p)
+	}
 }
