@@ -25,11 +25,11 @@ const (
 	allocType = "memory:alloc_space:bytes:space:bytes"
 )
 
-// buildProfburn builds the profiled test program (testdata/profburn).
+// buildProfburn builds the profiled test program (e2e/profburn).
 func buildProfburn(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "profburn")
-	out, err := exec.Command("go", "build", "-o", bin, "./testdata/profburn").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "./profburn").CombinedOutput()
 	require.NoError(t, err, "build profburn: %s", out)
 	return bin
 }
@@ -100,6 +100,34 @@ func TestProfilesPyroscopeGoPush(t *testing.T) {
 	burnOnly := flamegraph(t, s, cpuType, `{service_name="profburn",stage="burn",env="e2e"}`, started)
 	require.Equal(t, g.totalOf("main.burnCPU"), burnOnly.totalOf("main.burnCPU"))
 
+	// Span profiles: burnCPU runs under the pprof labels span_id and span_name, as
+	// pyroscope-go's OpenTelemetry integration sets them; they select samples, not series.
+	q := url.Values{"type": {cpuType}, "query": {`{service_name="profburn"}`}, "function": {"main.burnCPU"},
+		"start": {fmt.Sprint(started.Add(-time.Minute).Unix())}, "end": {fmt.Sprint(time.Now().Add(time.Minute).Unix())}}
+	var spans struct {
+		Data struct {
+			Spans []struct {
+				SpanID   string `json:"span_id"`
+				SpanName string `json:"span_name"`
+				Value    int64  `json:"value"`
+			} `json:"spans"`
+		} `json:"data"`
+	}
+	getJSON(t, s.HTTP+"/api/loupe/v1/profiles/spans?"+q.Encode(), http.StatusOK, &spans)
+	require.Len(t, spans.Data.Spans, 1, "%+v", spans.Data)
+	sp := spans.Data.Spans[0]
+	require.Equal(t, "00000000000000b1", sp.SpanID)
+	require.Equal(t, "burn", sp.SpanName)
+	require.Equal(t, g.totalOf("main.burnCPU"), sp.Value, "every burnCPU sample ran under the span")
+	q.Del("function")
+	q.Set("span_id", sp.SpanID)
+	var spanGraph struct {
+		Data flameGraph `json:"data"`
+	}
+	getJSON(t, s.HTTP+"/api/loupe/v1/profiles/flamegraph?"+q.Encode(), http.StatusOK, &spanGraph)
+	require.Equal(t, g.totalOf("main.burnCPU"), spanGraph.Data.totalOf("main.burnCPU"))
+	require.Zero(t, spanGraph.Data.totalOf("main.lightWork"), "lightWork ran outside the span")
+
 	alloc := flamegraph(t, s, allocType, `{service_name="profburn"}`, started)
 	a := alloc.totalOf("main.allocate")
 	t.Logf("alloc_space total %d bytes, main.allocate %d (%.3f)", alloc.Total, a, float64(a)/float64(alloc.Total))
@@ -156,7 +184,7 @@ func TestProfilesIngestBadInput(t *testing.T) {
 		{"name=app%7Benv&format=folded", goodFolded, 400, "parameter name"},
 		{"name=app&from=yesterday&format=folded", goodFolded, 400, "parameter from"},
 		{"name=app&until=soon&format=folded", goodFolded, 400, "parameter until"},
-		{"name=app&from=2000&until=1000&format=folded", goodFolded, 400, "parameter until"},
+		{"name=app&from=2000&until=-1000&format=folded", goodFolded, 400, "parameter until"},
 		{"name=app&format=xml", goodFolded, 400, "parameter format"},
 		{"name=app&format=trie", goodFolded, 415, "parameter format"},
 	} {

@@ -209,7 +209,7 @@ func TestBadRequests(t *testing.T) {
 	f("name=app{a=b", "", cpu, 400, "parameter name")
 	f("name=app&from=yesterday", "", cpu, 400, "parameter from")
 	f("name=app&until=x", "", cpu, 400, "parameter until")
-	f("name=app&from=200&until=100", "", cpu, 400, "parameter until")
+	f("name=app&from=200&until=-1", "", cpu, 400, "parameter until")
 	f("name=app&format=xml", "", cpu, 400, "parameter format")
 	f("name=app&format=trie", "", cpu, 415, "parameter format")
 	f("name=app&sampleRate=-1", "", cpu, 400, "parameter sampleRate")
@@ -227,6 +227,11 @@ func TestBadRequests(t *testing.T) {
 	}
 	if len(rec.ps) != 1 {
 		t.Errorf("stored %d profiles, want only the app.nope one", len(rec.ps))
+	}
+	// until before from, as pyroscope-go's last upload sends it: stored with no duration.
+	f("name=app.cpu&format=folded&from=1765000000500&until=1765000000", "", []byte("a 1"), 200, "")
+	if p := rec.ps[len(rec.ps)-1]; p.Duration != 0 || !p.Time.Equal(time.UnixMilli(1765000000500)) {
+		t.Errorf("until before from: time %s duration %s", p.Time, p.Duration)
 	}
 
 	rec.err = errors.New("disk on fire")

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -21,11 +22,19 @@ import (
 
 var sink []byte
 
+// burnSpanID is the span burnCPU runs under.
+const burnSpanID = "00000000000000b1"
+
 // work is one round: the shares of CPU are set by iteration counts, not by time, so that
 // they hold on a loaded machine.
-func work() uint64 {
+func work(ctx context.Context) uint64 {
 	const n = 2_000_000
-	x := burnCPU(3 * n)
+	var x uint64
+	// burnCPU runs under a span, as pyroscope-go's OpenTelemetry integration
+	// (otel-profiling-go) marks a span's samples: pprof labels span_id and span_name.
+	pprof.Do(ctx, pprof.Labels("span_id", burnSpanID, "span_name", "burn"), func(context.Context) {
+		x = burnCPU(3 * n)
+	})
 	x += lightWork(n)
 	allocate(200)
 	return x
@@ -89,9 +98,9 @@ func main() {
 			os.Exit(1)
 		}
 		// A pprof label: it becomes the series label stage="burn".
-		pyroscope.TagWrapper(context.Background(), pyroscope.Labels("stage", "burn"), func(context.Context) {
+		pyroscope.TagWrapper(context.Background(), pyroscope.Labels("stage", "burn"), func(ctx context.Context) {
 			for i := 0; i < rounds; i++ {
-				work()
+				work(ctx)
 			}
 		})
 		p.Flush(true)
@@ -106,7 +115,7 @@ func main() {
 		fmt.Println("listening", ln.Addr())
 		go func() {
 			for {
-				work()
+				work(context.Background())
 			}
 		}()
 		_ = http.Serve(ln, nil)
