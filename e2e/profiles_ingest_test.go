@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,20 +139,25 @@ func TestProfilesPyroscopeGoPush(t *testing.T) {
 // a 4xx naming the problem, and the server keeps serving.
 func TestProfilesIngestBadInput(t *testing.T) {
 	s := startServer(t, t.TempDir())
+	// Written from one small buffer: this process' allocation profile is read by other
+	// tests (TestProfilesQuery), and 200 MiB allocated here would dominate it.
 	var bomb bytes.Buffer
 	zw := gzip.NewWriter(&bomb)
-	_, _ = zw.Write(make([]byte, 200<<20))
+	zeros := make([]byte, 64<<10)
+	for i := 0; i < (200<<20)/len(zeros); i++ {
+		_, _ = zw.Write(zeros)
+	}
 	require.NoError(t, zw.Close())
 	goodFolded := []byte("main;work 3\n")
 	// A huge symbol table: 600,000 entries in the string table (field 6), gzipped.
-	var symbols []byte
-	for i := 0; i < 600_000; i++ {
-		symbols = protowire.AppendTag(symbols, 6, protowire.BytesType)
-		symbols = protowire.AppendString(symbols, fmt.Sprintf("main.f%d", i))
-	}
 	var hugeBuf bytes.Buffer
 	hz := gzip.NewWriter(&hugeBuf)
-	_, _ = hz.Write(symbols)
+	entry := make([]byte, 0, 32)
+	for i := 0; i < 600_000; i++ {
+		entry = protowire.AppendTag(entry[:0], 6, protowire.BytesType)
+		entry = protowire.AppendString(entry, "main.f"+strconv.Itoa(i))
+		_, _ = hz.Write(entry)
+	}
 	require.NoError(t, hz.Close())
 	hugeSymbols := hugeBuf.Bytes()
 	var real bytes.Buffer // a real Go profile, to be truncated

@@ -105,7 +105,7 @@ func main() {
 		})
 		p.Flush(true)
 		_ = p.Stop()
-		fmt.Println("done")
+		fmt.Println("done", len(sink))
 	case "serve":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
