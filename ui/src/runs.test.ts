@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   alignSeries, changeLevel, compareOrder, drift, durationSeries, elapsedSeconds, fmtBytes, fmtDelta, fmtRatio,
-  fmtResource, fmtSeconds, groupChanges, matchPackage, medianOf, parseTags, samplesToSeries, type RunSummary,
+  fmtResource, fmtSeconds, groupChanges, matchPackage, medianOf, parseTags, runProfileSel, samplesToSeries, type RunSummary,
 } from './runs';
 
 const run = (start: string, dur: number | undefined, status = 'succeeded', id = start): RunSummary => ({
@@ -132,5 +132,13 @@ describe('runs helpers', () => {
     const b = run('2026-11-01T00:00:00Z', 1, 'succeeded', 'old');
     expect(compareOrder(a, b).map((r) => r.run_id)).toEqual(['old', 'new']);
     expect(compareOrder(b, a).map((r) => r.run_id)).toEqual(['old', 'new']);
+  });
+});
+
+describe('runProfileSel', () => {
+  it('selects the run by loupe_run_id over its time, a minute either side', () => {
+    const r = { run_id: 'ab12', status: 'succeeded', start_time: '2026-01-02T03:04:05Z', duration_seconds: 30 };
+    expect(runProfileSel(r)).toEqual({ query: '{loupe_run_id="ab12"}', from: '2026-01-02T03:03:05.000Z', to: '2026-01-02T03:05:35.000Z' });
+    expect(runProfileSel({ ...r, status: 'running' }).to).toBe('now');
   });
 });

@@ -90,7 +90,7 @@ export interface RunRecord {
   resources?: Record<string, number>;
   samples?: Sample[];
   output?: Record<string, number>;
-  telemetry?: { trace_id?: string; span_id?: string; parent_span_id?: string; server?: string; spool_file?: string };
+  telemetry?: { trace_id?: string; span_id?: string; parent_span_id?: string; server?: string; spool_file?: string; profile?: boolean };
   capture_errors?: Record<string, string>;
 }
 
@@ -368,3 +368,16 @@ export function elapsedSeconds(r: { status: string; start_time: string; duration
 export function compareOrder(x: RunSummary, y: RunSummary): [RunSummary, RunSummary] {
   return Date.parse(x.start_time) <= Date.parse(y.start_time) ? [x, y] : [y, x];
 }
+
+/** The Profiles page's selection of one run's CPU profiles, as `loupe run --profile` labels
+ *  them (loupe_run_id), over the run's time with a minute either side. */
+export function runProfileSel(r: { run_id: string; status: string; start_time: string; end_time?: string; duration_seconds?: number }) {
+  const s = Date.parse(r.start_time);
+  const e = s + (r.duration_seconds ?? 0) * 1000;
+  return {
+    query: `{loupe_run_id="${r.run_id}"}`,
+    from: new Date(s - 60_000).toISOString(),
+    to: r.status === 'running' ? 'now' : new Date(e + 60_000).toISOString(),
+  };
+}
+export const cpuProfileType = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';

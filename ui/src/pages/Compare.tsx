@@ -5,7 +5,7 @@ import { getJSON } from '../api';
 import { href, navigate, onLinkClick } from '../router';
 import { fmtDateTime } from '../util';
 import {
-  changeLevel, fmtDelta, fmtRatio, fmtResource, fmtSeconds, groupChanges, matchPackage, resourceLabels, sectionLabels,
+  changeLevel, cpuProfileType, fmtDelta, fmtRatio, fmtResource, fmtSeconds, groupChanges, matchPackage, resourceLabels, runProfileSel, sectionLabels,
   type Comparison, type RunSummary,
 } from '../runs';
 import { ErrorBox, Spinner } from '../components/States';
@@ -69,6 +69,25 @@ function RunCard({ label, r }: { label: string; r: RunSummary }) {
   );
 }
 
+/** ProfileDiffLink opens the Profiles page's diff of the two runs' CPU profiles (a left, b
+ *  right); there is something to see when both ran with `loupe run --profile`. */
+function ProfileDiffLink({ c }: { c: Comparison }) {
+  const a = runProfileSel(c.a);
+  const b = runProfileSel(c.b);
+  const to = href('/profiles', {
+    type: cpuProfileType, view: 'diff', query: b.query, from: b.from, to: b.to,
+    left_query: a.query, left_from: a.from, left_to: a.to, right_query: b.query, right_from: b.from, right_to: b.to,
+  });
+  return (
+    <div className="small">
+      <a href={to} onClick={onLinkClick} data-testid="compare-profile-diff">
+        CPU profile diff of a and b
+      </a>{' '}
+      <span className="muted">(runs started with loupe run --profile)</span>
+    </div>
+  );
+}
+
 function CompareView({ c }: { c: Comparison }) {
   const dur = c.resources.find((r) => r.key === 'duration_seconds');
   const groups = groupChanges(c.changes);
@@ -88,6 +107,7 @@ function CompareView({ c }: { c: Comparison }) {
         <RunCard label="b" r={c.b} />
       </div>
       {c.a.name !== c.b.name && <div className="small muted">These runs belong to different jobs ({c.a.name}, {c.b.name}).</div>}
+      <ProfileDiffLink c={c} />
 
       <section>
         <h3>Duration and resources</h3>

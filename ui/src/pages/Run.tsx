@@ -6,7 +6,7 @@ import { getJSON, type Attrs, type LogsPage, type PromMatrix } from '../api';
 import { href, onLinkClick } from '../router';
 import { fmtDateTime, nsToMs, serviceColor } from '../util';
 import {
-  alignSeries, durationIncrs, elapsedSeconds, fmtBytes, fmtResource, fmtSeconds, matchPackage, samplesToSeries,
+  alignSeries, cpuProfileType, durationIncrs, elapsedSeconds, fmtBytes, fmtResource, fmtSeconds, matchPackage, runProfileSel, samplesToSeries,
   type Package, type RunRecord, type RunsPage,
 } from '../runs';
 import { Chart, themedAxes } from '../components/Chart';
@@ -107,6 +107,11 @@ function RunView({ run, tick }: { run: RunRecord; tick: number }) {
           <a href={href('/query', { expr: `{instance="${run.run_id}"}`, from: logWindow(run).from, to: logWindow(run).to })} onClick={onLinkClick}>
             Metrics of this run
           </a>
+          {run.telemetry?.profile && (
+            <a href={href('/profiles', { type: cpuProfileType, ...runProfileSel(run) })} onClick={onLinkClick} data-testid="run-profile-link">
+              CPU flame graph of this run
+            </a>
+          )}
         </div>
       </div>
 
