@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -121,6 +123,23 @@ func TestRunProfileSDKChild(t *testing.T) {
 	}
 	get("labels/service_name/values", q, &values)
 	require.Equal(t, []string{"sdkprofchild"}, values.Values)
+
+	// The curl example of docs/profiles.md's "From the SDK and loupe run" finds the same.
+	doc, err := os.ReadFile("../docs/profiles.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(doc), "## From the SDK and `loupe run`")
+	require.True(t, ok, "section not found")
+	_, cmdText, ok := strings.Cut(section, "```sh\n")
+	require.True(t, ok)
+	cmdText, _, _ = strings.Cut(cmdText, "```")
+	cmdText = strings.ReplaceAll(strings.ReplaceAll(cmdText, "http://localhost:7070", s.HTTP), "RUN_ID", rec.RunID)
+	docOut, err := exec.Command("sh", "-c", cmdText).CombinedOutput()
+	require.NoError(t, err, "%s\n%s", cmdText, docOut)
+	var docGraph struct {
+		Data rpFlame `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(docOut, &docGraph), "%s", docOut)
+	require.Equal(t, g.total("main.burnInSpan"), docGraph.Data.total("main.burnInSpan"))
 
 	// The server's record of the run says it was profiled (the run page's link uses it).
 	var run struct {
