@@ -46,6 +46,9 @@ func pqSpin(n int) uint64 {
 	return x
 }
 
+// pqResult keeps the spinning functions' results, so that they are not work without effect.
+var pqResult uint64
+
 //go:noinline
 func pqBurn(n int) uint64 { return pqSpin(n) }
 
@@ -154,13 +157,13 @@ func TestProfilesQuery(t *testing.T) {
 	// calibration includes waiting for a core on a busy machine, hence the margin.
 	n := 1 << 20
 	for began := time.Now(); time.Since(began) < 100*time.Millisecond; n *= 2 {
-		pqSpin(n)
+		pqResult += pqSpin(n)
 	}
 	n *= 10
 	var cpuProf bytes.Buffer
 	require.NoError(t, pprof.StartCPUProfile(&cpuProf))
-	pqBurn(3 * n)
-	pqLight(n)
+	pqResult += pqBurn(3 * n)
+	pqResult += pqLight(n)
 	pprof.StopCPUProfile()
 	cpuData := cpuProf.Bytes()
 	pqPush(t, s, "pqapp{variant=plain}", cpuData)

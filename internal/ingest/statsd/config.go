@@ -94,7 +94,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("statsd series_ttl must not be negative, got %s", c.SeriesTTL)
 	}
 	for k, v := range c.Labels {
-		if !model.LabelName(k).IsValidLegacy() || len(k) >= 2 && k[:2] == "__" {
+		if !model.LegacyValidation.IsValidLabelName(k) || len(k) >= 2 && k[:2] == "__" {
 			return fmt.Errorf("statsd labels: %q is not a valid label name", k)
 		}
 		if v == "" {

@@ -22,13 +22,17 @@ func explainOpenError(path string, err error) error {
 	msg := err.Error()
 	for _, m := range damagedMarkers {
 		if strings.Contains(msg, m) {
-			return fmt.Errorf("open duckdb %s: %w\n"+
-				"The file is damaged (truncated or overwritten). Restore it from a backup; or move %s and %s.wal aside "+
-				"to start with an empty store for logs, spans, error events, job runs and profiles "+
-				"(metrics, in the metrics directory, are stored apart and are kept)", path, err, path, path)
+			return damagedError(path, err)
 		}
 	}
 	return fmt.Errorf("open duckdb %s: %w", path, err)
+}
+
+func damagedError(path string, err error) error {
+	return fmt.Errorf("open duckdb %s: %w\n"+
+		"The file is damaged (truncated or overwritten). Restore it from a backup; or move %s and %s.wal aside "+
+		"to start with an empty store for logs, spans, error events, job runs and profiles "+
+		"(metrics, in the metrics directory, are stored apart and are kept)", path, err, path, path)
 }
 
 // fileHeaderBytes is the size of DuckDB's file headers: the main header and two database
@@ -49,7 +53,7 @@ func (s *Store) checkFileSize(ctx context.Context) error {
 		return fmt.Errorf("stat the database file: %w", err)
 	}
 	if want := fileHeaderBytes + totalBlocks*blockSize; totalBlocks > 0 && fi.Size() < want {
-		return explainOpenError(s.path, fmt.Errorf("Corrupt database file: %d bytes, its %d blocks need %d", fi.Size(), totalBlocks, want))
+		return damagedError(s.path, fmt.Errorf("the file has %d bytes, its %d blocks need %d", fi.Size(), totalBlocks, want))
 	}
 	return nil
 }
