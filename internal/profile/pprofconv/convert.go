@@ -233,6 +233,9 @@ func (a *aggregator) key(s *profile.Sample) (key, error) {
 	k.series = si
 	var b strings.Builder
 	for _, l := range s.Location {
+		if l == nil { // the pprof decoder leaves an unknown location ID nil
+			return key{}, errors.New("a sample refers to a location the profile does not have")
+		}
 		b.Write(a.locKey(l))
 	}
 	k.stack = b.String()
