@@ -1,6 +1,10 @@
 package pyroscope
 
 import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -20,5 +24,25 @@ func FuzzParseName(f *testing.F) {
 			t.Fatalf("parseName(%q) = %+v", s, n)
 		}
 		_, _ = parseTime(s, time.Unix(0, 0))
+	})
+}
+
+// FuzzIngest sends arbitrary bodies to the handler as pprof, folded and multipart uploads:
+// any answer but a 5xx is fine (the recorder never fails), a panic is not.
+func FuzzIngest(f *testing.F) {
+	f.Add(cpuProfile(), "pprof", "")
+	f.Add([]byte("main;work 3\n"), "folded", "")
+	f.Add([]byte("--x\r\nContent-Disposition: form-data; name=\"profile\"; filename=\"p\"\r\n\r\nabc\r\n--x--\r\n"), "", "multipart/form-data; boundary=x")
+	h := NewHandler(&recorder{}, DefaultOptions(), nil, nil)
+	f.Fuzz(func(t *testing.T, body []byte, format, contentType string) {
+		r := httptest.NewRequest(http.MethodPost, "/ingest?name=app&format="+url.QueryEscape(format), bytes.NewReader(body))
+		if contentType != "" {
+			r.Header.Set("Content-Type", contentType)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code >= 500 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
 	})
 }
