@@ -197,3 +197,28 @@ func TestProfileSettings(t *testing.T) {
 	require.Equal(t, "a_b_c_d", nameSafe("a{b,c}d"))
 	require.True(t, strings.HasPrefix(profileHeaders(env(map[string]string{"LOUPE_TOKEN": "x"})).Get("Authorization"), "Bearer "))
 }
+
+// BenchmarkRootSpan measures starting and ending a local root span, with profiling on
+// (the span_id and span_name pprof labels set and restored) and off, exports going to a
+// local sink in the background.
+func BenchmarkRootSpan(b *testing.B) {
+	for _, profile := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "profiled"}[profile], func(b *testing.B) {
+			sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+			defer sink.Close()
+			s, err := start(context.Background(), Options{ServiceName: "bench", Endpoint: sink.URL, NoGlobal: true, NoRuntimeMetrics: true,
+				Profile: profile, ProfileServer: sink.URL, ProfileInterval: time.Hour}, env(nil))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Shutdown(context.Background())
+			tr := s.Tracer("bench")
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				_, span := tr.Start(ctx, "request")
+				span.End()
+			}
+		})
+	}
+}
