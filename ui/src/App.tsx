@@ -1,21 +1,29 @@
 // The shell: navigation, theme toggle and the page chosen by the URL path.
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState, type ComponentType } from 'react';
 import { navigate, onLinkClick, useLocation } from './router';
-import { LogsPage } from './pages/Logs';
-import { TracesPage } from './pages/Traces';
-import { TracePage } from './pages/Trace';
-import { MetricsPage } from './pages/Metrics';
-import { ServicesPage } from './pages/Services';
-import { ServicePage } from './pages/Service';
-import { RunsPage } from './pages/Runs';
-import { RunPage } from './pages/Run';
-import { ComparePage } from './pages/Compare';
-import { ErrorsPage } from './pages/Errors';
-import { IssuePage } from './pages/Issue';
-import { AlertsPage } from './pages/Alerts';
-import { ProfilesPage } from './pages/Profiles';
 import { graphRedirect } from './alerts';
 import { useAutoRefresh } from './components/TimeRange';
+import { Spinner } from './components/States';
+
+// Pages load on demand (a chunk each, fetched from /assets/ on the first visit of the page),
+// so the first load carries the shell and one page instead of the whole app.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function lazyPage<K extends string>(load: () => Promise<Record<K, ComponentType<any>>>, name: K) {
+  return lazy(() => load().then((m) => ({ default: m[name] })));
+}
+const LogsPage = lazyPage(() => import('./pages/Logs'), 'LogsPage');
+const TracesPage = lazyPage(() => import('./pages/Traces'), 'TracesPage');
+const TracePage = lazyPage(() => import('./pages/Trace'), 'TracePage');
+const MetricsPage = lazyPage(() => import('./pages/Metrics'), 'MetricsPage');
+const ServicesPage = lazyPage(() => import('./pages/Services'), 'ServicesPage');
+const ServicePage = lazyPage(() => import('./pages/Service'), 'ServicePage');
+const RunsPage = lazyPage(() => import('./pages/Runs'), 'RunsPage');
+const RunPage = lazyPage(() => import('./pages/Run'), 'RunPage');
+const ComparePage = lazyPage(() => import('./pages/Compare'), 'ComparePage');
+const ErrorsPage = lazyPage(() => import('./pages/Errors'), 'ErrorsPage');
+const IssuePage = lazyPage(() => import('./pages/Issue'), 'IssuePage');
+const AlertsPage = lazyPage(() => import('./pages/Alerts'), 'AlertsPage');
+const ProfilesPage = lazyPage(() => import('./pages/Profiles'), 'ProfilesPage');
 
 const nav = [
   { path: '/logs', label: 'Logs' },
@@ -113,7 +121,9 @@ export function App() {
           {theme === 'dark' ? '☀ Light' : '☾ Dark'}
         </button>
       </header>
-      <main key={theme}>{page}</main>
+      <main key={theme}>
+        <Suspense fallback={<Spinner label="Loading…" />}>{page}</Suspense>
+      </main>
     </div>
   );
 }
