@@ -71,6 +71,9 @@ loupe_run_id, shown on the run's page.`,
 				level = slog.LevelError + 4
 			}
 			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if opts.Profile && opts.ProfileServer == "" && os.Getenv("LOUPE_PROFILE_SERVER") == "" {
+				opts.Logger.Warn("--profile: the server's HTTP address (where profiles go) is unknown: --server is not on port 4318; set --ui-url or LOUPE_PROFILE_SERVER")
+			}
 			code, rec, err := jobs.Run(cmd.Context(), opts, args)
 			if err != nil {
 				return err
