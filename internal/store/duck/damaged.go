@@ -2,7 +2,9 @@ package duck
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -49,6 +51,9 @@ func (s *Store) checkFileSize(ctx context.Context) error {
 		return fmt.Errorf("read the database size: %w", err)
 	}
 	fi, err := os.Stat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // an in-memory database (":memory:"): no file to check
+	}
 	if err != nil {
 		return fmt.Errorf("stat the database file: %w", err)
 	}
