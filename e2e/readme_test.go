@@ -58,6 +58,8 @@ func TestReadmeTour(t *testing.T) {
 	require.Contains(t, got, `"status":"unresolved"`)
 
 	// The batch job section: two recorded runs of "nightly", then their comparison.
+	require.Contains(t, got, `"top":[{"function":"render","self":70,"total":70},{"function":"parse","self":30,"total":30}`)
+
 	require.Contains(t, got, `"name":"nightly","status":"succeeded"`)
 	require.Regexp(t, `"tags":\{"dataset":"v3"\}`, got)
 	require.Contains(t, got, `"resources":[{"key":"duration_seconds"`)
