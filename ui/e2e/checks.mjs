@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { viewChecks } from './checks-views.mjs';
 import { errorChecks } from './checks-errors.mjs';
 import { profileChecks, profilesEmptyCheck } from './checks-profiles.mjs';
+import { dashboardChecks } from './checks-dashboards.mjs';
 
 const base = process.env.LOUPE_UI_URL;
 const expected = JSON.parse(readFileSync(process.env.LOUPE_EXPECTED, 'utf8'));
@@ -424,6 +425,8 @@ await viewChecks({ page, base, expected, check, assert, shot, rows });
 await errorChecks({ page, base, expected, check, assert, shot });
 // The Profiles page: flame graph, search, zoom, sandwich, diff, span profiles: checks-profiles.mjs.
 await profileChecks({ page, base, expected, check, assert, shot });
+// Dashboards: create, variables, URL state, explorer links, built-ins, conflicts, import: checks-dashboards.mjs.
+await dashboardChecks({ page, base, expected, check, assert, shot });
 
 const figures = {};
 if (perf) {

@@ -24,11 +24,14 @@ const ErrorsPage = lazyPage(() => import('./pages/Errors'), 'ErrorsPage');
 const IssuePage = lazyPage(() => import('./pages/Issue'), 'IssuePage');
 const AlertsPage = lazyPage(() => import('./pages/Alerts'), 'AlertsPage');
 const ProfilesPage = lazyPage(() => import('./pages/Profiles'), 'ProfilesPage');
+const DashboardsPage = lazyPage(() => import('./pages/Dashboards'), 'DashboardsPage');
+const DashboardPage = lazyPage(() => import('./pages/Dashboard'), 'DashboardPage');
 
 const nav = [
   { path: '/logs', label: 'Logs' },
   { path: '/traces', label: 'Traces' },
   { path: '/query', label: 'Metrics' },
+  { path: '/dashboards', label: 'Dashboards' },
   { path: '/services', label: 'Services' },
   { path: '/errors', label: 'Errors' },
   { path: '/profiles', label: 'Profiles' },
@@ -82,6 +85,8 @@ export function App() {
   else if (path === '/errors') page = <ErrorsPage params={loc.params} />;
   else if ((m = /^\/errors\/([^/]+)$/.exec(path))) page = <IssuePage key={m[1]} id={decodeURIComponent(m[1])} params={loc.params} />;
   else if (path === '/alerts') page = <AlertsPage params={loc.params} />;
+  else if (path === '/dashboards') page = <DashboardsPage params={loc.params} />;
+  else if ((m = /^\/dashboards\/([^/]+)$/.exec(path))) page = <DashboardPage key={m[1]} uid={decodeURIComponent(m[1])} params={loc.params} />;
   else if (path === '/profiles') page = <ProfilesPage params={loc.params} />;
   else if (path === '/runs') page = <RunsPage params={loc.params} />;
   else if (path === '/runs/compare') page = <ComparePage params={loc.params} />;
