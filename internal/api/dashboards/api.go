@@ -6,17 +6,15 @@
 package dashboards
 
 import (
-	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/loupe-dev/loupe/internal/api/apijson"
 	"github.com/loupe-dev/loupe/internal/dashboards"
 )
 
@@ -60,10 +58,10 @@ func New(store dashboards.Store, prov Provisioned, logger *slog.Logger) *API {
 		// was asked with another method.
 		if rest := strings.TrimPrefix(r.URL.Path, Prefix+"/"); rest != "" && !strings.Contains(rest, "/") {
 			w.Header().Set("Allow", "GET, PUT, DELETE")
-			return &httpError{status: http.StatusMethodNotAllowed, typ: "method_not_allowed",
-				err: fmt.Errorf("method %s not allowed on a dashboard: GET, PUT or DELETE", r.Method)}
+			return &apijson.Error{Status: http.StatusMethodNotAllowed, Type: "method_not_allowed",
+				Err: fmt.Errorf("method %s not allowed on a dashboard: GET, PUT or DELETE", r.Method)}
 		}
-		return &httpError{status: http.StatusNotFound, typ: "not_found", err: fmt.Errorf("no route %s %s", r.Method, r.URL.Path)}
+		return &apijson.Error{Status: http.StatusNotFound, Type: "not_found", Err: fmt.Errorf("no route %s %s", r.Method, r.URL.Path)}
 	}))
 	return a
 }
@@ -88,79 +86,33 @@ func (a *API) route(pattern string, f jsonFunc) {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, envelope{Status: "success", Data: data})
+		apijson.OK(w, data)
 		return nil
 	}))
 }
 
 // wrap turns f's error, or a panic, into the native API's error envelope.
 func (a *API) wrap(f func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				a.logger.Error("panic in dashboards API", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				a.writeError(w, r, errors.New("internal error (logged on the server)"))
-			}
-		}()
-		if err := f(w, r); err != nil {
-			a.writeError(w, r, err)
-		}
-	}
+	return apijson.Handler(a.logger, "dashboards API", classify, f)
 }
 
-// envelope is the native API's answer: {"status":"success","data":...} or
-// {"status":"error","errorType":"bad_data","error":"..."}.
-type envelope struct {
-	Status    string `json:"status"`
-	Data      any    `json:"data,omitempty"`
-	ErrorType string `json:"errorType,omitempty"`
-	Error     string `json:"error,omitempty"`
-}
-
-// httpError is an error with the status the client sees.
-type httpError struct {
-	status int
-	typ    string
-	err    error
-}
-
-func (e *httpError) Error() string { return e.err.Error() }
-func (e *httpError) Unwrap() error { return e.err }
-
-func badRequest(format string, args ...any) error {
-	return &httpError{status: http.StatusBadRequest, typ: "bad_data", err: fmt.Errorf(format, args...)}
-}
-
-func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var he *httpError
+// classify gives the dashboards' own errors their status: an invalid dashboard is a 400,
+// a missing one a 404, a stale version a 409.
+func classify(err error) *apijson.Error {
 	var ve *dashboards.ValidationError
 	switch {
-	case errors.As(err, &he):
 	case errors.As(err, &ve):
-		he = &httpError{status: http.StatusBadRequest, typ: "bad_data", err: err}
+		return apijson.BadData(err)
 	case errors.Is(err, dashboards.ErrNotFound):
-		he = &httpError{status: http.StatusNotFound, typ: "not_found", err: err}
+		return &apijson.Error{Status: http.StatusNotFound, Type: "not_found", Err: err}
 	case errors.Is(err, dashboards.ErrConflict):
-		he = &httpError{status: http.StatusConflict, typ: "conflict", err: err}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		he = &httpError{status: http.StatusServiceUnavailable, typ: "timeout", err: err}
-	default:
-		a.logger.Error("dashboards API", "method", r.Method, "path", r.URL.Path, "err", err)
-		he = &httpError{status: http.StatusInternalServerError, typ: "internal", err: err}
+		return &apijson.Error{Status: http.StatusConflict, Type: "conflict", Err: err}
 	}
-	if he.typ == "" {
-		he.typ = "bad_data"
-	}
-	writeJSON(w, he.status, envelope{Status: "error", ErrorType: he.typ, Error: he.err.Error()})
+	return nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+func badRequest(format string, args ...any) error {
+	return apijson.BadData(fmt.Errorf(format, args...))
 }
 
 // newUID is a random uid of 12 characters, as Grafana's are short random strings.

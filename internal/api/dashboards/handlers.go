@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/loupe-dev/loupe/internal/api/apijson"
 	"github.com/loupe-dev/loupe/internal/dashboards"
 )
 
@@ -78,7 +79,7 @@ func (a *API) get(r *http.Request) (any, error) {
 
 func notFound(uid string, err error) error {
 	if errors.Is(err, dashboards.ErrNotFound) {
-		return &httpError{status: http.StatusNotFound, typ: "not_found", err: fmt.Errorf("no dashboard with uid %q", uid)}
+		return &apijson.Error{Status: http.StatusNotFound, Type: "not_found", Err: fmt.Errorf("no dashboard with uid %q", uid)}
 	}
 	return err
 }
@@ -88,8 +89,8 @@ func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, &httpError{status: http.StatusRequestEntityTooLarge, typ: "too_large",
-			err: fmt.Errorf("request body larger than %d bytes: a dashboard is at most %d bytes (%d MiB)", maxBody, dashboards.MaxBytes, dashboards.MaxBytes>>20)}
+		return nil, &apijson.Error{Status: http.StatusRequestEntityTooLarge, Type: "too_large",
+			Err: fmt.Errorf("request body larger than %d bytes: a dashboard is at most %d bytes (%d MiB)", maxBody, dashboards.MaxBytes, dashboards.MaxBytes>>20)}
 	}
 	if err != nil {
 		return nil, badRequest("read body: %v", err)
@@ -120,8 +121,8 @@ func decodeWrite(r *http.Request) (dashboards.Dashboard, *int64, error) {
 		return d, nil, badRequest("body: no dashboard (want {\"dashboard\": {...}, \"version\": N})")
 	}
 	if len(body.Dashboard) > dashboards.MaxBytes {
-		return d, nil, &httpError{status: http.StatusRequestEntityTooLarge, typ: "too_large",
-			err: fmt.Errorf("dashboard of %d bytes: at most %d bytes (%d MiB)", len(body.Dashboard), dashboards.MaxBytes, dashboards.MaxBytes>>20)}
+		return d, nil, &apijson.Error{Status: http.StatusRequestEntityTooLarge, Type: "too_large",
+			Err: fmt.Errorf("dashboard of %d bytes: at most %d bytes (%d MiB)", len(body.Dashboard), dashboards.MaxBytes, dashboards.MaxBytes>>20)}
 	}
 	if dashboards.IsGrafana(body.Dashboard) {
 		return d, nil, badRequest("dashboard: this is a Grafana dashboard (it has a schemaVersion): POST it to %s/import", Prefix)
@@ -138,11 +139,11 @@ func decodeWrite(r *http.Request) (dashboards.Dashboard, *int64, error) {
 func (a *API) readOnly(uid string) error {
 	if p, ok := a.prov.Get(uid); ok {
 		if p.Source == dashboards.SourceBuiltin {
-			return &httpError{status: http.StatusForbidden, typ: "read_only",
-				err: fmt.Errorf("dashboard %q is built into Loupe and read-only: save a copy under another uid", uid)}
+			return &apijson.Error{Status: http.StatusForbidden, Type: "read_only",
+				Err: fmt.Errorf("dashboard %q is built into Loupe and read-only: save a copy under another uid", uid)}
 		}
-		return &httpError{status: http.StatusForbidden, typ: "read_only",
-			err: fmt.Errorf("dashboard %q is provisioned from %s and read-only: change its file, or save a copy under another uid", uid, p.Source)}
+		return &apijson.Error{Status: http.StatusForbidden, Type: "read_only",
+			Err: fmt.Errorf("dashboard %q is provisioned from %s and read-only: change its file, or save a copy under another uid", uid, p.Source)}
 	}
 	return nil
 }
@@ -239,8 +240,8 @@ func (a *API) importGrafana(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if len(raw) > dashboards.MaxBytes {
-		return nil, &httpError{status: http.StatusRequestEntityTooLarge, typ: "too_large",
-			err: fmt.Errorf("dashboard of %d bytes: at most %d bytes (%d MiB)", len(raw), dashboards.MaxBytes, dashboards.MaxBytes>>20)}
+		return nil, &apijson.Error{Status: http.StatusRequestEntityTooLarge, Type: "too_large",
+			Err: fmt.Errorf("dashboard of %d bytes: at most %d bytes (%d MiB)", len(raw), dashboards.MaxBytes, dashboards.MaxBytes>>20)}
 	}
 	d, rep, err := dashboards.ImportGrafana(raw)
 	if err != nil {
