@@ -162,16 +162,26 @@ export async function dashboardChecks({ page, base, expected, check, assert, sho
     assert(['loupe-node', 'loupe-red', 'loupe-runs', 'loupe-self'].every((u) => uids.includes(u)), `built-ins listed: ${uids}`);
     assert((await page.getByTestId('dash-readonly').count()) >= 4, 'built-ins marked read-only');
     await shot('dashboards-list');
+    const times = {};
     for (const uid of ['loupe-self', 'loupe-node', 'loupe-red', 'loupe-runs']) {
+      const t0 = Date.now();
       await page.goto(`${base}/dashboards/${uid}`);
       await page.getByTestId('dash-grid').waitFor({ timeout: 10000 });
       const n = await panels.count();
       await waitPanels(n);
+      // Reported, not asserted: from navigation to every panel drawn (or empty).
+      times[uid] = `${n} panels in ${Date.now() - t0} ms`;
       const errs = await panelErrors();
       assert(errs.length === 0, `${uid}: panel errors: ${errs.join('; ')}`);
       assert((await page.getByTestId('dash-edit').count()) === 0, `${uid}: offers to edit a read-only dashboard`);
       if (uid === 'loupe-runs') await shot('dashboard-builtin-runs');
     }
+    console.log(`     built-in dashboards loaded: ${JSON.stringify(times)}`);
+    // A read-only dashboard is edited through a stored copy.
+    await page.getByTestId('dash-copy').click();
+    await page.waitForURL(/\/dashboards\/[^/?]+\?edit=1/);
+    await page.getByTestId('dash-save').waitFor();
+    assert((await page.getByTestId('dash-title-input').inputValue()) === 'Batch-job runs (copy)', 'the copy is titled "(copy)"');
   });
 
   await check('dashboards: a stale save gets the conflict message and overwrites nothing', async () => {

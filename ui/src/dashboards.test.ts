@@ -64,6 +64,7 @@ describe('panels', () => {
     expect(formatUnit(0.002, 's')).toBe('2 ms');
     expect(formatUnit(null, 's')).toBe('–');
     expect(formatUnit(3, 'reqps')).toBe('3 req/s');
+    expect(formatUnit(20.5, 'celsius')).toBe('20.5 °C');
   });
   it('colours by thresholds', () => {
     const t = { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'red', value: 80 }] };

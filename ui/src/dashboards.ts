@@ -410,6 +410,8 @@ export function formatUnit(v: number | null, unit?: string, decimals?: number): 
       return scaled(v, unit === 'Bps' ? 1000 : 1024, unit === 'Bps' ? decByteUnits : byteUnits, '/s');
     case 'bps':
       return scaled(v, 1000, ['b', 'kb', 'Mb', 'Gb', 'Tb'], '/s');
+    case 'celsius':
+      return `${short(v, decimals)} °C`;
     case 'reqps':
       return `${short(v, decimals)} req/s`;
     case 'ops':

@@ -77,6 +77,15 @@ function DashboardView({ loaded, params, reload }: { loaded: { dashboard: Dashbo
       setSaveErr(e as Error);
     }
   };
+  // A provisioned dashboard cannot be changed: editing starts from a stored copy of it.
+  const saveCopy = async () => {
+    try {
+      const r = await sendJSON<{ uid: string }>('POST', '/api/loupe/v1/dashboards', { dashboard: { ...dash, uid: '', version: undefined, title: `${dash.title} (copy)` } });
+      navigate(`/dashboards/${encodeURIComponent(r.uid)}?edit=1`);
+    } catch (e) {
+      setSaveErr(e as Error);
+    }
+  };
   const conflict = saveErr instanceof ApiError && saveErr.status === 409;
 
   const ctx: PanelContext | null = r && vars.ready ? { range, start: r.start, end: r.end, vars: vars.states, gen } : null;
@@ -103,6 +112,11 @@ function DashboardView({ loaded, params, reload }: { loaded: { dashboard: Dashbo
         )}
         <div className="spacer" />
         <TimeRangePicker range={range} onChange={(nr) => submit(urlWith({ from: nr.from, to: nr.to }))} />
+        {loaded.meta.readOnly && (
+          <button className="btn" data-testid="dash-copy" onClick={saveCopy} title="Save an editable copy under a new uid">
+            Save a copy
+          </button>
+        )}
         {!loaded.meta.readOnly && !editing && (
           <button className="btn" data-testid="dash-edit" onClick={() => setEditing(true)}>
             Edit

@@ -198,7 +198,8 @@ function TimeSeriesPanel({ p, ctx, height }: { p: Panel; ctx: PanelContext; heig
   const opts = useMemo(
     (): Omit<uPlot.Options, 'width' | 'height'> => ({
       scales: { x: { time: true, range: () => [start, end] } },
-      axes: themedAxes((v) => formatUnit(v, unit, decimals)),
+      // The y axis is as wide as its longest label (units make labels long).
+      axes: themedAxes((v) => formatUnit(v, unit, decimals)).map((a, i) => (i === 1 ? { ...a, size: (_u: uPlot, vals: string[]) => Math.max(40, Math.max(0, ...(vals ?? []).map((x) => String(x).length)) * 7 + 14) } : a)),
       legend: { show: false },
       cursor: { focus: { prox: 30 }, drag: { x: false, y: false } },
       series: [{ label: 'time' }, ...names.map((l, i) => ({ label: l, stroke: seriesColor(i), width: 1.5, points: { show: drawStyle === 'points' } }))],
