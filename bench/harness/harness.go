@@ -24,6 +24,7 @@ const (
 	ScenarioQuery     = "query"     // query latency on a loaded data dir
 	ScenarioFootprint = "footprint" // idle RSS, RSS under sustained load, startup time
 	ScenarioErrors    = "errors"    // Sentry error events; logs with and without them beside (errors.go)
+	ScenarioProfiles  = "profiles"  // pprof pushes to /ingest; a day of one service's flame graph (profiles.go)
 )
 
 // Options configures a harness run. Sizes are items per scenario.
@@ -60,6 +61,14 @@ type Options struct {
 	ErrorClients int
 	ErrorRate    float64
 
+	// The profiles scenario (profiles.go): ProfileServices services pushing a CPU, heap
+	// and goroutine profile ProfileRounds times from ProfileClients clients; then
+	// ProfileBackfill 10 s CPU profiles of one service, and its flame graph QueryRuns times.
+	ProfileServices int
+	ProfileRounds   int
+	ProfileClients  int
+	ProfileBackfill int
+
 	QueryLogs     int // dataset for the query scenarios
 	QuerySpans    int
 	QuerySeries   int
@@ -91,7 +100,7 @@ type PeerOptions struct {
 func DefaultOptions() Options {
 	return Options{
 		PrometheusBin: "/usr/bin/prometheus",
-		Scenarios:     []string{ScenarioIngest, ScenarioClients, ScenarioErrors, ScenarioPeer, ScenarioQuery, ScenarioFootprint},
+		Scenarios:     []string{ScenarioIngest, ScenarioClients, ScenarioErrors, ScenarioProfiles, ScenarioPeer, ScenarioQuery, ScenarioFootprint},
 		Seed:          1,
 		LogRecords:    1_000_000, LogBatch: 1000,
 		Spans: 500_000, SpanBatch: 1000,
@@ -99,6 +108,7 @@ func DefaultOptions() Options {
 		Concurrency: 4,
 		ClientLogs:  300_000, ClientSpans: 300_000, Clients: 2, ClientBatch: 512,
 		ErrorEvents: 30_000, ErrorClients: 32, ErrorRate: 200,
+		ProfileServices: 100, ProfileRounds: 6, ProfileClients: 2, ProfileBackfill: 8640,
 		QueryLogs: 1_000_000, QuerySpans: 1_000_000, QuerySeries: 10_000, QueryRuns: 20,
 		SustainedRate: 50_000, SustainedFor: 20 * time.Second,
 	}
@@ -113,6 +123,7 @@ func SmokeOptions() Options {
 	o.Concurrency = 2
 	o.ClientLogs, o.ClientSpans = 3000, 3000
 	o.ErrorEvents, o.ErrorClients, o.ErrorRate = 300, 4, 50
+	o.ProfileServices, o.ProfileRounds, o.ProfileBackfill = 3, 1, 30
 	o.QueryLogs, o.QuerySpans, o.QuerySeries, o.QueryRuns = 5000, 3000, 100, 2
 	o.SustainedRate, o.SustainedFor = 5000, time.Second
 	o.ProfileChunk = time.Second
@@ -137,6 +148,10 @@ func New(opts Options) (*Harness, error) {
 	}
 	if slices.Contains(opts.Scenarios, ScenarioErrors) && (opts.ErrorEvents <= 0 || opts.ErrorClients <= 0 || opts.ErrorRate < 0) {
 		return nil, fmt.Errorf("harness: error events %d and error clients %d must be positive, error rate %g not negative", opts.ErrorEvents, opts.ErrorClients, opts.ErrorRate)
+	}
+	if slices.Contains(opts.Scenarios, ScenarioProfiles) && (opts.ProfileServices <= 0 || opts.ProfileRounds <= 0 || opts.ProfileClients <= 0 || opts.ProfileBackfill <= 0 || opts.QueryRuns <= 0) {
+		return nil, fmt.Errorf("harness: profile services %d, rounds %d, clients %d, backfill %d and query runs %d must be positive",
+			opts.ProfileServices, opts.ProfileRounds, opts.ProfileClients, opts.ProfileBackfill, opts.QueryRuns)
 	}
 	if entries, err := os.ReadDir(opts.WorkDir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("harness: work dir %s is not empty", opts.WorkDir)
@@ -164,16 +179,17 @@ type Machine struct {
 
 // Report is everything a run measured.
 type Report struct {
-	Started  time.Time      `json:"started"`
-	Duration string         `json:"duration"`
-	Machine  Machine        `json:"machine"`
-	Options  Options        `json:"options"`
-	Ingest   []IngestResult `json:"ingest"`
-	Queries  []QueryResult  `json:"queries,omitempty"`
-	Dataset  *DatasetInfo   `json:"query_dataset,omitempty"`
-	Foot     *Footprint     `json:"footprint,omitempty"`
-	Targets  []TargetCheck  `json:"targets"`
-	Errors   []string       `json:"errors,omitempty"`
+	Started  time.Time       `json:"started"`
+	Duration string          `json:"duration"`
+	Machine  Machine         `json:"machine"`
+	Options  Options         `json:"options"`
+	Ingest   []IngestResult  `json:"ingest"`
+	Queries  []QueryResult   `json:"queries,omitempty"`
+	Dataset  *DatasetInfo    `json:"query_dataset,omitempty"`
+	Foot     *Footprint      `json:"footprint,omitempty"`
+	Profiles *ProfilesResult `json:"profiles,omitempty"`
+	Targets  []TargetCheck   `json:"targets"`
+	Errors   []string        `json:"errors,omitempty"`
 }
 
 // Run runs the chosen scenarios and returns what they measured. A failing scenario is
@@ -245,6 +261,9 @@ func (h *Harness) Run(ctx context.Context) (*Report, error) {
 	}
 	if h.wants(ScenarioErrors) {
 		h.runErrorScenarios(ctx, rep, fail)
+	}
+	if h.wants(ScenarioProfiles) {
+		h.runProfileScenarios(ctx, rep, fail)
 	}
 	if h.wants(ScenarioPeer) {
 		if o.PrometheusBin != "" {

@@ -77,6 +77,25 @@ func checkTargets(r *Report) []TargetCheck {
 				w.ItemsPerCPUSecond, a.ItemsPerCPUSecond, ratio, w.ItemsPerSecond, a.ItemsPerSecond, w.Load.Latency.P99, a.Load.Latency.P99),
 			yesNo(ratio >= 0.9))
 	}
+	if x := r.ingest(scenarioProfiles, "loupe"); x != nil && r.Profiles != nil {
+		add(fmt.Sprintf("profile ingest, 10 s pprof pushes (cpu, heap, goroutine) of %d services from %d clients", r.Options.ProfileServices, r.Options.ProfileClients),
+			"report pushes/CPU-s", fmt.Sprintf("%.0f pushes/CPU-s", x.ItemsPerCPUSecond), "n/a")
+		add(fmt.Sprintf("disk, profiles of %d services", r.Options.ProfileServices), "≤ 0.3× the gzipped pprof",
+			fmt.Sprintf("%.2f× (%.0f B/push vs %.0f); %.2f× less an empty data dir (%d B)", r.Profiles.DiskToGz, x.BytesPerItem,
+				float64(r.Profiles.GzBytes)/float64(max(1, x.Load.Accepted)), r.Profiles.DiskToGzNet, r.Profiles.EmptyDiskBytes), yesNo(r.Profiles.DiskToGz <= 0.3))
+	}
+	if x := r.ingest(scenarioProfiles24h, "loupe"); x != nil && r.Profiles != nil {
+		add(fmt.Sprintf("disk, %d CPU profiles of one service", x.Load.Accepted), "≤ 0.3× the gzipped pprof",
+			fmt.Sprintf("%.2f× (%.0f B/push vs %.0f); %.2f× less an empty data dir", r.Profiles.DiskToGz24h, x.BytesPerItem,
+				float64(r.Profiles.GzBytes24h)/float64(max(1, x.Load.Accepted)), r.Profiles.DiskToGz24hNet), yesNo(r.Profiles.DiskToGz24h <= 0.3))
+	}
+	if q := r.query(profileFlameQuery, "loupe"); q != nil {
+		met := yesNo(q.P50ms < 500)
+		if r.Options.ProfileBackfill < 8640 {
+			met = fmt.Sprintf("n/a (%s at %d profiles; the target is at 8,640)", met, r.Options.ProfileBackfill)
+		}
+		add("query: merged flame graph, 24 h of one service's 10 s CPU profiles", "p50 < 500 ms", fmt.Sprintf("p50 %.1f ms", q.P50ms), met)
+	}
 	if x := r.ingest("samples", "loupe"); x != nil {
 		p := r.ingest("samples", "prometheus")
 		if p != nil {

@@ -66,6 +66,12 @@ func TestSmoke(t *testing.T) {
 	require.True(t, servers["logs-clients/loupe"] && servers["spans-clients/loupe"], "%v", servers)
 	require.True(t, servers["errors/loupe"] && servers["logs-alone/loupe"] && servers["logs-with-errors/loupe"] && servers["errors-paced/loupe"], "%v", servers)
 	require.Positive(t, rep.ingest(scenarioLogsWithErrors, "loupe").SideErrorEvents, "error events were sent beside the logs")
+	require.True(t, servers["profiles/loupe"] && servers["profiles-24h/loupe"], "%v", servers)
+	require.NotNil(t, rep.Profiles)
+	require.Positive(t, rep.Profiles.DiskToGz)
+	require.Positive(t, rep.Profiles.DiskToGz24h)
+	require.Positive(t, rep.Profiles.FlameTotal, "the backfilled day has CPU time")
+	require.Positive(t, rep.Profiles.FlameFunction)
 	if o.PrometheusBin != "" {
 		require.True(t, servers["samples/prometheus"])
 	}

@@ -29,6 +29,8 @@ const (
 	RemoteWrite2 = "remote-write-2"
 	LokiPush     = "loki" // Loki push protobuf+snappy, POST <endpoint>/loki/api/v1/push
 	// SentryEnvelope (errors.go) posts Sentry envelopes to the DSN given as endpoint.
+	// PyroscopeIngest (profiles.go) posts pyroscope-go's multipart pprof uploads to
+	// <endpoint>/ingest.
 )
 
 // Signals a generator produces.
@@ -93,10 +95,15 @@ func NewSender(protocol, signal, endpoint string, concurrency int) (Sender, erro
 		s := newHTTPSender(url, signal, "gzip", concurrency)
 		s.contentType, s.sentryAuth = "application/x-sentry-envelope", auth
 		return s, nil
+	case PyroscopeIngest:
+		if signal != Profiles {
+			return nil, fmt.Errorf("%s sends profiles, not %q", protocol, signal)
+		}
+		return newHTTPSender(strings.TrimRight(endpoint, "/")+"/ingest", signal, "", concurrency), nil
 	case OTLPGRPC:
 		return newGRPCSender(signal, endpoint)
 	default:
-		return nil, fmt.Errorf("unknown protocol %q (want %s, %s, %s, %s, %s or %s)", protocol, OTLPHTTP, OTLPGRPC, RemoteWrite, RemoteWrite2, LokiPush, SentryEnvelope)
+		return nil, fmt.Errorf("unknown protocol %q (want %s, %s, %s, %s, %s, %s or %s)", protocol, OTLPHTTP, OTLPGRPC, RemoteWrite, RemoteWrite2, LokiPush, SentryEnvelope, PyroscopeIngest)
 	}
 }
 
@@ -117,11 +124,18 @@ func newHTTPSender(url, signal, encoding string, concurrency int) *httpSender {
 }
 
 func (s *httpSender) Send(ctx context.Context, b Batch) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(b.Body))
+	url := s.url
+	if b.Query != "" {
+		url += "?" + b.Query
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b.Body))
 	if err != nil {
 		return 0, fmt.Errorf("build request: %w", err)
 	}
 	ct := s.contentType
+	if b.ContentType != "" {
+		ct = b.ContentType
+	}
 	if ct == "" {
 		ct = "application/x-protobuf"
 	}

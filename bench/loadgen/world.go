@@ -20,6 +20,11 @@ type Batch struct {
 	// Raw is the uncompressed OTLP protobuf of the same items when Body is compressed
 	// differently (remote write, Loki); nil when Body is already OTLP protobuf.
 	Raw []byte
+	// Query and ContentType, when set, are the request's URL query and Content-Type
+	// (Pyroscope's /ingest takes the profile's name and time in the query, and
+	// pyroscope-go's multipart form has a boundary per request).
+	Query       string
+	ContentType string
 }
 
 // service is one synthetic service: its hosts, operations and downstream calls.

@@ -155,7 +155,7 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	var (
 		out       = fs.String("out", "bench/results", "directory for <date>.json and <date>.txt")
-		scenarios = fs.String("scenarios", strings.Join(o.Scenarios, ","), "comma-separated: ingest, clients, errors, peer, query, footprint")
+		scenarios = fs.String("scenarios", strings.Join(o.Scenarios, ","), "comma-separated: ingest, clients, errors, profiles, peer, query, footprint")
 		smoke     = fs.Bool("smoke", false, "tiny sizes (overridden by explicit size flags)")
 		peerName  = fs.String("peer-name", "peer", "name of an external peer to measure")
 		peerPid   = fs.Int("peer-pid", 0, "pid of an external peer (enables the peer run)")
@@ -179,6 +179,10 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&o.ErrorEvents, "error-events", o.ErrorEvents, "Sentry error events for the errors scenario")
 	fs.IntVar(&o.ErrorClients, "error-clients", o.ErrorClients, "clients sending error events, each with one request in flight")
 	fs.Float64Var(&o.ErrorRate, "error-rate", o.ErrorRate, "error events/s sent beside the log clients in the errors scenario; 0 skips those runs")
+	fs.IntVar(&o.ProfileServices, "profile-services", o.ProfileServices, "services pushing a CPU, heap and goroutine profile each round in the profiles scenario")
+	fs.IntVar(&o.ProfileRounds, "profile-rounds", o.ProfileRounds, "10 s rounds of pushes in the profiles scenario")
+	fs.IntVar(&o.ProfileClients, "profile-clients", o.ProfileClients, "clients pushing profiles, each with one request in flight")
+	fs.IntVar(&o.ProfileBackfill, "profile-backfill", o.ProfileBackfill, "10 s CPU profiles of one service backfilled before its flame graph is timed (8,640 is 24 h)")
 	fs.IntVar(&o.QueryLogs, "query-logs", o.QueryLogs, "log records in the query dataset (issue: 10M)")
 	fs.IntVar(&o.QuerySpans, "query-spans", o.QuerySpans, "spans in the query dataset (issue: 10M)")
 	fs.IntVar(&o.QuerySeries, "query-series", o.QuerySeries, "series in the query dataset (issue: 10k)")
@@ -208,6 +212,9 @@ func runHarness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if !explicit["error-rate"] {
 			o.ErrorRate = s.ErrorRate
 		}
+		set("profile-services", &o.ProfileServices, s.ProfileServices)
+		set("profile-rounds", &o.ProfileRounds, s.ProfileRounds)
+		set("profile-backfill", &o.ProfileBackfill, s.ProfileBackfill)
 		set("query-logs", &o.QueryLogs, s.QueryLogs)
 		set("query-spans", &o.QuerySpans, s.QuerySpans)
 		set("query-series", &o.QuerySeries, s.QuerySeries)
