@@ -3,7 +3,7 @@
 // shared by the panels and emptied on every refresh, so panels asking the same thing in
 // one refresh make one request, and panels query concurrently (each on its own).
 import { useMemo, useRef, type ReactNode } from 'react';
-import type uPlot from 'uplot';
+import uPlot from 'uplot';
 import { getJSON, type PromMatrix, type PromResult } from '../api';
 import { href, navigate, onLinkClick } from '../router';
 import { seriesColor, severityClass, fmtLogTime, type Range } from '../util';
@@ -194,7 +194,9 @@ function TimeSeriesPanel({ p, ctx, height }: { p: Panel; ctx: PanelContext; heig
   const fmt = (v: number) => formatUnit(v, unit, decimals);
   const start = ctx.start / 1000;
   const end = ctx.end / 1000;
-  const drawStyle = p.fieldConfig && (p.fieldConfig.defaults as { custom?: { drawStyle?: string } }).custom?.drawStyle;
+  const custom = (p.fieldConfig?.defaults as { custom?: { drawStyle?: string; fillOpacity?: number; showPoints?: string } } | undefined)?.custom;
+  const drawStyle = custom?.drawStyle;
+  const fill = Math.min(100, Math.max(0, custom?.fillOpacity ?? 0));
   const opts = useMemo(
     (): Omit<uPlot.Options, 'width' | 'height'> => ({
       scales: { x: { time: true, range: () => [start, end] } },
@@ -202,7 +204,17 @@ function TimeSeriesPanel({ p, ctx, height }: { p: Panel; ctx: PanelContext; heig
       axes: themedAxes((v) => formatUnit(v, unit, decimals)).map((a, i) => (i === 1 ? { ...a, size: (_u: uPlot, vals: string[]) => Math.max(40, Math.max(0, ...(vals ?? []).map((x) => String(x).length)) * 7 + 14) } : a)),
       legend: { show: false },
       cursor: { focus: { prox: 30 }, drag: { x: false, y: false } },
-      series: [{ label: 'time' }, ...names.map((l, i) => ({ label: l, stroke: seriesColor(i), width: 1.5, points: { show: drawStyle === 'points' } }))],
+      series: [{ label: 'time' }, ...names.map((l, i) => ({
+          label: l,
+          stroke: seriesColor(i),
+          width: drawStyle === 'points' ? 0 : 1.5,
+          // Grafana's drawStyle bars and fillOpacity (0-100) of fieldConfig.defaults.custom.
+          paths: drawStyle === 'bars' ? uPlot.paths.bars!({ size: [0.6, 40] }) : undefined,
+          fill: drawStyle === 'bars' ? seriesColor(i) : fill ? fillColor(seriesColor(i), fill / 100) : undefined,
+          // Points when asked for; else uPlot's default, which shows them where the data is
+          // sparse (an isolated value would draw nothing as a line).
+          points: drawStyle === 'points' || custom?.showPoints === 'always' ? { show: true } : custom?.showPoints === 'never' ? { show: false } : {},
+        }))],
       hooks: {
         ready: [
           (u) =>
@@ -229,7 +241,7 @@ function TimeSeriesPanel({ p, ctx, height }: { p: Panel; ctx: PanelContext; heig
       ],
     }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [names.join('\n'), start, end, unit, decimals, drawStyle],
+    [names.join('\n'), start, end, unit, decimals, drawStyle, fill, custom?.showPoints],
   );
   const state = <PanelState error={res.error} loading={!res.data} empty={series.length === 0} />;
   if (res.error || !res.data || series.length === 0) return state;
@@ -270,6 +282,13 @@ function TimeSeriesPanel({ p, ctx, height }: { p: Panel; ctx: PanelContext; heig
       )}
     </div>
   );
+}
+
+/** fillColor is a series colour (hsl(...) or #rrggbb) with opacity a. */
+function fillColor(c: string, a: number): string {
+  if (c.startsWith('hsl(')) return c.replace(/^hsl\((.*)\)$/, `hsla($1, ${a})`);
+  if (/^#[0-9a-f]{6}$/i.test(c)) return `${c}${Math.round(a * 255).toString(16).padStart(2, '0')}`;
+  return c;
 }
 
 function StatPanel({ p, ctx }: { p: Panel; ctx: PanelContext }) {
