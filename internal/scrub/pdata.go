@@ -78,7 +78,7 @@ func (s *Scrubber) value(key string, v pcommon.Value, c *counter) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		if r != nil {
-			if v.Str() != "" {
+			if v.Str() != "" && !redacted(v.Str()) {
 				c.add(r.Name)
 				v.SetStr(s.replacement(r, v.Str()))
 			}

@@ -186,6 +186,11 @@ func (s *Scrubber) text(v string, c *counter) string {
 	return v
 }
 
+// redacted reports whether v is already a placeholder put in place of a secret, by this
+// package or by a sender (`loupe run` writes [REDACTED]): replacing it again would only
+// lose the sender's choice of marker.
+func redacted(v string) bool { return v == Filtered || v == "[REDACTED]" }
+
 // String scrubs one value stored under key (key may be empty) for signal, as the
 // pipeline does for attributes: the whole value when the key names a secret, else the
 // secrets inside it. For callers outside the pipeline (job run metadata).
@@ -193,6 +198,9 @@ func (s *Scrubber) String(signal, key, v string) string {
 	c := counter{signal: signal}
 	defer s.flush(&c)
 	if r := s.keyRule(key); key != "" && r != nil {
+		if v == "" || redacted(v) {
+			return v
+		}
 		c.add(r.Name)
 		return s.replacement(r, v)
 	}

@@ -60,6 +60,8 @@ func TestTextDefaults(t *testing.T) {
 		"2024-01-01T10:00:00Z INFO started":  "2024-01-01T10:00:00Z INFO started",
 		"input_tokens=52 output_tokens=7":    "input_tokens=52 output_tokens=7",
 		"password=":                          "password=",
+		"DB_PASS=[REDACTED] x":               "DB_PASS=[REDACTED] x",
+		"https://u:[REDACTED]@h/x":           "https://u:[REDACTED]@h/x",
 	} {
 		require.Equal(t, want, s.String("logs", "", in), in)
 	}
@@ -77,6 +79,19 @@ func TestNoDefaults(t *testing.T) {
 	in := "password=hunter2 4111 1111 1111 1111"
 	require.Equal(t, in, s.String("logs", "", in))
 	require.Equal(t, "x", s.String("logs", "password", "x"))
+}
+
+// TestRedactedKept: a value a sender already replaced (loupe run's [REDACTED]) stays as
+// the sender wrote it, under a secret key and inside texts.
+func TestRedactedKept(t *testing.T) {
+	s, _ := newTest(t, Options{})
+	require.Equal(t, "[REDACTED]", s.String("logs", "MY_DB_PASS", "[REDACTED]"))
+	ld := plog.NewLogs()
+	attrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Attributes()
+	attrs.PutStr("SLURM_DB_PASS", "[REDACTED]")
+	attrs.PutStr("db.password", "real")
+	s.Logs(ld)
+	require.Equal(t, map[string]any{"SLURM_DB_PASS": "[REDACTED]", "db.password": Filtered}, attrs.AsRaw())
 }
 
 func TestConfiguredRules(t *testing.T) {

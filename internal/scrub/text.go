@@ -80,7 +80,7 @@ func (sc *Scrubber) keyValues(s string, c *counter) string {
 			continue
 		}
 		start, end := valueSpan(s, i+1)
-		if end <= start || strings.HasPrefix(s[start:], Filtered) {
+		if end <= start || strings.HasPrefix(s[start:], Filtered) || strings.HasPrefix(s[start:], "[REDACTED]") {
 			continue
 		}
 		b.WriteString(s[last:start])
@@ -199,7 +199,7 @@ func urlPasswords(s string, c *counter) string {
 	return urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
 		sub := urlUserinfo.FindStringSubmatch(m)
 		user, pass, ok := strings.Cut(sub[2], ":")
-		if !ok || pass == "" || pass == Filtered {
+		if !ok || pass == "" || redacted(pass) {
 			return m
 		}
 		c.add(RuleURLPassword)
