@@ -105,6 +105,13 @@ func valueSpan(s string, i int) (start, end int) {
 	if i >= len(s) {
 		return i, i
 	}
+	// A value quoted inside a JSON string: password=\"x y\".
+	if strings.HasPrefix(s[i:], `\"`) {
+		if j := strings.Index(s[i+2:], `\"`); j >= 0 {
+			return i + 2, i + 2 + j
+		}
+		return i, i
+	}
 	if q := s[i]; q == '"' || q == '\'' {
 		for j := i + 1; j < len(s); j++ {
 			if s[j] == '\\' && q == '"' {
@@ -130,7 +137,7 @@ func valueSpan(s string, i int) (start, end int) {
 func bareEnd(s string, i int) int {
 	for j := i; j < len(s); j++ {
 		switch s[j] {
-		case ' ', '\t', '\n', '\r', ',', ';', '&', ')', ']', '}', '"', '\'':
+		case ' ', '\t', '\n', '\r', ',', ';', '&', ')', ']', '}', '"', '\'', '\\':
 			return j
 		}
 	}
@@ -188,8 +195,10 @@ func isTokenByte(b byte) bool {
 }
 
 // urlUserinfo matches the scheme and userinfo of URLs inside any text. The userinfo runs
-// to the last '@' before the host's end, so a password with a raw '@' is caught whole.
-var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s]*)@`)
+// to the last '@' before the host's end, so a password with a raw '@' is caught whole; it
+// never crosses quotes, backslashes or brackets, so that in JSON (a log body, a run
+// record) a URL and a later "a@b" in another string are not taken for one userinfo.
+var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s"'\\<>{}\[\]|^` + "`" + `]*)@`)
 
 // urlPasswords replaces the password of user:password@ in every URL of s.
 func urlPasswords(s string, c *counter) string {
@@ -254,7 +263,7 @@ func cardWindows(run string, count int) [][2]int {
 	if count < 13 {
 		return nil
 	}
-	if count <= 19 && luhn(run) {
+	if count <= 19 && cardIIN(run, count) && luhn(run) {
 		return [][2]int{{0, len(run)}}
 	}
 	var groups [][2]int // start, end of each group of digits
@@ -277,7 +286,7 @@ func cardWindows(run string, count int) [][2]int {
 				break
 			}
 			w := [2]int{groups[g][0], groups[h][1]}
-			if digits >= 13 && luhn(run[w[0]:w[1]]) {
+			if digits >= 13 && cardIIN(run[w[0]:w[1]], digits) && luhn(run[w[0]:w[1]]) {
 				out = append(out, w)
 				g = h
 				break
@@ -285,6 +294,31 @@ func cardWindows(run string, count int) [][2]int {
 		}
 	}
 	return out
+}
+
+// cardIIN reports whether a run of n digits starts and is as long as a payment card
+// number can: 2 and 5 (Mastercard) 16; 3 (Amex, Diners) 14-16; 4 (Visa) 13, 16 or 19;
+// 6 (Discover, UnionPay) 16-19. Millisecond and nanosecond timestamps (13 and 19 digits,
+// starting with 1) are not cards, whatever their checksum.
+func cardIIN(run string, n int) bool {
+	first := byte(0)
+	for i := 0; i < len(run); i++ {
+		if isDigit(run[i]) {
+			first = run[i]
+			break
+		}
+	}
+	switch first {
+	case '2', '5':
+		return n == 16
+	case '3':
+		return n >= 14 && n <= 16
+	case '4':
+		return n == 13 || n == 16 || n == 19
+	case '6':
+		return n >= 16 && n <= 19
+	}
+	return false
 }
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
