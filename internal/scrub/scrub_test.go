@@ -181,6 +181,8 @@ func mustStr(t *testing.T, m pcommon.Map, k string) string {
 	return v.Str()
 }
 
+var plantedCard = regexp.MustCompile(`(^|[^0-9])4111111111111111([^0-9]|$)`)
+
 // FuzzText checks that the text rules never panic, are idempotent, and leave no valid card
 // number of 16 digits planted in the input.
 func FuzzText(f *testing.F) {
@@ -193,7 +195,9 @@ func FuzzText(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		out := s.String("logs", "", in+" 4111111111111111 ")
-		if strings.Contains(out, "4111111111111111") {
+		// The planted card must not survive as a number of its own (the fuzzer's digits may
+		// contain the same digits inside a longer number, which is no card).
+		if plantedCard.MatchString(out) {
 			t.Fatalf("card number kept: %q", out)
 		}
 		if again := s.String("logs", "", out); again != out {
