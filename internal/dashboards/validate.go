@@ -121,19 +121,25 @@ func Validate(d *Dashboard) error {
 		bad("timezone %q: want \"\", \"browser\" or \"utc\"", d.Timezone)
 	}
 	validateVariables(d.Templating.List, bad)
+	// One walk counts the panels and finds the ids used twice; those are reported after
+	// the panels' own problems, and only when the count is within the limit.
 	n := 0
-	d.Walk(func(*Panel) { n++ })
+	ids := map[int]bool{}
+	var twice []int
+	d.Walk(func(p *Panel) {
+		n++
+		if ids[p.ID] {
+			twice = append(twice, p.ID)
+		}
+		ids[p.ID] = true
+	})
 	if n > MaxPanels {
 		bad("%d panels: a dashboard holds at most %d", n, MaxPanels)
 	} else {
 		validatePanels(d.Panels, "panels", false, bad)
-		ids := map[int]bool{}
-		d.Walk(func(p *Panel) {
-			if ids[p.ID] {
-				bad("panel id %d is used twice (ids are unique across the dashboard, rows included)", p.ID)
-			}
-			ids[p.ID] = true
-		})
+		for _, id := range twice {
+			bad("panel id %d is used twice (ids are unique across the dashboard, rows included)", id)
+		}
 	}
 	if len(ps) > 0 {
 		return &ValidationError{Problems: ps}
