@@ -43,14 +43,7 @@ type Diff struct {
 // self share changed (right share minus left share, largest change either way first), so
 // the first row is what the change from left to right is about.
 func BuildDiff(left, right []store.StackValue, maxNodes int) *Diff {
-	t := newTree()
-	for _, s := range left {
-		t.add(s.Stack, s.Value, 0)
-	}
-	for _, s := range right {
-		t.add(s.Stack, s.Value, 1)
-	}
-	t.finish(maxNodes)
+	t := buildTree(maxNodes, left, right)
 	d := &Diff{LeftTotal: t.root.vals[0].total, RightTotal: t.root.vals[1].total, Root: t.root.diffNode(), Top: []DiffRow{}}
 	rows := topRows(left, right)
 	change := func(r *fnRow) float64 {

@@ -53,11 +53,7 @@ type Graph struct {
 // maxNodes > 0 keeps the maxNodes largest nodes below the root; the rest of each parent's
 // children become one "(other)" child, which does not count against the limit.
 func Build(stacks []store.StackValue, maxNodes int) *Graph {
-	t := newTree()
-	for _, s := range stacks {
-		t.add(s.Stack, s.Value, 0)
-	}
-	t.finish(maxNodes)
+	t := buildTree(maxNodes, stacks)
 	g := &Graph{Total: t.root.vals[0].total, Root: t.root.node(), Top: []TopRow{}}
 	for _, r := range topRows(stacks, nil) {
 		g.Top = append(g.Top, TopRow{Function: r.fn.Function, File: r.fn.File, Self: r.vals[0].self, Total: r.vals[0].total})
@@ -99,8 +95,17 @@ type tree struct {
 	slab     []tnode // nodes are allocated from here, a chunk at a time, to spare the GC
 }
 
-func newTree() *tree {
-	return &tree{root: &tnode{fn: store.Frame{Function: RootName}}, children: map[childKey]*tnode{}}
+// buildTree adds each side's stacks (one side for a flame graph, left and right for a
+// diff) and finishes the tree with the node limit.
+func buildTree(maxNodes int, sides ...[]store.StackValue) *tree {
+	t := &tree{root: &tnode{fn: store.Frame{Function: RootName}}, children: map[childKey]*tnode{}}
+	for side, stacks := range sides {
+		for _, s := range stacks {
+			t.add(s.Stack, s.Value, side)
+		}
+	}
+	t.finish(maxNodes)
+	return t
 }
 
 func (t *tree) newNode(fn store.Frame, depth int) *tnode {
