@@ -109,7 +109,6 @@ func ImportGrafana(raw []byte) (Dashboard, Report, error) {
 	im.fixLayout(&d)
 	im.dashboardLeftovers(g)
 	Normalize(&d)
-	d.Walk(func(*Panel) { rep.Panels++ })
 	return d, rep, nil
 }
 
@@ -294,7 +293,10 @@ func currentText(c *Current) string {
 func (im *importer) fixLayout(d *Dashboard) {
 	seen := map[int]bool{}
 	maxID := 0
-	d.Walk(func(p *Panel) { maxID = max(maxID, p.ID) })
+	d.Walk(func(p *Panel) {
+		maxID = max(maxID, p.ID)
+		im.rp.r.Panels++ // the report's count: Normalize, after this, adds or removes none
+	})
 	d.Walk(func(p *Panel) {
 		rp := im.rp.forPanel(map[string]any{"id": float64(p.ID), "title": p.Title, "type": p.Type})
 		g := &p.GridPos

@@ -236,8 +236,8 @@ func decodeFile(raw []byte, name string) (Dashboard, error) {
 		if d.UID == "" {
 			d.UID = slug(strings.TrimSuffix(path.Base(filepath.ToSlash(name)), ".json"))
 		}
+		Normalize(&d) // ImportGrafana normalizes its own
 	}
-	Normalize(&d)
 	d.Version = 1
 	if err := Validate(&d); err != nil {
 		return d, err
