@@ -250,17 +250,18 @@ func (a *API) importGrafana(r *http.Request) (any, error) {
 	if uid := q.Get("uid"); uid != "" {
 		d.UID = uid
 	}
-	if err := dashboards.Validate(&d); err != nil {
-		return nil, err
-	}
 	out := map[string]any{"dashboard": d, "report": rep}
-	if save {
-		res, err := a.save(r, d, 0)
-		if err != nil {
+	if !save {
+		if err := dashboards.Validate(&d); err != nil {
 			return nil, err
 		}
-		out["saved"] = res
+		return out, nil
 	}
+	res, err := a.save(r, d, 0) // validates
+	if err != nil {
+		return nil, err
+	}
+	out["saved"] = res
 	return out, nil
 }
 
