@@ -64,7 +64,7 @@ func Convert(p, prev *profile.Profile, o Options) ([]store.Profile, error) {
 		}
 		types[i] = t
 	}
-	a := newAggregator(o, len(types))
+	a := newAggregator(o, len(types), len(p.Sample))
 	if err := a.add(p); err != nil {
 		return nil, err
 	}
@@ -95,6 +95,9 @@ func Convert(p, prev *profile.Profile, o Options) ([]store.Profile, error) {
 		}
 		for s, labels := range a.series {
 			var samples []store.ProfileSample
+			if len(a.series) == 1 {
+				samples = make([]store.ProfileSample, 0, len(a.order))
+			}
 			for _, k := range a.order {
 				if k.series != s {
 					continue
@@ -139,11 +142,19 @@ type aggregator struct {
 	values  map[key][]int64
 	stacks  map[string][]store.Frame // built once per stack key
 	order   []key                    // insertion order, so that output is deterministic
+
+	scratch   []byte            // the stack key being built
+	stackKeys map[string]string // interned stack keys
+	frameBuf  []store.Frame     // backing array the stacks are cut from
+	sums      []int64           // backing array the values are cut from
 }
 
-func newAggregator(o Options, ntypes int) *aggregator {
+// newAggregator sizes its maps for nsamples distinct stacks, so that they do not grow
+// sample by sample.
+func newAggregator(o Options, ntypes, nsamples int) *aggregator {
 	return &aggregator{o: o, ntypes: ntypes, frameID: map[store.Frame]uint32{}, locs: map[*profile.Location][]byte{},
-		byKey: map[string]int{}, values: map[key][]int64{}, stacks: map[string][]store.Frame{}}
+		byKey: map[string]int{}, values: make(map[key][]int64, nsamples), order: make([]key, 0, nsamples),
+		stacks: make(map[string][]store.Frame, nsamples), stackKeys: make(map[string]string, nsamples)}
 }
 
 func (a *aggregator) add(p *profile.Profile) error {
@@ -157,7 +168,10 @@ func (a *aggregator) add(p *profile.Profile) error {
 		}
 		v, ok := a.values[k]
 		if !ok {
-			v = make([]int64, a.ntypes)
+			if len(a.sums) < a.ntypes {
+				a.sums = make([]int64, a.ntypes*max(len(p.Sample), 1)) // one allocation for every key's sums
+			}
+			v, a.sums = a.sums[:a.ntypes:a.ntypes], a.sums[a.ntypes:]
 			a.values[k] = v
 			a.order = append(a.order, k)
 		}
@@ -231,14 +245,21 @@ func (a *aggregator) key(s *profile.Sample) (key, error) {
 		return key{}, err
 	}
 	k.series = si
-	var b strings.Builder
+	// The stack key is built in a reused buffer and interned: a stack seen before costs no
+	// allocation, a new one one string.
+	a.scratch = a.scratch[:0]
 	for _, l := range s.Location {
 		if l == nil { // the pprof decoder leaves an unknown location ID nil
 			return key{}, errors.New("a sample refers to a location the profile does not have")
 		}
-		b.Write(a.locKey(l))
+		a.scratch = append(a.scratch, a.locKey(l)...)
 	}
-	k.stack = b.String()
+	st, ok := a.stackKeys[string(a.scratch)]
+	if !ok {
+		st = string(a.scratch)
+		a.stackKeys[st] = st
+	}
+	k.stack = st
 	return k, nil
 }
 
@@ -317,10 +338,15 @@ func (a *aggregator) stack(k string) []store.Frame {
 	if st, ok := a.stacks[k]; ok {
 		return st
 	}
-	st := make([]store.Frame, 0, len(k)/4)
-	for i := 0; i+4 <= len(k); i += 4 {
-		st = append(st, a.frames[uint32(k[i])|uint32(k[i+1])<<8|uint32(k[i+2])<<16|uint32(k[i+3])<<24])
+	n := len(k) / 4
+	if cap(a.frameBuf)-len(a.frameBuf) < n {
+		a.frameBuf = make([]store.Frame, 0, max(n, 4096)) // one allocation for many stacks
 	}
+	start := len(a.frameBuf)
+	for i := 0; i+4 <= len(k); i += 4 {
+		a.frameBuf = append(a.frameBuf, a.frames[uint32(k[i])|uint32(k[i+1])<<8|uint32(k[i+2])<<16|uint32(k[i+3])<<24])
+	}
+	st := a.frameBuf[start:len(a.frameBuf):len(a.frameBuf)]
 	a.stacks[k] = st
 	return st
 }

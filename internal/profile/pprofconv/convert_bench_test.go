@@ -50,3 +50,15 @@ func BenchmarkParseConvertCPU(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConvertCPU is Convert alone, without the pprof decoding Parse does.
+func BenchmarkConvertCPU(b *testing.B) {
+	p := benchProfile()
+	o := opts()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Convert(p, nil, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

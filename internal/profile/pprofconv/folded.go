@@ -48,7 +48,7 @@ func ParseFolded(data []byte, o FoldedOptions) ([]store.Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := newAggregator(Options{Limits: o.Limits}, 1)
+	a := newAggregator(Options{Limits: o.Limits}, 1, 0)
 	a.series = []map[string]string{o.Labels}
 	lineNo, samples := 0, 0
 	for len(raw) > 0 {
