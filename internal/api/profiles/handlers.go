@@ -42,32 +42,33 @@ func (a *API) types(r *http.Request) (any, error) {
 	return map[string]any{"types": out}, nil
 }
 
-// selector reads type (optional unless required), query, start and end.
-func (a *API) selector(p params, typeRequired bool) (store.ProfileSelector, store.ProfileType, error) {
+// request reads the parameters of a route that selects series: type (optional unless
+// typeRequired), query, start and end, then the route's extra ones, which the returned
+// params hold for the handler to read.
+func (a *API) request(r *http.Request, typeRequired bool, extra ...string) (params, store.ProfileSelector, store.ProfileType, error) {
 	var sel store.ProfileSelector
 	var typ store.ProfileType
-	var err error
+	p, err := newParams(r.URL.RawQuery, append([]string{"type", "query", "start", "end"}, extra...)...)
+	if err != nil {
+		return p, sel, typ, err
+	}
 	if typeRequired {
 		if typ, err = p.profileType("type"); err != nil {
-			return sel, typ, err
+			return p, sel, typ, err
 		}
 		sel.Type = typ.ID()
 	} else if sel.Type, err = p.optionalType("type"); err != nil {
-		return sel, typ, err
+		return p, sel, typ, err
 	}
 	if sel.Matchers, err = p.matchers("query"); err != nil {
-		return sel, typ, err
+		return p, sel, typ, err
 	}
 	sel.Start, sel.End, err = p.timeRange("", a.now())
-	return sel, typ, err
+	return p, sel, typ, err
 }
 
 func (a *API) labelNames(r *http.Request) (any, error) {
-	p, err := newParams(r.URL.RawQuery, "type", "query", "start", "end")
-	if err != nil {
-		return nil, err
-	}
-	sel, _, err := a.selector(p, false)
+	_, sel, _, err := a.request(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +80,7 @@ func (a *API) labelNames(r *http.Request) (any, error) {
 }
 
 func (a *API) labelValues(r *http.Request) (any, error) {
-	p, err := newParams(r.URL.RawQuery, "type", "query", "start", "end")
-	if err != nil {
-		return nil, err
-	}
-	sel, _, err := a.selector(p, false)
+	_, sel, _, err := a.request(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +105,7 @@ type graphJSON struct {
 }
 
 func (a *API) flamegraph(r *http.Request) (any, error) {
-	p, err := newParams(r.URL.RawQuery, "type", "query", "start", "end", "span_id", "max_nodes")
-	if err != nil {
-		return nil, err
-	}
-	sel, typ, err := a.selector(p, true)
+	p, sel, typ, err := a.request(r, true, "span_id", "max_nodes")
 	if err != nil {
 		return nil, err
 	}
@@ -182,11 +175,7 @@ type seriesJSON struct {
 }
 
 func (a *API) series(r *http.Request) (any, error) {
-	p, err := newParams(r.URL.RawQuery, "type", "query", "start", "end", "step", "group_by")
-	if err != nil {
-		return nil, err
-	}
-	sel, _, err := a.selector(p, true)
+	p, sel, _, err := a.request(r, true, "step", "group_by")
 	if err != nil {
 		return nil, err
 	}
@@ -221,11 +210,7 @@ type spanJSON struct {
 }
 
 func (a *API) spans(r *http.Request) (any, error) {
-	p, err := newParams(r.URL.RawQuery, "type", "query", "start", "end", "function", "limit")
-	if err != nil {
-		return nil, err
-	}
-	sel, _, err := a.selector(p, true)
+	p, sel, _, err := a.request(r, true, "function", "limit")
 	if err != nil {
 		return nil, err
 	}
@@ -253,11 +238,7 @@ func (a *API) spans(r *http.Request) (any, error) {
 
 // pprof answers the selection as a gzipped pprof file, which `go tool pprof URL` reads.
 func (a *API) pprof(w http.ResponseWriter, r *http.Request) error {
-	p, err := newParams(r.URL.RawQuery, "type", "query", "start", "end", "span_id")
-	if err != nil {
-		return err
-	}
-	sel, typ, err := a.selector(p, true)
+	p, sel, typ, err := a.request(r, true, "span_id")
 	if err != nil {
 		return err
 	}
