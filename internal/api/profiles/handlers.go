@@ -1,11 +1,11 @@
 package profiles
 
 import (
-	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/loupe-dev/loupe/internal/profile/flame"
 	"github.com/loupe-dev/loupe/internal/store"
@@ -199,7 +199,7 @@ func (a *API) series(r *http.Request) (any, error) {
 		out = append(out, js)
 	}
 	// In label order, whatever order the store listed them in.
-	slices.SortFunc(out, func(a, b seriesJSON) int { return cmp.Compare(labelKey(a.Labels), labelKey(b.Labels)) })
+	slices.SortFunc(out, func(a, b seriesJSON) int { return labels.Compare(labels.FromMap(a.Labels), labels.FromMap(b.Labels)) })
 	return map[string]any{"series": out, "step_seconds": step.Seconds()}, nil
 }
 
@@ -256,19 +256,6 @@ func (a *API) pprof(w http.ResponseWriter, r *http.Request) error {
 		a.logger.Debug("write pprof", "err", err) // the client went away: headers are sent
 	}
 	return nil
-}
-
-func labelKey(ls map[string]string) string {
-	keys := make([]string, 0, len(ls))
-	for k := range ls {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k + "\x00" + ls[k] + "\x01")
-	}
-	return b.String()
 }
 
 func nonNil(s []string) []string {
