@@ -45,6 +45,10 @@ type Provisioner struct {
 	logger  *slog.Logger
 	started time.Time
 
+	builtinOnce sync.Once // the built-ins do not change: they are decoded at the first Load
+	builtins    []Provisioned
+	builtinErrs []ProvisioningError
+
 	mu    sync.RWMutex
 	byUID map[string]Provisioned
 	errs  []ProvisioningError
@@ -63,10 +67,13 @@ func NewProvisioner(builtin fs.FS, dirs []string, logger *slog.Logger) *Provisio
 // Load (re)loads every dashboard now. A file that does not load is reported by Errors
 // and logged; the previous version of its dashboard is not kept, so that what is served
 // is always what the files say.
-func (p *Provisioner) Load() {
-	stamp, files := p.scan()
+func (p *Provisioner) Load() { p.load(p.scan()) }
+
+// load (re)loads every dashboard from files, scanned with stamp.
+func (p *Provisioner) load(stamp string, files []provFile) {
+	p.builtinOnce.Do(p.decodeBuiltins)
 	byUID := map[string]Provisioned{}
-	var errs []ProvisioningError
+	errs := slices.Clone(p.builtinErrs)
 	add := func(src string, d Dashboard, updated time.Time) {
 		if prev, ok := byUID[d.UID]; ok {
 			errs = append(errs, ProvisioningError{Source: src, Error: fmt.Sprintf("uid %q is already provisioned by %s", d.UID, prev.Source)})
@@ -74,20 +81,8 @@ func (p *Provisioner) Load() {
 		}
 		byUID[d.UID] = Provisioned{Dashboard: d, Source: src, Updated: updated}
 	}
-	if p.builtin != nil {
-		names, _ := fs.Glob(p.builtin, "*.json")
-		for _, name := range names {
-			raw, err := fs.ReadFile(p.builtin, name)
-			if err == nil {
-				var d Dashboard
-				d, err = decodeFile(raw, name)
-				if err == nil {
-					add(SourceBuiltin, d, p.started)
-					continue
-				}
-			}
-			errs = append(errs, ProvisioningError{Source: SourceBuiltin + "/" + name, Error: err.Error()})
-		}
+	for _, b := range p.builtins {
+		add(b.Source, b.Dashboard, b.Updated)
 	}
 	for _, f := range files {
 		if f.err != nil {
@@ -108,6 +103,25 @@ func (p *Provisioner) Load() {
 	p.byUID, p.errs, p.stamp = byUID, errs, stamp
 	p.mu.Unlock()
 	p.logger.Debug("dashboards provisioned", "dashboards", len(byUID), "errors", len(errs))
+}
+
+// decodeBuiltins decodes the *.json files at the root of p.builtin.
+func (p *Provisioner) decodeBuiltins() {
+	if p.builtin == nil {
+		return
+	}
+	names, _ := fs.Glob(p.builtin, "*.json")
+	for _, name := range names {
+		raw, err := fs.ReadFile(p.builtin, name)
+		if err == nil {
+			var d Dashboard
+			if d, err = decodeFile(raw, name); err == nil {
+				p.builtins = append(p.builtins, Provisioned{Dashboard: d, Source: SourceBuiltin, Updated: p.started})
+				continue
+			}
+		}
+		p.builtinErrs = append(p.builtinErrs, ProvisioningError{Source: SourceBuiltin + "/" + name, Error: err.Error()})
+	}
 }
 
 type provFile struct {
@@ -157,13 +171,13 @@ func (p *Provisioner) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			stamp, _ := p.scan()
+			stamp, files := p.scan()
 			p.mu.RLock()
 			changed := stamp != p.stamp
 			p.mu.RUnlock()
 			if changed {
 				p.logger.Info("provisioned dashboards changed on disk: reloading", "dirs", strings.Join(p.dirs, " "))
-				p.Load()
+				p.load(stamp, files)
 			}
 		}
 	}
