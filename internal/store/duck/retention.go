@@ -74,10 +74,20 @@ func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
 	if err := s.db.QueryRowContext(ctx, "SELECT block_size FROM pragma_database_size() LIMIT 1").Scan(&blockSize); err != nil {
 		return nil, fmt.Errorf("disk bytes: %w", err)
 	}
+	tables := map[store.Signal][]string{
+		store.SignalLogs:     s.logs.tables(timeRange(time.Time{}, time.Time{})),
+		store.SignalSpans:    s.spans.tables(timeRange(time.Time{}, time.Time{})),
+		store.SignalProfiles: nil, // every table of each day (profiles.go), reported when 0 too
+	}
+	for _, day := range s.profiles.samples.allDays() {
+		for _, prefix := range profileTablePrefixes() {
+			tables[store.SignalProfiles] = append(tables[store.SignalProfiles], dayName(prefix, day))
+		}
+	}
 	out := map[store.Signal]int64{}
-	for signal, t := range map[store.Signal]*signalTables{store.SignalLogs: s.logs, store.SignalSpans: s.spans} {
+	for signal, names := range tables {
 		var blocks int64
-		for _, table := range t.tables(timeRange(time.Time{}, time.Time{})) {
+		for _, table := range names {
 			var n int64
 			err := s.db.QueryRowContext(ctx,
 				"SELECT count(DISTINCT block_id) FROM pragma_storage_info(?) WHERE persistent AND block_id >= 0", table).Scan(&n)
@@ -88,21 +98,6 @@ func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
 		}
 		out[signal] = blocks * blockSize
 	}
-	// Profiles: every table of each day (profiles.go).
-	var blocks int64
-	for _, day := range s.profiles.samples.allDays() {
-		for _, prefix := range profileTablePrefixes() {
-			var n int64
-			table := dayName(prefix, day)
-			err := s.db.QueryRowContext(ctx,
-				"SELECT count(DISTINCT block_id) FROM pragma_storage_info(?) WHERE persistent AND block_id >= 0", table).Scan(&n)
-			if err != nil {
-				return nil, fmt.Errorf("disk bytes of %s: %w", table, err)
-			}
-			blocks += n
-		}
-	}
-	out[store.SignalProfiles] = blocks * blockSize
 	return out, nil
 }
 
