@@ -234,7 +234,7 @@ func (p params) intParam(name string, def, lo, hi int) (int, error) {
 func (p params) spanIDs() ([]string, error) {
 	ids := p.many("span_id")
 	for i, id := range ids {
-		if err := checkSpanID(id); err != nil {
+		if err := CheckSpanID(id); err != nil {
 			return nil, badParam("span_id", err)
 		}
 		ids[i] = strings.ToLower(id)
@@ -242,8 +242,9 @@ func (p params) spanIDs() ([]string, error) {
 	return ids, nil
 }
 
-// checkSpanID accepts 16 hex digits, the form pyroscope-go's span profiles store.
-func checkSpanID(id string) error {
+// CheckSpanID accepts 16 hex digits, the form pyroscope-go's span profiles store; the
+// Pyroscope querier checks its span selectors with it too.
+func CheckSpanID(id string) error {
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 8 {
 		return fmt.Errorf("%q is not 16 hex digits", id)
 	}
@@ -273,11 +274,12 @@ func (p params) step(start, end time.Time) (time.Duration, error) {
 	if d <= 0 {
 		return 0, badParam("step", fmt.Errorf("%q is not positive", s))
 	}
-	if n := end.Sub(start) / d; n > maxPoints {
-		return 0, badParam("step", fmt.Errorf("%s makes %d points over the range, more than %d: use a larger step", d, n, maxPoints))
+	if n := end.Sub(start) / d; n > MaxPoints {
+		return 0, badParam("step", fmt.Errorf("%s makes %d points over the range, more than %d: use a larger step", d, n, MaxPoints))
 	}
 	return d, nil
 }
 
-// maxPoints bounds a series' points, as Prometheus does (11,000).
-const maxPoints = 11000
+// MaxPoints bounds a series' points, as Prometheus does (11,000), here and in the
+// Pyroscope querier.
+const MaxPoints = 11000

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -177,35 +178,17 @@ func (q *Querier) typedSelector(typeID, selector string, startMs, endMs int64) (
 	return sel, typ, typeMatches(typ, private), nil
 }
 
-// spanSelector checks span IDs (16 hex digits, as pyroscope-go records them).
+// spanSelector checks span IDs (16 hex digits, as pyroscope-go records them) as the
+// native API does.
 func spanSelector(ids []string) ([]string, error) {
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if len(id) != 16 || !isHex(id) {
-			return nil, invalid("span_selector: %q is not 16 hex digits", id)
+		if err := profiles.CheckSpanID(id); err != nil {
+			return nil, invalid("span_selector: %v", err)
 		}
-		out = append(out, lowerHex(id))
+		out = append(out, strings.ToLower(id))
 	}
 	return out, nil
-}
-
-func isHex(s string) bool {
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerHex(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'F' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // callSite keeps the stacks that start (root first) with the call site's functions, as

@@ -13,6 +13,7 @@ import (
 	querierv1 "github.com/grafana/pyroscope/api/gen/proto/go/querier/v1"
 	typesv1 "github.com/grafana/pyroscope/api/gen/proto/go/types/v1"
 
+	"github.com/loupe-dev/loupe/internal/api/profiles"
 	"github.com/loupe-dev/loupe/internal/profile/flame"
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -22,9 +23,6 @@ var errNoIDSelectors = errors.New("profile_id_selector and trace_id_selector are
 func errFormat(f querierv1.ProfileFormat) error {
 	return fmt.Errorf("format %s is not supported by Loupe (flame graph and pprof are)", f)
 }
-
-// maxPoints bounds the points of one series, as Prometheus does.
-const maxPoints = 11000
 
 // SelectSeries answers the sum of the selected samples over time, one series per
 // combination of the group_by labels, the largest first when limit is set.
@@ -44,8 +42,8 @@ func (q *Querier) SelectSeries(ctx context.Context, req *connect.Request[querier
 	if step < time.Millisecond {
 		return nil, invalid("step: %v s is below a millisecond", m.Step)
 	}
-	if n := sel.End.Sub(sel.Start) / step; n > maxPoints {
-		return nil, invalid("step: %v s makes %d points, more than %d", m.Step, n, maxPoints)
+	if n := sel.End.Sub(sel.Start) / step; n > profiles.MaxPoints {
+		return nil, invalid("step: %v s makes %d points, more than %d", m.Step, n, profiles.MaxPoints)
 	}
 	out := &querierv1.SelectSeriesResponse{}
 	if !ok {
