@@ -405,6 +405,8 @@ func (s *Store) ProfileSeries(ctx context.Context, sel store.ProfileSelector, gr
 		points map[int64]int64
 	}
 	groups := map[string]*group{}
+	// The group of each series id, found once: a series has a row per bucket.
+	groupOf := map[int64]*group{}
 	for _, sc := range scopes {
 		// Integer division: ts >= origin when Start is set, and profiles are after 1970.
 		query := fmt.Sprintf(`SELECT series_id, (ts - %d) // %d AS b, sum(value * scale)::BIGINT
@@ -414,22 +416,26 @@ func (s *Store) ProfileSeries(ctx context.Context, sel store.ProfileSelector, gr
 			if err := rows.Scan(&id, &b, &v); err != nil {
 				return err
 			}
-			series, ok := sc.series[id]
+			g, ok := groupOf[id]
 			if !ok {
-				return nil
-			}
-			lbls := series
-			if len(groupBy) > 0 {
-				lbls = make(map[string]string, len(groupBy))
-				for _, name := range groupBy {
-					lbls[name] = series[name]
+				series, ok := sc.series[id]
+				if !ok {
+					return nil
 				}
-			}
-			key := labelsKey(lbls)
-			g, ok := groups[key]
-			if !ok {
-				g = &group{labels: lbls, points: map[int64]int64{}}
-				groups[key] = g
+				lbls := series
+				if len(groupBy) > 0 {
+					lbls = make(map[string]string, len(groupBy))
+					for _, name := range groupBy {
+						lbls[name] = series[name]
+					}
+				}
+				key := labelsKey(lbls)
+				if g, ok = groups[key]; !ok {
+					g = &group{labels: lbls, points: map[int64]int64{}}
+					groups[key] = g
+				}
+				// Series ids are hashes of the labels: the same series on every day.
+				groupOf[id] = g
 			}
 			g.points[b] += v
 			return nil
