@@ -3,60 +3,28 @@ package jobs
 import (
 	"regexp"
 	"strings"
+
+	"github.com/loupe-dev/loupe/internal/scrub"
 )
 
 // Redacted replaces a secret in what Loupe records.
-const Redacted = "[REDACTED]"
-
-// urlUserinfo matches the scheme and userinfo of URLs inside any text. The userinfo runs
-// to the last '@' before the host's end, so a password with a raw '@' is caught whole.
-var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s]*)@`)
+const Redacted = scrub.Redacted
 
 // ScrubURLs removes credentials from every URL in s: the password of user:password@ becomes
 // [REDACTED] (https://bob:[REDACTED]@host/x), and so does a lone user name in an http(s)
 // URL, where it is a token as often as not (https://ghp_xxx@github.com/o/r).
 func ScrubURLs(s string) string {
-	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
-		return s // the common case, without the regexp
-	}
-	return urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
-		sub := urlUserinfo.FindStringSubmatch(m)
-		scheme, info := sub[1], sub[2]
-		switch user, _, hasPass := strings.Cut(info, ":"); {
-		case info == "":
-			return m
-		case hasPass:
-			return scheme + user + ":" + Redacted + "@"
-		case strings.EqualFold(scheme, "http://") || strings.EqualFold(scheme, "https://"):
-			return scheme + Redacted + "@"
-		default:
-			return m
-		}
-	})
+	s, _ = scrub.URLCredentials(s, Redacted, true)
+	return s
 }
 
-// secretFlagWords are words that make an option or key name secret when the name, split
-// at '-', '_' and '.', contains one of them: --password, --db-pass, --hf-token,
-// db.password=..., --auth. Whole words only, so that --max-tokens and --author stay.
-var secretFlagWords = map[string]bool{
-	"PASS": true, "PASSWORD": true, "PASSWD": true, "PASSPHRASE": true, "PWD": true, "TOKEN": true,
-	"SECRET": true, "APIKEY": true, "CREDENTIAL": true, "CREDENTIALS": true, "AUTH": true, "BEARER": true,
-}
-
-// secretKeyQualifiers make a following KEY word secret: --api-key, --access-key, --private-key.
-var secretKeyQualifiers = map[string]bool{"API": true, "ACCESS": true, "PRIVATE": true, "SECRET": true, "SIGNING": true, "ENCRYPTION": true}
+// flagWords are secret words in option names on top of scrub's: --db-pwd, --auth.
+var flagWords = map[string]bool{"pwd": true, "auth": true}
 
 // isSecretFlag reports whether an option or key name ("--db-password", "db.password",
-// "API_KEY") names a secret.
-func isSecretFlag(name string) bool {
-	words := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool { return r == '-' || r == '_' || r == '.' })
-	for i, w := range words {
-		if secretFlagWords[w] || w == "KEY" && i > 0 && secretKeyQualifiers[words[i-1]] {
-			return true
-		}
-	}
-	return false
-}
+// "API_KEY") names a secret: scrub's secret-key words, whole words only, so that
+// --max-tokens and --author stay.
+func isSecretFlag(name string) bool { return scrub.SecretKeyWith(name, flagWords) }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 

@@ -144,8 +144,10 @@ func (s *Scrubber) flush(c *counter) {
 // keyRule returns the rule that replaces the whole value of key: a configured key rule,
 // or the default secret-key rule; nil when the value is only scanned as text.
 func (s *Scrubber) keyRule(key string) *Rule {
-	if r, ok := s.keyRules[strings.ToLower(key)]; ok {
-		return r
+	if len(s.keyRules) > 0 {
+		if r, ok := s.keyRules[strings.ToLower(key)]; ok {
+			return r
+		}
 	}
 	if s.defaults && s.secretKey(key) {
 		return &secretKeyRule
@@ -186,10 +188,12 @@ func (s *Scrubber) text(v string, c *counter) string {
 	return v
 }
 
+// Redacted is the placeholder `loupe run` puts in place of secrets before it sends them.
+const Redacted = "[REDACTED]"
+
 // redacted reports whether v is already a placeholder put in place of a secret, by this
-// package or by a sender (`loupe run` writes [REDACTED]): replacing it again would only
-// lose the sender's choice of marker.
-func redacted(v string) bool { return v == Filtered || v == "[REDACTED]" }
+// package or by a sender: replacing it again would only lose the sender's choice of marker.
+func redacted(v string) bool { return v == Filtered || v == Redacted }
 
 // String scrubs one value stored under key (key may be empty) for signal, as the
 // pipeline does for attributes: the whole value when the key names a secret, else the
@@ -221,11 +225,16 @@ var secretWords = map[string]bool{
 var secretKeyQualifiers = map[string]bool{"api": true, "access": true, "private": true, "secret": true, "signing": true, "encryption": true}
 
 // SecretKey reports whether an attribute or field named key holds a secret by default.
-func SecretKey(key string) bool {
+func SecretKey(key string) bool { return SecretKeyWith(key, nil) }
+
+// SecretKeyWith is SecretKey with more secret words (lower case), for names whose
+// conventions differ: command-line options (`loupe run`) also treat "pwd" and "auth" as
+// secrets, where telemetry keys must not ("process.pwd", "auth.method").
+func SecretKeyWith(key string, extra map[string]bool) bool {
 	prev := ""
 	found := false
 	eachWord(key, func(w string) bool {
-		if secretWords[w] || w == "key" && secretKeyQualifiers[prev] ||
+		if secretWords[w] || extra[w] || w == "key" && secretKeyQualifiers[prev] ||
 			// card_number, credit_card, creditCard, cardnumber
 			w == "number" && prev == "card" || w == "card" && prev == "credit" || w == "creditcard" || w == "cardnumber" {
 			found = true

@@ -202,18 +202,38 @@ var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s"'\\<
 
 // urlPasswords replaces the password of user:password@ in every URL of s.
 func urlPasswords(s string, c *counter) string {
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	return urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
-		sub := urlUserinfo.FindStringSubmatch(m)
-		user, pass, ok := strings.Cut(sub[2], ":")
-		if !ok || pass == "" || redacted(pass) {
-			return m
-		}
+	s, n := URLCredentials(s, Filtered, false)
+	for ; n > 0; n-- {
 		c.add(RuleURLPassword)
-		return sub[1] + user + ":" + Filtered + "@"
+	}
+	return s
+}
+
+// URLCredentials replaces with marker the password of user:password@ in every URL of s,
+// and, when httpUser, a lone user name of an http(s) URL too, which is a token as often as
+// not (https://ghp_xxx@github.com/o/r). It says how many it replaced.
+func URLCredentials(s, marker string, httpUser bool) (string, int) {
+	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
+		return s, 0 // the common case, without the regexp
+	}
+	n := 0
+	s = urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
+		sub := urlUserinfo.FindStringSubmatch(m)
+		scheme, info := sub[1], sub[2]
+		user, pass, hasPass := strings.Cut(info, ":")
+		switch {
+		case info == "" || redacted(pass) || redacted(info):
+			return m
+		case hasPass && pass != "":
+			n++
+			return scheme + user + ":" + marker + "@"
+		case !hasPass && httpUser && (strings.EqualFold(scheme, "http://") || strings.EqualFold(scheme, "https://")):
+			n++
+			return scheme + marker + "@"
+		}
+		return m
 	})
+	return s, n
 }
 
 // Cards replaces every run of 13 to 19 digits (single spaces or dashes between them
