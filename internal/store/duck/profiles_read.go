@@ -25,16 +25,19 @@ import (
 // parameter.
 
 // profileDayScope is what one day contributes to a read: its conditions on the samples
-// (or meta) rows, and the labels of the series selected.
+// (or meta) rows, and the labels of the series selected (nil when not asked for and no
+// matcher needs them).
 type profileDayScope struct {
 	day    int64
 	cond   string // "ts >= .. AND ts < .. [AND type_id = ..] [AND series_id IN (..)]"
 	series map[int64]map[string]string
 }
 
-// profileScopes resolves sel into per-day conditions. needType says whether sel.Type is
-// required. ok is false when nothing can match (unknown type, no series).
-func (s *Store) profileScopes(ctx context.Context, sel store.ProfileSelector, needType bool) ([]profileDayScope, error) {
+// profileScopes resolves sel into per-day conditions; none when nothing can match (unknown
+// type, no series). needType says whether sel.Type is required, needLabels whether the
+// caller reads the scopes' series labels: a day's series are read and decoded only for
+// that or for sel.Matchers.
+func (s *Store) profileScopes(ctx context.Context, sel store.ProfileSelector, needType, needLabels bool) ([]profileDayScope, error) {
 	if needType && sel.Type == "" {
 		return nil, errors.New("no profile type")
 	}
@@ -59,6 +62,10 @@ func (s *Store) profileScopes(ctx context.Context, sel store.ProfileSelector, ne
 	}
 	var out []profileDayScope
 	for _, day := range s.profiles.samples.daysIn(startNs, endNs) {
+		if !needLabels && len(sel.Matchers) == 0 {
+			out = append(out, profileDayScope{day: day, cond: timeCond + typeCond})
+			continue
+		}
 		series, err := s.profileSeriesLabels(ctx, day, sel.Matchers)
 		if err != nil {
 			return nil, err
@@ -133,7 +140,7 @@ func matchLabels(matchers []*labels.Matcher, lbls map[string]string) bool {
 
 // ProfileTypes lists the types with profiles in [start, end). See store.ProfileReader.
 func (s *Store) ProfileTypes(ctx context.Context, start, end time.Time) ([]store.ProfileType, error) {
-	scopes, err := s.profileScopes(ctx, store.ProfileSelector{Start: start, End: end}, false)
+	scopes, err := s.profileScopes(ctx, store.ProfileSelector{Start: start, End: end}, false, false)
 	if err != nil {
 		return nil, fmt.Errorf("profile types: %w", err)
 	}
@@ -171,7 +178,7 @@ func (s *Store) ProfileTypes(ctx context.Context, start, end time.Time) ([]store
 // selectedSeries returns the labels of the series with profiles that sel selects (type and
 // time range via profile_meta), over every day.
 func (s *Store) selectedSeries(ctx context.Context, sel store.ProfileSelector) ([]map[string]string, error) {
-	scopes, err := s.profileScopes(ctx, sel, false)
+	scopes, err := s.profileScopes(ctx, sel, false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +236,7 @@ func (s *Store) ProfileLabelValues(ctx context.Context, sel store.ProfileSelecto
 
 // MergeStacks sums values per distinct stack. See store.ProfileReader.
 func (s *Store) MergeStacks(ctx context.Context, sel store.ProfileSelector) ([]store.StackValue, error) {
-	scopes, err := s.profileScopes(ctx, sel, true)
+	scopes, err := s.profileScopes(ctx, sel, true, false)
 	if err != nil {
 		return nil, fmt.Errorf("merge stacks: %w", err)
 	}
@@ -388,7 +395,7 @@ func (s *Store) ProfileSeries(ctx context.Context, sel store.ProfileSelector, gr
 	if step <= 0 {
 		return nil, fmt.Errorf("profile series: step must be positive, got %s", step)
 	}
-	scopes, err := s.profileScopes(ctx, sel, true)
+	scopes, err := s.profileScopes(ctx, sel, true, true)
 	if err != nil {
 		return nil, fmt.Errorf("profile series: %w", err)
 	}
@@ -465,7 +472,7 @@ func labelsKey(l map[string]string) string {
 // SpansWithFunction sums per span the samples whose stack contains function. See
 // store.ProfileReader. limit <= 0 means no limit.
 func (s *Store) SpansWithFunction(ctx context.Context, sel store.ProfileSelector, function string, limit int) ([]store.SpanValue, error) {
-	scopes, err := s.profileScopes(ctx, sel, true)
+	scopes, err := s.profileScopes(ctx, sel, true, false)
 	if err != nil {
 		return nil, fmt.Errorf("spans with function: %w", err)
 	}
