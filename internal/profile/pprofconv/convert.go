@@ -11,6 +11,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
+	"github.com/loupe-dev/loupe/internal/query/logql"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -365,24 +366,16 @@ func validSpanID(s string) bool {
 	return true
 }
 
-// SanitizeLabelName makes a pprof label or tag name a Prometheus label name, as OTel's
-// Prometheus exporters do: invalid characters become '_' ("otel.scope.name" is
-// otel_scope_name), a leading digit gets a '_'. Names starting "__" are reserved and
-// dropped (""), as Pyroscope drops pyroscope-go's __session_id__.
+// SanitizeLabelName makes a pprof label or tag name a label name as Loupe makes OTLP
+// attribute names ones (logql.SanitizeLabelName: invalid characters become '_',
+// "otel.scope.name" is otel_scope_name, a leading digit gets a '_'; a valid name is
+// returned as it is, without allocating, which matters per sample). Names starting "__"
+// are reserved and dropped (""), as Pyroscope drops pyroscope-go's __session_id__.
 func SanitizeLabelName(s string) string {
 	if s == "" || strings.HasPrefix(s, "__") {
 		return ""
 	}
-	b := []byte(s)
-	for i, c := range b {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			b[i] = '_'
-		}
-	}
-	if b[0] >= '0' && b[0] <= '9' {
-		return "_" + string(b)
-	}
-	return string(b)
+	return logql.SanitizeLabelName(s)
 }
 
 func checkLabels(ls map[string]string, lim labellimit.Limits) error {
