@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -177,11 +178,9 @@ func (q *Querier) Series(ctx context.Context, req *connect.Request[querierv1.Ser
 		}
 		t, _ := store.ParseProfileType(sel.Type)
 		for _, s := range ss {
-			ls := map[string]string{}
-			for k, v := range s.Labels {
-				if v != "" {
-					ls[k] = v
-				}
+			ls := maps.Clone(s.Labels)
+			if ls == nil {
+				ls = map[string]string{}
 			}
 			for _, p := range privateLabels {
 				if v := p.of(t); v != "" {
@@ -338,10 +337,14 @@ func sorted(set map[string]bool) []string {
 	return out
 }
 
+// labelPairs is ls in name order, without empty values: a series without a group_by
+// label has it as "", which Pyroscope leaves out.
 func labelPairs(ls map[string]string) []*typesv1.LabelPair {
 	out := make([]*typesv1.LabelPair, 0, len(ls))
 	for k, v := range ls {
-		out = append(out, &typesv1.LabelPair{Name: k, Value: v})
+		if v != "" {
+			out = append(out, &typesv1.LabelPair{Name: k, Value: v})
+		}
 	}
 	slices.SortFunc(out, func(a, b *typesv1.LabelPair) int { return cmp.Compare(a.Name, b.Name) })
 	return out

@@ -62,13 +62,7 @@ func (q *Querier) SelectSeries(ctx context.Context, req *connect.Request[querier
 	}
 	all := make([]summed, 0, len(ss))
 	for _, s := range ss {
-		ls := map[string]string{}
-		for k, v := range s.Labels {
-			if v != "" {
-				ls[k] = v
-			}
-		}
-		ps := &typesv1.Series{Labels: labelPairs(ls), Points: make([]*typesv1.Point, 0, len(s.Points))}
+		ps := &typesv1.Series{Labels: labelPairs(s.Labels), Points: make([]*typesv1.Point, 0, len(s.Points))}
 		var sum float64
 		for _, p := range s.Points {
 			ps.Points = append(ps.Points, &typesv1.Point{Timestamp: p.Time.UnixMilli(), Value: float64(p.Value)})
