@@ -20,7 +20,7 @@ const OtherName = "(other)"
 const RootName = "total"
 
 // MaxTopRows bounds the top table: beyond a few hundred functions nobody reads it, and a
-// profile of a big program has tens of thousands.
+// big program's profile can name many more.
 const MaxTopRows = 500
 
 // Node is one function in one call path of a flame graph. Children are its callees.
@@ -83,7 +83,8 @@ type tnode struct {
 }
 
 // childKey finds a node's child by function. One map for the whole tree rather than one
-// per node: a big profile has a million nodes, most with one or two children.
+// per node: a merged day has tens of thousands of distinct stacks (docs/profiles.md), so
+// many nodes, and a map per node would be mostly maps of one or two children.
 type childKey struct {
 	parent *tnode
 	fn     store.Frame
