@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,16 +83,9 @@ func (src *benchSource) draw(rng *rand.Rand, t time.Time, rename string) *profil
 	total := src.weights[len(src.weights)-1]
 	for range src.samples {
 		x := rng.Float64() * total
-		lo, hi := 0, len(src.weights)-1
-		for lo < hi {
-			mid := (lo + hi) / 2
-			if src.weights[mid] <= x {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-		counts[lo]++
+		// The first stack whose cumulative weight passes x.
+		i := sort.Search(len(src.weights), func(i int) bool { return src.weights[i] > x })
+		counts[min(i, len(counts)-1)]++
 	}
 	kept := p.Sample[:0]
 	for i, s := range p.Sample {
