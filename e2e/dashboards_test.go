@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,16 +17,10 @@ import (
 // dashCall sends a request to the dashboards API and decodes the envelope.
 func dashCall(t *testing.T, s *server, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.HTTP+"/api/loupe/v1/dashboards"+path, strings.NewReader(body))
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	code, _, b := authedRequest(t, method, s.HTTP+"/api/loupe/v1/dashboards"+path, "", "", body)
 	var out map[string]any
-	require.NoError(t, json.Unmarshal(b, &out), "%s %s: %s", method, path, b)
-	return resp.StatusCode, out
+	require.NoError(t, json.Unmarshal([]byte(b), &out), "%s %s: %s", method, path, b)
+	return code, out
 }
 
 func dashUIDs(t *testing.T, s *server, query string) []string {
@@ -92,14 +84,10 @@ func TestDashboards(t *testing.T) {
 	items := imported["report"].(map[string]any)["items"].([]any)
 	require.NotEmpty(t, items)
 	require.Contains(t, fmt.Sprint(items), `panel type "piechart"`)
-	resp, err := http.Get(s.HTTP + "/api/loupe/v1/dashboards/host-overview/export")
-	require.NoError(t, err)
-	exported, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	require.Equal(t, 200, resp.StatusCode)
-	require.Contains(t, string(exported), `"${DS_PROMETHEUS}"`)
-	code, a = dashCall(t, s, "POST", "/import", string(exported))
+	code, _, exported := authedRequest(t, "GET", s.HTTP+"/api/loupe/v1/dashboards/host-overview/export", "", "", "")
+	require.Equal(t, 200, code)
+	require.Contains(t, exported, `"${DS_PROMETHEUS}"`)
+	code, a = dashCall(t, s, "POST", "/import", exported)
 	require.Equal(t, 200, code, a)
 	again := a["data"].(map[string]any)
 	require.Equal(t, imported["dashboard"], again["dashboard"])
