@@ -164,15 +164,8 @@ func (q *Querier) Series(ctx context.Context, req *connect.Request[querierv1.Ser
 	seen := map[string]bool{}
 	out := &querierv1.SeriesResponse{}
 	for _, sel := range sels {
-		names, err := q.reader.ProfileLabelNames(ctx, sel)
-		if err != nil {
-			return nil, storeError(ctx, err)
-		}
-		if len(names) == 0 {
-			continue
-		}
-		// One bucket over the whole range: each distinct label set once.
-		ss, err := q.reader.ProfileSeries(ctx, sel, names, end.Sub(start))
+		// One bucket over the whole range, no group_by: each distinct label set once.
+		ss, err := q.reader.ProfileSeries(ctx, sel, nil, end.Sub(start))
 		if err != nil {
 			return nil, storeError(ctx, err)
 		}
