@@ -6,13 +6,13 @@ package pprofscrape
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"gopkg.in/yaml.v3"
 
+	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/profile/pprofconv"
 )
 
@@ -117,23 +117,14 @@ func (c Config) jobs() ([]job, error) {
 		items = append(items, rest)
 		kinds = append(kinds, k)
 	}
-	doc := map[string]any{
-		"global": map[string]any{
-			"scrape_interval": c.ScrapeInterval.String(),
-			"scrape_timeout":  c.ScrapeTimeout.String(),
-		},
-		"scrape_configs": items,
-	}
-	text, err := yaml.Marshal(doc)
+	// The rest is a Prometheus scrape section: promscrape parses it, with this section's
+	// interval and timeout as the globals (and no label limits: profiles have their own).
+	pc, err := promscrape.Config{
+		ScrapeInterval: c.ScrapeInterval, ScrapeTimeout: c.ScrapeTimeout, Dir: c.Dir,
+		ScrapeConfigs: yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: items},
+	}.Prometheus()
 	if err != nil {
-		return nil, fmt.Errorf("encode profiling scrape config: %w", err)
-	}
-	pc, err := promconfig.Load(string(text), slog.New(slog.DiscardHandler))
-	if err != nil {
-		return nil, fmt.Errorf("scrape_configs: %w", err)
-	}
-	if c.Dir != "" {
-		pc.SetDirectory(c.Dir)
+		return nil, err
 	}
 	scs, err := pc.GetScrapeConfigs()
 	if err != nil {
