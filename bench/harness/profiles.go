@@ -68,9 +68,7 @@ func (h *Harness) profileCorpus(services, rounds int) (*Corpus, int64, error) {
 				if err != nil {
 					return nil, 0, err
 				}
-				c.Batches = append(c.Batches, b)
-				c.Items++
-				c.Bytes += int64(len(b.Body))
+				c.add(b)
 			}
 		}
 	}
@@ -89,11 +87,16 @@ func (h *Harness) backfillCorpus(n int, now time.Time) (*Corpus, int64, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		c.Batches = append(c.Batches, b)
-		c.Items++
-		c.Bytes += int64(len(b.Body))
+		c.add(b)
 	}
 	return c, g.GzBytes, nil
+}
+
+// add appends one push to c.
+func (c *Corpus) add(b loadgen.Batch) {
+	c.Batches = append(c.Batches, b)
+	c.Items++
+	c.Bytes += int64(len(b.Body))
 }
 
 // runProfileScenarios runs both parts of the profiles scenario, each on a fresh Loupe.

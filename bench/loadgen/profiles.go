@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -156,16 +157,9 @@ func (g *ProfileGen) resample(p *profile.Profile) {
 	total := g.weights[len(g.weights)-1]
 	for range g.samples {
 		x := g.rng.Float64() * total
-		lo, hi := 0, len(g.weights)-1
-		for lo < hi {
-			mid := (lo + hi) / 2
-			if g.weights[mid] <= x {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-		counts[lo]++
+		// The sample whose cumulative weight first exceeds x (the last if none does).
+		i := sort.Search(len(g.weights)-1, func(i int) bool { return g.weights[i] > x })
+		counts[i]++
 	}
 	kept := p.Sample[:0]
 	for i, s := range p.Sample {
