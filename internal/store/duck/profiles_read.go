@@ -146,15 +146,7 @@ func (s *Store) ProfileTypes(ctx context.Context, start, end time.Time) ([]store
 	}
 	seen := map[int32]bool{}
 	for _, sc := range scopes {
-		err := queryEach(ctx, s.db, "SELECT DISTINCT type_id FROM "+dayName(profileDayTables[ptMeta].prefix, sc.day)+" WHERE "+sc.cond,
-			func(rows *sql.Rows) error {
-				var id int32
-				if err := rows.Scan(&id); err != nil {
-					return err
-				}
-				seen[id] = true
-				return nil
-			})
+		err := s.distinctMeta(ctx, sc, "type_id", func(id int64) { seen[int32(id)] = true })
 		if err != nil {
 			return nil, fmt.Errorf("profile types: %w", err)
 		}
@@ -184,22 +176,30 @@ func (s *Store) selectedSeries(ctx context.Context, sel store.ProfileSelector) (
 	}
 	var out []map[string]string
 	for _, sc := range scopes {
-		err := queryEach(ctx, s.db, "SELECT DISTINCT series_id FROM "+dayName(profileDayTables[ptMeta].prefix, sc.day)+" WHERE "+sc.cond,
-			func(rows *sql.Rows) error {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					return err
-				}
-				if l, ok := sc.series[id]; ok {
-					out = append(out, l)
-				}
-				return nil
-			})
+		err := s.distinctMeta(ctx, sc, "series_id", func(id int64) {
+			if l, ok := sc.series[id]; ok {
+				out = append(out, l)
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// distinctMeta calls each with the distinct values of an integer column of profile_meta
+// over the rows of one day's scope.
+func (s *Store) distinctMeta(ctx context.Context, sc profileDayScope, column string, each func(int64)) error {
+	query := "SELECT DISTINCT " + column + " FROM " + dayName(profileDayTables[ptMeta].prefix, sc.day) + " WHERE " + sc.cond
+	return queryEach(ctx, s.db, query, func(rows *sql.Rows) error {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		each(v)
+		return nil
+	})
 }
 
 // ProfileLabelNames lists the label names of the selected series. See store.ProfileReader.
