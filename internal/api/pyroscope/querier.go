@@ -109,7 +109,7 @@ func (q *Querier) LabelNames(ctx context.Context, req *connect.Request[typesv1.L
 			seen[p.name] = true
 		}
 	}
-	return connect.NewResponse(&typesv1.LabelNamesResponse{Names: sorted(seen)}), nil
+	return connect.NewResponse(&typesv1.LabelNamesResponse{Names: slices.Sorted(maps.Keys(seen))}), nil
 }
 
 // LabelValues lists one label's values among the selected series.
@@ -147,7 +147,7 @@ func (q *Querier) LabelValues(ctx context.Context, req *connect.Request[typesv1.
 			seen[v] = true
 		}
 	}
-	return connect.NewResponse(&typesv1.LabelValuesResponse{Names: sorted(seen)}), nil
+	return connect.NewResponse(&typesv1.LabelValuesResponse{Names: slices.Sorted(maps.Keys(seen))}), nil
 }
 
 // Series lists the label sets of the selected series, each with its type's private
@@ -318,15 +318,6 @@ func levels(ls [][]int64) []*querierv1.Level {
 	for i, l := range ls {
 		out[i] = &querierv1.Level{Values: l}
 	}
-	return out
-}
-
-func sorted(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }
 

@@ -5,6 +5,7 @@ package proftest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -93,7 +94,7 @@ func (m *Mem) ProfileLabelNames(_ context.Context, sel store.ProfileSelector) ([
 			seen[k] = true
 		}
 	})
-	return sortedKeys(seen), err
+	return slices.Sorted(maps.Keys(seen)), err
 }
 
 // ProfileLabelValues implements store.ProfileReader.
@@ -104,7 +105,7 @@ func (m *Mem) ProfileLabelValues(_ context.Context, sel store.ProfileSelector, n
 			seen[v] = true
 		}
 	})
-	return sortedKeys(seen), err
+	return slices.Sorted(maps.Keys(seen)), err
 }
 
 // MergeStacks implements store.ProfileReader.
@@ -155,21 +156,11 @@ func (m *Mem) ProfileSeries(_ context.Context, sel store.ProfileSelector, groupB
 		}
 		all[k].buckets[int64(p.Time.Sub(sel.Start)/step)] += s.Value
 	})
-	keys := make([]string, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var out []store.ProfileSeries
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		s := all[k]
 		ps := store.ProfileSeries{Labels: s.labels}
-		idx := make([]int64, 0, len(s.buckets))
-		for i := range s.buckets {
-			idx = append(idx, i)
-		}
-		slices.Sort(idx)
-		for _, i := range idx {
+		for _, i := range slices.Sorted(maps.Keys(s.buckets)) {
 			ps.Points = append(ps.Points, store.ProfilePoint{Time: sel.Start.Add(time.Duration(i) * step), Value: s.buckets[i]})
 		}
 		out = append(out, ps)
@@ -217,23 +208,9 @@ func key(stack []store.Frame) string {
 }
 
 func labelKey(ls map[string]string) string {
-	keys := make([]string, 0, len(ls))
-	for k := range ls {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(ls)) {
 		b.WriteString(k + "\x00" + ls[k] + "\x01")
 	}
 	return b.String()
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
