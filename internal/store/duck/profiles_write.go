@@ -334,11 +334,7 @@ func (p *profileTables) ensureDay(ctx context.Context, conn *sql.Conn, day int64
 // loadProfileDay reads what a day's tables hold that the write path looks up.
 func loadProfileDay(ctx context.Context, conn *sql.Conn, day int64) (*profileDay, error) {
 	st := &profileDay{funcs: map[uint64]int32{}, stacks: map[uint64]int32{}, series: map[int64]bool{}}
-	load := func(table string, scan func(id int64, hash int64)) error {
-		cols := "id, hash"
-		if table == profileDayTables[ptSeries].prefix {
-			cols = "id, 0"
-		}
+	load := func(table, cols string, scan func(id int64, hash int64)) error {
 		name := dayName(table, day)
 		rows, err := conn.QueryContext(ctx, "SELECT "+cols+" FROM "+name)
 		if err != nil {
@@ -354,19 +350,19 @@ func loadProfileDay(ctx context.Context, conn *sql.Conn, day int64) (*profileDay
 		}
 		return rows.Err()
 	}
-	if err := load(profileDayTables[ptFunctions].prefix, func(id, hash int64) {
+	if err := load(profileDayTables[ptFunctions].prefix, "id, hash", func(id, hash int64) {
 		st.funcs[uint64(hash)] = int32(id)
 		st.nextFunc = max(st.nextFunc, int32(id))
 	}); err != nil {
 		return nil, err
 	}
-	if err := load(profileDayTables[ptStacks].prefix, func(id, hash int64) {
+	if err := load(profileDayTables[ptStacks].prefix, "id, hash", func(id, hash int64) {
 		st.stacks[uint64(hash)] = int32(id)
 		st.nextStack = max(st.nextStack, int32(id))
 	}); err != nil {
 		return nil, err
 	}
-	if err := load(profileDayTables[ptSeries].prefix, func(id, _ int64) { st.series[id] = true }); err != nil {
+	if err := load(profileDayTables[ptSeries].prefix, "id, 0", func(id, _ int64) { st.series[id] = true }); err != nil {
 		return nil, err
 	}
 	return st, nil
