@@ -3,7 +3,7 @@
 // (title, add a time series or stat panel with a PromQL query, remove panels, save with
 // the version read so a concurrent save is refused instead of overwritten, delete).
 import { useEffect, useMemo, useState } from 'react';
-import { ApiError, getJSON, sendJSON } from '../api';
+import { ApiError, getJSON, sendJSON, type PromResult } from '../api';
 import { href, navigate, onLinkClick, submit, useRefresh } from '../router';
 import { resolveRange, type Range } from '../util';
 import { TimeRangePicker } from '../components/TimeRange';
@@ -309,7 +309,7 @@ async function varQuery(q: string, loki: boolean, r: { start: number; end: numbe
       return cachedGet<string[]>(gen, `/api/v1/label/${encodeURIComponent(pq.label)}/values`, p);
     }
     case 'query_result': {
-      const res = await cachedGet<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }>(gen, '/api/v1/query', new URLSearchParams({ query: pq.expr, time: t.end }));
+      const res = await cachedGet<PromResult>(gen, '/api/v1/query', new URLSearchParams({ query: pq.expr, time: t.end }));
       if (res.resultType !== 'vector') return [];
       return res.result.map((s) => {
         const { __name__, ...rest } = s.metric;

@@ -137,9 +137,13 @@ export function PanelBody({ p, ctx, height }: { p: Panel; ctx: PanelContext; hei
   }
 }
 
+/** varsKey is the variables' selection as text, part of a panel query's cache key. */
+function varsKey(ctx: PanelContext): string {
+  return [...ctx.vars.values()].map((v) => `${v.v.name}=${v.selected.join(',')}`).join('&');
+}
+
 function usePanelQuery(p: Panel, ctx: PanelContext, instant: boolean) {
-  const vkey = [...ctx.vars.values()].map((v) => `${v.v.name}=${v.selected.join(',')}`).join('&');
-  const key = `${p.id}|${JSON.stringify(p.targets)}|${ctx.start}|${ctx.end}|${ctx.gen}|${vkey}|${instant}`;
+  const key = `${p.id}|${JSON.stringify(p.targets)}|${ctx.start}|${ctx.end}|${ctx.gen}|${varsKey(ctx)}|${instant}`;
   return useAsync(key, () => queryTargets(p, ctx, instant));
 }
 
@@ -365,10 +369,9 @@ interface LokiStreams {
 
 function LogsPanel({ p, ctx }: { p: Panel; ctx: PanelContext }) {
   const t = (p.targets ?? []).find((x) => !x.hide && x.expr);
-  const vkey = [...ctx.vars.values()].map((v) => `${v.v.name}=${v.selected.join(',')}`).join('&');
   const b = builtinValues({ intervalMs: intervalFor(ctx.end - ctx.start, 500), rangeMs: ctx.end - ctx.start });
   const expr = t ? interpolate(t.expr, ctx.vars, b) : '';
-  const res = useAsync(expr ? `${expr}|${ctx.start}|${ctx.end}|${ctx.gen}|${vkey}` : '', async () => {
+  const res = useAsync(expr ? `${expr}|${ctx.start}|${ctx.end}|${ctx.gen}|${varsKey(ctx)}` : '', async () => {
     const unset = unsetVariables(t!.expr, ctx.vars);
     if (unset.length) throw new NoValue(unset);
     const params = new URLSearchParams({ query: expr, start: `${Math.floor(ctx.start)}000000`, end: `${Math.ceil(ctx.end)}000000`, limit: String(t?.maxLines || 100), direction: 'backward' });
