@@ -98,6 +98,15 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// checkSize refuses a dashboard's JSON over dashboards.MaxBytes with a 413.
+func checkSize(raw []byte) error {
+	if len(raw) <= dashboards.MaxBytes {
+		return nil
+	}
+	return &apijson.Error{Status: http.StatusRequestEntityTooLarge, Type: "too_large",
+		Err: fmt.Errorf("dashboard of %d bytes: at most %d bytes (%d MiB)", len(raw), dashboards.MaxBytes, dashboards.MaxBytes>>20)}
+}
+
 // writeBody is the body of create and update.
 type writeBody struct {
 	Dashboard json.RawMessage `json:"dashboard"`
@@ -120,9 +129,8 @@ func decodeWrite(r *http.Request) (dashboards.Dashboard, *int64, error) {
 	if len(body.Dashboard) == 0 || string(body.Dashboard) == "null" {
 		return d, nil, badRequest("body: no dashboard (want {\"dashboard\": {...}, \"version\": N})")
 	}
-	if len(body.Dashboard) > dashboards.MaxBytes {
-		return d, nil, &apijson.Error{Status: http.StatusRequestEntityTooLarge, Type: "too_large",
-			Err: fmt.Errorf("dashboard of %d bytes: at most %d bytes (%d MiB)", len(body.Dashboard), dashboards.MaxBytes, dashboards.MaxBytes>>20)}
+	if err := checkSize(body.Dashboard); err != nil {
+		return d, nil, err
 	}
 	if dashboards.IsGrafana(body.Dashboard) {
 		return d, nil, badRequest("dashboard: this is a Grafana dashboard (it has a schemaVersion): POST it to %s/import", Prefix)
@@ -239,9 +247,8 @@ func (a *API) importGrafana(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(raw) > dashboards.MaxBytes {
-		return nil, &apijson.Error{Status: http.StatusRequestEntityTooLarge, Type: "too_large",
-			Err: fmt.Errorf("dashboard of %d bytes: at most %d bytes (%d MiB)", len(raw), dashboards.MaxBytes, dashboards.MaxBytes>>20)}
+	if err := checkSize(raw); err != nil {
+		return nil, err
 	}
 	d, rep, err := dashboards.ImportGrafana(raw)
 	if err != nil {
