@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loupe-dev/loupe/internal/jobs"
 	"github.com/loupe-dev/loupe/internal/profile/pprofconv"
 )
 
@@ -38,7 +39,8 @@ func newProfilePushCmd() *cobra.Command {
 		Long: `Send profiles taken by hand to the server, as a Pyroscope client would (POST /ingest):
 pprof files as ` + "`go tool pprof`" + `, ` + "`go test -cpuprofile`" + ` or /debug/pprof write them (gzipped or
 not), or folded stacks ("main;work;burn 12" per line). Each file is checked before it is
-sent. The token is LOUPE_TOKEN when the server requires one (docs/security.md).
+sent. When the server requires a token (docs/security.md), it is taken as ` + "`loupe push`" + ` takes
+it: OTEL_EXPORTER_OTLP_HEADERS, else LOUPE_TOKEN.
 
 --type names what a pprof file measures when its sample types cannot tell (Go's mutex and
 block profiles look alike): cpu, heap, allocs, goroutine, mutex, block, wall. For folded
@@ -127,10 +129,8 @@ func pushProfileFile(cmd *cobra.Command, client *http.Client, baseURL, name, fil
 	if err != nil {
 		return "", err
 	}
+	req.Header = jobs.OTLPHeaders(os.Getenv)
 	req.Header.Set("Content-Type", "application/octet-stream")
-	if tok := strings.TrimSpace(os.Getenv("LOUPE_TOKEN")); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
