@@ -208,18 +208,23 @@ func TestProfilesIngestBadInput(t *testing.T) {
 	require.Equal(t, int64(3*10_000_000), g.totalOf("work"), "%+v", g)
 }
 
-// TestProfilesPullDebugPprof: the same program serving net/http/pprof, scraped through a
-// profiling scrape config (static target, relabelling), gives the same shares.
-func TestProfilesPullDebugPprof(t *testing.T) {
-	bin := buildProfburn(t)
-	prog := exec.Command(bin, "serve")
+// serveProfburn starts profburn's net/http/pprof server, stopped at the test's end, and
+// returns its address.
+func serveProfburn(t *testing.T) string {
+	prog := exec.Command(buildProfburn(t), "serve")
 	stdout, err := prog.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, prog.Start())
 	t.Cleanup(func() { _ = prog.Process.Kill(); _ = prog.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err)
-	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+}
+
+// TestProfilesPullDebugPprof: the same program serving net/http/pprof, scraped through a
+// profiling scrape config (static target, relabelling), gives the same shares.
+func TestProfilesPullDebugPprof(t *testing.T) {
+	addr := serveProfburn(t)
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "loupe.yaml")
@@ -259,15 +264,7 @@ profiling:
 // TestProfilesPullReload: a profiling job added to the configuration file is scraped after
 // POST /-/reload; a bad profile type is refused by the reload.
 func TestProfilesPullReload(t *testing.T) {
-	bin := buildProfburn(t)
-	prog := exec.Command(bin, "serve")
-	stdout, err := prog.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, prog.Start())
-	t.Cleanup(func() { _ = prog.Process.Kill(); _ = prog.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
-	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+	addr := serveProfburn(t)
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "loupe.yaml")
