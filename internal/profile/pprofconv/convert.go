@@ -147,6 +147,7 @@ type aggregator struct {
 	scratch   []byte            // the stack key being built
 	stackKeys map[string]string // interned stack keys
 	frameBuf  []store.Frame     // backing array the stacks are cut from
+	names     map[string]uint32 // folded stacks' frames by function name
 	sums      []int64           // backing array the values are cut from
 }
 
@@ -169,10 +170,7 @@ func (a *aggregator) add(p *profile.Profile) error {
 		}
 		v, ok := a.values[k]
 		if !ok {
-			if len(a.sums) < a.ntypes {
-				a.sums = make([]int64, a.ntypes*max(len(p.Sample), 1)) // one allocation for every key's sums
-			}
-			v, a.sums = a.sums[:a.ntypes:a.ntypes], a.sums[a.ntypes:]
+			v = a.newSums(len(p.Sample)) // one allocation for every key's sums
 			a.values[k] = v
 			a.order = append(a.order, k)
 		}
@@ -255,13 +253,29 @@ func (a *aggregator) key(s *profile.Sample) (key, error) {
 		}
 		a.scratch = append(a.scratch, a.locKey(l)...)
 	}
+	k.stack = a.internScratch()
+	return k, nil
+}
+
+// internScratch returns a.scratch as a string, the same one for the same bytes.
+func (a *aggregator) internScratch() string {
 	st, ok := a.stackKeys[string(a.scratch)]
 	if !ok {
 		st = string(a.scratch)
 		a.stackKeys[st] = st
 	}
-	k.stack = st
-	return k, nil
+	return st
+}
+
+// newSums returns a zeroed slice of ntypes sums for a new key, cut from a backing array
+// sized for hint keys.
+func (a *aggregator) newSums(hint int) []int64 {
+	if len(a.sums) < a.ntypes {
+		a.sums = make([]int64, a.ntypes*max(hint, 1))
+	}
+	v := a.sums[:a.ntypes:a.ntypes]
+	a.sums = a.sums[a.ntypes:]
+	return v
 }
 
 func (a *aggregator) seriesIndex(extra []string) (int, error) {

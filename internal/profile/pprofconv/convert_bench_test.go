@@ -62,3 +62,25 @@ func BenchmarkConvertCPU(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseFolded reads benchProfile's stacks as 3,000 folded lines.
+func BenchmarkParseFolded(b *testing.B) {
+	var text []byte
+	for _, s := range benchProfile().Sample {
+		for i := len(s.Location) - 1; i >= 0; i-- {
+			text = append(text, s.Location[i].Line[0].Function.Name...)
+			if i > 0 {
+				text = append(text, ';')
+			}
+		}
+		text = append(text, " 1\n"...)
+	}
+	o := FoldedOptions{Labels: map[string]string{ServiceLabel: "bench"}, Limits: DefaultLimits()}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if _, err := ParseFolded(text, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package pprofconv
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -50,6 +51,7 @@ func ParseFolded(data []byte, o FoldedOptions) ([]store.Profile, error) {
 	}
 	a := newAggregator(Options{Limits: o.Limits}, 1, 0)
 	a.series = []map[string]string{o.Labels}
+	a.names = map[string]uint32{}
 	lineNo, samples := 0, 0
 	for len(raw) > 0 {
 		lineNo++
@@ -89,21 +91,27 @@ func ParseFolded(data []byte, o FoldedOptions) ([]store.Profile, error) {
 		if lim := o.Limits.Functions; lim > 0 && len(a.frames) > lim {
 			return nil, &LimitError{Limit: "Functions", Max: int64(lim), What: "distinct functions"}
 		}
-		// Leaf first, as store.ProfileSample wants: walk the frames from the end.
-		kb := make([]byte, 0, 4*depth)
+		// Leaf first, as store.ProfileSample wants: walk the frames from the end. A frame
+		// and a stack seen before are found without allocating.
+		a.scratch = a.scratch[:0]
 		for end := len(stack); end >= 0; {
 			start := bytes.LastIndexByte(stack[:end], ';') + 1
-			name := string(stack[start:end])
-			if name == "" {
-				name = "(unknown)"
+			id, ok := a.names[string(stack[start:end])]
+			if !ok {
+				name := string(stack[start:end])
+				if name == "" {
+					name = "(unknown)"
+				}
+				id = a.frame(store.Frame{Function: name})
+				a.names[string(stack[start:end])] = id
 			}
-			kb = appendUint32(kb, a.frame(store.Frame{Function: name}))
+			a.scratch = binary.LittleEndian.AppendUint32(a.scratch, id)
 			end = start - 1
 		}
-		k := key{stack: string(kb)}
+		k := key{stack: a.internScratch()}
 		v, ok := a.values[k]
 		if !ok {
-			v = make([]int64, 1)
+			v = a.newSums(256)
 			a.values[k] = v
 			a.order = append(a.order, k)
 		}
@@ -122,8 +130,4 @@ func ParseFolded(data []byte, o FoldedOptions) ([]store.Profile, error) {
 		return nil, nil
 	}
 	return []store.Profile{p}, nil
-}
-
-func appendUint32(b []byte, v uint32) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
 }
