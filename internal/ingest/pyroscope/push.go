@@ -24,7 +24,10 @@ const unknownService = "unknown_service"
 
 // PushHandler returns the path and handler of push.v1.PusherService (Connect, gRPC and
 // gRPC-Web, as the generated code serves them). It shares the /ingest handler's limits,
-// its in-flight bound and its metrics (code label: the HTTP status Connect maps to).
+// its in-flight bound and its metrics (code label: the HTTP status Connect maps to). The
+// in-flight slot is taken in Push, after Connect has read the message (at most
+// MaxRequestBytes): it bounds conversions and writes, not the reading of bodies, which
+// /ingest refuses before reading.
 func (h *Handler) PushHandler() (string, http.Handler) {
 	return pushv1connect.NewPusherServiceHandler(pusher{h}, connect.WithReadMaxBytes(int(h.opts.MaxRequestBytes)))
 }
