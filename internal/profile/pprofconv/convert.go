@@ -1,6 +1,7 @@
 package pprofconv
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -321,15 +322,13 @@ func (a *aggregator) locKey(l *profile.Location) []byte {
 		b = binary.LittleEndian.AppendUint32(b, a.frame(f))
 	}
 	for _, ln := range l.Line {
-		f := store.Frame{Function: fmt.Sprintf("0x%x", l.Address)}
+		var f store.Frame
 		if fn := ln.Function; fn != nil {
 			f.File = fn.Filename
-			switch {
-			case fn.Name != "":
-				f.Function = fn.Name
-			case fn.SystemName != "":
-				f.Function = fn.SystemName
-			}
+			f.Function = cmp.Or(fn.Name, fn.SystemName)
+		}
+		if f.Function == "" { // a line without a function name shows its address
+			f.Function = fmt.Sprintf("0x%x", l.Address)
 		}
 		b = binary.LittleEndian.AppendUint32(b, a.frame(f))
 	}
