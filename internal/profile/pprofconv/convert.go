@@ -149,6 +149,8 @@ type aggregator struct {
 	stackKeys map[string]string // interned stack keys
 	frameBuf  []store.Frame     // backing array the stacks are cut from
 	names     map[string]uint32 // folded stacks' frames by function name
+	extra     []string          // a sample's series labels, reused
+	seriesKey []byte            // the series key being built
 	sums      []int64           // backing array the values are cut from
 }
 
@@ -217,7 +219,7 @@ func (a *aggregator) key(s *profile.Sample) (key, error) {
 		return key{}, &LimitError{Limit: "StackDepth", Max: int64(d), What: "locations in one sample's stack"}
 	}
 	var k key
-	var extra []string
+	extra := a.extra[:0]
 	for name, vals := range s.Label {
 		if len(vals) == 0 {
 			continue
@@ -240,6 +242,7 @@ func (a *aggregator) key(s *profile.Sample) (key, error) {
 	if k.spanID == "" {
 		k.spanName = "" // a name without a valid span ID selects nothing
 	}
+	a.extra = extra
 	si, err := a.seriesIndex(extra)
 	if err != nil {
 		return key{}, err
@@ -279,20 +282,30 @@ func (a *aggregator) newSums(hint int) []int64 {
 	return v
 }
 
+// seriesIndex returns the index of the series of a sample's extra labels (name, value,
+// name, value, ...), which it sorts in place. A label set seen before is found without
+// allocating: the key is built in a reused buffer.
 func (a *aggregator) seriesIndex(extra []string) (int, error) {
-	pairs := make([]string, 0, len(extra)/2)
-	for i := 0; i < len(extra); i += 2 {
-		pairs = append(pairs, extra[i]+"\xff"+extra[i+1])
+	for i := 2; i < len(extra); i += 2 { // insertion sort of the pairs: a sample has few
+		for j := i; j > 0 && (extra[j] < extra[j-2] || extra[j] == extra[j-2] && extra[j+1] < extra[j-1]); j -= 2 {
+			extra[j], extra[j+1], extra[j-2], extra[j-1] = extra[j-2], extra[j-1], extra[j], extra[j+1]
+		}
 	}
-	sort.Strings(pairs)
-	sk := strings.Join(pairs, "\xfe")
-	if i, ok := a.byKey[sk]; ok {
+	a.seriesKey = a.seriesKey[:0]
+	for i := 0; i < len(extra); i += 2 {
+		if i > 0 {
+			a.seriesKey = append(a.seriesKey, 0xfe)
+		}
+		a.seriesKey = append(append(append(a.seriesKey, extra[i]...), 0xff), extra[i+1]...)
+	}
+	if i, ok := a.byKey[string(a.seriesKey)]; ok {
 		return i, nil
 	}
+	sk := string(a.seriesKey)
 	if lim := a.o.Limits.Series; lim > 0 && len(a.series) >= lim {
 		return 0, &LimitError{Limit: "Series", Max: int64(lim), What: "distinct label sets in the samples' labels"}
 	}
-	labels := make(map[string]string, len(a.o.Labels)+len(pairs))
+	labels := make(map[string]string, len(a.o.Labels)+len(extra)/2)
 	for k, v := range a.o.Labels {
 		labels[k] = v
 	}

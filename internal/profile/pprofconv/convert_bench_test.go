@@ -84,3 +84,23 @@ func BenchmarkParseFolded(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConvertCPULabels is BenchmarkConvertCPU with two pprof labels on every sample
+// (one of 8 handlers and a constant), which make 8 series.
+func BenchmarkConvertCPULabels(b *testing.B) {
+	p := benchProfile()
+	for i, s := range p.Sample {
+		if s.Label == nil {
+			s.Label = map[string][]string{}
+		}
+		s.Label["handler"] = []string{fmt.Sprintf("/h%d", i%8)}
+		s.Label["otel.scope.name"] = []string{"bench"}
+	}
+	o := opts()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Convert(p, nil, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
