@@ -15,8 +15,9 @@ import (
 //   - LOUPE_TOKEN, a Loupe API token, sent as "Authorization: Bearer <token>" unless
 //     OTEL_EXPORTER_OTLP_HEADERS already sets Authorization.
 
-// otlpHeaders returns the headers for OTLP requests from getenv.
-func otlpHeaders(getenv func(string) string) http.Header {
+// OTLPHeaders returns the headers for OTLP requests from getenv; the other commands that
+// talk to the server (loupe profile push) send the same, so one token setting serves all.
+func OTLPHeaders(getenv func(string) string) http.Header {
 	h := http.Header{}
 	for _, kv := range strings.Split(getenv("OTEL_EXPORTER_OTLP_HEADERS"), ",") {
 		k, v, ok := strings.Cut(kv, "=")

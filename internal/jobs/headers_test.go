@@ -12,7 +12,7 @@ import (
 
 func TestOTLPHeaders(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	h := otlpHeaders(env(map[string]string{
+	h := OTLPHeaders(env(map[string]string{
 		"OTEL_EXPORTER_OTLP_HEADERS": "api-key=abc%3D1, X-Scope-OrgID=team-a,broken,=x",
 		"LOUPE_TOKEN":                "loupe_tok",
 	}))
@@ -21,9 +21,9 @@ func TestOTLPHeaders(t *testing.T) {
 	require.Equal(t, "Bearer loupe_tok", h.Get("Authorization"))
 	require.Len(t, h, 3, "malformed entries are skipped: %v", h)
 
-	h = otlpHeaders(env(map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Basic%20eDp5", "LOUPE_TOKEN": "loupe_tok"}))
+	h = OTLPHeaders(env(map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Basic%20eDp5", "LOUPE_TOKEN": "loupe_tok"}))
 	require.Equal(t, "Basic eDp5", h.Get("Authorization"), "the OTel variable wins over LOUPE_TOKEN")
-	require.Empty(t, otlpHeaders(env(nil)))
+	require.Empty(t, OTLPHeaders(env(nil)))
 }
 
 // newHTTPClient's requests carry the token of LOUPE_TOKEN.

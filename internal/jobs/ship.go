@@ -180,7 +180,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // OTEL_EXPORTER_OTLP_HEADERS and LOUPE_TOKEN (headers.go).
 func newHTTPClient(timeout time.Duration) *http.Client {
 	c := &http.Client{Timeout: timeout}
-	if h := otlpHeaders(os.Getenv); len(h) > 0 {
+	if h := OTLPHeaders(os.Getenv); len(h) > 0 {
 		c.Transport = headerTransport{base: http.DefaultTransport, headers: h}
 	}
 	return c
