@@ -18,7 +18,7 @@ import (
 const numLogs = 600
 
 // RunLogs runs the log cases of the suite.
-func RunLogs(t *testing.T, open Opener) {
+func RunLogs(t *testing.T, open LogOpener) {
 	logs := makeLogs(numLogs)
 	s, _ := openFresh(t, open)
 	ctx := context.Background()
@@ -53,7 +53,7 @@ func queryIDs(t *testing.T, r store.LogReader, q store.LogQuery) ([]int64, []sto
 	return ids, recs
 }
 
-func testLogFilters(t *testing.T, s Store, logs []testLog) {
+func testLogFilters(t *testing.T, s LogStore, logs []testLog) {
 	tid, sid := logs[99].traceID, logs[99].spanID
 	require.False(t, tid.IsEmpty())
 	cases := []struct {
@@ -109,7 +109,7 @@ func testLogFilters(t *testing.T, s Store, logs []testLog) {
 	}
 }
 
-func testLogPaging(t *testing.T, s Store, logs []testLog) {
+func testLogPaging(t *testing.T, s LogStore, logs []testLog) {
 	for _, f := range []store.LogFilter{{}, {Services: []string{"db"}}, {Start: base.Add(20 * time.Hour), End: base.Add(50 * time.Hour)}} {
 		want := wantLogIDs(logs, f)
 		var got []int64
@@ -129,7 +129,7 @@ func testLogPaging(t *testing.T, s Store, logs []testLog) {
 	}
 }
 
-func testLogLimits(t *testing.T, s Store) {
+func testLogLimits(t *testing.T, s LogStore) {
 	ids, _ := queryIDs(t, s, store.LogQuery{})
 	require.Len(t, ids, 100, "default limit")
 	ids, _ = queryIDs(t, s, store.LogQuery{Limit: 5})
@@ -147,7 +147,7 @@ func testLogLimits(t *testing.T, s Store) {
 	require.Equal(t, 3, n)
 }
 
-func testLogCounts(t *testing.T, s Store, logs []testLog) {
+func testLogCounts(t *testing.T, s LogStore, logs []testLog) {
 	cases := []struct {
 		name string
 		q    store.LogCountQuery
@@ -185,7 +185,7 @@ func testLogCounts(t *testing.T, s Store, logs []testLog) {
 }
 
 // testLogFields checks that every field of a record comes back as written.
-func testLogFields(t *testing.T, open Opener) {
+func testLogFields(t *testing.T, open LogOpener) {
 	s, _ := openFresh(t, open)
 	ctx := context.Background()
 	ld := plog.NewLogs()
@@ -252,7 +252,7 @@ func testLogFields(t *testing.T, open Opener) {
 }
 
 // testLogTies pages through records sharing one timestamp.
-func testLogTies(t *testing.T, open Opener) {
+func testLogTies(t *testing.T, open LogOpener) {
 	s, _ := openFresh(t, open)
 	var logs []testLog
 	for i := range 25 {
@@ -277,7 +277,7 @@ func testLogTies(t *testing.T, open Opener) {
 	require.Len(t, seen, 25)
 }
 
-func testLogBadInput(t *testing.T, s Store) {
+func testLogBadInput(t *testing.T, s LogStore) {
 	ctx := context.Background()
 	for name, q := range map[string]store.LogQuery{
 		"bad cursor": {Cursor: "not-a-cursor"},
@@ -298,7 +298,7 @@ func testLogBadInput(t *testing.T, s Store) {
 	require.NoError(t, s.WriteLogs(ctx, plog.NewLogs()), "empty batch")
 }
 
-func testLogConcurrent(t *testing.T, open Opener) {
+func testLogConcurrent(t *testing.T, open LogOpener) {
 	s, _ := openFresh(t, open)
 	logs := makeLogs(400)
 	var wg sync.WaitGroup
@@ -319,7 +319,7 @@ func testLogConcurrent(t *testing.T, open Opener) {
 	require.Equal(t, wantLogIDs(logs, store.LogFilter{}), got)
 }
 
-func testLogReopen(t *testing.T, open Opener) {
+func testLogReopen(t *testing.T, open LogOpener) {
 	dir := t.TempDir()
 	logs := makeLogs(90)
 	s := open(t, dir)
@@ -331,7 +331,7 @@ func testLogReopen(t *testing.T, open Opener) {
 	require.Equal(t, wantLogIDs(logs, store.LogFilter{}), got)
 }
 
-func testLogRetention(t *testing.T, open Opener) {
+func testLogRetention(t *testing.T, open LogOpener) {
 	s, _ := openFresh(t, open)
 	r, ok := s.(store.Retainer)
 	if !ok {

@@ -15,11 +15,22 @@ import (
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
-// Store is what the suite needs from a backend. Retention is tested when the store also
-// implements store.Retainer.
+// Store is what the suite needs from a backend of both logs and spans. Retention is tested
+// when the store also implements store.Retainer.
 type Store interface {
+	LogStore
+	TraceStore
+}
+
+// LogStore is what RunLogs needs.
+type LogStore interface {
 	store.LogWriter
 	store.LogReader
+	io.Closer
+}
+
+// TraceStore is what RunTraces needs.
+type TraceStore interface {
 	store.SpanWriter
 	store.TraceReader
 	io.Closer
@@ -31,10 +42,21 @@ type Store interface {
 // database name from dir.
 type Opener func(t *testing.T, dir string) Store
 
+// LogOpener and TraceOpener are Openers of one signal's store, for backends that keep
+// each signal in its own type.
+type (
+	LogOpener   func(t *testing.T, dir string) LogStore
+	TraceOpener func(t *testing.T, dir string) TraceStore
+)
+
 // Run runs the whole suite.
 func Run(t *testing.T, open Opener) {
-	t.Run("logs", func(t *testing.T) { RunLogs(t, open) })
-	t.Run("traces", func(t *testing.T) { RunTraces(t, open) })
+	t.Run("logs", func(t *testing.T) {
+		RunLogs(t, func(t *testing.T, dir string) LogStore { return open(t, dir) })
+	})
+	t.Run("traces", func(t *testing.T) {
+		RunTraces(t, func(t *testing.T, dir string) TraceStore { return open(t, dir) })
+	})
 }
 
 // base is the start of the test data: three UTC days from here, so that day-partitioned
@@ -42,7 +64,7 @@ func Run(t *testing.T, open Opener) {
 var base = time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
 
 // openFresh opens a store in a new temporary directory and closes it at the end of the test.
-func openFresh(t *testing.T, open Opener) (Store, string) {
+func openFresh[S io.Closer](t *testing.T, open func(*testing.T, string) S) (S, string) {
 	t.Helper()
 	dir := t.TempDir()
 	s := open(t, dir)

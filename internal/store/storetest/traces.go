@@ -16,7 +16,7 @@ import (
 const numTraces = 120
 
 // RunTraces runs the span cases of the suite.
-func RunTraces(t *testing.T, open Opener) {
+func RunTraces(t *testing.T, open TraceOpener) {
 	traces := makeTraces(numTraces)
 	s, _ := openFresh(t, open)
 	ctx := context.Background()
@@ -33,7 +33,7 @@ func RunTraces(t *testing.T, open Opener) {
 	t.Run("retention", func(t *testing.T) { testTraceRetention(t, open) })
 }
 
-func testGetTrace(t *testing.T, s Store, traces []testTrace) {
+func testGetTrace(t *testing.T, s TraceStore, traces []testTrace) {
 	ctx := context.Background()
 	for _, i := range []int{0, 1, 59, 60, numTraces - 1} {
 		tr := traces[i]
@@ -95,7 +95,7 @@ func spansByID(t *testing.T, td ptrace.Traces) map[pcommon.SpanID]string {
 
 // testTraceRoundTrip writes a trace using every OTLP field and value type and expects
 // each span back exactly, grouped under the same resources and scopes.
-func testTraceRoundTrip(t *testing.T, open Opener) {
+func testTraceRoundTrip(t *testing.T, open TraceOpener) {
 	s, _ := openFresh(t, open)
 	ctx := context.Background()
 	td, tid := richTrace()
@@ -120,7 +120,7 @@ func testTraceRoundTrip(t *testing.T, open Opener) {
 	require.Equal(t, scopes(td), scopes(got), "scopes")
 }
 
-func testFindTraces(t *testing.T, s Store, traces []testTrace) {
+func testFindTraces(t *testing.T, s TraceStore, traces []testTrace) {
 	attr := func(k string, op store.MatchOp, v string) []store.AttrFilter {
 		return []store.AttrFilter{{Key: k, Op: op, Value: v}}
 	}
@@ -174,7 +174,7 @@ func collectTraces(t *testing.T, r store.TraceReader, q store.TraceQuery) []stor
 	return out
 }
 
-func testTraceNames(t *testing.T, s Store) {
+func testTraceNames(t *testing.T, s TraceStore) {
 	ctx := context.Background()
 	services, err := s.Services(ctx)
 	require.NoError(t, err)
@@ -187,7 +187,7 @@ func testTraceNames(t *testing.T, s Store) {
 	require.Empty(t, names)
 }
 
-func testTraceBadInput(t *testing.T, s Store) {
+func testTraceBadInput(t *testing.T, s TraceStore) {
 	ctx := context.Background()
 	td := ptrace.NewTraces()
 	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
@@ -204,7 +204,7 @@ func testTraceBadInput(t *testing.T, s Store) {
 	require.Error(t, err, "empty trace id")
 }
 
-func testTraceConcurrent(t *testing.T, open Opener) {
+func testTraceConcurrent(t *testing.T, open TraceOpener) {
 	s, _ := openFresh(t, open)
 	traces := makeTraces(80)
 	var wg sync.WaitGroup
@@ -224,7 +224,7 @@ func testTraceConcurrent(t *testing.T, open Opener) {
 	require.Equal(t, wantTraces(traces, store.TraceQuery{}), collectTraces(t, s, store.TraceQuery{Limit: 1000}))
 }
 
-func testTraceReopen(t *testing.T, open Opener) {
+func testTraceReopen(t *testing.T, open TraceOpener) {
 	dir := t.TempDir()
 	traces := makeTraces(30)
 	s := open(t, dir)
@@ -241,7 +241,7 @@ func testTraceReopen(t *testing.T, open Opener) {
 	require.Equal(t, []string{"api", "db", "frontend"}, services)
 }
 
-func testTraceRetention(t *testing.T, open Opener) {
+func testTraceRetention(t *testing.T, open TraceOpener) {
 	s, _ := openFresh(t, open)
 	r, ok := s.(store.Retainer)
 	if !ok {
