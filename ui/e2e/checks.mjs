@@ -18,6 +18,7 @@ import { viewChecks } from './checks-views.mjs';
 import { errorChecks } from './checks-errors.mjs';
 import { profileChecks, profilesEmptyCheck } from './checks-profiles.mjs';
 import { dashboardChecks } from './checks-dashboards.mjs';
+import { dashboardPanelChecks } from './checks-dashpanels.mjs';
 
 const base = process.env.LOUPE_UI_URL;
 const expected = JSON.parse(readFileSync(process.env.LOUPE_EXPECTED, 'utf8'));
@@ -39,6 +40,8 @@ const consoleErrors = [];
 page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
 page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.stack ?? e}`));
 
+// LOUPE_ONLY=regex runs only the checks whose name matches (the others are skipped).
+const only = process.env.LOUPE_ONLY ? new RegExp(process.env.LOUPE_ONLY) : null;
 let failures = 0;
 const results = [];
 /**
@@ -47,6 +50,7 @@ const results = [];
  * errors a check provokes on purpose, such as the 400 of a bad query).
  */
 async function check(name, fn, { allow = [] } = {}) {
+  if (only && !only.test(name)) return;
   const t = Date.now();
   const before = consoleErrors.length;
   try {
@@ -427,6 +431,8 @@ await errorChecks({ page, base, expected, check, assert, shot });
 await profileChecks({ page, base, expected, check, assert, shot });
 // Dashboards: create, variables, URL state, explorer links, built-ins, conflicts, import: checks-dashboards.mjs.
 await dashboardChecks({ page, base, expected, check, assert, shot });
+// Dashboard panels: heatmap, traces, errors, and a 30-panel dashboard: checks-dashpanels.mjs.
+await dashboardPanelChecks({ page, base, expected, check, assert, shot });
 
 const figures = {};
 if (perf) {

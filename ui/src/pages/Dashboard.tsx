@@ -1,6 +1,7 @@
 // One dashboard: its variables and time range (both in the URL: var-NAME=..., from, to,
 // as Grafana's links have them), the panels on a 24-column grid, and a minimal editor
-// (title, add a time series or stat panel with a PromQL query, remove panels, save with
+// (title, add a time series, stat or heatmap panel with a PromQL query or a traces or
+// errors panel with its search, remove panels, save with
 // the version read so a concurrent save is refused instead of overwritten, delete).
 import { useEffect, useMemo, useState } from 'react';
 import { ApiError, getJSON, sendJSON, type PromResult } from '../api';
@@ -207,6 +208,13 @@ function PanelFrame({ p, ctx, editing, onRemove }: { p: Panel; ctx: PanelContext
   );
 }
 
+const addPlaceholders: Record<string, string> = {
+  timeseries: 'PromQL, e.g. sum(rate(http_server_request_duration_seconds_count[$__rate_interval]))',
+  heatmap: 'PromQL, e.g. sum by (le) (rate(http_server_request_duration_seconds_bucket[$__rate_interval]))',
+  traces: 'Trace search, e.g. service=checkout&errors=true&min_duration=100ms',
+  errors: 'Issue filter, e.g. service=checkout&status=unresolved&environment=prod',
+};
+
 function AddPanel({ dash, onAdd }: { dash: Dashboard; onAdd: (p: Panel) => void }) {
   const [type, setType] = useState('timeseries');
   const [title, setTitle] = useState('');
@@ -218,15 +226,17 @@ function AddPanel({ dash, onAdd }: { dash: Dashboard; onAdd: (p: Panel) => void 
       data-testid="panel-add-form"
       onSubmit={(e) => {
         e.preventDefault();
-        if (!expr.trim()) return;
+        if (!expr.trim() && type !== 'traces' && type !== 'errors') return;
         const id = dash.panels.reduce((m, p) => Math.max(m, p.id, ...(p.panels ?? []).map((x) => x.id)), 0) + 1;
         const stat = type === 'stat';
+        // Traces and errors panels have no query: the text is their search (options.query).
+        const search = type === 'traces' || type === 'errors';
         onAdd({
           id,
           type,
           title: title || expr,
           gridPos: nextPanelPos(dash.panels, stat ? 6 : 12, 8),
-          targets: [{ refId: 'A', expr: expr.trim() }],
+          ...(search ? { options: { query: expr.trim() } } : { targets: [{ refId: 'A', expr: expr.trim(), ...(type === 'heatmap' ? { format: 'heatmap' } : {}) }] }),
           ...(unit ? { fieldConfig: { defaults: { unit } } } : {}),
           ...(stat ? { options: { reduceOptions: { calcs: ['lastNotNull'] } } } : {}),
         });
@@ -238,9 +248,12 @@ function AddPanel({ dash, onAdd }: { dash: Dashboard; onAdd: (p: Panel) => void 
       <select value={type} onChange={(e) => setType(e.target.value)} data-testid="panel-add-type">
         <option value="timeseries">Time series</option>
         <option value="stat">Stat</option>
+        <option value="heatmap">Heatmap</option>
+        <option value="traces">Traces</option>
+        <option value="errors">Errors</option>
       </select>
       <input placeholder="Title" value={title} onChange={(e) => setTitle(e.target.value)} data-testid="panel-add-title" />
-      <input className="search mono" placeholder="PromQL, e.g. sum(rate(http_server_request_duration_seconds_count[$__rate_interval]))" value={expr} onChange={(e) => setExpr(e.target.value)} data-testid="panel-add-expr" spellCheck={false} />
+      <input className="search mono" placeholder={addPlaceholders[type] ?? addPlaceholders.timeseries} value={expr} onChange={(e) => setExpr(e.target.value)} data-testid="panel-add-expr" spellCheck={false} />
       <input placeholder="Unit (s, bytes, percent…)" value={unit} onChange={(e) => setUnit(e.target.value)} data-testid="panel-add-unit" style={{ width: 150 }} />
       <button className="btn" type="submit" data-testid="panel-add">
         Add

@@ -1,5 +1,6 @@
 // The panels of a dashboard: time series (uPlot), stat, gauge, table, text (safe Markdown),
-// logs, rows, and a placeholder naming the types not drawn yet. Queries go through a cache
+// logs, rows; heatmap (DashboardHeatmap.tsx), traces and errors (DashboardSearch.tsx); and
+// a placeholder naming any other type. Queries go through a cache
 // shared by the panels and emptied on every refresh, so panels asking the same thing in
 // one refresh make one request, and panels query concurrently (each on its own).
 import { useMemo, useRef, type ReactNode } from 'react';
@@ -10,6 +11,8 @@ import { seriesColor, severityClass, fmtLogTime, type Range } from '../util';
 import { Chart, escapeHTML, themedAxes, tooltipPlugin } from '../components/Chart';
 import { useAsync } from '../components/hooks';
 import { flattenStreams, logqlURL } from './LogQL';
+import { HeatmapPanel } from './DashboardHeatmap';
+import { ErrorsPanel, TracesPanel } from './DashboardSearch';
 import {
   calcNames,
   datasourceType,
@@ -91,7 +94,7 @@ async function queryTargets(p: Panel, ctx: PanelContext, instant: boolean): Prom
 }
 
 /** NoValue: a query uses a variable without a value, so it is not run. */
-class NoValue extends Error {
+export class NoValue extends Error {
   constructor(public names: string[]) {
     super(`No data: ${names.map((n) => `$${n}`).join(', ')} ${names.length > 1 ? 'have' : 'has'} no value`);
   }
@@ -128,6 +131,12 @@ export function PanelBody({ p, ctx, height }: { p: Panel; ctx: PanelContext; hei
       return <Markdown src={String(p.options?.content ?? '')} />;
     case 'logs':
       return <LogsPanel p={p} ctx={ctx} />;
+    case 'heatmap':
+      return <HeatmapPanel p={p} ctx={ctx} height={height} />;
+    case 'traces':
+      return <TracesPanel p={p} ctx={ctx} />;
+    case 'errors':
+      return <ErrorsPanel p={p} ctx={ctx} />;
     default:
       return (
         <div className="dash-placeholder muted" data-testid="panel-unsupported">
@@ -138,7 +147,7 @@ export function PanelBody({ p, ctx, height }: { p: Panel; ctx: PanelContext; hei
 }
 
 /** varsKey is the variables' selection as text, part of a panel query's cache key. */
-function varsKey(ctx: PanelContext): string {
+export function varsKey(ctx: PanelContext): string {
   return [...ctx.vars.values()].map((v) => `${v.v.name}=${v.selected.join(',')}`).join('&');
 }
 
@@ -147,7 +156,7 @@ function usePanelQuery(p: Panel, ctx: PanelContext, instant: boolean) {
   return useAsync(key, () => queryTargets(p, ctx, instant));
 }
 
-function PanelState({ error, loading, empty }: { error?: Error; loading: boolean; empty: boolean }) {
+export function PanelState({ error, loading, empty }: { error?: Error; loading: boolean; empty: boolean }) {
   if (error instanceof NoValue)
     return (
       <div className="dash-placeholder muted" data-testid="panel-nodata">
