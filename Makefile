@@ -9,6 +9,10 @@ LDFLAGS := -X github.com/loupe-dev/loupe/internal/version.Version=$(VERSION)
 # `make fuzz FUZZTIME=10m`, or one target with `go test -fuzz FuzzX ./pkg`.
 FUZZTIME ?= 3s
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# libchdb.so, ClickHouse in-process, which the ClickHouse backend's tests run on (build tag
+# chdb); test-deps installs it there.
+CHDB_LIB ?= $${XDG_CACHE_HOME:-$$HOME/.cache}/loupe/chdb/libchdb.so
+CHDB_PKGS = ./internal/store/clickhouse/...
 # Packages tested with the race detector: those that do not link DuckDB (its C++ would be
 # rebuilt for -race at great cost, and it is not instrumented anyway). e2e runs the binary.
 RACE_PKGS = ./internal/api/prom/... ./internal/config/... ./internal/ingest/otlp/... \
@@ -38,6 +42,8 @@ lint:
 	cd sdk && $(GO) vet ./...
 	$(STATICCHECK) ./...
 	cd sdk && $(STATICCHECK) ./...
+	CHDB_LIB_PATH=$(CHDB_LIB) $(GO) vet -tags chdb $(CHDB_PKGS)
+	CHDB_LIB_PATH=$(CHDB_LIB) $(STATICCHECK) -tags chdb $(CHDB_PKGS)
 	$(GO) mod tidy -diff
 	cd sdk && $(GO) mod tidy -diff
 	./scripts/check-sizes.sh
@@ -45,6 +51,7 @@ lint:
 unit:
 	$(GO) test -count=1 -timeout 15m ./...
 	cd sdk && $(GO) test -count=1 ./...
+	CHDB_LIB_PATH=$(CHDB_LIB) $(GO) test -tags chdb -count=1 -timeout 15m $(CHDB_PKGS)
 
 race:
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)

@@ -1,0 +1,208 @@
+package chsql
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Schema carries what changes the DDL between deployments: the database, and the
+// cluster when ClickHouse runs as one (empty for a single server, and for chDB).
+//
+// With a cluster, every table a store writes is a ReplicatedMergeTree table named
+// <table>_local on each shard, created ON CLUSTER, and the store reads and writes through
+// a Distributed table named <table> over them (see Distributed). Without one, <table> is
+// the MergeTree table itself. Stores therefore always query <table>, and address
+// <table>{local} only in DDL and partition operations.
+type Schema struct {
+	Database string
+	Cluster  string
+}
+
+// Templates that Expand replaces in statements. Others in braces ({shard}, {replica},
+// {database}, {table}) are left for the server: they are ClickHouse's own macros.
+const (
+	// tmplDB is the quoted database name.
+	tmplDB = "{db}"
+	// tmplOnCluster is "" or " ON CLUSTER `name`".
+	tmplOnCluster = "{on_cluster}"
+	// tmplLocal is the suffix of the tables that hold the data: "" or "_local".
+	tmplLocal = "{local}"
+	// tmplMergeTree is the engine: MergeTree, or ReplicatedMergeTree with a cluster.
+	tmplMergeTree = "{MergeTree}"
+	// tmplClusterOnly starts a statement that exists only with a cluster (Distributed).
+	tmplClusterOnly = "{cluster_only}"
+	// tmplCluster is the cluster name as a string literal (in Distributed's arguments).
+	tmplCluster = "{cluster}"
+	// tmplDBLiteral is the database name as a string literal.
+	tmplDBLiteral = "{db_literal}"
+)
+
+// LocalSuffix is the suffix of the tables that hold the data on each shard.
+const LocalSuffix = "_local"
+
+// Local returns the name of the table that holds table's data: table itself on a single
+// server, table_local on each shard of a cluster.
+func (s Schema) Local(table string) string {
+	if s.Cluster == "" {
+		return table
+	}
+	return table + LocalSuffix
+}
+
+// Expand replaces the templates of a statement for this schema. A statement starting with
+// {cluster_only} expands to "" without a cluster.
+func (s Schema) Expand(stmt string) string {
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(stmt), tmplClusterOnly); ok {
+		if s.Cluster == "" {
+			return ""
+		}
+		stmt = rest
+	}
+	onCluster, local, engine := "", "", "MergeTree"
+	if s.Cluster != "" {
+		onCluster = " ON CLUSTER " + Ident(s.Cluster)
+		local = LocalSuffix
+		// {shard} and {replica} are the server's macros (config.xml), {database} and
+		// {table} are filled in by the server: one ZooKeeper/Keeper path per table.
+		engine = "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"
+	}
+	return strings.NewReplacer(
+		tmplDB, Ident(s.Database),
+		tmplOnCluster, onCluster,
+		tmplLocal, local,
+		tmplMergeTree, engine,
+		tmplCluster, String(s.Cluster),
+		tmplDBLiteral, String(s.Database),
+	).Replace(stmt)
+}
+
+// Distributed returns the statement template that creates, with a cluster only, the
+// Distributed table <table> over <table>_local, sharding rows by shardKey (an expression
+// over the table's columns; rand() spreads rows evenly).
+func Distributed(table, shardKey string) string {
+	return tmplClusterOnly + "CREATE TABLE IF NOT EXISTS {db}." + Ident(table) + "{on_cluster} AS {db}." + Ident(table+LocalSuffix) +
+		" ENGINE = Distributed({cluster}, {db_literal}, " + String(table+LocalSuffix) + ", " + shardKey + ")"
+}
+
+// Migration is one version of a component's schema. Statements are templates for
+// Schema.Expand, run in order. They must be idempotent (IF NOT EXISTS, ADD COLUMN IF NOT
+// EXISTS, ...): a migration interrupted half-way runs again whole at the next start, and
+// several Loupe nodes starting at once may run the same migration.
+type Migration struct {
+	Version    int
+	Statements []string
+}
+
+// MigrationsTable records the applied versions of every component.
+const MigrationsTable = "loupe_schema_migrations"
+
+var componentName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// Migrate creates the database if needed and applies the migrations of component that are
+// not recorded in loupe_schema_migrations, in version order, recording each once its
+// statements succeeded. Versions must be positive and distinct.
+func Migrate(ctx context.Context, c Conn, s Schema, component string, ms []Migration) error {
+	if !componentName.MatchString(component) {
+		return fmt.Errorf("migrate: bad component name %q", component)
+	}
+	if s.Database == "" {
+		return fmt.Errorf("migrate %s: no database", component)
+	}
+	ms = slices.Clone(ms)
+	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
+	for i, m := range ms {
+		if m.Version <= 0 || i > 0 && ms[i-1].Version == m.Version {
+			return fmt.Errorf("migrate %s: bad or repeated version %d", component, m.Version)
+		}
+	}
+	for _, stmt := range bootstrapStatements {
+		if err := c.Exec(ctx, s.expandBootstrap(stmt)); err != nil {
+			return fmt.Errorf("migrate %s: %w", component, err)
+		}
+	}
+	applied, err := appliedVersions(ctx, c, s, component)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", component, err)
+	}
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
+		for i, stmt := range m.Statements {
+			q := s.Expand(stmt)
+			if strings.TrimSpace(q) == "" {
+				continue
+			}
+			if err := c.Exec(ctx, q); err != nil {
+				return fmt.Errorf("migrate %s to version %d, statement %d: %w", component, m.Version, i+1, err)
+			}
+		}
+		err := c.Insert(ctx, s.Database+"."+MigrationsTable, []string{"component", "version", "applied_at"},
+			[][]any{{component, uint32(m.Version), time.Now()}})
+		if err != nil {
+			return fmt.Errorf("migrate %s: record version %d: %w", component, m.Version, err)
+		}
+	}
+	return nil
+}
+
+// bootstrapStatements create the database and the migrations table. With a cluster the
+// table is replicated to every server under one path, so that every node sees every
+// version whichever shard it asks.
+var bootstrapStatements = []string{
+	"CREATE DATABASE IF NOT EXISTS {db}{on_cluster}",
+	"CREATE TABLE IF NOT EXISTS {db}." + MigrationsTable + "{on_cluster} (" +
+		"component LowCardinality(String), version UInt32, applied_at DateTime64(3, 'UTC')" +
+		") ENGINE = {MergeTree} ORDER BY (component, version)",
+}
+
+// expandBootstrap expands a bootstrap statement. With a cluster the migrations table is
+// not sharded: every server is a replica of one table (one Keeper path for all shards).
+func (s Schema) expandBootstrap(stmt string) string {
+	q := s.Expand(stmt)
+	if s.Cluster != "" {
+		q = strings.Replace(q, "/clickhouse/tables/{shard}/", "/clickhouse/tables/all/", 1)
+	}
+	return q
+}
+
+func appliedVersions(ctx context.Context, c Conn, s Schema, component string) (map[int]bool, error) {
+	rows, err := c.Query(ctx, "SELECT DISTINCT version FROM "+Ident(s.Database)+"."+MigrationsTable+
+		" WHERE component = "+String(component))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[int(v)] = true
+	}
+	return applied, rows.Err()
+}
+
+// ExpandAll expands every statement of ms as Migrate would run them for component, the
+// bootstrap statements first: the DDL a deployment gets, for golden tests and review.
+func ExpandAll(s Schema, component string, ms []Migration) string {
+	var b strings.Builder
+	for _, stmt := range bootstrapStatements {
+		b.WriteString(s.expandBootstrap(stmt) + ";\n\n")
+	}
+	for _, m := range ms {
+		b.WriteString("-- " + component + " version " + strconv.Itoa(m.Version) + "\n")
+		for _, stmt := range m.Statements {
+			if q := s.Expand(stmt); strings.TrimSpace(q) != "" {
+				b.WriteString(strings.TrimSpace(q) + ";\n\n")
+			}
+		}
+	}
+	return b.String()
+}
