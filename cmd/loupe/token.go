@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/spf13/cobra"
 
 	"github.com/loupe-dev/loupe/internal/auth"
@@ -35,8 +36,9 @@ func newTokenCmd() *cobra.Command {
 auth with the token as password. Scopes: ingest (send data), read (query APIs and the UI),
 admin (reload, silences, and everything else). Tokens live hashed in the tokens file of the
 data directory (auth.tokens_file, default <data_dir>/tokens.json); with auth.enabled auto,
-authentication is on as soon as one exists. A running server picks up changes within a
-second, and on SIGHUP or POST /-/reload. See docs/security.md.`,
+authentication is on as soon as one exists. A token made with --expires is refused after
+that time. A running server picks up changes within a second, and on SIGHUP or POST
+/-/reload. See docs/security.md.`,
 		Args: cobra.NoArgs,
 	}
 	create := &cobra.Command{
@@ -51,28 +53,38 @@ second, and on SIGHUP or POST /-/reload. See docs/security.md.`,
 			if err != nil {
 				return fmt.Errorf("--scope: %w", err)
 			}
+			now := time.Now()
+			var expires time.Time
+			if v, _ := cmd.Flags().GetString("expires"); v != "" {
+				d, err := model.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("--expires %q: want a duration such as 12h, 30d, 1w or 1y", v)
+				}
+				expires = now.Add(time.Duration(d))
+			}
 			p, err := path(cmd)
 			if err != nil {
 				return err
 			}
-			secret, t, err := auth.Create(p, name, scopes, time.Now())
+			secret, t, err := auth.CreateExpiring(p, name, scopes, now, expires)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), secret)
-			fmt.Fprintf(cmd.ErrOrStderr(), "token %s (id %s, scopes %s) added to %s; it is shown this once\n",
-				t.Name, t.ID, joinScopes(t.Scopes), p)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token %s (id %s, scopes %s, expires %s) added to %s; it is shown this once\n",
+				t.Name, t.ID, joinScopes(t.Scopes), expiryText(t, now), p)
 			return nil
 		},
 	}
 	create.Flags().String("name", "", "a unique name for the token (who or what uses it)")
 	create.Flags().String("scope", "", "comma-separated scopes: ingest, read, admin")
+	create.Flags().String("expires", "", "the token is refused after this long (12h, 30d, 1w, 1y); default never")
 	_ = create.MarkFlagRequired("name")
 	_ = create.MarkFlagRequired("scope")
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the tokens: name, id, scopes, created, last 4 characters (never the token)",
+		Short: "List the tokens: name, id, scopes, created, expiry, last 4 characters (never the token)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := path(cmd)
@@ -84,9 +96,11 @@ second, and on SIGHUP or POST /-/reload. See docs/security.md.`,
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tID\tSCOPES\tCREATED\tENDS WITH")
+			now := time.Now()
+			fmt.Fprintln(w, "NAME\tID\tSCOPES\tCREATED\tEXPIRES\tENDS WITH")
 			for _, t := range tokens {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t…%s\n", t.Name, t.ID, joinScopes(t.Scopes), t.Created.Format(time.RFC3339), t.Last4)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t…%s\n", t.Name, t.ID, joinScopes(t.Scopes), t.Created.Format(time.RFC3339),
+					expiryText(t, now), t.Last4)
 			}
 			return w.Flush()
 		},
@@ -115,6 +129,17 @@ second, and on SIGHUP or POST /-/reload. See docs/security.md.`,
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+// expiryText is a token's expiry for people: never, the time, or the time it expired.
+func expiryText(t auth.Token, now time.Time) string {
+	switch {
+	case t.Expires.IsZero():
+		return "never"
+	case t.Expired(now):
+		return t.Expires.Format(time.RFC3339) + " (expired)"
+	}
+	return t.Expires.Format(time.RFC3339)
 }
 
 func joinScopes(s []auth.Scope) string {

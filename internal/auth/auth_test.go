@@ -206,4 +206,12 @@ func TestGRPCCheck(t *testing.T) {
 	require.Equal(t, codes.Unauthenticated, call(""))
 	require.Equal(t, codes.Unauthenticated, call("Bearer loupe_x"))
 	require.Equal(t, codes.PermissionDenied, call("Bearer "+read))
+
+	old, _, err := CreateExpiring(path, "old", []Scope{ScopeIngest}, time.Now().Add(-time.Hour), time.Now().Add(-time.Minute))
+	require.NoError(t, err)
+	require.NoError(t, k.Reload())
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+old))
+	err = k.grpcCheck(ctx, ScopeIngest)
+	require.Equal(t, codes.Unauthenticated, status.Code(err))
+	require.Contains(t, err.Error(), `token "old" expired at`)
 }

@@ -26,7 +26,7 @@ func (k *Keyring) grpcCheck(ctx context.Context, scope Scope) error {
 	}
 	out, msg := k.check(ip, header, scope)
 	switch out {
-	case missing, invalid:
+	case missing, invalid, expired:
 		return status.Error(codes.Unauthenticated, msg)
 	case forbidden:
 		return status.Error(codes.PermissionDenied, msg)

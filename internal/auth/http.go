@@ -15,6 +15,7 @@ const (
 	allowed     outcome = iota
 	missing             // no credentials: 401, UNAUTHENTICATED
 	invalid             // a token that is not known: 401, UNAUTHENTICATED
+	expired             // an expired token, or a UI session that ended: 401, UNAUTHENTICATED
 	forbidden           // a known token without the scope: 403, PERMISSION_DENIED
 	rateLimited         // too many failed attempts from the address: 429, RESOURCE_EXHAUSTED
 )
@@ -37,8 +38,39 @@ func (k *Keyring) check(ip, header string, scope Scope) (outcome, string) {
 		k.fail(ip)
 		return invalid, "invalid token: it is not in the tokens file (revoked, or mistyped?)"
 	}
+	if t.Expired(k.now()) {
+		// Not counted as a failed attempt: the token was real, nothing is being guessed.
+		return expired, expiredMessage(t)
+	}
 	if !t.Allows(scope) {
 		return forbidden, fmt.Sprintf("token %q has scopes %v; this needs the %s scope", t.Name, t.Scopes, scope)
+	}
+	return allowed, ""
+}
+
+// checkHTTP is check for an HTTP request, which may instead carry the UI's session
+// cookie. The Authorization header wins when both are sent: such a request is not
+// authenticated by the cookie and needs no CSRF token.
+func (k *Keyring) checkHTTP(r *http.Request, scope Scope) (outcome, string) {
+	header := r.Header.Get("Authorization")
+	if header != "" || !k.Enabled() {
+		return k.check(remoteIP(r.RemoteAddr), header, scope)
+	}
+	if _, err := r.Cookie(SessionCookie); err != nil {
+		return k.check(remoteIP(r.RemoteAddr), header, scope)
+	}
+	// A stale cookie (signed out, expired, a restart) is not a failed attempt: a browser
+	// sends it with every request of the page until the user signs in again.
+	s, scopes, ok := k.sessionOf(r)
+	if !ok {
+		return expired, "your session has ended (signed out, expired, or its user or token removed): sign in again"
+	}
+	if stateChanging(r.Method) && !csrfOK(r, s) {
+		return forbidden, fmt.Sprintf("%s with the session cookie needs the session's CSRF token in the %s header (the %s cookie)",
+			r.Method, CSRFHeader, CSRFCookie)
+	}
+	if !allows(scopes, scope) {
+		return forbidden, fmt.Sprintf("%s %q has scopes %v; this needs the %s scope", s.kind, s.name, scopes, scope)
 	}
 	return allowed, ""
 }
@@ -87,14 +119,19 @@ func (k *Keyring) HTTP(next http.Handler, classify Classifier) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		out, msg := k.check(remoteIP(r.RemoteAddr), r.Header.Get("Authorization"), scope)
+		out, msg := k.checkHTTP(r, scope)
 		switch out {
 		case allowed:
 			next.ServeHTTP(w, r)
 			return
-		case missing, invalid:
-			// Basic, so that a browser asks for credentials; the token is the password.
-			w.Header().Set("WWW-Authenticate", `Basic realm="Loupe", charset="UTF-8"`)
+		case missing, invalid, expired:
+			// Basic, so that a browser asks for credentials when it opens an API URL (the
+			// token is the password). Not for the UI's own requests (fetch: Sec-Fetch-Mode
+			// cors or same-origin), whose 401 shows the UI's sign-in page instead of the
+			// browser's prompt.
+			if mode := r.Header.Get("Sec-Fetch-Mode"); mode == "" || mode == "navigate" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="Loupe", charset="UTF-8"`)
+			}
 			http.Error(w, msg, http.StatusUnauthorized)
 		case forbidden:
 			http.Error(w, msg, http.StatusForbidden)

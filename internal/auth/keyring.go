@@ -8,19 +8,31 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // Config is the `auth` section of the configuration.
 type Config struct {
-	// Enabled is "auto" (on when the tokens file has a token), "true" or "false".
+	// Enabled is "auto" (on when the tokens file has a token or the users file a user),
+	// "true" or "false".
 	Enabled string `yaml:"enabled"`
 	// TokensFile holds the tokens made by `loupe token create`; relative to data_dir unless
 	// absolute.
 	TokensFile string `yaml:"tokens_file"`
+	// UsersFile holds the users made by `loupe user add` (UI sign-in with a password);
+	// relative to data_dir unless absolute.
+	UsersFile string `yaml:"users_file"`
+	// SessionMaxAge is how long a UI sign-in lasts before the user signs in again.
+	SessionMaxAge model.Duration `yaml:"session_max_age"`
 }
 
-// Default is auth.enabled auto with the tokens file tokens.json in the data directory.
-func Default() Config { return Config{Enabled: "auto", TokensFile: "tokens.json"} }
+// Default is auth.enabled auto with the tokens file tokens.json and the users file
+// users.json in the data directory, and UI sessions of 12 hours.
+func Default() Config {
+	return Config{Enabled: "auto", TokensFile: "tokens.json", UsersFile: "users.json",
+		SessionMaxAge: model.Duration(12 * time.Hour)}
+}
 
 // Validate reports invalid fields.
 func (c Config) Validate() error {
@@ -33,40 +45,68 @@ func (c Config) Validate() error {
 	if c.TokensFile == "" {
 		errs = append(errs, errors.New(`auth.tokens_file: "": must not be empty`))
 	}
+	if c.UsersFile == "" {
+		errs = append(errs, errors.New(`auth.users_file: "": must not be empty`))
+	}
+	if c.SessionMaxAge < model.Duration(time.Minute) {
+		errs = append(errs, fmt.Errorf("auth.session_max_age: %s: must be at least 1m", c.SessionMaxAge))
+	}
 	return errors.Join(errs...)
 }
 
 // TokensPath is the path of the tokens file: TokensFile, relative to dataDir unless
 // absolute.
-func (c Config) TokensPath(dataDir string) string {
-	if filepath.IsAbs(c.TokensFile) {
-		return c.TokensFile
+func (c Config) TokensPath(dataDir string) string { return inDataDir(dataDir, c.TokensFile) }
+
+// UsersPath is the path of the users file: UsersFile, relative to dataDir unless absolute.
+func (c Config) UsersPath(dataDir string) string { return inDataDir(dataDir, c.UsersFile) }
+
+func inDataDir(dataDir, name string) string {
+	if filepath.IsAbs(name) {
+		return name
 	}
-	return filepath.Join(dataDir, c.TokensFile)
+	return filepath.Join(dataDir, name)
 }
 
-// Keyring is the running server's view of the tokens file. It re-reads the file when its
-// modification time or size changed, looked at most once a second on requests, and on
-// Reload (SIGHUP, POST /-/reload). A file that cannot be read or parsed keeps the tokens
-// read before, so that a half-edited file does not turn authentication off. Safe for
-// concurrent use.
+// Keyring is the running server's view of the tokens and users files and its UI sessions.
+// It re-reads a file when its modification time or size changed, looked at most once a
+// second on requests, and on Reload (SIGHUP, POST /-/reload). A file that cannot be read
+// or parsed keeps what was read before, so that a half-edited file does not turn
+// authentication off. Safe for concurrent use.
 type Keyring struct {
-	path   string
-	mode   string
-	logger *slog.Logger
-	now    func() time.Time
+	path      string
+	usersPath string
+	mode      string
+	maxAge    time.Duration
+	logger    *slog.Logger
+	now       func() time.Time
 
 	mu        sync.Mutex
 	required  bool
 	byHash    map[string]Token
-	fileMod   time.Time
-	fileSize  int64
+	users     map[string]User
+	files     [2]fileStamp // tokens, users
 	lastCheck time.Time
 	fails     map[string]*bucket
+	sessions  map[string]*session // by the SHA-256 of the cookie value (session.go)
 }
 
-// NewKeyring reads the tokens file of cfg and returns the keyring. An unreadable or invalid
-// file is an error: the server does not start on it.
+// fileStamp is what a file looked like when it was read; size -1 when it did not exist.
+type fileStamp struct {
+	mod  int64 // Unix nanoseconds, so that stamps compare with ==
+	size int64
+}
+
+func stamp(path string) fileStamp {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{size: -1}
+	}
+	return fileStamp{mod: st.ModTime().UnixNano(), size: st.Size()}
+}
+
+// NewKeyring reads the tokens and users files of cfg and returns the keyring. An
+// unreadable or invalid file is an error: the server does not start on it.
 func NewKeyring(cfg Config, dataDir string, logger *slog.Logger) (*Keyring, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -74,8 +114,9 @@ func NewKeyring(cfg Config, dataDir string, logger *slog.Logger) (*Keyring, erro
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	k := &Keyring{path: cfg.TokensPath(dataDir), mode: cfg.Enabled, logger: logger, now: time.Now,
-		fails: map[string]*bucket{}}
+	k := &Keyring{path: cfg.TokensPath(dataDir), usersPath: cfg.UsersPath(dataDir), mode: cfg.Enabled,
+		maxAge: time.Duration(cfg.SessionMaxAge), logger: logger, now: time.Now,
+		fails: map[string]*bucket{}, sessions: map[string]*session{}}
 	if err := k.Reload(); err != nil {
 		return nil, err
 	}
@@ -86,10 +127,17 @@ func NewKeyring(cfg Config, dataDir string, logger *slog.Logger) (*Keyring, erro
 // Path is the tokens file.
 func (k *Keyring) Path() string { return k.path }
 
-// Reload re-reads the tokens file now.
+// UsersPath is the users file.
+func (k *Keyring) UsersPath() string { return k.usersPath }
+
+// Reload re-reads the tokens and users files now.
 func (k *Keyring) Reload() error {
-	st, statErr := os.Stat(k.path)
+	stamps := [2]fileStamp{stamp(k.path), stamp(k.usersPath)}
 	tokens, err := ReadFile(k.path)
+	if err != nil {
+		return err
+	}
+	users, err := ReadUsers(k.usersPath)
 	if err != nil {
 		return err
 	}
@@ -97,26 +145,26 @@ func (k *Keyring) Reload() error {
 	for _, t := range tokens {
 		byHash[t.Hash] = t
 	}
+	byName := make(map[string]User, len(users))
+	for _, u := range users {
+		byName[u.Name] = u
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.byHash = byHash
-	k.fileMod, k.fileSize = time.Time{}, -1
-	if statErr == nil {
-		k.fileMod, k.fileSize = st.ModTime(), st.Size()
-	}
+	k.byHash, k.users, k.files = byHash, byName, stamps
 	return nil
 }
 
-// Require keeps authentication on whatever the tokens file holds: set when a port listens
-// beyond loopback because auth was on at start, so that revoking the last token refuses
-// every request instead of opening the port.
+// Require keeps authentication on whatever the files hold: set when a port listens beyond
+// loopback because auth was on at start, so that revoking the last token refuses every
+// request instead of opening the port.
 func (k *Keyring) Require() {
 	k.mu.Lock()
 	k.required = true
 	k.mu.Unlock()
 }
 
-// Enabled reports whether requests must carry a token.
+// Enabled reports whether requests must carry credentials.
 func (k *Keyring) Enabled() bool {
 	k.maybeReload()
 	k.mu.Lock()
@@ -131,21 +179,34 @@ func (k *Keyring) enabledLocked() bool {
 	case k.mode == "true" || k.required:
 		return true
 	}
-	return len(k.byHash) > 0
+	return len(k.byHash) > 0 || len(k.users) > 0
 }
 
-// Lookup returns the token whose secret is secret.
+// Lookup returns the token whose secret is secret, expired or not.
 func (k *Keyring) Lookup(secret string) (Token, bool) {
+	return k.lookupHash(hashSecret(secret))
+}
+
+func (k *Keyring) lookupHash(hash string) (Token, bool) {
 	k.maybeReload()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	// A map lookup by hash: its timing can at most tell a hash prefix, which gives nothing
 	// towards a secret of 32 random bytes.
-	t, ok := k.byHash[hashSecret(secret)]
+	t, ok := k.byHash[hash]
 	return t, ok
 }
 
-// maybeReload re-reads the file when it changed, looking at most once a second.
+// user returns the user named name.
+func (k *Keyring) user(name string) (User, bool) {
+	k.maybeReload()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	u, ok := k.users[name]
+	return u, ok
+}
+
+// maybeReload re-reads the files when one changed, looking at most once a second.
 func (k *Keyring) maybeReload() {
 	k.mu.Lock()
 	now := k.now()
@@ -154,20 +215,16 @@ func (k *Keyring) maybeReload() {
 		return
 	}
 	k.lastCheck = now
-	mod, size := k.fileMod, k.fileSize
+	before := k.files
 	k.mu.Unlock()
-	st, err := os.Stat(k.path)
-	switch {
-	case err == nil && st.ModTime().Equal(mod) && st.Size() == size:
+	if [2]fileStamp{stamp(k.path), stamp(k.usersPath)} == before {
 		return
-	case err != nil && size == -1:
-		return // still no file
 	}
 	if err := k.Reload(); err != nil {
-		k.logger.Error("tokens file changed but cannot be read; keeping the tokens read before", "err", err)
+		k.logger.Error("tokens or users file changed but cannot be read; keeping what was read before", "err", err)
 		return
 	}
-	k.logger.Info("tokens file re-read", "path", k.path)
+	k.logger.Info("tokens and users files re-read", "tokens", k.path, "users", k.usersPath)
 }
 
 // Failed attempts (a token that is not known) are limited per source address: failRate a

@@ -1,5 +1,6 @@
-// Package auth is Loupe's API token authentication: the tokens file in the data directory
-// (written by `loupe token`), the HTTP middleware of the HTTP and OTLP/HTTP ports and the
+// Package auth is Loupe's authentication: the API tokens file in the data directory
+// (written by `loupe token`), the users file of the web UI's password sign-in (`loupe
+// user`), the UI's sessions, the HTTP middleware of the HTTP and OTLP/HTTP ports and the
 // gRPC interceptors of OTLP/gRPC. See docs/security.md.
 package auth
 
@@ -61,6 +62,13 @@ type Token struct {
 	// to guess from a stolen hash, and checking a request costs one SHA-256 instead of tens
 	// of milliseconds per request on the ingest path.
 	Hash string `json:"sha256"`
+	// Expires is when the token stops being accepted (401 "token expired"); zero for never.
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Expired reports whether the token has expired at now.
+func (t Token) Expired(now time.Time) bool {
+	return !t.Expires.IsZero() && !now.Before(t.Expires)
 }
 
 // Allows reports whether the token grants scope (admin grants every scope).
@@ -98,6 +106,11 @@ func ReadFile(path string) ([]Token, error) {
 // Create adds a token named name with scopes to the file at path and returns its secret,
 // which is not stored anywhere and cannot be shown again. Names are unique.
 func Create(path, name string, scopes []Scope, now time.Time) (string, Token, error) {
+	return CreateExpiring(path, name, scopes, now, time.Time{})
+}
+
+// CreateExpiring is Create for a token that expires at expires (zero: never).
+func CreateExpiring(path, name string, scopes []Scope, now, expires time.Time) (string, Token, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return "", Token{}, errors.New("a token name is required (--name)")
@@ -124,6 +137,9 @@ func Create(path, name string, scopes []Scope, now time.Time) (string, Token, er
 	t := Token{
 		ID: hex.EncodeToString(id[:]), Name: name, Scopes: scopes, Created: now.UTC().Truncate(time.Second),
 		Last4: secret[len(secret)-4:], Hash: hashSecret(secret),
+	}
+	if !expires.IsZero() {
+		t.Expires = expires.UTC().Truncate(time.Second)
 	}
 	if err := writeFile(path, append(tokens, t)); err != nil {
 		return "", Token{}, err

@@ -63,12 +63,27 @@ func loopbackAddr(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// classifyHTTP is the scope each route of the HTTP port needs. Health probes are open, and
-// so is the Sentry ingest: SDKs authenticate with their DSN key (sentry.keys_file) and
+// classifyWithUI is classifyHTTP with the UI's page and assets open: GET and HEAD of what
+// mux routes to the UI handler at "/", outside /api/ and /alertmanager/. They hold no
+// data, and the UI must load to show its sign-in page; its API calls need credentials.
+func classifyWithUI(mux *http.ServeMux) auth.Classifier {
+	return func(r *http.Request) (auth.Scope, bool) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			p := r.URL.Path
+			if _, pattern := mux.Handler(r); pattern == "/" && !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, alerting.Prefix+"/") {
+				return "", true
+			}
+		}
+		return classifyHTTP(r)
+	}
+}
+
+// classifyHTTP is the scope each route of the HTTP port needs. Health probes and the UI's
+// sign-in (which checks what it is sent itself) are open, and so is the Sentry ingest: SDKs authenticate with their DSN key (sentry.keys_file) and
 // cannot send a bearer token.
 func classifyHTTP(r *http.Request) (auth.Scope, bool) {
 	p := r.URL.Path
-	if p == "/-/healthy" || p == "/-/ready" {
+	if p == "/-/healthy" || p == "/-/ready" || p == auth.SessionPath {
 		return "", true
 	}
 	if _, _, ok := sentry.IsIngestPath(p); ok {

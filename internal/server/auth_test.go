@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -52,6 +53,34 @@ func TestClassifyHTTP(t *testing.T) {
 			scope = open
 		}
 		require.Equal(t, c.want, scope, "%s %s", c.method, c.path)
+	}
+}
+
+func TestClassifyWithUI(t *testing.T) {
+	mux := http.NewServeMux()
+	h := http.NotFoundHandler()
+	for _, p := range []string{"/", "/api/loupe/v1/", "/api/v1/", auth.SessionPath, "GET /metrics"} {
+		mux.Handle(p, h)
+	}
+	classify := classifyWithUI(mux)
+	for _, c := range []struct {
+		method, path string
+		open         bool
+	}{
+		{"GET", "/", true}, // the UI's page and assets: no data, and the sign-in page must load
+		{"GET", "/logs", true},
+		{"HEAD", "/index.html", true},
+		{"GET", "/assets/index-abc.js", true},
+		{"GET", auth.SessionPath, true},
+		{"POST", auth.SessionPath, true}, // sign-in checks what it is sent itself
+		{"POST", "/", false},
+		{"GET", "/api/loupe/v1/logs", false},
+		{"GET", "/api/nothing-here", false}, // an unknown API path does not say it is unknown
+		{"GET", "/alertmanager/api/v2/alerts", false},
+		{"GET", "/metrics", false},
+	} {
+		_, open := classify(httptest.NewRequest(c.method, c.path, nil))
+		require.Equal(t, c.open, open, "%s %s", c.method, c.path)
 	}
 }
 

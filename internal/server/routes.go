@@ -17,6 +17,7 @@ import (
 	pyroapi "github.com/loupe-dev/loupe/internal/api/pyroscope"
 	"github.com/loupe-dev/loupe/internal/api/tempo"
 	"github.com/loupe-dev/loupe/internal/api/tempo/jaeger"
+	"github.com/loupe-dev/loupe/internal/auth"
 	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/ingest/loki"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
@@ -120,7 +121,8 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle("GET /debug/pprof/profile", loopbackOnly(http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /debug/pprof/symbol", loopbackOnly(http.HandlerFunc(pprof.Symbol)))
 	mux.Handle("GET /debug/pprof/trace", loopbackOnly(http.HandlerFunc(pprof.Trace)))
-	mux.Handle("/", ui.Handler()) // the web UI: assets, and index.html for client routes
+	mux.Handle(auth.SessionPath, s.auth.SessionHandler()) // the UI's sign-in and sign-out (internal/auth)
+	mux.Handle("/", ui.Handler())                         // the web UI: assets, and index.html for client routes
 
 	// Sentry ingest (sentry.go): in front of the mux, as its paths overlap /api/v1/.
 	h, err := s.withSentry(mux, events, runWriter, pipe, errRec)
@@ -129,5 +131,5 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	}
 	// Token authentication (auth.go) inside the guard, around everything but the probes
 	// and the Sentry ingest.
-	return browserGuard(s.auth.HTTP(h, classifyHTTP), s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
+	return browserGuard(s.auth.HTTP(h, classifyWithUI(mux)), s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
 }
