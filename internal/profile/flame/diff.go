@@ -43,9 +43,10 @@ type Diff struct {
 // self share changed (right share minus left share, largest change either way first), so
 // the first row is what the change from left to right is about.
 func BuildDiff(left, right []store.StackValue, maxNodes int) *Diff {
-	t := buildTree(maxNodes, left, right)
+	in := intern(left, right)
+	t := buildTree(maxNodes, in)
 	d := &Diff{LeftTotal: t.root.vals[0].total, RightTotal: t.root.vals[1].total, Root: t.root.diffNode(), Top: []DiffRow{}}
-	rows := topRows(left, right)
+	rows := topRows(in)
 	change := func(r *fnRow) float64 {
 		return math.Abs(share(r.vals[1].self, d.RightTotal) - share(r.vals[0].self, d.LeftTotal))
 	}

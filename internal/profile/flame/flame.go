@@ -53,9 +53,10 @@ type Graph struct {
 // maxNodes > 0 keeps the maxNodes largest nodes below the root; the rest of each parent's
 // children become one "(other)" child, which does not count against the limit.
 func Build(stacks []store.StackValue, maxNodes int) *Graph {
-	t := buildTree(maxNodes, stacks)
+	in := intern(stacks)
+	t := buildTree(maxNodes, in)
 	g := &Graph{Total: t.root.vals[0].total, Root: t.root.node(), Top: []TopRow{}}
-	for _, r := range topRows(stacks, nil) {
+	for _, r := range topRows(in) {
 		g.Top = append(g.Top, TopRow{Function: r.fn.Function, File: r.fn.File, Self: r.vals[0].self, Total: r.vals[0].total})
 	}
 	slices.SortFunc(g.Top, func(a, b TopRow) int {
@@ -74,6 +75,7 @@ type selfTotal struct{ self, total int64 }
 // tnode is a node while the tree is built; vals holds one side for Build, two for a diff.
 type tnode struct {
 	fn     store.Frame
+	id     uint32 // the node's number in the tree, for its children's keys
 	vals   [2]selfTotal
 	sorted []*tnode // children; in output order once finish has run
 	other  *tnode   // folded children, set by finish
@@ -82,28 +84,24 @@ type tnode struct {
 	keep   bool // within the node limit
 }
 
-// childKey finds a node's child by function. One map for the whole tree rather than one
-// per node: a merged day has tens of thousands of distinct stacks (docs/profiles.md), so
-// many nodes, and a map per node would be mostly maps of one or two children.
-type childKey struct {
-	parent *tnode
-	fn     store.Frame
-}
+// A node's child is found by the parent's number and the function's id (childKey), in
+// one map for the whole tree rather than one per node: a merged day has tens of thousands
+// of distinct stacks (docs/profiles.md), so many nodes, and a map per node would be
+// mostly maps of one or two children.
+func childKey(parent *tnode, fn int32) uint64 { return uint64(parent.id)<<32 | uint64(uint32(fn)) }
 
 type tree struct {
 	root     *tnode
-	children map[childKey]*tnode
+	children map[uint64]*tnode
+	nodes    uint32
 	slab     []tnode // nodes are allocated from here, a chunk at a time, to spare the GC
 }
 
-// buildTree adds each side's stacks (one side for a flame graph, left and right for a
-// diff) and finishes the tree with the node limit.
-func buildTree(maxNodes int, sides ...[]store.StackValue) *tree {
-	t := &tree{root: &tnode{fn: store.Frame{Function: RootName}}, children: map[childKey]*tnode{}}
-	for side, stacks := range sides {
-		for _, s := range stacks {
-			t.add(s.Stack, s.Value, side)
-		}
+// buildTree adds the stacks of in and finishes the tree with the node limit.
+func buildTree(maxNodes int, in *stacks) *tree {
+	t := &tree{root: &tnode{fn: store.Frame{Function: RootName}}, children: map[uint64]*tnode{}}
+	for i := range in.values {
+		t.add(in, in.stack(i), in.values[i], int(in.sides[i]))
 	}
 	t.finish(maxNodes)
 	return t
@@ -115,19 +113,20 @@ func (t *tree) newNode(fn store.Frame, depth int) *tnode {
 	}
 	n := &t.slab[0]
 	t.slab = t.slab[1:]
-	n.fn, n.depth = fn, depth
+	t.nodes++
+	n.fn, n.depth, n.id = fn, depth, t.nodes
 	return n
 }
 
 // add adds one leaf-first stack's value to side.
-func (t *tree) add(stack []store.Frame, v int64, side int) {
+func (t *tree) add(in *stacks, stack []int32, v int64, side int) {
 	n := t.root
 	n.vals[side].total += v
 	for i := len(stack) - 1; i >= 0; i-- {
-		k := childKey{n, stack[i]}
+		k := childKey(n, stack[i])
 		c := t.children[k]
 		if c == nil {
-			c = t.newNode(stack[i], n.depth+1)
+			c = t.newNode(in.frames[stack[i]], n.depth+1)
 			t.children[k] = c
 			n.sorted = append(n.sorted, c)
 		}
@@ -254,37 +253,32 @@ type fnRow struct {
 	vals [2]selfTotal
 }
 
-// topRows sums self and total per function over left (side 0) and right (side 1). A
-// function's total takes each stack once, however often the function recurs in it.
-func topRows(left, right []store.StackValue) []*fnRow {
-	rows := map[store.Frame]*fnRow{}
-	get := func(f store.Frame) *fnRow {
-		r := rows[f]
-		if r == nil {
-			r = &fnRow{fn: f}
-			rows[f] = r
+// topRows sums self and total per function over the stacks of in, per side. A function's
+// total takes each stack once, however often the function recurs in it.
+func topRows(in *stacks) []*fnRow {
+	rows := make([]fnRow, len(in.frames))
+	// last[id] is 1 + the last stack counted in the total of function id.
+	last := make([]int, len(in.frames))
+	for i, v := range in.values {
+		stack := in.stack(i)
+		if len(stack) == 0 {
+			continue
 		}
-		return r
-	}
-	seen := map[store.Frame]bool{}
-	for side, stacks := range [][]store.StackValue{left, right} {
-		for _, s := range stacks {
-			if len(s.Stack) == 0 {
-				continue
-			}
-			get(s.Stack[0]).vals[side].self += s.Value
-			clear(seen)
-			for _, f := range s.Stack {
-				if !seen[f] {
-					seen[f] = true
-					get(f).vals[side].total += s.Value
-				}
+		side := in.sides[i]
+		rows[stack[0]].vals[side].self += v
+		for _, id := range stack {
+			if last[id] != i+1 {
+				last[id] = i + 1
+				rows[id].vals[side].total += v
 			}
 		}
 	}
 	out := make([]*fnRow, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, r)
+	for id := range rows {
+		if last[id] != 0 { // in some stack
+			rows[id].fn = in.frames[id]
+			out = append(out, &rows[id])
+		}
 	}
 	return out
 }

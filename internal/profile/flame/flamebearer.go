@@ -28,7 +28,7 @@ type FlamebearerDiff struct {
 // BuildFlamebearer lays out the flame graph of stacks (ordered and limited as in Build)
 // in Pyroscope's levels form.
 func BuildFlamebearer(stacks []store.StackValue, maxNodes int) *Flamebearer {
-	t := buildTree(maxNodes, stacks)
+	t := buildTree(maxNodes, intern(stacks))
 	l := newLayout(1)
 	l.walk(t.root, 0, [2]int64{})
 	return &Flamebearer{Names: l.names, Levels: l.levels, Total: t.root.vals[0].total, MaxSelf: l.maxSelf}
@@ -37,7 +37,7 @@ func BuildFlamebearer(stacks []store.StackValue, maxNodes int) *Flamebearer {
 // BuildFlamebearerDiff lays out the diff of left and right (see BuildDiff) in Pyroscope's
 // two-sided levels form.
 func BuildFlamebearerDiff(left, right []store.StackValue, maxNodes int) *FlamebearerDiff {
-	t := buildTree(maxNodes, left, right)
+	t := buildTree(maxNodes, intern(left, right))
 	l := newLayout(2)
 	l.walk(t.root, 0, [2]int64{})
 	lt, rt := t.root.vals[0].total, t.root.vals[1].total
