@@ -1,0 +1,270 @@
+package chlogs
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"iter"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
+)
+
+const (
+	defaultLimit = 100
+	maxLimit     = 10_000
+)
+
+// filterConds translates f into SQL conditions. Every value goes through chsql's quoting.
+func filterConds(f store.LogFilter) ([]string, error) {
+	// Tenants come later (issue 12); the condition already uses the key's first column.
+	conds := []string{"tenant = ''"}
+	if !f.Start.IsZero() {
+		conds = append(conds, "ts >= "+chsql.DateTime64(f.Start))
+	}
+	if !f.End.IsZero() {
+		conds = append(conds, "ts < "+chsql.DateTime64(f.End))
+	}
+	if len(f.Services) > 0 {
+		quoted := make([]string, len(f.Services))
+		for i, svc := range f.Services {
+			quoted[i] = chsql.String(svc)
+		}
+		conds = append(conds, "service IN ("+strings.Join(quoted, ", ")+")")
+	}
+	if f.MinSeverity > 0 {
+		conds = append(conds, "severity_number >= "+strconv.Itoa(int(f.MinSeverity)))
+	}
+	if f.Contains != "" {
+		// The same expression as the ngrambf_v1 index, so that ClickHouse uses it.
+		conds = append(conds, "lowerUTF8(body) LIKE "+chsql.String("%"+likeEscape(strings.ToLower(f.Contains))+"%"))
+	}
+	if !f.TraceID.IsEmpty() {
+		conds = append(conds, "trace_id = "+chsql.String(string(f.TraceID[:])))
+	}
+	if !f.SpanID.IsEmpty() {
+		conds = append(conds, "span_id = "+chsql.String(string(f.SpanID[:])))
+	}
+	for _, a := range f.Attrs {
+		c, err := attrCond(a)
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, c)
+	}
+	return conds, nil
+}
+
+// likeEscape makes s match literally inside a LIKE pattern.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// attrCond is the condition of one attribute filter. The key is looked up in the record's
+// attributes, then in the resource's; a missing key compares as "" (as a missing
+// Prometheus label does). service.name uses the service column.
+func attrCond(a store.AttrFilter) (string, error) {
+	if a.Key == "" {
+		return "", fmt.Errorf("attribute filter with empty key")
+	}
+	k, v := chsql.String(a.Key), chsql.String(a.Value)
+	expr := "if(mapContains(attributes, " + k + "), attributes[" + k + "], resource[" + k + "])"
+	if a.Key == "service.name" {
+		expr = "service"
+	}
+	switch a.Op {
+	case store.MatchEqual:
+		if a.Key != "service.name" && a.Value != "" {
+			// Written so that the bloom_filter indexes on the maps' values skip the
+			// granules holding the value in neither map.
+			return "(attributes[" + k + "] = " + v + " OR resource[" + k + "] = " + v + ") AND " + expr + " = " + v, nil
+		}
+		return expr + " = " + v, nil
+	case store.MatchNotEqual:
+		return expr + " != " + v, nil
+	case store.MatchRegexp, store.MatchNotRegexp:
+		if _, err := regexp.Compile(a.Value); err != nil {
+			return "", fmt.Errorf("attribute filter %s: bad regexp %q: %w", a.Key, a.Value, err)
+		}
+		// match() is RE2, unanchored: anchored here like Prometheus matchers.
+		c := "match(" + expr + ", " + chsql.String("^(?:"+a.Value+")$") + ")"
+		if a.Op == store.MatchNotRegexp {
+			c = "NOT " + c
+		}
+		return c, nil
+	}
+	return "", fmt.Errorf("attribute filter %s: unknown match operator %d", a.Key, a.Op)
+}
+
+// cursor is a record's position in the newest-first order (ts DESC, seq DESC).
+type cursor struct {
+	ts  int64
+	seq uint64
+}
+
+func (c cursor) String() string {
+	return strconv.FormatInt(c.ts, 10) + "." + strconv.FormatUint(c.seq, 10)
+}
+
+func parseCursor(s string) (cursor, error) {
+	a, b, ok := strings.Cut(s, ".")
+	ts, err1 := strconv.ParseInt(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return cursor{}, fmt.Errorf("bad cursor %q", s)
+	}
+	return cursor{ts: ts, seq: seq}, nil
+}
+
+const selectCols = `ts, seq, observed_ts, service, severity_number, severity_text, body,
+	hex(trace_id), hex(span_id), flags, mapKeys(attributes), mapValues(attributes), attr_types,
+	mapKeys(resource), mapValues(resource), resource_types, scope_name, scope_version`
+
+// QueryLogs yields matching records newest first, in one query ordered by (ts, seq)
+// descending: ClickHouse reads the filtered columns, keeps the top rows and reads the
+// other columns of those rows only (lazy materialisation). See store.LogReader.
+func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store.LogRecord, error] {
+	return func(yield func(store.LogRecord, error) bool) {
+		fail := func(err error) { yield(store.LogRecord{}, fmt.Errorf("query logs: %w", err)) }
+		limit := q.Limit
+		if limit <= 0 {
+			limit = defaultLimit
+		}
+		limit = min(limit, maxLimit)
+		conds, err := filterConds(q.LogFilter)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if q.Cursor != "" {
+			c, err := parseCursor(q.Cursor)
+			if err != nil {
+				fail(err)
+				return
+			}
+			t := chsql.DateTime64(time.Unix(0, c.ts))
+			seq := strconv.FormatUint(c.seq, 10)
+			conds = append(conds, "ts <= "+t, "(ts < "+t+" OR seq < "+seq+")")
+		}
+		query := "SELECT " + selectCols + " FROM " + s.from() + " WHERE " + strings.Join(conds, " AND ") +
+			" ORDER BY ts DESC, seq DESC LIMIT " + strconv.Itoa(limit)
+		rows, err := s.conn.Query(ctx, query)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			rec, err := scanRecord(rows)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if !yield(rec, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func scanRecord(rows chsql.Rows) (store.LogRecord, error) {
+	var (
+		r                   store.LogRecord
+		seq                 uint64
+		sev                 uint8
+		traceHex, spanHex   string
+		keys, vals          []string
+		resKeys, resVals    []string
+		attrTypes, resTypes string
+	)
+	err := rows.Scan(&r.Timestamp, &seq, &r.ObservedTimestamp, &r.Service, &sev, &r.SeverityText, &r.Body,
+		&traceHex, &spanHex, &r.Flags, &keys, &vals, &attrTypes, &resKeys, &resVals, &resTypes,
+		&r.ScopeName, &r.ScopeVersion)
+	if err != nil {
+		return r, err
+	}
+	r.Timestamp, r.ObservedTimestamp = r.Timestamp.UTC(), r.ObservedTimestamp.UTC()
+	r.SeverityNumber = int32(sev)
+	if err := decodeID(traceHex, r.TraceID[:]); err != nil {
+		return r, err
+	}
+	if err := decodeID(spanHex, r.SpanID[:]); err != nil {
+		return r, err
+	}
+	if r.Attributes, err = joinAttrs(keys, vals, attrTypes); err != nil {
+		return r, err
+	}
+	if r.Resource, err = joinAttrs(resKeys, resVals, resTypes); err != nil {
+		return r, err
+	}
+	r.Cursor = cursor{ts: r.Timestamp.UnixNano(), seq: seq}.String()
+	return r, nil
+}
+
+// decodeID decodes hex(id) into dst, of the id's length.
+func decodeID(h string, dst []byte) error {
+	if len(h) != 2*len(dst) {
+		return fmt.Errorf("id %q: want %d hex digits", h, 2*len(dst))
+	}
+	_, err := hex.Decode(dst, []byte(h))
+	return err
+}
+
+// severitySQL normalises severity for counting, as the embedded backend does: the
+// upper-cased text when set, else the OTLP short name of the number's range, else "".
+const severitySQL = `multiIf(severity_text != '', upperUTF8(severity_text),
+	severity_number BETWEEN 1 AND 4, 'TRACE',
+	severity_number BETWEEN 5 AND 8, 'DEBUG',
+	severity_number BETWEEN 9 AND 12, 'INFO',
+	severity_number BETWEEN 13 AND 16, 'WARN',
+	severity_number BETWEEN 17 AND 20, 'ERROR',
+	severity_number BETWEEN 21 AND 24, 'FATAL', '')`
+
+// CountLogs counts matching records per bucket and normalised severity in one grouped
+// query. Buckets are aligned to q.Start, or to the Unix epoch when Start is zero. See
+// store.LogReader.
+func (s *Store) CountLogs(ctx context.Context, q store.LogCountQuery) ([]store.LogCount, error) {
+	if q.Step <= 0 {
+		return nil, fmt.Errorf("count logs: step must be > 0, got %s", q.Step)
+	}
+	conds, err := filterConds(q.LogFilter)
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	var origin int64
+	if !q.Start.IsZero() {
+		origin = q.Start.UnixNano()
+	}
+	o, step := strconv.FormatInt(origin, 10), strconv.FormatInt(int64(q.Step), 10)
+	// Floor division, also for records before the origin (possible without a Start).
+	ns := "toUnixTimestamp64Nano(ts)"
+	bucket := "toInt64(" + o + " + intDiv(" + ns + " - " + o + " - if(" + ns + " < " + o + ", " + step + " - 1, 0), " + step + ") * " + step + ")"
+	query := "SELECT " + bucket + " AS bucket, " + severitySQL + " AS sev, count() FROM " + s.from() +
+		" WHERE " + strings.Join(conds, " AND ") + " GROUP BY bucket, sev ORDER BY bucket, sev"
+	rows, err := s.conn.Query(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	defer rows.Close()
+	var out []store.LogCount
+	for rows.Next() {
+		var b int64
+		var sev string
+		var n uint64
+		if err := rows.Scan(&b, &sev, &n); err != nil {
+			return nil, fmt.Errorf("count logs: %w", err)
+		}
+		out = append(out, store.LogCount{Bucket: time.Unix(0, b).UTC(), Severity: sev, Count: int64(n)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,109 @@
+package chlogs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
+)
+
+// setTTL makes the table's TTL match the configured retention, at every start: the
+// retention is configuration, not schema, so it is not a migration. Existing parts are
+// not rewritten (materialize_ttl_after_modify = 0): with ttl_only_drop_parts, expired
+// parts are dropped whole as merges and the TTL check reach them.
+func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
+	stmt := "ALTER TABLE {db}.logs{local}{on_cluster} REMOVE TTL"
+	if retention > 0 {
+		secs := strconv.FormatInt(int64(max(retention, time.Second)/time.Second), 10)
+		stmt = "ALTER TABLE {db}.logs{local}{on_cluster} MODIFY TTL toDateTime(ts) + INTERVAL " + secs + " SECOND"
+	} else if has, err := s.hasTTL(ctx); err != nil || !has {
+		return err
+	}
+	if err := s.conn.Exec(ctx, s.schema.Expand(stmt)+" SETTINGS materialize_ttl_after_modify = 0"); err != nil {
+		return fmt.Errorf("set TTL: %w", err)
+	}
+	return nil
+}
+
+// hasTTL reports whether the table has a TTL (REMOVE TTL fails on a table without one).
+func (s *Store) hasTTL(ctx context.Context) (bool, error) {
+	rows, err := s.conn.Query(ctx, "SELECT count() FROM system.tables WHERE database = "+chsql.String(s.schema.Database)+
+		" AND name = "+chsql.String(s.schema.Local(table))+" AND position(create_table_query, ' TTL ') > 0")
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var n uint64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return false, err
+		}
+	}
+	return n > 0, rows.Err()
+}
+
+// DropBefore drops the day partitions wholly before cutoff (records of cutoff's own day
+// stay). See store.Retainer.
+func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time.Time) error {
+	if signal != store.SignalLogs {
+		return nil
+	}
+	day := cutoff.UTC().Truncate(24 * time.Hour)
+	// The partition ids of the days before cutoff's (toDate(ts) gives ids like 20261118),
+	// found through the table so that, with a cluster, every shard's days are seen.
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT _partition_id FROM "+s.from()+
+		" WHERE ts < "+chsql.DateTime64(day)+" ORDER BY _partition_id")
+	if err != nil {
+		return fmt.Errorf("drop logs before %s: %w", cutoff, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("drop logs before %s: %w", cutoff, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		_ = rows.Close()
+		return fmt.Errorf("drop logs before %s: %w", cutoff, err)
+	}
+	_ = rows.Close()
+	for _, id := range ids {
+		stmt := s.schema.Expand("ALTER TABLE {db}.logs{local}{on_cluster} DROP PARTITION ID ") + chsql.String(id)
+		if err := s.conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("drop logs of partition %s: %w", id, err)
+		}
+		s.logger.Info("dropped log partition", "partition", id, "cutoff", cutoff)
+	}
+	return nil
+}
+
+// DiskBytes reports the bytes of the log table's active parts, over every replica with a
+// cluster. See store.Sizer.
+func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
+	parts := "system.parts"
+	if s.schema.Cluster != "" {
+		parts = "clusterAllReplicas(" + chsql.String(s.schema.Cluster) + ", system.parts)"
+	}
+	rows, err := s.conn.Query(ctx, "SELECT toInt64(sum(bytes_on_disk)) FROM "+parts+
+		" WHERE active AND database = "+chsql.String(s.schema.Database)+" AND table = "+chsql.String(s.schema.Local(table)))
+	if err != nil {
+		return nil, fmt.Errorf("logs disk bytes: %w", err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("logs disk bytes: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("logs disk bytes: %w", err)
+	}
+	return map[store.Signal]int64{store.SignalLogs: n}, nil
+}

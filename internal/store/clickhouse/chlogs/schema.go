@@ -1,0 +1,72 @@
+package chlogs
+
+import "github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
+
+// The log schema: one table, logs, partitioned by day (toDate(ts)) so that retention
+// drops whole partitions (DropBefore) and TTL expires whole parts.
+//
+//   - ORDER BY (tenant, service, ts): the log views always name a time range and often a
+//     service; within a service the rows of one time range are contiguous, and timestamps
+//     in order compress to almost nothing with Delta. tenant comes first with default ”
+//     so that tenants (issue 12) come without a table rewrite.
+//   - seq, a random 64-bit number per record, is the tie-breaker of the newest-first order
+//     (ts DESC, seq DESC), which makes cursors stable: ClickHouse has no row id that
+//     survives merges. Two records can share both ts and seq with a chance of 2^-64.
+//   - body: ZSTD, and an ngrambf_v1 skip index over lowerUTF8(body), which serves the
+//     case-insensitive substring filter (lowerUTF8(body) LIKE '%needle%'): granules
+//     without all the needle's trigrams are skipped. tokenbf_v1 would only serve whole
+//     words, and the filter is a substring match.
+//   - trace_id (FixedString(16), zeros when absent) with a bloom_filter index: "logs of
+//     this trace" reads only the granules that may hold it.
+//   - attributes and resource: Map(LowCardinality(String), String) of string forms
+//     (values.go) with bloom_filter indexes on keys and values, filled from EPHEMERAL key
+//     and value arrays (Conn.Insert takes Go maps, which have no order; the type letters
+//     follow the order of the arrays).
+//   - LowCardinality for the columns with few distinct values (service, severity text,
+//     scope, type letters), Delta for times, ZSTD for text.
+const logsDDL = `CREATE TABLE IF NOT EXISTS {db}.logs{local}{on_cluster} (
+	tenant LowCardinality(String) DEFAULT '',
+	service LowCardinality(String),
+	ts DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+	seq UInt64 CODEC(ZSTD(1)),
+	observed_ts DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+	severity_number UInt8,
+	severity_text LowCardinality(String),
+	body String CODEC(ZSTD(1)),
+	trace_id FixedString(16) CODEC(ZSTD(1)),
+	span_id FixedString(8) CODEC(ZSTD(1)),
+	flags UInt32,
+	attr_keys Array(LowCardinality(String)) EPHEMERAL,
+	attr_values Array(String) EPHEMERAL,
+	attributes Map(LowCardinality(String), String) DEFAULT mapFromArrays(attr_keys, attr_values) CODEC(ZSTD(1)),
+	attr_types LowCardinality(String),
+	res_keys Array(LowCardinality(String)) EPHEMERAL,
+	res_values Array(String) EPHEMERAL,
+	resource Map(LowCardinality(String), String) DEFAULT mapFromArrays(res_keys, res_values) CODEC(ZSTD(1)),
+	resource_types LowCardinality(String),
+	scope_name LowCardinality(String),
+	scope_version LowCardinality(String),
+	INDEX idx_body lowerUTF8(body) TYPE ngrambf_v1(3, 32768, 3, 0) GRANULARITY 1,
+	INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1,
+	INDEX idx_attr_keys mapKeys(attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+	INDEX idx_attr_values mapValues(attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+	INDEX idx_res_keys mapKeys(resource) TYPE bloom_filter(0.01) GRANULARITY 1,
+	INDEX idx_res_values mapValues(resource) TYPE bloom_filter(0.01) GRANULARITY 1,
+	INDEX idx_severity severity_number TYPE minmax GRANULARITY 1
+) ENGINE = {MergeTree}
+PARTITION BY toDate(ts)
+ORDER BY (tenant, service, ts)
+SETTINGS ttl_only_drop_parts = 1`
+
+// component is the name this package's migrations are recorded under.
+const component = "logs"
+
+// table is the table the store reads and writes (Distributed with a cluster).
+const table = "logs"
+
+// migrations is the log schema's history. With a cluster, records are spread over the
+// shards at random: every query reads all shards anyway (a time range over all services).
+var migrations = []chsql.Migration{{Version: 1, Statements: []string{
+	logsDDL,
+	chsql.Distributed(table, "rand()"),
+}}}
