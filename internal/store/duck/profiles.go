@@ -28,9 +28,14 @@ import (
 //     stored values are small counts that bitpack in a few bits instead of ~30.
 //   - profile_stacks_D: each distinct stack once per day, its frames a blob of uvarint
 //     function ids (leaf first). The id is dense (1, 2, ... per day), not the 64-bit hash
-//     of its content (hash, used to find it again): samples sorted by dense stack id
+//     of its content that the write path finds it by: samples sorted by dense stack id
 //     delta-bitpack in ~1-2 bytes where random 64-bit hashes would take 8.
 //   - profile_functions_D: each distinct (function, file) once per day, dense ids too.
+//
+// The hashes of stacks and functions are not stored (8 incompressible bytes a row, a
+// third of a stack's row): loadProfileDay computes them again from the names. Days
+// written before that keep a hash column in both tables (profileDay.hashCols), which is
+// still read and written.
 //   - profile_series_D: each series' labels once per day (JSON), id = hash of the JSON.
 //   - profile_meta_D: one row per profile (series, type, time, duration, period), what
 //     type and label listings read instead of the samples.
@@ -57,16 +62,23 @@ var profileSamplesSchema = tableSchema{
 		span_name VARCHAR`,
 }
 
+// The column types of the stacks and functions tables of days with hash columns,
+// written before the hashes were left out: (id, hash, frames) and (id, hash, name, file).
+var (
+	hashStackTypes = []mapping.Type{mapping.TypeInteger, mapping.TypeBigInt, mapping.TypeBlob}
+	hashFuncTypes  = []mapping.Type{mapping.TypeInteger, mapping.TypeBigInt, mapping.TypeVarchar, mapping.TypeVarchar}
+)
+
 // The other tables of a day, created with the samples partition (ensureProfileDay).
 var profileDayTables = []struct {
 	prefix  string
 	columns string
 	types   []mapping.Type
 }{
-	{"profile_stacks", "id INTEGER NOT NULL, hash BIGINT NOT NULL, frames BLOB NOT NULL",
-		[]mapping.Type{mapping.TypeInteger, mapping.TypeBigInt, mapping.TypeBlob}},
-	{"profile_functions", "id INTEGER NOT NULL, hash BIGINT NOT NULL, name VARCHAR NOT NULL, file VARCHAR NOT NULL",
-		[]mapping.Type{mapping.TypeInteger, mapping.TypeBigInt, mapping.TypeVarchar, mapping.TypeVarchar}},
+	{"profile_stacks", "id INTEGER NOT NULL, frames BLOB NOT NULL",
+		[]mapping.Type{mapping.TypeInteger, mapping.TypeBlob}},
+	{"profile_functions", "id INTEGER NOT NULL, name VARCHAR NOT NULL, file VARCHAR NOT NULL",
+		[]mapping.Type{mapping.TypeInteger, mapping.TypeVarchar, mapping.TypeVarchar}},
 	{"profile_series", "id BIGINT NOT NULL, labels VARCHAR NOT NULL",
 		[]mapping.Type{mapping.TypeBigInt, mapping.TypeVarchar}},
 	{"profile_meta", "series_id BIGINT NOT NULL, type_id INTEGER NOT NULL, ts BIGINT NOT NULL, duration_ns BIGINT NOT NULL, period BIGINT NOT NULL",
@@ -118,6 +130,7 @@ type profileTables struct {
 
 // profileDay is what the write path knows is committed in one day's tables.
 type profileDay struct {
+	hashCols  bool             // the stacks and functions tables have a hash column
 	funcs     map[uint64]int32 // function hash -> id
 	stacks    map[uint64]int32 // stack hash -> id
 	series    map[int64]bool
@@ -335,14 +348,7 @@ func prepareProfile(p *store.Profile) (preparedProfile, error) {
 			}
 			k.spanID, k.hasSpan, k.spanName = id, true, strings.ToValidUTF8(smp.SpanName, "\uFFFD")
 		}
-		h.Reset()
-		for _, f := range smp.Stack {
-			_, _ = h.WriteString(f.Function)
-			_, _ = h.Write([]byte{0})
-			_, _ = h.WriteString(f.File)
-			_, _ = h.Write([]byte{0})
-		}
-		k.hash = h.Sum64()
+		k.hash = stackHash(&h, len(smp.Stack), func(i int) store.Frame { return smp.Stack[i] })
 		if j, ok := index[k]; ok {
 			pp.samples[j].value += smp.Value
 			continue
@@ -409,6 +415,22 @@ func formatSpanID(id int64) string {
 		u >>= 4
 	}
 	return string(b[:])
+}
+
+// stackHash hashes the n frames of a stack, frame(0) to frame(n-1). A function's name
+// and file as given: the write path and loadProfileDay, which hashes the stored names,
+// agree on every valid UTF-8 name; one that is not is stored with U+FFFD in its place, so
+// its stacks are added again after a restart, which reads merge by content.
+func stackHash(h *xxhash.Digest, n int, frame func(int) store.Frame) uint64 {
+	h.Reset()
+	for i := range n {
+		f := frame(i)
+		_, _ = h.WriteString(f.Function)
+		_, _ = h.Write([]byte{0})
+		_, _ = h.WriteString(f.File)
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
 }
 
 func functionHash(f store.Frame) uint64 {

@@ -617,7 +617,7 @@ func (s *Store) SpansWithFunction(ctx context.Context, sel store.ProfileSelector
 }
 
 // queryEach runs query and calls scan for each row.
-func queryEach(ctx context.Context, db *sql.DB, query string, scan func(*sql.Rows) error, args ...any) error {
+func queryEach(ctx context.Context, db sqlRunner, query string, scan func(*sql.Rows) error, args ...any) error {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/duckdb/duckdb-go/v2/mapping"
 
 	"github.com/loupe-dev/loupe/internal/store"
@@ -208,15 +209,25 @@ func (p *profileTables) writeDay(conn *sql.Conn, day int64, prepared []preparedP
 		tbl := func(k int) (string, []mapping.Type) {
 			return dayName(profileDayTables[k].prefix, day), profileDayTables[k].types
 		}
+		// Days with hash columns have them after the id (profiles.go).
+		col := 1
+		if st.hashCols {
+			col = 2
+		}
 		if len(add.funcs) > 0 {
 			name, types := tbl(ptFunctions)
+			if st.hashCols {
+				types = hashFuncTypes
+			}
 			if err := app(name, types, func(a *chunkAppender) error {
 				for _, r := range add.funcs {
 					a.Int32(0, r.id)
-					a.Int64(1, int64(r.hash))
+					if st.hashCols {
+						a.Int64(1, int64(r.hash))
+					}
 					// DuckDB takes only valid UTF-8; the hash is of the names as given.
-					a.String(2, strings.ToValidUTF8(r.f.Function, "\uFFFD"))
-					a.String(3, strings.ToValidUTF8(r.f.File, "\uFFFD"))
+					a.String(col, strings.ToValidUTF8(r.f.Function, "\uFFFD"))
+					a.String(col+1, strings.ToValidUTF8(r.f.File, "\uFFFD"))
 					if err := a.EndRow(); err != nil {
 						return err
 					}
@@ -228,11 +239,16 @@ func (p *profileTables) writeDay(conn *sql.Conn, day int64, prepared []preparedP
 		}
 		if len(add.stacks) > 0 {
 			name, types := tbl(ptStacks)
+			if st.hashCols {
+				types = hashStackTypes
+			}
 			if err := app(name, types, func(a *chunkAppender) error {
 				for _, r := range add.stacks {
 					a.Int32(0, r.id)
-					a.Int64(1, int64(r.hash))
-					a.Bytes(2, r.frames)
+					if st.hashCols {
+						a.Int64(1, int64(r.hash))
+					}
+					a.Bytes(col, r.frames)
 					if err := a.EndRow(); err != nil {
 						return err
 					}
@@ -331,38 +347,99 @@ func (p *profileTables) ensureDay(ctx context.Context, conn *sql.Conn, day int64
 	return nil
 }
 
-// loadProfileDay reads what a day's tables hold that the write path looks up.
+// loadProfileDay reads what a day's tables hold that the write path looks up. The
+// hashes of functions and stacks are computed from the stored names, except on a day
+// with hash columns (profiles.go), where they are read.
 func loadProfileDay(ctx context.Context, conn *sql.Conn, day int64) (*profileDay, error) {
 	st := &profileDay{funcs: map[uint64]int32{}, stacks: map[uint64]int32{}, series: map[int64]bool{}}
-	load := func(table, cols string, scan func(id int64, hash int64)) error {
-		name := dayName(table, day)
-		rows, err := conn.QueryContext(ctx, "SELECT "+cols+" FROM "+name)
-		if err != nil {
+	funcs, stacks := dayName(profileDayTables[ptFunctions].prefix, day), dayName(profileDayTables[ptStacks].prefix, day)
+	var hashCols int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_columns()
+		WHERE schema_name = 'main' AND table_name = ? AND column_name = 'hash'`, stacks).Scan(&hashCols); err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", stacks, err)
+	}
+	st.hashCols = hashCols > 0
+	each := func(name, query string, scan func(*sql.Rows) error) error {
+		if err := queryEach(ctx, conn, query, scan); err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, hash int64
-			if err := rows.Scan(&id, &hash); err != nil {
-				return fmt.Errorf("read %s: %w", name, err)
-			}
-			scan(id, hash)
+		return nil
+	}
+	if st.hashCols {
+		read := func(name string, ids map[uint64]int32, next *int32) error {
+			return each(name, "SELECT id, hash FROM "+name, func(rows *sql.Rows) error {
+				var id int32
+				var hash int64
+				if err := rows.Scan(&id, &hash); err != nil {
+					return err
+				}
+				ids[uint64(hash)] = id
+				*next = max(*next, id)
+				return nil
+			})
 		}
-		return rows.Err()
+		if err := read(funcs, st.funcs, &st.nextFunc); err != nil {
+			return nil, err
+		}
+		if err := read(stacks, st.stacks, &st.nextStack); err != nil {
+			return nil, err
+		}
+	} else {
+		var byID []store.Frame // function id -> frame
+		err := each(funcs, "SELECT id, name, file FROM "+funcs, func(rows *sql.Rows) error {
+			var id int32
+			var f store.Frame
+			if err := rows.Scan(&id, &f.Function, &f.File); err != nil {
+				return err
+			}
+			if id <= 0 || id > maxFunctionID {
+				return fmt.Errorf("function id %d out of range", id)
+			}
+			if int(id) >= len(byID) {
+				byID = slices.Grow(byID, int(id)+1-len(byID))[:int(id)+1]
+			}
+			byID[id] = f
+			st.funcs[functionHash(f)] = id
+			st.nextFunc = max(st.nextFunc, id)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		var h xxhash.Digest
+		var ids []int32
+		err = each(stacks, "SELECT id, frames FROM "+stacks, func(rows *sql.Rows) error {
+			var id int32
+			var frames sql.RawBytes
+			if err := rows.Scan(&id, &frames); err != nil {
+				return err
+			}
+			var err error
+			if ids, err = appendFrames(ids[:0], frames); err != nil {
+				return err
+			}
+			for _, f := range ids {
+				if f <= 0 || int(f) >= len(byID) {
+					return fmt.Errorf("stack %d refers to function %d, which is not stored", id, f)
+				}
+			}
+			st.stacks[stackHash(&h, len(ids), func(i int) store.Frame { return byID[ids[i]] })] = id
+			st.nextStack = max(st.nextStack, id)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	if err := load(profileDayTables[ptFunctions].prefix, "id, hash", func(id, hash int64) {
-		st.funcs[uint64(hash)] = int32(id)
-		st.nextFunc = max(st.nextFunc, int32(id))
+	series := dayName(profileDayTables[ptSeries].prefix, day)
+	if err := each(series, "SELECT id FROM "+series, func(rows *sql.Rows) error {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		st.series[id] = true
+		return nil
 	}); err != nil {
-		return nil, err
-	}
-	if err := load(profileDayTables[ptStacks].prefix, "id, hash", func(id, hash int64) {
-		st.stacks[uint64(hash)] = int32(id)
-		st.nextStack = max(st.nextStack, int32(id))
-	}); err != nil {
-		return nil, err
-	}
-	if err := load(profileDayTables[ptSeries].prefix, "id, 0", func(id, _ int64) { st.series[id] = true }); err != nil {
 		return nil, err
 	}
 	return st, nil
