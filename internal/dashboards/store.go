@@ -47,6 +47,17 @@ type Record struct {
 	Updated   time.Time
 }
 
+// VersionInfo is one stored version of a dashboard in its history.
+type VersionInfo struct {
+	Version int64     `json:"version"`
+	Updated time.Time `json:"updated"`
+	Title   string    `json:"title"`
+}
+
+// MaxVersions is how many versions of a dashboard its history keeps: the latest ones; a
+// save drops the oldest beyond it.
+const MaxVersions = 50
+
 // Store keeps the dashboards written through the API (provisioned ones are read from
 // files and never stored). Implementations are safe for concurrent use; a nil error from
 // Put or Delete means the change is durable. The store does not validate dashboards:
@@ -65,4 +76,11 @@ type Store interface {
 	// Delete removes version version of a dashboard: ErrNotFound when the uid does not
 	// exist, ErrConflict when the stored version differs.
 	Delete(ctx context.Context, uid string, version int64) error
+	// Versions lists the kept versions of a dashboard (the latest MaxVersions, the current
+	// one included), newest first; ErrNotFound when the uid does not exist. Deleting a
+	// dashboard deletes its history.
+	Versions(ctx context.Context, uid string) ([]VersionInfo, error)
+	// GetVersion returns one kept version as it was saved (Dashboard.Version set to it);
+	// ErrNotFound when the uid does not exist or the version is not kept.
+	GetVersion(ctx context.Context, uid string, version int64) (Record, error)
 }

@@ -3,7 +3,7 @@
 // histogram (sent here over OTLP: bucket counts in the ratio 1:5:2:0 for le 0.1, 0.5, 1
 // and +Inf), the traces panel (a trace search linking to the waterfall) and the errors
 // panel (an issue filter linking to the issue page), with variables in their searches;
-// then a dashboard of 30 panels over the seeded data whose time to draw every panel is
+// the version history and a restore; then a dashboard of 30 panels over the seeded data whose time to draw every panel is
 // printed (a figure, never asserted).
 
 export async function dashboardPanelChecks({ page, base, expected, check, assert, shot }) {
@@ -180,6 +180,24 @@ export async function dashboardPanelChecks({ page, base, expected, check, assert
     await page.waitForURL(/\/errors\/[0-9a-f]+/);
     await page.getByTestId('issue-title').waitFor({ timeout: 10000 });
     assert((await page.getByTestId('issue-title').innerText()).includes(a.title), `issue page: ${await page.getByTestId('issue-title').innerText()}`);
+  });
+
+  await check('dashboards: the version history lists the saved versions and restores one as a new version', async () => {
+    const text = (content) => [{ id: 1, type: 'text', title: 'Note', gridPos: { x: 0, y: 0, w: 24, h: 3 }, options: { mode: 'markdown', content } }];
+    const { uid } = await createDash({ title: 'History A', panels: text('first **version**') });
+    await api('PUT', `/api/loupe/v1/dashboards/${uid}`, { version: 1, dashboard: { title: 'History B', panels: text('second version') } });
+    await page.goto(`${base}/dashboards/${uid}`);
+    await page.getByTestId('dash-history-toggle').click();
+    await page.getByTestId('dash-version').first().waitFor({ timeout: 10000 });
+    const versions = await page.getByTestId('dash-version').evaluateAll((rs) => rs.map((r) => `${r.dataset.version}:${r.innerText.replace(/\s+/g, ' ')}`));
+    assert(versions.length === 2 && versions[0].startsWith('2:') && versions[0].includes('History B') && versions[0].includes('current') && versions[1].startsWith('1:') && versions[1].includes('History A'), `versions: ${JSON.stringify(versions)}`);
+    await shot('dashboard-history');
+    await page.locator('[data-testid="dash-version"][data-version="1"] [data-testid="dash-version-restore"]').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="dashboard"]')?.dataset.version === '3', null, { timeout: 10000 });
+    assert((await page.getByTestId('dash-title').innerText()) === 'History A', 'the restored title');
+    assert((await page.getByTestId('panel-text').locator('strong').innerText()) === 'version', 'the restored panel');
+    const hist = await api('GET', `/api/loupe/v1/dashboards/${uid}/versions`);
+    assert(JSON.stringify(hist.versions.map((v) => [v.version, v.title])) === JSON.stringify([[3, 'History A'], [2, 'History B'], [1, 'History A']]), `history after the restore: ${JSON.stringify(hist.versions)}`);
   });
 
   await check('dashboards: a dashboard of 30 panels over the seeded data draws every panel (time reported)', async () => {

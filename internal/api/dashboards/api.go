@@ -1,8 +1,8 @@
 // Package dashboards serves Loupe's dashboards API under /api/loupe/v1/dashboards
 // (docs/dashboards.md): list, get, create, update with the version read (a stale version
-// is a 409, never a lost update), delete, Grafana import and export. Provisioned
-// dashboards (files and the built-in set) are listed and read like stored ones and refuse
-// changes.
+// is a 409, never a lost update), delete, version history and restore, Grafana import and
+// export. Provisioned dashboards (files and the built-in set) are listed and read like
+// stored ones and refuse changes.
 package dashboards
 
 import (
@@ -53,6 +53,9 @@ func New(store dashboards.Store, prov Provisioned, logger *slog.Logger) *API {
 	a.route("PUT "+Prefix+"/{uid}", a.update)
 	a.route("DELETE "+Prefix+"/{uid}", a.delete)
 	a.mux.HandleFunc("GET "+Prefix+"/{uid}/export", a.wrap(a.export))
+	a.route("GET "+Prefix+"/{uid}/versions", a.versions)
+	a.route("GET "+Prefix+"/{uid}/versions/{n}", a.version)
+	a.route("POST "+Prefix+"/{uid}/versions/{n}/restore", a.restore)
 	a.mux.HandleFunc(Prefix+"/", a.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		// The method patterns above take precedence, so that a known path reached here
 		// was asked with another method.

@@ -37,10 +37,13 @@ type Dashboards struct {
 
 var _ dashboards.Store = (*Dashboards)(nil)
 
-// Dashboards creates the dashboards table if needed and returns the store of dashboards.
+// Dashboards creates the dashboards tables if needed and returns the store of dashboards.
 func (s *Store) Dashboards(ctx context.Context) (*Dashboards, error) {
 	if _, err := s.db.ExecContext(ctx, dashboardsDDL); err != nil {
 		return nil, fmt.Errorf("create dashboards table: %w", err)
+	}
+	if err := createVersions(ctx, s.db); err != nil {
+		return nil, err
 	}
 	return &Dashboards{s: s}, nil
 }
@@ -164,6 +167,9 @@ func (d *Dashboards) Put(ctx context.Context, db dashboards.Dashboard, expected 
 	if err != nil {
 		return 0, fmt.Errorf("put dashboard %s: %w", db.UID, err)
 	}
+	if err := addVersion(ctx, tx, db.UID, cur+1, now, db.Title, string(doc)); err != nil {
+		return 0, fmt.Errorf("put dashboard %s: %w", db.UID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("put dashboard %s: commit: %w", db.UID, err)
 	}
@@ -190,6 +196,9 @@ func (d *Dashboards) Delete(ctx context.Context, uid string, version int64) erro
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM dashboards WHERE uid = ?", uid); err != nil {
 		return fmt.Errorf("delete dashboard %s: %w", uid, err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM dashboard_versions WHERE uid = ?", uid); err != nil {
+		return fmt.Errorf("delete dashboard %s: history: %w", uid, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete dashboard %s: commit: %w", uid, err)

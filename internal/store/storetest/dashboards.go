@@ -34,6 +34,7 @@ func RunDashboards(t *testing.T, open DashboardOpener) {
 	t.Run("versions", func(t *testing.T) { s, _ := fresh(t); testDashboardVersions(t, s) })
 	t.Run("concurrent updates", func(t *testing.T) { s, _ := fresh(t); testDashboardConcurrent(t, s) })
 	t.Run("reopen", func(t *testing.T) { testDashboardReopen(t, open) })
+	t.Run("history", func(t *testing.T) { s, _ := fresh(t); testDashboardHistory(t, s) })
 }
 
 func dash(uid, title string, tags ...string) dashboards.Dashboard {
@@ -181,4 +182,76 @@ func testDashboardReopen(t *testing.T, open DashboardOpener) {
 	v, err := s.Put(ctx, d, 2)
 	require.NoError(t, err)
 	require.EqualValues(t, 3, v, "versions continue after a restart")
+	hist, err := s.Versions(ctx, "r")
+	require.NoError(t, err)
+	require.Len(t, hist, 3, "the history survives a restart")
+	old, err := s.GetVersion(ctx, "r", 1)
+	require.NoError(t, err)
+	require.Equal(t, "Reopened", old.Dashboard.Title)
+}
+
+// testDashboardHistory: every save is kept (the latest MaxVersions), each readable as it
+// was saved; deleting a dashboard deletes its history.
+func testDashboardHistory(t *testing.T, s dashboards.Store) {
+	ctx := context.Background()
+	_, err := s.Versions(ctx, "h")
+	require.ErrorIs(t, err, dashboards.ErrNotFound)
+	_, err = s.GetVersion(ctx, "h", 1)
+	require.ErrorIs(t, err, dashboards.ErrNotFound)
+	for v := int64(1); v <= 3; v++ {
+		got, err := s.Put(ctx, dash("h", fmt.Sprintf("History %d", v), "x"), v-1)
+		require.NoError(t, err)
+		require.Equal(t, v, got)
+	}
+	_, err = s.Put(ctx, dash("h", "lost", "x"), 2)
+	require.ErrorIs(t, err, dashboards.ErrConflict)
+	hist, err := s.Versions(ctx, "h")
+	require.NoError(t, err)
+	require.Len(t, hist, 3, "a refused save leaves no version")
+	for i, v := range hist {
+		require.EqualValues(t, 3-i, v.Version, "newest first")
+		require.Equal(t, fmt.Sprintf("History %d", 3-i), v.Title)
+		require.False(t, v.Updated.IsZero())
+	}
+	rec, err := s.GetVersion(ctx, "h", 2)
+	require.NoError(t, err)
+	want := dash("h", "History 2", "x")
+	want.Version = 2
+	require.Equal(t, want, rec.Dashboard, "a version comes back as it was saved")
+	require.EqualValues(t, 2, rec.Version)
+	_, err = s.GetVersion(ctx, "h", 4)
+	require.ErrorIs(t, err, dashboards.ErrNotFound)
+	cur, err := s.Get(ctx, "h")
+	require.NoError(t, err)
+	require.Equal(t, "History 3", cur.Dashboard.Title, "reading the history changes nothing")
+
+	// Only the latest MaxVersions are kept.
+	for v := int64(4); v <= dashboards.MaxVersions+5; v++ {
+		_, err := s.Put(ctx, dash("h", fmt.Sprintf("History %d", v), "x"), v-1)
+		require.NoError(t, err)
+	}
+	hist, err = s.Versions(ctx, "h")
+	require.NoError(t, err)
+	require.Len(t, hist, dashboards.MaxVersions)
+	require.EqualValues(t, dashboards.MaxVersions+5, hist[0].Version)
+	require.EqualValues(t, 6, hist[len(hist)-1].Version)
+	_, err = s.GetVersion(ctx, "h", 5)
+	require.ErrorIs(t, err, dashboards.ErrNotFound, "a dropped version")
+
+	// Another dashboard's history is its own; a deleted dashboard has none, and a new one
+	// of the same uid starts over.
+	_, err = s.Put(ctx, dash("other", "Other"), 0)
+	require.NoError(t, err)
+	require.NoError(t, s.Delete(ctx, "h", dashboards.MaxVersions+5))
+	_, err = s.Versions(ctx, "h")
+	require.ErrorIs(t, err, dashboards.ErrNotFound)
+	_, err = s.Put(ctx, dash("h", "Again"), 0)
+	require.NoError(t, err)
+	hist, err = s.Versions(ctx, "h")
+	require.NoError(t, err)
+	require.Len(t, hist, 1)
+	require.Equal(t, "Again", hist[0].Title)
+	other, err := s.Versions(ctx, "other")
+	require.NoError(t, err)
+	require.Len(t, other, 1)
 }

@@ -12,6 +12,7 @@ import { ErrorBox, Spinner } from '../components/States';
 import { useAsync } from '../components/hooks';
 import { ALL, applyRegex, nextPanelPos, parseVarQuery, select, sortValues, staticOptions, interpolate, builtinValues, type Dashboard, type DashboardMeta, type Panel, type VarState } from '../dashboards';
 import { PanelBody, cachedGet, exploreURL, type PanelContext } from './DashboardPanels';
+import { DashboardHistory } from './DashboardHistory';
 import './Dashboards.css';
 
 const ROW_PX = 30;
@@ -31,6 +32,7 @@ function DashboardView({ loaded, params, reload }: { loaded: { dashboard: Dashbo
   const [dirty, setDirty] = useState(false);
   const [saveErr, setSaveErr] = useState<ApiError | Error | null>(null);
   const [saving, setSaving] = useState(false);
+  const [history, setHistory] = useState(false);
   const version = loaded.meta.version;
   const range: Range = { from: params.get('from') || dash.time?.from || 'now-6h', to: params.get('to') || dash.time?.to || 'now' };
   const gen = useRefresh();
@@ -123,6 +125,11 @@ function DashboardView({ loaded, params, reload }: { loaded: { dashboard: Dashbo
             Edit
           </button>
         )}
+        {!loaded.meta.readOnly && (
+          <button className={`btn ${history ? 'primary' : ''}`} data-testid="dash-history-toggle" onClick={() => setHistory((h) => !h)} title="Earlier versions of this dashboard">
+            Versions
+          </button>
+        )}
         {editing && (
           <>
             <button className="btn primary" data-testid="dash-save" disabled={saving} onClick={save}>
@@ -153,6 +160,7 @@ function DashboardView({ loaded, params, reload }: { loaded: { dashboard: Dashbo
         ) : (
           <ErrorBox error={saveErr} title="Cannot save the dashboard" />
         ))}
+      {history && !loaded.meta.readOnly && <DashboardHistory uid={dash.uid} current={version} onRestored={reload} />}
       <VariableBar vars={vars} onChange={(name, vals) => navigate(urlWith({ [`var-${name}`]: vals }))} />
       {editing && <AddPanel dash={dash} onAdd={(p) => update({ ...dash, panels: [...dash.panels, p] })} />}
       {!r && <ErrorBox error={new Error(`invalid time range ${range.from} to ${range.to}`)} />}
