@@ -6,7 +6,8 @@
 # profiles to the Pyroscope push API (seed-profiles.mjs), and
 # runs the Playwright checks (checks.mjs) in Debian's headless Chromium; then the Alerts
 # page's checks (checks-alerts.mjs), which start two servers of their own with rule files
-# and an embedded Alertmanager.
+# and an embedded Alertmanager, and the sign-in checks (checks-auth.mjs), which start one
+# with a user and a token.
 #
 #   ui/e2e/run.sh                      # checks; screenshots in $LOUPE_SCREENSHOTS
 #   LOUPE_PERF=1 ui/e2e/run.sh         # also a 10,000-span trace, 100,000 log records and
@@ -125,6 +126,7 @@ cp "$WORK/expected.json" "$ART/expected.json"
 	LOUPE_SCREENSHOTS=$ART node e2e/checks.mjs) || status=$?
 if [ -z "${LOUPE_ONLY:-}" ] || [[ alerts =~ $LOUPE_ONLY ]]; then
 	(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-alerts.mjs) || status=$?
+(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-auth.mjs) || status=$?
 fi
 if [ $status -ne 0 ]; then
 	echo "--- server log (tail) ---"

@@ -4,6 +4,8 @@ import { navigate, onLinkClick, useLocation } from './router';
 import { graphRedirect } from './alerts';
 import { useAutoRefresh } from './components/TimeRange';
 import { Spinner } from './components/States';
+import { SignIn } from './SignIn';
+import { onUnauthorized, signedIn, signOut } from './session';
 
 // Pages load on demand (a chunk each, fetched from /assets/ on the first visit of the page),
 // so the first load carries the shell and one page instead of the whole app.
@@ -71,6 +73,9 @@ export function App() {
   const [theme, toggleTheme] = useTheme();
   const path = loc.path === '/' ? '/logs' : loc.path;
   useAutoRefresh(loc.params.get('refresh'));
+  // Set when an API call answered 401: the sign-in page then replaces every page.
+  const [signInReason, setSignInReason] = useState<string | null>(null);
+  useEffect(() => onUnauthorized(setSignInReason), []);
 
   let page;
   let m: RegExpExecArray | null;
@@ -103,6 +108,8 @@ export function App() {
       </div>
     );
 
+  if (signInReason !== null) page = <SignIn reason={signInReason} />;
+
   // The theme is part of the key so that charts rebuild with the new axis colours.
   return (
     <div className="app">
@@ -125,6 +132,12 @@ export function App() {
         <button className="btn ghost" data-testid="theme-toggle" onClick={toggleTheme} title="Switch between dark and light theme">
           {theme === 'dark' ? '☀ Light' : '☾ Dark'}
         </button>
+        {signedIn() && (
+          <button className="btn ghost" data-testid="sign-out" title="End this browser's session"
+            onClick={() => signOut().then(() => window.location.reload())}>
+            Sign out
+          </button>
+        )}
       </header>
       <main key={theme}>
         <Suspense fallback={<Spinner label="Loading…" />}>{page}</Suspense>
