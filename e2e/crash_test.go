@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,9 +28,11 @@ type crashSender struct {
 	url   string
 	first int // number of the first request
 	body  func(i int) string
-	acked []int
-	n     atomic.Int64 // len(acked), readable while run goes on
-	err   error        // the first non-2xx answer, which fails the test
+	// contentType is the requests' Content-Type; "" for application/json.
+	contentType string
+	acked       []int
+	n           atomic.Int64 // len(acked), readable while run goes on
+	err         error        // the first non-2xx answer, which fails the test
 }
 
 func (c *crashSender) run(ctx context.Context) {
@@ -37,7 +42,11 @@ func (c *crashSender) run(ctx context.Context) {
 			c.err = err
 			return
 		}
-		req.Header.Set("Content-Type", "application/json")
+		ct := c.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return // the server is gone
@@ -57,9 +66,8 @@ const (
 	crashSpansPerRequest = 5
 )
 
-// TestKillDuringIngestLosesNothingAcknowledged sends logs, spans, metrics and Sentry error
-// events as fast as one
-// client per signal can, kills the server with SIGKILL in the middle, restarts it on the same
+// TestKillDuringIngestLosesNothingAcknowledged sends logs, spans, metrics, Sentry error
+// events and profiles (Pyroscope's /ingest, pprof) as fast as one client per signal can, kills the server with SIGKILL in the middle, restarts it on the same
 // data directory and checks that every acknowledged item is there. What the server
 // acknowledged must never be lost, whatever the way it stops. Items of the request in flight
 // at the kill may or may not be stored; duplicates are counted and must not occur (no
@@ -75,7 +83,7 @@ func TestKillDuringIngestLosesNothingAcknowledged(t *testing.T) {
 	config := writeConfig(t, sentryConfig)
 	s := startServer(t, dir, "--config", config)
 	base := time.Now().Add(-time.Minute).UnixNano()
-	var logs, spans, metrics, events []int // acknowledged requests of every round so far
+	var logs, spans, metrics, events, profiles []int // acknowledged requests of every round so far
 	for round := range rounds {
 		senders := crashSenders(s, base, round*1_000_000)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -109,12 +117,14 @@ func TestKillDuringIngestLosesNothingAcknowledged(t *testing.T) {
 		spans = append(spans, senders[1].acked...)
 		metrics = append(metrics, senders[2].acked...)
 		events = append(events, senders[3].acked...)
+		profiles = append(profiles, senders[4].acked...)
 
 		s = startServer(t, dir, "--config", config)
 		checkCrashLogs(t, s, logs)
 		checkCrashSpans(t, s, spans)
 		checkCrashMetrics(t, s, metrics)
 		checkCrashEvents(t, s, events)
+		checkCrashProfiles(t, s, profiles)
 	}
 }
 
@@ -149,6 +159,10 @@ func crashSenders(s *server, base int64, first int) []*crashSender {
 			return fmt.Sprintf(`{"event_id":"%s","timestamp":%d,"level":"error","platform":"python","message":"crash-event %d"}`,
 				crashEventID(i), time.Now().Unix(), i)
 		}},
+		// Pyroscope's /ingest with a pprof body, as pyroscope-go and agents push: one sample
+		// per request, whose leaf function names the request (crashProfile).
+		{name: "profiles", url: s.HTTP + "/ingest?name=crash-profiles&format=pprof", first: first,
+			contentType: "application/octet-stream", body: crashProfile},
 	}
 }
 
@@ -243,4 +257,57 @@ func checkCrashMetrics(t *testing.T, s *server, acked []int) {
 	}
 	t.Logf("metrics: %d points acknowledged, %d series stored, %d lost", len(acked), len(stored), lost)
 	require.Zero(t, lost, "acknowledged metric points lost")
+}
+
+// crashProfile is a CPU profile in pprof's format with one sample, of count 1, in the
+// function crash.req_<i> called by crash.main.
+func crashProfile(i int) string {
+	fns := []*profile.Function{{ID: 1, Name: "crash.main"}, {ID: 2, Name: fmt.Sprintf("crash.req_%d", i)}}
+	locs := []*profile.Location{{ID: 1, Line: []profile.Line{{Function: fns[0]}}}, {ID: 2, Line: []profile.Line{{Function: fns[1]}}}}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}, Period: 10_000_000,
+		Sample:   []*profile.Sample{{Location: []*profile.Location{locs[1], locs[0]}, Value: []int64{1, 10_000_000}}},
+		Location: locs, Function: fns, TimeNanos: time.Now().UnixNano(), DurationNanos: int64(10 * time.Second),
+	}
+	var b bytes.Buffer
+	if err := p.Write(&b); err != nil {
+		panic(err) // an in-memory profile built above always writes
+	}
+	return b.String()
+}
+
+// checkCrashProfiles exports the merged samples of crash-profiles in pprof's format and
+// counts, per acknowledged request, the samples of its function: 1 each, none lost, none
+// stored twice.
+func checkCrashProfiles(t *testing.T, s *server, acked []int) {
+	t.Helper()
+	q := url.Values{"type": {"process_cpu:samples:count:cpu:nanoseconds"}, "query": {`{service_name="crash-profiles"}`},
+		"start": {fmt.Sprint(time.Now().Add(-time.Hour).Unix())}, "end": {fmt.Sprint(time.Now().Add(time.Hour).Unix())}}
+	resp, err := http.Get(s.HTTP + "/api/loupe/v1/profiles/pprof?" + q.Encode())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	p, err := profile.ParseData(body)
+	require.NoError(t, err)
+	stored := map[string]int64{}
+	for _, smp := range p.Sample {
+		if len(smp.Location) > 0 && len(smp.Location[0].Line) > 0 {
+			stored[smp.Location[0].Line[0].Function.Name] += smp.Value[0]
+		}
+	}
+	lost, dup := 0, int64(0)
+	for _, i := range acked {
+		switch n := stored[fmt.Sprintf("crash.req_%d", i)]; {
+		case n == 0:
+			lost++
+		case n > 1:
+			dup += n - 1
+		}
+	}
+	t.Logf("profiles: %d acknowledged, %d stored, %d lost, %d duplicated", len(acked), len(stored), lost, dup)
+	require.Zero(t, lost, "acknowledged profiles lost")
+	require.Zero(t, dup, "profile samples stored twice")
 }
