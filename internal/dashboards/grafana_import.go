@@ -199,6 +199,9 @@ func (im *importer) dsName(s string) string {
 	if strings.Contains(strings.ToLower(s), "loki") {
 		return DSLoki
 	}
+	if strings.Contains(strings.ToLower(s), "tempo") {
+		return "tempo" // not drawn as such: its trace searches become traces panels
+	}
 	return DSPrometheus
 }
 

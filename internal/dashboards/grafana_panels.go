@@ -75,6 +75,9 @@ func (im *importer) panel(m map[string]any, path string) Panel {
 		}
 		return p
 	}
+	if im.isTempoPanel(m) {
+		return im.tempoPanel(m, p, rp)
+	}
 	handled := panelKeys
 	switch {
 	case typ == "graph":
@@ -83,6 +86,8 @@ func (im *importer) panel(m map[string]any, path string) Panel {
 		handled = im.legacyGraph(m, &p, rp)
 	case typ == "singlestat" || typ == "grafana-singlestat-panel":
 		handled = im.legacySinglestat(m, &p, rp)
+	case isLegacyHeatmap(m):
+		handled = im.legacyHeatmap(m, &p, rp)
 	case typ == "table-old":
 		p.Type = PanelTable
 		rp.add(Converted, "type", "legacy table panel: converted to table")
@@ -90,6 +95,9 @@ func (im *importer) panel(m map[string]any, path string) Panel {
 	case slices.Contains(passTypes, typ):
 		p.Options = im.options(obj(m["options"]), typ, rp)
 		p.FieldConfig = im.fieldConfig(obj(m["fieldConfig"]), typ, rp)
+		if typ == PanelHeatmap {
+			heatmapOptions(p.Options, rp)
+		}
 	default:
 		return im.placeholder(m, p, rp)
 	}

@@ -17,8 +17,12 @@ var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
 // grafana-legacy.json as Grafana 6 saved them (graph, singlestat, table-old, a data source
 // variable, ${DS_PROMETHEUS} inputs), grafana-modern.json as Grafana 10 does (schemaVersion
 // 39, a collapsed row, every panel type Loupe draws, one it does not, overrides,
-// transformations, an ad hoc variable, a Tempo query in a mixed panel).
-var fixtures = []string{"grafana-legacy.json", "grafana-modern.json"}
+// transformations, an ad hoc variable, a Tempo query in a mixed panel),
+// grafana-tempo-heatmap.json as Grafana 10 exports a dashboard that kept a Grafana 8
+// heatmap (top-level dataFormat, cards, color) beside a current one, and panels of Tempo
+// searches (the TraceQL search editor's filters, a native search in a table, TraceQL
+// text, a trace id, a structural query).
+var fixtures = []string{"grafana-legacy.json", "grafana-modern.json", "grafana-tempo-heatmap.json"}
 
 // TestImportGolden imports each fixture and compares the dashboard and the report with
 // testdata/<name>.loupe.json (go test -update rewrites them); the dashboard is valid.

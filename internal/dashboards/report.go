@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 )
 
 // Kinds of report items.
@@ -36,14 +37,21 @@ type Report struct {
 
 // reporter collects items, with the panel they concern.
 type reporter struct {
-	r     *Report
-	panel map[string]any // the Grafana panel being imported, nil at the dashboard level
+	r      *Report
+	panel  map[string]any // the Grafana panel being imported, nil at the dashboard level
+	prefix string         // of the paths reported: "targets[0]." for a query's fields
 }
 
 func (rp reporter) forPanel(p map[string]any) reporter { return reporter{r: rp.r, panel: p} }
 
+// forPath reports paths under prefix (which ends with "." or is "").
+func (rp reporter) forPath(prefix string) reporter {
+	rp.prefix += prefix
+	return rp
+}
+
 func (rp reporter) add(kind, path, format string, args ...any) {
-	it := ReportItem{Kind: kind, Path: path, Message: fmt.Sprintf(format, args...)}
+	it := ReportItem{Kind: kind, Path: strings.TrimSuffix(rp.prefix+path, "."), Message: fmt.Sprintf(format, args...)}
 	if rp.panel != nil {
 		it.PanelID = toInt(rp.panel["id"])
 		it.PanelTitle, _ = rp.panel["title"].(string)
