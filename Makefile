@@ -71,7 +71,7 @@ browser:
 
 # Runs every fuzz target briefly so decoders and parsers never regress into a crash.
 fuzz:
-	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+	FUZZTIME=$(FUZZTIME) CHDB_LIB_PATH=$(CHDB_LIB) ./scripts/fuzz.sh
 
 # The benchmark harness: Loupe (and Debian's Prometheus, side by side) on fresh data dirs;
 # writes bench/results/<date>.json and .txt. See docs/performance.md.
