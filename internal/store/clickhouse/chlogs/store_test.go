@@ -17,7 +17,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql/chsqltest"
 )
 
-func newStore(t *testing.T, conn chsql.Conn, opts Options) *Store {
+func newStore(t testing.TB, conn chsql.Conn, opts Options) *Store {
 	t.Helper()
 	s, err := New(context.Background(), conn, chsqltest.Schema(conn), opts, nil)
 	require.NoError(t, err)
