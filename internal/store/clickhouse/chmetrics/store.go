@@ -1,0 +1,213 @@
+// Package chmetrics stores metrics in ClickHouse for Prometheus' PromQL engine: a
+// storage.Queryable whose label matchers and time range run as SQL, a storage.Appendable
+// for remote write, scraping and rules, and a store.MetricWriter for OTLP metrics through
+// Prometheus' own OTLP translator.
+//
+// Supported: float samples (with staleness markers), classic histograms and summaries
+// (they are float series), label names and values with matchers. Refused with an error:
+// native histograms (AppendHistogram) and exemplars (storage.ErrExemplarsDisabled, which
+// writers count as dropped exemplars). Any timestamp is accepted (there is no
+// out-of-order window); a sample written twice for the same series and time is read once,
+// with the value written first, as a Prometheus TSDB keeps.
+package chmetrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	prw "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
+
+	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
+)
+
+// Options configure the store.
+type Options struct {
+	// Tenant is written in every row and filters every query; "" until tenants exist.
+	Tenant string
+	// Translation are the OTLP-to-Prometheus translator settings of WriteMetrics, the same
+	// as the embedded store's. Delta temporality is rejected (not converted).
+	Translation prw.Settings
+	// MaxKnownSeries bounds the cache of series rows already written (one entry per series
+	// and day, ~50 bytes each); when full it is cleared and the series rows are written
+	// again, which reads deduplicate. 0 means 1,000,000.
+	MaxKnownSeries int
+}
+
+// Store is a Prometheus storage over ClickHouse. Safe for concurrent use.
+type Store struct {
+	conn   chsql.Conn
+	schema chsql.Schema
+	opts   Options
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	known map[seriesDay]struct{} // series rows written by this process
+	ver   uint64                 // last version given to a batch of samples
+}
+
+type seriesDay struct {
+	id  uint64
+	day int32
+}
+
+var (
+	_ storage.Queryable         = (*Store)(nil)
+	_ storage.ChunkQueryable    = (*Store)(nil)
+	_ storage.ExemplarQueryable = (*Store)(nil)
+	_ storage.Appendable        = (*Store)(nil)
+	_ store.MetricWriter        = (*Store)(nil)
+	_ store.Retainer            = (*Store)(nil)
+	_ store.Sizer               = (*Store)(nil)
+)
+
+// New migrates the metric tables of conn's database and returns the store. The caller
+// closes conn.
+func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxKnownSeries <= 0 {
+		opts.MaxKnownSeries = 1_000_000
+	}
+	if err := chsql.Migrate(ctx, conn, schema, component, migrations); err != nil {
+		return nil, fmt.Errorf("metric store schema: %w", err)
+	}
+	return &Store{conn: conn, schema: schema, opts: opts, logger: logger, known: map[seriesDay]struct{}{}}, nil
+}
+
+// Close releases nothing: the connection belongs to the caller.
+func (s *Store) Close() error { return nil }
+
+// Querier implements storage.Queryable.
+func (s *Store) Querier(mint, maxt int64) (storage.Querier, error) {
+	return &querier{s: s, mint: mint, maxt: maxt}, nil
+}
+
+// ChunkQuerier implements storage.ChunkQueryable (remote read) by encoding the samples
+// that Querier reads.
+func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
+	return chunkQuerier{querier{s: s, mint: mint, maxt: maxt}}, nil
+}
+
+// ExemplarQuerier implements storage.ExemplarQueryable: exemplars are not stored yet.
+func (s *Store) ExemplarQuerier(context.Context) (storage.ExemplarQuerier, error) {
+	return noExemplars{}, nil
+}
+
+// StartTime is the time of the oldest sample, in milliseconds (math.MaxInt64 when empty).
+func (s *Store) StartTime() (int64, error) {
+	rows, err := s.conn.Query(context.Background(), fmt.Sprintf(
+		"SELECT count(), min(ts_ms) FROM %s WHERE tenant = %s", samplesTable, chsql.String(s.opts.Tenant)))
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n uint64
+	var t int64
+	if rows.Next() {
+		if err := rows.Scan(&n, &t); err != nil {
+			return 0, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return math.MaxInt64, nil
+	}
+	return t, nil
+}
+
+// DropBefore implements store.Retainer for metrics: it drops the days (partitions) of
+// series and samples that end at or before cutoff. Other signals are not this store's.
+func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time.Time) error {
+	if signal != store.SignalMetrics {
+		return nil
+	}
+	last := cutoff.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1) // newest day wholly before cutoff
+	for _, table := range []string{seriesTable, samplesTable} {
+		days, err := s.partitions(ctx, s.schema.Local(table))
+		if err != nil {
+			return err
+		}
+		for _, d := range days {
+			if d.After(last) {
+				continue
+			}
+			q := s.schema.Expand("ALTER TABLE {db}." + chsql.Ident(table) + "{local}{on_cluster} DROP PARTITION " + chsql.String(d.Format(time.DateOnly)))
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("drop metric partition %s of %s: %w", d.Format(time.DateOnly), table, err)
+			}
+		}
+	}
+	return nil
+}
+
+// parts is system.parts of every server of the cluster, or of the one server.
+func (s *Store) parts() string {
+	if s.schema.Cluster == "" {
+		return "system.parts"
+	}
+	return "clusterAllReplicas(" + chsql.String(s.schema.Cluster) + ", system.parts)"
+}
+
+// partitions lists the days that have active parts in the local table.
+func (s *Store) partitions(ctx context.Context, local string) ([]time.Time, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT DISTINCT partition FROM %s WHERE database = %s AND table = %s AND active ORDER BY partition",
+		s.parts(), chsql.String(s.schema.Database), chsql.String(local)))
+	if err != nil {
+		return nil, fmt.Errorf("list metric partitions: %w", err)
+	}
+	defer rows.Close()
+	var days []time.Time
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		d, err := time.Parse(time.DateOnly, p)
+		if err != nil {
+			return nil, fmt.Errorf("partition %q of %s is not a day: %w", p, local, err)
+		}
+		days = append(days, d)
+	}
+	return days, rows.Err()
+}
+
+// DiskBytes implements store.Sizer: the compressed bytes of the metric tables (on every
+// server of a cluster, replicas included).
+func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT sum(bytes_on_disk) FROM %s WHERE database = %s AND table IN (%s, %s) AND active",
+		s.parts(), chsql.String(s.schema.Database), chsql.String(s.schema.Local(seriesTable)), chsql.String(s.schema.Local(samplesTable))))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var n uint64
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+	}
+	return map[store.Signal]int64{store.SignalMetrics: int64(n)}, rows.Err()
+}
+
+// noExemplars is the ExemplarQuerier of a store without exemplars.
+type noExemplars struct{}
+
+func (noExemplars) Select(int64, int64, ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
+	return nil, nil
+}
+
+var errNativeHistograms = errors.New("native histograms are not supported by the ClickHouse metric store yet; send classic histograms (for OTLP, explicit-bucket histograms without convert_histograms_to_nhcb)")

@@ -1,0 +1,160 @@
+//go:build chdb
+
+package chmetrics
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql/chsqltest"
+)
+
+// openTest returns a store on a fresh chDB database, and its connection.
+func openTest(t testing.TB, opts Options) (*Store, chsql.Conn) {
+	t.Helper()
+	conn := chsqltest.Open(t)
+	s, err := New(context.Background(), conn, chsqltest.Schema(conn), opts, nil)
+	require.NoError(t, err)
+	return s, conn
+}
+
+type point struct {
+	T int64
+	V float64
+}
+
+// selectAll reads every series matching ms (default: all) over all time, by label string.
+func selectAll(t testing.TB, q storage.Queryable, ms ...*labels.Matcher) map[string][]point {
+	t.Helper()
+	if len(ms) == 0 {
+		ms = []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")}
+	}
+	qr, err := q.Querier(math.MinInt64, math.MaxInt64)
+	require.NoError(t, err)
+	defer qr.Close()
+	set := qr.Select(context.Background(), true, nil, ms...)
+	out := map[string][]point{}
+	var it chunkenc.Iterator
+	for set.Next() {
+		s := set.At()
+		it = s.Iterator(it)
+		pts := []point{}
+		for it.Next() == chunkenc.ValFloat {
+			ts, v := it.At()
+			pts = append(pts, point{ts, v})
+		}
+		require.NoError(t, it.Err())
+		out[s.Labels().String()] = pts
+	}
+	require.NoError(t, set.Err())
+	return out
+}
+
+func appendAll(t testing.TB, a storage.Appendable, ls labels.Labels, pts ...point) {
+	t.Helper()
+	app := a.Appender(context.Background())
+	for _, p := range pts {
+		_, err := app.Append(0, ls, p.T, p.V)
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+}
+
+func countRows(t testing.TB, conn chsql.Conn, table string) uint64 {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), "SELECT count() FROM "+table)
+	require.NoError(t, err)
+	defer rows.Close()
+	var n uint64
+	require.True(t, rows.Next())
+	require.NoError(t, rows.Scan(&n))
+	return n
+}
+
+// TestReappend: a series appended again is one series, a sample appended again is one
+// sample, and of two values at one time the first written is kept, as in a Prometheus
+// TSDB (which refuses the second).
+func TestReappend(t *testing.T) {
+	s, conn := openTest(t, Options{})
+	ls := labels.FromStrings("__name__", "up", "job", "a")
+	appendAll(t, s, ls, point{1000, 1}, point{2000, 2})
+	appendAll(t, s, ls, point{2000, 2}, point{3000, 3})
+	appendAll(t, s, ls, point{3000, 30}) // a different value for a stored time
+	// Within one batch too: the first is kept.
+	appendAll(t, s, ls, point{4000, 4}, point{4000, 40})
+	// Another node (another Store, its own cache) writes the series row again.
+	other, err := New(context.Background(), conn, chsqltest.Schema(conn), Options{}, nil)
+	require.NoError(t, err)
+	appendAll(t, other, ls, point{5000, 5})
+
+	got := selectAll(t, s, labels.MustNewMatcher(labels.MatchEqual, "__name__", "up"))
+	require.Equal(t, map[string][]point{ls.String(): {{1000, 1}, {2000, 2}, {3000, 3}, {4000, 4}, {5000, 5}}}, got)
+	require.Equal(t, uint64(2), countRows(t, conn, seriesTable), "one series row per writer and day")
+}
+
+// TestStaleMarkers: Prometheus' staleness marker (a NaN with a payload) survives the
+// round trip, and so do NaN and infinities.
+func TestSpecialValues(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	ls := labels.FromStrings("__name__", "g")
+	appendAll(t, s, ls, point{1000, math.Float64frombits(value.StaleNaN)}, point{2000, math.NaN()},
+		point{3000, math.Inf(1)}, point{4000, math.Inf(-1)}, point{5000, -0.5})
+	got := selectAll(t, s)[ls.String()]
+	require.Len(t, got, 5)
+	require.True(t, value.IsStaleNaN(got[0].V))
+	require.True(t, math.IsNaN(got[1].V) && !value.IsStaleNaN(got[1].V))
+	require.Equal(t, []point{{3000, math.Inf(1)}, {4000, math.Inf(-1)}, {5000, -0.5}}, got[2:])
+}
+
+func TestNativeHistogramsRefused(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	app := s.Appender(context.Background())
+	_, err := app.AppendHistogram(0, labels.FromStrings("__name__", "h"), 1000, nil, nil)
+	require.ErrorContains(t, err, "native histograms are not supported")
+	_, err = app.Append(0, labels.EmptyLabels(), 1000, 1)
+	require.Error(t, err)
+	require.NoError(t, app.Rollback())
+}
+
+// TestDropBefore: retention drops whole days of series and samples.
+func TestDropBefore(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for d := range 3 {
+		ls := labels.FromStrings("__name__", "m", "day", fmt.Sprint(d))
+		t0 := day.AddDate(0, 0, d).Add(time.Hour).UnixMilli()
+		appendAll(t, s, ls, point{t0, 1}, point{t0 + 1000, 2})
+	}
+	ctx := context.Background()
+	require.NoError(t, s.DropBefore(ctx, store.SignalLogs, day.AddDate(0, 0, 5)), "another signal: nothing dropped")
+	require.Len(t, selectAll(t, s), 3)
+
+	// The cutoff is within day 2: days 0 and 1 are wholly before it.
+	require.NoError(t, s.DropBefore(ctx, store.SignalMetrics, day.AddDate(0, 0, 2).Add(30*time.Minute)))
+	got := selectAll(t, s)
+	require.Len(t, got, 1)
+	require.Contains(t, got, `{__name__="m", day="2"}`)
+	start, err := s.StartTime()
+	require.NoError(t, err)
+	require.Equal(t, day.AddDate(0, 0, 2).Add(time.Hour).UnixMilli(), start)
+
+	q, err := s.Querier(math.MinInt64, math.MaxInt64)
+	require.NoError(t, err)
+	vals, _, err := q.LabelValues(ctx, "day", nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"2"}, vals)
+	sizes, err := s.DiskBytes(ctx)
+	require.NoError(t, err)
+	require.Positive(t, sizes[store.SignalMetrics])
+}
