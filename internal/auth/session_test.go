@@ -242,3 +242,23 @@ func TestSignInWithAuthOff(t *testing.T) {
 	require.Contains(t, rec.Body.String(), `"auth_enabled":false`)
 	require.Equal(t, 409, b.do("POST", SessionPath, `{"token":"x"}`, nil).Code)
 }
+
+func TestSessionCookiesSecureOverTLS(t *testing.T) {
+	k, _, h := sessionServer(t)
+	secret, _, err := Create(k.Path(), "viewer", []Scope{ScopeRead}, time.Now())
+	require.NoError(t, err)
+	require.NoError(t, k.Reload())
+	req := httptest.NewRequest("POST", "https://loupe.example"+SessionPath, strings.NewReader(`{"token":"`+secret+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	require.NotNil(t, req.TLS)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	cookies := rec.Result().Cookies()
+	require.Len(t, cookies, 2)
+	for _, c := range cookies {
+		require.True(t, c.Secure, c.Name)
+		require.Equal(t, http.SameSiteStrictMode, c.SameSite, c.Name)
+		require.Equal(t, "/", c.Path, c.Name)
+	}
+}
