@@ -249,4 +249,20 @@ export async function dashboardPanelChecks({ page, base, expected, check, assert
       page.off('request', onReq);
     }
   });
+
+  await check('dashboards: a click on a stat value, or the logs panel link, opens the matching explorer with the query and the range', async () => {
+    await page.goto(`${base}/dashboards/e2e-thirty`);
+    await waitPanels(30);
+    await page.locator('[data-testid="dash-panel"][data-title="Panel 3"] [data-testid="stat-value"]').first().click();
+    await page.waitForURL(/\/query\?/);
+    let u = new URL(page.url());
+    assert(/^max\(e2e_temperature\w*\) - 2$/.test(u.searchParams.get('expr') ?? '') && u.searchParams.get('from') === 'now-6h', `explorer URL after a stat click: ${page.url()}`);
+    await page.getByTestId('metric-chart').waitFor({ timeout: 10000 });
+    await page.goBack();
+    await waitPanels(30);
+    await page.locator('[data-testid="dash-panel"][data-title="Panel 7"] [data-testid="panel-logs-link"]').click();
+    await page.waitForURL(/\/logs\?/);
+    u = new URL(page.url());
+    assert(u.searchParams.get('mode') === 'logql' && u.searchParams.get('logql') === '{service_name="payments"}' && u.searchParams.get('from') === 'now-6h', `log explorer URL: ${page.url()}`);
+  });
 }

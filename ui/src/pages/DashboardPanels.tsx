@@ -327,7 +327,8 @@ function StatPanel({ p, ctx }: { p: Panel; ctx: PanelContext }) {
         const text = v === null && d.noValue ? d.noValue : formatUnit(v, d.unit, d.decimals);
         const frac = v === null ? 0 : Math.min(1, Math.max(0, (v - min) / (max - min || 1)));
         return (
-          <div key={i} className="dash-stat" data-testid="stat-value" data-value={v ?? ''}>
+          // A click on a value opens the explorer with the query of its series and the range.
+          <div key={i} className="dash-stat" data-testid="stat-value" data-value={v ?? ''} onClick={() => navigate(exploreURL(p, s.expr, ctx.range))} title="Open in the explorer">
             {gauge && (
               <div className="dash-gauge">
                 <div className="dash-gauge-fill" style={{ width: `${frac * 100}%`, background: color ?? 'var(--accent)' }} />
