@@ -9,9 +9,10 @@ import "github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 //     service; within a service the rows of one time range are contiguous, and timestamps
 //     in order compress to almost nothing with Delta. tenant comes first with default ”
 //     so that tenants (issue 12) come without a table rewrite.
-//   - seq, a random 64-bit number per record, is the tie-breaker of the newest-first order
-//     (ts DESC, seq DESC), which makes cursors stable: ClickHouse has no row id that
-//     survives merges. Two records can share both ts and seq with a chance of 2^-64.
+//   - seq is the tie-breaker of the newest-first order (ts DESC, seq DESC), which makes
+//     cursors stable: ClickHouse has no row id that survives merges. It is a random number
+//     per batch plus the record's index in the batch (WriteLogs), so records of one batch
+//     differ for certain and records of two batches share it with odds of 2^-44.
 //   - body: ZSTD, and an ngrambf_v1 skip index over lowerUTF8(body), which serves the
 //     case-insensitive substring filter (lowerUTF8(body) LIKE '%needle%'): granules
 //     without all the needle's trigrams are skipped. tokenbf_v1 would only serve whole
