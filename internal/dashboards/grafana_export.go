@@ -17,8 +17,9 @@ var dsInputs = map[string]map[string]any{
 
 // ExportGrafana returns d as a Grafana dashboard JSON for "Import dashboard" in Grafana:
 // data sources as __inputs placeholders (${DS_PROMETHEUS}, ${DS_LOKI}) that Grafana asks
-// to map on import. Loupe's own panel types (traces, errors) are kept by name: Grafana
-// shows them as missing plugins, and importing the file into Loupe gets them back.
+// to map on import. Loupe's traces and errors panels are kept by name, their search in
+// options.query: Grafana draws its own traces panel empty (it has no Tempo query) and
+// errors as a missing plugin, and importing the file into Loupe gets them back.
 func ExportGrafana(d Dashboard) ([]byte, error) {
 	used := map[string]bool{}
 	ds := func(typ string) map[string]any {
