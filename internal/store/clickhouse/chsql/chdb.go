@@ -19,8 +19,10 @@ import (
 // A process has one chDB session (the library keeps one engine per process; a second
 // connect replaces the first), so it is opened once, for one data directory, and shared by
 // every Conn; each Conn is that session plus a database. Queries are serialised: the
-// session's current database is session state (USE), and chDB runs one query at a time on
-// a connection anyway (its C API queues them).
+// session's current database is session state (USE), and chDB runs the queries of a
+// connection one at a time anyway (chdb.h: chdb_query is thread-safe and hands queries to
+// the connection's query queue; 4 goroutines querying without this mutex got right
+// answers, but USE must not interleave).
 var chdbSession chdbProcess
 
 type chdbProcess struct {
