@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -294,6 +295,27 @@ profiling:
 		}
 		return nil
 	})
+	// The pull mode's status API lists the job's target, up.
+	resp, err := http.Get(s.HTTP + "/api/loupe/v1/profiles/targets")
+	require.NoError(t, err)
+	var targets struct {
+		Data struct {
+			Targets []struct {
+				Job, URL, Type, Health string
+				LastError              string `json:"last_error"`
+				LastScrape             string `json:"last_scrape"`
+			}
+		}
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&targets))
+	resp.Body.Close()
+	require.Len(t, targets.Data.Targets, 1, "%+v", targets)
+	tg := targets.Data.Targets[0]
+	require.Equal(t, "reloaded", tg.Job)
+	require.Equal(t, "goroutine", tg.Type)
+	require.Equal(t, "http://"+addr+"/debug/pprof/goroutine", tg.URL)
+	require.Equal(t, "up", tg.Health, tg.LastError)
+	require.NotEmpty(t, tg.LastScrape)
 	status, body = reload("profiling:\n  scrape_configs: [{job_name: x, profile_types: [nope]}]\n")
 	require.NotEqual(t, 200, status)
 	require.Contains(t, body, "profile_types")

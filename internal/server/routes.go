@@ -78,7 +78,8 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle(dashapi.Prefix+"/", dashAPI)
 	// Profiles (issue 14): the native API (a more specific pattern than the one above) and
 	// Pyroscope's query API for Grafana's Pyroscope data source, at the root like Pyroscope.
-	mux.Handle(profiles.Prefix, qb.read(profiles.New(events, s.logger.With("component", "profiles")), profiles.ExprParams...))
+	profAPI := profiles.New(events, s.logger.With("component", "profiles")).WithTargets(s.profiles.Targets)
+	mux.Handle(profiles.Prefix, qb.read(profAPI, profiles.ExprParams...))
 	pyroPath, pyroQuerier := pyroapi.New(events, qb.expr, s.logger.With("component", "pyroscope-query"))
 	mux.Handle(pyroPath, qb.read(pyroQuerier))
 	tempoAPI := qb.read(tempo.New(events, s.logger.With("component", "tempo")), "q")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/api/apijson"
+	"github.com/loupe-dev/loupe/internal/ingest/pprofscrape"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -24,10 +25,11 @@ var ExprParams = []string{"query", "left_query", "right_query"}
 
 // API is the http.Handler for paths under Prefix. It is safe for concurrent use.
 type API struct {
-	reader store.ProfileReader
-	logger *slog.Logger
-	now    func() time.Time
-	mux    *http.ServeMux
+	reader  store.ProfileReader
+	targets func() []pprofscrape.Target // nil: no pull mode
+	logger  *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
 }
 
 // New returns the API over r. A nil logger discards logs.
@@ -43,10 +45,18 @@ func New(r store.ProfileReader, logger *slog.Logger) *API {
 	a.handle("diff", a.diff)
 	a.handle("series", a.series)
 	a.handle("spans", a.spans)
+	a.handle("targets", a.targetList)
 	a.mux.HandleFunc(Prefix+"pprof", a.get(a.pprof))
 	a.mux.HandleFunc(Prefix, a.get(func(w http.ResponseWriter, r *http.Request) error {
 		return &apijson.Error{Status: http.StatusNotFound, Err: fmt.Errorf("no endpoint %s", r.URL.Path)}
 	}))
+	return a
+}
+
+// WithTargets makes GET targets list the pull mode's scrape loops, as f returns them
+// (pprofscrape.Scraper.Targets); without it the list is empty. Call before serving.
+func (a *API) WithTargets(f func() []pprofscrape.Target) *API {
+	a.targets = f
 	return a
 }
 

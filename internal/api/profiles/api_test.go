@@ -14,6 +14,7 @@ import (
 	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loupe-dev/loupe/internal/ingest/pprofscrape"
 	"github.com/loupe-dev/loupe/internal/profile/proftest"
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -325,4 +326,27 @@ func TestStoreErrors(t *testing.T) {
 	m.Err = context.DeadlineExceeded
 	code, _ = get(t, a, "types", rangeAll, nil)
 	require.Equal(t, http.StatusServiceUnavailable, code)
+}
+
+func TestTargets(t *testing.T) {
+	var got struct{ Targets []pprofscrape.Target }
+	// Without pull mode, an empty list.
+	code, _ := get(t, newAPI(t), "targets", nil, &got)
+	require.Equal(t, http.StatusOK, code)
+	require.NotNil(t, got.Targets)
+	require.Empty(t, got.Targets)
+
+	at := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	a := newAPI(t).WithTargets(func() []pprofscrape.Target {
+		return []pprofscrape.Target{{Job: "api", URL: "http://10.0.0.1:6060/debug/pprof/heap", Type: "heap",
+			Labels: map[string]string{"service_name": "api"}, Health: "down", LastScrape: &at, LastScrapeDuration: 0.5, LastError: "503 Service Unavailable"}}
+	})
+	var raw struct{ Targets []map[string]any }
+	code, _ = get(t, a, "targets", nil, &raw)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, []map[string]any{{"job": "api", "url": "http://10.0.0.1:6060/debug/pprof/heap", "type": "heap",
+		"labels": map[string]any{"service_name": "api"}, "health": "down", "last_scrape": "2026-12-07T03:00:00Z",
+		"last_scrape_duration_seconds": 0.5, "last_error": "503 Service Unavailable"}}, raw.Targets)
+	code, body := get(t, a, "targets", url.Values{"job": {"api"}}, nil)
+	require.Equal(t, http.StatusBadRequest, code, body)
 }

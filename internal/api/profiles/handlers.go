@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/loupe-dev/loupe/internal/ingest/pprofscrape"
 	"github.com/loupe-dev/loupe/internal/profile/flame"
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -263,4 +264,17 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// targetList answers the pull mode's targets: one per target and profile type, with its
+// health, last scrape and last error.
+func (a *API) targetList(r *http.Request) (any, error) {
+	if _, err := newParams(r.URL.RawQuery); err != nil {
+		return nil, err
+	}
+	targets := []pprofscrape.Target{}
+	if a.targets != nil {
+		targets = append(targets, a.targets()...)
+	}
+	return map[string]any{"targets": targets}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -59,6 +60,7 @@ type Scraper struct {
 
 	mu        sync.Mutex
 	loops     map[string]context.CancelFunc // by job, target labels and kind
+	targets   map[string]targetState        // by the same keys, for Targets
 	ctx       context.Context               // the loops' parent, set by Start
 	discovery *discovery.Manager            // nil before Start
 	groups    map[string][]*targetgroup.Group
@@ -83,7 +85,7 @@ func New(cfg Config, w store.ProfileWriter, opts Options, logger *slog.Logger, r
 	if opts.DiscoveryUpdateInterval <= 0 {
 		opts.DiscoveryUpdateInterval = DefaultOptions().DiscoveryUpdateInterval
 	}
-	s := &Scraper{jobs: map[string]job{}, w: w, opts: opts, logger: logger, reg: reg, loops: map[string]context.CancelFunc{}}
+	s := &Scraper{jobs: map[string]job{}, w: w, opts: opts, logger: logger, reg: reg, loops: map[string]context.CancelFunc{}, targets: map[string]targetState{}}
 	for _, j := range jobs {
 		s.jobs[j.scrape.JobName] = j
 	}
@@ -180,6 +182,7 @@ func (s *Scraper) ApplyConfig(cfg Config) error {
 				if strings.HasPrefix(key, prefix) {
 					cancel()
 					delete(s.loops, key)
+					delete(s.targets, key)
 				}
 			}
 		}
@@ -235,8 +238,11 @@ func (s *Scraper) syncLocked(ctx context.Context, groups map[string][]*targetgro
 					l, err := s.newLoop(j, t, k)
 					if err != nil {
 						s.logger.Warn("profiling target not scraped", "job", name, "target", t.URL().Host, "err", err)
+						st := &loopStatus{err: err}
+						s.targets[key] = targetState{desc: Target{Job: name, URL: t.URL().String(), Type: string(k), Labels: map[string]string{}}, status: st}
 						continue
 					}
+					s.targets[key] = targetState{desc: Target{Job: name, URL: l.url, Type: string(k), Labels: maps.Clone(l.labels)}, status: &l.status}
 					s.wg.Add(1)
 					go func() { defer s.wg.Done(); l.run(lctx) }()
 				}
@@ -247,6 +253,7 @@ func (s *Scraper) syncLocked(ctx context.Context, groups map[string][]*targetgro
 		if !want[key] {
 			cancel()
 			delete(s.loops, key)
+			delete(s.targets, key)
 		}
 	}
 }
@@ -263,6 +270,7 @@ type loop struct {
 	prevAt   time.Time        // when prev was fetched
 	interval time.Duration
 	timeout  time.Duration
+	status   loopStatus
 }
 
 func (s *Scraper) newLoop(j job, t *scrape.Target, k pprofconv.Kind) (*loop, error) {
@@ -290,10 +298,12 @@ func (l *loop) run(ctx context.Context) {
 	tick := time.NewTicker(l.interval)
 	defer tick.Stop()
 	for {
+		start := time.Now()
 		err := l.scrapeOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
+		l.status.record(start, err)
 		result := "ok"
 		if err != nil {
 			result = "error"
