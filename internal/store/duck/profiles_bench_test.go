@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/loupe-dev/loupe/internal/profile/flame"
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
@@ -30,6 +31,7 @@ import (
 // disk/gz their ratio, the target being <= 0.3.
 //
 //	go test ./internal/store/duck -run '^$' -bench 'Profiles|MergeStacks24h' -benchtime 2000x
+//	go test ./internal/store/duck -run '^$' -bench Flame24h -benchtime 20x
 
 // benchRareLeaves is how many rare leaf functions the long tail of draw picks from.
 const benchRareLeaves = 1000
@@ -251,6 +253,39 @@ func BenchmarkMergeStacks24h(b *testing.B) {
 	b.ReportMetric(float64(stacks), "stacks")
 	reportDisk(b, db.path, db.gz, int64(db.n))
 	b.ReportMetric(db.writeSeconds/float64(db.n)*1e3, "setup_write_ms/pprof")
+}
+
+// BenchmarkFlame24h splits the flame graph of BenchmarkMergeStacks24h's day in its two
+// halves: merge is MergeStacks (DuckDB's aggregation and the stacks' frames), build is
+// flame.Build of its answer with the API's default node limit (the tree and the top table).
+func BenchmarkFlame24h(b *testing.B) {
+	db := openMerge24h(b)
+	s, err := Open(db.path, DefaultOptions(), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	sel := store.ProfileSelector{Type: "process_cpu:cpu:nanoseconds:cpu:nanoseconds", Start: db.start, End: db.start.Add(24 * time.Hour)}
+	stacks, err := s.MergeStacks(ctx, sel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("merge", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.MergeStacks(ctx, sel); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("build", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			flame.Build(stacks, 2048)
+		}
+		b.ReportMetric(float64(len(stacks)), "stacks")
+	})
 }
 
 // merge24hDB is the database BenchmarkMergeStacks24h builds once per process.
