@@ -75,6 +75,11 @@ func TestChDBTypes(t *testing.T) {
 		require.Equal(t, row[i], got[i], cols[i])
 	}
 	require.Equal(t, time.UTC, gotTS.Location())
+
+	// The range ends of DateTime64(9), where out-of-range query bounds are clamped, parse.
+	for _, bound := range []time.Time{{}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		require.NoError(t, c.Exec(ctx, "SELECT count() FROM t WHERE ts > "+chsql.DateTime64(bound)))
+	}
 	require.False(t, rows.Next())
 	require.NoError(t, rows.Err())
 

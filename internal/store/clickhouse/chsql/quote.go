@@ -72,9 +72,21 @@ func TableName(table string) string {
 	return Ident(table)
 }
 
+// The range of DateTime64(9): ClickHouse refuses a literal outside it (DECIMAL_OVERFLOW).
+var (
+	MinDateTime64 = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxDateTime64 = time.Unix(0, math.MaxInt64).UTC() // 2262-04-11 23:47:16.854775807
+)
+
 // DateTime64 returns t as a DateTime64(9, 'UTC') expression, for comparisons with time
-// columns in WHERE clauses. DateTime64(9) holds 1900-01-01 to 2262-04-11; callers clamp.
+// columns in WHERE clauses. Times outside DateTime64(9)'s range are clamped to it, so that
+// a query bound such as "until year 9999" works; no stored time lies beyond the range.
 func DateTime64(t time.Time) string {
+	if t.Before(MinDateTime64) {
+		t = MinDateTime64
+	} else if t.After(MaxDateTime64) {
+		t = MaxDateTime64
+	}
 	return "toDateTime64('" + t.UTC().Format(timeLayout) + "', 9, 'UTC')"
 }
 

@@ -24,6 +24,8 @@ func TestQuoting(t *testing.T) {
 	f(TableName("db.logs"), "`db`.`logs`")
 	f(TableName("logs"), "`logs`")
 	f(DateTime64(time.Date(2026, 11, 18, 1, 2, 3, 4, time.FixedZone("x", 3600))), "toDateTime64('2026-11-18 00:02:03.000000004', 9, 'UTC')")
+	f(DateTime64(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)), "toDateTime64('2262-04-11 23:47:16.854775807', 9, 'UTC')")
+	f(DateTime64(time.Time{}), "toDateTime64('1900-01-01 00:00:00.000000000', 9, 'UTC')")
 	f(Map(map[string]string{"b": "2", "a": "'"}), `map('a','\'','b','2')`)
 	a, err := Array([]string{"x", "y'"})
 	require.NoError(t, err)
