@@ -52,21 +52,22 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 		return nil
 	}
 	day := cutoff.UTC().Truncate(24 * time.Hour)
-	// The partition ids of the days before cutoff's (toDate(ts) gives ids like 20261118),
-	// found through the table so that, with a cluster, every shard's days are seen.
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT _partition_id FROM "+s.from()+
-		" WHERE ts < "+chsql.DateTime64(day)+" ORDER BY _partition_id")
+	// The days before cutoff's, as partition ids: a Date partition key (toDate(ts)) has ids
+	// YYYYMMDD. Found through the table (the Distributed one with a cluster) so that every
+	// shard's days are seen; only the ts column of the old partitions is read.
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT toYYYYMMDD(ts) AS day FROM "+s.from()+
+		" WHERE ts < "+chsql.DateTime64(day)+" ORDER BY day")
 	if err != nil {
 		return fmt.Errorf("drop logs before %s: %w", cutoff, err)
 	}
 	var ids []string
 	for rows.Next() {
-		var id string
+		var id uint32
 		if err := rows.Scan(&id); err != nil {
 			_ = rows.Close()
 			return fmt.Errorf("drop logs before %s: %w", cutoff, err)
 		}
-		ids = append(ids, id)
+		ids = append(ids, strconv.FormatUint(uint64(id), 10))
 	}
 	if err := rows.Err(); err != nil {
 		_ = rows.Close()
