@@ -250,7 +250,8 @@ export async function dashboardPanelChecks({ page, base, expected, check, assert
     }
   });
 
-  await check('dashboards: a click on a stat value, or the logs panel link, opens the matching explorer with the query and the range', async () => {
+  await check('dashboards: a click on a stat value or a table row, or the logs panel link, opens the matching explorer with the query and the range', async () => {
+    const m = (await api('GET', '/api/v1/label/__name__/values')).find((n) => n.startsWith(expected.metrics.gauge));
     await page.goto(`${base}/dashboards/e2e-thirty`);
     await waitPanels(30);
     await page.locator('[data-testid="dash-panel"][data-title="Panel 3"] [data-testid="stat-value"]').first().click();
@@ -258,6 +259,12 @@ export async function dashboardPanelChecks({ page, base, expected, check, assert
     let u = new URL(page.url());
     assert(/^max\(e2e_temperature\w*\) - 2$/.test(u.searchParams.get('expr') ?? '') && u.searchParams.get('from') === 'now-6h', `explorer URL after a stat click: ${page.url()}`);
     await page.getByTestId('metric-chart').waitFor({ timeout: 10000 });
+    await page.goBack();
+    await waitPanels(30);
+    await page.locator('[data-testid="dash-panel"][data-title="Panel 5"] [data-testid="panel-table"] tbody tr').first().click();
+    await page.waitForURL(/\/query\?/);
+    u = new URL(page.url());
+    assert(u.searchParams.get('expr') === m && u.searchParams.get('from') === 'now-6h', `explorer URL after a table row click: ${page.url()}`);
     await page.goBack();
     await waitPanels(30);
     await page.locator('[data-testid="dash-panel"][data-title="Panel 7"] [data-testid="panel-logs-link"]').click();

@@ -68,6 +68,9 @@ function HeatCanvas({ p, heat, height, onOpen, start, end, step }: { p: Panel; h
   const unit: string | undefined = p.options?.yAxis?.unit ?? p.fieldConfig?.defaults.unit;
   const h = Math.max(40, height - AXIS_H);
   const rowH = h / heat.rows.length;
+  // The lowest bucket at the bottom, unless options.yAxis.reverse.
+  const reverse = p.options?.yAxis?.reverse === true;
+  const rowTop = (r: number) => (reverse ? r * rowH : h - (r + 1) * rowH);
   const plotW = Math.max(10, width - LABEL_W);
   const span = Math.max(step, end - start);
   const xOf = (t: number) => ((t - step / 2 - start) / span) * plotW;
@@ -91,7 +94,7 @@ function HeatCanvas({ p, heat, height, onOpen, start, end, step }: { p: Panel; h
     g.clearRect(0, 0, plotW, h);
     const gap = Math.min(1, cellW / 4);
     heat.cells.forEach((row, r) => {
-      const y = h - (r + 1) * rowH; // the lowest bucket at the bottom
+      const y = rowTop(r);
       row.forEach((v, j) => {
         const fill = heatColor(v, heat.max, color);
         if (!fill) return;
@@ -100,12 +103,12 @@ function HeatCanvas({ p, heat, height, onOpen, start, end, step }: { p: Panel; h
       });
     });
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [heat, width, h, JSON.stringify(color)]);
+  }, [heat, width, h, reverse, JSON.stringify(color)]);
   const cellAt = (e: React.MouseEvent) => {
     const r = (e.currentTarget as HTMLElement).getBoundingClientRect();
     const x = e.clientX - r.left;
     const y = e.clientY - r.top;
-    const row = heat.rows.length - 1 - Math.floor(y / rowH);
+    const row = reverse ? Math.floor(y / rowH) : heat.rows.length - 1 - Math.floor(y / rowH);
     const t = start + (x / plotW) * span;
     let j = -1;
     let best = Infinity;
@@ -124,9 +127,9 @@ function HeatCanvas({ p, heat, height, onOpen, start, end, step }: { p: Panel; h
             data-testid="heatmap-row"
             data-le={le}
             data-sum={+heat.sums[r].toFixed(6)}
-            data-top={Math.round(h - (r + 1) * rowH)}
+            data-top={Math.round(rowTop(r))}
             data-height={Math.round(rowH)}
-            style={{ top: h - (r + 1) * rowH, height: rowH, lineHeight: `${rowH}px` }}
+            style={{ top: rowTop(r), height: rowH, lineHeight: `${rowH}px` }}
           >
             {rowH >= 10 || r % Math.ceil(10 / rowH) === 0 ? label(le) : ''}
           </div>

@@ -361,7 +361,8 @@ function TablePanel({ p, ctx }: { p: Panel; ctx: PanelContext }) {
         </thead>
         <tbody>
           {series.slice(0, 500).map((s, i) => (
-            <tr key={i}>
+            // A click on a row opens the explorer with its query and the range.
+            <tr key={i} className="dash-click" onClick={() => navigate(exploreURL(p, s.expr, ctx.range))} title="Open in the explorer">
               <td className="mono">{s.name}</td>
               <td className="num">{formatUnit(s.values[s.values.length - 1]?.[1] ?? null, d.unit, d.decimals)}</td>
             </tr>
