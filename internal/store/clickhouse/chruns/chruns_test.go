@@ -105,3 +105,25 @@ func TestTTLAndSize(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, sizes[store.SignalRuns])
 }
+
+// TestFarTimes: a record may start any time from 1677 to 2262 (what runs.ParseRecord
+// accepts); such runs are stored, listed and dropped like others.
+func TestFarTimes(t *testing.T) {
+	s := newStore(t, chsqltest.Open(t))
+	ctx := context.Background()
+	early := time.Date(1700, 1, 2, 3, 4, 5, 6, time.UTC)
+	late := time.Date(2261, 1, 2, 3, 4, 5, 6, time.UTC)
+	for i, start := range []time.Time{early, late} {
+		require.NoError(t, s.UpsertRuns(ctx, []runs.Run{runstest.Parse(t, runstest.Record(i+1, "far", runs.StatusSucceeded, start))}))
+	}
+	page, err := s.ListRuns(ctx, runs.Query{})
+	require.NoError(t, err)
+	require.Len(t, page.Runs, 2)
+	require.Equal(t, late, page.Runs[0].Start)
+	require.Equal(t, early, page.Runs[1].Start)
+	require.NoError(t, s.DropBefore(ctx, store.SignalRuns, runstest.Now))
+	page, err = s.ListRuns(ctx, runs.Query{})
+	require.NoError(t, err)
+	require.Len(t, page.Runs, 1)
+	require.Equal(t, late, page.Runs[0].Start)
+}

@@ -55,19 +55,21 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 		return nil
 	}
 	day := cutoff.UTC().Truncate(24 * time.Hour)
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT _partition_id FROM "+s.from()+
-		" WHERE start_ns < "+strconv.FormatInt(day.UnixNano(), 10)+" ORDER BY _partition_id")
+	// The partition ids are the values of the partition key (toYYYYMMDD gives 20261118),
+	// computed rather than read from _partition_id, which a Distributed table may not pass.
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT "+partitionKey+" AS day FROM "+s.from()+
+		" WHERE start_ns < "+strconv.FormatInt(day.UnixNano(), 10)+" ORDER BY day")
 	if err != nil {
 		return fmt.Errorf("drop runs before %s: %w", cutoff, err)
 	}
 	var ids []string
 	for rows.Next() {
-		var id string
+		var id uint32
 		if err := rows.Scan(&id); err != nil {
 			_ = rows.Close()
 			return fmt.Errorf("drop runs before %s: %w", cutoff, err)
 		}
-		ids = append(ids, id)
+		ids = append(ids, strconv.FormatUint(uint64(id), 10))
 	}
 	err = rows.Err()
 	_ = rows.Close()

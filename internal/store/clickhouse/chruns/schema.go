@@ -50,8 +50,11 @@ const runsDDL = `CREATE TABLE IF NOT EXISTS {db}.runs{local}{on_cluster} (
 	trace_id String CODEC(ZSTD(1)),
 	record String CODEC(ZSTD(3))
 ) ENGINE = {engine}
-PARTITION BY toYYYYMMDD(fromUnixTimestamp64Nano(start_ns, 'UTC'))
+PARTITION BY {partition}
 ORDER BY (tenant, run_id)`
+
+// partitionKey is the day of a run's start, as a number (20261120).
+const partitionKey = "toYYYYMMDD(fromUnixTimestamp64Nano(start_ns, 'UTC'))"
 
 // component is the name this package's migrations are recorded under.
 const component = "runs"
@@ -64,7 +67,7 @@ const table = "runs"
 // them (reads are right either way, since argMax runs over the Distributed table).
 func migrations(schema chsql.Schema) []chsql.Migration {
 	return []chsql.Migration{{Version: 1, Statements: []string{
-		strings.Replace(runsDDL, "{engine}", engine(schema), 1),
+		strings.NewReplacer("{engine}", engine(schema), "{partition}", partitionKey).Replace(runsDDL),
 		chsql.Distributed(table, "cityHash64(run_id)"),
 	}}}
 }
