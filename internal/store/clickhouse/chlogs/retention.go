@@ -4,23 +4,37 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
-// setTTL makes the table's TTL match the configured retention, at every start: the
-// retention is configuration, not schema, so it is not a migration. Existing parts are
-// not rewritten (materialize_ttl_after_modify = 0): with ttl_only_drop_parts, expired
-// parts are dropped whole as merges and the TTL check reach them.
+// setTTL makes the table's TTL match the configured retention: the retention is
+// configuration, not schema, so it is not a migration. It is checked at every start and
+// changed only when it differs (an ALTER of a replicated table goes through Keeper, and
+// several nodes start at once). Existing parts are not rewritten
+// (materialize_ttl_after_modify = 0): with ttl_only_drop_parts, expired parts are dropped
+// whole as merges and the TTL check reach them.
 func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
-	stmt := "ALTER TABLE {db}.logs{local}{on_cluster} REMOVE TTL"
+	current, err := s.ttl(ctx)
+	if err != nil {
+		return fmt.Errorf("read TTL: %w", err)
+	}
+	var stmt string
 	if retention > 0 {
 		secs := strconv.FormatInt(int64(max(retention, time.Second)/time.Second), 10)
+		// ClickHouse keeps the TTL as toIntervalSecond(n) in the table's definition.
+		if strings.Contains(current, "toIntervalSecond("+secs+")") {
+			return nil
+		}
 		stmt = "ALTER TABLE {db}.logs{local}{on_cluster} MODIFY TTL toDateTime(ts) + INTERVAL " + secs + " SECOND"
-	} else if has, err := s.hasTTL(ctx); err != nil || !has {
-		return err
+	} else {
+		if current == "" {
+			return nil
+		}
+		stmt = "ALTER TABLE {db}.logs{local}{on_cluster} REMOVE TTL"
 	}
 	if err := s.conn.Exec(ctx, s.schema.Expand(stmt)+" SETTINGS materialize_ttl_after_modify = 0"); err != nil {
 		return fmt.Errorf("set TTL: %w", err)
@@ -28,21 +42,30 @@ func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
 	return nil
 }
 
-// hasTTL reports whether the table has a TTL (REMOVE TTL fails on a table without one).
-func (s *Store) hasTTL(ctx context.Context) (bool, error) {
-	rows, err := s.conn.Query(ctx, "SELECT count() FROM system.tables WHERE database = "+chsql.String(s.schema.Database)+
-		" AND name = "+chsql.String(s.schema.Local(table))+" AND position(create_table_query, ' TTL ') > 0")
+// ttl returns the TTL clause of the table's definition (from " TTL " to its SETTINGS), or
+// "" when it has none.
+func (s *Store) ttl(ctx context.Context) (string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT create_table_query FROM system.tables WHERE database = "+
+		chsql.String(s.schema.Database)+" AND name = "+chsql.String(s.schema.Local(table)))
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer rows.Close()
-	var n uint64
+	var create string
 	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return false, err
+		if err := rows.Scan(&create); err != nil {
+			return "", err
 		}
 	}
-	return n > 0, rows.Err()
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	_, clause, ok := strings.Cut(create, " TTL ")
+	if !ok {
+		return "", nil
+	}
+	clause, _, _ = strings.Cut(clause, " SETTINGS ")
+	return clause, nil
 }
 
 // DropBefore drops the day partitions wholly before cutoff (records of cutoff's own day

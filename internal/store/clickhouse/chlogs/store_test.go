@@ -50,6 +50,12 @@ func TestTTL(t *testing.T) {
 	require.Contains(t, queryText(t, conn, createQuery), "TTL toDateTime(ts) + toIntervalSecond(604800)")
 	newStore(t, conn, Options{Retention: 24 * time.Hour})
 	require.Contains(t, queryText(t, conn, createQuery), "toIntervalSecond(86400)")
+	// The same retention again changes nothing (no ALTER, which system.tables cannot
+	// show, but the TTL read back must match what was set).
+	s := newStore(t, conn, Options{Retention: 24 * time.Hour})
+	ttl, err := s.ttl(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "toDateTime(ts) + toIntervalSecond(86400)", ttl)
 	newStore(t, conn, Options{})
 	require.NotContains(t, queryText(t, conn, createQuery), " TTL ")
 }
