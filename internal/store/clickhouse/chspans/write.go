@@ -28,11 +28,22 @@ var insertCols = []string{
 // per day, and a failure between them can leave one day written. The materialized views
 // fill span_traces and span_names from the same INSERT.
 func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
-	n := td.SpanCount()
-	if n == 0 {
+	if td.SpanCount() == 0 {
 		return nil
 	}
-	rows := make([][]any, 0, n)
+	rows, err := s.rows(td)
+	if err != nil {
+		return err
+	}
+	if err := s.conn.Insert(ctx, "spans", insertCols, rows); err != nil {
+		return fmt.Errorf("write traces: %w", err)
+	}
+	return nil
+}
+
+// rows flattens td into rows of insertCols.
+func (s *Store) rows(td ptrace.Traces) ([][]any, error) {
+	rows := make([][]any, 0, td.SpanCount())
 	var buf []byte
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -52,7 +63,7 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 			for k := 0; k < spans.Len(); k++ {
 				sp := spans.At(k)
 				if err := checkSpan(sp, k, scope.Name()); err != nil {
-					return err
+					return nil, err
 				}
 				tid, sid, parent := sp.TraceID(), sp.SpanID(), sp.ParentSpanID()
 				parentHex := ""
@@ -77,10 +88,7 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 			}
 		}
 	}
-	if err := s.conn.Insert(ctx, "spans", insertCols, rows); err != nil {
-		return fmt.Errorf("write traces: %w", err)
-	}
-	return nil
+	return rows, nil
 }
 
 // serviceName is the resource's service.name in string form, "" without one, as the
