@@ -24,6 +24,8 @@ describe('heatmap', () => {
     const named = heatmapCells([{ metric: { x: 'b' }, values: [[1, '4']] }, { metric: { x: 'a' }, values: [[1, '9']] }], (m) => m.x, true);
     expect(named.rows).toEqual(['a', 'b']);
     expect(named.cells).toEqual([[9], [4]]);
+    // A native histogram's series has no values: it gives a row without cells.
+    expect(heatmapCells([{ metric: { le: '1' } }], () => '', true).xs).toEqual([]);
   });
   it('colours by value on the scheme, leaving empty cells undrawn', () => {
     expect(heatColor(0, 10)).toBeNull();

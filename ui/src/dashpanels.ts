@@ -6,7 +6,7 @@ import { ALL, interpolate, type VarState } from './dashboards';
 
 export interface HeatSeries {
   metric: Record<string, string>;
-  values: [number, string][];
+  values?: [number, string][];
 }
 
 export interface Heatmap {
@@ -38,7 +38,8 @@ export function heatmapCells(series: HeatSeries[], name: (m: Record<string, stri
     const key = byLe ? s.metric.le : name(s.metric);
     const row = rows.get(key) ?? new Map<number, number>();
     rows.set(key, row);
-    for (const [t, v] of s.values) {
+    // Native histograms come as `histograms`, not `values`: not drawn (no cells), not a crash.
+    for (const [t, v] of s.values ?? []) {
       const f = parseFloat(v);
       if (Number.isFinite(f)) row.set(t, (row.get(t) ?? 0) + f);
     }

@@ -55,7 +55,7 @@ export function HeatmapPanel({ p, ctx, height }: { p: Panel; ctx: PanelContext; 
   const heat = useMemo(() => (data.series ? heatmapCells(data.series, (m) => legendName(m, legendFormat), deacc) : null), [data.series, legendFormat, deacc]);
   if (!targets.length) return <div className="dash-placeholder muted">No PromQL query</div>;
   const ready = data.key === key;
-  if (data.error || !ready || !heat || heat.rows.length === 0) return <PanelState error={ready ? data.error : undefined} loading={!ready} empty />;
+  if (data.error || !ready || !heat || heat.xs.length === 0) return <PanelState error={ready ? data.error : undefined} loading={!ready} empty />;
   return <HeatCanvas p={p} heat={heat} height={height} onOpen={() => navigate(exploreURL(p, exprs[0], ctx.range))} start={ctx.start / 1000} end={ctx.end / 1000} step={step / 1000} />;
 }
 
