@@ -1,0 +1,281 @@
+package chlogs
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/loupe-dev/loupe/internal/query/logql/plan"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
+)
+
+// This file implements plan.Store, the part of LogQL the store runs in SQL: the stream
+// list, line filters, attribute narrowing, time range, order, limit and per-bucket counts
+// (GROUP BY). A stream is one resource: its key is a hash of the resource's keys, string
+// forms and type letters, computed in SQL, so Streams, Rows and Buckets agree without a
+// resource table. Two records of equal resources written with their keys in another order
+// get two keys; the engine merges streams whose labels are equal.
+
+// LogQL returns the store as the LogQL engine sees it.
+func (s *Store) LogQL() plan.Store { return logqlStore{s} }
+
+type logqlStore struct{ s *Store }
+
+// streamKeySQL is a row's stream key.
+const streamKeySQL = "cityHash64(mapKeys(resource), mapValues(resource), resource_types)"
+
+// timeRange is the conditions of [start, end); end <= 0 is no upper bound.
+func timeRange(start, end int64) []string {
+	conds := []string{"tenant = ''", "ts >= " + chsql.DateTime64(time.Unix(0, start))}
+	if end > 0 {
+		conds = append(conds, "ts < "+chsql.DateTime64(time.Unix(0, end)))
+	}
+	return conds
+}
+
+func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) ([]plan.Stream, error) {
+	agg := "toUInt64(0), toUInt64(0)"
+	if stats {
+		agg = "count(), sum(length(body))"
+	}
+	q := "SELECT " + streamKeySQL + " AS k, any(service), any(mapKeys(resource)), any(mapValues(resource)), any(resource_types), " +
+		agg + " FROM " + l.s.from() + " WHERE " + strings.Join(timeRange(start, end), " AND ") + " GROUP BY k"
+	rows, err := l.s.conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list log streams: %w", err)
+	}
+	defer rows.Close()
+	var out []plan.Stream
+	for rows.Next() {
+		var (
+			st         plan.Stream
+			keys, vals []string
+			types      string
+			n, b       uint64
+		)
+		if err := rows.Scan(&st.Key, &st.Service, &keys, &vals, &types, &n, &b); err != nil {
+			return nil, fmt.Errorf("list log streams: %w", err)
+		}
+		st.Entries, st.Bytes = int64(n), int64(b)
+		if st.Resource, err = joinAttrs(keys, vals, types); err != nil {
+			return nil, fmt.Errorf("list log streams: %w", err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list log streams: %w", err)
+	}
+	return out, nil
+}
+
+// logqlConds is the WHERE conditions of sel: time range, streams, line filters and the
+// attribute narrowing.
+func logqlConds(sel plan.Select) []string {
+	conds := timeRange(sel.Start, sel.End)
+	if sel.Streams != nil {
+		if len(sel.Streams) == 0 {
+			conds = append(conds, "false")
+		} else {
+			keys := make([]string, len(sel.Streams))
+			for i, k := range sel.Streams {
+				keys[i] = strconv.FormatUint(k, 10)
+			}
+			conds = append(conds, streamKeySQL+" IN ("+strings.Join(keys, ",")+")")
+		}
+	}
+	for _, f := range sel.LineFilters {
+		conds = append(conds, lineFilterConds(f)...)
+	}
+	for _, f := range sel.AttrFilters {
+		if f.Value == "" {
+			continue
+		}
+		conds = append(conds, attrNarrowing(f.Value))
+	}
+	return conds
+}
+
+// lineFilterConds is the condition of one line filter, plus, for a positive substring
+// filter of ASCII needles, the same test on lowerUTF8(body) as a LIKE, which the body's
+// ngrambf_v1 index (on lowerUTF8(body), schema.go) can use to skip granules. The LIKE
+// never rejects a row the case-sensitive test keeps: ASCII letters lower-case the same in
+// Go and in lowerUTF8, code point by code point.
+func lineFilterConds(f plan.LineFilter) []string {
+	if len(f.Values) == 0 {
+		return nil
+	}
+	tests := make([]string, len(f.Values))
+	for i, v := range f.Values {
+		switch f.Op {
+		case plan.LineContains, plan.LineNotContains:
+			// position is case-sensitive, as LogQL's |= is.
+			tests[i] = "position(body, " + chsql.String(v) + ") > 0"
+		default:
+			// match is RE2, unanchored, as LogQL's |~ is; but ClickHouse lets '.' match a
+			// newline unless told otherwise, which Go's RE2 (and Loki) do not.
+			tests[i] = "match(body, " + chsql.String("(?-s)"+v) + ")"
+		}
+	}
+	cond := "(" + strings.Join(tests, " OR ") + ")"
+	if f.Op == plan.LineNotContains || f.Op == plan.LineNotMatch {
+		return []string{"NOT " + cond}
+	}
+	if f.Op != plan.LineContains {
+		return []string{cond}
+	}
+	likes := make([]string, len(f.Values))
+	for i, v := range f.Values {
+		if !isASCII(v) {
+			return []string{cond}
+		}
+		likes[i] = "lowerUTF8(body) LIKE " + chsql.String("%"+likeEscape(strings.ToLower(v))+"%")
+	}
+	return []string{"(" + strings.Join(likes, " OR ") + ")", cond}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// attrNarrowing keeps the records that may have an attribute labelled v (plan.AttrFilter:
+// narrowing only, the engine applies the filter exactly). The label value of a string,
+// int or bool is its stored string form (values.go), found with has() on the map's values,
+// which their bloom_filter index serves. A double is labelled in its 'f' form and stored
+// in the 'g' form, so its stored form is added from the parsed value. Bytes, arrays and
+// maps are stored as JSON that may spell the label otherwise, so records having any such
+// value (type letter j) are kept.
+func attrNarrowing(v string) string {
+	alts := []string{"has(mapValues(attributes), " + chsql.String(v) + ")"}
+	if x, err := strconv.ParseFloat(v, 64); err == nil {
+		if d := string(appendDouble(nil, x)); d != v {
+			alts = append(alts, "has(mapValues(attributes), "+chsql.String(d)+")")
+		}
+	}
+	alts = append(alts, "position(attr_types, 'j') > 0")
+	return "(" + strings.Join(alts, " OR ") + ")"
+}
+
+func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Row, error] {
+	return func(yield func(plan.Row, error) bool) {
+		fail := func(err error) { yield(plan.Row{}, fmt.Errorf("read logs: %w", err)) }
+		cols := "toUnixTimestamp64Nano(ts), " + streamKeySQL + ", body, severity_text, severity_number, hex(trace_id), hex(span_id)"
+		attrs := !sel.NoAttributes
+		if attrs {
+			cols += ", mapKeys(attributes), mapValues(attributes), attr_types"
+		}
+		q := "SELECT " + cols + " FROM " + l.s.from() + " WHERE " + strings.Join(logqlConds(sel), " AND ")
+		if !sel.Unordered {
+			// One query: ClickHouse keeps the top rows while it reads (a LIMIT over ORDER
+			// BY), and reads the wide columns of those rows only.
+			if sel.Forward {
+				q += " ORDER BY ts, seq"
+			} else {
+				q += " ORDER BY ts DESC, seq DESC"
+			}
+			if sel.Limit > 0 {
+				q += " LIMIT " + strconv.Itoa(sel.Limit)
+			}
+		}
+		rows, err := l.s.conn.Query(ctx, q)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				r                 plan.Row
+				sev               uint8
+				traceHex, spanHex string
+				keys, vals        []string
+				types             string
+			)
+			dest := []any{&r.Timestamp, &r.Stream, &r.Body, &r.SeverityText, &sev, &traceHex, &spanHex}
+			if attrs {
+				dest = append(dest, &keys, &vals, &types)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				fail(err)
+				return
+			}
+			r.SeverityNumber = int32(sev)
+			r.TraceID, r.SpanID = idText(traceHex), idText(spanHex)
+			if attrs {
+				if r.Attributes, err = joinAttrs(keys, vals, types); err != nil {
+					fail(err)
+					return
+				}
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// idText is an id as the engine shows it: lower-case hex, "" for the all-zero id that
+// stands for an absent one.
+func idText(h string) string {
+	if strings.Trim(h, "0") == "" {
+		return ""
+	}
+	return strings.ToLower(h)
+}
+
+func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width int64) ([]plan.Bucket, error) {
+	if width <= 0 {
+		return nil, fmt.Errorf("count logs: bucket width must be > 0")
+	}
+	conds := append(logqlConds(sel), "ts > "+chsql.DateTime64(time.Unix(0, origin)))
+	bytes := "toUInt64(0)"
+	if sel.BodyBytes {
+		bytes = "sum(length(body))"
+	}
+	// Bucket j holds (origin + j*width, origin + (j+1)*width]; ts > origin, so the
+	// dividend is never negative and intDiv's truncation is a floor.
+	o, w := strconv.FormatInt(origin, 10), strconv.FormatInt(width, 10)
+	q := "SELECT " + streamKeySQL + " AS k, " + detectedLevelSQL + " AS lvl, intDiv(toUnixTimestamp64Nano(ts) - toInt64(" + o +
+		") - 1, toInt64(" + w + ")) AS b, count(), " + bytes + " FROM " + l.s.from() + " WHERE " + strings.Join(conds, " AND ") +
+		" GROUP BY k, lvl, b"
+	rows, err := l.s.conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	defer rows.Close()
+	var out []plan.Bucket
+	for rows.Next() {
+		var b plan.Bucket
+		var n, size uint64
+		if err := rows.Scan(&b.Stream, &b.Level, &b.Index, &n, &size); err != nil {
+			return nil, fmt.Errorf("count logs: %w", err)
+		}
+		b.Count, b.Bytes = int64(n), int64(size)
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	return out, nil
+}
+
+// detectedLevelSQL is LogQL's detected_level of a record, as the engine computes it for
+// rows (logql.detectedLevel) and the embedded backend in SQL.
+const detectedLevelSQL = `multiIf(severity_text != '', lowerUTF8(severity_text),
+	severity_number BETWEEN 1 AND 4, 'trace',
+	severity_number BETWEEN 5 AND 8, 'debug',
+	severity_number BETWEEN 9 AND 12, 'info',
+	severity_number BETWEEN 13 AND 16, 'warn',
+	severity_number BETWEEN 17 AND 20, 'error',
+	severity_number > 20, 'fatal', '')`
