@@ -145,8 +145,11 @@ func (q *querier) series(ctx context.Context, mint, maxt int64, ms []*labels.Mat
 	return out, nil
 }
 
-// samples reads the samples of series in [mint, maxt]. Copies of one sample (a re-sent
-// write) are skipped: the first written (lowest ver) wins.
+// samples reads the samples of series in [mint, maxt], one row per series: ClickHouse
+// sorts each series' samples by time and version and drops the copies of a sample (a
+// re-sent write), keeping the first written (lowest ver), and sends times as deltas.
+// One row of arrays per series instead of one row per sample is a fraction of the bytes
+// and of the decoding work on the client.
 func (q *querier) samples(ctx context.Context, mint, maxt int64, ms []*labels.Matcher, series []*chSeries) error {
 	byID := make(map[uint64]*chSeries, len(series))
 	for _, s := range series {
@@ -162,34 +165,53 @@ func (q *querier) samples(ctx context.Context, mint, maxt int64, ms []*labels.Ma
 	} else {
 		in = fmt.Sprintf("SELECT series_id FROM %s WHERE %s", seriesTable, q.seriesWhere(mint, maxt, ms))
 	}
-	rows, err := q.s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT series_id, ts_ms, value, stale FROM %s WHERE tenant = %s AND ts_ms >= %d AND ts_ms <= %d AND series_id IN (%s) ORDER BY series_id, ts_ms, ver",
-		samplesTable, chsql.String(q.s.opts.Tenant), mint, maxt, in))
+	// On a cluster both tables are Distributed: the subquery runs once and its result is
+	// sent to every shard (GLOBAL IN), as ClickHouse refuses a distributed subquery in a
+	// distributed query.
+	inOp := "IN"
+	if q.s.schema.Cluster != "" {
+		inOp = "GLOBAL IN"
+	}
+	// No lambda captures an array column: ClickHouse copies a captured array for each
+	// element, which makes a series of n samples cost n².
+	rows, err := q.s.conn.Query(ctx, fmt.Sprintf(`SELECT series_id, ts[1] AS first, arrayDifference(ts) AS deltas, vals,
+	CAST(arrayFilter((i, st) -> st, arrayEnumerate(sts), sts) AS Array(Int64)) AS stale
+FROM (
+	SELECT series_id,
+		arrayFilter((x, keep) -> keep, s, arrayMap((dt, i) -> i = 1 OR dt != 0, arrayDifference(arrayMap(x -> x.1, s)), arrayEnumerate(s))) AS d,
+		arrayMap(x -> x.1, d) AS ts, arrayMap(x -> x.3, d) AS vals, arrayMap(x -> x.4, d) AS sts
+	FROM (
+		SELECT series_id, arraySort(groupArray((ts_ms, ver, value, stale))) AS s
+		FROM %s
+		WHERE tenant = %s AND ts_ms >= %d AND ts_ms <= %d AND series_id %s (%s)
+		GROUP BY series_id
+	)
+)`, samplesTable, chsql.String(q.s.opts.Tenant), mint, maxt, inOp, in))
 	if err != nil {
 		return fmt.Errorf("select samples: %w", err)
 	}
 	defer rows.Close()
-	var cur *chSeries
 	for rows.Next() {
 		var id uint64
-		var t int64
-		var v float64
-		var stale bool
-		if err := rows.Scan(&id, &t, &v, &stale); err != nil {
+		var first int64
+		var deltas, stale []int64
+		var vals []float64
+		if err := rows.Scan(&id, &first, &deltas, &vals, &stale); err != nil {
 			return fmt.Errorf("scan samples: %w", err)
 		}
-		if cur == nil || cur.id != id {
-			if cur = byID[id]; cur == nil {
-				continue // a series row written after the series query
-			}
+		cur := byID[id]
+		if cur == nil || len(deltas) != len(vals) {
+			continue // a series row written after the series query
 		}
-		if n := len(cur.samples); n > 0 && cur.samples[n-1].t == t {
-			continue
+		for _, i := range stale {
+			vals[i-1] = math.Float64frombits(value.StaleNaN)
 		}
-		if stale {
-			v = math.Float64frombits(value.StaleNaN)
+		cur.samples = make(fSamples, len(vals))
+		t := first
+		for i, v := range vals {
+			t += deltas[i]
+			cur.samples[i] = fSample{t: t, f: v}
 		}
-		cur.samples = append(cur.samples, fSample{t: t, f: v})
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("select samples: %w", err)

@@ -43,7 +43,8 @@ var migrations = []chsql.Migration{{
 	INDEX idx_label_values mapValues(labels) TYPE bloom_filter(0.01) GRANULARITY 1
 ) ENGINE = {MergeTree}
 PARTITION BY day
-ORDER BY (tenant, metric, series_id)`,
+ORDER BY (tenant, metric, series_id)
+SETTINGS ttl_only_drop_parts = 1`,
 		// ver orders the copies of one sample: the smallest (the first written) wins, as a
 		// Prometheus TSDB keeps the first value of a timestamp. stale marks Prometheus'
 		// staleness markers, a NaN whose payload would not survive every client's encoding.
@@ -56,7 +57,8 @@ ORDER BY (tenant, metric, series_id)`,
 	ver UInt64 CODEC(Delta, ZSTD(1))
 ) ENGINE = {MergeTree}
 PARTITION BY toDate(fromUnixTimestamp64Milli(ts_ms, 'UTC'))
-ORDER BY (tenant, series_id, ts_ms)`,
+ORDER BY (tenant, series_id, ts_ms)
+SETTINGS ttl_only_drop_parts = 1`,
 		chsql.Distributed(seriesTable, "series_id"),
 		chsql.Distributed(samplesTable, "series_id"),
 	},

@@ -33,6 +33,9 @@ import (
 type Options struct {
 	// Tenant is written in every row and filters every query; "" until tenants exist.
 	Tenant string
+	// Retention is how long samples are kept (the tables' TTL, set at every start; whole
+	// parts expire). 0 keeps them until DropBefore drops them.
+	Retention time.Duration
 	// Translation are the OTLP-to-Prometheus translator settings of WriteMetrics, the same
 	// as the embedded store's. Delta temporality is rejected (not converted).
 	Translation prw.Settings
@@ -81,7 +84,11 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options
 	if err := chsql.Migrate(ctx, conn, schema, component, migrations); err != nil {
 		return nil, fmt.Errorf("metric store schema: %w", err)
 	}
-	return &Store{conn: conn, schema: schema, opts: opts, logger: logger, known: map[seriesDay]struct{}{}}, nil
+	s := &Store{conn: conn, schema: schema, opts: opts, logger: logger, known: map[seriesDay]struct{}{}}
+	if err := s.setTTL(ctx, opts.Retention); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Close releases nothing: the connection belongs to the caller.
@@ -125,63 +132,6 @@ func (s *Store) StartTime() (int64, error) {
 		return math.MaxInt64, nil
 	}
 	return t, nil
-}
-
-// DropBefore implements store.Retainer for metrics: it drops the days (partitions) of
-// series and samples that end at or before cutoff. Other signals are not this store's.
-func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time.Time) error {
-	if signal != store.SignalMetrics {
-		return nil
-	}
-	last := cutoff.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1) // newest day wholly before cutoff
-	for _, table := range []string{seriesTable, samplesTable} {
-		days, err := s.partitions(ctx, s.schema.Local(table))
-		if err != nil {
-			return err
-		}
-		for _, d := range days {
-			if d.After(last) {
-				continue
-			}
-			q := s.schema.Expand("ALTER TABLE {db}." + chsql.Ident(table) + "{local}{on_cluster} DROP PARTITION " + chsql.String(d.Format(time.DateOnly)))
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("drop metric partition %s of %s: %w", d.Format(time.DateOnly), table, err)
-			}
-		}
-	}
-	return nil
-}
-
-// parts is system.parts of every server of the cluster, or of the one server.
-func (s *Store) parts() string {
-	if s.schema.Cluster == "" {
-		return "system.parts"
-	}
-	return "clusterAllReplicas(" + chsql.String(s.schema.Cluster) + ", system.parts)"
-}
-
-// partitions lists the days that have active parts in the local table.
-func (s *Store) partitions(ctx context.Context, local string) ([]time.Time, error) {
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT DISTINCT partition FROM %s WHERE database = %s AND table = %s AND active ORDER BY partition",
-		s.parts(), chsql.String(s.schema.Database), chsql.String(local)))
-	if err != nil {
-		return nil, fmt.Errorf("list metric partitions: %w", err)
-	}
-	defer rows.Close()
-	var days []time.Time
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		d, err := time.Parse(time.DateOnly, p)
-		if err != nil {
-			return nil, fmt.Errorf("partition %q of %s is not a day: %w", p, local, err)
-		}
-		days = append(days, d)
-	}
-	return days, rows.Err()
 }
 
 // DiskBytes implements store.Sizer: the compressed bytes of the metric tables (on every

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
@@ -157,4 +158,89 @@ func TestDropBefore(t *testing.T) {
 	sizes, err := s.DiskBytes(ctx)
 	require.NoError(t, err)
 	require.Positive(t, sizes[store.SignalMetrics])
+}
+
+// TestMatchersLikePrometheus: every matcher type selects in SQL exactly the series that
+// Prometheus' own matcher accepts, over values with multibyte characters, newlines,
+// quotes and a missing label.
+func TestMatchersLikePrometheus(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	values := []string{"é", "ab", "AB", "a\nb", "x'y", `back\slash`, "", "500", "5000"}
+	for i, v := range values {
+		ls := labels.FromStrings("__name__", "m", "i", fmt.Sprint(i))
+		if v != "" {
+			ls = labels.FromStrings("__name__", "m", "i", fmt.Sprint(i), "v", v)
+		}
+		appendAll(t, s, ls, point{1000, 1})
+	}
+	cases := map[labels.MatchType][]string{
+		labels.MatchRegexp:    {".", "..", "é", "\\p{L}", "(?i)É", "A.", "(?i)a.", "a.b", "5..", "5..|ab", ".*", ".+", "", "x'y", `back\\slash`, "(a|A)[bB]"},
+		labels.MatchNotRegexp: {".", "", ".+", "5.*", "a.b"},
+		labels.MatchEqual:     {"é", "", "x'y", `back\slash`, "a\nb"},
+		labels.MatchNotEqual:  {"", "ab"},
+	}
+	for typ, vals := range cases {
+		for _, v := range vals {
+			m := labels.MustNewMatcher(typ, "v", v)
+			want := map[string]bool{}
+			for i, val := range values {
+				if m.Matches(val) {
+					want[fmt.Sprint(i)] = true
+				}
+			}
+			got := map[string]bool{}
+			for series := range selectAll(t, s, labels.MustNewMatcher(labels.MatchEqual, "__name__", "m"), m) {
+				ls, err := parser.ParseMetric(series)
+				require.NoError(t, err)
+				got[ls.Get("i")] = true
+			}
+			require.Equal(t, want, got, "matcher %s", m)
+		}
+	}
+}
+
+// TestRetentionTTL: the retention is the tables' TTL, changed or removed at the next start.
+func TestRetentionTTL(t *testing.T) {
+	ctx := context.Background()
+	s, conn := openTest(t, Options{Retention: 48 * time.Hour})
+	for _, table := range []string{seriesTable, samplesTable} {
+		has, err := s.hasTTL(ctx, table)
+		require.NoError(t, err)
+		require.True(t, has, table)
+	}
+	ddl := func(table string) string {
+		rows, err := conn.Query(ctx, "SELECT create_table_query FROM system.tables WHERE database = "+chsql.String(conn.Database())+" AND name = "+chsql.String(table))
+		require.NoError(t, err)
+		defer rows.Close()
+		require.True(t, rows.Next())
+		var q string
+		require.NoError(t, rows.Scan(&q))
+		return q
+	}
+	require.Contains(t, ddl(samplesTable), "TTL toDateTime(intDiv(ts_ms, 1000)) + toIntervalSecond(172800)")
+	require.Contains(t, ddl(seriesTable), "TTL toDateTime(day) + toIntervalSecond(259200)")
+
+	_, err := New(ctx, conn, chsqltest.Schema(conn), Options{}, nil)
+	require.NoError(t, err)
+	require.NotContains(t, ddl(samplesTable), " TTL ")
+	_, err = New(ctx, conn, chsqltest.Schema(conn), Options{}, nil)
+	require.NoError(t, err, "no TTL to remove")
+}
+
+// TestManySeries: above maxInlineIDs series the samples query selects the series with a
+// subquery instead of a list of ids; the answer is the same.
+func TestManySeries(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	app := s.Appender(context.Background())
+	n := maxInlineIDs + 100
+	for i := range n {
+		_, err := app.Append(0, labels.FromStrings("__name__", "many", "i", fmt.Sprint(i)), 1000, float64(i))
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+	got := selectAll(t, s, labels.MustNewMatcher(labels.MatchEqual, "__name__", "many"))
+	require.Len(t, got, n)
+	require.Equal(t, []point{{1000, 7}}, got[`{__name__="many", i="7"}`])
+	got = selectAll(t, s, labels.MustNewMatcher(labels.MatchRegexp, "i", "1.."))
+	require.Len(t, got, 100)
 }

@@ -1,0 +1,34 @@
+CREATE DATABASE IF NOT EXISTS `loupe` ON CLUSTER `loupe_cluster`;
+
+CREATE TABLE IF NOT EXISTS `loupe`.loupe_schema_migrations ON CLUSTER `loupe_cluster` (component LowCardinality(String), version UInt32, applied_at DateTime64(3, 'UTC')) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}') ORDER BY (component, version);
+
+-- metrics version 1
+CREATE TABLE IF NOT EXISTS `loupe`.metric_series_local ON CLUSTER `loupe_cluster` (
+	tenant LowCardinality(String) DEFAULT '',
+	day Date,
+	metric LowCardinality(String) CODEC(ZSTD(1)),
+	series_id UInt64,
+	labels Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+	INDEX idx_label_keys mapKeys(labels) TYPE bloom_filter(0.01) GRANULARITY 1,
+	INDEX idx_label_values mapValues(labels) TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY day
+ORDER BY (tenant, metric, series_id)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `loupe`.metric_samples_local ON CLUSTER `loupe_cluster` (
+	tenant LowCardinality(String) DEFAULT '',
+	series_id UInt64,
+	ts_ms Int64 CODEC(DoubleDelta, ZSTD(1)),
+	value Float64 CODEC(Gorilla, ZSTD(1)),
+	stale Bool DEFAULT false CODEC(ZSTD(1)),
+	ver UInt64 CODEC(Delta, ZSTD(1))
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(fromUnixTimestamp64Milli(ts_ms, 'UTC'))
+ORDER BY (tenant, series_id, ts_ms)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `loupe`.`metric_series` ON CLUSTER `loupe_cluster` AS `loupe`.`metric_series_local` ENGINE = Distributed('loupe_cluster', 'loupe', 'metric_series_local', series_id);
+
+CREATE TABLE IF NOT EXISTS `loupe`.`metric_samples` ON CLUSTER `loupe_cluster` AS `loupe`.`metric_samples_local` ENGINE = Distributed('loupe_cluster', 'loupe', 'metric_samples_local', series_id);
+
