@@ -2,6 +2,7 @@ package chlogs
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"iter"
 	"strconv"
@@ -73,8 +74,8 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 }
 
 // logqlConds is the WHERE conditions of sel: time range, streams, line filters and the
-// attribute narrowing.
-func logqlConds(sel plan.Select) []string {
+// attribute narrowing (which looks up the attribute keys of the range: attrKeys).
+func (l logqlStore) logqlConds(ctx context.Context, sel plan.Select) ([]string, error) {
 	conds := timeRange(sel.Start, sel.End)
 	if sel.Streams != nil {
 		if len(sel.Streams) == 0 {
@@ -90,13 +91,65 @@ func logqlConds(sel plan.Select) []string {
 	for _, f := range sel.LineFilters {
 		conds = append(conds, lineFilterConds(f)...)
 	}
+	var keys map[string][]string
 	for _, f := range sel.AttrFilters {
 		if f.Value == "" {
 			continue
 		}
-		conds = append(conds, attrNarrowing(f.Value))
+		if keys == nil {
+			var err error
+			if keys, err = l.attrKeys(ctx, conds); err != nil {
+				return nil, err
+			}
+		}
+		conds = append(conds, attrNarrowing(keys[f.Name], f.Value))
 	}
-	return conds
+	return conds, nil
+}
+
+// attrKeys returns the record attribute keys of the rows matching conds, by the label
+// name they sanitize to. It reads only the maps' keys (a LowCardinality subcolumn); with
+// the keys known, an attribute filter is written as attributes[key] = value, the form the
+// bloom_filter index on the map's values answers (has(mapValues(attributes), value) does
+// not let ClickHouse 26.7 skip granules: TestLogQLSkipIndexes).
+func (l logqlStore) attrKeys(ctx context.Context, conds []string) (map[string][]string, error) {
+	q := "SELECT DISTINCT arrayJoin(mapKeys(attributes)) FROM " + l.s.from() + " WHERE " + strings.Join(conds, " AND ")
+	rows, err := l.s.conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("attribute keys: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("attribute keys: %w", err)
+		}
+		name := sanitizeLabelName(k)
+		out[name] = append(out[name], k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("attribute keys: %w", err)
+	}
+	return out, nil
+}
+
+// sanitizeLabelName is logql.SanitizeLabelName (a copy, so that the store does not import
+// the engine; TestSanitizeLabelName keeps them equal): every rune outside [A-Za-z0-9_]
+// becomes '_', and a leading digit gets a '_' before it.
+func sanitizeLabelName(k string) string {
+	var b strings.Builder
+	for i, r := range k {
+		if i == 0 && r >= '0' && r <= '9' {
+			b.WriteByte('_')
+		}
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }
 
 // lineFilterConds is the condition of one line filter, plus, for a positive substring
@@ -146,22 +199,45 @@ func isASCII(s string) bool {
 	return true
 }
 
-// attrNarrowing keeps the records that may have an attribute labelled v (plan.AttrFilter:
-// narrowing only, the engine applies the filter exactly). The label value of a string,
-// int or bool is its stored string form (values.go), found with has() on the map's values,
-// which their bloom_filter index serves. A double is labelled in its 'f' form and stored
-// in the 'g' form, so its stored form is added from the parsed value. Bytes, arrays and
-// maps are stored as JSON that may spell the label otherwise, so records having any such
-// value (type letter j) are kept.
-func attrNarrowing(v string) string {
-	alts := []string{"has(mapValues(attributes), " + chsql.String(v) + ")"}
+// attrNarrowing keeps the records whose attribute under one of keys (those sanitizing to
+// the filter's name) may be labelled v (plan.AttrFilter: narrowing only, the engine applies
+// the filter exactly). The label of a string, int or bool is its stored string form
+// (values.go). A double is labelled in its 'f' form and stored in the 'g' form, so its
+// stored form is added from the parsed value. Bytes are stored as {"@bytes":"<base64>"}
+// and labelled as the base64. Arrays and maps are stored as typed JSON that may spell the
+// label otherwise, so when v may be one (mayBeJSONLabel) records having any such value
+// (type letter j) are kept too; that test no index answers, so such a filter skips no
+// granules. No key: no record has the attribute, none matches.
+func attrNarrowing(keys []string, v string) string {
+	forms := []string{v}
 	if x, err := strconv.ParseFloat(v, 64); err == nil {
 		if d := string(appendDouble(nil, x)); d != v {
-			alts = append(alts, "has(mapValues(attributes), "+chsql.String(d)+")")
+			forms = append(forms, d)
 		}
 	}
-	alts = append(alts, "position(attr_types, 'j') > 0")
+	if b, err := base64.StdEncoding.DecodeString(v); err == nil && base64.StdEncoding.EncodeToString(b) == v {
+		forms = append(forms, `{"`+tagBytes+`":"`+v+`"}`)
+	}
+	var alts []string
+	for _, k := range keys {
+		for _, f := range forms {
+			alts = append(alts, "attributes["+chsql.String(k)+"] = "+chsql.String(f))
+		}
+	}
+	if len(alts) == 0 {
+		return "false"
+	}
+	if mayBeJSONLabel(v) {
+		alts = append(alts, "position(attr_types, 'j') > 0")
+	}
 	return "(" + strings.Join(alts, " OR ") + ")"
+}
+
+// mayBeJSONLabel tells whether v may be the label of an array or map, as the engine
+// spells it (logql's valueString): JSON, or fmt's "map[" when it holds what JSON cannot
+// encode (NaN).
+func mayBeJSONLabel(v string) bool {
+	return strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{") || strings.HasPrefix(v, "map[")
 }
 
 func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Row, error] {
@@ -172,7 +248,12 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 		if attrs {
 			cols += ", mapKeys(attributes), mapValues(attributes), attr_types"
 		}
-		q := "SELECT " + cols + " FROM " + l.s.from() + " WHERE " + strings.Join(logqlConds(sel), " AND ")
+		conds, err := l.logqlConds(ctx, sel)
+		if err != nil {
+			fail(err)
+			return
+		}
+		q := "SELECT " + cols + " FROM " + l.s.from() + " WHERE " + strings.Join(conds, " AND ")
 		if !sel.Unordered {
 			// One query: ClickHouse keeps the top rows while it reads (a LIMIT over ORDER
 			// BY), and reads the wide columns of those rows only.
@@ -238,7 +319,11 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	if width <= 0 {
 		return nil, fmt.Errorf("count logs: bucket width must be > 0")
 	}
-	conds := append(logqlConds(sel), "ts > "+chsql.DateTime64(time.Unix(0, origin)))
+	conds, err := l.logqlConds(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("count logs: %w", err)
+	}
+	conds = append(conds, "ts > "+chsql.DateTime64(time.Unix(0, origin)))
 	bytes := "toUInt64(0)"
 	if sel.BodyBytes {
 		bytes = "sum(length(body))"

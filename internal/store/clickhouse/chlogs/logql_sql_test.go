@@ -44,7 +44,7 @@ func writeEdgeLogs(t *testing.T, st *Store) {
 		a := lr.Attributes()
 		// Attribute values whose label text differs from the stored string form (doubles
 		// 2.0 -> "2", JSON values) or needs no translation (ints, bools, strings).
-		switch i % 5 {
+		switch i % 7 {
 		case 0:
 			a.PutDouble("x", 2)
 		case 1:
@@ -55,8 +55,18 @@ func writeEdgeLogs(t *testing.T, st *Store) {
 			a.PutEmptySlice("x").AppendEmpty().SetStr("2")
 		case 4:
 			a.PutBool("x", true)
+		case 5:
+			a.PutEmptyBytes("x").FromRaw([]byte{0, 1, 2})
+		case 6:
+			a.PutEmptyMap("x").PutDouble("a", 2)
 		}
 		a.PutStr("k", fmt.Sprintf("v%d", i%3))
+		// Two keys with the same label name.
+		if i%2 == 0 {
+			a.PutStr("a.b", "1")
+		} else {
+			a.PutStr("a-b", "1")
+		}
 	}
 	require.NoError(t, st.WriteLogs(context.Background(), ld))
 }
@@ -120,13 +130,13 @@ func TestLogQLAttrNarrowing(t *testing.T) {
 	writeEdgeLogs(t, st)
 	eng := logql.NewEngine(st.LogQL(), logql.DefaultOptions(), nil)
 	p := logql.Params{Start: t0, End: t0.Add(time.Hour), Step: time.Minute, Limit: 100}
-	for _, f := range []string{`x="2"`, `x="1.5"`, `x="true"`, `x="[\"2\"]"`, `k="v1"`, `k="v1", x="2"`, `x="nope"`} {
+	for _, f := range []string{`x="2"`, `x="1.5"`, `x="true"`, `x="[\"2\"]"`, `x="AAEC"`, `x="{\"a\":2}"`, `k="v1"`, `k="v1", x="2"`, `a_b="1"`, `x="nope"`, `nokey="1"`} {
 		pushed, err := eng.Query(context.Background(), `{service_name="edge"} | `+f, p)
 		require.NoError(t, err, f)
 		engine, err := eng.Query(context.Background(), `{service_name="edge"} | drop nothing | `+f, p)
 		require.NoError(t, err, f)
 		require.Equal(t, renderResult(engine), renderResult(pushed), f)
-		if f != `x="nope"` {
+		if f != `x="nope"` && f != `nokey="1"` {
 			require.NotEmpty(t, renderResult(pushed), f)
 		}
 	}
@@ -208,4 +218,35 @@ func TestLogQLStreams(t *testing.T) {
 
 	_, err = st.LogQL().Buckets(ctx, plan.Select{}, 0, 0)
 	require.ErrorContains(t, err, "width")
+}
+
+// TestLogQLSkipIndexes checks with EXPLAIN that the pushed-down line and label filters
+// let the body's ngram index and the attribute values' bloom filter skip granules: two
+// parts (merges stopped), neither holding the needle or the value, are both skipped.
+func TestLogQLSkipIndexes(t *testing.T) {
+	conn := chsqltest.Open(t)
+	st := newStore(t, conn, Options{})
+	require.NoError(t, conn.Exec(context.Background(), "SYSTEM STOP MERGES logs"))
+	writeEdgeLogs(t, st)
+	writeEdgeLogs(t, st)
+	for name, sel := range map[string]plan.Select{
+		"idx_body":        {LineFilters: []plan.LineFilter{{Op: plan.LineContains, Values: []string{"Needle"}}}},
+		"idx_attr_values": {AttrFilters: []plan.AttrFilter{{Name: "a_b", Value: "nope"}}},
+	} {
+		conds, err := logqlStore{st}.logqlConds(context.Background(), sel)
+		require.NoError(t, err)
+		q := "EXPLAIN indexes = 1 SELECT count() FROM logs WHERE " + strings.Join(conds, " AND ")
+		out := queryText(t, conn, q)
+		_, after, ok := strings.Cut(out, "Name: "+name)
+		require.True(t, ok, "%s\n%s", q, out)
+		_, after, ok = strings.Cut(after, "Granules: ")
+		require.True(t, ok, "%s\n%s", q, out)
+		require.True(t, strings.HasPrefix(after, "0/2"), "%s\n%s", q, out)
+	}
+}
+
+func TestSanitizeLabelName(t *testing.T) {
+	for _, k := range []string{"user.id", "user_id", "a-b/c", "9lives", "ünï", "", "_x", "A1", "\xff"} {
+		require.Equal(t, logql.SanitizeLabelName(k), sanitizeLabelName(k), k)
+	}
 }
