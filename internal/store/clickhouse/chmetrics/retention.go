@@ -3,35 +3,45 @@ package chmetrics
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
-// ttls are the TTL expressions of the tables, given the retention in seconds. A series
+// ttl is the TTL expression of table for a retention of secs seconds, with its interval
+// written as ClickHouse shows it in the table's definition (toIntervalSecond). A series
 // row of day D serves the samples of D until the last of them expires, a day later.
-var ttls = map[string]func(secs int64) string{
-	samplesTable: func(secs int64) string {
-		return fmt.Sprintf("toDateTime(intDiv(ts_ms, 1000)) + INTERVAL %d SECOND", secs)
-	},
-	seriesTable: func(secs int64) string { return fmt.Sprintf("toDateTime(day) + INTERVAL %d SECOND", secs+24*3600) },
+func ttl(table string, secs int64) string {
+	if table == seriesTable {
+		return fmt.Sprintf("toDateTime(day) + toIntervalSecond(%d)", secs+24*3600)
+	}
+	return fmt.Sprintf("toDateTime(intDiv(ts_ms, 1000)) + toIntervalSecond(%d)", secs)
 }
 
 // setTTL makes the tables' TTL match the configured retention, at every start: the
-// retention is configuration, not schema, so it is not a migration. Existing parts are
-// not rewritten (materialize_ttl_after_modify = 0): with ttl_only_drop_parts, expired
-// parts are dropped whole as merges and the TTL check reach them.
+// retention is configuration, not schema, so it is not a migration. A table is altered
+// only when its TTL differs (on a cluster an ALTER goes through Keeper, for every node
+// that starts). Existing parts are not rewritten (materialize_ttl_after_modify = 0): with
+// ttl_only_drop_parts, expired parts are dropped whole as merges and the TTL check reach
+// them.
 func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
 	for _, table := range []string{seriesTable, samplesTable} {
-		stmt := "ALTER TABLE {db}." + chsql.Ident(table) + "{local}{on_cluster} "
-		if retention > 0 {
-			stmt += "MODIFY TTL " + ttls[table](int64(max(retention, time.Second)/time.Second))
-		} else if has, err := s.hasTTL(ctx, table); err != nil {
+		ddl, err := s.createQuery(ctx, table)
+		if err != nil {
 			return err
-		} else if !has {
+		}
+		has := strings.Contains(ddl, " TTL ")
+		stmt := "ALTER TABLE {db}." + chsql.Ident(table) + "{local}{on_cluster} "
+		switch want := ttl(table, int64(max(retention, time.Second)/time.Second)); {
+		case retention > 0 && strings.Contains(ddl, " TTL "+want):
 			continue
-		} else {
+		case retention > 0:
+			stmt += "MODIFY TTL " + want
+		case !has:
+			continue
+		default:
 			stmt += "REMOVE TTL"
 		}
 		if err := s.conn.Exec(ctx, s.schema.Expand(stmt)+" SETTINGS materialize_ttl_after_modify = 0"); err != nil {
@@ -41,21 +51,21 @@ func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
 	return nil
 }
 
-// hasTTL reports whether table has a TTL (REMOVE TTL fails on a table without one).
-func (s *Store) hasTTL(ctx context.Context, table string) (bool, error) {
-	rows, err := s.conn.Query(ctx, "SELECT count() FROM system.tables WHERE database = "+chsql.String(s.schema.Database)+
-		" AND name = "+chsql.String(s.schema.Local(table))+" AND position(create_table_query, ' TTL ') > 0")
+// createQuery is the definition of table's local table, as ClickHouse shows it.
+func (s *Store) createQuery(ctx context.Context, table string) (string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT create_table_query FROM system.tables WHERE database = "+chsql.String(s.schema.Database)+
+		" AND name = "+chsql.String(s.schema.Local(table)))
 	if err != nil {
-		return false, err
+		return "", fmt.Errorf("read the definition of %s: %w", table, err)
 	}
 	defer rows.Close()
-	var n uint64
+	var q string
 	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return false, err
+		if err := rows.Scan(&q); err != nil {
+			return "", err
 		}
 	}
-	return n > 0, rows.Err()
+	return q, rows.Err()
 }
 
 // DropBefore implements store.Retainer for metrics: it drops the days (partitions) of

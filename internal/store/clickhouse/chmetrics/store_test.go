@@ -203,26 +203,23 @@ func TestMatchersLikePrometheus(t *testing.T) {
 func TestRetentionTTL(t *testing.T) {
 	ctx := context.Background()
 	s, conn := openTest(t, Options{Retention: 48 * time.Hour})
-	for _, table := range []string{seriesTable, samplesTable} {
-		has, err := s.hasTTL(ctx, table)
-		require.NoError(t, err)
-		require.True(t, has, table)
-	}
 	ddl := func(table string) string {
-		rows, err := conn.Query(ctx, "SELECT create_table_query FROM system.tables WHERE database = "+chsql.String(conn.Database())+" AND name = "+chsql.String(table))
+		q, err := s.createQuery(ctx, table)
 		require.NoError(t, err)
-		defer rows.Close()
-		require.True(t, rows.Next())
-		var q string
-		require.NoError(t, rows.Scan(&q))
 		return q
 	}
 	require.Contains(t, ddl(samplesTable), "TTL toDateTime(intDiv(ts_ms, 1000)) + toIntervalSecond(172800)")
 	require.Contains(t, ddl(seriesTable), "TTL toDateTime(day) + toIntervalSecond(259200)")
 
-	_, err := New(ctx, conn, chsqltest.Schema(conn), Options{}, nil)
+	_, err := New(ctx, conn, chsqltest.Schema(conn), Options{Retention: 48 * time.Hour}, nil)
+	require.NoError(t, err, "the same TTL: not altered")
+	_, err = New(ctx, conn, chsqltest.Schema(conn), Options{Retention: time.Hour}, nil)
+	require.NoError(t, err)
+	require.Contains(t, ddl(samplesTable), "+ toIntervalSecond(3600)")
+	_, err = New(ctx, conn, chsqltest.Schema(conn), Options{}, nil)
 	require.NoError(t, err)
 	require.NotContains(t, ddl(samplesTable), " TTL ")
+	require.NotContains(t, ddl(seriesTable), " TTL ")
 	_, err = New(ctx, conn, chsqltest.Schema(conn), Options{}, nil)
 	require.NoError(t, err, "no TTL to remove")
 }
