@@ -90,6 +90,16 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 			}
 		}
 	}
+	// The series rows of the dropped days are gone: a late sample for one of those days
+	// must write its series row again, or it could not be found.
+	lastDay := int32(last.Unix() / (24 * 3600))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sd := range s.known {
+		if sd.day <= lastDay {
+			delete(s.known, sd)
+		}
+	}
 	return nil
 }
 

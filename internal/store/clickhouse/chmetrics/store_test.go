@@ -155,6 +155,11 @@ func TestDropBefore(t *testing.T) {
 	vals, _, err := q.LabelValues(ctx, "day", nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"2"}, vals)
+	// A late sample for a dropped day is found again: its series row is written again.
+	late := labels.FromStrings("__name__", "m", "day", "0")
+	appendAll(t, s, late, point{day.Add(2 * time.Hour).UnixMilli(), 3})
+	require.Equal(t, []point{{day.Add(2 * time.Hour).UnixMilli(), 3}}, selectAll(t, s)[late.String()])
+
 	sizes, err := s.DiskBytes(ctx)
 	require.NoError(t, err)
 	require.Positive(t, sizes[store.SignalMetrics])
