@@ -33,6 +33,12 @@ var edgeBodies = []string{
 }
 
 func writeEdgeLogs(t *testing.T, st *Store) {
+	require.NoError(t, st.WriteLogs(context.Background(), EdgeLogs()))
+}
+
+// EdgeLogs is a batch of service "edge" with edgeBodies and attributes whose labels differ
+// from their stored forms. Exported for the external test package (logql_duck_test.go).
+func EdgeLogs() plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("service.name", "edge")
@@ -68,7 +74,7 @@ func writeEdgeLogs(t *testing.T, st *Store) {
 			a.PutStr("a-b", "1")
 		}
 	}
-	require.NoError(t, st.WriteLogs(context.Background(), ld))
+	return ld
 }
 
 func TestLogQLLineFiltersMatchGo(t *testing.T) {
@@ -135,9 +141,9 @@ func TestLogQLAttrNarrowing(t *testing.T) {
 		require.NoError(t, err, f)
 		engine, err := eng.Query(context.Background(), `{service_name="edge"} | drop nothing | `+f, p)
 		require.NoError(t, err, f)
-		require.Equal(t, renderResult(engine), renderResult(pushed), f)
+		require.Equal(t, RenderResult(engine), RenderResult(pushed), f)
 		if f != `x="nope"` && f != `nokey="1"` {
-			require.NotEmpty(t, renderResult(pushed), f)
+			require.NotEmpty(t, RenderResult(pushed), f)
 		}
 	}
 }

@@ -37,19 +37,26 @@ const casesPath = "../../../query/logql/testdata/queries.test"
 // t0 is the start of the data set (logql's T0).
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-type writerConsumer struct{ s *Store }
+// logsFunc is a pipeline consumer of logs.
+type logsFunc func(context.Context, plog.Logs) error
 
-func (c writerConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	return c.s.WriteLogs(ctx, ld)
-}
-func (writerConsumer) ConsumeTraces(context.Context, ptrace.Traces) error    { return nil }
-func (writerConsumer) ConsumeMetrics(context.Context, pmetric.Metrics) error { return nil }
+func (f logsFunc) ConsumeLogs(ctx context.Context, ld plog.Logs) error { return f(ctx, ld) }
+func (logsFunc) ConsumeTraces(context.Context, ptrace.Traces) error    { return nil }
+func (logsFunc) ConsumeMetrics(context.Context, pmetric.Metrics) error { return nil }
 
 // newLogQLStore opens a store filled with logql's test data set (see logql's data_test.go
 // for what it holds).
 func newLogQLStore(t *testing.T) *Store {
 	t.Helper()
 	st := newStore(t, chsqltest.Open(t), Options{})
+	WriteLogQLData(t, st.WriteLogs)
+	return st
+}
+
+// WriteLogQLData writes logql's test data set with write, as OTLP and through the Loki
+// push handler. Exported for the external test package (logql_duck_test.go).
+func WriteLogQLData(t testing.TB, write func(context.Context, plog.Logs) error) {
+	t.Helper()
 	ctx := context.Background()
 
 	ld := plog.NewLogs()
@@ -94,7 +101,7 @@ func newLogQLStore(t *testing.T) *Store {
 	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(-time.Hour)))
 	lr.Body().SetStr("from yesterday")
-	require.NoError(t, st.WriteLogs(ctx, ld))
+	require.NoError(t, write(ctx, ld))
 
 	var b bytes.Buffer
 	b.WriteString(`{"streams":[{"stream":{"job":"nginx","env":"prod"},"values":[`)
@@ -111,25 +118,24 @@ func newLogQLStore(t *testing.T) *Store {
 	fmt.Fprintf(&b, `["%d","10.1.0.1 - - \"GET /debug HTTP/1.1\" 500 7",{"trace_id":"0af7651916cd43dd8448eb211c80319c","user":"ann"}],`, t0.Add(30*time.Second).UnixNano())
 	fmt.Fprintf(&b, `["%d","10.1.0.2 - - \"POST /debug HTTP/1.1\" 201 9",{"user":"bob"}]`, t0.Add(90*time.Second).UnixNano())
 	b.WriteString(`]}]}`)
-	srv := httptest.NewServer(loki.NewPushHandler(writerConsumer{st}, loki.DefaultOptions(), nil, nil))
+	srv := httptest.NewServer(loki.NewPushHandler(logsFunc(write), loki.DefaultOptions(), nil, nil))
 	defer srv.Close()
 	resp, err := http.Post(srv.URL, "application/json", &b)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
-	return st
 }
 
-// logqlCase is one case of queries.test; the format is described in logql's cases_test.go.
-type logqlCase struct {
-	line    int
-	query   string
-	params  logql.Params
-	want    []string
-	wantErr string
+// LogQLCase is one case of queries.test; the format is described in logql's cases_test.go.
+type LogQLCase struct {
+	Line    int
+	Query   string
+	Params  logql.Params
+	Want    []string
+	WantErr string
 }
 
-func readLogQLCases(t *testing.T) []logqlCase {
+func ReadLogQLCases(t *testing.T) []LogQLCase {
 	f, err := os.Open(casesPath)
 	require.NoError(t, err)
 	defer f.Close()
@@ -138,7 +144,7 @@ func readLogQLCases(t *testing.T) []logqlCase {
 		require.NoError(t, err, "offset %q", s)
 		return t0.Add(d)
 	}
-	var cases []logqlCase
+	var cases []LogQLCase
 	inWant := false
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
@@ -147,7 +153,7 @@ func readLogQLCases(t *testing.T) []logqlCase {
 			if strings.TrimSpace(line) == "" {
 				inWant = false
 			} else {
-				cases[len(cases)-1].want = append(cases[len(cases)-1].want, line)
+				cases[len(cases)-1].Want = append(cases[len(cases)-1].Want, line)
 			}
 			continue
 		}
@@ -158,7 +164,7 @@ func readLogQLCases(t *testing.T) []logqlCase {
 		require.True(t, ok, "line %d", n)
 		val = strings.TrimSpace(val)
 		if key == "query" {
-			cases = append(cases, logqlCase{line: n, query: val, params: logql.Params{Limit: 100}})
+			cases = append(cases, LogQLCase{Line: n, Query: val, Params: logql.Params{Limit: 100}})
 			continue
 		}
 		require.NotEmpty(t, cases, "line %d", n)
@@ -169,19 +175,19 @@ func readLogQLCases(t *testing.T) []logqlCase {
 			require.Len(t, f, 3, "line %d", n)
 			step, err := time.ParseDuration(f[2])
 			require.NoError(t, err)
-			c.params.Start, c.params.End, c.params.Step = offset(f[0]), offset(f[1]), step
+			c.Params.Start, c.Params.End, c.Params.Step = offset(f[0]), offset(f[1]), step
 		case "instant":
-			c.params.Start = offset(val)
-			c.params.End = c.params.Start
+			c.Params.Start = offset(val)
+			c.Params.End = c.Params.Start
 		case "limit":
-			c.params.Limit, err = strconv.Atoi(val)
+			c.Params.Limit, err = strconv.Atoi(val)
 			require.NoError(t, err)
 		case "direction":
-			c.params.Forward = val == "forward"
+			c.Params.Forward = val == "forward"
 		case "want":
 			inWant = true
 		case "error":
-			c.wantErr = val
+			c.WantErr = val
 		default:
 			t.Fatalf("line %d: unknown key %q", n, key)
 		}
@@ -190,8 +196,8 @@ func readLogQLCases(t *testing.T) []logqlCase {
 	return cases
 }
 
-// renderResult is logql's render (cases_test.go): the result as the file's lines.
-func renderResult(res *logql.Result) []string {
+// RenderResult is logql's render (cases_test.go): the result as the file's lines.
+func RenderResult(res *logql.Result) []string {
 	offset := func(ns int64) string {
 		d := time.Unix(0, ns).Sub(t0)
 		if d < 0 {
@@ -230,17 +236,17 @@ func renderResult(res *logql.Result) []string {
 func TestLogQLCases(t *testing.T) {
 	st := newLogQLStore(t)
 	eng := logql.NewEngine(st.LogQL(), logql.DefaultOptions(), nil)
-	cases := readLogQLCases(t)
+	cases := ReadLogQLCases(t)
 	require.NotEmpty(t, cases)
 	for _, c := range cases {
-		t.Run(fmt.Sprintf("line%d", c.line), func(t *testing.T) {
-			res, err := eng.Query(context.Background(), c.query, c.params)
-			if c.wantErr != "" {
-				require.ErrorContains(t, err, c.wantErr, "query %s", c.query)
+		t.Run(fmt.Sprintf("line%d", c.Line), func(t *testing.T) {
+			res, err := eng.Query(context.Background(), c.Query, c.Params)
+			if c.WantErr != "" {
+				require.ErrorContains(t, err, c.WantErr, "query %s", c.Query)
 				return
 			}
-			require.NoError(t, err, "query %s", c.query)
-			require.Equal(t, strings.Join(c.want, "\n"), strings.Join(renderResult(res), "\n"), "query %s", c.query)
+			require.NoError(t, err, "query %s", c.Query)
+			require.Equal(t, strings.Join(c.Want, "\n"), strings.Join(RenderResult(res), "\n"), "query %s", c.Query)
 		})
 	}
 }
