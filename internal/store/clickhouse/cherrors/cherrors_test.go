@@ -139,7 +139,7 @@ func TestMergesKeepIssues(t *testing.T) {
 	require.Equal(t, before, after)
 }
 
-func count(t *testing.T, conn chsql.Conn, q string) uint64 {
+func count(t testing.TB, conn chsql.Conn, q string) uint64 {
 	t.Helper()
 	rows, err := conn.Query(ctx, q)
 	require.NoError(t, err)
