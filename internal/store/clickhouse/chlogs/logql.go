@@ -7,6 +7,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -22,9 +23,55 @@ import (
 // get two keys; the engine merges streams whose labels are equal.
 
 // LogQL returns the store as the LogQL engine sees it.
-func (s *Store) LogQL() plan.Store { return logqlStore{s} }
+func (s *Store) LogQL() plan.Store { return logqlStore{s: s, services: &serviceCache{}} }
 
-type logqlStore struct{ s *Store }
+type logqlStore struct {
+	s        *Store
+	services *serviceCache
+}
+
+// serviceCache remembers the service of the stream keys Streams returned. The engine
+// lists the streams before it reads rows of some of them by key; with the keys' services
+// known, Rows and Buckets also filter on service, the ordering key's second column, so
+// that ClickHouse reads the granules of those services only. The hash hides the service,
+// so an unknown key (a stream listed by another engine) just goes without that filter.
+type serviceCache struct {
+	mu sync.Mutex
+	m  map[uint64]string
+}
+
+// maxCachedStreams bounds the cache; when full it starts over.
+const maxCachedStreams = 1 << 16
+
+func (c *serviceCache) put(streams []plan.Stream) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m)+len(streams) > maxCachedStreams {
+		c.m = make(map[uint64]string, len(streams))
+	}
+	for _, st := range streams {
+		c.m[st.Key] = st.Service
+	}
+}
+
+// of returns the distinct services of keys, or false when one is unknown.
+func (c *serviceCache) of(keys []uint64) ([]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range keys {
+		svc, ok := c.m[k]
+		if !ok {
+			return nil, false
+		}
+		if !seen[svc] {
+			seen[svc] = true
+			out = append(out, svc)
+		}
+	}
+	return out, true
+}
 
 // streamKeySQL is a row's stream key.
 const streamKeySQL = "cityHash64(mapKeys(resource), mapValues(resource), resource_types)"
@@ -70,6 +117,7 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list log streams: %w", err)
 	}
+	l.services.put(out)
 	return out, nil
 }
 
@@ -86,6 +134,12 @@ func (l logqlStore) logqlConds(ctx context.Context, sel plan.Select) ([]string, 
 				keys[i] = strconv.FormatUint(k, 10)
 			}
 			conds = append(conds, streamKeySQL+" IN ("+strings.Join(keys, ",")+")")
+			if services, ok := l.services.of(sel.Streams); ok {
+				for i, svc := range services {
+					services[i] = chsql.String(svc)
+				}
+				conds = append(conds, "service IN ("+strings.Join(services, ",")+")")
+			}
 		}
 	}
 	for _, f := range sel.LineFilters {

@@ -239,7 +239,7 @@ func TestLogQLSkipIndexes(t *testing.T) {
 		"idx_body":        {LineFilters: []plan.LineFilter{{Op: plan.LineContains, Values: []string{"Needle"}}}},
 		"idx_attr_values": {AttrFilters: []plan.AttrFilter{{Name: "a_b", Value: "nope"}}},
 	} {
-		conds, err := logqlStore{st}.logqlConds(context.Background(), sel)
+		conds, err := st.LogQL().(logqlStore).logqlConds(context.Background(), sel)
 		require.NoError(t, err)
 		q := "EXPLAIN indexes = 1 SELECT count() FROM logs WHERE " + strings.Join(conds, " AND ")
 		out := queryText(t, conn, q)
@@ -249,6 +249,29 @@ func TestLogQLSkipIndexes(t *testing.T) {
 		require.True(t, ok, "%s\n%s", q, out)
 		require.True(t, strings.HasPrefix(after, "0/2"), "%s\n%s", q, out)
 	}
+}
+
+// TestLogQLServiceKey checks that reading listed streams filters on their service, which
+// the primary key (tenant, service, ts) answers.
+func TestLogQLServiceKey(t *testing.T) {
+	conn := chsqltest.Open(t)
+	st := newStore(t, conn, Options{})
+	writeEdgeLogs(t, st)
+	l := st.LogQL().(logqlStore)
+	ctx := context.Background()
+	streams, err := l.Streams(ctx, t0.UnixNano(), t0.Add(time.Hour).UnixNano(), false)
+	require.NoError(t, err)
+	require.Len(t, streams, 1)
+	conds, err := l.logqlConds(ctx, plan.Select{Streams: []uint64{streams[0].Key}})
+	require.NoError(t, err)
+	require.Contains(t, conds, "service IN ('edge')")
+	out := queryText(t, conn, "EXPLAIN indexes = 1 SELECT count() FROM logs WHERE "+strings.Join(conds, " AND "))
+	_, pk, _ := strings.Cut(out, "PrimaryKey")
+	require.Contains(t, pk, "service in", out)
+	// A key this engine has not listed goes without the service filter.
+	conds, err = l.logqlConds(ctx, plan.Select{Streams: []uint64{streams[0].Key + 1}})
+	require.NoError(t, err)
+	require.NotContains(t, strings.Join(conds, " "), "service IN")
 }
 
 func TestSanitizeLabelName(t *testing.T) {
