@@ -12,6 +12,7 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/errtrack/errtracktest"
+	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql/chsqltest"
 )
@@ -173,4 +174,23 @@ func TestInsertTokenDedup(t *testing.T) {
 	is, err := s.GetIssue(ctx, batch[0].GroupID)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, is.Events)
+}
+
+// TestTTLAndSize: Options.Retention sets error_events' TTL, a store without it removes
+// it, and DiskBytes counts the error tables.
+func TestTTLAndSize(t *testing.T) {
+	conn := chsqltest.Open(t)
+	ttlQuery := "SELECT count() FROM system.tables WHERE database = " + chsql.String(conn.Database()) +
+		" AND name = 'error_events' AND position(create_table_query, 'toIntervalSecond(604800)') > 0"
+	newStore(t, conn)
+	require.Zero(t, count(t, conn, ttlQuery))
+	_, err := New(ctx, conn, chsqltest.Schema(conn), Options{Retention: 7 * 24 * time.Hour}, nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, count(t, conn, ttlQuery))
+	s := newStore(t, conn)
+	require.Zero(t, count(t, conn, ttlQuery))
+	require.NoError(t, s.WriteEvents(ctx, []errtrack.Event{errtracktest.Event(1, "checkout", errtracktest.Now)}))
+	sizes, err := s.DiskBytes(ctx)
+	require.NoError(t, err)
+	require.Positive(t, sizes[store.SignalErrors])
 }

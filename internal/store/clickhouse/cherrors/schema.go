@@ -61,7 +61,7 @@ const eventsDDL = `CREATE TABLE IF NOT EXISTS {db}.error_events{local}{on_cluste
 ) ENGINE = {engine_events}
 PARTITION BY toYYYYMMDD(fromUnixTimestamp64Nano(ts_ns, 'UTC'))
 ORDER BY (tenant, issue_id, ts_ns, event_id)
-SETTINGS {dedup}`
+SETTINGS {dedup}, ttl_only_drop_parts = 1`
 
 // statsDDL: first is the identity of the issue as its earliest event gave it; last is the
 // latest event's id, release and level (argMax by time then id, so ties are the same on

@@ -24,8 +24,13 @@ import (
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
-// Options configure the store. None yet: retention is by DropBefore.
-type Options struct{}
+// Options configure the store.
+type Options struct {
+	// Retention, when > 0, sets error_events' TTL by event time: ClickHouse drops a day's
+	// parts once all their events are older. The issues last seen before it go at the
+	// next DropBefore (a TTL cannot delete by an aggregate).
+	Retention time.Duration
+}
 
 // Store is the error store. Safe for concurrent use.
 type Store struct {
@@ -45,18 +50,23 @@ var (
 	_ errtrack.Store        = (*Store)(nil)
 	_ errtrack.SeriesReader = (*Store)(nil)
 	_ store.Retainer        = (*Store)(nil)
+	_ store.Sizer           = (*Store)(nil)
 )
 
 // New migrates the errors schema of schema's database and returns the store. The store
 // does not own conn.
-func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, _ Options, logger *slog.Logger) (*Store, error) {
+func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if err := chsql.Migrate(ctx, conn, schema, component, migrations(schema)); err != nil {
 		return nil, fmt.Errorf("cherrors: %w", err)
 	}
-	return &Store{conn: conn, schema: schema, logger: logger}, nil
+	s := &Store{conn: conn, schema: schema, logger: logger}
+	if err := s.setTTL(ctx, opts.Retention); err != nil {
+		return nil, fmt.Errorf("cherrors: %w", err)
+	}
+	return s, nil
 }
 
 // Close releases nothing: the connection belongs to the caller.

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS `loupe`.error_events_local ON CLUSTER `loupe_cluster`
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMMDD(fromUnixTimestamp64Nano(ts_ns, 'UTC'))
 ORDER BY (tenant, issue_id, ts_ns, event_id)
-SETTINGS replicated_deduplication_window = 1000;
+SETTINGS replicated_deduplication_window = 1000, ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS `loupe`.error_issue_stats_local ON CLUSTER `loupe_cluster` (
 	tenant LowCardinality(String) DEFAULT '',
