@@ -295,7 +295,7 @@ func (s *Store) remember(keys []knownKey) {
 	if len(s.known)+len(keys) > s.opts.MaxKnown {
 		s.known = map[knownKey]struct{}{}
 	}
-	for _, k := range keys {
+	for _, k := range keys[:min(len(keys), s.opts.MaxKnown)] {
 		s.known[k] = struct{}{}
 	}
 }
