@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
@@ -30,10 +29,11 @@ type sample struct {
 }
 
 type appender struct {
-	s       *Store
-	ctx     context.Context
-	series  map[uint64]labels.Labels // every series appended to, by id
-	samples []sample
+	s         *Store
+	ctx       context.Context
+	series    map[uint64]labels.Labels // every series appended to, by id
+	samples   []sample
+	exemplars []exemplarRow
 }
 
 // Append implements storage.Appender. The reference returned is the series id; a
@@ -59,7 +59,7 @@ func (a *appender) Append(_ storage.SeriesRef, l labels.Labels, t int64, v float
 // harmless: queries find the series and no samples.
 func (a *appender) Commit() error {
 	defer a.reset()
-	if len(a.samples) == 0 {
+	if len(a.samples) == 0 && len(a.exemplars) == 0 {
 		return nil
 	}
 	// Sorted by series and time, copies of one sample within the batch are dropped here
@@ -93,6 +93,13 @@ func (a *appender) Commit() error {
 		}
 		rows = append(rows, []any{a.s.opts.Tenant, smp.id, smp.t, v, stale, ver})
 	}
+	// An exemplar's series has a row for the exemplar's day too.
+	for _, ex := range a.exemplars {
+		sd := seriesDay{ex.id, int32(dayOf(ex.t).Unix() / (24 * 3600))}
+		if !a.s.isKnown(sd) && !slices.Contains(newSeries, sd) {
+			newSeries = append(newSeries, sd)
+		}
+	}
 	a.s.mu.Unlock()
 
 	if len(newSeries) > 0 {
@@ -112,8 +119,19 @@ func (a *appender) Commit() error {
 			return fmt.Errorf("insert metric series: %w", err)
 		}
 	}
-	if err := a.s.conn.Insert(a.ctx, samplesTable, []string{"tenant", "series_id", "ts_ms", "value", "stale", "ver"}, rows); err != nil {
-		return fmt.Errorf("insert metric samples: %w", err)
+	if len(rows) > 0 {
+		if err := a.s.conn.Insert(a.ctx, samplesTable, []string{"tenant", "series_id", "ts_ms", "value", "stale", "ver"}, rows); err != nil {
+			return fmt.Errorf("insert metric samples: %w", err)
+		}
+	}
+	if len(a.exemplars) > 0 {
+		erows := make([][]any, 0, len(a.exemplars))
+		for _, ex := range a.exemplars {
+			erows = append(erows, []any{a.s.opts.Tenant, ex.id, ex.t, ex.v, ex.lbl})
+		}
+		if err := a.s.conn.Insert(a.ctx, exemplarsTable, []string{"tenant", "series_id", "ts_ms", "value", "labels"}, erows); err != nil {
+			return fmt.Errorf("insert metric exemplars: %w", err)
+		}
 	}
 	a.s.markKnown(newSeries)
 	return nil
@@ -126,15 +144,11 @@ func (a *appender) Rollback() error {
 
 func (a *appender) reset() {
 	a.samples = a.samples[:0]
+	a.exemplars = a.exemplars[:0]
 	clear(a.series)
 }
 
 func (a *appender) SetOptions(*storage.AppendOptions) {}
-
-// AppendExemplar implements storage.ExemplarAppender: exemplars are not stored.
-func (a *appender) AppendExemplar(storage.SeriesRef, labels.Labels, exemplar.Exemplar) (storage.SeriesRef, error) {
-	return 0, storage.ErrExemplarsDisabled
-}
 
 // AppendHistogram implements storage.HistogramAppender: native histograms are refused.
 func (a *appender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {

@@ -47,13 +47,21 @@ func (s *Store) WriteMetrics(ctx context.Context, md pmetric.Metrics) error {
 			rejected += int64(len(ts.Histograms))
 			reasons = append(reasons, fmt.Sprintf("%s: %v", ls, errNativeHistograms))
 		}
+		stored := false
 		for _, smp := range ts.Samples {
 			if _, err := app.Append(0, ls, smp.Timestamp, smp.Value); err != nil {
 				rejected++
 				reasons = append(reasons, err.Error())
+			} else {
+				stored = true
 			}
 		}
-		// Exemplars are not stored (Store doc); they never fail a write.
+		// Exemplars are best effort, as in the embedded store: never a failed write.
+		for _, ep := range ts.Exemplars {
+			if stored {
+				_, _ = app.AppendExemplar(0, ls, ep.ToExemplar(&b, nil))
+			}
+		}
 	}
 	if err := app.Commit(); err != nil {
 		return err

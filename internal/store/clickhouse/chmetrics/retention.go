@@ -10,6 +10,9 @@ import (
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
+// tables are the store's tables, the series first.
+var tables = []string{seriesTable, samplesTable, exemplarsTable}
+
 // ttl is the TTL expression of table for a retention of secs seconds, with its interval
 // written as ClickHouse shows it in the table's definition (toIntervalSecond). A series
 // row of day D serves the samples of D until the last of them expires, a day later.
@@ -17,6 +20,7 @@ func ttl(table string, secs int64) string {
 	if table == seriesTable {
 		return fmt.Sprintf("toDateTime(day) + toIntervalSecond(%d)", secs+24*3600)
 	}
+	// samples and exemplars
 	return fmt.Sprintf("toDateTime(intDiv(ts_ms, 1000)) + toIntervalSecond(%d)", secs)
 }
 
@@ -27,7 +31,7 @@ func ttl(table string, secs int64) string {
 // ttl_only_drop_parts, expired parts are dropped whole as merges and the TTL check reach
 // them.
 func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
-	for _, table := range []string{seriesTable, samplesTable} {
+	for _, table := range tables {
 		ddl, err := s.createQuery(ctx, table)
 		if err != nil {
 			return err
@@ -75,7 +79,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 		return nil
 	}
 	last := cutoff.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1) // newest day wholly before cutoff
-	for _, table := range []string{seriesTable, samplesTable} {
+	for _, table := range tables {
 		days, err := s.partitions(ctx, s.schema.Local(table))
 		if err != nil {
 			return err

@@ -16,9 +16,10 @@ import "github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 // without coordination.
 
 const (
-	seriesTable  = "metric_series"
-	samplesTable = "metric_samples"
-	component    = "metrics"
+	seriesTable    = "metric_series"
+	samplesTable   = "metric_samples"
+	exemplarsTable = "metric_exemplars"
+	component      = "metrics"
 )
 
 // migrations create the tables. Statements are chsql templates expanded by the schema
@@ -61,5 +62,21 @@ ORDER BY (tenant, series_id, ts_ms)
 SETTINGS ttl_only_drop_parts = 1`,
 		chsql.Distributed(seriesTable, "series_id"),
 		chsql.Distributed(samplesTable, "series_id"),
+	},
+}, {
+	// Exemplars (trace ids on samples), by series and time like the samples.
+	Version: 2,
+	Statements: []string{
+		`CREATE TABLE IF NOT EXISTS {db}.metric_exemplars{local}{on_cluster} (
+	tenant LowCardinality(String) DEFAULT '',
+	series_id UInt64,
+	ts_ms Int64 CODEC(DoubleDelta, ZSTD(1)),
+	value Float64 CODEC(ZSTD(1)),
+	labels Map(LowCardinality(String), String) CODEC(ZSTD(1))
+) ENGINE = {MergeTree}
+PARTITION BY toDate(fromUnixTimestamp64Milli(ts_ms, 'UTC'))
+ORDER BY (tenant, series_id, ts_ms)
+SETTINGS ttl_only_drop_parts = 1`,
+		chsql.Distributed(exemplarsTable, "series_id"),
 	},
 }}

@@ -4,9 +4,8 @@
 // Prometheus' own OTLP translator.
 //
 // Supported: float samples (with staleness markers), classic histograms and summaries
-// (they are float series), label names and values with matchers. Refused with an error:
-// native histograms (AppendHistogram) and exemplars (storage.ErrExemplarsDisabled, which
-// writers count as dropped exemplars). Any timestamp is accepted (there is no
+// (they are float series), exemplars, label names and values with matchers. Refused with
+// an error: native histograms (AppendHistogram). Any timestamp is accepted (there is no
 // out-of-order window); a sample written twice for the same series and time is read once,
 // with the value written first, as a Prometheus TSDB keeps.
 package chmetrics
@@ -20,8 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/prometheus/model/exemplar"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	prw "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
 
@@ -105,9 +102,9 @@ func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 	return chunkQuerier{querier{s: s, mint: mint, maxt: maxt}}, nil
 }
 
-// ExemplarQuerier implements storage.ExemplarQueryable: exemplars are not stored yet.
-func (s *Store) ExemplarQuerier(context.Context) (storage.ExemplarQuerier, error) {
-	return noExemplars{}, nil
+// ExemplarQuerier implements storage.ExemplarQueryable.
+func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, error) {
+	return exemplarQuerier{s: s, ctx: ctx}, nil
 }
 
 // StartTime is the time of the oldest sample, in milliseconds (math.MaxInt64 when empty).
@@ -138,8 +135,9 @@ func (s *Store) StartTime() (int64, error) {
 // server of a cluster, replicas included).
 func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT sum(bytes_on_disk) FROM %s WHERE database = %s AND table IN (%s, %s) AND active",
-		s.parts(), chsql.String(s.schema.Database), chsql.String(s.schema.Local(seriesTable)), chsql.String(s.schema.Local(samplesTable))))
+		"SELECT sum(bytes_on_disk) FROM %s WHERE database = %s AND table IN (%s, %s, %s) AND active",
+		s.parts(), chsql.String(s.schema.Database), chsql.String(s.schema.Local(seriesTable)), chsql.String(s.schema.Local(samplesTable)),
+		chsql.String(s.schema.Local(exemplarsTable))))
 	if err != nil {
 		return nil, err
 	}
@@ -151,13 +149,6 @@ func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
 		}
 	}
 	return map[store.Signal]int64{store.SignalMetrics: int64(n)}, rows.Err()
-}
-
-// noExemplars is the ExemplarQuerier of a store without exemplars.
-type noExemplars struct{}
-
-func (noExemplars) Select(int64, int64, ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
-	return nil, nil
 }
 
 var errNativeHistograms = errors.New("native histograms are not supported by the ClickHouse metric store yet; send classic histograms (for OTLP, explicit-bucket histograms without convert_histograms_to_nhcb)")

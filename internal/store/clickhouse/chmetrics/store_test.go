@@ -6,9 +6,12 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -19,6 +22,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql/chsqltest"
+	"github.com/loupe-dev/loupe/internal/store/tsdb"
 )
 
 // openTest returns a store on a fresh chDB database, and its connection.
@@ -245,4 +249,65 @@ func TestManySeries(t *testing.T) {
 	require.Equal(t, []point{{1000, 7}}, got[`{__name__="many", i="7"}`])
 	got = selectAll(t, s, labels.MustNewMatcher(labels.MatchRegexp, "i", "1.."))
 	require.Len(t, got, 100)
+}
+
+// TestExemplarsSameAsTSDB: exemplars appended to both stores come back the same from the
+// exemplar querier (by time range and matcher sets), a repeated one once.
+func TestExemplarsSameAsTSDB(t *testing.T) {
+	ch, _ := openTest(t, Options{})
+	topts := tsdb.DefaultOptions()
+	topts.MinFreeBytes = 0
+	ref, err := tsdb.Open(t.TempDir(), topts, nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, ref.Close()) })
+
+	t0 := time.Now().Add(-time.Hour).UnixMilli()
+	a := labels.FromStrings("__name__", "req_bucket", "le", "1", "job", "api")
+	b := labels.FromStrings("__name__", "req_bucket", "le", "+Inf", "job", "web")
+	for _, st := range []storage.Appendable{ch, ref} {
+		for i := range int64(5) {
+			app := st.Appender(context.Background())
+			for _, ls := range []labels.Labels{a, b} {
+				ts := t0 + i*15_000
+				_, err := app.Append(0, ls, ts, float64(i))
+				require.NoError(t, err)
+				ex := exemplar.Exemplar{Labels: labels.FromStrings("trace_id", fmt.Sprint("t", i), "span_id", "s"), Value: 0.5 + float64(i), Ts: ts, HasTs: true}
+				_, err = app.AppendExemplar(0, ls, ex)
+				require.NoError(t, err)
+				if i == 2 {
+					_, _ = app.AppendExemplar(0, ls, ex) // the same again
+				}
+			}
+			require.NoError(t, app.Commit())
+		}
+	}
+	sets := [][][]*labels.Matcher{
+		{{labels.MustNewMatcher(labels.MatchEqual, "__name__", "req_bucket")}},
+		{{labels.MustNewMatcher(labels.MatchEqual, "job", "api")}, {labels.MustNewMatcher(labels.MatchRegexp, "le", `\+Inf`)}},
+		{{labels.MustNewMatcher(labels.MatchEqual, "job", "nothing")}},
+	}
+	for _, ms := range sets {
+		for _, r := range [][2]int64{{t0, t0 + 60_000}, {t0 + 15_000, t0 + 30_000}} {
+			want := selectExemplars(t, ref, r[0], r[1], ms)
+			got := selectExemplars(t, ch, r[0], r[1], ms)
+			require.Equal(t, want, got, "%v %v", ms, r)
+		}
+	}
+	require.Equal(t, 2, strings.Count(selectExemplars(t, ch, t0, t0+60_000, sets[0]), "__name__"), "two series")
+	require.Equal(t, 10, strings.Count(selectExemplars(t, ch, t0, t0+60_000, sets[0]), "trace_id"), "five exemplars each, the repeated one once")
+
+	app := ch.Appender(context.Background())
+	_, err = app.AppendExemplar(0, a, exemplar.Exemplar{Labels: labels.FromStrings("trace_id", strings.Repeat("x", 200)), Ts: t0, HasTs: true})
+	require.ErrorIs(t, err, storage.ErrExemplarLabelLength)
+	require.NoError(t, app.Rollback())
+}
+
+func selectExemplars(t *testing.T, q storage.ExemplarQueryable, start, end int64, ms [][]*labels.Matcher) string {
+	t.Helper()
+	eq, err := q.ExemplarQuerier(context.Background())
+	require.NoError(t, err)
+	res, err := eq.Select(start, end, ms...)
+	require.NoError(t, err)
+	slices.SortFunc(res, func(a, b exemplar.QueryResult) int { return labels.Compare(a.SeriesLabels, b.SeriesLabels) })
+	return fmt.Sprint(res)
 }

@@ -32,3 +32,17 @@ CREATE TABLE IF NOT EXISTS `loupe`.`metric_series` ON CLUSTER `loupe_cluster` AS
 
 CREATE TABLE IF NOT EXISTS `loupe`.`metric_samples` ON CLUSTER `loupe_cluster` AS `loupe`.`metric_samples_local` ENGINE = Distributed('loupe_cluster', 'loupe', 'metric_samples_local', series_id);
 
+-- metrics version 2
+CREATE TABLE IF NOT EXISTS `loupe`.metric_exemplars_local ON CLUSTER `loupe_cluster` (
+	tenant LowCardinality(String) DEFAULT '',
+	series_id UInt64,
+	ts_ms Int64 CODEC(DoubleDelta, ZSTD(1)),
+	value Float64 CODEC(ZSTD(1)),
+	labels Map(LowCardinality(String), String) CODEC(ZSTD(1))
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(fromUnixTimestamp64Milli(ts_ms, 'UTC'))
+ORDER BY (tenant, series_id, ts_ms)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `loupe`.`metric_exemplars` ON CLUSTER `loupe_cluster` AS `loupe`.`metric_exemplars_local` ENGINE = Distributed('loupe_cluster', 'loupe', 'metric_exemplars_local', series_id);
+
