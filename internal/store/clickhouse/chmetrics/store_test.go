@@ -311,3 +311,40 @@ func selectExemplars(t *testing.T, q storage.ExemplarQueryable, start, end int64
 	slices.SortFunc(res, func(a, b exemplar.QueryResult) int { return labels.Compare(a.SeriesLabels, b.SeriesLabels) })
 	return fmt.Sprint(res)
 }
+
+// TestConcurrentAppenders: appenders committing at once, on shared and own series, lose
+// nothing and duplicate nothing.
+func TestConcurrentAppenders(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	const writers, batches = 4, 5
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			var err error
+			for b := range batches {
+				app := s.Appender(context.Background())
+				ts := int64(b) * 1000
+				_, err = app.Append(0, labels.FromStrings("__name__", "shared"), ts, 1)
+				if err == nil {
+					_, err = app.Append(0, labels.FromStrings("__name__", "own", "w", fmt.Sprint(w)), ts, float64(w))
+				}
+				if err == nil {
+					err = app.Commit()
+				}
+				if err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range writers {
+		require.NoError(t, <-errs)
+	}
+	got := selectAll(t, s)
+	require.Len(t, got, writers+1)
+	require.Len(t, got[`{__name__="shared"}`], batches, "one sample per time, whoever wrote it")
+	for w := range writers {
+		require.Len(t, got[fmt.Sprintf(`{__name__="own", w="%d"}`, w)], batches)
+	}
+}
