@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/loupe-dev/loupe/internal/query/logql/plan"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chattrs"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
@@ -109,7 +110,7 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 			return nil, fmt.Errorf("list log streams: %w", err)
 		}
 		st.Entries, st.Bytes = int64(n), int64(b)
-		if st.Resource, err = joinAttrs(keys, vals, types); err != nil {
+		if st.Resource, err = chattrs.Join(keys, vals, types); err != nil {
 			return nil, fmt.Errorf("list log streams: %w", err)
 		}
 		out = append(out, st)
@@ -265,12 +266,12 @@ func isASCII(s string) bool {
 func attrNarrowing(keys []string, v string) string {
 	forms := []string{v}
 	if x, err := strconv.ParseFloat(v, 64); err == nil {
-		if d := string(appendDouble(nil, x)); d != v {
+		if d := string(chattrs.AppendDouble(nil, x)); d != v {
 			forms = append(forms, d)
 		}
 	}
 	if b, err := base64.StdEncoding.DecodeString(v); err == nil && base64.StdEncoding.EncodeToString(b) == v {
-		forms = append(forms, `{"`+tagBytes+`":"`+v+`"}`)
+		forms = append(forms, `{"`+chattrs.TagBytes+`":"`+v+`"}`)
 	}
 	var alts []string
 	for _, k := range keys {
@@ -345,7 +346,7 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 			r.SeverityNumber = int32(sev)
 			r.TraceID, r.SpanID = idText(traceHex), idText(spanHex)
 			if attrs {
-				if r.Attributes, err = joinAttrs(keys, vals, types); err != nil {
+				if r.Attributes, err = chattrs.Join(keys, vals, types); err != nil {
 					fail(err)
 					return
 				}

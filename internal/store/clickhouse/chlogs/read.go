@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chattrs"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
@@ -198,10 +199,10 @@ func scanRecord(rows chsql.Rows) (store.LogRecord, error) {
 	if err := decodeID(spanHex, r.SpanID[:]); err != nil {
 		return r, err
 	}
-	if r.Attributes, err = joinAttrs(keys, vals, attrTypes); err != nil {
+	if r.Attributes, err = chattrs.Join(keys, vals, attrTypes); err != nil {
 		return r, err
 	}
-	if r.Resource, err = joinAttrs(resKeys, resVals, resTypes); err != nil {
+	if r.Resource, err = chattrs.Join(resKeys, resVals, resTypes); err != nil {
 		return r, err
 	}
 	r.Cursor = cursor{ts: r.Timestamp.UnixNano(), seq: seq}.String()

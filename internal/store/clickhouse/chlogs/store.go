@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chattrs"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
@@ -94,7 +95,7 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 		if v, ok := res.Get("service.name"); ok {
 			service = v.AsString()
 		}
-		resKeys, resVals, resTypes := splitAttrs(res)
+		resKeys, resVals, resTypes := chattrs.Split(res)
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
@@ -123,7 +124,7 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 				if idx == 0 {
 					base = rand.Uint64() &^ seqIndexMask
 				}
-				keys, vals, types := splitAttrs(lr.Attributes())
+				keys, vals, types := chattrs.Split(lr.Attributes())
 				tid, sid := lr.TraceID(), lr.SpanID()
 				rows = append(rows, []any{
 					service, time.Unix(0, int64(ts)), base | idx, time.Unix(0, int64(observed)),

@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chattrs"
 )
 
 // Events and links are stored as typed JSON arrays (values.go), in the same form as the
@@ -27,9 +29,9 @@ func appendEventsJSON(buf []byte, events ptrace.SpanEventSlice) []byte {
 		buf = append(buf, `{"t":`...)
 		buf = strconv.AppendUint(buf, uint64(e.Timestamp()), 10)
 		buf = append(buf, `,"n":`...)
-		buf = appendJSONString(buf, e.Name())
+		buf = chattrs.AppendJSONString(buf, e.Name())
 		buf = append(buf, `,"a":`...)
-		buf = appendMapJSON(buf, e.Attributes())
+		buf = chattrs.AppendMapJSON(buf, e.Attributes())
 		buf = append(buf, `,"d":`...)
 		buf = strconv.AppendUint(buf, uint64(e.DroppedAttributesCount()), 10)
 		buf = append(buf, '}')
@@ -56,11 +58,11 @@ func appendLinksJSON(buf []byte, links ptrace.SpanLinkSlice) []byte {
 		buf = append(buf, `","sid":"`...)
 		buf = hex.AppendEncode(buf, sid[:])
 		buf = append(buf, `","ts":`...)
-		buf = appendJSONString(buf, l.TraceState().AsRaw())
+		buf = chattrs.AppendJSONString(buf, l.TraceState().AsRaw())
 		buf = append(buf, `,"f":`...)
 		buf = strconv.AppendUint(buf, uint64(l.Flags()), 10)
 		buf = append(buf, `,"a":`...)
-		buf = appendMapJSON(buf, l.Attributes())
+		buf = chattrs.AppendMapJSON(buf, l.Attributes())
 		buf = append(buf, `,"d":`...)
 		buf = strconv.AppendUint(buf, uint64(l.DroppedAttributesCount()), 10)
 		buf = append(buf, '}')
@@ -74,7 +76,7 @@ func decodeArray(s, what string) (pcommon.Slice, error) {
 		return pcommon.NewSlice(), nil
 	}
 	v := pcommon.NewValueEmpty()
-	if err := decodeValueJSON(s, v); err != nil {
+	if err := chattrs.DecodeValueJSON(s, v); err != nil {
 		return pcommon.Slice{}, fmt.Errorf("decode %s: %w", what, err)
 	}
 	if v.Type() != pcommon.ValueTypeSlice {

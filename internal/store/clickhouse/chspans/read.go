@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chattrs"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
@@ -105,7 +106,7 @@ func (g *grouper) scan(rows chsql.Rows, traceID pcommon.TraceID) error {
 	if !ok {
 		rs = g.td.ResourceSpans().AppendEmpty()
 		rs.SetSchemaUrl(resURL)
-		if err := joinAttrs(resKeys, resVals, resTypes, rs.Resource().Attributes()); err != nil {
+		if err := chattrs.JoinInto(resKeys, resVals, resTypes, rs.Resource().Attributes()); err != nil {
 			return err
 		}
 		g.resources[resKey] = rs
@@ -117,7 +118,7 @@ func (g *grouper) scan(rows chsql.Rows, traceID pcommon.TraceID) error {
 		ss.SetSchemaUrl(scURL)
 		ss.Scope().SetName(scName)
 		ss.Scope().SetVersion(scVersion)
-		if err := decodeMapJSON(scAttrs, ss.Scope().Attributes()); err != nil {
+		if err := chattrs.DecodeMapJSON(scAttrs, ss.Scope().Attributes()); err != nil {
 			return err
 		}
 		g.scopes[scopeKey] = ss
@@ -147,7 +148,7 @@ func (g *grouper) scan(rows chsql.Rows, traceID pcommon.TraceID) error {
 	sp.SetDroppedAttributesCount(uint32(dAttrs))
 	sp.SetDroppedEventsCount(uint32(dEvents))
 	sp.SetDroppedLinksCount(uint32(dLinks))
-	if err := joinAttrs(attrKeys, attrVals, attrTypes, sp.Attributes()); err != nil {
+	if err := chattrs.JoinInto(attrKeys, attrVals, attrTypes, sp.Attributes()); err != nil {
 		return err
 	}
 	if err := putEvents(events, sp.Events()); err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chattrs"
 )
 
 // insertCols are the columns WriteTraces inserts, in row order. The maps are given as
@@ -50,14 +52,14 @@ func (s *Store) rows(td ptrace.Traces) ([][]any, error) {
 		rs := rss.At(i)
 		res := rs.Resource().Attributes()
 		service := serviceName(res)
-		resKeys, resVals, resTypes := splitAttrs(res)
+		resKeys, resVals, resTypes := chattrs.Split(res)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
 			scope := ss.Scope()
 			scopeAttrs := ""
 			if scope.Attributes().Len() > 0 {
-				scopeAttrs = string(appendMapJSON(nil, scope.Attributes()))
+				scopeAttrs = string(chattrs.AppendMapJSON(nil, scope.Attributes()))
 			}
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
@@ -70,7 +72,7 @@ func (s *Store) rows(td ptrace.Traces) ([][]any, error) {
 				if !parent.IsEmpty() {
 					parentHex = hex.EncodeToString(parent[:])
 				}
-				keys, vals, types := splitAttrs(sp.Attributes())
+				keys, vals, types := chattrs.Split(sp.Attributes())
 				status := sp.Status()
 				buf = appendEventsJSON(buf[:0], sp.Events())
 				events := string(buf)
