@@ -1,29 +1,12 @@
 package chsql
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql/chsqlgolden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// Golden compares got with the file testdata/name, rewriting it under -update. The
-// cluster DDL cannot run on chDB (no Keeper, no cluster), so its text is what is tested.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "missing golden file; run go test -update")
-	require.Equal(t, string(want), got, "DDL differs from %s (go test -update rewrites it)", path)
-}
 
 var exampleMigrations = []Migration{
 	{Version: 1, Statements: []string{
@@ -35,8 +18,8 @@ var exampleMigrations = []Migration{
 }
 
 func TestExpandGolden(t *testing.T) {
-	golden(t, "single.sql", ExpandAll(Schema{Database: "loupe"}, "things", exampleMigrations))
-	golden(t, "cluster.sql", ExpandAll(Schema{Database: "loupe", Cluster: "prod"}, "things", exampleMigrations))
+	chsqlgolden.Compare(t, "single.sql", ExpandAll(Schema{Database: "loupe"}, "things", exampleMigrations))
+	chsqlgolden.Compare(t, "cluster.sql", ExpandAll(Schema{Database: "loupe", Cluster: "prod"}, "things", exampleMigrations))
 }
 
 func TestExpand(t *testing.T) {
