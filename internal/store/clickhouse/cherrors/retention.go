@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/store"
@@ -28,22 +27,12 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	dayNs := strconv.FormatInt(day, 10)
 	// The partition ids are computed rather than read from _partition_id, which a
 	// Distributed table may not pass through (as chlogs and chruns).
-	var ids []string
-	err := s.scan(ctx, "SELECT DISTINCT "+eventsPartition+" AS day FROM "+s.from(eventsTable)+
-		" WHERE ts_ns < "+dayNs+" ORDER BY day", func(r chsql.Rows) error {
-		var id uint32
-		if err := r.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, strconv.FormatUint(uint64(id), 10))
-		return nil
-	})
+	ids, err := chsql.PartitionIDs(ctx, s.conn, s.from(eventsTable), eventsPartition, "ts_ns < "+dayNs)
 	if err != nil {
 		return fmt.Errorf("drop error events before %s: %w", cutoff, err)
 	}
 	for _, id := range ids {
-		stmt := s.schema.Expand("ALTER TABLE {db}.error_events{local}{on_cluster} DROP PARTITION ID ") + chsql.String(id)
-		if err := s.conn.Exec(ctx, stmt); err != nil {
+		if err := chsql.DropPartition(ctx, s.conn, s.schema, eventsTable, id); err != nil {
 			return fmt.Errorf("drop error events of partition %s: %w", id, err)
 		}
 		s.logger.Info("dropped error event partition", "partition", id, "cutoff", cutoff)
@@ -60,50 +49,9 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	return nil
 }
 
-// setTTL makes error_events' TTL match the configured retention (configuration, not
-// schema: checked at every start, altered only when it differs, as chlogs does). Existing
-// parts are not rewritten; with ttl_only_drop_parts, expired parts are dropped whole.
+// setTTL makes error_events' TTL match the configured retention (see chsql.SetTTL).
 func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
-	current, err := s.ttl(ctx)
-	if err != nil {
-		return fmt.Errorf("read TTL: %w", err)
-	}
-	var stmt string
-	if retention > 0 {
-		secs := strconv.FormatInt(int64(max(retention, time.Second)/time.Second), 10)
-		// ClickHouse keeps the TTL as toIntervalSecond(n) in the table's definition.
-		if strings.Contains(current, "toIntervalSecond("+secs+")") {
-			return nil
-		}
-		stmt = "ALTER TABLE {db}.error_events{local}{on_cluster} MODIFY TTL toDateTime(intDiv(ts_ns, 1000000000), 'UTC') + INTERVAL " + secs + " SECOND"
-	} else {
-		if current == "" {
-			return nil
-		}
-		stmt = "ALTER TABLE {db}.error_events{local}{on_cluster} REMOVE TTL"
-	}
-	if err := s.conn.Exec(ctx, s.schema.Expand(stmt)+" SETTINGS materialize_ttl_after_modify = 0"); err != nil {
-		return fmt.Errorf("set TTL: %w", err)
-	}
-	return nil
-}
-
-// ttl returns the TTL clause of error_events' definition, or "" when it has none.
-func (s *Store) ttl(ctx context.Context) (string, error) {
-	var create string
-	err := s.scan(ctx, "SELECT create_table_query FROM system.tables WHERE database = "+
-		chsql.String(s.schema.Database)+" AND name = "+chsql.String(s.schema.Local(eventsTable)), func(r chsql.Rows) error {
-		return r.Scan(&create)
-	})
-	if err != nil {
-		return "", err
-	}
-	_, clause, ok := strings.Cut(create, " TTL ")
-	if !ok {
-		return "", nil
-	}
-	clause, _, _ = strings.Cut(clause, " SETTINGS ")
-	return clause, nil
+	return chsql.SetTTL(ctx, s.conn, s.schema, eventsTable, "toDateTime(intDiv(ts_ns, 1000000000), 'UTC')", retention)
 }
 
 // DiskBytes reports the bytes of the error tables' active parts (events, counters,

@@ -53,7 +53,7 @@ func TestTTL(t *testing.T) {
 	// The same retention again changes nothing (no ALTER, which system.tables cannot
 	// show, but the TTL read back must match what was set).
 	s := newStore(t, conn, Options{Retention: 24 * time.Hour})
-	ttl, err := s.ttl(context.Background())
+	ttl, err := chsql.TableTTL(context.Background(), s.conn, s.schema, table)
 	require.NoError(t, err)
 	require.Equal(t, "toDateTime(ts) + toIntervalSecond(86400)", ttl)
 	newStore(t, conn, Options{})

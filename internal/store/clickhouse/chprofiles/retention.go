@@ -11,57 +11,20 @@ import (
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 )
 
-// setTTL makes every table's TTL match the configured retention: the retention is
-// configuration, not schema, so it is not a migration. It is checked at every start and
-// changed only when it differs (an ALTER of a replicated table goes through Keeper, and
-// several nodes start at once). Existing parts are not rewritten. Stacks and functions
-// are kept a day longer than samples: their day_ns is the start of the day whose last
-// samples expire a day after the first.
+// setTTL makes every table's TTL match the configured retention (see chsql.SetTTL).
+// Stacks and functions are kept a day longer than samples: their day_ns is the start of
+// the day whose last samples expire a day after the first.
 func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
 	for _, t := range tables {
-		current, err := s.ttl(ctx, t.name)
-		if err != nil {
-			return fmt.Errorf("read TTL of %s: %w", t.name, err)
+		keep := retention
+		if keep > 0 && t.timeCol == "day_ns" {
+			keep = max(keep, time.Second) + 24*time.Hour
 		}
-		var stmt string
-		if retention > 0 {
-			secs := int64(max(retention, time.Second) / time.Second)
-			if t.timeCol == "day_ns" {
-				secs += int64(24 * time.Hour / time.Second)
-			}
-			n := strconv.FormatInt(secs, 10)
-			// ClickHouse keeps the TTL as toIntervalSecond(n) in the table's definition.
-			if strings.Contains(current, "toIntervalSecond("+n+")") {
-				continue
-			}
-			stmt = "ALTER TABLE {db}." + t.name + "{local}{on_cluster} MODIFY TTL toDateTime(intDiv(" + t.timeCol +
-				", 1000000000), 'UTC') + INTERVAL " + n + " SECOND"
-		} else {
-			if current == "" {
-				continue
-			}
-			stmt = "ALTER TABLE {db}." + t.name + "{local}{on_cluster} REMOVE TTL"
-		}
-		if err := s.conn.Exec(ctx, s.schema.Expand(stmt)+" SETTINGS materialize_ttl_after_modify = 0"); err != nil {
-			return fmt.Errorf("set TTL of %s: %w", t.name, err)
+		if err := chsql.SetTTL(ctx, s.conn, s.schema, t.name, "toDateTime(intDiv("+t.timeCol+", 1000000000), 'UTC')", keep); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// ttl returns the TTL clause of a table's definition, or "" when it has none.
-func (s *Store) ttl(ctx context.Context, table string) (string, error) {
-	defs, err := s.listStrings(ctx, "SELECT create_table_query FROM system.tables WHERE database = "+
-		chsql.String(s.schema.Database)+" AND name = "+chsql.String(s.schema.Local(table)))
-	if err != nil || len(defs) == 0 {
-		return "", err
-	}
-	_, clause, ok := strings.Cut(defs[0], " TTL ")
-	if !ok {
-		return "", nil
-	}
-	clause, _, _ = strings.Cut(clause, " SETTINGS ")
-	return clause, nil
 }
 
 // DropBefore drops the days of profile time wholly before cutoff's day, in every table.
@@ -74,22 +37,12 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	for _, t := range tables {
 		// The partition ids are the values of the partition key, computed rather than read
 		// from _partition_id, which a Distributed table may not pass through.
-		var ids []string
-		err := s.query(ctx, "SELECT DISTINCT "+partitionKey(t.timeCol)+" AS d FROM "+s.from(t.name)+
-			" WHERE "+t.timeCol+" < "+strconv.FormatInt(day, 10)+" ORDER BY d", func(scan func(...any) error) error {
-			var id uint32
-			if err := scan(&id); err != nil {
-				return err
-			}
-			ids = append(ids, strconv.FormatUint(uint64(id), 10))
-			return nil
-		})
+		ids, err := chsql.PartitionIDs(ctx, s.conn, s.from(t.name), partitionKey(t.timeCol), t.timeCol+" < "+strconv.FormatInt(day, 10))
 		if err != nil {
 			return fmt.Errorf("drop profiles before %s: %w", cutoff, err)
 		}
 		for _, id := range ids {
-			stmt := s.schema.Expand("ALTER TABLE {db}."+t.name+"{local}{on_cluster} DROP PARTITION ID ") + chsql.String(id)
-			if err := s.conn.Exec(ctx, stmt); err != nil {
+			if err := chsql.DropPartition(ctx, s.conn, s.schema, t.name, id); err != nil {
 				return fmt.Errorf("drop partition %s of %s: %w", id, t.name, err)
 			}
 			s.logger.Info("dropped profile partition", "table", t.name, "partition", id, "cutoff", cutoff)

@@ -126,13 +126,13 @@ func TestTTLAndSize(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, conn, Options{})
 	for _, tb := range tables {
-		ttl, err := s.ttl(ctx, tb.name)
+		ttl, err := chsql.TableTTL(ctx, s.conn, s.schema, tb.name)
 		require.NoError(t, err)
 		require.Empty(t, ttl, tb.name)
 	}
 	s = newStore(t, conn, Options{Retention: 7 * 24 * time.Hour})
 	for _, tb := range tables {
-		ttl, err := s.ttl(ctx, tb.name)
+		ttl, err := chsql.TableTTL(ctx, s.conn, s.schema, tb.name)
 		require.NoError(t, err)
 		want := "toIntervalSecond(604800)"
 		if tb.timeCol == "day_ns" {
@@ -142,7 +142,7 @@ func TestTTLAndSize(t *testing.T) {
 	}
 	s = newStore(t, conn, Options{})
 	for _, tb := range tables {
-		ttl, err := s.ttl(ctx, tb.name)
+		ttl, err := chsql.TableTTL(ctx, s.conn, s.schema, tb.name)
 		require.NoError(t, err)
 		require.Empty(t, ttl, tb.name)
 	}

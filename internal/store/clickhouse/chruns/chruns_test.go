@@ -96,9 +96,9 @@ func TestTTLAndSize(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n)
 	s = newStore(t, conn)
-	has, err := s.hasTTL(ctx)
+	ttl, err := chsql.TableTTL(ctx, s.conn, s.schema, table)
 	require.NoError(t, err)
-	require.False(t, has)
+	require.Empty(t, ttl)
 
 	require.NoError(t, s.UpsertRuns(ctx, []runs.Run{runstest.Parse(t, runstest.Record(1, "a", runs.StatusSucceeded, runstest.Now))}))
 	sizes, err := s.DiskBytes(ctx)
