@@ -57,19 +57,9 @@ func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
 // DiskBytes reports the bytes of the error tables' active parts (events, counters,
 // states, releases), over every replica with a cluster. See store.Sizer.
 func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
-	parts := "system.parts"
-	if s.schema.Cluster != "" {
-		parts = "clusterAllReplicas(" + chsql.String(s.schema.Cluster) + ", system.parts)"
-	}
-	var tables []string
-	for _, t := range []string{eventsTable, statsTable, stateTable, releasesTable} {
-		tables = append(tables, s.schema.Local(t))
-	}
-	var n uint64
-	err := s.scan(ctx, "SELECT toUInt64(sum(bytes_on_disk)) FROM "+parts+" WHERE active AND database = "+
-		chsql.String(s.schema.Database)+" AND table IN "+inList(tables), func(r chsql.Rows) error { return r.Scan(&n) })
+	n, err := chsql.DiskBytes(ctx, s.conn, s.schema, eventsTable, statsTable, stateTable, releasesTable)
 	if err != nil {
 		return nil, fmt.Errorf("errors disk bytes: %w", err)
 	}
-	return map[store.Signal]int64{store.SignalErrors: int64(n)}, nil
+	return map[store.Signal]int64{store.SignalErrors: n}, nil
 }

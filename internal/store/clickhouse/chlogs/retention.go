@@ -40,23 +40,8 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 // DiskBytes reports the bytes of the log table's active parts, over every replica with a
 // cluster. See store.Sizer.
 func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
-	parts := "system.parts"
-	if s.schema.Cluster != "" {
-		parts = "clusterAllReplicas(" + chsql.String(s.schema.Cluster) + ", system.parts)"
-	}
-	rows, err := s.conn.Query(ctx, "SELECT toInt64(sum(bytes_on_disk)) FROM "+parts+
-		" WHERE active AND database = "+chsql.String(s.schema.Database)+" AND table = "+chsql.String(s.schema.Local(table)))
+	n, err := chsql.DiskBytes(ctx, s.conn, s.schema, table)
 	if err != nil {
-		return nil, fmt.Errorf("logs disk bytes: %w", err)
-	}
-	defer rows.Close()
-	var n int64
-	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("logs disk bytes: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("logs disk bytes: %w", err)
 	}
 	return map[store.Signal]int64{store.SignalLogs: n}, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/store"
@@ -56,21 +55,13 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 // DiskBytes reports the bytes of the profile tables' active parts, over every replica
 // with a cluster. See store.Sizer.
 func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
-	parts := "system.parts"
-	if s.schema.Cluster != "" {
-		parts = "clusterAllReplicas(" + chsql.String(s.schema.Cluster) + ", system.parts)"
-	}
 	names := make([]string, len(tables))
 	for i, t := range tables {
-		names[i] = chsql.String(s.schema.Local(t.name))
+		names[i] = t.name
 	}
-	var n uint64
-	err := s.query(ctx, "SELECT toUInt64(sum(bytes_on_disk)) FROM "+parts+" WHERE active AND database = "+
-		chsql.String(s.schema.Database)+" AND table IN ("+strings.Join(names, ", ")+")", func(scan func(...any) error) error {
-		return scan(&n)
-	})
+	n, err := chsql.DiskBytes(ctx, s.conn, s.schema, names...)
 	if err != nil {
 		return nil, fmt.Errorf("profiles disk bytes: %w", err)
 	}
-	return map[store.Signal]int64{store.SignalProfiles: int64(n)}, nil
+	return map[store.Signal]int64{store.SignalProfiles: n}, nil
 }

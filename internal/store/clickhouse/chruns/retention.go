@@ -55,14 +55,9 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 // DiskBytes reports the bytes of the runs table's active parts, over every replica with a
 // cluster. See store.Sizer.
 func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
-	parts := "system.parts"
-	if s.schema.Cluster != "" {
-		parts = "clusterAllReplicas(" + chsql.String(s.schema.Cluster) + ", system.parts)"
-	}
-	n, err := s.count(ctx, "SELECT toUInt64(sum(bytes_on_disk)) FROM "+parts+
-		" WHERE active AND database = "+chsql.String(s.schema.Database)+" AND table = "+chsql.String(s.schema.Local(table)))
+	n, err := chsql.DiskBytes(ctx, s.conn, s.schema, table)
 	if err != nil {
 		return nil, fmt.Errorf("runs disk bytes: %w", err)
 	}
-	return map[store.Signal]int64{store.SignalRuns: int64(n)}, nil
+	return map[store.Signal]int64{store.SignalRuns: n}, nil
 }

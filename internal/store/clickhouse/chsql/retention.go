@@ -97,3 +97,29 @@ func PartitionIDs(ctx context.Context, c Conn, from, partitionKey, where string)
 func DropPartition(ctx context.Context, c Conn, s Schema, table, id string) error {
 	return c.Exec(ctx, s.Expand("ALTER TABLE {db}."+table+"{local}{on_cluster} DROP PARTITION ID ")+String(id))
 }
+
+// DiskBytes returns the bytes on disk of the active parts of the local tables, over every
+// replica with a cluster (store.Sizer).
+func DiskBytes(ctx context.Context, c Conn, s Schema, tables ...string) (int64, error) {
+	parts := "system.parts"
+	if s.Cluster != "" {
+		parts = "clusterAllReplicas(" + String(s.Cluster) + ", system.parts)"
+	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = String(s.Local(t))
+	}
+	rows, err := c.Query(ctx, "SELECT toInt64(sum(bytes_on_disk)) FROM "+parts+" WHERE active AND database = "+
+		String(s.Database)+" AND table IN ("+strings.Join(names, ", ")+")")
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
+		}
+	}
+	return n, rows.Err()
+}
