@@ -46,8 +46,6 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, logger *slog
 // Close releases nothing: the connection belongs to the caller.
 func (s *Store) Close() error { return nil }
 
-func (s *Store) from() string { return chsql.Ident(s.schema.Database) + "." + table }
-
 // readSettings make a read on a cluster see every insert acknowledged with insert_quorum
 // (writeSettings), whichever replica answers: the version check must see the latest save.
 func (s *Store) readSettings() string {
@@ -76,7 +74,7 @@ func uidCond(uid string) string { return "tenant = '' AND uid = " + chsql.String
 // one seq (see schema.go), the greatest writer token is the one every reader takes.
 func (s *Store) head(ctx context.Context, uid string, extra string, dest ...any) (head, bool, error) {
 	var h head
-	rows, err := s.conn.Query(ctx, "SELECT seq, base, deleted"+extra+" FROM "+s.from()+" WHERE "+uidCond(uid)+
+	rows, err := s.conn.Query(ctx, "SELECT seq, base, deleted"+extra+" FROM "+s.schema.From(table)+" WHERE "+uidCond(uid)+
 		" ORDER BY seq DESC, writer DESC LIMIT 1"+s.readSettings())
 	if err != nil {
 		return h, false, err
@@ -95,7 +93,7 @@ func (s *Store) head(ctx context.Context, uid string, extra string, dest ...any)
 // List implements dashboards.Store. Dashboards are few: they are filtered and sorted here.
 func (s *Store) List(ctx context.Context, f dashboards.Filter) ([]dashboards.Summary, error) {
 	rows, err := s.conn.Query(ctx, "SELECT uid, w.1, w.2, w.3, w.4, w.5 FROM (SELECT uid, "+
-		"argMax(tuple(deleted, title, tags, toInt64(seq - base + 1), updated_ns), (seq, writer)) AS w FROM "+s.from()+
+		"argMax(tuple(deleted, title, tags, toInt64(seq - base + 1), updated_ns), (seq, writer)) AS w FROM "+s.schema.From(table)+
 		" WHERE tenant = '' GROUP BY uid) WHERE NOT w.1"+s.readSettings())
 	if err != nil {
 		return nil, fmt.Errorf("list dashboards: %w", err)
@@ -241,12 +239,12 @@ func (s *Store) write(ctx context.Context, uid string, seq, base uint64, deleted
 		// time, so that a read with select_sequential_consistency sees it.
 		settings += ", insert_quorum = 'auto', insert_quorum_parallel = 0"
 	}
-	err := s.conn.Exec(ctx, "INSERT INTO "+s.from()+" (uid, seq, base, deleted, writer, updated_ns, title, tags, doc) SETTINGS "+
+	err := s.conn.Exec(ctx, "INSERT INTO "+s.schema.From(table)+" (uid, seq, base, deleted, writer, updated_ns, title, tags, doc) SETTINGS "+
 		settings+" VALUES ("+strings.Join(lits, ", ")+")")
 	if err != nil {
 		return err
 	}
-	rows, err := s.conn.Query(ctx, "SELECT writer FROM "+s.from()+" WHERE "+uidCond(uid)+" AND seq = "+
+	rows, err := s.conn.Query(ctx, "SELECT writer FROM "+s.schema.From(table)+" WHERE "+uidCond(uid)+" AND seq = "+
 		strconv.FormatUint(seq, 10)+" ORDER BY writer DESC LIMIT 1"+s.readSettings())
 	if err != nil {
 		return fmt.Errorf("read back: %w", err)
@@ -277,7 +275,7 @@ func (s *Store) write(ctx context.Context, uid string, seq, base uint64, deleted
 // before a tombstone) with a lightweight DELETE. A failure is logged, not returned: the
 // save is done and the rows are invisible anyway.
 func (s *Store) remove(ctx context.Context, uid, cond string) {
-	if err := s.conn.Exec(ctx, "DELETE FROM "+s.from()+" WHERE "+uidCond(uid)+" AND "+cond); err != nil {
+	if err := s.conn.Exec(ctx, "DELETE FROM "+s.schema.From(table)+" WHERE "+uidCond(uid)+" AND "+cond); err != nil {
 		s.logger.Warn("removing old dashboard versions", "uid", uid, "err", err)
 	}
 }

@@ -30,7 +30,7 @@ func (s *Store) Versions(ctx context.Context, uid string) ([]dashboards.VersionI
 	}
 	first, last := h.kept()
 	rows, err := s.conn.Query(ctx, "SELECT seq, w.1, w.2 FROM (SELECT seq, argMax(tuple(updated_ns, title), writer) AS w FROM "+
-		s.from()+" WHERE "+uidCond(uid)+" AND seq BETWEEN "+strconv.FormatUint(first, 10)+" AND "+strconv.FormatUint(last, 10)+
+		s.schema.From(table)+" WHERE "+uidCond(uid)+" AND seq BETWEEN "+strconv.FormatUint(first, 10)+" AND "+strconv.FormatUint(last, 10)+
 		" GROUP BY seq) ORDER BY seq DESC"+s.readSettings())
 	if err != nil {
 		return nil, fmt.Errorf("dashboard %s history: %w", uid, err)
@@ -64,7 +64,7 @@ func (s *Store) GetVersion(ctx context.Context, uid string, version int64) (dash
 	if !h.exists() || version < 1 || seq < first || seq > last {
 		return dashboards.Record{}, fmt.Errorf("dashboard %s version %d: %w", uid, version, dashboards.ErrNotFound)
 	}
-	rows, err := s.conn.Query(ctx, "SELECT doc, updated_ns FROM "+s.from()+" WHERE "+uidCond(uid)+" AND seq = "+
+	rows, err := s.conn.Query(ctx, "SELECT doc, updated_ns FROM "+s.schema.From(table)+" WHERE "+uidCond(uid)+" AND seq = "+
 		strconv.FormatUint(seq, 10)+" ORDER BY writer DESC LIMIT 1"+s.readSettings())
 	if err != nil {
 		return dashboards.Record{}, fmt.Errorf("dashboard %s version %d: %w", uid, version, err)

@@ -29,7 +29,7 @@ func (s *Store) issues(statsCond string) string {
 		"argMinIfMerge(first_release) AS first_release, argMaxIfMerge(last_release) AS last_release, " +
 		"argMaxIfMerge(level) AS level, argMaxMerge(last_event_id) AS last_event_id, " +
 		"arraySort(groupUniqArrayArray(releases)) AS releases, arraySort(groupUniqArrayArray(environments)) AS environments " +
-		"FROM " + s.from(statsTable) + " WHERE tenant = ''"
+		"FROM " + s.schema.From(statsTable) + " WHERE tenant = ''"
 	if statsCond != "" {
 		stats += " AND " + statsCond
 	}
@@ -130,7 +130,7 @@ func (s *Store) ListIssues(ctx context.Context, q errtrack.IssueQuery) (errtrack
 		k := strconv.FormatInt(v, 10)
 		where = append(where, "(a.k < "+k+" OR (a.k = "+k+" AND a.issue_id < "+chsql.String(id)+"))")
 	}
-	query := "SELECT a.issue_id, a.k FROM (SELECT " + strings.Join(sel, ", ") + " FROM " + s.from(statsTable) +
+	query := "SELECT a.issue_id, a.k FROM (SELECT " + strings.Join(sel, ", ") + " FROM " + s.schema.From(statsTable) +
 		" WHERE tenant = '' GROUP BY issue_id"
 	if len(having) > 0 {
 		query += " HAVING " + strings.Join(having, " AND ")
@@ -241,7 +241,7 @@ func (s *Store) events(ctx context.Context, query string, f func(ts int64, ev er
 // IssueEvents returns one page of an issue's events, newest first. See errtrack.Reader.
 func (s *Store) IssueEvents(ctx context.Context, issueID string, q errtrack.EventQuery) (errtrack.EventPage, error) {
 	limit := pageLimit(q.Limit, errtrack.DefaultEventLimit, errtrack.MaxEventLimit)
-	query := "SELECT ts_ns, event_id, event FROM " + s.from(eventsTable) + " WHERE tenant = '' AND issue_id = " + chsql.String(issueID)
+	query := "SELECT ts_ns, event_id, event FROM " + s.schema.From(eventsTable) + " WHERE tenant = '' AND issue_id = " + chsql.String(issueID)
 	if q.Cursor != "" {
 		ts, id, err := parseCursor(q.Cursor)
 		if err != nil {
@@ -272,7 +272,7 @@ func (s *Store) IssueEvents(ctx context.Context, issueID string, q errtrack.Even
 // GetEvent returns one event in full. See errtrack.Reader.
 func (s *Store) GetEvent(ctx context.Context, eventID string) (errtrack.Event, error) {
 	var out []errtrack.Event
-	err := s.events(ctx, "SELECT ts_ns, event_id, event FROM "+s.from(eventsTable)+" WHERE tenant = '' AND event_id = "+
+	err := s.events(ctx, "SELECT ts_ns, event_id, event FROM "+s.schema.From(eventsTable)+" WHERE tenant = '' AND event_id = "+
 		chsql.String(eventID)+" LIMIT 1", func(_ int64, ev errtrack.Event) bool {
 		out = append(out, ev)
 		return false
@@ -294,7 +294,7 @@ func (s *Store) TraceEvents(ctx context.Context, traceID string, limit int) ([]e
 	if traceID == "" {
 		return out, nil
 	}
-	err := s.events(ctx, "SELECT ts_ns, event_id, event FROM "+s.from(eventsTable)+" WHERE tenant = '' AND trace_id = "+
+	err := s.events(ctx, "SELECT ts_ns, event_id, event FROM "+s.schema.From(eventsTable)+" WHERE tenant = '' AND trace_id = "+
 		chsql.String(traceID)+" ORDER BY ts_ns DESC, event_id DESC LIMIT 1 BY event_id LIMIT "+strconv.Itoa(limit),
 		func(_ int64, ev errtrack.Event) bool {
 			out = append(out, ev)
@@ -333,7 +333,7 @@ func (s *Store) IssuesSeries(ctx context.Context, ids []string, start, end time.
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	from := strconv.FormatInt(start.UnixNano(), 10)
 	query := "SELECT issue_id, intDiv(ts_ns - " + from + ", " + strconv.FormatInt(int64(step), 10) + ") AS b, toInt64(uniqExact(event_id)) FROM " +
-		s.from(eventsTable) + " WHERE tenant = '' AND issue_id IN " + inList(ids) + " AND ts_ns >= " + from +
+		s.schema.From(eventsTable) + " WHERE tenant = '' AND issue_id IN " + inList(ids) + " AND ts_ns >= " + from +
 		" AND ts_ns < " + strconv.FormatInt(end.UnixNano(), 10) + " GROUP BY issue_id, b ORDER BY issue_id, b"
 	err := s.scan(ctx, query, func(r chsql.Rows) error {
 		var id string
@@ -356,7 +356,7 @@ func (s *Store) IssuesSeries(ctx context.Context, ids []string, start, end time.
 func (s *Store) IssueTags(ctx context.Context, issueID string) ([]errtrack.TagDistribution, error) {
 	query := "SELECT k, v, toInt64(uniqExact(event_id)) AS n FROM (SELECT event_id, mapUpdate(" +
 		"mapFilter((k, v) -> v != '', map('environment', toString(environment), 'release', toString(release), 'level', toString(level))), " +
-		"CAST(tags, 'Map(String, String)')) AS t FROM " + s.from(eventsTable) + " WHERE tenant = '' AND issue_id = " + chsql.String(issueID) +
+		"CAST(tags, 'Map(String, String)')) AS t FROM " + s.schema.From(eventsTable) + " WHERE tenant = '' AND issue_id = " + chsql.String(issueID) +
 		") ARRAY JOIN mapKeys(t) AS k, mapValues(t) AS v GROUP BY k, v ORDER BY k, n DESC, v"
 	out := []errtrack.TagDistribution{}
 	err := s.scan(ctx, query, func(r chsql.Rows) error {

@@ -27,7 +27,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	dayNs := strconv.FormatInt(day, 10)
 	// The partition ids are computed rather than read from _partition_id, which a
 	// Distributed table may not pass through (as chlogs and chruns).
-	ids, err := chsql.PartitionIDs(ctx, s.conn, s.from(eventsTable), eventsPartition, "ts_ns < "+dayNs)
+	ids, err := chsql.PartitionIDs(ctx, s.conn, s.schema.From(eventsTable), eventsPartition, "ts_ns < "+dayNs)
 	if err != nil {
 		return fmt.Errorf("drop error events before %s: %w", cutoff, err)
 	}
@@ -39,7 +39,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	}
 	// The issues gone: last seen before the day. Lightweight deletes of their rows (the
 	// stats and states are small tables: about a row per issue).
-	gone := "issue_id IN (SELECT issue_id FROM " + s.from(statsTable) + " GROUP BY issue_id HAVING max(last_seen) < " + dayNs + ")"
+	gone := "issue_id IN (SELECT issue_id FROM " + s.schema.From(statsTable) + " GROUP BY issue_id HAVING max(last_seen) < " + dayNs + ")"
 	for _, t := range []string{stateTable, statsTable} {
 		stmt := s.schema.Expand("DELETE FROM {db}."+t+"{local}{on_cluster} WHERE ") + gone
 		if err := s.conn.Exec(ctx, stmt); err != nil {

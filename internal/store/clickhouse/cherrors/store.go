@@ -72,9 +72,6 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options
 // Close releases nothing: the connection belongs to the caller.
 func (s *Store) Close() error { return nil }
 
-// from is the FROM target of queries on table: the Distributed table with a cluster.
-func (s *Store) from(table string) string { return chsql.Ident(s.schema.Database) + "." + table }
-
 // version is now in nanoseconds, strictly greater than any earlier version of this
 // store: the version of a state row. Between nodes, versions are ordered by their clocks.
 func (s *Store) version() uint64 {
@@ -222,7 +219,7 @@ func (s *Store) storedIDs(ctx context.Context, batch []*errtrack.Event) (map[str
 		for i, ev := range chunk {
 			ids[i] = ev.EventID
 		}
-		err := s.scan(ctx, "SELECT DISTINCT event_id FROM "+s.from(eventsTable)+" WHERE tenant = '' AND event_id IN "+inList(ids),
+		err := s.scan(ctx, "SELECT DISTINCT event_id FROM "+s.schema.From(eventsTable)+" WHERE tenant = '' AND event_id IN "+inList(ids),
 			func(r chsql.Rows) error {
 				var id string
 				if err := r.Scan(&id); err != nil {
@@ -271,7 +268,7 @@ type state struct {
 // stateWinner selects each issue's latest state: issue_id, then a tuple of the state.
 func (s *Store) stateWinner(cond string) string {
 	q := "SELECT issue_id, argMax(tuple(status, resolved_in_release, ignore_until_ns, ignore_count), version) AS st FROM " +
-		s.from(stateTable) + " WHERE tenant = ''"
+		s.schema.From(stateTable) + " WHERE tenant = ''"
 	if cond != "" {
 		q += " AND " + cond
 	}
@@ -396,7 +393,7 @@ func (s *Store) releaseInfo(ctx context.Context, batch []*errtrack.Event, errp *
 					}
 				}
 			}
-			err := s.scan(ctx, "SELECT toInt64(min(first_seen)), count() FROM "+s.from(releasesTable)+" WHERE tenant = '' AND scope = "+
+			err := s.scan(ctx, "SELECT toInt64(min(first_seen)), count() FROM "+s.schema.From(releasesTable)+" WHERE tenant = '' AND scope = "+
 				chsql.String(scope)+" AND release = "+chsql.String(release), func(r chsql.Rows) error {
 				var ns int64
 				var n uint64

@@ -92,7 +92,7 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 		agg = "count(), sum(length(body))"
 	}
 	q := "SELECT " + streamKeySQL + " AS k, any(service), any(mapKeys(resource)), any(mapValues(resource)), any(resource_types), " +
-		agg + " FROM " + l.s.from() + " WHERE " + strings.Join(timeRange(start, end), " AND ") + " GROUP BY k"
+		agg + " FROM " + l.s.schema.From(table) + " WHERE " + strings.Join(timeRange(start, end), " AND ") + " GROUP BY k"
 	rows, err := l.s.conn.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("list log streams: %w", err)
@@ -168,7 +168,7 @@ func (l logqlStore) logqlConds(ctx context.Context, sel plan.Select) ([]string, 
 // bloom_filter index on the map's values answers (has(mapValues(attributes), value) does
 // not let ClickHouse 26.7 skip granules: TestLogQLSkipIndexes).
 func (l logqlStore) attrKeys(ctx context.Context, conds []string) (map[string][]string, error) {
-	q := "SELECT DISTINCT arrayJoin(mapKeys(attributes)) FROM " + l.s.from() + " WHERE " + strings.Join(conds, " AND ")
+	q := "SELECT DISTINCT arrayJoin(mapKeys(attributes)) FROM " + l.s.schema.From(table) + " WHERE " + strings.Join(conds, " AND ")
 	rows, err := l.s.conn.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("attribute keys: %w", err)
@@ -308,7 +308,7 @@ func (l logqlStore) Rows(ctx context.Context, sel plan.Select) iter.Seq2[plan.Ro
 			fail(err)
 			return
 		}
-		q := "SELECT " + cols + " FROM " + l.s.from() + " WHERE " + strings.Join(conds, " AND ")
+		q := "SELECT " + cols + " FROM " + l.s.schema.From(table) + " WHERE " + strings.Join(conds, " AND ")
 		if !sel.Unordered {
 			// One query: ClickHouse keeps the top rows while it reads (a LIMIT over ORDER
 			// BY), and reads the wide columns of those rows only.
@@ -387,7 +387,7 @@ func (l logqlStore) Buckets(ctx context.Context, sel plan.Select, origin, width 
 	// dividend is never negative and intDiv's truncation is a floor.
 	o, w := strconv.FormatInt(origin, 10), strconv.FormatInt(width, 10)
 	q := "SELECT " + streamKeySQL + " AS k, " + detectedLevelSQL + " AS lvl, intDiv(toUnixTimestamp64Nano(ts) - toInt64(" + o +
-		") - 1, toInt64(" + w + ")) AS b, count(), " + bytes + " FROM " + l.s.from() + " WHERE " + strings.Join(conds, " AND ") +
+		") - 1, toInt64(" + w + ")) AS b, count(), " + bytes + " FROM " + l.s.schema.From(table) + " WHERE " + strings.Join(conds, " AND ") +
 		" GROUP BY k, lvl, b"
 	rows, err := l.s.conn.Query(ctx, q)
 	if err != nil {

@@ -151,7 +151,7 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 			seq := strconv.FormatUint(c.seq, 10)
 			conds = append(conds, "ts <= "+t, "(ts < "+t+" OR seq < "+seq+")")
 		}
-		query := "SELECT " + selectCols + " FROM " + s.from() + " WHERE " + strings.Join(conds, " AND ") +
+		query := "SELECT " + selectCols + " FROM " + s.schema.From(table) + " WHERE " + strings.Join(conds, " AND ") +
 			" ORDER BY ts DESC, seq DESC LIMIT " + strconv.Itoa(limit)
 		rows, err := s.conn.Query(ctx, query)
 		if err != nil {
@@ -247,7 +247,7 @@ func (s *Store) CountLogs(ctx context.Context, q store.LogCountQuery) ([]store.L
 	// Floor division, also for records before the origin (possible without a Start).
 	ns := "toUnixTimestamp64Nano(ts)"
 	bucket := "toInt64(" + o + " + intDiv(" + ns + " - " + o + " - if(" + ns + " < " + o + ", " + step + " - 1, 0), " + step + ") * " + step + ")"
-	query := "SELECT " + bucket + " AS bucket, " + severitySQL + " AS sev, count() FROM " + s.from() +
+	query := "SELECT " + bucket + " AS bucket, " + severitySQL + " AS sev, count() FROM " + s.schema.From(table) +
 		" WHERE " + strings.Join(conds, " AND ") + " GROUP BY bucket, sev ORDER BY bucket, sev"
 	rows, err := s.conn.Query(ctx, query)
 	if err != nil {

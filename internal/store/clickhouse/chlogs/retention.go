@@ -24,7 +24,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	// The days before cutoff's, as partition ids: a Date partition key (toDate(ts)) has ids
 	// YYYYMMDD. Found through the table (the Distributed one with a cluster) so that every
 	// shard's days are seen; only the ts column of the old partitions is read.
-	ids, err := chsql.PartitionIDs(ctx, s.conn, s.from(), "toYYYYMMDD(ts)", "ts < "+chsql.DateTime64(day))
+	ids, err := chsql.PartitionIDs(ctx, s.conn, s.schema.From(table), "toYYYYMMDD(ts)", "ts < "+chsql.DateTime64(day))
 	if err != nil {
 		return fmt.Errorf("drop logs before %s: %w", cutoff, err)
 	}

@@ -51,11 +51,6 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options
 // Close releases nothing: the connection belongs to the caller.
 func (s *Store) Close() error { return nil }
 
-// from is the FROM target of queries: the Distributed table with a cluster.
-func (s *Store) from() string {
-	return chsql.Ident(s.schema.Database) + "." + table
-}
-
 // insertCols are the columns WriteLogs fills, in the order of logRow.
 var insertCols = []string{
 	"service", "ts", "seq", "observed_ts", "severity_number", "severity_text", "body",

@@ -59,7 +59,7 @@ func (s *Store) scopeOf(sel store.ProfileSelector, needType bool) (scope, error)
 	}
 	sc.samples = base
 	if len(sel.Matchers) > 0 {
-		sc.samples += " AND series_id " + s.global() + "IN (SELECT series_id FROM " + s.from(profilesTable) + " WHERE " + sc.profiles + ")"
+		sc.samples += " AND series_id " + s.global() + "IN (SELECT series_id FROM " + s.schema.From(profilesTable) + " WHERE " + sc.profiles + ")"
 	}
 	if len(spans) > 0 {
 		sc.samples += " AND span_id IN (" + strings.Join(spans, ",") + ")"
@@ -147,7 +147,7 @@ func (s *Store) ProfileTypes(ctx context.Context, start, end time.Time) ([]store
 	if err != nil || sc.empty {
 		return nil, err
 	}
-	ids, err := s.listStrings(ctx, "SELECT DISTINCT toString(type) AS t FROM "+s.from(profilesTable)+" WHERE "+sc.profiles+" ORDER BY t")
+	ids, err := s.listStrings(ctx, "SELECT DISTINCT toString(type) AS t FROM "+s.schema.From(profilesTable)+" WHERE "+sc.profiles+" ORDER BY t")
 	if err != nil {
 		return nil, fmt.Errorf("profile types: %w", err)
 	}
@@ -169,7 +169,7 @@ func (s *Store) ProfileLabelNames(ctx context.Context, sel store.ProfileSelector
 	if err != nil || sc.empty {
 		return nil, wrap("profile label names", err)
 	}
-	out, err := s.listStrings(ctx, "SELECT DISTINCT toString(arrayJoin(mapKeys(labels))) AS k FROM "+s.from(profilesTable)+
+	out, err := s.listStrings(ctx, "SELECT DISTINCT toString(arrayJoin(mapKeys(labels))) AS k FROM "+s.schema.From(profilesTable)+
 		" WHERE "+sc.profiles+" ORDER BY k")
 	return out, wrap("profile label names", err)
 }
@@ -182,7 +182,7 @@ func (s *Store) ProfileLabelValues(ctx context.Context, sel store.ProfileSelecto
 		return nil, wrap("profile label values", err)
 	}
 	// Empty values are not stored, so a label present has a value.
-	out, err := s.listStrings(ctx, "SELECT DISTINCT labels["+chsql.String(name)+"] AS v FROM "+s.from(profilesTable)+
+	out, err := s.listStrings(ctx, "SELECT DISTINCT labels["+chsql.String(name)+"] AS v FROM "+s.schema.From(profilesTable)+
 		" WHERE "+sc.profiles+" AND mapContains(labels, "+chsql.String(name)+") ORDER BY v")
 	return out, wrap("profile label values", err)
 }
@@ -205,8 +205,8 @@ func (s *Store) MergeStacks(ctx context.Context, sel store.ProfileSelector) ([]s
 	if err != nil || sc.empty {
 		return nil, wrap("merge stacks", err)
 	}
-	q := "SELECT any(st.frames), any(m.v) FROM " + s.from(stacksTable) + " AS st " + s.global() +
-		"INNER JOIN (SELECT stack_id, sum(value) AS v FROM " + s.from(samplesTable) + " WHERE " + sc.samples +
+	q := "SELECT any(st.frames), any(m.v) FROM " + s.schema.From(stacksTable) + " AS st " + s.global() +
+		"INNER JOIN (SELECT stack_id, sum(value) AS v FROM " + s.schema.From(samplesTable) + " WHERE " + sc.samples +
 		" GROUP BY stack_id HAVING v != 0) AS m ON st.stack_id = m.stack_id WHERE " +
 		s.daysCond(sc, "st.") + " GROUP BY st.stack_id"
 	type row struct {
@@ -257,7 +257,7 @@ const maxListedIDs = 8000
 
 // functions returns the names and files of the function ids need, from the days of sc.
 func (s *Store) functions(ctx context.Context, sc scope, need map[uint64]bool) (map[uint64]store.Frame, error) {
-	q := "SELECT function_id, any(name), any(file) FROM " + s.from(functionsTable) + " WHERE " + sc.days
+	q := "SELECT function_id, any(name), any(file) FROM " + s.schema.From(functionsTable) + " WHERE " + sc.days
 	if len(need) <= maxListedIDs {
 		ids := make([]string, 0, len(need))
 		for id := range need {
@@ -305,7 +305,7 @@ func (s *Store) ProfileSeries(ctx context.Context, sel store.ProfileSelector, gr
 	q := fmt.Sprintf("SELECT %s, m.b, sum(m.v) FROM (SELECT series_id, intDiv(ts - %d, %d) AS b, sum(value) AS v FROM %s WHERE %s GROUP BY series_id, b) AS m "+
 		"%sINNER JOIN (SELECT series_id, any(labels) AS series_labels FROM %s WHERE %s GROUP BY series_id) AS l ON m.series_id = l.series_id "+
 		"GROUP BY %s, m.b ORDER BY m.b",
-		group, sc.start, int64(step), s.from(samplesTable), sc.samples, s.global(), s.from(profilesTable), sc.profiles, groupKey)
+		group, sc.start, int64(step), s.schema.From(samplesTable), sc.samples, s.global(), s.schema.From(profilesTable), sc.profiles, groupKey)
 	var out []store.ProfileSeries
 	index := map[string]int{}
 	err = s.query(ctx, q, func(scan func(...any) error) error {
@@ -362,10 +362,10 @@ func (s *Store) SpansWithFunction(ctx context.Context, sel store.ProfileSelector
 	}
 	// The stacks holding any function of that name (several files may define one), as a
 	// set built once; the samples are then filtered by stack id.
-	stacks := "SELECT stack_id FROM " + s.from(stacksTable) + " WHERE " + sc.days +
-		" AND hasAny(frames, (SELECT groupUniqArray(function_id) FROM " + s.from(functionsTable) + " WHERE " + sc.days +
+	stacks := "SELECT stack_id FROM " + s.schema.From(stacksTable) + " WHERE " + sc.days +
+		" AND hasAny(frames, (SELECT groupUniqArray(function_id) FROM " + s.schema.From(functionsTable) + " WHERE " + sc.days +
 		" AND name = " + chsql.String(function) + "))"
-	q := "SELECT span_id, any(span_name), sum(value) AS v FROM " + s.from(samplesTable) + " WHERE " + sc.samples +
+	q := "SELECT span_id, any(span_name), sum(value) AS v FROM " + s.schema.From(samplesTable) + " WHERE " + sc.samples +
 		" AND span_id != 0 AND stack_id " + s.global() + "IN (" + stacks + ") GROUP BY span_id ORDER BY v DESC, span_id LIMIT " + strconv.Itoa(limit)
 	var out []store.SpanValue
 	err = s.query(ctx, q, func(scan func(...any) error) error {

@@ -36,7 +36,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	for _, t := range tables {
 		// The partition ids are the values of the partition key, computed rather than read
 		// from _partition_id, which a Distributed table may not pass through.
-		ids, err := chsql.PartitionIDs(ctx, s.conn, s.from(t.name), partitionKey(t.timeCol), t.timeCol+" < "+strconv.FormatInt(day, 10))
+		ids, err := chsql.PartitionIDs(ctx, s.conn, s.schema.From(t.name), partitionKey(t.timeCol), t.timeCol+" < "+strconv.FormatInt(day, 10))
 		if err != nil {
 			return fmt.Errorf("drop profiles before %s: %w", cutoff, err)
 		}

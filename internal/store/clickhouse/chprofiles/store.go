@@ -82,9 +82,6 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options
 // Close releases nothing: the connection belongs to the caller.
 func (s *Store) Close() error { return nil }
 
-// from is the FROM target of queries on a table: the Distributed table with a cluster.
-func (s *Store) from(table string) string { return chsql.Ident(s.schema.Database) + "." + table }
-
 // global is "GLOBAL " with a cluster: a subquery over a Distributed table, used in IN or
 // JOIN of another Distributed table, runs once on the initiator and is sent to the shards
 // (ClickHouse refuses double-distributed subqueries by default).

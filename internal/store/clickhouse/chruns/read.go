@@ -33,9 +33,9 @@ func (s *Store) winners(prefilter string) string {
 		b.WriteString(", w." + strconv.Itoa(i+1) + " AS " + c)
 	}
 	b.WriteString(" FROM (SELECT run_id, argMax(tuple(" + strings.Join(summaryCols, ", ") + "), version) AS w FROM " +
-		s.from() + " WHERE tenant = ''")
+		s.schema.From(table) + " WHERE tenant = ''")
 	if prefilter != "" {
-		b.WriteString(" AND run_id IN (SELECT run_id FROM " + s.from() + " WHERE tenant = '' AND " + prefilter + ")")
+		b.WriteString(" AND run_id IN (SELECT run_id FROM " + s.schema.From(table) + " WHERE tenant = '' AND " + prefilter + ")")
 	}
 	b.WriteString(" GROUP BY run_id)")
 	return b.String()
@@ -177,7 +177,7 @@ func (s *Store) RunNames(ctx context.Context, start, end time.Time) ([]runs.Name
 
 // GetRun returns the winning record JSON of one run. See runs.Reader.
 func (s *Store) GetRun(ctx context.Context, runID string) ([]byte, error) {
-	rows, err := s.conn.Query(ctx, "SELECT argMax(record, version) FROM "+s.from()+
+	rows, err := s.conn.Query(ctx, "SELECT argMax(record, version) FROM "+s.schema.From(table)+
 		" WHERE tenant = '' AND run_id = "+chsql.String(strings.ToLower(runID))+" GROUP BY run_id")
 	if err != nil {
 		return nil, fmt.Errorf("get run %s: %w", runID, err)

@@ -39,7 +39,7 @@ func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time
 	day := cutoff.UTC().Truncate(24 * time.Hour)
 	// The partition ids are the values of the partition key (toYYYYMMDD gives 20261118),
 	// computed rather than read from _partition_id, which a Distributed table may not pass.
-	ids, err := chsql.PartitionIDs(ctx, s.conn, s.from(), partitionKey, "start_ns < "+strconv.FormatInt(day.UnixNano(), 10))
+	ids, err := chsql.PartitionIDs(ctx, s.conn, s.schema.From(table), partitionKey, "start_ns < "+strconv.FormatInt(day.UnixNano(), 10))
 	if err != nil {
 		return fmt.Errorf("drop runs before %s: %w", cutoff, err)
 	}

@@ -57,9 +57,6 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options
 // Close releases nothing: the connection belongs to the caller.
 func (s *Store) Close() error { return nil }
 
-// from is the FROM target of queries: the Distributed table with a cluster.
-func (s *Store) from() string { return chsql.Ident(s.schema.Database) + "." + table }
-
 // finalBit is the top bit of version: set for a final record.
 const finalBit = uint64(1) << 63
 

@@ -54,6 +54,10 @@ func (s Schema) Local(table string) string {
 	return table + LocalSuffix
 }
 
+// From is the FROM target of queries on table: {db}.table, which is the Distributed table
+// over every shard's local one with a cluster. table is a plain name (not quoted).
+func (s Schema) From(table string) string { return Ident(s.Database) + "." + table }
+
 // Expand replaces the templates of a statement for this schema. A statement starting with
 // {cluster_only} expands to "" without a cluster.
 func (s Schema) Expand(stmt string) string {
