@@ -127,3 +127,19 @@ func TestFarTimes(t *testing.T) {
 	require.Len(t, page.Runs, 1)
 	require.Equal(t, late, page.Runs[0].Start)
 }
+
+// count returns the one UInt64 of q's result.
+func (s *Store) count(ctx context.Context, q string) (uint64, error) {
+	rows, err := s.conn.Query(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n uint64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
+		}
+	}
+	return n, rows.Err()
+}

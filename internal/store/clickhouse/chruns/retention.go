@@ -15,21 +15,6 @@ func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
 	return chsql.SetTTL(ctx, s.conn, s.schema, table, "toDateTime(intDiv(start_ns, 1000000000), 'UTC')", retention)
 }
 
-func (s *Store) count(ctx context.Context, q string) (uint64, error) {
-	rows, err := s.conn.Query(ctx, q)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n uint64
-	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, err
-		}
-	}
-	return n, rows.Err()
-}
-
 // DropBefore drops the days of run start wholly before cutoff (runs that started on
 // cutoff's own day stay). See store.Retainer.
 func (s *Store) DropBefore(ctx context.Context, signal store.Signal, cutoff time.Time) error {
