@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -88,13 +87,9 @@ func attrCond(a store.AttrFilter) (string, error) {
 	case store.MatchNotEqual:
 		return expr + " != " + v, nil
 	case store.MatchRegexp, store.MatchNotRegexp:
-		if _, err := regexp.Compile(a.Value); err != nil {
+		c, err := chsql.MatchWhole(expr, a.Value, a.Op == store.MatchNotRegexp)
+		if err != nil {
 			return "", fmt.Errorf("attribute filter %s: bad regexp %q: %w", a.Key, a.Value, err)
-		}
-		// match() is RE2, unanchored: anchored here like Prometheus matchers.
-		c := "match(" + expr + ", " + chsql.String("^(?:"+a.Value+")$") + ")"
-		if a.Op == store.MatchNotRegexp {
-			c = "NOT " + c
 		}
 		return c, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -209,15 +208,11 @@ func attrCond(f store.AttrFilter) (string, error) {
 	case store.MatchNotEqual:
 		return expr + " != " + v, nil
 	case store.MatchRegexp, store.MatchNotRegexp:
-		if _, err := regexp.Compile(f.Value); err != nil {
+		c, err := chsql.MatchWhole(expr, f.Value, f.Op == store.MatchNotRegexp)
+		if err != nil {
 			return "", fmt.Errorf("attribute filter %s: bad regexp %q: %w", f.Key, f.Value, err)
 		}
-		// match() is RE2 like Go's regexp, unanchored: anchored here like Prometheus.
-		cond := "match(" + expr + ", " + chsql.String("^(?:"+f.Value+")$") + ")"
-		if f.Op == store.MatchNotRegexp {
-			cond = "NOT " + cond
-		}
-		return cond, nil
+		return c, nil
 	default:
 		return "", fmt.Errorf("attribute filter %s: unknown match operator %d", f.Key, f.Op)
 	}
