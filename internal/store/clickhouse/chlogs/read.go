@@ -64,36 +64,14 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// attrCond is the condition of one attribute filter. The key is looked up in the record's
-// attributes, then in the resource's; a missing key compares as "" (as a missing
-// Prometheus label does). service.name uses the service column.
+// attrCond is the condition of one attribute filter (chattrs.Cond): the record's
+// attributes, then the resource's.
 func attrCond(a store.AttrFilter) (string, error) {
-	if a.Key == "" {
-		return "", fmt.Errorf("attribute filter with empty key")
-	}
-	k, v := chsql.String(a.Key), chsql.String(a.Value)
-	expr := "if(mapContains(attributes, " + k + "), attributes[" + k + "], resource[" + k + "])"
-	if a.Key == "service.name" {
-		expr = "service"
-	}
-	switch a.Op {
-	case store.MatchEqual:
-		if a.Key != "service.name" && a.Value != "" {
-			// Written so that the bloom_filter indexes on the maps' values skip the
-			// granules holding the value in neither map.
-			return "(attributes[" + k + "] = " + v + " OR resource[" + k + "] = " + v + ") AND " + expr + " = " + v, nil
-		}
-		return expr + " = " + v, nil
-	case store.MatchNotEqual:
-		return expr + " != " + v, nil
-	case store.MatchRegexp, store.MatchNotRegexp:
-		c, err := chsql.MatchWhole(expr, a.Value, a.Op == store.MatchNotRegexp)
-		if err != nil {
-			return "", fmt.Errorf("attribute filter %s: bad regexp %q: %w", a.Key, a.Value, err)
-		}
-		return c, nil
-	}
-	return "", fmt.Errorf("attribute filter %s: unknown match operator %d", a.Key, a.Op)
+	return chattrs.Cond(a, func(k, v string) string {
+		// Written so that the bloom_filter indexes on the maps' values skip the granules
+		// holding the value in neither map.
+		return "(attributes[" + k + "] = " + v + " OR resource[" + k + "] = " + v + ")"
+	})
 }
 
 // cursor is a record's position in the newest-first order (ts DESC, seq DESC).

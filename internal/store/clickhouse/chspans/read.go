@@ -184,38 +184,14 @@ func (s *Store) traceConds(q store.TraceQuery) (conds, error) {
 	return c, nil
 }
 
-// attrCond is the condition of one attribute filter. A key is looked up in the span
-// attributes, then in the resource attributes; a missing key compares as "" (as a
-// missing Prometheus label does, and as the embedded backend does). service.name reads the
-// service column.
+// attrCond is the condition of one attribute filter (chattrs.Cond): the span
+// attributes, then the resource attributes.
 func attrCond(f store.AttrFilter) (string, error) {
-	if f.Key == "" {
-		return "", fmt.Errorf("attribute filter with empty key")
-	}
-	k, v := chsql.String(f.Key), chsql.String(f.Value)
-	expr := "if(mapContains(attributes, " + k + "), attributes[" + k + "], resource[" + k + "])"
-	if f.Key == "service.name" {
-		expr = "service"
-	}
-	switch f.Op {
-	case store.MatchEqual:
-		if f.Key != "service.name" && f.Value != "" {
-			// has() on the map values is what the bloom_filter indexes can answer, so
-			// granules without the value anywhere are skipped before the lookup.
-			return "(has(mapValues(attributes), " + v + ") OR has(mapValues(resource), " + v + ")) AND " + expr + " = " + v, nil
-		}
-		return expr + " = " + v, nil
-	case store.MatchNotEqual:
-		return expr + " != " + v, nil
-	case store.MatchRegexp, store.MatchNotRegexp:
-		c, err := chsql.MatchWhole(expr, f.Value, f.Op == store.MatchNotRegexp)
-		if err != nil {
-			return "", fmt.Errorf("attribute filter %s: bad regexp %q: %w", f.Key, f.Value, err)
-		}
-		return c, nil
-	default:
-		return "", fmt.Errorf("attribute filter %s: unknown match operator %d", f.Key, f.Op)
-	}
+	return chattrs.Cond(f, func(_, v string) string {
+		// has() on the map values is what the bloom_filter indexes can answer, so granules
+		// without the value anywhere are skipped before the lookup.
+		return "(has(mapValues(attributes), " + v + ") OR has(mapValues(resource), " + v + "))"
+	})
 }
 
 // FindTraces picks the Limit traces whose earliest matching span is the most recent (one
