@@ -257,7 +257,7 @@ func isASCII(s string) bool {
 // attrNarrowing keeps the records whose attribute under one of keys (those sanitizing to
 // the filter's name) may be labelled v (plan.AttrFilter: narrowing only, the engine applies
 // the filter exactly). The label of a string, int or bool is its stored string form
-// (values.go). A double is labelled in its 'f' form and stored in the 'g' form, so its
+// (chattrs). A double is labelled in its 'f' form and stored in the 'g' form, so its
 // stored form is added from the parsed value. Bytes are stored as {"@bytes":"<base64>"}
 // and labelled as the base64. Arrays and maps are stored as typed JSON that may spell the
 // label otherwise, so when v may be one (mayBeJSONLabel) records having any such value

@@ -20,7 +20,7 @@ import "github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 //   - trace_id (FixedString(16), zeros when absent) with a bloom_filter index: "logs of
 //     this trace" reads only the granules that may hold it.
 //   - attributes and resource: Map(LowCardinality(String), String) of string forms
-//     (values.go) with bloom_filter indexes on keys and values, filled from EPHEMERAL key
+//     (chattrs) with bloom_filter indexes on keys and values, filled from EPHEMERAL key
 //     and value arrays (Conn.Insert takes Go maps, which have no order; the type letters
 //     follow the order of the arrays).
 //   - LowCardinality for the columns with few distinct values (service, severity text,

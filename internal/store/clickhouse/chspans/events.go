@@ -11,7 +11,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chattrs"
 )
 
-// Events and links are stored as typed JSON arrays (values.go), in the same form as the
+// Events and links are stored as typed JSON arrays (chattrs), in the same form as the
 // embedded backend: they are read back whole with their span and never filtered on.
 
 // appendEventsJSON appends span events as a JSON array:

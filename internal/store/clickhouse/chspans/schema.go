@@ -12,7 +12,7 @@ import (
 //   - spans: one row per span, ordered by (tenant, service, start), the key of trace
 //     search and RED queries, which always name a time range and usually a service.
 //     Attributes and resource attributes are Map(LowCardinality(String), String) of each
-//     value's string form (values.go) with bloom_filter skip indexes on keys and values,
+//     value's string form (chattrs) with bloom_filter skip indexes on keys and values,
 //     so an attribute filter reads only the granules that may hold the value. The maps
 //     are filled from EPHEMERAL key and value arrays: Conn.Insert takes a Go map, which
 //     has no order, and OTLP attributes must come back in the order they were written.
