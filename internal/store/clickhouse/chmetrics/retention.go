@@ -3,7 +3,6 @@ package chmetrics
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/store"
@@ -13,63 +12,22 @@ import (
 // tables are the store's tables, the series first.
 var tables = []string{seriesTable, samplesTable, exemplarsTable}
 
-// ttl is the TTL expression of table for a retention of secs seconds, with its interval
-// written as ClickHouse shows it in the table's definition (toIntervalSecond). A series
+// setTTL makes the tables' TTL match the configured retention (chsql.SetTTL). A series
 // row of day D serves the samples of D until the last of them expires, a day later.
-func ttl(table string, secs int64) string {
-	if table == seriesTable {
-		return fmt.Sprintf("toDateTime(day) + toIntervalSecond(%d)", secs+24*3600)
-	}
-	// samples and exemplars
-	return fmt.Sprintf("toDateTime(intDiv(ts_ms, 1000)) + toIntervalSecond(%d)", secs)
-}
-
-// setTTL makes the tables' TTL match the configured retention, at every start: the
-// retention is configuration, not schema, so it is not a migration. A table is altered
-// only when its TTL differs (on a cluster an ALTER goes through Keeper, for every node
-// that starts). Existing parts are not rewritten (materialize_ttl_after_modify = 0): with
-// ttl_only_drop_parts, expired parts are dropped whole as merges and the TTL check reach
-// them.
 func (s *Store) setTTL(ctx context.Context, retention time.Duration) error {
 	for _, table := range tables {
-		ddl, err := s.createQuery(ctx, table)
-		if err != nil {
+		timeExpr, keep := "toDateTime(intDiv(ts_ms, 1000))", retention // samples and exemplars
+		if table == seriesTable {
+			timeExpr = "toDateTime(day)"
+			if retention > 0 {
+				keep = max(retention, time.Second) + 24*time.Hour
+			}
+		}
+		if err := chsql.SetTTL(ctx, s.conn, s.schema, table, timeExpr, keep); err != nil {
 			return err
-		}
-		has := strings.Contains(ddl, " TTL ")
-		stmt := "ALTER TABLE {db}." + chsql.Ident(table) + "{local}{on_cluster} "
-		switch want := ttl(table, int64(max(retention, time.Second)/time.Second)); {
-		case retention > 0 && strings.Contains(ddl, " TTL "+want):
-			continue
-		case retention > 0:
-			stmt += "MODIFY TTL " + want
-		case !has:
-			continue
-		default:
-			stmt += "REMOVE TTL"
-		}
-		if err := s.conn.Exec(ctx, s.schema.Expand(stmt)+" SETTINGS materialize_ttl_after_modify = 0"); err != nil {
-			return fmt.Errorf("set the TTL of %s: %w", table, err)
 		}
 	}
 	return nil
-}
-
-// createQuery is the definition of table's local table, as ClickHouse shows it.
-func (s *Store) createQuery(ctx context.Context, table string) (string, error) {
-	rows, err := s.conn.Query(ctx, "SELECT create_table_query FROM system.tables WHERE database = "+chsql.String(s.schema.Database)+
-		" AND name = "+chsql.String(s.schema.Local(table)))
-	if err != nil {
-		return "", fmt.Errorf("read the definition of %s: %w", table, err)
-	}
-	defer rows.Close()
-	var q string
-	for rows.Next() {
-		if err := rows.Scan(&q); err != nil {
-			return "", err
-		}
-	}
-	return q, rows.Err()
 }
 
 // DropBefore implements store.Retainer for metrics: it drops the days (partitions) of

@@ -134,21 +134,11 @@ func (s *Store) StartTime() (int64, error) {
 // DiskBytes implements store.Sizer: the compressed bytes of the metric tables (on every
 // server of a cluster, replicas included).
 func (s *Store) DiskBytes(ctx context.Context) (map[store.Signal]int64, error) {
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT sum(bytes_on_disk) FROM %s WHERE database = %s AND table IN (%s, %s, %s) AND active",
-		s.parts(), chsql.String(s.schema.Database), chsql.String(s.schema.Local(seriesTable)), chsql.String(s.schema.Local(samplesTable)),
-		chsql.String(s.schema.Local(exemplarsTable))))
+	n, err := chsql.DiskBytes(ctx, s.conn, s.schema, tables...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var n uint64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-	}
-	return map[store.Signal]int64{store.SignalMetrics: int64(n)}, rows.Err()
+	return map[store.Signal]int64{store.SignalMetrics: n}, nil
 }
 
 var errNativeHistograms = errors.New("native histograms are not supported by the ClickHouse metric store yet; send classic histograms (for OTLP, explicit-bucket histograms without convert_histograms_to_nhcb)")

@@ -211,24 +211,24 @@ func TestMatchersLikePrometheus(t *testing.T) {
 // TestRetentionTTL: the retention is the tables' TTL, changed or removed at the next start.
 func TestRetentionTTL(t *testing.T) {
 	ctx := context.Background()
-	s, conn := openTest(t, Options{Retention: 48 * time.Hour})
-	ddl := func(table string) string {
-		q, err := s.createQuery(ctx, table)
+	_, conn := openTest(t, Options{Retention: 48 * time.Hour})
+	ttl := func(table string) string {
+		clause, err := chsql.TableTTL(ctx, conn, chsqltest.Schema(conn), table)
 		require.NoError(t, err)
-		return q
+		return clause
 	}
-	require.Contains(t, ddl(samplesTable), "TTL toDateTime(intDiv(ts_ms, 1000)) + toIntervalSecond(172800)")
-	require.Contains(t, ddl(seriesTable), "TTL toDateTime(day) + toIntervalSecond(259200)")
+	require.Contains(t, ttl(samplesTable), "toDateTime(intDiv(ts_ms, 1000)) + toIntervalSecond(172800)")
+	require.Contains(t, ttl(seriesTable), "toDateTime(day) + toIntervalSecond(259200)")
 
 	_, err := New(ctx, conn, chsqltest.Schema(conn), Options{Retention: 48 * time.Hour}, nil)
 	require.NoError(t, err, "the same TTL: not altered")
 	_, err = New(ctx, conn, chsqltest.Schema(conn), Options{Retention: time.Hour}, nil)
 	require.NoError(t, err)
-	require.Contains(t, ddl(samplesTable), "+ toIntervalSecond(3600)")
+	require.Contains(t, ttl(samplesTable), "+ toIntervalSecond(3600)")
 	_, err = New(ctx, conn, chsqltest.Schema(conn), Options{}, nil)
 	require.NoError(t, err)
-	require.NotContains(t, ddl(samplesTable), " TTL ")
-	require.NotContains(t, ddl(seriesTable), " TTL ")
+	require.Empty(t, ttl(samplesTable))
+	require.Empty(t, ttl(seriesTable))
 	_, err = New(ctx, conn, chsqltest.Schema(conn), Options{}, nil)
 	require.NoError(t, err, "no TTL to remove")
 }
