@@ -144,10 +144,10 @@ const (
 // them all.
 func migrations(schema chsql.Schema) []chsql.Migration {
 	r := strings.NewReplacer(
-		"{engine_events}", engine(schema, "ReplacingMergeTree", ""),
-		"{engine_stats}", engine(schema, "AggregatingMergeTree", ""),
-		"{engine_state}", engine(schema, "ReplacingMergeTree", "version"),
-		"{engine_releases}", engine(schema, "AggregatingMergeTree", ""),
+		"{engine_events}", schema.Engine("ReplacingMergeTree", ""),
+		"{engine_stats}", schema.Engine("AggregatingMergeTree", ""),
+		"{engine_state}", schema.Engine("ReplacingMergeTree", "version"),
+		"{engine_releases}", schema.Engine("AggregatingMergeTree", ""),
 		"{dedup}", dedup(schema),
 	)
 	return []chsql.Migration{{Version: 1, Statements: []string{
@@ -158,19 +158,6 @@ func migrations(schema chsql.Schema) []chsql.Migration {
 		chsql.Distributed(stateTable, "cityHash64(issue_id)"),
 		chsql.Distributed(releasesTable, "cityHash64(scope)"),
 	}}}
-}
-
-// engine is kind(args), Replicated with a cluster under the same Keeper path as chsql's
-// {MergeTree}.
-func engine(schema chsql.Schema, kind, args string) string {
-	if schema.Cluster == "" {
-		return kind + "(" + args + ")"
-	}
-	path := "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
-	if args != "" {
-		path += ", " + args
-	}
-	return "Replicated" + kind + "(" + path + ")"
 }
 
 // dedupWindow is how many of a table's latest inserts deduplication remembers

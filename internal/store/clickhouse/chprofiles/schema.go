@@ -112,7 +112,7 @@ const component = "profiles"
 // duplicates meet there to be merged.
 func migrations(schema chsql.Schema) []chsql.Migration {
 	r := strings.NewReplacer(
-		"{ReplacingMergeTree}", replacing(schema),
+		"{ReplacingMergeTree}", schema.Engine("ReplacingMergeTree", ""),
 		"{partition_ts}", partitionKey("ts"),
 		"{partition_day}", partitionKey("day_ns"),
 	)
@@ -126,13 +126,4 @@ func migrations(schema chsql.Schema) []chsql.Migration {
 		r.Replace(functionsDDL),
 		chsql.Distributed(functionsTable, "function_id"),
 	}}}
-}
-
-// replacing is ReplacingMergeTree, Replicated with a cluster under the same Keeper path as
-// chsql's {MergeTree}.
-func replacing(schema chsql.Schema) string {
-	if schema.Cluster == "" {
-		return "ReplacingMergeTree"
-	}
-	return "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"
 }

@@ -67,16 +67,7 @@ const table = "runs"
 // them (reads are right either way, since argMax runs over the Distributed table).
 func migrations(schema chsql.Schema) []chsql.Migration {
 	return []chsql.Migration{{Version: 1, Statements: []string{
-		strings.NewReplacer("{engine}", engine(schema), "{partition}", partitionKey).Replace(runsDDL),
+		strings.NewReplacer("{engine}", schema.Engine("ReplacingMergeTree", "version"), "{partition}", partitionKey).Replace(runsDDL),
 		chsql.Distributed(table, "cityHash64(run_id)"),
 	}}}
-}
-
-// engine is ReplacingMergeTree(version), Replicated with a cluster under the same Keeper
-// path as chsql's {MergeTree}.
-func engine(schema chsql.Schema) string {
-	if schema.Cluster == "" {
-		return "ReplacingMergeTree(version)"
-	}
-	return "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)"
 }

@@ -56,22 +56,13 @@ func migrations(schema chsql.Schema) []chsql.Migration {
 	return []chsql.Migration{{Version: 1, Statements: []string{
 		spansDDL,
 		chsql.Distributed("spans", "cityHash64(trace_id)"),
-		strings.Replace(spanTracesDDL, "{engine}", engine(schema, "AggregatingMergeTree"), 1),
+		strings.Replace(spanTracesDDL, "{engine}", schema.Engine("AggregatingMergeTree", ""), 1),
 		chsql.Distributed("span_traces", "cityHash64(trace_id)"),
 		spanTracesMV,
-		strings.Replace(spanNamesDDL, "{engine}", engine(schema, "ReplacingMergeTree"), 1),
+		strings.Replace(spanNamesDDL, "{engine}", schema.Engine("ReplacingMergeTree", ""), 1),
 		chsql.Distributed("span_names", "rand()"),
 		spanNamesMV,
 	}}}
-}
-
-// engine returns a MergeTree variant (kind), Replicated with a cluster, with the same
-// Keeper path as chsql's {MergeTree}.
-func engine(schema chsql.Schema, kind string) string {
-	if schema.Cluster == "" {
-		return kind
-	}
-	return "Replicated" + kind + "('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"
 }
 
 // tables are the day-partitioned tables, in the order DropBefore drops a day from them:

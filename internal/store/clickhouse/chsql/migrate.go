@@ -58,6 +58,25 @@ func (s Schema) Local(table string) string {
 // over every shard's local one with a cluster. table is a plain name (not quoted).
 func (s Schema) From(table string) string { return Ident(s.Database) + "." + table }
 
+// Engine is the table engine kind (MergeTree, ReplacingMergeTree, AggregatingMergeTree,
+// ...) with its arguments args (may be empty), or with a cluster its Replicated variant,
+// whose Keeper path comes first: {shard} and {replica} are the server's macros
+// (config.xml), {database} and {table} are filled in by the server, so each table has its
+// own path.
+func (s Schema) Engine(kind, args string) string {
+	if s.Cluster == "" {
+		if args == "" {
+			return kind
+		}
+		return kind + "(" + args + ")"
+	}
+	replicated := "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+	if args != "" {
+		replicated += ", " + args
+	}
+	return "Replicated" + kind + "(" + replicated + ")"
+}
+
 // Expand replaces the templates of a statement for this schema. A statement starting with
 // {cluster_only} expands to "" without a cluster.
 func (s Schema) Expand(stmt string) string {
@@ -67,19 +86,16 @@ func (s Schema) Expand(stmt string) string {
 		}
 		stmt = rest
 	}
-	onCluster, local, engine := "", "", "MergeTree"
+	onCluster, local := "", ""
 	if s.Cluster != "" {
 		onCluster = " ON CLUSTER " + Ident(s.Cluster)
 		local = LocalSuffix
-		// {shard} and {replica} are the server's macros (config.xml), {database} and
-		// {table} are filled in by the server: one ZooKeeper/Keeper path per table.
-		engine = "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"
 	}
 	return strings.NewReplacer(
 		tmplDB, Ident(s.Database),
 		tmplOnCluster, onCluster,
 		tmplLocal, local,
-		tmplMergeTree, engine,
+		tmplMergeTree, s.Engine("MergeTree", ""),
 		tmplCluster, String(s.Cluster),
 		tmplDBLiteral, String(s.Database),
 	).Replace(stmt)
