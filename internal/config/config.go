@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -162,7 +163,7 @@ type ListenConfig struct {
 	// beyond loopback answers any name while this is empty.
 	AllowedHosts []string `yaml:"allowed_hosts"`
 	// TLS, when cert_file is set, serves the HTTP port, OTLP/HTTP and OTLP/gRPC over TLS
-	// (docs/security.md). StatsD's TCP listener stays plain.
+	// (docs/security.md), and StatsD's TCP listener with statsd.tcp_tls.
 	TLS TLSConfig `yaml:"tls"`
 	// Insecure lets a port listen beyond loopback while authentication is off (with a
 	// warning); without it `loupe serve` refuses to start so (docs/security.md).
@@ -181,6 +182,9 @@ type TLSConfig struct {
 	// HTTPClientAuth overrides ClientAuth on the HTTP port (UI, query APIs), so that
 	// ingest can require client certificates while browsers need none; "" is ClientAuth.
 	HTTPClientAuth string `yaml:"http_client_auth"`
+	// StatsdClientAuth overrides ClientAuth on StatsD's TCP listener (statsd.tcp_tls);
+	// "" is ClientAuth. require is how StatsD clients authenticate.
+	StatsdClientAuth string `yaml:"statsd_client_auth"`
 }
 
 // Enabled says whether the listeners serve TLS.
@@ -267,10 +271,32 @@ func (q QueryConfig) Concurrency() int {
 	return max(1, runtime.GOMAXPROCS(0)/2)
 }
 
-// StorageConfig tunes the embedded stores.
+// StorageConfig chooses the backend and tunes it.
 type StorageConfig struct {
-	DuckDBMemoryLimit string `yaml:"duckdb_memory_limit"` // DuckDB syntax, e.g. "512MB"
-	DuckDBThreads     int    `yaml:"duckdb_threads"`      // 0 means DuckDB's default
+	// Backend is where every signal is stored: BackendEmbedded (DuckDB and Prometheus'
+	// TSDB in data_dir) or BackendClickHouse (storage.clickhouse; docs/scale-out.md).
+	Backend           string           `yaml:"backend"`
+	DuckDBMemoryLimit string           `yaml:"duckdb_memory_limit"` // DuckDB syntax, e.g. "512MB"
+	DuckDBThreads     int              `yaml:"duckdb_threads"`      // 0 means DuckDB's default
+	ClickHouse        ClickHouseConfig `yaml:"clickhouse"`
+}
+
+// Storage backends (storage.backend).
+const (
+	BackendEmbedded   = "embedded"
+	BackendClickHouse = "clickhouse"
+)
+
+// ClickHouseConfig is the ClickHouse backend's connection and schema (docs/scale-out.md).
+type ClickHouseConfig struct {
+	// DSN is clickhouse-go's, clickhouse://user:password@host:9000[,host2:9000]/?dial_timeout=5s,
+	// or chdb:///path/to/dir for ClickHouse in-process (binaries built with -tags chdb,
+	// for tests).
+	DSN string `yaml:"dsn"`
+	// Database holds Loupe's tables; created at start when missing.
+	Database string `yaml:"database"`
+	// Cluster, when set, makes the tables Replicated and Distributed, created ON CLUSTER.
+	Cluster string `yaml:"cluster"`
 }
 
 // Default returns the configuration `loupe serve` runs with when nothing is given.
@@ -311,7 +337,8 @@ func Default() Config {
 			Nice:           10,
 			MaxTails:       10,
 		},
-		Storage: StorageConfig{DuckDBMemoryLimit: "512MB"},
+		Storage: StorageConfig{Backend: BackendEmbedded, DuckDBMemoryLimit: "512MB",
+			ClickHouse: ClickHouseConfig{Database: "loupe"}},
 		Metrics: MetricsConfig{ConvertDelta: true},
 		Errors:  ErrorsConfig{Scrubbing: true},
 		Scrub:   ScrubConfig{Defaults: true},
@@ -463,6 +490,9 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.TLS.validate()...)
+	if c.Statsd.TCPTLS && c.Statsd.TCPAddr != "" && !c.Listen.TLS.Enabled() {
+		bad("statsd.tcp_tls", true, "needs listen.tls.cert_file and key_file, whose certificate it serves")
+	}
 	for key, d := range map[string]model.Duration{
 		"retention.logs": c.Retention.Logs, "retention.spans": c.Retention.Spans, "retention.metrics": c.Retention.Metrics,
 		"retention.errors": c.Retention.Errors, "retention.profiles": c.Retention.Profiles,
@@ -600,9 +630,48 @@ func (c Config) Validate() error {
 	if c.Storage.DuckDBThreads < 0 {
 		bad("storage.duckdb_threads", c.Storage.DuckDBThreads, "must be 0 (default) or positive")
 	}
+	errs = append(errs, c.Storage.validate()...)
 	// Validate ranges over maps; sort so the report is stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// chName is what Loupe accepts as a ClickHouse database or cluster name: it goes into DDL
+// (quoted, but a name needing quotes is a mistake more often than not).
+var chName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+
+// validate checks the backend choice and, for ClickHouse, the connection settings. The DSN
+// is not echoed in errors: it may hold a password.
+func (s StorageConfig) validate() []error {
+	var errs []error
+	switch s.Backend {
+	case BackendEmbedded:
+		return nil
+	case BackendClickHouse:
+	default:
+		return []error{fmt.Errorf("storage.backend: %q: want %s or %s", s.Backend, BackendEmbedded, BackendClickHouse)}
+	}
+	ch := s.ClickHouse
+	switch {
+	case ch.DSN == "":
+		errs = append(errs, errors.New("storage.clickhouse.dsn: must be set with storage.backend: clickhouse (clickhouse://host:9000, or chdb:///dir in a binary built with -tags chdb)"))
+	case strings.HasPrefix(ch.DSN, "chdb://"):
+		if strings.TrimPrefix(ch.DSN, "chdb://") == "" {
+			errs = append(errs, errors.New("storage.clickhouse.dsn: chdb:// needs a directory (chdb:///path/to/dir)"))
+		}
+	case !strings.HasPrefix(ch.DSN, "clickhouse://"):
+		errs = append(errs, errors.New("storage.clickhouse.dsn: want clickhouse://[user[:password]@]host:port[,host:port]/[?options], or chdb:///dir"))
+	}
+	if !chName.MatchString(ch.Database) {
+		errs = append(errs, fmt.Errorf("storage.clickhouse.database: %q: want a name of letters, digits and _ . -, not starting with a digit", ch.Database))
+	}
+	if ch.Cluster != "" && !chName.MatchString(ch.Cluster) {
+		errs = append(errs, fmt.Errorf("storage.clickhouse.cluster: %q: want a name of letters, digits and _ . -, not starting with a digit", ch.Cluster))
+	}
+	if ch.Cluster != "" && strings.HasPrefix(ch.DSN, "chdb://") {
+		errs = append(errs, errors.New("storage.clickhouse.cluster: chDB (chdb://) is one process, not a cluster: leave cluster empty"))
+	}
+	return errs
 }
 
 // validate checks listen.tls without reading the files; the server loads them at start
@@ -613,7 +682,8 @@ func (t TLSConfig) validate() []error {
 		errs = append(errs, fmt.Errorf("listen.tls: cert_file %q, key_file %q: set both or neither", t.CertFile, t.KeyFile))
 	}
 	asks := false
-	for key, v := range map[string]string{"listen.tls.client_auth": t.ClientAuth, "listen.tls.http_client_auth": t.HTTPClientAuth} {
+	for key, v := range map[string]string{"listen.tls.client_auth": t.ClientAuth, "listen.tls.http_client_auth": t.HTTPClientAuth,
+		"listen.tls.statsd_client_auth": t.StatsdClientAuth} {
 		switch v {
 		case "", "none": // "" is a configuration built in code (the zero value); none there
 		case "request", "require":

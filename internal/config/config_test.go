@@ -182,3 +182,38 @@ func TestQueryConcurrency(t *testing.T) {
 	want := max(1, runtime.GOMAXPROCS(0)/2)
 	require.Equal(t, want, Default().Query.Concurrency())
 }
+
+func TestValidateStorageBackend(t *testing.T) {
+	f := func(mutate func(*StorageConfig), want string) {
+		t.Helper()
+		cfg := Default()
+		mutate(&cfg.Storage)
+		err := cfg.Validate()
+		if want == "" {
+			require.NoError(t, err)
+			return
+		}
+		require.ErrorContains(t, err, want)
+	}
+	f(func(s *StorageConfig) {}, "")
+	f(func(s *StorageConfig) { s.Backend = "" }, `storage.backend: "": want embedded or clickhouse`)
+	f(func(s *StorageConfig) { s.Backend = "postgres" }, `storage.backend: "postgres"`)
+	f(func(s *StorageConfig) { s.Backend = BackendClickHouse }, "storage.clickhouse.dsn: must be set")
+	f(func(s *StorageConfig) { s.Backend, s.ClickHouse.DSN = BackendClickHouse, "clickhouse://ch:9000/" }, "")
+	f(func(s *StorageConfig) { s.Backend, s.ClickHouse.DSN = BackendClickHouse, "chdb:///tmp/x" }, "")
+	f(func(s *StorageConfig) { s.Backend, s.ClickHouse.DSN = BackendClickHouse, "chdb://" }, "chdb:// needs a directory")
+	f(func(s *StorageConfig) { s.Backend, s.ClickHouse.DSN = BackendClickHouse, "http://u:secret@ch:8123" }, "storage.clickhouse.dsn: want clickhouse://")
+	f(func(s *StorageConfig) {
+		s.Backend, s.ClickHouse.DSN, s.ClickHouse.Database = BackendClickHouse, "clickhouse://ch:9000", "my db"
+	}, `storage.clickhouse.database: "my db"`)
+	f(func(s *StorageConfig) {
+		s.Backend, s.ClickHouse.DSN, s.ClickHouse.Cluster = BackendClickHouse, "clickhouse://ch:9000", "prod"
+	}, "")
+	f(func(s *StorageConfig) {
+		s.Backend, s.ClickHouse.DSN, s.ClickHouse.Cluster = BackendClickHouse, "chdb:///tmp/x", "prod"
+	}, "chDB (chdb://) is one process")
+	// The DSN may hold a password: errors do not repeat it.
+	cfg := Default()
+	cfg.Storage.Backend, cfg.Storage.ClickHouse.DSN = BackendClickHouse, "http://u:secret@ch:8123"
+	require.NotContains(t, cfg.Validate().Error(), "secret")
+}
