@@ -28,6 +28,11 @@ var ErrNotFound = errors.New("not found")
 // a restart. Receivers answer 503 (gRPC UNAVAILABLE), as for any store failure.
 var ErrDiskFull = errors.New("not enough free disk space")
 
+// ErrBadInput is returned (wrapped, with the reason) by reads a store cannot run as asked
+// because of what the caller gave, such as a filter value that is not valid UTF-8, which
+// DuckDB refuses to bind. It is the client's fault: the APIs answer 400.
+var ErrBadInput = errors.New("bad input")
+
 // LogWriter stores log records.
 //
 // WriteLogs is safe for concurrent use. When it returns nil every record in the batch is

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 
 	"github.com/loupe-dev/loupe/internal/querylimit"
+	"github.com/loupe-dev/loupe/internal/store"
 )
 
 // Envelope is the answer of every route.
@@ -69,6 +70,8 @@ func Handler(logger *slog.Logger, name string, classify Classify, f func(w http.
 		case errors.As(err, &e):
 		case classify != nil && classify(err) != nil:
 			e = classify(err)
+		case errors.Is(err, store.ErrBadInput):
+			e = &Error{Status: http.StatusBadRequest, Err: err}
 		case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
 			e = &Error{Status: StatusClientClosedRequest, Type: "canceled", Err: err}
 		case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):

@@ -17,6 +17,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/query/logql"
 	"github.com/loupe-dev/loupe/internal/query/logql/plan"
 	"github.com/loupe-dev/loupe/internal/querylimit"
+	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/version"
 )
 
@@ -183,7 +184,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	var br badRequest
 	code := http.StatusInternalServerError
 	switch {
-	case errors.As(err, &pe), errors.As(err, &ie), errors.As(err, &br):
+	case errors.As(err, &pe), errors.As(err, &ie), errors.As(err, &br), errors.Is(err, store.ErrBadInput):
 		code = http.StatusBadRequest
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout

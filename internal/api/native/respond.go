@@ -145,6 +145,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &aerr):
 	case errors.Is(err, store.ErrNotFound):
 		aerr = &apiError{typ: errNotFound, err: err}
+	case errors.Is(err, store.ErrBadInput):
+		aerr = &apiError{typ: errBadData, err: err}
 	case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
 		aerr = &apiError{typ: errCanceled, err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):

@@ -89,6 +89,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &aerr):
 	case errors.Is(err, store.ErrNotFound):
 		aerr = &apiError{status: http.StatusNotFound, err: err}
+	case errors.Is(err, store.ErrBadInput):
+		aerr = &apiError{status: http.StatusBadRequest, err: err}
 	case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
 		aerr = &apiError{status: statusClientClosedRequest, err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):

@@ -3,6 +3,8 @@ package duck
 import (
 	"context"
 	"database/sql/driver"
+	"fmt"
+	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -46,6 +48,9 @@ type priorityConn struct {
 }
 
 func (c priorityConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
 	if c.nice == 0 || !store.IsLowPriority(ctx) {
 		return c.Conn.QueryContext(ctx, query, args)
 	}
@@ -59,6 +64,18 @@ func (c priorityConn) QueryContext(ctx context.Context, query string, args []dri
 		return nil, err
 	}
 	return rows, queryErr
+}
+
+// checkText refuses a text parameter that is not valid UTF-8, which DuckDB will not bind
+// ("could not bind parameter"): every read binds the clients' filter values through here,
+// and the error says it is their input, not a store failure.
+func checkText(args []driver.NamedValue) error {
+	for _, a := range args {
+		if s, ok := a.Value.(string); ok && !utf8.ValidString(s) {
+			return fmt.Errorf("%w: a filter value is not valid UTF-8: %q", store.ErrBadInput, s)
+		}
+	}
+	return nil
 }
 
 // unwrapConn returns the *duckdb.Conn under a connection of this package's connector.

@@ -152,6 +152,8 @@ func (a *API) classify(r *http.Request, err error) *apiError {
 	case errors.As(err, &aerr):
 	case errors.Is(err, store.ErrNotFound):
 		aerr = &apiError{status: http.StatusNotFound, err: errors.New("trace not found")}
+	case errors.Is(err, store.ErrBadInput):
+		aerr = &apiError{status: http.StatusBadRequest, err: err}
 	case errors.Is(err, context.Canceled) || errors.Is(ctxErr, context.Canceled):
 		aerr = &apiError{status: 499, err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):
