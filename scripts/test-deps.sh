@@ -13,6 +13,7 @@ have /usr/bin/chromium || need+=(chromium)                           # UI browse
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 /usr/bin/python3 -c 'import aiodogstatsd' 2>/dev/null || need+=(python3-aiodogstatsd)
 /usr/bin/python3 -c 'import sentry_sdk' 2>/dev/null || need+=(python3-sentry-sdk)       # Sentry ingest e2e
+have /etc/grafana/dashboards/ceph-dashboard || need+=(ceph-grafana-dashboards) # real Grafana dashboards to import
 have npm || need+=(npm)                                              # fetches libchdb.so below
 
 if [ ${#need[@]} -gt 0 ]; then
