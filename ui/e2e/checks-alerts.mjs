@@ -14,11 +14,10 @@
 // expression; without an Alertmanager the page says how to configure one. Server C has a
 // LogQL rule file (rules.logql_files) and one error log record: its alert links the logs
 // view's LogQL mode; a binary without LogQL rules refuses that key and the check is skipped.
-import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startLoupe, stopAll, launchBrowser, checker, assert } from './harness.mjs';
 
 const bin = process.env.LOUPE_BIN;
 if (!bin || !existsSync(bin)) throw new Error('checks-alerts: set LOUPE_BIN to a built loupe binary');
@@ -72,64 +71,12 @@ writeFileSync(join(work, 'logql.yml'), `groups:
 writeFileSync(join(work, 'c.yaml'), 'rules:\n  files: [rules.yml]\n  logql_files: [logql.yml]\n  evaluation_interval: 1s\n');
 
 const procs = [];
-/** start runs `loupe serve` with config on random loopback ports and answers its HTTP base URL. */
-async function start(name, config) {
-  const log = [];
-  const p = spawn(bin, ['serve', '--config', join(work, config), '--data-dir', join(work, `data-${name}`), '--http-listen', '127.0.0.1:0',
-    '--otlp-grpc-listen', '127.0.0.1:0', '--otlp-http-listen', '127.0.0.1:0', '--statsd-listen', '127.0.0.1:0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(p);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`server ${name} not ready after 60s:\n${log.join('').slice(-2000)}`)), 60000);
-    const onData = (d) => {
-      log.push(String(d));
-      for (const l of log.join('').split('\n')) {
-        try {
-          const j = JSON.parse(l);
-          if (j.msg === 'ready') {
-            clearTimeout(t);
-            resolve({ base: `http://${j.http}`, otlp: `http://${j.otlp_http}`, log });
-            return;
-          }
-        } catch {}
-      }
-    };
-    p.stdout.on('data', onData);
-    p.stderr.on('data', onData);
-    p.on('exit', (code) => reject(new Error(`server ${name} exited ${code}:\n${log.join('').slice(-2000)}`)));
-  });
-}
+/** start runs `loupe serve` with config on random loopback ports: {base, otlp, log}. */
+const start = (name, config) => startLoupe(bin, name, ['--config', join(work, config), '--data-dir', join(work, `data-${name}`)], procs);
 
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'loupe-chromium-')), {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  viewport: { width: 1440, height: 900 },
-  colorScheme: 'dark',
-});
-const page = await context.newPage();
-const consoleErrors = [];
-page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.stack ?? e}`));
-
+const { context, page, consoleErrors } = await launchBrowser();
+const { check, failures: failed } = checker(page, consoleErrors, shots);
 let failures = 0;
-async function check(name, fn) {
-  const t = Date.now();
-  const before = consoleErrors.length;
-  try {
-    await fn();
-    await page.waitForTimeout(100);
-    const errs = consoleErrors.slice(before);
-    if (errs.length) throw new Error(`browser console errors:\n  ${errs.join('\n  ')}`);
-    console.log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    failures++;
-    console.log(`FAIL ${name}: ${e.message ?? e}`);
-    await page.screenshot({ path: join(shots, `fail-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {});
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
 const attrs = (sel, names) => page.$$eval(sel, (els, ns) => els.map((e) => Object.fromEntries(ns.map((n) => [n, e.getAttribute(n)]))), names);
 const json = async (url, init) => {
   const r = await fetch(url, init);
@@ -271,7 +218,9 @@ try {
     const text = await page.getByTestId('am-not-configured').textContent();
     assert(text.includes('alerting.alertmanager_config'), `message: ${text.slice(0, 200)}`);
     await row('AlwaysFiring').waitFor({ timeout: 30000 });
-    assert(await row('AlwaysFiring').getByTestId('alert-silence').isDisabled(), 'Silence… is disabled');
+    // The button follows the Alertmanager status, which may arrive after the rows: wait for it.
+    await page.waitForFunction(() => document.querySelector('[data-testid="alert-row"][data-alertname="AlwaysFiring"] [data-testid="alert-silence"]')?.disabled, null, { timeout: 10000 })
+      .catch(() => { throw new Error('Silence… is not disabled'); });
     assert((await page.getByTestId('silences-state').count()) === 0, 'no silence filter without an Alertmanager');
   });
 
@@ -329,9 +278,9 @@ try {
   failures++;
   console.log(`FAIL alerts: ${e.message ?? e}`);
 } finally {
+  failures += failed();
   await context.close();
-  for (const p of procs) p.kill('SIGTERM');
-  await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r)))));
+  await stopAll(procs);
   rmSync(work, { recursive: true, force: true });
 }
 console.log(failures ? `alerts: ${failures} check(s) failed` : 'alerts: all checks passed');

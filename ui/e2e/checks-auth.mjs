@@ -10,11 +10,11 @@
 // state-changing call from the page carries the CSRF token; sign-out deletes the session
 // and shows the sign-in page again; a token signs in too. The 401s these provoke on
 // purpose are the only console errors allowed.
-import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startLoupe, stopAll, launchBrowser, checker, assert } from './harness.mjs';
 
 const bin = process.env.LOUPE_BIN;
 if (!bin || !existsSync(bin)) throw new Error('checks-auth: set LOUPE_BIN to a built loupe binary');
@@ -27,63 +27,14 @@ execFileSync(bin, ['user', 'add', 'alice', '--scope', 'admin', '--password-stdin
 const token = execFileSync(bin, ['token', 'create', '--name', 'viewer', '--scope', 'read', '--data-dir', data], { stdio: ['ignore', 'pipe', 'ignore'] })
   .toString().trim();
 
-const server = spawn(bin, ['serve', '--data-dir', data, '--http-listen', '127.0.0.1:0', '--otlp-grpc-listen', '127.0.0.1:0',
-  '--otlp-http-listen', '127.0.0.1:0', '--statsd-listen', '127.0.0.1:0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-const base = await new Promise((resolve, reject) => {
-  let log = '';
-  const t = setTimeout(() => reject(new Error(`server not ready after 60s:\n${log.slice(-2000)}`)), 60000);
-  const onData = (d) => {
-    log += d;
-    for (const l of log.split('\n')) {
-      try {
-        const j = JSON.parse(l);
-        if (j.msg === 'ready') {
-          clearTimeout(t);
-          resolve(`http://${j.http}`);
-          return;
-        }
-      } catch {}
-    }
-  };
-  server.stdout.on('data', onData);
-  server.stderr.on('data', onData);
-  server.on('exit', (code) => reject(new Error(`server exited ${code}:\n${log.slice(-2000)}`)));
-});
-
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'loupe-chromium-')), {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  viewport: { width: 1440, height: 900 },
-  colorScheme: 'dark',
-});
-const page = await context.newPage();
-const consoleErrors = [];
-page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.stack ?? e}`));
+const procs = [];
+const { base } = await startLoupe(bin, 'auth', ['--data-dir', data], procs);
+const { context, page, consoleErrors } = await launchBrowser();
 // The browser logs every 401 answer as "Failed to load resource"; the checks below provoke
 // them on purpose (an API call before signing in, a wrong password).
 const expected401 = /Failed to load resource: the server responded with a status of 401/;
-
+const { check, failures: failed } = checker(page, consoleErrors, shots);
 let failures = 0;
-async function check(name, fn, { allow = [] } = {}) {
-  const t = Date.now();
-  const before = consoleErrors.length;
-  try {
-    await fn();
-    await page.waitForTimeout(100);
-    const errs = consoleErrors.slice(before).filter((e) => !allow.some((re) => re.test(e)));
-    if (errs.length) throw new Error(`browser console errors:\n  ${errs.join('\n  ')}`);
-    console.log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    failures++;
-    console.log(`FAIL ${name}: ${e.message ?? e}`);
-    await page.screenshot({ path: join(shots, `fail-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {});
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
 const byTest = (id) => page.getByTestId(id);
 const sessionCookie = async () => (await context.cookies(base)).find((c) => c.name === 'loupe_session');
 
@@ -149,9 +100,9 @@ try {
   failures++;
   console.log(`FAIL auth: ${e.message ?? e}`);
 } finally {
+  failures += failed();
   await context.close();
-  server.kill('SIGTERM');
-  await new Promise((r) => (server.exitCode !== null ? r() : server.on('exit', r)));
+  await stopAll(procs);
   rmSync(work, { recursive: true, force: true });
 }
 console.log(failures ? `auth: ${failures} check(s) failed` : 'auth: all checks passed');

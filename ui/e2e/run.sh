@@ -6,8 +6,9 @@
 # profiles to the Pyroscope push API (seed-profiles.mjs), and
 # runs the Playwright checks (checks.mjs) in Debian's headless Chromium; then the Alerts
 # page's checks (checks-alerts.mjs), which start two servers of their own with rule files
-# and an embedded Alertmanager, and the sign-in checks (checks-auth.mjs), which start one
-# with a user and a token.
+# and an embedded Alertmanager, the sign-in checks (checks-auth.mjs), which start one
+# with a user and a token, and the host dashboards' checks (checks-hosts.mjs), which start
+# one over a real node_exporter with 6 hours of its metrics backfilled by promtool.
 #
 #   ui/e2e/run.sh                      # checks; screenshots in $LOUPE_SCREENSHOTS
 #   LOUPE_PERF=1 ui/e2e/run.sh         # also a 10,000-span trace, 100,000 log records and
@@ -15,7 +16,8 @@
 #   LOUPE_ONLY='^dashboards' ui/e2e/run.sh   # only the checks whose name matches the regex
 #                                      # (the seeding still runs; the Alerts checks run only
 #                                      # when the regex matches "alerts", the sign-in
-#                                      # checks when it matches "sign-in")
+#                                      # checks when it matches "sign-in", the host
+#                                      # dashboards' when it matches "hosts")
 #
 # Environment: LOUPE_SCREENSHOTS (default ui/e2e/artifacts), LOUPE_BIN (use this binary
 # instead of building one), LOUPE_PERF=1, LOUPE_ONLY.
@@ -130,6 +132,9 @@ if [ -z "${LOUPE_ONLY:-}" ] || [[ alerts =~ $LOUPE_ONLY ]]; then
 fi
 if [ -z "${LOUPE_ONLY:-}" ] || [[ sign-in =~ $LOUPE_ONLY ]]; then
 	(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-auth.mjs) || status=$?
+fi
+if [ -z "${LOUPE_ONLY:-}" ] || [[ hosts =~ $LOUPE_ONLY ]]; then
+	(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-hosts.mjs) || status=$?
 fi
 if [ $status -ne 0 ]; then
 	echo "--- server log (tail) ---"
