@@ -57,6 +57,7 @@ type server struct {
 	OTLPGRPC  string // host:port
 	OTLPHTTP  string // base URL
 	StatsdUDP string // host:port
+	StatsdTCP string // host:port; "" when off
 	exited    chan error
 	logPath   string // the server's stderr, one line per log record
 }
@@ -65,9 +66,16 @@ type server struct {
 // that it is ready. Extra args are appended to `loupe serve`.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
+	return startServerArgs(t, dataDir, append([]string{"--statsd-listen", "127.0.0.1:0"}, extra...)...)
+}
+
+// startServerArgs is startServer without --statsd-listen, for a test whose configuration
+// sets statsd.udp_addr and statsd.tcp_addr apart.
+func startServerArgs(t *testing.T, dataDir string, extra ...string) *server {
+	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--log-format", "json",
 		"--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0",
-		"--otlp-http-listen", "127.0.0.1:0", "--statsd-listen", "127.0.0.1:0"}, extra...)
+		"--otlp-http-listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(loupeBin, args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -107,6 +115,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 		s.OTLPGRPC = rec["otlp_grpc"].(string)
 		s.OTLPHTTP = "http://" + rec["otlp_http"].(string)
 		s.StatsdUDP = rec["statsd_udp"].(string)
+		s.StatsdTCP, _ = rec["statsd_tcp"].(string)
 	case err := <-s.exited:
 		b, _ := os.ReadFile(logFile.Name())
 		t.Fatalf("loupe exited before ready: %v\n%s", err, b)

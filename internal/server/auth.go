@@ -17,7 +17,9 @@ import (
 )
 
 // setupAuth reads the tokens file and refuses a listener beyond loopback while
-// authentication is off, unless listen.insecure says so (docs/security.md).
+// authentication is off, unless listen.insecure says so (docs/security.md). StatsD
+// listeners beyond loopback count as open unless TCP with client certificates required:
+// tokens cannot protect them, as StatsD has no credentials of its own.
 func (s *Server) setupAuth() error {
 	k, err := auth.NewKeyring(s.cfg.Auth, s.cfg.DataDir, s.logger.With("component", "auth"))
 	if err != nil {
@@ -30,23 +32,44 @@ func (s *Server) setupAuth() error {
 			public = append(public, a)
 		}
 	}
-	switch {
-	case len(public) == 0:
-		return nil
-	case k.Enabled():
+	if len(public) > 0 && k.Enabled() {
 		// Auth stays on for as long as the server runs, even when the last token is
 		// revoked (every request is then refused).
 		k.Require()
+		public = nil
+	}
+	statsdOpen := s.openStatsd()
+	switch {
+	case len(public) == 0 && len(statsdOpen) == 0:
 		return nil
 	case s.cfg.Listen.Insecure:
 		s.logger.Warn("listening beyond loopback WITHOUT authentication (listen.insecure): anyone who reaches these ports can send and read all data",
-			"addresses", strings.Join(public, " "))
+			"addresses", strings.Join(append(public, statsdOpen...), " "))
 		return nil
+	case len(public) > 0:
+		return fmt.Errorf("refusing to listen on %s (beyond loopback) without authentication: "+
+			"create a token with `loupe token create --scope ingest,read --name NAME --data-dir %s` (auth turns on when one exists), "+
+			"or accept open ports with --insecure-listen (listen.insecure: true); see docs/security.md",
+			strings.Join(public, ", "), s.cfg.DataDir)
 	}
-	return fmt.Errorf("refusing to listen on %s (beyond loopback) without authentication: "+
-		"create a token with `loupe token create --scope ingest,read --name NAME --data-dir %s` (auth turns on when one exists), "+
-		"or accept open ports with --insecure-listen (listen.insecure: true); see docs/security.md",
-		strings.Join(public, ", "), s.cfg.DataDir)
+	return fmt.Errorf("refusing to listen for StatsD on %s (beyond loopback) without authentication: "+
+		"StatsD has no credentials, so only TCP with client certificates is authenticated "+
+		"(statsd.tcp_tls: true and listen.tls.statsd_client_auth: require, with statsd.udp_addr on loopback or \"\"); "+
+		"or keep StatsD on loopback, or accept open ports with --insecure-listen (listen.insecure: true); see docs/security.md",
+		strings.Join(statsdOpen, ", "))
+}
+
+// openStatsd lists StatsD's listeners beyond loopback that do not authenticate clients:
+// UDP always, TCP unless client certificates are required.
+func (s *Server) openStatsd() []string {
+	var open []string
+	if a := s.cfg.Statsd.UDPAddr; a != "" && !loopbackAddr(a) {
+		open = append(open, "udp "+a)
+	}
+	if a := s.cfg.Statsd.TCPAddr; a != "" && !loopbackAddr(a) && !s.statsdAuthenticated() {
+		open = append(open, "tcp "+a)
+	}
+	return open
 }
 
 // loopbackAddr reports whether a listen address binds loopback only: a loopback IP or

@@ -224,6 +224,7 @@ func (s *Server) Start(ctx context.Context) error {
 	statsdCfg := s.cfg.Statsd
 	statsdCfg.LabelLimits = s.labelLimits()
 	statsdCfg.Admission = pipe
+	statsdCfg.TLS = s.statsdTLS() // statsd.tcp_tls (tls.go)
 	statsdRecv, err := statsd.New(statsdCfg, metrics, pipe, s.logger.With("component", "statsd"), s.reg)
 	if err != nil {
 		return fmt.Errorf("statsd receiver: %w", err)

@@ -11,6 +11,8 @@ import (
 type listenerTLS struct {
 	http *tls.Config // the HTTP port
 	otlp *tls.Config // OTLP/HTTP and OTLP/gRPC
+	// statsd is StatsD's TCP listener; used when statsd.tcp_tls is set (statsdTLS).
+	statsd *tls.Config
 }
 
 // setupTLS loads listen.tls's files, so that a missing or mismatched certificate or key
@@ -38,6 +40,17 @@ func (s *Server) setupTLS() error {
 			return fmt.Errorf("listen.tls.http_client_auth: %w", err)
 		}
 	}
+	statsdAuth, statsdName := ingestAuth, t.ClientAuth
+	if t.StatsdClientAuth != "" {
+		statsdName = t.StatsdClientAuth
+		if statsdAuth, err = tlsconfig.ParseClientAuth(t.StatsdClientAuth); err != nil {
+			return fmt.Errorf("listen.tls.statsd_client_auth: %w", err)
+		}
+	}
+	// StatsD lines are not HTTP: no ALPN.
+	if s.tls.statsd, err = r.ServerConfig(statsdAuth); err != nil {
+		return fmt.Errorf("listen.tls: %w", err)
+	}
 	// h2 and http/1.1 as http.Server.ServeTLS offers them; gRPC takes h2.
 	if s.tls.otlp, err = r.ServerConfig(ingestAuth, "h2", "http/1.1"); err != nil {
 		return fmt.Errorf("listen.tls: %w", err)
@@ -46,6 +59,26 @@ func (s *Server) setupTLS() error {
 		return fmt.Errorf("listen.tls: %w", err)
 	}
 	s.logger.Info("listeners serve TLS", "cert_file", cert, "not_after", r.Certificate().Leaf.NotAfter,
-		"client_auth", t.ClientAuth, "http_client_auth", httpName)
+		"client_auth", t.ClientAuth, "http_client_auth", httpName, "statsd_tcp_tls", s.cfg.Statsd.TCPTLS, "statsd_client_auth", statsdName)
 	return nil
+}
+
+// statsdTLS is the TLS configuration of StatsD's TCP listener: nil (plain text) unless
+// statsd.tcp_tls is set.
+func (s *Server) statsdTLS() *tls.Config {
+	if !s.cfg.Statsd.TCPTLS {
+		return nil
+	}
+	return s.tls.statsd
+}
+
+// statsdAuthenticated reports whether StatsD's TCP listener authenticates its clients: TLS
+// with client certificates required (StatsD has no credentials of its own).
+func (s *Server) statsdAuthenticated() bool {
+	t := s.cfg.Listen.TLS
+	mode := t.ClientAuth
+	if t.StatsdClientAuth != "" {
+		mode = t.StatsdClientAuth
+	}
+	return s.cfg.Statsd.TCPTLS && t.Enabled() && mode == "require"
 }

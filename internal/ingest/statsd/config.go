@@ -1,6 +1,7 @@
 package statsd
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net"
@@ -39,6 +40,14 @@ type Config struct {
 	// TCPMaxConnections bounds the TCP connections open at once; beyond it new ones are
 	// closed at once and counted in loupe_statsd_tcp_refused_total.
 	TCPMaxConnections int `yaml:"tcp_max_connections"`
+	// TCPTLS serves TLS on TCPAddr with listen.tls's certificate, and asks for client
+	// certificates per listen.tls.statsd_client_auth: StatsD has no credentials of its own,
+	// so a client certificate is how a StatsD client over TCP authenticates
+	// (docs/security.md). UDP stays plain.
+	TCPTLS bool `yaml:"tcp_tls"`
+	// TLS is the TCP listener's TLS configuration when TCPTLS is set; the server makes it
+	// from listen.tls (internal/tlsconfig, which re-reads rotated files).
+	TLS *tls.Config `yaml:"-"`
 	// LabelLimits bound the labels a metric line's tags make (the pipeline's attribute
 	// limits; the server sets them from the limits section). The zero value means
 	// labellimit.Default().

@@ -19,6 +19,7 @@ type selfMetrics struct {
 	tcpRefused      prometheus.Counter
 	tcpIdleClosed   prometheus.Counter
 	tcpOpen         prometheus.Gauge
+	tlsFailed       prometheus.Counter
 }
 
 func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
@@ -68,12 +69,16 @@ func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 			Name: "loupe_statsd_tcp_connections",
 			Help: "TCP connections open now.",
 		}),
+		tlsFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loupe_statsd_tcp_tls_handshake_failures_total",
+			Help: "TCP connections closed because their TLS handshake failed (statsd.tcp_tls): plain text, an untrusted or missing client certificate, a timeout.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.packets, m.lines, m.malformed, m.logsDropped,
-		m.flushes, m.samples, m.samplesRejected, m.flushDuration, m.tcpRefused, m.tcpIdleClosed, m.tcpOpen} {
+		m.flushes, m.samples, m.samplesRejected, m.flushDuration, m.tcpRefused, m.tcpIdleClosed, m.tcpOpen, m.tlsFailed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register statsd metrics: %w", err)
 		}

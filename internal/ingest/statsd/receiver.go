@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,10 @@ type LogConsumer interface {
 
 // maxLineBytes bounds one TCP line; longer lines are counted as malformed and skipped.
 const maxLineBytes = 64 << 10
+
+// tlsHandshakeTimeout bounds a TLS handshake (at most tcp_idle_timeout), so that a client
+// that connects and says nothing holds a connection slot briefly.
+const tlsHandshakeTimeout = 10 * time.Second
 
 // Receiver listens for StatsD lines. Start binds the listeners; Shutdown closes them and
 // flushes. Safe for concurrent use.
@@ -77,6 +82,10 @@ func New(cfg Config, app storage.Appendable, logs LogConsumer, logger *slog.Logg
 	}
 	if app == nil {
 		return nil, errors.New("statsd receiver: nil appendable")
+	}
+	if cfg.TCPTLS && cfg.TCPAddr != "" && cfg.TLS == nil {
+		// Config validation checks that listen.tls is set; the server makes TLS from it.
+		return nil, errors.New("statsd tcp_tls: needs the certificate of listen.tls (cert_file and key_file)")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -136,6 +145,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 			}
 			return fmt.Errorf("statsd listen tcp %s: %w", r.cfg.TCPAddr, err)
 		}
+		if r.cfg.TCPTLS {
+			l = tls.NewListener(l, r.cfg.TLS)
+		}
 		r.tcp = l
 	}
 	r.started = true
@@ -158,7 +170,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if r.tcp != nil {
 		tcpAddr = r.tcp.Addr().String()
 	}
-	r.logger.Info("statsd receiver listening", "udp", udpAddr, "tcp", tcpAddr)
+	r.logger.Info("statsd receiver listening", "udp", udpAddr, "tcp", tcpAddr, "tcp_tls", r.tcp != nil && r.cfg.TCPTLS)
 	return nil
 }
 
@@ -296,6 +308,9 @@ func (r *Receiver) serveConn(c net.Conn) {
 	}()
 	r.metrics.packets.WithLabelValues("tcp").Inc()
 	idle := time.Duration(r.cfg.TCPIdleTimeout)
+	if tc, ok := c.(*tls.Conn); ok && !r.handshake(tc, min(idle, tlsHandshakeTimeout)) {
+		return
+	}
 	br := bufio.NewReaderSize(idleReader{c: c, idle: idle}, maxLineBytes)
 	skipping := false // inside a line that was too long
 	for {
@@ -324,6 +339,23 @@ func (r *Receiver) serveConn(c net.Conn) {
 			return
 		}
 	}
+}
+
+// handshake runs the TLS handshake of c within timeout. A failure (a plain-text client, a
+// client certificate that is missing or not signed by listen.tls.client_ca_file) closes
+// the connection before any line is read; it is counted and logged, at most once a second.
+func (r *Receiver) handshake(c *tls.Conn, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := c.HandshakeContext(ctx); err != nil {
+		r.metrics.tlsFailed.Inc()
+		if !errors.Is(err, net.ErrClosed) {
+			r.limiter.log(r.logger, slog.LevelWarn, "statsd tcp tls handshake failed; connection closed",
+				"remote", c.RemoteAddr().String(), "err", err)
+		}
+		return false
+	}
+	return true
 }
 
 // idleReader moves a connection's read deadline forward before every read, so a read
