@@ -10,14 +10,13 @@ import (
 	dashapi "github.com/loupe-dev/loupe/internal/api/dashboards"
 	"github.com/loupe-dev/loupe/internal/dashboards"
 	"github.com/loupe-dev/loupe/internal/dashboards/builtin"
-	"github.com/loupe-dev/loupe/internal/store/duck"
 )
 
-// dashboardsAPI builds the dashboards API (issue 15) over the DuckDB store, with the
+// dashboardsAPI builds the dashboards API (issue 15) over the backend's dashboard store, with the
 // built-in dashboards and those of dashboards.provisioning_dirs provisioned read-only,
 // and registers the watcher that reloads the folders.
-func (s *Server) dashboardsAPI(events *duck.Store) (http.Handler, error) {
-	store, err := events.Dashboards(context.Background())
+func (s *Server) dashboardsAPI(open func(context.Context) (dashboards.Store, error)) (http.Handler, error) {
+	store, err := open(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("dashboards: %w", err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/store"
-	"github.com/loupe-dev/loupe/internal/store/tsdb"
 )
 
 // httpServer runs the query API listener as a component.
@@ -109,7 +108,7 @@ func (s *Server) labelLimits() labellimit.Limits {
 }
 
 // registerDiskGauge exports loupe_store_disk_bytes{signal}, read when /metrics is scraped.
-func (s *Server) registerDiskGauge(sizer store.Sizer, metricsDir string) {
+func (s *Server) registerDiskGauge(sizer store.Sizer) {
 	desc := prometheus.NewDesc("loupe_store_disk_bytes", "Bytes on disk per signal.", []string{"signal"}, nil)
 	s.reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -121,7 +120,6 @@ func (s *Server) registerDiskGauge(sizer store.Sizer, metricsDir string) {
 		for sig, n := range sizes {
 			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), string(sig))
 		}
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(tsdb.FilesSize(metricsDir)), string(store.SignalMetrics))
 	}})
 }
 

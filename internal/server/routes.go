@@ -25,8 +25,6 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/runs"
-	"github.com/loupe-dev/loupe/internal/store/duck"
-	"github.com/loupe-dev/loupe/internal/store/tsdb"
 	"github.com/loupe-dev/loupe/internal/version"
 	"github.com/loupe-dev/loupe/ui"
 )
@@ -34,10 +32,13 @@ import (
 // routes builds the handler of the HTTP port: every query API, the HTTP ingest paths that
 // are not OTLP (remote write, Loki push), Loupe's own endpoints and the UI. The Prometheus
 // API's engine is registered for closing with the other parts.
-func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.Pipeline, statsdRecv *statsd.Receiver, errRec *errtrack.Recorder, runWriter runs.Writer) (http.Handler, error) {
+func (s *Server) routes(st *stores, pipe *pipeline.Pipeline, statsdRecv *statsd.Receiver, errRec *errtrack.Recorder, runWriter runs.Writer) (http.Handler, error) {
 	promOpts := prom.DefaultOptions()
 	promOpts.Targets = s.scraper.Targets
-	promOpts.Metadata = mergedMetadata{metrics, s.scraper, statsdRecv}
+	promOpts.Metadata = mergedMetadata{s.scraper, statsdRecv}
+	if md, ok := st.metrics.(prom.MetadataSource); ok { // OTLP metadata (the embedded TSDB keeps it)
+		promOpts.Metadata = mergedMetadata{md, s.scraper, statsdRecv}
+	}
 	promOpts.Version = version.Get().Version
 	promOpts.Revision = version.Get().Revision
 	promOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
@@ -49,12 +50,12 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	qb.promOptions(&promOpts, s.cfg.Query)
 	promOpts.Rules = s.rulesRetriever
 	promOpts.Alertmanagers = s.alertmanagers
-	promAPI, err := prom.New(metrics, promOpts, s.logger, s.reg)
+	promAPI, err := prom.New(st.metrics, promOpts, s.logger, s.reg)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus api: %w", err)
 	}
 	s.add(closer{promAPI.Close})
-	if s.rules, err = s.newRules(promAPI.Engine(), metrics, events.LogQL()); err != nil {
+	if s.rules, err = s.newRules(promAPI.Engine(), st.metrics, st.logQL); err != nil {
 		return nil, err
 	}
 
@@ -63,14 +64,14 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	// Prometheus' OTLP path is served by the OTLP receiver itself, so that it shares its
 	// decoder (with the nesting check), the pipeline's limits and its backpressure.
 	mux.Handle(prom.Prefix+"/otlp/v1/metrics", http.StripPrefix(prom.Prefix+"/otlp", s.receiver.Handler()))
-	nativeAPI := native.New(events, events, s.logger.With("component", "api")).WithRuns(events).WithIssues(events).
+	nativeAPI := native.New(st.logs, st.spans, s.logger.With("component", "api")).WithRuns(st.runs).WithIssues(st.errors).
 		WithListeners(func() native.Listeners {
 			return native.Listeners{HTTP: s.HTTPAddr(), OTLPGRPC: s.receiver.GRPCAddr(), OTLPHTTP: s.receiver.HTTPAddr(),
 				StatsDUDP: addrString(statsdRecv.UDPAddr()), StatsDTCP: addrString(statsdRecv.TCPAddr())}
 		})
 	mux.Handle("/api/loupe/v1/", qb.read(nativeAPI))
 	// Dashboards (issue 15): a more specific pattern than the native API's (dashboards.go).
-	dashAPI, err := s.dashboardsAPI(events)
+	dashAPI, err := s.dashboardsAPI(st.dashboards)
 	if err != nil {
 		return nil, err
 	}
@@ -78,15 +79,15 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle(dashapi.Prefix+"/", dashAPI)
 	// Profiles (issue 14): the native API (a more specific pattern than the one above) and
 	// Pyroscope's query API for Grafana's Pyroscope data source, at the root like Pyroscope.
-	profAPI := profiles.New(events, s.logger.With("component", "profiles")).WithTargets(s.profiles.Targets)
+	profAPI := profiles.New(st.profiles, s.logger.With("component", "profiles")).WithTargets(s.profiles.Targets)
 	mux.Handle(profiles.Prefix, qb.read(profAPI, profiles.ExprParams...))
-	pyroPath, pyroQuerier := pyroapi.New(events, qb.expr, s.logger.With("component", "pyroscope-query"))
+	pyroPath, pyroQuerier := pyroapi.New(st.profiles, qb.expr, s.logger.With("component", "pyroscope-query"))
 	mux.Handle(pyroPath, qb.read(pyroQuerier))
-	tempoAPI := qb.read(tempo.New(events, s.logger.With("component", "tempo")), "q")
+	tempoAPI := qb.read(tempo.New(st.spans, s.logger.With("component", "tempo")), "q")
 	for _, p := range tempo.Paths() {
 		mux.Handle(p, tempoAPI)
 	}
-	mux.Handle(jaeger.Prefix, qb.read(jaeger.New(events, s.logger.With("component", "jaeger"))))
+	mux.Handle(jaeger.Prefix, qb.read(jaeger.New(st.spans, s.logger.With("component", "jaeger"))))
 	lokiOpts := loki.DefaultOptions()
 	lokiOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	lokiOpts.Labels = s.labelLimits()
@@ -94,13 +95,13 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle(loki.Path, lokiPush)
 	lokiQueryOpts := lokiapi.DefaultOptions()
 	lokiOptions(&lokiQueryOpts, s.cfg.Query)
-	mux.Handle(lokiapi.Prefix, qb.read(lokiapi.NewHandler(events.LogQL(), lokiQueryOpts, s.logger.With("component", "loki-query"), s.reg), "query"))
+	mux.Handle(lokiapi.Prefix, qb.read(lokiapi.NewHandler(st.logQL, lokiQueryOpts, s.logger.With("component", "loki-query"), s.reg), "query"))
 	mux.Handle("/api/prom/push", lokiPush) // promtail before Loki 2.0
 	// Pyroscope's push API (pyroscope-go, Pyroscope agents) into the profile store.
 	pyroOpts := pyroscope.DefaultOptions()
 	pyroOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	pyroOpts.LabelLimits = s.labelLimits()
-	pyroIngest := pyroscope.NewHandler(events, pyroOpts, s.logger.With("component", "pyroscope"), s.reg)
+	pyroIngest := pyroscope.NewHandler(st.profiles, pyroOpts, s.logger.With("component", "pyroscope"), s.reg)
 	mux.Handle(pyroscope.Path, pyroIngest)
 	mux.Handle(pyroIngest.PushHandler()) // push.v1.PusherService (Alloy's pyroscope.write)
 	// Loki's ruler API (read-only) for the LogQL rules.
@@ -126,7 +127,7 @@ func (s *Server) routes(events *duck.Store, metrics *tsdb.Store, pipe *pipeline.
 	mux.Handle("/", ui.Handler())                         // the web UI: assets, and index.html for client routes
 
 	// Sentry ingest (sentry.go): in front of the mux, as its paths overlap /api/v1/.
-	h, err := s.withSentry(mux, events, runWriter, pipe, errRec)
+	h, err := s.withSentry(mux, st.runs, runWriter, pipe, errRec)
 	if err != nil {
 		return nil, err
 	}

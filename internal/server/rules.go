@@ -15,7 +15,6 @@ import (
 	"github.com/loupe-dev/loupe/internal/query/logql"
 	"github.com/loupe-dev/loupe/internal/query/logql/plan"
 	"github.com/loupe-dev/loupe/internal/rules"
-	"github.com/loupe-dev/loupe/internal/store/tsdb"
 )
 
 // newRules builds the rule manager over the metric store with the Prometheus API's engine,
@@ -24,7 +23,7 @@ import (
 // Alertmanager that receives the alerts (a bad configuration stops the server too), and
 // with alerting.alertmanagers the sender to external ones. It is started with the other
 // parts (Start) and reloaded by Reload.
-func (s *Server) newRules(engine promql.QueryEngine, metrics *tsdb.Store, logs plan.Store) (*rules.Manager, error) {
+func (s *Server) newRules(engine promql.QueryEngine, metrics rules.Storage, logs plan.Store) (*rules.Manager, error) {
 	opts := rules.DefaultOptions()
 	// LogQL rules (rules.logql_files) run in an engine of their own over the log store,
 	// with the limits of the Loki query API.

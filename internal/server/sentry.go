@@ -10,14 +10,13 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/runs"
-	"github.com/loupe-dev/loupe/internal/store/duck"
 )
 
 // withSentry serves the Sentry ingest paths (/api/<project>/envelope/ and /store/) in front
 // of next: transactions go through the pipeline as spans, check-ins become runs (and the
 // watcher of their monitors records missed and timed-out ones) written through runWriter,
 // which also writes the run series rules alert on (internal/derived), and events go to rec.
-func (s *Server) withSentry(next http.Handler, events *duck.Store, runWriter runs.Writer, pipe *pipeline.Pipeline, rec sentry.EventRecorder) (http.Handler, error) {
+func (s *Server) withSentry(next http.Handler, runReader runs.Reader, runWriter runs.Writer, pipe *pipeline.Pipeline, rec sentry.EventRecorder) (http.Handler, error) {
 	projects, err := sentry.NewProjects(s.cfg.Sentry, s.cfg.Sentry.KeysPath(s.cfg.DataDir))
 	if err != nil {
 		return nil, fmt.Errorf("sentry projects: %w", err)
@@ -27,7 +26,7 @@ func (s *Server) withSentry(next http.Handler, events *duck.Store, runWriter run
 	// Check-ins go to the runs store through the Crons monitor watcher, which records the
 	// missed and timed-out ones. Started here, it stops after the HTTP server, before the
 	// stores close.
-	watcher := crons.New(runWriter, events, crons.Options{Tick: time.Duration(s.cfg.Sentry.CronsCheckInterval)},
+	watcher := crons.New(runWriter, runReader, crons.Options{Tick: time.Duration(s.cfg.Sentry.CronsCheckInterval)},
 		s.logger.With("component", "crons"))
 	if err := s.start(context.Background(), watcher); err != nil {
 		return nil, fmt.Errorf("start crons watcher: %w", err)

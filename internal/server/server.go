@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,8 +29,6 @@ import (
 	"github.com/loupe-dev/loupe/internal/rules"
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
-	"github.com/loupe-dev/loupe/internal/store/duck"
-	"github.com/loupe-dev/loupe/internal/store/tsdb"
 	"github.com/loupe-dev/loupe/internal/version"
 )
 
@@ -136,33 +133,13 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 
-	duckOpts := duck.DefaultOptions()
-	duckOpts.MemoryLimit = s.cfg.Storage.DuckDBMemoryLimit
-	duckOpts.Threads = s.cfg.Storage.DuckDBThreads
-	duckOpts.MinFreeBytes = s.cfg.Limits.MinFreeDiskBytes
-	duckOpts.QueryNice = s.cfg.Query.Nice
-	events, err := duck.Open(filepath.Join(s.cfg.DataDir, "loupe.duckdb"), duckOpts, s.logger.With("component", "duckdb"), s.reg)
+	// The backend (backend.go): the embedded stores in data_dir, or ClickHouse.
+	st, err := s.openStores(ctx)
 	if err != nil {
-		return fmt.Errorf("open logs and spans store: %w", err)
+		return err
 	}
-	s.add(closer{events.Close})
-
-	tsdbOpts := tsdb.DefaultOptions()
-	tsdbOpts.Retention = time.Duration(s.cfg.Retention.Metrics)
-	tsdbOpts.PromoteResourceAttributes = s.cfg.Metrics.PromoteResourceAttributes
-	tsdbOpts.ConvertDelta = s.cfg.Metrics.ConvertDelta
-	tsdbOpts.MinFreeBytes = s.cfg.Limits.MinFreeDiskBytes
-	tsdbOpts.OutOfOrderTimeWindow = time.Duration(s.cfg.Metrics.OutOfOrderWindow)
-	if tsdbOpts.OutOfOrderTimeWindow == 0 {
-		tsdbOpts.OutOfOrderTimeWindow = tsdbOpts.Retention
-	}
-	metricsDir := filepath.Join(s.cfg.DataDir, "metrics")
-	metrics, err := tsdb.Open(metricsDir, tsdbOpts, s.logger, s.reg)
-	if err != nil {
-		return fmt.Errorf("open metrics store: %w", err)
-	}
-	s.add(closer{metrics.Close})
-	s.registerDiskGauge(events, metricsDir)
+	metrics := st.metrics
+	s.registerDiskGauge(st.sizer)
 
 	pipeCfg := pipeline.DefaultConfig()
 	pipeCfg.Limits.MaxAttributes = s.cfg.Limits.MaxAttributesPerItem
@@ -179,13 +156,13 @@ func (s *Server) Start(ctx context.Context) error {
 	// The tap records batch-job runs (internal/runs) from the logs and spans carrying them.
 	// The derived writers (internal/derived) put the run and new-issue series that rules
 	// alert on into the metrics store as runs end and issues are created.
-	runWriter := derived.NewRuns(events, events, metrics, derived.RunsOptions{}, s.logger.With("component", "derived"), s.reg)
-	tap := runs.NewTap(runWriter, events, events, s.logger.With("component", "runs"), s.reg)
+	runWriter := derived.NewRuns(st.runs, st.runs, metrics, derived.RunsOptions{}, s.logger.With("component", "derived"), s.reg)
+	tap := runs.NewTap(runWriter, st.logs, st.spans, s.logger.With("component", "runs"), s.reg)
 	// The exception tap records the exceptions of OpenTelemetry logs and spans as error
 	// events (internal/errtrack/otelexc) before they go on to the runs tap and the store.
 	// One recorder files the error events of every source (this tap, the Sentry ingest), as
 	// it keeps the loupe_error_events_total counts.
-	errWriter := derived.NewErrors(events, events, metrics, derived.ErrorsOptions{}, s.logger.With("component", "derived"), s.reg)
+	errWriter := derived.NewErrors(st.errors, st.errors, metrics, derived.ErrorsOptions{}, s.logger.With("component", "derived"), s.reg)
 	errRec, err := errtrack.NewRecorder(errWriter, errtrack.RecorderOptions{
 		Metrics: metrics,
 		Scrub: errtrack.ScrubOptions{Disabled: !s.cfg.Errors.Scrubbing, ExtraKeys: s.cfg.Errors.ScrubKeys,
@@ -214,7 +191,7 @@ func (s *Server) Start(ctx context.Context) error {
 	// Profiles pulled from /debug/pprof endpoints (profiling section) into the event store.
 	profOpts := pprofscrape.DefaultOptions()
 	profOpts.LabelLimits = s.labelLimits()
-	s.profiles, err = pprofscrape.New(s.cfg.Profiling, events, profOpts, s.logger.With("component", "profiling"), s.reg)
+	s.profiles, err = pprofscrape.New(s.cfg.Profiling, st.profiles, profOpts, s.logger.With("component", "profiling"), s.reg)
 	if err != nil {
 		return fmt.Errorf("profile scraper: %w", err)
 	}
@@ -250,7 +227,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start otlp receivers: %w", err)
 	}
 
-	mux, err := s.routes(events, metrics, pipe, statsdRecv, errRec, runWriter)
+	mux, err := s.routes(st, pipe, statsdRecv, errRec, runWriter)
 	if err != nil {
 		return err
 	}
@@ -273,7 +250,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 
 	retention := &retentionLoop{
-		store: events,
+		store: st.retainer,
 		keep: map[store.Signal]time.Duration{
 			store.SignalLogs:     time.Duration(s.cfg.Retention.Logs),
 			store.SignalSpans:    time.Duration(s.cfg.Retention.Spans),
