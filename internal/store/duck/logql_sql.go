@@ -51,6 +51,9 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 	if err != nil {
 		return nil, err
 	}
+	if key == "res_id" && !stats {
+		return l.streamsBySpans(ctx, l.s.logs.daysIn(start, end), start, endOrMax(end))
+	}
 	agg := "0, 0"
 	if stats {
 		agg = "count(*), sum(strlen(body))"

@@ -92,6 +92,8 @@ type Store struct {
 
 	// spanResourceRows caches the span_resources rows trace lookups read (span_resources.go).
 	spanResourceRows spanResourceCache
+	// streamSpans summarises the streams of the logs partitions for LogQL (log_streams.go).
+	streamSpans streamSpans
 
 	closeOnce sync.Once
 	closeErr  error
