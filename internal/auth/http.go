@@ -59,11 +59,11 @@ func (k *Keyring) checkHTTP(r *http.Request, scope Scope) (outcome, string) {
 	if _, err := r.Cookie(SessionCookie); err != nil {
 		return k.check(remoteIP(r.RemoteAddr), header, scope)
 	}
-	// A stale cookie (signed out, expired, a restart) is not a failed attempt: a browser
+	// A stale cookie (signed out, expired, a new password) is not a failed attempt: a browser
 	// sends it with every request of the page until the user signs in again.
 	s, scopes, ok := k.sessionOf(r)
 	if !ok {
-		return expired, "your session has ended (signed out, expired, or its user or token removed): sign in again"
+		return expired, "your session has ended (signed out, expired, or its user, password or token changed): sign in again"
 	}
 	if stateChanging(r.Method) && !csrfOK(r, s) {
 		return forbidden, fmt.Sprintf("%s with the session cookie needs the session's CSRF token in the %s header (the %s cookie)",

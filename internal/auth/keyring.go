@@ -23,15 +23,19 @@ type Config struct {
 	// UsersFile holds the users made by `loupe user add` (UI sign-in with a password);
 	// relative to data_dir unless absolute.
 	UsersFile string `yaml:"users_file"`
+	// SessionsFile keeps the UI's sessions (hashed ids, expiry), so that they survive a
+	// restart; relative to data_dir unless absolute. Written by the server only.
+	SessionsFile string `yaml:"sessions_file"`
 	// SessionMaxAge is how long a UI sign-in lasts before the user signs in again.
 	SessionMaxAge model.Duration `yaml:"session_max_age"`
 }
 
-// Default is auth.enabled auto with the tokens file tokens.json and the users file
-// users.json in the data directory, and UI sessions of 12 hours.
+// Default is auth.enabled auto with the tokens file tokens.json, the users file
+// users.json and the sessions file sessions.json in the data directory, and UI sessions
+// of 12 hours.
 func Default() Config {
 	return Config{Enabled: "auto", TokensFile: "tokens.json", UsersFile: "users.json",
-		SessionMaxAge: model.Duration(12 * time.Hour)}
+		SessionsFile: "sessions.json", SessionMaxAge: model.Duration(12 * time.Hour)}
 }
 
 // Validate reports invalid fields.
@@ -48,6 +52,9 @@ func (c Config) Validate() error {
 	if c.UsersFile == "" {
 		errs = append(errs, errors.New(`auth.users_file: "": must not be empty`))
 	}
+	if c.SessionsFile == "" {
+		errs = append(errs, errors.New(`auth.sessions_file: "": must not be empty`))
+	}
 	if c.SessionMaxAge < model.Duration(time.Minute) {
 		errs = append(errs, fmt.Errorf("auth.session_max_age: %s: must be at least 1m", c.SessionMaxAge))
 	}
@@ -60,6 +67,10 @@ func (c Config) TokensPath(dataDir string) string { return inDataDir(dataDir, c.
 
 // UsersPath is the path of the users file: UsersFile, relative to dataDir unless absolute.
 func (c Config) UsersPath(dataDir string) string { return inDataDir(dataDir, c.UsersFile) }
+
+// SessionsPath is the path of the sessions file: SessionsFile, relative to dataDir unless
+// absolute.
+func (c Config) SessionsPath(dataDir string) string { return inDataDir(dataDir, c.SessionsFile) }
 
 func inDataDir(dataDir, name string) string {
 	if filepath.IsAbs(name) {
@@ -74,12 +85,13 @@ func inDataDir(dataDir, name string) string {
 // or parsed keeps what was read before, so that a half-edited file does not turn
 // authentication off. Safe for concurrent use.
 type Keyring struct {
-	path      string
-	usersPath string
-	mode      string
-	maxAge    time.Duration
-	logger    *slog.Logger
-	now       func() time.Time
+	path         string
+	usersPath    string
+	sessionsPath string
+	mode         string
+	maxAge       time.Duration
+	logger       *slog.Logger
+	now          func() time.Time
 
 	mu        sync.Mutex
 	required  bool
@@ -89,6 +101,10 @@ type Keyring struct {
 	lastCheck time.Time
 	fails     map[string]*bucket
 	sessions  map[string]*session // by the SHA-256 of the cookie value (session.go)
+
+	// saveMu orders writes of the sessions file (sessionstore.go), so that the last
+	// change is the one written last.
+	saveMu sync.Mutex
 }
 
 // fileStamp is what a file looked like when it was read; size -1 when it did not exist.
@@ -106,7 +122,9 @@ func stamp(path string) fileStamp {
 }
 
 // NewKeyring reads the tokens and users files of cfg and returns the keyring. An
-// unreadable or invalid file is an error: the server does not start on it.
+// unreadable or invalid file is an error: the server does not start on it. The UI
+// sessions saved by the last run are taken up again (a damaged sessions file is logged
+// and ignored: everyone signs in again).
 func NewKeyring(cfg Config, dataDir string, logger *slog.Logger) (*Keyring, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,13 +132,14 @@ func NewKeyring(cfg Config, dataDir string, logger *slog.Logger) (*Keyring, erro
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	k := &Keyring{path: cfg.TokensPath(dataDir), usersPath: cfg.UsersPath(dataDir), mode: cfg.Enabled,
+	k := &Keyring{path: cfg.TokensPath(dataDir), usersPath: cfg.UsersPath(dataDir), sessionsPath: cfg.SessionsPath(dataDir), mode: cfg.Enabled,
 		maxAge: time.Duration(cfg.SessionMaxAge), logger: logger, now: time.Now,
 		fails: map[string]*bucket{}, sessions: map[string]*session{}}
 	if err := k.Reload(); err != nil {
 		return nil, err
 	}
 	k.lastCheck = k.now()
+	k.loadSessions()
 	return k, nil
 }
 
@@ -150,8 +169,13 @@ func (k *Keyring) Reload() error {
 		byName[u.Name] = u
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	k.byHash, k.users, k.files = byHash, byName, stamps
+	k.mu.Unlock()
+	// Sessions of removed users, of users with a new password and of revoked tokens go
+	// from the sessions file too.
+	if k.pruneSessions() > 0 {
+		k.saveSessions()
+	}
 	return nil
 }
 

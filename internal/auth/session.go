@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -14,8 +15,9 @@ import (
 
 // The web UI signs in once (with a token or a user name and password) and then holds a
 // session: a random id in an HttpOnly cookie, which scripts cannot read, so that the
-// credential itself never sits in the browser. Sessions live in the server's memory; a
-// restart signs everyone out.
+// credential itself never sits in the browser. Sessions live in the server's memory and,
+// by the SHA-256 of their id, in the sessions file (sessionstore.go), so that a restart
+// keeps them.
 const (
 	// SessionPath is the sign-in (POST), current session (GET) and sign-out (DELETE) API.
 	SessionPath = "/api/loupe/v1/session"
@@ -36,9 +38,25 @@ type session struct {
 	kind      string // "user" or "token"
 	name      string // the user's or the token's name
 	tokenHash string // a token session's token, looked up again on every request
-	csrf      string
-	expires   time.Time
+	// userHash is the fingerprint of a user session's password hash at sign-in
+	// (passwordFingerprint): a new password (`loupe user passwd`) ends the session.
+	userHash string
+	csrf     string // csrfFor(id); not stored
+	expires  time.Time
 }
+
+// csrfFor is the CSRF token of the session whose id is id. It is derived from the id,
+// not stored, so that a session taken up again after a restart has the same token (the
+// UI keeps it in the loupe_csrf cookie), and the sessions file holds no secret: the id,
+// 32 random bytes, cannot be guessed from the token or from its hash in the file.
+func csrfFor(id string) string {
+	sum := sha256.Sum256([]byte("loupe csrf\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// passwordFingerprint identifies the password a user has now; it changes with every
+// `loupe user passwd` (bcrypt salts each hash).
+func passwordFingerprint(u User) string { return hashSecret(u.Hash) }
 
 func randomString() string {
 	var b [32]byte
@@ -46,11 +64,12 @@ func randomString() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// startSession stores s and returns its id.
+// startSession stores s under a new id, in memory and in the sessions file, and returns
+// the id.
 func (k *Keyring) startSession(s *session) string {
 	id := randomString()
+	s.csrf = csrfFor(id)
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	if len(k.sessions) >= maxSessions {
 		now := k.now()
 		var soonest string
@@ -66,6 +85,8 @@ func (k *Keyring) startSession(s *session) string {
 		}
 	}
 	k.sessions[hashSecret(id)] = s
+	k.mu.Unlock()
+	k.saveSessions()
 	return id
 }
 
@@ -81,17 +102,24 @@ func (k *Keyring) sessionOf(r *http.Request) (s *session, scopes []Scope, ok boo
 	k.mu.Lock()
 	s = k.sessions[h]
 	now := k.now()
-	if s != nil && !now.Before(s.expires) {
+	expired := s != nil && !now.Before(s.expires)
+	if expired {
 		delete(k.sessions, h)
 		s = nil
 	}
 	k.mu.Unlock()
+	if expired {
+		k.saveSessions()
+	}
 	if s == nil {
 		return nil, nil, false
 	}
+	cp := *s
+	cp.csrf = csrfFor(c.Value)
+	s = &cp
 	switch s.kind {
 	case "user":
-		if u, found := k.user(s.name); found {
+		if u, found := k.user(s.name); found && s.userHash == passwordFingerprint(u) {
 			return s, u.Scopes, true
 		}
 	case "token":
@@ -104,9 +132,14 @@ func (k *Keyring) sessionOf(r *http.Request) (s *session, scopes []Scope, ok boo
 }
 
 func (k *Keyring) endSession(id string) {
+	h := hashSecret(id)
 	k.mu.Lock()
-	delete(k.sessions, hashSecret(id))
+	_, found := k.sessions[h]
+	delete(k.sessions, h)
 	k.mu.Unlock()
+	if found {
+		k.saveSessions()
+	}
 }
 
 // csrfOK reports whether r carries s's CSRF token in CSRFHeader.
@@ -194,7 +227,7 @@ func (k *Keyring) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := k.now()
-	s := &session{csrf: randomString(), expires: now.Add(k.maxAge)}
+	s := &session{expires: now.Add(k.maxAge)}
 	var scopes []Scope
 	switch {
 	case req.Token != "":
@@ -219,7 +252,7 @@ func (k *Keyring) signIn(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnauthorized, "wrong user name or password")
 			return
 		}
-		s.kind, s.name, scopes = "user", u.Name, u.Scopes
+		s.kind, s.name, s.userHash, scopes = "user", u.Name, passwordFingerprint(u), u.Scopes
 	default:
 		writeError(w, http.StatusBadRequest, `sign in with {"token": "..."} or {"user": "...", "password": "..."}`)
 		return
