@@ -1,7 +1,7 @@
 // Browser checks of the dashboard panels that draw more than series (run by checks.mjs on
 // the seeded server, after checks-dashboards.mjs): the heatmap of a Prometheus classic
 // histogram (sent here over OTLP: bucket counts in the ratio 1:5:2:0 for le 0.1, 0.5, 1
-// and +Inf), the traces panel (a trace search linking to the waterfall) and the errors
+// and +Inf) and of a native one (an OTLP exponential histogram, 1:5:2 up to 0.25, 0.5, 1), the traces panel (a trace search linking to the waterfall) and the errors
 // panel (an issue filter linking to the issue page), with variables in their searches;
 // the version history and a restore; then a dashboard of 30 panels over the seeded data whose time to draw every panel is
 // printed (a figure, never asserted).
@@ -94,6 +94,43 @@ export async function dashboardPanelChecks({ page, base, expected, check, assert
     await page.waitForURL(/\/query\?/);
     const u = new URL(page.url());
     assert(u.searchParams.get('expr')?.includes(hist) && u.searchParams.get('from') === 'now-15m', `explorer URL after a heatmap click: ${page.url()}`);
+  });
+
+  await check('dashboards: a heatmap panel draws a native histogram (OTLP exponential) as a cell per bucket and step', async () => {
+    // Scale 0 (bucket i is (2^i, 2^(i+1)]), offset -3: buckets up to 0.25, 0.5 and 1 s,
+    // growing by 1, 5 and 2 per point.
+    const now = Date.now();
+    const inc = [1, 5, 2];
+    const points = [];
+    for (let k = 0; k <= 20; k++) {
+      const ms = now - (20 - k) * 30_000;
+      points.push({
+        startTimeUnixNano: String(BigInt(now - 21 * 30_000) * 1_000_000n), timeUnixNano: String(BigInt(ms) * 1_000_000n),
+        count: String(8 * (k + 1)), sum: 0.4 * 8 * (k + 1), scale: 0, zeroCount: '0',
+        positive: { offset: -3, bucketCounts: inc.map((c) => String(c * (k + 1))) },
+      });
+    }
+    const res = await fetch(`${otlp}/v1/metrics`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] }, scopeMetrics: [{ scope: { name: 'e2e' }, metrics: [{ name: 'e2e_native_latency', unit: 's', exponentialHistogram: { aggregationTemporality: 2, dataPoints: points } }] }] }] }),
+    });
+    assert(res.ok, `OTLP exponential histogram: ${res.status} ${await res.text()}`);
+    const native = (await api('GET', '/api/v1/label/__name__/values')).find((n) => n.startsWith('e2e_native_latency'));
+    assert(native, 'no e2e_native_latency metric');
+    await createDash({
+      uid: 'e2e-native-heatmap', title: 'E2E native heatmap', time: { from: 'now-15m', to: 'now' },
+      panels: [{ id: 1, type: 'heatmap', title: 'Native latency', gridPos: { x: 0, y: 0, w: 24, h: 10 }, targets: [{ refId: 'A', expr: `sum(rate(${native}[$__rate_interval]))` }], options: { calculate: false, yAxis: { unit: 's' } } }],
+    });
+    await page.goto(`${base}/dashboards/e2e-native-heatmap`);
+    await waitPanels(1);
+    await page.getByTestId('panel-heatmap').waitFor({ timeout: 10000 });
+    const rows = await page.getByTestId('heatmap-row').evaluateAll((rs) => rs.map((r) => ({ le: r.dataset.le, sum: +r.dataset.sum, top: +r.dataset.top })));
+    assert(JSON.stringify(rows.map((r) => r.le)) === JSON.stringify(['0.25', '0.5', '1']), `buckets: ${JSON.stringify(rows)}`);
+    const sum = Object.fromEntries(rows.map((r) => [r.le, r.sum]));
+    // Each bucket's own rate, in the ratio sent (1:5:2): no de-accumulation of native buckets.
+    assert(sum['0.25'] > 0 && Math.abs(sum['0.5'] / sum['0.25'] - 5) < 0.5 && Math.abs(sum['1'] / sum['0.25'] - 2) < 0.3, `bucket sums: ${JSON.stringify(sum)}`);
+    assert(rows[1].top < rows[0].top, 'higher buckets are drawn above lower ones');
+    await shot('dashboard-heatmap-native');
   });
 
   await check('dashboards: a traces panel lists the traces of its search, with variables, each linking to the waterfall', async () => {

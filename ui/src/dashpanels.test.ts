@@ -24,8 +24,30 @@ describe('heatmap', () => {
     const named = heatmapCells([{ metric: { x: 'b' }, values: [[1, '4']] }, { metric: { x: 'a' }, values: [[1, '9']] }], (m) => m.x, true);
     expect(named.rows).toEqual(['a', 'b']);
     expect(named.cells).toEqual([[9], [4]]);
-    // A native histogram's series has no values: it gives a row without cells.
+    // A series with neither values nor histograms gives a row without cells.
     expect(heatmapCells([{ metric: { le: '1' } }], () => '', true).xs).toEqual([]);
+  });
+  it('draws native histograms: a row per bucket upper bound, each cell the bucket\'s own count', () => {
+    const h = heatmapCells(
+      [
+        { metric: {}, histograms: [
+          [100, { count: '6', sum: '2', buckets: [[0, '0.25', '0.5', '1'], [0, '0.5', '1', '5']] }],
+          [160, { count: '3', sum: '4', buckets: [[0, '1', '2', '3']] }],
+        ] },
+        // A second series (not summed) adds to the same buckets.
+        { metric: { pod: 'b' }, histograms: [[100, { count: '2', sum: '1', buckets: [[0, '0.5', '1', '2']] }]] },
+      ],
+      () => '',
+      true,
+    );
+    expect(h.rows).toEqual(['0.5', '1', '2']);
+    expect(h.xs).toEqual([100, 160]);
+    expect(h.cells).toEqual([
+      [1, NaN],
+      [7, NaN],
+      [NaN, 3],
+    ]);
+    expect(h.max).toBe(7);
   });
   it('colours by value on the scheme, leaving empty cells undrawn', () => {
     expect(heatColor(0, 10)).toBeNull();

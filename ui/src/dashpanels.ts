@@ -1,5 +1,5 @@
 // Pure helpers of the heatmap, traces and errors panels of dashboards (tested in
-// dashpanels.test.ts): a heatmap's cells from Prometheus classic-histogram series, its
+// dashpanels.test.ts): a heatmap's cells from Prometheus classic or native histograms, its
 // colours, and the API requests of a trace search or issue filter with the dashboard's
 // variables in them.
 import { ALL, interpolate, type VarState } from './dashboards';
@@ -7,6 +7,9 @@ import { ALL, interpolate, type VarState } from './dashboards';
 export interface HeatSeries {
   metric: Record<string, string>;
   values?: [number, string][];
+  // A native histogram's samples, as Prometheus' API gives them: each bucket is
+  // [boundary rule, lower, upper, count], its own count (not cumulative).
+  histograms?: [number, { count: string; sum: string; buckets?: [number, string, string, string][] }][];
 }
 
 export interface Heatmap {
@@ -27,22 +30,28 @@ function leValue(le: string): number {
  * per step. When every series has an `le` label and `deaccumulate` is set (Grafana's
  * `format: heatmap`), rows are the buckets sorted by bound and each cell is the count of
  * its own bucket (Prometheus buckets are cumulative: le="0.5" counts everything up to
- * 0.5, so the cell is its count minus the one below). Otherwise rows are the series by
- * name, as drawn.
+ * 0.5, so the cell is its count minus the one below). Native histograms (series with
+ * `histograms`) give a row per bucket upper bound met in any sample, each cell the
+ * bucket's own count, as Grafana draws them. Otherwise rows are the series by name, as
+ * drawn.
  */
 export function heatmapCells(series: HeatSeries[], name: (m: Record<string, string>) => string, deaccumulate: boolean): Heatmap {
-  const byLe = series.length > 0 && series.every((s) => s.metric.le !== undefined);
+  const native = series.some((s) => s.histograms?.length);
+  const byLe = native || (series.length > 0 && series.every((s) => s.metric.le !== undefined));
   // Series of the same bound (several histograms not summed by le) add up.
   const rows = new Map<string, Map<number, number>>();
-  for (const s of series) {
-    const key = byLe ? s.metric.le : name(s.metric);
+  const add = (key: string, t: number, v: string) => {
     const row = rows.get(key) ?? new Map<number, number>();
     rows.set(key, row);
-    // Native histograms come as `histograms`, not `values`: not drawn (no cells), not a crash.
-    for (const [t, v] of s.values ?? []) {
-      const f = parseFloat(v);
-      if (Number.isFinite(f)) row.set(t, (row.get(t) ?? 0) + f);
+    const f = parseFloat(v);
+    if (Number.isFinite(f)) row.set(t, (row.get(t) ?? 0) + f);
+  };
+  for (const s of series) {
+    if (native) {
+      for (const [t, h] of s.histograms ?? []) for (const [, , upper, count] of h.buckets ?? []) add(upper, t, count);
+      continue;
     }
+    for (const [t, v] of s.values ?? []) add(byLe ? s.metric.le : name(s.metric), t, v);
   }
   const keys = [...rows.keys()];
   if (byLe) keys.sort((a, b) => leValue(a) - leValue(b));
@@ -52,7 +61,7 @@ export function heatmapCells(series: HeatSeries[], name: (m: Record<string, stri
   const xs = [...ts].sort((a, b) => a - b);
   const cum = keys.map((k) => xs.map((t) => rows.get(k)!.get(t) ?? NaN));
   const cells = cum.map((row, i) =>
-    byLe && deaccumulate && i > 0 ? row.map((v, j) => (Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(cum[i - 1][j]) ? 0 : cum[i - 1][j])))) : row,
+    byLe && !native && deaccumulate && i > 0 ? row.map((v, j) => (Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(cum[i - 1][j]) ? 0 : cum[i - 1][j])))) : row,
   );
   let max = 0;
   const sums = cells.map((row) => row.reduce((a, v) => (Number.isNaN(v) ? a : a + v), 0));
