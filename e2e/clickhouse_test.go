@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -45,6 +46,18 @@ func loupeChDB(t *testing.T) string {
 	return chdbBuild.bin
 }
 
+// scaleOutExample is the configuration of docs/scale-out.md with its DSN replaced by dsn.
+func scaleOutExample(t *testing.T, dsn string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/scale-out.md")
+	require.NoError(t, err)
+	block := regexp.MustCompile("(?s)```yaml\n(storage:.*?)```").FindStringSubmatch(string(doc))
+	require.NotNil(t, block, "docs/scale-out.md shows the storage configuration")
+	dsnLine := regexp.MustCompile(`(?m)^(\s*dsn: ).*$`)
+	require.True(t, dsnLine.MatchString(block[1]))
+	return dsnLine.ReplaceAllString(block[1], "${1}"+dsn)
+}
+
 // startClickHouseServer starts the chdb-tagged loupe on config. The harness starts
 // loupeBin: it is swapped for the start only, which is safe as this test is not parallel
 // (parallel tests run after every sequential one has ended).
@@ -61,18 +74,22 @@ func TestClickHouseBackendOnChDB(t *testing.T) {
 	loupeChDB(t) // built before the test's clock starts
 	ctx := testContext(t)
 	dir := t.TempDir()
+	// The configuration of docs/scale-out.md, on chDB instead of a ClickHouse server.
 	config := filepath.Join(dir, "loupe.yaml")
-	require.NoError(t, writeFile(config, `storage:
-  backend: clickhouse
-  clickhouse:
-    dsn: chdb://`+filepath.Join(dir, "clickhouse")+`
-    database: loupe_e2e
-`))
+	require.NoError(t, writeFile(config, scaleOutExample(t, "chdb://"+filepath.Join(dir, "clickhouse"))))
 	dataDir := filepath.Join(dir, "data")
 	s := startClickHouseServer(t, dataDir, config)
 	sent := sendCheckoutTrace(t, ctx, s, viaGRPC, viaHTTP)
 	sendMetrics(t, ctx, s, viaHTTP)
 	checkClickHouseServer(t, s, sent)
+
+	// What the backend cannot serve says so (docs/scale-out.md lists it).
+	resp, err := http.Get(s.HTTP + "/api/v1/status/tsdb")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotImplemented, resp.StatusCode)
+	require.Contains(t, string(body), "not supported on the clickhouse backend")
 
 	// Nothing of the data is in the data dir: no DuckDB file, no TSDB.
 	for _, name := range []string{"loupe.duckdb", "metrics"} {

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -55,6 +57,9 @@ type stores struct {
 	dashboards func(context.Context) (dashboards.Store, error)
 	retainer   store.Retainer // drops what is older than each signal's retention
 	sizer      store.Sizer    // loupe_store_disk_bytes, metrics included
+	// unsupported are the routes (mux patterns) the backend cannot serve, answered 501
+	// with the reason instead (docs/scale-out.md lists them).
+	unsupported map[string]string
 }
 
 // metricStore is what PromQL, remote write, rules, scrapes, StatsD and OTLP metrics need.
@@ -188,6 +193,10 @@ func (s *Server) openClickHouse(ctx context.Context) (*stores, error) {
 			store.SignalErrors: errStore, store.SignalProfiles: profStore,
 		},
 		sizer: sizers{logs, spans, metrics, runStore, errStore, profStore},
+		unsupported: map[string]string{
+			// Prometheus' TSDB statistics (cardinality by label): there is no TSDB.
+			"GET /api/v1/status/tsdb": "TSDB statistics are not supported on the clickhouse backend (storage.backend: clickhouse): there is no TSDB; see docs/scale-out.md",
+		},
 	}, nil
 }
 
@@ -202,6 +211,16 @@ func (s *Server) metricTranslation() prw.Settings {
 			PromoteResourceAttributes: s.cfg.Metrics.PromoteResourceAttributes,
 		}),
 	}
+}
+
+// notSupported answers 501 with why, in the Prometheus API's error format (the only
+// unsupported routes so far are Prometheus API paths).
+func notSupported(why string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotImplemented)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "errorType": "unavailable", "error": why})
+	})
 }
 
 // signalRetainer sends each signal's DropBefore to the store holding it.

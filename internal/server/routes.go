@@ -61,6 +61,9 @@ func (s *Server) routes(st *stores, pipe *pipeline.Pipeline, statsdRecv *statsd.
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", qb.prom(promAPI))
+	for pattern, why := range st.unsupported { // backend.go
+		mux.Handle(pattern, notSupported(why))
+	}
 	// Prometheus' OTLP path is served by the OTLP receiver itself, so that it shares its
 	// decoder (with the nesting check), the pipeline's limits and its backpressure.
 	mux.Handle(prom.Prefix+"/otlp/v1/metrics", http.StripPrefix(prom.Prefix+"/otlp", s.receiver.Handler()))
