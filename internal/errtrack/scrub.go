@@ -3,6 +3,7 @@ package errtrack
 import (
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/loupe-dev/loupe/internal/scrub"
 )
@@ -62,6 +63,16 @@ func NewScrubber(opts ScrubOptions) *Scrubber {
 }
 
 func normKey(k string) string {
+	// Most keys are already lower case without dashes or spaces: then k itself, without
+	// the allocations of the functions below (Sensitive runs for every key of an event).
+	plain := true
+	for i := 0; i < len(k) && plain; i++ {
+		c := k[i]
+		plain = c < utf8.RuneSelf && !('A' <= c && c <= 'Z') && c != '-' && c > ' '
+	}
+	if plain {
+		return k
+	}
 	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k)), "-", "_")
 }
 
@@ -150,7 +161,13 @@ func (s *Scrubber) scrubStrings(m map[string]string) {
 
 func (s *Scrubber) scrubMap(m map[string]any) {
 	for k, v := range m {
-		m[k] = s.scrubValue(k, v)
+		// scrubValue returns v itself or a string: the entry is written only when that
+		// string differs from v (a map assignment per key was most of this loop).
+		if ns, ok := s.scrubValue(k, v).(string); ok {
+			if vs, ok := v.(string); !ok || vs != ns {
+				m[k] = ns
+			}
+		}
 	}
 }
 
