@@ -284,6 +284,18 @@ func (a *chunkAppender) Close() error {
 	return err
 }
 
+// Discard frees the appender without appending the rows of the current chunk. Rows of
+// chunks already handed to DuckDB (every chunkRows rows) stay in the appender's buffer
+// and are flushed all the same: DuckDB's C API has no way to drop them, so callers
+// without a transaction of their own use Discard only for batches of at most chunkRows
+// rows. Safe after Close.
+func (a *chunkAppender) Discard() error {
+	if !a.closed {
+		a.rows = 0
+	}
+	return a.Close()
+}
+
 // maxSpareBlocks bounds the string blocks a table's writer keeps between batches (2 MiB).
 const maxSpareBlocks = 32
 

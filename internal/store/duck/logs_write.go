@@ -72,7 +72,12 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	defer logRowPool.put(rows)
 	newResources := s.logResources.missing(resources)
-	err = s.logs.writeBatch(ctx, days, func(day int64, a *chunkAppender) error {
+	var finish func(conn *sql.Conn) error
+	if len(newResources) > 0 {
+		// Only then: a batch without finish may skip BEGIN and COMMIT (writeRows).
+		finish = func(conn *sql.Conn) error { return insertLogResources(ctx, conn, newResources) }
+	}
+	err = s.logs.writeRows(ctx, days, len(rows), func(day int64, a *chunkAppender) error {
 		for i := range rows {
 			if rows[i].day != day {
 				continue
@@ -82,9 +87,7 @@ func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) error {
 			}
 		}
 		return nil
-	}, func(conn *sql.Conn) error {
-		return insertLogResources(ctx, conn, newResources)
-	}, func(conn *sql.Conn, committed bool) {
+	}, finish, func(conn *sql.Conn, committed bool) {
 		// Feed the block indexes the rows just committed, in the order they were
 		// appended to each day (grams_write.go).
 		if !committed {

@@ -242,6 +242,22 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 	appendDay func(day int64, a *chunkAppender) error,
 	finish func(conn *sql.Conn) error,
 	settled func(conn *sql.Conn, committed bool),
+) error {
+	return t.writeRows(ctx, days, -1, appendDay, finish, settled)
+}
+
+// writeRows is writeBatch for a batch of a known number of rows (-1: unknown). A batch
+// of at most chunkRows rows on one day with no finish is appended without BEGIN and
+// COMMIT (appendSmall): the appender's flush at Close commits it in a transaction of its
+// own. Each SQL statement costs DuckDB's executor a round through its task queue, where
+// the calling thread spins (Executor::ExecuteTask, pthread_mutex_lock) while a worker
+// thread runs the statement, the COMMIT's fsync included; for the 512-record batches of
+// an OpenTelemetry SDK that spinning was a large part of the server's CPU (see
+// docs/performance.md, 2026-12-07).
+func (t *signalTables) writeRows(ctx context.Context, days []int64, rows int,
+	appendDay func(day int64, a *chunkAppender) error,
+	finish func(conn *sql.Conn) error,
+	settled func(conn *sql.Conn, committed bool),
 ) (err error) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
@@ -260,6 +276,9 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 		if err := t.ensure(ctx, conn, d); err != nil {
 			return err
 		}
+	}
+	if len(days) == 1 && finish == nil && rows >= 0 && rows <= chunkRows {
+		return t.appendSmall(conn, days[0], appendDay, settled)
 	}
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		t.resetWriter()
@@ -311,6 +330,54 @@ func (t *signalTables) writeBatch(ctx context.Context, days []int64,
 	}
 	if t.committed != nil {
 		t.committed(days, appended)
+	}
+	return nil
+}
+
+// appendSmall appends a batch that fits one chunk (appendDay ends at most chunkRows rows)
+// with no transaction open, so that the appender's flush at Close is the batch's
+// transaction: all of its rows or none. Until Close nothing reaches DuckDB (a chunk is
+// handed over when full, and a full chunk is the last row of the batch), so a failure
+// of appendDay discards the rows and commits nothing. A flush that fails is treated as
+// a COMMIT that failed: it may have committed. Called with writeMu held.
+func (t *signalTables) appendSmall(conn *sql.Conn, day int64,
+	appendDay func(day int64, a *chunkAppender) error,
+	settled func(conn *sql.Conn, committed bool),
+) error {
+	name := dayName(t.schema.prefix, day)
+	var appended int64
+	flushed := false
+	err := conn.Raw(func(dc any) error {
+		a, err := newChunkAppender(dc.(driver.Conn), name, t.types, t.blocks)
+		if err != nil {
+			return err
+		}
+		if err := appendDay(day, a); err != nil {
+			return errors.Join(err, a.Discard())
+		}
+		appended = a.total
+		flushed = true
+		err = a.Close()
+		t.blocks = a.Blocks()
+		return err
+	})
+	if err != nil {
+		if flushed {
+			if settled != nil {
+				settled(conn, false)
+			}
+			if t.committed != nil {
+				t.committed([]int64{day}, nil)
+			}
+			return fmt.Errorf("append to %s: commit: %w", name, err)
+		}
+		return fmt.Errorf("append to %s: %w", name, err)
+	}
+	if settled != nil {
+		settled(conn, true)
+	}
+	if t.committed != nil {
+		t.committed([]int64{day}, []int64{appended})
 	}
 	return nil
 }

@@ -96,7 +96,17 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 	newNames := s.spanNames.missing(names)
 	putSpanNames(names)
 	newResources := s.spanResources.missing(resources)
-	err = s.spans.writeBatch(ctx, days, func(day int64, a *chunkAppender) error {
+	var finish func(conn *sql.Conn) error
+	if len(newResources) > 0 || len(newNames) > 0 {
+		// Only then: a batch without finish may skip BEGIN and COMMIT (writeRows).
+		finish = func(conn *sql.Conn) error {
+			if err := insertSpanResources(ctx, conn, newResources); err != nil {
+				return err
+			}
+			return insertSpanNames(ctx, conn, newNames)
+		}
+	}
+	err = s.spans.writeRows(ctx, days, len(rows), func(day int64, a *chunkAppender) error {
 		for i := range rows {
 			if rows[i].day != day {
 				continue
@@ -106,12 +116,7 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 			}
 		}
 		return nil
-	}, func(conn *sql.Conn) error {
-		if err := insertSpanResources(ctx, conn, newResources); err != nil {
-			return err
-		}
-		return insertSpanNames(ctx, conn, newNames)
-	}, nil)
+	}, finish, nil)
 	if err != nil {
 		s.metrics.failures.WithLabelValues("spans").Inc()
 		return fmt.Errorf("write traces: %w", err)
