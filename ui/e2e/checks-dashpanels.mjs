@@ -217,6 +217,15 @@ export async function dashboardPanelChecks({ page, base, expected, check, assert
     await page.waitForURL(/\/errors\/[0-9a-f]+/);
     await page.getByTestId('issue-title').waitFor({ timeout: 10000 });
     assert((await page.getByTestId('issue-title').innerText()).includes(a.title), `issue page: ${await page.getByTestId('issue-title').innerText()}`);
+    // "Open in Errors" keeps the panel's filter; without a status in it, every status
+    // (the Errors page alone lists unresolved issues only).
+    await page.goBack();
+    await waitPanels(3);
+    await inPanel('Staging', 'panel-errors-link').click();
+    await page.waitForURL(/\/errors\?/);
+    const u = new URL(page.url());
+    assert(u.searchParams.get('environment') === 'staging' && u.searchParams.get('status') === 'all' && u.searchParams.get('from') === 'now-6h', `Errors page URL: ${page.url()}`);
+    await page.getByTestId('issue-row').first().waitFor({ timeout: 10000 });
   });
 
   await check('dashboards: the version history lists the saved versions and restores one as a new version', async () => {

@@ -100,7 +100,9 @@ export function ErrorsPanel({ p, ctx }: { p: Panel; ctx: PanelContext }) {
     project: first.get('project') ?? '',
     environment: first.get('environment') ?? '',
     release: first.get('release') ?? '',
-    status: first.get('status') ?? '',
+    // The panel's search without a status lists every status; the Errors page would
+    // default to unresolved ones.
+    status: first.get('status') || 'all',
     q: first.get('q') ?? '',
     from: ctx.range.from,
     to: ctx.range.to === 'now' ? '' : ctx.range.to,
