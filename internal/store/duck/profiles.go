@@ -20,8 +20,10 @@ import (
 // Profiles (store.ProfileWriter, store.ProfileReader) live in five tables per UTC day of
 // profile time, so that retention drops whole days as for logs and spans:
 //
-//   - profile_samples_D: one row per distinct (stack, span) of a profile. The profile's
-//     time, series and type repeat on each of its rows, which DuckDB run-length encodes
+//   - profile_samples_D: one row per distinct (stack, span) of a profile, or of the
+//     profiles of one pprof that have the same samples once divided by their scale (a Go
+//     CPU profile's samples/count and cpu/nanoseconds, stored once: profiles_share.go).
+//     The profile's time, series and type repeat on each of its rows, which DuckDB run-length encodes
 //     (a few bytes per profile), so samples need no join to be filtered. value is stored
 //     divided by scale, the greatest common divisor of the profile's values, also repeated
 //     per row: a Go CPU profile's values are multiples of its period (10 ms in ns), so the
@@ -40,8 +42,8 @@ import (
 //   - profile_meta_D: one row per profile (series, type, time, duration, period), what
 //     type and label listings read instead of the samples.
 //
-// profile_types maps profile type IDs to small integers; it is a handful of rows and is
-// never pruned. A profile is mostly the stacks of the previous one, so after the first
+// profile_types maps profile type IDs, and the type sets of shared samples, to small
+// integers; it is a handful of rows and is never pruned. A profile is mostly the stacks of the previous one, so after the first
 // profiles of a day a write appends little more than its samples.
 //
 // Writes are serialised (profiles.samples.writeMu) and each is one transaction over every
@@ -124,8 +126,9 @@ type profileTables struct {
 	queue   []*profileWrite
 
 	typesMu sync.RWMutex
-	types   map[string]int32 // profile type ID -> type_id, committed rows only
+	types   map[string]int32 // profile type ID (or type set name) -> type_id, committed rows only
 	typeIDs map[int32]string
+	sets    map[int32][]setMember // type sets (profiles_share.go) by id
 }
 
 // profileDay is what the write path knows is committed in one day's tables.
@@ -160,7 +163,7 @@ func (p *profileTables) loadTypes(ctx context.Context, q sqlRunner) error {
 		return fmt.Errorf("read profile types: %w", err)
 	}
 	defer rows.Close()
-	types, ids := map[string]int32{}, map[int32]string{}
+	types, ids, sets := map[string]int32{}, map[int32]string{}, map[int32][]setMember{}
 	for rows.Next() {
 		var id int32
 		var name string
@@ -168,12 +171,19 @@ func (p *profileTables) loadTypes(ctx context.Context, q sqlRunner) error {
 			return fmt.Errorf("read profile types: %w", err)
 		}
 		types[name], ids[id] = id, name
+		if strings.HasPrefix(name, typeSetPrefix) {
+			m, err := parseTypeSet(name)
+			if err != nil {
+				return fmt.Errorf("read profile types: %w", err)
+			}
+			sets[id] = m
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read profile types: %w", err)
 	}
 	p.typesMu.Lock()
-	p.types, p.typeIDs = types, ids
+	p.types, p.typeIDs, p.sets = types, ids, sets
 	p.typesMu.Unlock()
 	return nil
 }
@@ -198,6 +208,9 @@ func (p *profileTables) typeName(id int32) (string, bool) {
 type preparedProfile struct {
 	day      int64
 	typeName string
+	typeID   int32        // of typeName, set in write under the lock
+	rowsType int32        // type_id of the samples rows: typeID, or the set's when shared
+	shared   []sharedType // the other types whose profile these samples are (profiles_share.go)
 	seriesID int64
 	labels   string // JSON, keys sorted
 	ts, dur  int64
@@ -240,6 +253,7 @@ func (s *Store) WriteProfiles(ctx context.Context, ps []store.Profile) (err erro
 	if len(prepared) == 0 {
 		return nil
 	}
+	prepared = shareSamples(prepared)
 	began := time.Now()
 	defer func() {
 		s.metrics.latency.WithLabelValues(string(store.SignalProfiles)).Observe(time.Since(began).Seconds())

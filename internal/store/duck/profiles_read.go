@@ -28,9 +28,13 @@ import (
 // (or meta) rows, and the labels of the series selected (nil when not asked for and no
 // matcher needs them).
 type profileDayScope struct {
-	day    int64
-	cond   string // "ts >= .. AND ts < .. [AND type_id = ..] [AND series_id IN (..)]"
-	series map[int64]map[string]string
+	day  int64
+	cond string // on profile_meta: "ts >= .. AND ts < .. [AND type_id = ..] [AND series_id IN (..)]"
+	// samples is cond on profile_samples, where the type's rows may also be under type
+	// sets (profiles_share.go); value is the expression of a row's value in the type.
+	samples string
+	value   string
+	series  map[int64]map[string]string
 }
 
 // profileScopes resolves sel into per-day conditions; none when nothing can match (unknown
@@ -41,7 +45,7 @@ func (s *Store) profileScopes(ctx context.Context, sel store.ProfileSelector, ne
 	if needType && sel.Type == "" {
 		return nil, errors.New("no profile type")
 	}
-	typeCond := ""
+	typeCond, samplesCond, value := "", "", "value * scale"
 	if sel.Type != "" {
 		if _, err := store.ParseProfileType(sel.Type); err != nil {
 			return nil, err
@@ -51,6 +55,7 @@ func (s *Store) profileScopes(ctx context.Context, sel store.ProfileSelector, ne
 			return nil, nil // no profile of that type
 		}
 		typeCond = " AND type_id = " + strconv.FormatInt(int64(id), 10)
+		samplesCond, value = s.profiles.sampleScope(id)
 	}
 	if !sel.End.IsZero() && !sel.Start.IsZero() && !sel.End.After(sel.Start) {
 		return nil, nil
@@ -63,7 +68,7 @@ func (s *Store) profileScopes(ctx context.Context, sel store.ProfileSelector, ne
 	var out []profileDayScope
 	for _, day := range s.profiles.samples.daysIn(startNs, endNs) {
 		if !needLabels && len(sel.Matchers) == 0 {
-			out = append(out, profileDayScope{day: day, cond: timeCond + typeCond})
+			out = append(out, profileDayScope{day: day, cond: timeCond + typeCond, samples: timeCond + samplesCond, value: value})
 			continue
 		}
 		series, err := s.profileSeriesLabels(ctx, day, sel.Matchers)
@@ -73,16 +78,17 @@ func (s *Store) profileScopes(ctx context.Context, sel store.ProfileSelector, ne
 		if len(series) == 0 {
 			continue
 		}
-		cond := timeCond + typeCond
+		seriesCond := ""
 		if len(sel.Matchers) > 0 {
 			ids := make([]string, 0, len(series))
 			for id := range series {
 				ids = append(ids, strconv.FormatInt(id, 10))
 			}
 			slices.Sort(ids)
-			cond += " AND series_id IN (" + strings.Join(ids, ",") + ")"
+			seriesCond = " AND series_id IN (" + strings.Join(ids, ",") + ")"
 		}
-		out = append(out, profileDayScope{day: day, cond: cond, series: series})
+		out = append(out, profileDayScope{day: day, cond: timeCond + typeCond + seriesCond,
+			samples: timeCond + samplesCond + seriesCond, value: value, series: series})
 	}
 	return out, nil
 }
@@ -263,8 +269,8 @@ func (s *Store) MergeStacks(ctx context.Context, sel store.ProfileSelector) ([]s
 	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET perfect_ht_threshold") }()
 	merged := newStackMerger()
 	for _, sc := range scopes {
-		query := `SELECT st.frames, a.v FROM (SELECT stack_id, sum(value * scale)::BIGINT AS v FROM ` +
-			dayName(profileSamplesSchema.prefix, sc.day) + ` WHERE ` + sc.cond + spans + ` GROUP BY stack_id) a
+		query := `SELECT st.frames, a.v FROM (SELECT stack_id, sum(` + sc.value + `)::BIGINT AS v FROM ` +
+			dayName(profileSamplesSchema.prefix, sc.day) + ` WHERE ` + sc.samples + spans + ` GROUP BY stack_id) a
 			JOIN ` + dayName(profileDayTables[ptStacks].prefix, sc.day) + ` st ON st.id = a.stack_id`
 		if err := mergeDay(ctx, conn, sc.day, query, merged); err != nil {
 			return nil, fmt.Errorf("merge stacks: %w", err)
@@ -480,8 +486,8 @@ func (s *Store) ProfileSeries(ctx context.Context, sel store.ProfileSelector, gr
 	groupOf := map[int64]*group{}
 	for _, sc := range scopes {
 		// Integer division: ts >= origin when Start is set, and profiles are after 1970.
-		query := fmt.Sprintf(`SELECT series_id, (ts - %d) // %d AS b, sum(value * scale)::BIGINT
-			FROM %s WHERE %s%s GROUP BY series_id, b`, origin, int64(step), dayName(profileSamplesSchema.prefix, sc.day), sc.cond, spans)
+		query := fmt.Sprintf(`SELECT series_id, (ts - %d) // %d AS b, sum(%s)::BIGINT
+			FROM %s WHERE %s%s GROUP BY series_id, b`, origin, int64(step), sc.value, dayName(profileSamplesSchema.prefix, sc.day), sc.samples, spans)
 		err := queryEach(ctx, s.db, query, func(rows *sql.Rows) error {
 			var id, b, v int64
 			if err := rows.Scan(&id, &b, &v); err != nil {
@@ -567,8 +573,8 @@ func (s *Store) SpansWithFunction(ctx context.Context, sel store.ProfileSelector
 			continue
 		}
 		query := `SELECT a.span_id, a.span_name, a.v, st.frames FROM (
-				SELECT span_id, max(span_name) AS span_name, stack_id, sum(value * scale)::BIGINT AS v
-				FROM ` + dayName(profileSamplesSchema.prefix, sc.day) + ` WHERE ` + sc.cond + spans + ` AND span_id IS NOT NULL
+				SELECT span_id, max(span_name) AS span_name, stack_id, sum(` + sc.value + `)::BIGINT AS v
+				FROM ` + dayName(profileSamplesSchema.prefix, sc.day) + ` WHERE ` + sc.samples + spans + ` AND span_id IS NOT NULL
 				GROUP BY span_id, stack_id) a
 			JOIN ` + dayName(profileDayTables[ptStacks].prefix, sc.day) + ` st ON st.id = a.stack_id`
 		err = queryEach(ctx, s.db, query, func(rows *sql.Rows) error {

@@ -75,7 +75,7 @@ func (p *profileTables) write(ctx context.Context, prepared []preparedProfile) (
 			}
 		}
 	}()
-	// Types new to the store, inserted in the transaction.
+	// Types and type sets new to the store, inserted in the transaction.
 	p.typesMu.RLock()
 	newTypes := map[string]int32{}
 	var next int32
@@ -83,19 +83,28 @@ func (p *profileTables) write(ctx context.Context, prepared []preparedProfile) (
 		next = max(next, id)
 	}
 	next++
-	for _, i := range prepared {
-		if _, ok := p.types[i.typeName]; !ok {
-			if _, ok := newTypes[i.typeName]; !ok {
-				newTypes[i.typeName] = next
-				next++
-			}
-		}
-	}
 	typeOf := func(name string) int32 {
-		if id, ok := newTypes[name]; ok {
+		if id, ok := p.types[name]; ok {
 			return id
 		}
-		return p.types[name]
+		id, ok := newTypes[name]
+		if !ok {
+			id = next
+			newTypes[name] = id
+			next++
+		}
+		return id
+	}
+	for i := range prepared {
+		pp := &prepared[i]
+		pp.typeID = typeOf(pp.typeName)
+		pp.rowsType = pp.typeID
+		for j := range pp.shared {
+			pp.shared[j].typeID = typeOf(pp.shared[j].typeName)
+		}
+		if len(pp.shared) > 0 {
+			pp.rowsType = typeOf(typeSetName(pp.setMembers()))
+		}
 	}
 	p.typesMu.RUnlock()
 
@@ -116,7 +125,7 @@ func (p *profileTables) write(ctx context.Context, prepared []preparedProfile) (
 	}
 	var total int64
 	for _, d := range days {
-		n, err := p.writeDay(conn, d, prepared, byDay[d], typeOf)
+		n, err := p.writeDay(conn, d, prepared, byDay[d])
 		if err != nil {
 			rollback()
 			return 0, err
@@ -139,6 +148,12 @@ func (p *profileTables) write(ctx context.Context, prepared []preparedProfile) (
 		p.typesMu.Lock()
 		for name, id := range newTypes {
 			p.types[name], p.typeIDs[id] = id, name
+			if strings.HasPrefix(name, typeSetPrefix) {
+				// Made by typeSetName: parses.
+				if m, err := parseTypeSet(name); err == nil {
+					p.sets[id] = m
+				}
+			}
 		}
 		p.typesMu.Unlock()
 	}
@@ -147,7 +162,7 @@ func (p *profileTables) write(ctx context.Context, prepared []preparedProfile) (
 
 // writeDay resolves the stacks of one day's profiles to ids and appends every row.
 // Called in the transaction, with writeMu held.
-func (p *profileTables) writeDay(conn *sql.Conn, day int64, prepared []preparedProfile, idx []int, typeOf func(string) int32) (int64, error) {
+func (p *profileTables) writeDay(conn *sql.Conn, day int64, prepared []preparedProfile, idx []int) (int64, error) {
 	st := p.days[day]
 	add := newRows{series: map[int64]string{}}
 	var buf []byte
@@ -275,15 +290,23 @@ func (p *profileTables) writeDay(conn *sql.Conn, day int64, prepared []preparedP
 		}
 		name, types := tbl(ptMeta)
 		if err := app(name, types, func(a *chunkAppender) error {
+			row := func(pp *preparedProfile, typ int32, dur, period int64) error {
+				a.Int64(0, pp.seriesID)
+				a.Int32(1, typ)
+				a.Int64(2, pp.ts)
+				a.Int64(3, dur)
+				a.Int64(4, period)
+				return a.EndRow()
+			}
 			for _, i := range idx {
 				pp := &prepared[i]
-				a.Int64(0, pp.seriesID)
-				a.Int32(1, typeOf(pp.typeName))
-				a.Int64(2, pp.ts)
-				a.Int64(3, pp.dur)
-				a.Int64(4, pp.period)
-				if err := a.EndRow(); err != nil {
+				if err := row(pp, pp.typeID, pp.dur, pp.period); err != nil {
 					return err
+				}
+				for _, sh := range pp.shared {
+					if err := row(pp, sh.typeID, sh.dur, sh.period); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -293,7 +316,7 @@ func (p *profileTables) writeDay(conn *sql.Conn, day int64, prepared []preparedP
 		return app(dayName(profileSamplesSchema.prefix, day), p.samples.types, func(a *chunkAppender) error {
 			for _, i := range idx {
 				pp := &prepared[i]
-				typ := typeOf(pp.typeName)
+				typ := pp.rowsType
 				for _, smp := range pp.samples {
 					a.Int64(0, pp.ts)
 					a.Int64(1, pp.seriesID)
