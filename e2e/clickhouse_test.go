@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -101,6 +103,37 @@ func TestClickHouseBackendOnChDB(t *testing.T) {
 	s.stop()
 	s = startClickHouseServer(t, dataDir, config)
 	checkClickHouseServer(t, s, sent)
+
+	// Then (as they add services, error logs and spans the checks above count) an
+	// exception, which becomes an error issue, a failed job run and a dashboard, read back
+	// before and after another restart.
+	tp := newTracerProvider(t, ctx, s, viaGRPC, "payments")
+	lp := newLoggerProvider(t, ctx, s, viaHTTP, "payments")
+	chargeCard(ctx, tp.Tracer("e2e"), lp.Logger("e2e"), errors.New("card declined"))
+	require.NoError(t, tp.Shutdown(ctx))
+	require.NoError(t, lp.Shutdown(ctx))
+	_, stderr, code, _ := loupeRun(t, nil, "--server", s.OTLPHTTP, "--name", "e2e-ch", "--", "sh", "-c", "exit 3")
+	require.Equal(t, 3, code, stderr)
+	status, a := dashCall(t, s, "POST", "", `{"dashboard": {"uid": "svc", "title": "Service", "panels": []}}`)
+	require.Equal(t, 200, status, a)
+	checkClickHouseIssuesRunsDashboards(t, s)
+	s.stop()
+	s = startClickHouseServer(t, dataDir, config)
+	checkClickHouseIssuesRunsDashboards(t, s)
+}
+
+// checkClickHouseIssuesRunsDashboards reads the issue, run and dashboard the test made.
+func checkClickHouseIssuesRunsDashboards(t *testing.T, s *server) {
+	t.Helper()
+	issues := getIssues(t, s)
+	require.Len(t, issues, 1, "%+v", issues)
+	require.Equal(t, "*errors.errorString", issues[0].Type)
+	require.EqualValues(t, 2, issues[0].Events, "a span event and a log record")
+	require.Len(t, getIssueEvents(t, s, issues[0].ID), 2)
+	runNamed(t, s, "e2e-ch", "failed", 30*time.Second)
+	status, a := dashCall(t, s, "GET", "/svc", "")
+	require.Equal(t, 200, status, a)
+	require.Contains(t, dashUIDs(t, s, ""), "loupe-runs", "the built-in dashboards are listed beside the stored one")
 }
 
 // checkClickHouseServer reads what the test sent through Loupe's API, the Loki, Tempo
