@@ -13,13 +13,15 @@ const exportSchemaVersion = 39
 var dsInputs = map[string]map[string]any{
 	DSPrometheus: {"name": "DS_PROMETHEUS", "label": "Prometheus", "description": "", "type": "datasource", "pluginId": "prometheus", "pluginName": "Prometheus"},
 	DSLoki:       {"name": "DS_LOKI", "label": "Loki", "description": "", "type": "datasource", "pluginId": "loki", "pluginName": "Loki"},
+	dsTempo:      {"name": "DS_TEMPO", "label": "Tempo", "description": "", "type": "datasource", "pluginId": "tempo", "pluginName": "Tempo"},
 }
 
 // ExportGrafana returns d as a Grafana dashboard JSON for "Import dashboard" in Grafana:
 // data sources as __inputs placeholders (${DS_PROMETHEUS}, ${DS_LOKI}) that Grafana asks
-// to map on import. Loupe's traces and errors panels are kept by name, their search in
-// options.query: Grafana draws its own traces panel empty (it has no Tempo query) and
-// errors as a missing plugin, and importing the file into Loupe gets them back.
+// to map on import. A traces panel whose search TraceQL can say becomes a table of a Tempo
+// search (grafana_tempo_export.go, ${DS_TEMPO}); other traces panels and errors panels
+// are kept by name, their search in options.query: Grafana draws its own traces panel
+// empty and errors as a missing plugin, and importing the file into Loupe gets them back.
 func ExportGrafana(d Dashboard) ([]byte, error) {
 	used := map[string]bool{}
 	ds := func(typ string) map[string]any {
@@ -109,6 +111,12 @@ func ExportGrafana(d Dashboard) ([]byte, error) {
 			if p.MaxDataPoints > 0 {
 				g["maxDataPoints"] = p.MaxDataPoints
 			}
+			if p.Type == PanelTraces {
+				if tg, ok := tempoExport(p, g, ds); ok {
+					g = tg
+					panelTypes[PanelTable] = true
+				}
+			}
 			out = append(out, g)
 		}
 		return out
@@ -151,7 +159,7 @@ func ExportGrafana(d Dashboard) ([]byte, error) {
 
 	inputs := []any{}
 	requires := []any{map[string]any{"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.3.0"}}
-	for _, typ := range []string{DSPrometheus, DSLoki} {
+	for _, typ := range []string{DSPrometheus, DSLoki, dsTempo} {
 		if used[typ] {
 			inputs = append(inputs, dsInputs[typ])
 			requires = append(requires, map[string]any{"type": "datasource", "id": typ, "name": dsInputs[typ]["pluginName"], "version": "1.0.0"})

@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"encoding/json"
 	"net/url"
 	"os"
 	"strings"
@@ -101,4 +102,44 @@ func TestTraceQL(t *testing.T) {
 			require.NotEmpty(t, rep.Items, c.in)
 		}
 	}
+}
+
+// TestExportTracesPanelAsTempo: a traces panel whose search TraceQL can say is exported as
+// a table of a Tempo TraceQL search (what Grafana lists as traces), with ${DS_TEMPO} among
+// the inputs, and imports back as the same search; one it cannot say stays a traces panel.
+func TestExportTracesPanelAsTempo(t *testing.T) {
+	search := url.Values{"service": {"$svc"}, "span_name": {"GET /checkout"}, "min_duration": {"100ms"},
+		"max_duration": {"2s"}, "errors": {"true"}, "attr": {"http.route=/checkout", "region!=eu", "user.id=~u-1.*"}}
+	d := Dashboard{UID: "t", Title: "Traces", Time: TimeRange{From: "now-1h", To: "now"}, Panels: []Panel{
+		{ID: 1, Type: PanelTraces, Title: "Slow errors", GridPos: GridPos{W: 12, H: 8}, Options: map[string]any{"query": search.Encode(), "limit": 20.0}},
+		{ID: 2, Type: PanelTraces, Title: "Variable duration", GridPos: GridPos{X: 12, W: 12, H: 8}, Options: map[string]any{"query": "min_duration=$min&service=api"}},
+	}}
+	require.NoError(t, Validate(&d))
+	out, err := ExportGrafana(d)
+	require.NoError(t, err)
+	var g struct {
+		Inputs []struct{ Name string } `json:"__inputs"`
+		Panels []map[string]any        `json:"panels"`
+	}
+	require.NoError(t, json.Unmarshal(out, &g))
+	require.Equal(t, "DS_TEMPO", g.Inputs[0].Name)
+	p := g.Panels[0]
+	require.Equal(t, "table", p["type"])
+	target := p["targets"].([]any)[0].(map[string]any)
+	require.Equal(t, map[string]any{"type": "tempo", "uid": "${DS_TEMPO}"}, target["datasource"])
+	require.Equal(t, "traceql", target["queryType"])
+	require.Equal(t, "traces", target["tableType"])
+	require.Equal(t, 20.0, target["limit"])
+	require.Equal(t, `{resource.service.name="$svc" && name="GET /checkout" && duration>=100ms && duration<=2s && status=error && .http.route="/checkout" && .region!="eu" && .user.id=~"u-1.*"}`, target["query"])
+	require.Equal(t, "traces", g.Panels[1]["type"], "a duration variable is not a TraceQL duration")
+
+	back, rep, err := ImportGrafana(out)
+	require.NoError(t, err)
+	require.Zero(t, rep.Unsupported, "%+v", rep.Items)
+	got, err := url.ParseQuery(back.Panels[0].Options["query"].(string))
+	require.NoError(t, err)
+	require.Equal(t, search, got)
+	require.Equal(t, 20.0, back.Panels[0].Options["limit"])
+	require.Equal(t, PanelTraces, back.Panels[0].Type)
+	require.Equal(t, d.Panels[1].Options, back.Panels[1].Options)
 }
