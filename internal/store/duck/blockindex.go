@@ -30,8 +30,8 @@ const defaultBlockRows = 32768
 
 // blockIndex is one kind of block filter over one signal's partitions.
 type blockIndex struct {
-	table     string // where the filters are stored
-	replaces  string // an older table of the same index, dropped at startup; "" for none
+	table     string   // where the filters are stored
+	replaces  []string // older tables of the same index, dropped at startup
 	parts     *signalTables
 	blockRows int64
 	// filter returns the filter of rows [first, last] of partition table, and must check
@@ -81,8 +81,8 @@ func newBlockIndex(table string, parts *signalTables, blockRows int64,
 
 func (ix *blockIndex) ddl() string {
 	drop := ""
-	if ix.replaces != "" {
-		drop = "DROP TABLE IF EXISTS " + ix.replaces + "; "
+	for _, t := range ix.replaces {
+		drop += "DROP TABLE IF EXISTS " + t + "; "
 	}
 	return drop + `CREATE TABLE IF NOT EXISTS ` + ix.table + ` (
 	day INTEGER NOT NULL,

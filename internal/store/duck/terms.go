@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-// Term index, part 1: a per-block Bloom filter of terms (log_terms), beside the trigram
+// Term index, part 1: a per-block Bloom filter of terms (log_term_filters), beside the trigram
 // filters of grams.go. Trigrams cannot narrow a search for digits or hex (a block of
 // 32k records holds every digit and hex trigram) nor an attribute equality; whole terms
 // can. Term blocks are smaller than the trigram blocks (termBlockRows): a rare value
@@ -38,16 +38,21 @@ import (
 // prunes by `1000135` (a whole token or the start of one), a single hex id (which could sit
 // inside a longer token) does not.
 //
-// Sizing: the writer fills a filter of termMaxBits with three bits per term and then
+// Sizing: the writer fills a filter of termMaxBits with termProbes bits per term and then
 // halves it (OR of its halves, which a power-of-two Bloom filter allows) while at most
-// termMaxFill of the bits would be set; three probes at that fill pass an absent term
-// with probability ~1.6% (0.25^3). On the bench corpus a 4,096-row block (~17k terms)
-// stays at 2^18 bits (fill ~0.19, ~0.6% per lookup): 8 B per record, twice the 32,768-row
-// filters at 0.30. At 2^17 bits (fill ~0.35, 4 B per record) ~5% of the blocks passed
-// every lookup on 10M records, and those false positives, not the real matches, were
-// most of the rows read.
+// termMaxFill of the bits would be set; six probes at that fill pass an absent term
+// with probability ~0.4% (0.4^6). On the bench corpus a 4,096-row block (~17k terms)
+// stays at 2^18 bits (fill ~0.32, ~0.1% per lookup): 8 B per record. With three probes
+// (log_term_blocks, until 2026-12-07) the same filters had fill ~0.19 and passed ~0.6% of
+// absent terms: of the 30 blocks a rare token read on 10M records, 25 were false
+// positives, and a block read costs DuckDB ~1-2 ms of CPU whatever its size (one
+// UNION ALL branch per rowid range, see rangesSource; on a 4M-row table 50 ranges of
+// 2,048 rows took 93-109 ms of CPU, the rows themselves ~0.2 ms per range), so the false
+// positives, not the real matches, were most of the time. Six probes cost the writer three more bit
+// sets per term; six is about the optimum (ln 2 times the ~15 bits per term) for this
+// size. At 2^17 bits (4 B per record) the fill would be ~0.54.
 //
-// Layout (stored in log_term_blocks): the Bloom filter's bytes (a power of two), then
+// Layout (stored in log_term_filters): the Bloom filter's bytes (a power of two), then
 // the hashes of the keys with values entered as anyValue (8 bytes each, little-endian),
 // then one byte counting them; termAnyKeysAll instead of a count says "too many to
 // list: any key may have any value".
@@ -56,8 +61,8 @@ const (
 	termBlockRows  = 4096
 	termMaxBits    = 1 << 19 // 64 KiB while building
 	termMinBits    = 1 << 12
-	termMaxFill    = 0.25
-	termProbes     = 3
+	termMaxFill    = 0.4
+	termProbes     = 6
 	termPrefix     = 6
 	termMaxAnyKeys = 64
 	termAnyKeysAll = 255
