@@ -26,7 +26,8 @@ import (
 // A query for a type reads the rows of the type and of every set it belongs to
 // (profileTables.sampleScope); a non-primary member scales them with a CASE on type_id.
 // A set is a handful of rows, never pruned; the ratio N/D is part of its name, so Go CPU
-// profiles of another rate (period) get another set.
+// profiles of another rate (period) get another set. Only types whose scales are equal or
+// apart by the period share rows (sameNormalSamples), so sets stay few.
 
 const typeSetPrefix = "typeset:"
 
@@ -72,10 +73,20 @@ next:
 	return out
 }
 
-// sameNormalSamples says whether b can share a's rows: another type, and the same
-// stacks and spans in the same order with the same values divided by each one's scale.
+// sameNormalSamples says whether b can share a's rows: another type, scales equal or
+// apart by the profiles' period, and the same stacks and spans in the same order with the
+// same values divided by each one's scale.
+//
+// The scales' condition keeps the type sets few: a set's name holds the ratio of its
+// members' scales, which is the period for a Go CPU profile's two types (nanoseconds =
+// count × period) and would be any number for profiles whose values are proportional by
+// chance (a heap profile of one stack: its bytes per object).
 func sameNormalSamples(a, b *preparedProfile) bool {
 	if len(a.samples) != len(b.samples) || a.typeName == b.typeName {
+		return false
+	}
+	byPeriod := a.period > 0 && a.period == b.period && (a.scale == b.scale*a.period || b.scale == a.scale*a.period)
+	if a.scale != b.scale && !byPeriod {
 		return false
 	}
 	for _, s := range a.shared {

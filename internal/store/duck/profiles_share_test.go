@@ -2,6 +2,7 @@ package duck
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -17,15 +18,18 @@ import (
 var (
 	shareCPU   = store.ProfileType{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
 	shareCount = store.ProfileType{Name: "process_cpu", SampleType: "samples", SampleUnit: "count", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
-	// shareOdd and shareOdd3 have values 2k and 3k of the same k (the CPU count squared, so
-	// mostly not proportional to it): the primary is shareOdd3, written second, and
-	// shareOdd's scale is 2/3 of its.
-	shareOdd  = store.ProfileType{Name: "odd", SampleType: "a", SampleUnit: "count"}
-	shareOdd3 = store.ProfileType{Name: "odd", SampleType: "b", SampleUnit: "count"}
+	// shareLo and shareHi have values k and 5k of the same k (the CPU count squared, so
+	// mostly not proportional to it) and period 5: the primary is shareHi, written second.
+	shareLo = store.ProfileType{Name: "odd", SampleType: "lo", SampleUnit: "count"}
+	shareHi = store.ProfileType{Name: "odd", SampleType: "hi", SampleUnit: "count"}
+	// shareTwo and shareThree have values 2k and 3k: proportional, but not by their period
+	// (none), so not shared.
+	shareTwo   = store.ProfileType{Name: "odd", SampleType: "two", SampleUnit: "count"}
+	shareThree = store.ProfileType{Name: "odd", SampleType: "three", SampleUnit: "count"}
 )
 
 // sharePushes makes n pushes as a converter makes them from one pprof each: a CPU pair
-// (count, and count × 10 ms), sometimes with an odd pair (2k, 3k), and sometimes a count
+// (count, and count × 10 ms), sometimes with odd pairs (k and 5k, 2k and 3k), and sometimes a count
 // profile whose values are not proportional to its pair's (not shared).
 func sharePushes(n int, base time.Time) [][]store.Profile {
 	rng := rand.New(rand.NewPCG(7, 9))
@@ -35,7 +39,7 @@ func sharePushes(n int, base time.Time) [][]store.Profile {
 	for i := range n {
 		lbls := map[string]string{"service_name": fmt.Sprintf("svc%d", i%3), "pod": fmt.Sprintf("p%d", i%2)}
 		at := base.Add(time.Duration(i) * 7 * time.Minute)
-		var counts, ns, odd2, odd3, other []store.ProfileSample
+		var counts, ns, lo, hi, two, three, other []store.ProfileSample
 		for range 2 + rng.IntN(6) {
 			depth := 1 + rng.IntN(len(frames))
 			stack := append([]store.Frame(nil), frames[len(frames)-depth:]...)
@@ -47,8 +51,10 @@ func sharePushes(n int, base time.Time) [][]store.Profile {
 			}
 			counts = append(counts, store.ProfileSample{Stack: stack, Value: c, SpanID: span, SpanName: name})
 			ns = append(ns, store.ProfileSample{Stack: stack, Value: c * 10_000_000, SpanID: span, SpanName: name})
-			odd2 = append(odd2, store.ProfileSample{Stack: stack, Value: 2 * c * c, SpanID: span, SpanName: name})
-			odd3 = append(odd3, store.ProfileSample{Stack: stack, Value: 3 * c * c, SpanID: span, SpanName: name})
+			lo = append(lo, store.ProfileSample{Stack: stack, Value: c * c, SpanID: span, SpanName: name})
+			hi = append(hi, store.ProfileSample{Stack: stack, Value: 5 * c * c, SpanID: span, SpanName: name})
+			two = append(two, store.ProfileSample{Stack: stack, Value: 2 * c * c, SpanID: span, SpanName: name})
+			three = append(three, store.ProfileSample{Stack: stack, Value: 3 * c * c, SpanID: span, SpanName: name})
 			other = append(other, store.ProfileSample{Stack: stack, Value: c + int64(rng.IntN(3)), SpanID: span, SpanName: name})
 		}
 		p := func(t store.ProfileType, period int64, s []store.ProfileSample) store.Profile {
@@ -57,7 +63,7 @@ func sharePushes(n int, base time.Time) [][]store.Profile {
 		push := []store.Profile{p(shareCPU, 10_000_000, ns), p(shareCount, 10_000_000, counts)}
 		switch i % 3 {
 		case 1:
-			push = append(push, p(shareOdd, 0, odd2), p(shareOdd3, 0, odd3))
+			push = append(push, p(shareLo, 5, lo), p(shareHi, 5, hi), p(shareTwo, 0, two), p(shareThree, 0, three))
 		case 2:
 			push[1] = p(shareCount, 10_000_000, other)
 		}
@@ -83,7 +89,7 @@ func requireSameAnswers(t *testing.T, a, b *Store, base time.Time) {
 	tb, err := b.ProfileTypes(ctx, base, end)
 	require.NoError(t, err)
 	require.Equal(t, tb, ta)
-	require.Len(t, ta, 4)
+	require.Len(t, ta, 6)
 	sels := func(typ string) []store.ProfileSelector {
 		return []store.ProfileSelector{
 			{Type: typ, Start: base, End: end},
@@ -149,18 +155,26 @@ func TestProfileSharedSamples(t *testing.T) {
 		}
 		return n
 	}
-	// Of 40 pushes, 27 have a CPU pair stored once, and 13 an odd pair too: b has a row
-	// more per sample of those.
+	// Per sample, a push of the form i%3 == 0 is 1 row in a and 2 in b; 1: 4 (cpu+count,
+	// lo+hi, two, three) and 6; 2: 2 (the count profile is not the CPU one's) and 2. So a
+	// has about 7/10 of b's rows.
 	ra, rb := rows(a), rows(b)
-	require.Less(t, ra, rb*2/3, "a %d rows, b %d", ra, rb)
+	require.Less(t, ra, rb*3/4, "a %d rows, b %d", ra, rb)
 	sets := func() (n int) {
 		require.NoError(t, a.db.QueryRow("SELECT count(*) FROM profile_types WHERE starts_with(name, 'typeset:')").Scan(&n))
 		return n
 	}
-	// cpu+count and odd a+b, and a count profile whose values happen to be proportional
-	// to its pair's by another ratio may add one.
+	// cpu+count and lo+hi; two+three are apart by no period.
+	require.Equal(t, 2, sets())
+	var names []string
+	require.NoError(t, queryEach(ctx, a.db, "SELECT name FROM profile_types WHERE starts_with(name, 'typeset:') ORDER BY name", func(r *sql.Rows) error {
+		var n string
+		names = append(names, n)
+		return r.Scan(&names[len(names)-1])
+	}))
+	require.Regexp(t, `^typeset:\d+\*1/1,\d+\*1/10000000$`, names[0])
+	require.Regexp(t, `^typeset:\d+\*1/1,\d+\*1/5$`, names[1])
 	before := sets()
-	require.GreaterOrEqual(t, before, 2)
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())
 
