@@ -24,6 +24,9 @@ func TestOpenErrors(t *testing.T) {
 	require.ErrorContains(t, err, "no database")
 	_, err = Open(ctx, "chdb://", "loupe", "")
 	require.ErrorContains(t, err, "chdb:// needs a directory")
+	_, err = Open(ctx, "clickhouse://u:secret@ho st:9000/", "loupe", "")
+	require.ErrorContains(t, err, "clickhouse: bad DSN")
+	require.NotContains(t, err.Error(), "secret", "the DSN may hold a password")
 	_, err = Open(ctx, "clickhouse://127.0.0.1:1/?dial_timeout=200ms", "loupe", "")
 	require.ErrorContains(t, err, "clickhouse: connect to")
 }
