@@ -70,6 +70,11 @@ func TestDuckStoreAnswersAsMem(t *testing.T) {
 				ProfileTypeID: cpu.ID(), LabelSelector: "{}", Start: start, End: end, Step: 30}))
 			return msg(r, err)
 		},
+		"SelectHeatmap": func(c clientT) (proto.Message, error) {
+			r, err := c.SelectHeatmap(ctx, connect.NewRequest(&querierv1.SelectHeatmapRequest{
+				ProfileTypeID: cpu.ID(), LabelSelector: "{}", Start: start, End: end, Step: 60, GroupBy: []string{"service_name"}}))
+			return msg(r, err)
+		},
 		"Diff": func(c clientT) (proto.Message, error) {
 			side := func(sel string) *querierv1.SelectMergeStacktracesRequest {
 				return &querierv1.SelectMergeStacktracesRequest{ProfileTypeID: cpu.ID(), LabelSelector: sel, Start: start, End: end}
@@ -94,6 +99,7 @@ type clientT = interface {
 	SelectMergeStacktraces(context.Context, *connect.Request[querierv1.SelectMergeStacktracesRequest]) (*connect.Response[querierv1.SelectMergeStacktracesResponse], error)
 	SelectSeries(context.Context, *connect.Request[querierv1.SelectSeriesRequest]) (*connect.Response[querierv1.SelectSeriesResponse], error)
 	Diff(context.Context, *connect.Request[querierv1.DiffRequest]) (*connect.Response[querierv1.DiffResponse], error)
+	SelectHeatmap(context.Context, *connect.Request[querierv1.SelectHeatmapRequest]) (*connect.Response[querierv1.SelectHeatmapResponse], error)
 }
 
 func msg[T any](r *connect.Response[T], err error) (proto.Message, error) {

@@ -36,7 +36,7 @@ const DefaultMaxNodes = 8192
 const maxRequestBytes = 1 << 20
 
 // Querier implements querierv1connect.QuerierServiceHandler over a ProfileReader. Methods
-// it does not implement (SelectHeatmap, AnalyzeQuery) answer Connect's Unimplemented.
+// it does not implement (AnalyzeQuery) answer Connect's Unimplemented.
 type Querier struct {
 	querierv1connect.UnimplementedQuerierServiceHandler
 	reader store.ProfileReader

@@ -337,8 +337,10 @@ func TestDiff(t *testing.T) {
 
 func TestUnsupported(t *testing.T) {
 	c, _ := client(t)
-	_, err := c.SelectHeatmap(context.Background(), connect.NewRequest(&querierv1.SelectHeatmapRequest{ProfileTypeID: cpu.ID(), Start: start, End: end, Step: 15}))
+	_, err := c.SelectHeatmap(context.Background(), connect.NewRequest(&querierv1.SelectHeatmapRequest{ProfileTypeID: cpu.ID(), Start: start, End: end, Step: 15,
+		QueryType: querierv1.HeatmapQueryType_HEATMAP_QUERY_TYPE_SPAN}))
 	require.Equal(t, connect.CodeUnimplemented, connect.CodeOf(err))
+	require.ErrorContains(t, err, "HEATMAP_QUERY_TYPE_SPAN")
 	_, err = c.SelectMergeStacktraces(context.Background(), connect.NewRequest(&querierv1.SelectMergeStacktracesRequest{
 		ProfileTypeID: cpu.ID(), Start: start, End: end, Format: querierv1.ProfileFormat_PROFILE_FORMAT_DOT}))
 	require.Equal(t, connect.CodeUnimplemented, connect.CodeOf(err))

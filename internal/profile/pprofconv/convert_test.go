@@ -117,6 +117,29 @@ func TestConvertCPU(t *testing.T) {
 	}
 }
 
+// A pprof without a period type gets type IDs with empty period fields, another type
+// than the same profile with one, as in Pyroscope (whose ingest builds the ID from the
+// pprof's fields, pkg/model LabelsForProfile, and leaves them empty too).
+func TestConvertNoPeriodType(t *testing.T) {
+	tp := testProfile()
+	tp.PeriodType = nil
+	p, err := Parse(encode(t, tp), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := Convert(p, nil, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, p := range ps {
+		ids[p.Type.ID()] = true
+	}
+	if len(ids) != 2 || !ids["process_cpu:cpu:nanoseconds::"] || !ids["process_cpu:samples:count::"] {
+		t.Errorf("type IDs %v, want process_cpu:cpu:nanoseconds:: and process_cpu:samples:count::", ids)
+	}
+}
+
 func TestConvertHeapCumulative(t *testing.T) {
 	heap := func(alloc, inuse int64) *profile.Profile {
 		f := &profile.Function{ID: 1, Name: "main.alloc"}
