@@ -31,6 +31,7 @@ func RunTraces(t *testing.T, open TraceOpener) {
 	t.Run("concurrent writes", func(t *testing.T) { testTraceConcurrent(t, open) })
 	t.Run("reopen", func(t *testing.T) { testTraceReopen(t, open) })
 	t.Run("retention", func(t *testing.T) { testTraceRetention(t, open) })
+	t.Run("tag catalogs", func(t *testing.T) { testTraceTags(t, open) })
 }
 
 func testGetTrace(t *testing.T, s TraceStore, traces []testTrace) {

@@ -1,21 +1,30 @@
-package duck
+package storetest
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-func TestSpanAttributeKeysAndValues(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "loupe.duckdb"), DefaultOptions(), nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
+// TagStore is the optional capability of a trace store that the Tempo tag endpoints use
+// (api/tempo.TagReader): span and resource attribute keys, and the values of one key.
+type TagStore interface {
+	SpanAttributeKeys(ctx context.Context, start, end time.Time, limit int) (span, resource []string, err error)
+	SpanAttributeValues(ctx context.Context, scope, key string, start, end time.Time, limit int) ([]string, error)
+}
+
+// testTraceTags checks the tag catalogs of a store that has them: keys and values sorted,
+// distinct, limited, by scope ("span", "resource" or "" for both) and time range.
+func testTraceTags(t *testing.T, open TraceOpener) {
+	s, _ := openFresh(t, open)
+	tags, ok := s.(TagStore)
+	if !ok {
+		t.Skip("this trace store has no tag catalogs (optional)")
+	}
 	ctx := context.Background()
 	day1 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	day2 := day1.Add(24 * time.Hour) // another partition
@@ -23,7 +32,11 @@ func TestSpanAttributeKeysAndValues(t *testing.T) {
 	td := ptrace.NewTraces()
 	add := func(service string, start time.Time, attrs map[string]any, res map[string]any) {
 		rs := td.ResourceSpans().AppendEmpty()
-		require.NoError(t, rs.Resource().Attributes().FromRaw(mergeRaw(res, map[string]any{"service.name": service})))
+		raw := map[string]any{"service.name": service}
+		for k, v := range res {
+			raw[k] = v
+		}
+		require.NoError(t, rs.Resource().Attributes().FromRaw(raw))
 		sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 		sp.SetTraceID(pcommon.TraceID{1, byte(td.ResourceSpans().Len())})
 		sp.SetSpanID(pcommon.SpanID{1, byte(td.ResourceSpans().Len())})
@@ -37,19 +50,19 @@ func TestSpanAttributeKeysAndValues(t *testing.T) {
 	add("db", day2, map[string]any{"db.system": "pg", "host": "span-level"}, nil)
 	require.NoError(t, s.WriteTraces(ctx, td))
 
-	span, res, err := s.SpanAttributeKeys(ctx, time.Time{}, time.Time{}, 100)
+	span, res, err := tags.SpanAttributeKeys(ctx, time.Time{}, time.Time{}, 100)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a/b~c", "code", "db.system", "host", "http.route"}, span)
 	require.Equal(t, []string{"host", "service.name"}, res)
 
-	span, res, err = s.SpanAttributeKeys(ctx, day1, day1.Add(time.Hour), 2)
+	span, res, err = tags.SpanAttributeKeys(ctx, day1, day1.Add(time.Hour), 2)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a/b~c", "code"}, span, "sorted, limited, first day only")
 	require.Equal(t, []string{"host", "service.name"}, res)
 
 	f := func(scope, key string, start, end time.Time, want ...string) {
 		t.Helper()
-		got, err := s.SpanAttributeValues(ctx, scope, key, start, end, 100)
+		got, err := tags.SpanAttributeValues(ctx, scope, key, start, end, 100)
 		require.NoError(t, err)
 		if want == nil {
 			want = []string{}
@@ -57,29 +70,18 @@ func TestSpanAttributeKeysAndValues(t *testing.T) {
 		require.Equal(t, want, got, "%s %s", scope, key)
 	}
 	var zero time.Time
-	f(ScopeSpan, "http.route", zero, zero, "/a", "/b")
-	f(ScopeSpan, "code", zero, zero, "200", "500")
-	f(ScopeSpan, "a/b~c", zero, zero, "x")
-	f(ScopeResource, "host", zero, zero, "h1", "h2")
-	f(ScopeSpan, "host", zero, zero, "span-level")
+	f("span", "http.route", zero, zero, "/a", "/b")
+	f("span", "code", zero, zero, "200", "500")
+	f("span", "a/b~c", zero, zero, "x")
+	f("resource", "host", zero, zero, "h1", "h2")
+	f("span", "host", zero, zero, "span-level")
 	f("", "host", zero, zero, "h1", "h2", "span-level")
-	f(ScopeResource, "service.name", zero, zero, "api", "db")
-	f(ScopeResource, "service.name", day2, zero, "db")
-	f(ScopeSpan, "missing", zero, zero)
+	f("resource", "service.name", zero, zero, "api", "db")
+	f("resource", "service.name", day2, zero, "db")
+	f("span", "missing", zero, zero)
 
-	_, err = s.SpanAttributeValues(ctx, "event", "x", zero, zero, 10)
+	_, err = tags.SpanAttributeValues(ctx, "event", "x", zero, zero, 10)
 	require.ErrorContains(t, err, `unknown scope "event"`)
-	_, err = s.SpanAttributeValues(ctx, ScopeSpan, "", zero, zero, 10)
+	_, err = tags.SpanAttributeValues(ctx, "span", "", zero, zero, 10)
 	require.ErrorContains(t, err, "empty key")
-}
-
-func mergeRaw(a, b map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }
