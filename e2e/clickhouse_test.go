@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -116,13 +119,19 @@ func TestClickHouseBackendOnChDB(t *testing.T) {
 	require.Equal(t, 3, code, stderr)
 	status, a := dashCall(t, s, "POST", "", `{"dashboard": {"uid": "svc", "title": "Service", "panels": []}}`)
 	require.Equal(t, 200, status, a)
+	pqAllocate(4) // allocations for the heap profile to show,
+	runtime.GC()  // which it does once a collection has ended
+	var heap bytes.Buffer
+	require.NoError(t, pprof.Lookup("heap").WriteTo(&heap, 0))
+	pqPush(t, s, "chapp", heap.Bytes())
 	checkClickHouseIssuesRunsDashboards(t, s)
 	s.stop()
 	s = startClickHouseServer(t, dataDir, config)
 	checkClickHouseIssuesRunsDashboards(t, s)
 }
 
-// checkClickHouseIssuesRunsDashboards reads the issue, run and dashboard the test made.
+// checkClickHouseIssuesRunsDashboards reads the issue, run, dashboard and profile the
+// test made.
 func checkClickHouseIssuesRunsDashboards(t *testing.T, s *server) {
 	t.Helper()
 	issues := getIssues(t, s)
@@ -134,6 +143,13 @@ func checkClickHouseIssuesRunsDashboards(t *testing.T, s *server) {
 	status, a := dashCall(t, s, "GET", "/svc", "")
 	require.Equal(t, 200, status, a)
 	require.Contains(t, dashUIDs(t, s, ""), "loupe-runs", "the built-in dashboards are listed beside the stored one")
+	q := pqRange()
+	q.Set("type", pqAlloc)
+	q.Set("query", `{service_name="chapp"}`)
+	var env struct{ Data pqGraph }
+	getJSON(t, s.HTTP+"/api/loupe/v1/profiles/flamegraph?"+q.Encode(), http.StatusOK, &env)
+	require.Positive(t, env.Data.Total, "the pushed heap profile's allocations")
+	require.Positive(t, env.Data.row(".pqAllocate").Total, "%+v", env.Data.Top)
 }
 
 // checkClickHouseServer reads what the test sent through Loupe's API, the Loki, Tempo
