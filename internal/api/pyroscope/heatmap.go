@@ -31,7 +31,8 @@ var errSpanHeatmap = errors.New("span heatmaps (HEATMAP_QUERY_TYPE_SPAN) are not
 // (start, start+step], ... A profile is one series' samples at one time.
 //
 // Exemplars are not answered: Pyroscope's name a profile by an ID that Loupe does not
-// keep. Span heatmaps (each span's total) are Unimplemented.
+// keep (exemplar_type is checked as Pyroscope checks it). Span heatmaps (each span's
+// total) are Unimplemented: the store interface has no per-span totals over time.
 func (q *Querier) SelectHeatmap(ctx context.Context, req *connect.Request[querierv1.SelectHeatmapRequest]) (*connect.Response[querierv1.SelectHeatmapResponse], error) {
 	m := req.Msg
 	switch m.QueryType {
@@ -40,6 +41,14 @@ func (q *Querier) SelectHeatmap(ctx context.Context, req *connect.Request[querie
 		return nil, connect.NewError(connect.CodeUnimplemented, errSpanHeatmap)
 	default:
 		return nil, invalid("query_type: unknown %s", m.QueryType)
+	}
+	// As Pyroscope checks them, though no exemplar is answered.
+	switch m.ExemplarType {
+	case typesv1.ExemplarType_EXEMPLAR_TYPE_UNSPECIFIED, typesv1.ExemplarType_EXEMPLAR_TYPE_NONE, typesv1.ExemplarType_EXEMPLAR_TYPE_INDIVIDUAL:
+	case typesv1.ExemplarType_EXEMPLAR_TYPE_SPAN:
+		return nil, invalid("exemplar_type: span exemplars are only available for the span query type")
+	default:
+		return nil, invalid("exemplar_type: unknown %s", m.ExemplarType)
 	}
 	sel, _, ok, err := q.typedSelector(m.ProfileTypeID, m.LabelSelector, m.Start, m.End)
 	if err != nil {

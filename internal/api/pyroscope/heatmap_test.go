@@ -82,6 +82,9 @@ func TestSelectHeatmapBadRequests(t *testing.T) {
 		"bad selector": {ProfileTypeID: cpu.ID(), LabelSelector: "{", Start: start, End: end, Step: 60},
 		"bad range":    {ProfileTypeID: cpu.ID(), Start: end, End: start, Step: 60},
 		"bad kind":     {ProfileTypeID: cpu.ID(), Start: start, End: end, Step: 60, QueryType: 7},
+		"span exemplars": {ProfileTypeID: cpu.ID(), Start: start, End: end, Step: 60,
+			ExemplarType: typesv1.ExemplarType_EXEMPLAR_TYPE_SPAN},
+		"bad exemplars": {ProfileTypeID: cpu.ID(), Start: start, End: end, Step: 60, ExemplarType: 9},
 	} {
 		_, err := c.SelectHeatmap(context.Background(), connect.NewRequest(req))
 		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), name)
