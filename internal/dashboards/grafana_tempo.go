@@ -50,7 +50,7 @@ func (im *importer) tempoPanel(m map[string]any, p Panel, rp reporter) Panel {
 		rp.unsupported(fmt.Sprintf("targets[%d]", i), "Tempo query %s: a traces panel runs one search, the first query's", str(obj(targets[i])["refId"]))
 	}
 	p.Type = PanelTraces
-	p.Options = map[string]any{"query": q.Encode()}
+	p.Options = map[string]any{"query": encodeSearch(q)}
 	if l := toInt(t["limit"]); l > 0 {
 		p.Options["limit"] = float64(min(l, 1000)) // as JSON reads it back
 	}
@@ -124,6 +124,31 @@ func tempoSearch(t map[string]any, rp reporter) (url.Values, bool) {
 		rp.unsupported("tableType", "table of %s: listed as traces", tt)
 	}
 	return q, true
+}
+
+// searchOrder is the order of a trace search's parameters as Loupe's own panels write them,
+// so that an exported search imports back as the same text.
+var searchOrder = []string{"service", "span_name", "min_duration", "max_duration", "errors", "attr"}
+
+// searchReadable undoes the escapes of the characters that write dashboard variables
+// ($service, ${service}, [[service]]): the UI reads the query with URLSearchParams either way.
+var searchReadable = strings.NewReplacer("%24", "$", "%7B", "{", "%7D", "}", "%5B", "[", "%5D", "]")
+
+// encodeSearch writes q as a query string in searchOrder, then any other key sorted.
+func encodeSearch(q url.Values) string {
+	order := slices.Clone(searchOrder)
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(order, k) {
+			order = append(order, k)
+		}
+	}
+	var parts []string
+	for _, k := range order {
+		for _, v := range q[k] {
+			parts = append(parts, url.QueryEscape(k)+"="+searchReadable.Replace(url.QueryEscape(v)))
+		}
+	}
+	return strings.Join(parts, "&")
 }
 
 func set1(q url.Values, k, v string) {
