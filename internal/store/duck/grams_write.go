@@ -117,7 +117,22 @@ func (o *openBlocks) committed(ctx context.Context, conn *sql.Conn, day int64, r
 		b = &openBlock{count: start, first: first, filter: o.newFilter(), complete: start == first}
 		o.days[day] = b
 	}
+	// DuckDB keeps the rows of one appended chunk together, but a batch of several chunks
+	// may get its chunks' rowids in another order than they were appended (seen: a batch
+	// of 2,048 + 134 rows stored with the 134 first). So the blocks such a batch touches
+	// are not known row by row: they are left to the indexer to read back, unless the
+	// whole batch falls in one block.
+	n := 0
+	for range rows {
+		n++
+	}
+	reordered := n > chunkRows && b.count/o.rows != (b.count+int64(n)-1)/o.rows
+	if reordered {
+		b.complete = false
+	}
+	i := 0
 	for r := range rows {
+		i++
 		if !b.filter.add(r) {
 			b.complete = false
 		}
@@ -129,7 +144,7 @@ func (o *openBlocks) committed(ctx context.Context, conn *sql.Conn, day int64, r
 				default: // the indexer is behind: it will read this block back
 				}
 			}
-			b.first, b.filter, b.complete = b.count, o.newFilter(), true
+			b.first, b.filter, b.complete = b.count, o.newFilter(), !reordered || i == n
 		}
 	}
 }
