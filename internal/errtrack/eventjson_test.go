@@ -1,8 +1,12 @@
 package errtrack_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"math"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,4 +112,55 @@ func BenchmarkAppendJSON(b *testing.B) {
 			_, _ = json.Marshal(&ev)
 		}
 	})
+}
+
+// BenchmarkEventFloor measures what any ingest of a Sentry event of this size pays before
+// it decodes anything: gunzipping the request body and one pass over its JSON
+// (json.Valid, which builds nothing). With cpu-ns/op (the process's CPU time, so that a
+// loaded machine does not inflate it) it bounds the events per CPU-second that the server
+// can reach: docs/performance.md, Error events.
+func BenchmarkEventFloor(b *testing.B) {
+	ev := errtracktest.PythonEvent(1, 1, time.Now())
+	raw, err := errtrack.AppendJSON(nil, &ev)
+	require.NoError(b, err)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(raw)
+	require.NoError(b, zw.Close())
+	b.Logf("event %d B, gzipped %d B", len(raw), gz.Len())
+	b.Run("gunzip", func(b *testing.B) {
+		var out bytes.Buffer
+		zr, err := gzip.NewReader(bytes.NewReader(gz.Bytes()))
+		require.NoError(b, err)
+		cpuLoop(b, func() {
+			_ = zr.Reset(bytes.NewReader(gz.Bytes()))
+			out.Reset()
+			_, _ = io.Copy(&out, zr)
+		})
+	})
+	b.Run("json.Valid", func(b *testing.B) {
+		cpuLoop(b, func() { json.Valid(raw) })
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		var buf []byte
+		cpuLoop(b, func() { buf, _ = errtrack.AppendJSON(buf[:0], &ev) })
+	})
+}
+
+// cpuLoop runs f b.N times and reports the process's CPU time per call.
+func cpuLoop(b *testing.B, f func()) {
+	c0, n := cpuTime(), 0
+	for b.Loop() {
+		f()
+		n++
+	}
+	b.ReportMetric(float64(cpuTime()-c0)/float64(n), "cpu-ns/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
