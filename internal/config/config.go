@@ -297,6 +297,17 @@ type ClickHouseConfig struct {
 	Database string `yaml:"database"`
 	// Cluster, when set, makes the tables Replicated and Distributed, created ON CLUSTER.
 	Cluster string `yaml:"cluster"`
+	// Leader runs the work that must happen once per database: rule evaluation and alert
+	// sending, retention's partition drops, Sentry Crons' missed and timed-out check-ins,
+	// Prometheus and pprof scrape jobs. Several nodes sharing a database: true on exactly
+	// one (docs/scale-out.md). Default true, so that one node works alone.
+	Leader bool `yaml:"leader"`
+}
+
+// RunsOnceWork reports whether this node runs the work that must happen once per store
+// (storage.clickhouse.leader): always on the embedded backend, which is one node.
+func (s StorageConfig) RunsOnceWork() bool {
+	return s.Backend != BackendClickHouse || s.ClickHouse.Leader
 }
 
 // Default returns the configuration `loupe serve` runs with when nothing is given.
@@ -338,7 +349,7 @@ func Default() Config {
 			MaxTails:       10,
 		},
 		Storage: StorageConfig{Backend: BackendEmbedded, DuckDBMemoryLimit: "512MB",
-			ClickHouse: ClickHouseConfig{Database: "loupe"}},
+			ClickHouse: ClickHouseConfig{Database: "loupe", Leader: true}},
 		Metrics: MetricsConfig{ConvertDelta: true},
 		Errors:  ErrorsConfig{Scrubbing: true},
 		Scrub:   ScrubConfig{Defaults: true},
@@ -646,6 +657,10 @@ func (s StorageConfig) validate() []error {
 	var errs []error
 	switch s.Backend {
 	case BackendEmbedded:
+		if !s.ClickHouse.Leader {
+			// The embedded stores belong to one node: nothing else would run rules and retention.
+			return []error{errors.New("storage.clickhouse.leader: false needs storage.backend: clickhouse (an embedded data_dir has one node, which must run rules and retention)")}
+		}
 		return nil
 	case BackendClickHouse:
 	default:

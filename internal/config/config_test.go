@@ -183,6 +183,20 @@ func TestQueryConcurrency(t *testing.T) {
 	require.Equal(t, want, Default().Query.Concurrency())
 }
 
+// storage.clickhouse.leader is true unless the file says false; only a leader runs the
+// work that must happen once, and the embedded backend always does.
+func TestStorageLeader(t *testing.T) {
+	cfg, err := Load(strings.NewReader("storage:\n  backend: clickhouse\n  clickhouse:\n    dsn: clickhouse://ch:9000\n"))
+	require.NoError(t, err)
+	require.True(t, cfg.Storage.ClickHouse.Leader)
+	require.True(t, cfg.Storage.RunsOnceWork())
+	cfg, err = Load(strings.NewReader("storage:\n  backend: clickhouse\n  clickhouse:\n    dsn: clickhouse://ch:9000\n    leader: false\n"))
+	require.NoError(t, err)
+	require.False(t, cfg.Storage.RunsOnceWork())
+	require.NoError(t, cfg.Validate())
+	require.True(t, Default().Storage.RunsOnceWork())
+}
+
 func TestValidateStorageBackend(t *testing.T) {
 	f := func(mutate func(*StorageConfig), want string) {
 		t.Helper()
@@ -212,6 +226,10 @@ func TestValidateStorageBackend(t *testing.T) {
 	f(func(s *StorageConfig) {
 		s.Backend, s.ClickHouse.DSN, s.ClickHouse.Cluster = BackendClickHouse, "chdb:///tmp/x", "prod"
 	}, "chDB (chdb://) is one process")
+	f(func(s *StorageConfig) {
+		s.Backend, s.ClickHouse.DSN, s.ClickHouse.Leader = BackendClickHouse, "clickhouse://ch:9000", false
+	}, "")
+	f(func(s *StorageConfig) { s.ClickHouse.Leader = false }, "storage.clickhouse.leader: false needs storage.backend: clickhouse")
 	// The DSN may hold a password: errors do not repeat it.
 	cfg := Default()
 	cfg.Storage.Backend, cfg.Storage.ClickHouse.DSN = BackendClickHouse, "http://u:secret@ch:8123"

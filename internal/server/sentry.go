@@ -28,7 +28,7 @@ func (s *Server) withSentry(next http.Handler, runReader runs.Reader, runWriter 
 	// stores close.
 	watcher := crons.New(runWriter, runReader, crons.Options{Tick: time.Duration(s.cfg.Sentry.CronsCheckInterval)},
 		s.logger.With("component", "crons"))
-	if err := s.start(context.Background(), watcher); err != nil {
+	if err := s.startOnce(context.Background(), onceCrons, watcher); err != nil {
 		return nil, fmt.Errorf("start crons watcher: %w", err)
 	}
 	sinks := sentry.Sinks{Events: rec, Spans: pipe, Runs: watcher}

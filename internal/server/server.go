@@ -64,6 +64,9 @@ type Server struct {
 	httpLn   net.Listener
 	tls      listenerTLS   // listen.tls (tls.go)
 	auth     *auth.Keyring // API tokens (auth.go)
+	// The work that must happen once per store (leader.go) this node started or left
+	// to the leader, in start order.
+	onceStarted, onceSkipped []string
 }
 
 // New returns a server for cfg (which must have passed Validate). Nothing is opened yet.
@@ -185,7 +188,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scrape manager: %w", err)
 	}
-	if err := s.start(ctx, s.scraper); err != nil {
+	if err := s.startOnce(ctx, onceScrape, s.scraper); err != nil {
 		return fmt.Errorf("start scraping: %w", err)
 	}
 	// Profiles pulled from /debug/pprof endpoints (profiling section) into the event store.
@@ -195,7 +198,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("profile scraper: %w", err)
 	}
-	if err := s.start(ctx, s.profiles); err != nil {
+	if err := s.startOnce(ctx, onceProfiling, s.profiles); err != nil {
 		return fmt.Errorf("start profile scraping: %w", err)
 	}
 	statsdCfg := s.cfg.Statsd
@@ -241,7 +244,7 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("start external alertmanagers sender: %w", err)
 		}
 	}
-	if err := s.start(ctx, s.rules); err != nil {
+	if err := s.startOnce(ctx, onceRules, s.rules); err != nil {
 		return fmt.Errorf("start rules: %w", err)
 	}
 
@@ -262,9 +265,10 @@ func (s *Server) Start(ctx context.Context) error {
 		now:      time.Now,
 		logger:   s.logger.With("component", "retention"),
 	}
-	if err := s.start(ctx, retention); err != nil {
+	if err := s.startOnce(ctx, onceRetention, retention); err != nil {
 		return err
 	}
+	s.logLeadership()
 
 	s.logger.Info("ready",
 		"http", s.HTTPAddr(), "otlp_grpc", s.receiver.GRPCAddr(), "otlp_http", s.receiver.HTTPAddr(),
