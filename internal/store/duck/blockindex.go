@@ -15,7 +15,7 @@ import (
 
 // Block indexes: small filters over blocks of consecutive rows of a signal's day
 // partitions, which let a query read only the blocks that may match. Logs have one for
-// body search (grams.go, log_grams), spans one for trace ids (trace_filter.go,
+// body search (grams.go, log_body_filters), spans one for trace ids (trace_filter.go,
 // span_traces).
 //
 // Rowids of a partition are dense and never change (rows are appended under one writer

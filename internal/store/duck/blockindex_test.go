@@ -91,3 +91,31 @@ func TestIndexerCountsRowsOnlyForFullBlocks(t *testing.T) {
 	require.LessOrEqual(t, s.bodyIndex.counts.Load(), int64(5))
 	require.LessOrEqual(t, s.termIndex.counts.Load(), int64(5))
 }
+
+// TestReplacedFilterTablesAreRebuilt: a data dir with the filter tables of an older
+// Loupe (log_grams, log_term_filters, whose writer-built filters may hold the wrong rows)
+// gets them dropped at startup and its blocks indexed again by reading them back.
+func TestReplacedFilterTablesAreRebuilt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "loupe.duckdb")
+	s := openBlocksTest(t, path)
+	writeRecords(t, s, 0, 250)
+	waitFilters(t, s, s.termIndex, 2)
+	// What the older Loupe left: its tables, holding a filter that claims nothing.
+	for _, old := range []string{"log_grams", "log_term_filters"} {
+		_, err := s.db.Exec("CREATE TABLE " + old + " AS SELECT * FROM log_term_index")
+		require.NoError(t, err)
+	}
+	_, err := s.db.Exec("DELETE FROM log_term_index; DELETE FROM log_body_filters")
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s = openBlocksTest(t, path)
+	for _, old := range []string{"log_grams", "log_term_filters"} {
+		var n int
+		require.NoError(t, s.db.QueryRow("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", old).Scan(&n))
+		require.Zero(t, n, "%s is dropped", old)
+	}
+	waitFilters(t, s, s.termIndex, 2)
+	waitFilters(t, s, s.bodyIndex, 2)
+	require.EqualValues(t, 2, s.termIndex.readBacks.Load(), "the blocks are read back")
+}

@@ -9,9 +9,14 @@ import (
 // Body search index, part 2: the block index of log bodies (blockindex.go) with the
 // trigram filters of grams.go.
 
-// newBodyIndex returns the block index of log bodies, stored in log_grams.
+// newBodyIndex returns the block index of log bodies, stored in log_body_filters. It
+// replaces log_grams, whose writer-built filters of blocks straddled by a batch of several
+// chunks may hold the wrong rows (fixed in grams_write.go): the indexer rebuilds them by
+// reading the blocks back.
 func newBodyIndex(logs *signalTables, blockRows int64) *blockIndex {
-	return newBlockIndex("log_grams", logs, blockRows, bodyFilter)
+	ix := newBlockIndex("log_body_filters", logs, blockRows, bodyFilter)
+	ix.replaces = []string{"log_grams"}
+	return ix
 }
 
 // bodyFilter reads the bodies of rows [first, last] of table and returns their trigram

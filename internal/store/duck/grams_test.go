@@ -208,7 +208,7 @@ func TestSearchIndexSurvivesRestartAndRetention(t *testing.T) {
 
 	require.NoError(t, s.DropBefore(ctx, store.SignalLogs, benchStart.Add(48*time.Hour)))
 	var n int
-	require.NoError(t, s.db.QueryRow("SELECT count(*) FROM log_grams").Scan(&n))
+	require.NoError(t, s.db.QueryRow("SELECT count(*) FROM log_body_filters").Scan(&n))
 	require.Zero(t, n, "retention drops the filters with their partition")
 }
 

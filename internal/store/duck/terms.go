@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-// Term index, part 1: a per-block Bloom filter of terms (log_term_filters), beside the trigram
+// Term index, part 1: a per-block Bloom filter of terms (log_term_index), beside the trigram
 // filters of grams.go. Trigrams cannot narrow a search for digits or hex (a block of
 // 32k records holds every digit and hex trigram) nor an attribute equality; whole terms
 // can. Term blocks are smaller than the trigram blocks (termBlockRows): a rare value
@@ -52,7 +52,7 @@ import (
 // sets per term; six is about the optimum (ln 2 times the ~15 bits per term) for this
 // size. At 2^17 bits (4 B per record) the fill would be ~0.54.
 //
-// Layout (stored in log_term_filters): the Bloom filter's bytes (a power of two), then
+// Layout (stored in log_term_index): the Bloom filter's bytes (a power of two), then
 // the hashes of the keys with values entered as anyValue (8 bytes each, little-endian),
 // then one byte counting them; termAnyKeysAll instead of a count says "too many to
 // list: any key may have any value".

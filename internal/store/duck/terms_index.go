@@ -11,21 +11,22 @@ import (
 	"github.com/loupe-dev/loupe/internal/store"
 )
 
-// Term index, part 2: the block index of log_term_filters (blockindex.go) with the filters of
+// Term index, part 2: the block index of log_term_index (blockindex.go) with the filters of
 // terms.go, and how queries combine it with the trigram filters.
 
 // newTermIndex returns the block index of log body tokens and attribute values, stored
-// in log_term_filters, in blocks of termBlockRows rows unless blockRows is set (tests).
-// It replaces log_term_blocks (three probes per term, see terms.go) and log_terms
-// (32,768-row blocks, five-byte prefixes, keys with any value in the Bloom filter),
-// which are dropped: the indexer rebuilds the filters of older partitions by reading
-// them back.
+// in log_term_index, in blocks of termBlockRows rows unless blockRows is set (tests).
+// It replaces log_term_filters (whose writer-built filters of blocks straddled by a batch
+// of several chunks may hold the wrong rows, fixed in grams_write.go), log_term_blocks
+// (three probes per term, see terms.go) and log_terms (32,768-row blocks, five-byte
+// prefixes, keys with any value in the Bloom filter), which are dropped: the indexer
+// rebuilds the filters of older partitions by reading them back.
 func newTermIndex(logs *signalTables, blockRows int64) *blockIndex {
 	if blockRows <= 0 {
 		blockRows = termBlockRows
 	}
-	ix := newBlockIndex("log_term_filters", logs, blockRows, termsReadBack)
-	ix.replaces = []string{"log_term_blocks", "log_terms"}
+	ix := newBlockIndex("log_term_index", logs, blockRows, termsReadBack)
+	ix.replaces = []string{"log_term_filters", "log_term_blocks", "log_terms"}
 	return ix
 }
 
