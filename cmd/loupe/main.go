@@ -44,6 +44,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newVersionCmd(), newRunCmd(), newPushCmd(), newSentryDSNCmd(), newTokenCmd(), newUserCmd(), newProfileCmd())
+	root.AddCommand(newServeCmd(), newVersionCmd(), newRunCmd(), newPushCmd(), newSentryDSNCmd(), newTokenCmd(), newUserCmd(), newProfileCmd(), newMigrateCmd())
 	return root.ExecuteContext(ctx)
 }
