@@ -44,6 +44,10 @@ func TestMigrateIntoChDB(t *testing.T) {
 	sent := sendCheckoutTrace(t, ctx, s, viaGRPC, viaHTTP)
 	sendMetrics(t, ctx, s, viaHTTP)
 	checkCheckoutTrace(t, s, sent) // stored before the server stops
+	status, a := dashCall(t, s, "POST", "", `{"dashboard": {"uid": "svc", "title": "Service", "panels": []}}`)
+	require.Equal(t, 200, status, a)
+	status, a = dashCall(t, s, "PUT", "/svc", `{"version": 1, "dashboard": {"title": "Service v2", "panels": []}}`)
+	require.Equal(t, 200, status, a)
 	s.stop()
 
 	out, code := loupeMigrate(t, "--config", config, "--data-dir", dataDir)
@@ -53,10 +57,16 @@ func TestMigrateIntoChDB(t *testing.T) {
 	require.Contains(t, out, "spans: 2 copied (1 traces) in ")
 	require.Regexp(t, `metrics: [1-9]\d* samples copied \(\d+ series\) in `, out)
 	require.Contains(t, out, "runs: 0 copied in ")
-	require.Contains(t, out, "not copied (loupe migrate does not copy them yet, docs/scale-out.md): errors, profiles, dashboards")
+	require.Contains(t, out, `dashboards: dashboard "svc" ("Service v2") copied (2 versions)`)
+	require.Contains(t, out, "not copied (loupe migrate does not copy them yet, docs/scale-out.md): errors, profiles")
 
 	s = startClickHouseServer(t, dataDir, config)
 	checkClickHouseServer(t, s, sent)
+	status, a = dashCall(t, s, "GET", "/svc", "")
+	require.Equal(t, 200, status, a)
+	d := a["data"].(map[string]any)
+	require.Equal(t, "Service v2", d["dashboard"].(map[string]any)["title"])
+	require.EqualValues(t, 2, d["meta"].(map[string]any)["version"], "its two versions replayed")
 	s.stop()
 
 	// Again: refused, as ClickHouse holds logs now; nothing is copied.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/loupe-dev/loupe/internal/dashboards"
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -27,6 +28,8 @@ type Source struct {
 	Spans   store.TraceReader
 	Metrics storage.Queryable
 	Runs    runs.Reader
+	// Dashboards are read only (List, Versions, GetVersion).
+	Dashboards dashboards.Store
 }
 
 // Destination is where it is written. Each signal is also read, to tell whether the
@@ -44,14 +47,16 @@ type Destination struct {
 		storage.Appendable
 		storage.Queryable
 	}
-	Runs runs.Store
+	Runs       runs.Store
+	Dashboards dashboards.Store
 }
 
 // Options tune a copy.
 type Options struct {
 	// Force copies into a destination that already holds data of a signal. Logs and
 	// spans copied twice are stored twice; metric samples and runs are not (their
-	// stores keep one sample per series and time, one run per id).
+	// stores keep one sample per series and time, one run per id), and a dashboard whose
+	// uid is there already is left as it is.
 	Force bool
 	// Progress receives one line per page copied and one per signal done; nil discards.
 	Progress io.Writer
@@ -114,7 +119,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Run copies every signal that both src and dst have, in the order logs, spans, metrics,
-// runs. Unless opts.Force, it first checks that the destination holds none of them and
+// runs, dashboards. Unless opts.Force, it first checks that the destination holds none of them and
 // refuses otherwise, before copying anything. It returns the counts of the signals
 // copied, and on failure an *Error naming the signal and position; the signals before it
 // are copied whole, the failed one in part (rerun with Force, see Options.Force).
@@ -139,6 +144,11 @@ func Run(ctx context.Context, src Source, dst Destination, opts Options) ([]Coun
 		{store.SignalRuns, src.Runs != nil && dst.Runs != nil,
 			func(ctx context.Context) (bool, error) { return runsEmpty(ctx, dst.Runs) },
 			func(ctx context.Context, c *Counts) error { return copyRuns(ctx, src.Runs, dst.Runs, opts, c) }},
+		{SignalDashboards, src.Dashboards != nil && dst.Dashboards != nil,
+			func(ctx context.Context) (bool, error) { return dashboardsEmpty(ctx, dst.Dashboards) },
+			func(ctx context.Context, c *Counts) error {
+				return copyDashboards(ctx, src.Dashboards, dst.Dashboards, opts, c)
+			}},
 	}
 	if !opts.Force {
 		for _, st := range steps {

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/loupe-dev/loupe/internal/dashboards"
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/duck"
@@ -33,6 +34,7 @@ import (
 type side struct {
 	events  *duck.Store
 	metrics *tsdb.Store
+	dash    dashboards.Store
 }
 
 func openSide(t *testing.T) side {
@@ -53,15 +55,17 @@ func openSideOpts(t *testing.T, opts duck.Options) side {
 	m, err := tsdb.Open(filepath.Join(dir, "metrics"), topts, logger, prometheus.NewRegistry())
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
-	return side{ev, m}
+	d, err := ev.Dashboards(context.Background())
+	require.NoError(t, err)
+	return side{ev, m, d}
 }
 
 func (s side) source() Source {
-	return Source{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events}
+	return Source{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash}
 }
 
 func (s side) destination() Destination {
-	return Destination{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events}
+	return Destination{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash}
 }
 
 // base is two days ago, so that the data spans three of the stores' day partitions.
@@ -155,6 +159,31 @@ func writeRuns(t *testing.T, w runs.Writer, n int) {
 	require.NoError(t, w.UpsertRuns(context.Background(), rs))
 }
 
+// writeDashboards stores two dashboards, the second saved three times.
+func writeDashboards(t *testing.T, s dashboards.Store) {
+	ctx := context.Background()
+	_, err := s.Put(ctx, dashboards.Dashboard{UID: "one", Title: "One", Tags: []string{"a"}, Panels: []dashboards.Panel{}}, 0)
+	require.NoError(t, err)
+	var v int64
+	for i := range 3 {
+		v, err = s.Put(ctx, dashboards.Dashboard{UID: "two", Title: fmt.Sprintf("Two v%d", i+1), Panels: []dashboards.Panel{}}, v)
+		require.NoError(t, err)
+	}
+}
+
+func dashboardVersions(t *testing.T, s dashboards.Store, uid string) []dashboards.Dashboard {
+	ctx := context.Background()
+	vs, err := s.Versions(ctx, uid)
+	require.NoError(t, err)
+	var out []dashboards.Dashboard
+	for _, v := range vs {
+		rec, err := s.GetVersion(ctx, uid, v.Version)
+		require.NoError(t, err)
+		out = append(out, rec.Dashboard)
+	}
+	return out
+}
+
 func allLogs(t *testing.T, r store.LogReader) []store.LogRecord {
 	var out []store.LogRecord
 	cursor := ""
@@ -219,6 +248,7 @@ func TestRunCopiesEverySignal(t *testing.T) {
 	writeTraces(t, src.events, nTraces)
 	writeSamples(t, src.metrics, 7, 300)
 	writeRuns(t, src.events, 5)
+	writeDashboards(t, src.dash)
 
 	var progress bytes.Buffer
 	counts, err := Run(ctx, src.source(), dst.destination(), Options{Progress: &progress, LogPage: 500, TracePage: 64, SamplePage: 1000, RunPage: 2})
@@ -233,12 +263,14 @@ func TestRunCopiesEverySignal(t *testing.T) {
 	require.EqualValues(t, 7*300, got[store.SignalMetrics].Copied)
 	require.EqualValues(t, 7, got[store.SignalMetrics].Series)
 	require.EqualValues(t, 5, got[store.SignalRuns].Copied)
+	require.EqualValues(t, 2, got[SignalDashboards].Copied)
 	out := progress.String()
 	require.Contains(t, out, "logs: page 5 (records 2001-2345, ")
 	require.Contains(t, out, "logs: 2345 copied in ")
 	require.Contains(t, out, "spans: 2600 copied (1300 traces) in ")
 	require.Contains(t, out, "metrics: 2100 samples copied (7 series) in ")
 	require.Contains(t, out, "runs: page 3 (runs 5-5, ")
+	require.Contains(t, out, `dashboards: dashboard "two" ("Two v3") copied (3 versions)`)
 
 	// Logs: every field the reader returns. (Records of one timestamp may come in
 	// another order: the tie-breaker is the store's row order.)
@@ -268,6 +300,12 @@ func TestRunCopiesEverySignal(t *testing.T) {
 	rec, err := dst.events.GetRun(ctx, fmt.Sprintf("%032x", 3))
 	require.NoError(t, err)
 	require.JSONEq(t, fmt.Sprintf(`{"run_id":"%032x","name":"backup","status":"succeeded"}`, 3), string(rec))
+
+	// Dashboards: every kept version, in order.
+	for _, uid := range []string{"one", "two"} {
+		require.Equal(t, dashboardVersions(t, src.dash, uid), dashboardVersions(t, dst.dash, uid))
+	}
+	require.Len(t, dashboardVersions(t, dst.dash, "two"), 3)
 
 	// Again: refused before anything is copied, naming the first signal found.
 	counts, err = Run(ctx, src.source(), dst.destination(), Options{})
@@ -299,6 +337,18 @@ func TestRunForceAndFailures(t *testing.T) {
 	require.Len(t, counts, 2)
 	require.Len(t, allLogs(t, dst.events), 60)
 	require.Equal(t, allSamples(t, src.metrics), allSamples(t, dst.metrics))
+
+	// --force: a dashboard already there (same uid) is left as it is.
+	writeDashboards(t, src.dash)
+	_, err = dst.dash.Put(ctx, dashboards.Dashboard{UID: "two", Title: "Mine", Panels: []dashboards.Panel{}}, 0)
+	require.NoError(t, err)
+	counts, err = Run(ctx, Source{Dashboards: src.dash}, Destination{Dashboards: dst.dash}, Options{Force: true})
+	require.NoError(t, err)
+	require.Equal(t, []int64{1, 1}, []int64{counts[0].Copied, counts[0].Skipped})
+	require.Contains(t, counts[0].String(), "dashboards: 1 copied, 1 not copied: in the destination already (same uid), left as they are in ")
+	mine, err := dst.dash.Get(ctx, "two")
+	require.NoError(t, err)
+	require.Equal(t, "Mine", mine.Dashboard.Title)
 
 	// A destination that fails (its disk guard refuses every write): the error names the
 	// signal and the page.
