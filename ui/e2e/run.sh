@@ -8,7 +8,9 @@
 # page's checks (checks-alerts.mjs), which start two servers of their own with rule files
 # and an embedded Alertmanager, the sign-in checks (checks-auth.mjs), which start one
 # with a user and a token, and the host dashboards' checks (checks-hosts.mjs), which start
-# one over a real node_exporter with 6 hours of its metrics backfilled by promtool.
+# one over a real node_exporter with 6 hours of its metrics backfilled by promtool, and the
+# profiled runs' checks (checks-runprofiles.mjs), which start one and record two runs of a Go
+# job using the SDK (ui/e2e/runprofchild) with `loupe run --profile`.
 #
 #   ui/e2e/run.sh                      # checks; screenshots in $LOUPE_SCREENSHOTS
 #   LOUPE_PERF=1 ui/e2e/run.sh         # also a 10,000-span trace, 100,000 log records and
@@ -17,7 +19,8 @@
 #                                      # (the seeding still runs; the Alerts checks run only
 #                                      # when the regex matches "alerts", the sign-in
 #                                      # checks when it matches "sign-in", the host
-#                                      # dashboards' when it matches "hosts")
+#                                      # dashboards' when it matches "hosts", the
+#                                      # profiled runs' when it matches "runprofiles")
 #
 # Environment: LOUPE_SCREENSHOTS (default ui/e2e/artifacts), LOUPE_BIN (use this binary
 # instead of building one), LOUPE_PERF=1, LOUPE_ONLY.
@@ -135,6 +138,9 @@ if [ -z "${LOUPE_ONLY:-}" ] || [[ sign-in =~ $LOUPE_ONLY ]]; then
 fi
 if [ -z "${LOUPE_ONLY:-}" ] || [[ hosts =~ $LOUPE_ONLY ]]; then
 	(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-hosts.mjs) || status=$?
+fi
+if [ -z "${LOUPE_ONLY:-}" ] || [[ runprofiles =~ $LOUPE_ONLY ]]; then
+	(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-runprofiles.mjs) || status=$?
 fi
 if [ $status -ne 0 ]; then
 	echo "--- server log (tail) ---"
