@@ -9,7 +9,8 @@ import (
 )
 
 // dropCleanFilePages releases the resident pages of this process's releasable mappings
-// (mapping.releasable) and returns their size in KiB.
+// (mapping.releasable) and returns their size in KiB. With dropCache, the executable's
+// pages that no process maps are also dropped from the page cache.
 //
 // madvise(MADV_DONTNEED) unmaps them from this process. Then the executable's pages that
 // no process maps any more are dropped from the page cache (posix_fadvise
@@ -20,7 +21,7 @@ import (
 // pages come in the read-around's small pieces (10 MiB). MADV_PAGEOUT, tried first,
 // left most folios in the page cache. Dirty pages (a binary written seconds ago) cannot
 // be dropped until written back.
-func dropCleanFilePages() (int64, error) {
+func dropCleanFilePages(dropCache bool) (int64, error) {
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return 0, fmt.Errorf("read mappings: %w", err)
@@ -47,9 +48,13 @@ func dropCleanFilePages() (int64, error) {
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_DONTNEED); errno != 0 {
 			return dropped, fmt.Errorf("madvise %x-%x %s: %w", m.start, m.end, m.path, errno)
 		}
+		// Read back only the page that is touched (no read-around), see above.
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_RANDOM); errno != 0 {
+			return dropped, fmt.Errorf("madvise random %x-%x %s: %w", m.start, m.end, m.path, errno)
+		}
 		dropped += m.rssKiB
 	}
-	if exe != "" {
+	if dropCache && exe != "" {
 		if err := dropPageCache(exe); err != nil {
 			return dropped, err
 		}

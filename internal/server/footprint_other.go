@@ -3,4 +3,4 @@
 package server
 
 // dropCleanFilePages does nothing outside Linux.
-func dropCleanFilePages() (int64, error) { return 0, nil }
+func dropCleanFilePages(bool) (int64, error) { return 0, nil }

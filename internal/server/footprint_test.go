@@ -1,9 +1,13 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -64,7 +68,7 @@ func TestDropCleanFilePages(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("releases pages on Linux only")
 	}
-	dropped, err := dropCleanFilePages()
+	dropped, err := dropCleanFilePages(true)
 	require.NoError(t, err)
 	require.Positive(t, dropped)
 	require.Equal(t, 4, len(strings.Fields("code still runs here")))
@@ -86,4 +90,63 @@ func FuzzParseSmaps(f *testing.F) {
 			_ = m.releasable()
 		}
 	})
+}
+
+func TestParseStatusKiB(t *testing.T) {
+	status := "Name:\tloupe\nVmRSS:\t   26972 kB\nRssAnon:\t   14608 kB\nRssFile:\t   12364 kB\n"
+	n, err := parseStatusKiB(status, "RssFile")
+	require.NoError(t, err)
+	require.Equal(t, int64(12364), n)
+	_, err = parseStatusKiB(status, "RssShmem")
+	require.ErrorContains(t, err, "no RssShmem")
+	_, err = parseStatusKiB("RssFile:\tlots kB\n", "RssFile")
+	require.ErrorContains(t, err, "status RssFile")
+
+	n, err = selfRSSFile()
+	if runtime.GOOS == "linux" {
+		require.NoError(t, err)
+		require.Positive(t, n)
+	}
+}
+
+// TestFootprintKeeper: the keeper releases the file pages again only once they have grown
+// by more than its slack since the last release.
+func TestFootprintKeeper(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("releases pages on Linux only")
+	}
+	// Each read of the file-backed RSS takes the next value sent: a send returns once the
+	// keeper has finished its previous check.
+	reads, quit := make(chan int64), make(chan struct{})
+	k := &footprintKeeper{logger: slog.New(slog.DiscardHandler), interval: time.Millisecond, slack: 2 << 10,
+		rssFile: func() (int64, error) {
+			select {
+			case v := <-reads:
+				return v, nil
+			case <-quit:
+				return 0, errors.New("stopped")
+			}
+		}}
+	require.NoError(t, k.Start(context.Background()))
+	defer func() {
+		close(quit)
+		require.NoError(t, k.Shutdown(context.Background()))
+	}()
+
+	reads <- 10_000 // the base, after the second start-up pass
+	for _, kib := range []int64{10_500, 11_000, 12_048} {
+		reads <- kib // within the slack: no release
+	}
+	reads <- 12_049 // more than the slack: released, then RSS read again as the new base
+	reads <- 9_000
+	reads <- 9_100 // the next check, after the release
+	require.Equal(t, int64(1), k.releases.Load())
+	reads <- 11_000
+	reads <- 11_048 // within the slack of the new base
+	reads <- 9_100
+	require.Equal(t, int64(1), k.releases.Load())
+	reads <- 11_049 // the slack plus one from the new base
+	reads <- 8_000
+	reads <- 8_000
+	require.Equal(t, int64(2), k.releases.Load())
 }

@@ -274,11 +274,9 @@ func (s *Server) Start(ctx context.Context) error {
 		"http", s.HTTPAddr(), "otlp_grpc", s.receiver.GRPCAddr(), "otlp_http", s.receiver.HTTPAddr(),
 		"statsd_udp", addrString(statsdRecv.UDPAddr()), "statsd_tcp", addrString(statsdRecv.TCPAddr()),
 		"data_dir", s.cfg.DataDir, "version", version.Get().Version, "startup", time.Since(began).Round(time.Millisecond).String())
-	releaseStartupMemory(s.logger)
-	// Start-up work goes on for a moment after ready (footprint.go): a second pass releases
-	// what it touched once.
-	time.AfterFunc(3*time.Second, func() { releaseStartupMemory(s.logger) })
-	return nil
+	// Hands back the memory start-up touched, and keeps idle work from mapping it back
+	// (footprint.go).
+	return s.start(ctx, newFootprintKeeper(s.logger))
 }
 
 // Shutdown stops every started part in reverse order, going on past failures, and returns
