@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -19,8 +20,9 @@ var dist embed.FS
 // Handler serves the bundle: files under assets/ (content-hashed names) are cached for a
 // year; any other path that is not a file gets index.html, uncached, so that client-side
 // routes such as /traces/<id> survive a reload and a new release is picked up at once.
-// Paths under /api/ are 404: mount Handler at "/" beside the API handlers, and a typo in
-// an API path stays an error instead of becoming the app's HTML.
+// Paths under the API prefixes (apiPrefixes) are 404: mount Handler at "/" beside the API
+// handlers, and a typo in an API path, or an API that is off (the embedded Alertmanager),
+// stays an error instead of becoming the app's HTML.
 func Handler() http.Handler {
 	root, err := fs.Sub(dist, "dist")
 	if err != nil {
@@ -36,6 +38,11 @@ type handler struct {
 	files http.Handler
 	csp   string
 }
+
+// apiPrefixes are the first path segments of the server's APIs (Loupe's, Prometheus'
+// /api/v1, Loki's and its ruler's /prometheus, Jaeger's, Alertmanager's, Go's profiles); no
+// page of the app uses them.
+var apiPrefixes = []string{"api", "loki", "jaeger", "alertmanager", "prometheus", "debug"}
 
 // inlineScript matches the inline scripts of index.html (the theme set before the first
 // paint), whose hashes the policy allows.
@@ -67,7 +74,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-	if name == "api" || strings.HasPrefix(name, "api/") {
+	if top, _, _ := strings.Cut(name, "/"); slices.Contains(apiPrefixes, top) {
 		// An API path no API handler took is a missing endpoint, not a page of the app.
 		http.NotFound(w, r)
 		return

@@ -15,7 +15,10 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': process.env.LOUPE_URL ?? 'http://127.0.0.1:7070',
+      // Every API the UI calls, so that `npm run dev` works against a running server.
+      ...Object.fromEntries(
+        ['/api', '/loki', '/prometheus', '/alertmanager'].map((p) => [p, process.env.LOUPE_URL ?? 'http://127.0.0.1:7070']),
+      ),
     },
   },
   test: {
