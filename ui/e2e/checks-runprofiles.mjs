@@ -7,8 +7,9 @@
 // under the real `loupe run --profile`: first burning CPU in main.parseRecords only, then
 // with -compress also in main.compressBlocks. The checks: the run page links to the run's
 // CPU flame graph, which names the functions that run burned CPU in (and only those); and
-// comparing the two runs (ticked in the runs list) leads to the diff of their CPU profiles,
-// where main.compressBlocks, which only the second run has, is marked as grown.
+// comparing the two runs (ticked in the runs list) shows the functions whose share of CPU
+// changed most, main.compressBlocks (only the second run has it) grown from 0% and
+// main.parseRecords shrunk, and links to the Profiles page's diff, where they are coloured so.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,16 +111,24 @@ try {
     assert(!names.includes('main.compressBlocks'), `the first run's flame graph has main.compressBlocks: ${names}`);
   });
 
-  await check('run profiles: comparing the two runs leads to their profile diff, where the added function grew', async () => {
+  await check('run profiles: comparing the two runs shows their profile diff (the added function grew) and links to its flame graph', async () => {
     await page.goto(`${base}/runs?name=${job}`);
     for (const r of [a, b]) await page.locator(`[data-testid="run-row"][data-run-id="${r.run_id}"] [data-testid="run-select"]`).check();
     await page.getByTestId('runs-compare').click();
     await page.waitForURL(/\/runs\/compare\?/);
     const u = new URL(page.url());
     assert(u.searchParams.get('a') === a.run_id && u.searchParams.get('b') === b.run_id, `compare URL ${u}: want a=${a.run_id} (older) b=${b.run_id}`);
-    const link = page.getByTestId('compare-profile-diff');
-    await link.waitFor({ timeout: 15000 });
+    // The comparison itself shows the functions whose share of the CPU changed most.
+    const change = (fn) => page.locator(`[data-testid="profile-change-row"][data-function="${fn}"]`);
+    await change('main.compressBlocks').waitFor({ timeout: 15000 });
+    const rows = await page.$$eval('[data-testid="profile-change-row"]', (els) => els.map((e) => ({ fn: e.dataset.function, change: e.dataset.change, text: e.innerText })));
+    assert(rows[0]?.fn === 'main.compressBlocks' || rows[0]?.fn === 'main.parseRecords', `largest changes first: ${JSON.stringify(rows)}`);
+    const addedRow = rows.find((r) => r.fn === 'main.compressBlocks');
+    assert(addedRow.change === 'grew' && /^main\.compressBlocks\s+0%\s+\d+%\s+\+\d+\.\d pp$/.test(addedRow.text), `main.compressBlocks row: ${JSON.stringify(addedRow)}, want grew from 0%`);
+    assert(rows.find((r) => r.fn === 'main.parseRecords')?.change === 'shrank', `main.parseRecords row: ${JSON.stringify(rows)}, want shrank`);
+    await page.getByTestId('compare-profile').screenshot({ path: join(shots, 'runprofiles-compare-profile.png') });
     await page.screenshot({ path: join(shots, 'runprofiles-compare.png'), fullPage: true });
+    const link = page.getByTestId('compare-profile-diff');
     await link.click();
     await page.waitForURL(/\/profiles\?.*view=diff/);
     await waitFrame('main.compressBlocks');

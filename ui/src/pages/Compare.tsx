@@ -1,13 +1,15 @@
 // Two runs side by side: how their duration and resource use differ, and everything captured
-// that changed between them (packages, git commit, host, scheduler settings, environment).
+// that changed between them (packages, git commit, host, scheduler settings, environment),
+// and the diff of their CPU profiles when they ran with `loupe run --profile`.
 import { useState } from 'react';
 import { getJSON } from '../api';
 import { href, navigate, onLinkClick } from '../router';
-import { fmtDateTime } from '../util';
+import { fmtDateTime, fmtPercent } from '../util';
 import {
   changeLevel, cpuProfileType, fmtDelta, fmtRatio, fmtResource, fmtSeconds, groupChanges, matchPackage, resourceLabels, runProfileSel, sectionLabels,
   type Comparison, type RunSummary,
 } from '../runs';
+import { changeKind, diffChange, diffColor, fmtValue, profileGet, type FlameGraph } from '../profile';
 import { ErrorBox, Spinner } from '../components/States';
 import { StatusBadge } from '../components/RunStatus';
 import { useAsync } from '../components/hooks';
@@ -69,22 +71,72 @@ function RunCard({ label, r }: { label: string; r: RunSummary }) {
   );
 }
 
-/** ProfileDiffLink opens the Profiles page's diff of the two runs' CPU profiles (a left, b
- *  right); there is something to see when both ran with `loupe run --profile`. */
-function ProfileDiffLink({ c }: { c: Comparison }) {
+/** ProfileDiff shows the diff of the two runs' CPU profiles (a left, b right) as the functions
+ *  whose share of self CPU changed most, and links to the Profiles page's full diff; there
+ *  are profiles when the runs were started with `loupe run --profile`. */
+function ProfileDiff({ c }: { c: Comparison }) {
   const a = runProfileSel(c.a);
   const b = runProfileSel(c.b);
   const to = href('/profiles', {
-    type: cpuProfileType, view: 'diff', query: b.query, from: b.from, to: b.to,
+    type: cpuProfileType, view: 'diff', sort: 'change', query: b.query, from: b.from, to: b.to,
     left_query: a.query, left_from: a.from, left_to: a.to, right_query: b.query, right_from: b.from, right_to: b.to,
   });
+  const q = new URLSearchParams({
+    type: cpuProfileType, left_query: a.query, left_start: a.from, left_end: a.to, right_query: b.query, right_start: b.from, right_end: b.to,
+  });
+  const res = useAsync(`diff?${q}`, (signal) => profileGet<FlameGraph>('diff', q, signal));
+  const g = res.data;
+  const lt = g?.left_total ?? 0;
+  const rt = g?.right_total ?? 0;
+  // Self CPU says where the time went; a change under half a point is noise at 100 Hz.
+  const rows = (g?.top ?? [])
+    .map((r) => ({ fn: r.function, ch: diffChange({ left_total: r.left_self, right_total: r.right_self }, lt, rt) }))
+    .filter((r) => Math.abs(r.ch.delta) >= 0.005)
+    .sort((x, y) => Math.abs(y.ch.delta) - Math.abs(x.ch.delta) || x.fn.localeCompare(y.fn))
+    .slice(0, 8);
   return (
-    <div className="small">
-      <a href={to} onClick={onLinkClick} data-testid="compare-profile-diff">
-        CPU profile diff of a and b
-      </a>{' '}
-      <span className="muted">(runs started with loupe run --profile)</span>
-    </div>
+    <section data-testid="compare-profile">
+      <h3>CPU profile</h3>
+      {res.error && <ErrorBox error={res.error} title="The profile diff failed" />}
+      {g && !lt && !rt && (
+        <div className="small muted" data-testid="compare-profile-none">
+          No CPU profiles of these runs: start a Go job using Loupe's SDK with <code>loupe run --profile</code>.
+        </div>
+      )}
+      {g && (lt > 0 || rt > 0) && (
+        <>
+          <div className="small">
+            CPU sampled: a {fmtValue(lt, g.unit)} · b {fmtValue(rt, g.unit)} ·{' '}
+            <a href={to} onClick={onLinkClick} data-testid="compare-profile-diff">
+              flame graph of the diff
+            </a>
+          </div>
+          <table className="table compare-table" data-testid="compare-profile-table">
+            <thead>
+              <tr>
+                <th>Function (largest changes of self CPU share)</th>
+                <th className="num">a</th>
+                <th className="num">b</th>
+                <th className="num">b − a</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.fn} data-testid="profile-change-row" data-function={r.fn} data-change={changeKind(r.ch)}>
+                  <td className="mono">{r.fn}</td>
+                  <td className="num">{fmtPercent(r.ch.left)}</td>
+                  <td className="num">{fmtPercent(r.ch.right)}</td>
+                  <td className="num" style={{ color: diffColor(r.ch) }}>
+                    {r.ch.delta >= 0 ? '+' : '−'}
+                    {(Math.abs(r.ch.delta) * 100).toFixed(1)} pp
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
   );
 }
 
@@ -107,7 +159,6 @@ function CompareView({ c }: { c: Comparison }) {
         <RunCard label="b" r={c.b} />
       </div>
       {c.a.name !== c.b.name && <div className="small muted">These runs belong to different jobs ({c.a.name}, {c.b.name}).</div>}
-      <ProfileDiffLink c={c} />
 
       <section>
         <h3>Duration and resources</h3>
@@ -138,6 +189,7 @@ function CompareView({ c }: { c: Comparison }) {
         </table>
         <div className="tiny muted">Red: b grew by a quarter or more; blue: b shrank by a fifth or more; bold: doubled or halved. Values under a second or a MiB are not highlighted.</div>
       </section>
+      <ProfileDiff c={c} />
 
       <div className="compare-grid">
         <section>
