@@ -58,7 +58,8 @@ func TestMigrateIntoChDB(t *testing.T) {
 	require.Regexp(t, `metrics: [1-9]\d* samples copied \(\d+ series\) in `, out)
 	require.Contains(t, out, "runs: 0 copied in ")
 	require.Contains(t, out, `dashboards: dashboard "svc" ("Service v2") copied (2 versions)`)
-	require.Contains(t, out, "not copied (loupe migrate does not copy them yet, docs/scale-out.md): errors, profiles")
+	require.Contains(t, out, "errors: 0 events copied (0 issues) in ")
+	require.Contains(t, out, "not copied (loupe migrate does not copy them yet, docs/scale-out.md): profiles")
 
 	s = startClickHouseServer(t, dataDir, config)
 	checkClickHouseServer(t, s, sent)
@@ -74,20 +75,38 @@ func TestMigrateIntoChDB(t *testing.T) {
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, "loupe: migrate logs: checking the destination: the destination already holds logs: nothing copied (--force copies anyway")
 
-	// A job run on the embedded server, then --force: the run is copied (runs and metric
-	// samples are kept once per id, per series and time), logs and spans are stored twice.
+	// A job run and an exception (an error issue of two events: a span event and a log
+	// record) on the embedded server, then --force: the run and the issue are copied (runs,
+	// error events and metric samples are kept once per id, per series and time), logs and
+	// spans are stored twice.
 	s = startServer(t, dataDir)
 	_, stderr, code, _ := loupeRun(t, nil, "--server", s.OTLPHTTP, "--name", "e2e-migrate", "--", "sh", "-c", "exit 3")
 	require.Equal(t, 3, code, stderr)
 	before := runNamed(t, s, "e2e-migrate", "failed", 30*time.Second)
+	tp := newTracerProvider(t, ctx, s, viaGRPC, "payments")
+	lp := newLoggerProvider(t, ctx, s, viaHTTP, "payments")
+	chargeCard(ctx, tp.Tracer("e2e"), lp.Logger("e2e"), errors.New("card declined"))
+	require.NoError(t, tp.Shutdown(ctx))
+	require.NoError(t, lp.Shutdown(ctx))
+	issues := getIssues(t, s)
+	require.Len(t, issues, 1, "%+v", issues)
+	require.EqualValues(t, 2, issues[0].Events)
 	s.stop()
 	out, code = loupeMigrate(t, "--to-dsn", "chdb://"+filepath.Join(dir, "clickhouse"), "--database", "loupe", "--data-dir", dataDir, "--force")
 	require.Zero(t, code, out)
 	require.Contains(t, out, "runs: 1 copied in ")
+	require.Contains(t, out, "errors: 2 events copied (1 issues) in ")
 
 	s = startClickHouseServer(t, dataDir, config)
 	after := runNamed(t, s, "e2e-migrate", "failed", 30*time.Second)
 	require.Equal(t, before, after)
+	moved := getIssues(t, s)
+	require.Len(t, moved, 1, "%+v", moved)
+	require.Equal(t, issues[0].ID, moved[0].ID)
+	require.Equal(t, issues[0].Title, moved[0].Title)
+	require.Equal(t, "*errors.errorString", moved[0].Type)
+	require.EqualValues(t, 2, moved[0].Events)
+	require.Len(t, getIssueEvents(t, s, moved[0].ID), 2)
 	require.Equal(t, map[string]float64{"map[]": 60}, instant(t, s, `sum(http_server_requests_total)`), "samples copied twice are kept once")
 	var vector struct {
 		Data struct {
@@ -102,6 +121,7 @@ func TestMigrateIntoChDB(t *testing.T) {
 	for _, r := range vector.Data.Result {
 		counts[r.Metric["service_name"]] = r.Value[1]
 	}
-	require.Equal(t, map[string]any{"frontend": "2", "payments": "2"}, counts, "logs copied twice are stored twice")
+	// The checkout's two records twice, and the exception's log record once.
+	require.Equal(t, map[string]any{"frontend": "2", "payments": "3"}, counts, "logs copied twice are stored twice")
 	require.Regexp(t, `done: \d+ items in `, out)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/config"
 	"github.com/loupe-dev/loupe/internal/migrate"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chdashboards"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/cherrors"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chlogs"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chmetrics"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chruns"
@@ -27,7 +28,7 @@ import (
 
 // notMigrated are the signals loupe migrate does not copy yet, said at every run so that
 // nobody takes their absence in ClickHouse for a loss (docs/scale-out.md, Moving up).
-const notMigrated = "not copied (loupe migrate does not copy them yet, docs/scale-out.md): errors, profiles"
+const notMigrated = "not copied (loupe migrate does not copy them yet, docs/scale-out.md): profiles"
 
 func newMigrateCmd() *cobra.Command {
 	var (
@@ -38,13 +39,13 @@ func newMigrateCmd() *cobra.Command {
 		Use:   "migrate --config FILE",
 		Short: "Copy an embedded data directory into the ClickHouse backend",
 		Long: `Copy what the embedded backend stored in the data directory (DuckDB: logs, spans, job runs,
-dashboards; the TSDB: metrics) into ClickHouse, so that a server moved to storage.backend: clickhouse
+dashboards, error issues and events; the TSDB: metrics) into ClickHouse, so that a server moved to storage.backend: clickhouse
 keeps its history. The configuration is the one the server will run with: its data_dir
 is read and its storage.clickhouse written (--data-dir, --to-dsn and --database
 override them). Stop the server first: the data directory's files are opened for
 reading and writing. Stored dashboards are copied with their kept versions. A
 destination already holding some of these is refused unless --force (logs and spans
-would be stored twice). Errors and profiles are not copied yet. See docs/scale-out.md.`,
+would be stored twice). Profiles are not copied yet. See docs/scale-out.md.`,
 		Example: `  loupe migrate --config loupe-clickhouse.yaml
   loupe migrate --data-dir ./loupe-data --to-dsn clickhouse://loupe:secret@ch1:9000/ --database loupe`,
 		Args: cobra.NoArgs,
@@ -99,7 +100,7 @@ func runMigrate(ctx context.Context, cfg config.Config, force bool, stdout, stde
 		return fmt.Errorf("open %s (is a server still running on it?): %w", duckPath, err)
 	}
 	defer events.Close()
-	src := migrate.Source{Logs: events, Spans: events, Runs: events}
+	src := migrate.Source{Logs: events, Spans: events, Runs: events, Errors: events}
 	if src.Dashboards, err = events.Dashboards(ctx); err != nil {
 		return fmt.Errorf("open %s: %w", duckPath, err)
 	}
@@ -142,6 +143,9 @@ func runMigrate(ctx context.Context, cfg config.Config, force bool, stdout, stde
 	}
 	if dst.Dashboards, err = chdashboards.New(ctx, conn, schema, chLogger); err != nil {
 		return fmt.Errorf("open clickhouse dashboards store: %w", err)
+	}
+	if dst.Errors, err = cherrors.New(ctx, conn, schema, cherrors.Options{Retention: time.Duration(ret.Errors)}, chLogger); err != nil {
+		return fmt.Errorf("open clickhouse errors store: %w", err)
 	}
 
 	fmt.Fprintf(stdout, "copying %s into clickhouse database %s\n", cfg.DataDir, ch.Database)

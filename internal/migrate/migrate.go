@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/loupe-dev/loupe/internal/dashboards"
+	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
 )
@@ -30,6 +31,7 @@ type Source struct {
 	Runs    runs.Reader
 	// Dashboards are read only (List, Versions, GetVersion).
 	Dashboards dashboards.Store
+	Errors     errtrack.Reader
 }
 
 // Destination is where it is written. Each signal is also read, to tell whether the
@@ -49,14 +51,15 @@ type Destination struct {
 	}
 	Runs       runs.Store
 	Dashboards dashboards.Store
+	Errors     errtrack.Store
 }
 
 // Options tune a copy.
 type Options struct {
 	// Force copies into a destination that already holds data of a signal. Logs and
 	// spans copied twice are stored twice; metric samples and runs are not (their
-	// stores keep one sample per series and time, one run per id), and a dashboard whose
-	// uid is there already is left as it is.
+	// stores keep one sample per series and time, one run per id, one error event per
+	// id), and a dashboard whose uid is there already is left as it is.
 	Force bool
 	// Progress receives one line per page copied and one per signal done; nil discards.
 	Progress io.Writer
@@ -77,11 +80,12 @@ const (
 // Counts is what one signal's copy did.
 type Counts struct {
 	Signal store.Signal
-	// Copied counts records (logs), spans, samples (metrics) or runs written.
+	// Copied counts records (logs), spans, samples (metrics), runs, dashboards or error
+	// events written.
 	Copied int64
 	// Traces counts the traces whose spans were copied (spans only).
 	Traces int64
-	// Series counts metric series read (metrics only).
+	// Series counts metric series read (metrics) or issues copied (errors).
 	Series int64
 	// Skipped counts what the destination cannot take, with the reason in Note: native
 	// histogram samples, refused by the ClickHouse metric store.
@@ -97,6 +101,8 @@ func (c Counts) String() string {
 		s += fmt.Sprintf(" (%d traces)", c.Traces)
 	case store.SignalMetrics:
 		s = fmt.Sprintf("%s: %d samples copied (%d series)", c.Signal, c.Copied, c.Series)
+	case store.SignalErrors:
+		s = fmt.Sprintf("%s: %d events copied (%d issues)", c.Signal, c.Copied, c.Series)
 	}
 	if c.Skipped > 0 {
 		s += fmt.Sprintf(", %d not copied: %s", c.Skipped, c.Note)
@@ -119,7 +125,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Run copies every signal that both src and dst have, in the order logs, spans, metrics,
-// runs, dashboards. Unless opts.Force, it first checks that the destination holds none of them and
+// runs, dashboards, errors. Unless opts.Force, it first checks that the destination holds none of them and
 // refuses otherwise, before copying anything. It returns the counts of the signals
 // copied, and on failure an *Error naming the signal and position; the signals before it
 // are copied whole, the failed one in part (rerun with Force, see Options.Force).
@@ -149,6 +155,9 @@ func Run(ctx context.Context, src Source, dst Destination, opts Options) ([]Coun
 			func(ctx context.Context, c *Counts) error {
 				return copyDashboards(ctx, src.Dashboards, dst.Dashboards, opts, c)
 			}},
+		{store.SignalErrors, src.Errors != nil && dst.Errors != nil,
+			func(ctx context.Context) (bool, error) { return errorsEmpty(ctx, dst.Errors) },
+			func(ctx context.Context, c *Counts) error { return copyErrors(ctx, src.Errors, dst.Errors, opts, c) }},
 	}
 	if !opts.Force {
 		for _, st := range steps {

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/loupe-dev/loupe/internal/dashboards"
+	"github.com/loupe-dev/loupe/internal/errtrack"
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/duck"
@@ -61,11 +62,11 @@ func openSideOpts(t *testing.T, opts duck.Options) side {
 }
 
 func (s side) source() Source {
-	return Source{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash}
+	return Source{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash, Errors: s.events}
 }
 
 func (s side) destination() Destination {
-	return Destination{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash}
+	return Destination{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash, Errors: s.events}
 }
 
 // base is two days ago, so that the data spans three of the stores' day partitions.
@@ -184,6 +185,47 @@ func dashboardVersions(t *testing.T, s dashboards.Store, uid string) []dashboard
 	return out
 }
 
+// writeErrors stores n events of three issues (by exception type), resolves the first
+// issue in release 1.0 and ignores the second for 5 more events.
+func writeErrors(t *testing.T, s errtrack.Store, n int) []errtrack.Issue {
+	ctx := context.Background()
+	var evs []errtrack.Event
+	for i := range n {
+		ev := errtrack.Event{EventID: fmt.Sprintf("%032x", i+1), Source: errtrack.SourceSentry, Service: "svc",
+			Timestamp: base.Add(time.Duration(i) * time.Minute), Received: base.Add(time.Duration(i) * time.Minute),
+			Level: "error", Release: "1.0", Tags: map[string]string{"k": fmt.Sprint(i % 2)},
+			User:       &errtrack.User{ID: fmt.Sprint(i % 4)},
+			Exceptions: []errtrack.Exception{{Type: fmt.Sprintf("Err%d", i%3), Value: fmt.Sprintf("failed %d", i)}}}
+		errtrack.Grouper{}.Group(&ev)
+		evs = append(evs, ev)
+	}
+	require.NoError(t, s.WriteEvents(ctx, evs))
+	p, err := s.ListIssues(ctx, errtrack.IssueQuery{Sort: "first_seen"})
+	require.NoError(t, err)
+	require.Len(t, p.Issues, 3)
+	_, err = s.SetStatus(ctx, p.Issues[0].ID, errtrack.StatusChange{Status: errtrack.StatusResolved, ResolvedInRelease: "1.0"})
+	require.NoError(t, err)
+	_, err = s.SetStatus(ctx, p.Issues[1].ID, errtrack.StatusChange{Status: errtrack.StatusIgnored, IgnoreCount: 5})
+	require.NoError(t, err)
+	p, err = s.ListIssues(ctx, errtrack.IssueQuery{Sort: "first_seen"})
+	require.NoError(t, err)
+	return p.Issues
+}
+
+func allEvents(t *testing.T, s errtrack.Reader, issue string) []errtrack.Event {
+	var out []errtrack.Event
+	cursor := ""
+	for {
+		p, err := s.IssueEvents(context.Background(), issue, errtrack.EventQuery{Limit: 1000, Cursor: cursor})
+		require.NoError(t, err)
+		out = append(out, p.Events...)
+		if p.Next == "" {
+			return out
+		}
+		cursor = p.Next
+	}
+}
+
 func allLogs(t *testing.T, r store.LogReader) []store.LogRecord {
 	var out []store.LogRecord
 	cursor := ""
@@ -249,6 +291,7 @@ func TestRunCopiesEverySignal(t *testing.T) {
 	writeSamples(t, src.metrics, 7, 300)
 	writeRuns(t, src.events, 5)
 	writeDashboards(t, src.dash)
+	issues := writeErrors(t, src.events, 1100)
 
 	var progress bytes.Buffer
 	counts, err := Run(ctx, src.source(), dst.destination(), Options{Progress: &progress, LogPage: 500, TracePage: 64, SamplePage: 1000, RunPage: 2})
@@ -264,6 +307,8 @@ func TestRunCopiesEverySignal(t *testing.T) {
 	require.EqualValues(t, 7, got[store.SignalMetrics].Series)
 	require.EqualValues(t, 5, got[store.SignalRuns].Copied)
 	require.EqualValues(t, 2, got[SignalDashboards].Copied)
+	require.EqualValues(t, 1100, got[store.SignalErrors].Copied)
+	require.EqualValues(t, 3, got[store.SignalErrors].Series)
 	out := progress.String()
 	require.Contains(t, out, "logs: page 5 (records 2001-2345, ")
 	require.Contains(t, out, "logs: 2345 copied in ")
@@ -271,6 +316,7 @@ func TestRunCopiesEverySignal(t *testing.T) {
 	require.Contains(t, out, "metrics: 2100 samples copied (7 series) in ")
 	require.Contains(t, out, "runs: page 3 (runs 5-5, ")
 	require.Contains(t, out, `dashboards: dashboard "two" ("Two v3") copied (3 versions)`)
+	require.Contains(t, out, "errors: 1100 events copied (3 issues) in ")
 
 	// Logs: every field the reader returns. (Records of one timestamp may come in
 	// another order: the tie-breaker is the store's row order.)
@@ -306,6 +352,16 @@ func TestRunCopiesEverySignal(t *testing.T) {
 		require.Equal(t, dashboardVersions(t, src.dash, uid), dashboardVersions(t, dst.dash, uid))
 	}
 	require.Len(t, dashboardVersions(t, dst.dash, "two"), 3)
+
+	// Errors: the same issues, counters and statuses, the same events.
+	p, err := dst.events.ListIssues(ctx, errtrack.IssueQuery{Sort: "first_seen"})
+	require.NoError(t, err)
+	require.Equal(t, issues, p.Issues)
+	require.Equal(t, errtrack.StatusResolved, p.Issues[0].Status)
+	require.Equal(t, errtrack.StatusIgnored, p.Issues[1].Status)
+	for _, is := range issues {
+		require.Equal(t, allEvents(t, src.events, is.ID), allEvents(t, dst.events, is.ID))
+	}
 
 	// Again: refused before anything is copied, naming the first signal found.
 	counts, err = Run(ctx, src.source(), dst.destination(), Options{})
