@@ -302,6 +302,14 @@ type ClickHouseConfig struct {
 	// Prometheus and pprof scrape jobs. Several nodes sharing a database: true on exactly
 	// one (docs/scale-out.md). Default true, so that one node works alone.
 	Leader bool `yaml:"leader"`
+	// InsertConcurrency, InsertQueue and InsertTimeout bound ingest's wait on a slow or
+	// unreachable ClickHouse, per signal: inserts in flight, callers waiting for a slot
+	// (one more is refused at once), and the time from the call to the insert's end
+	// (chsql.InsertLimits). A refused insert is answered as a throttled request (HTTP 429,
+	// gRPC UNAVAILABLE with a retry delay; docs/scale-out.md).
+	InsertConcurrency int            `yaml:"insert_concurrency"`
+	InsertQueue       int            `yaml:"insert_queue"`
+	InsertTimeout     model.Duration `yaml:"insert_timeout"`
 }
 
 // RunsOnceWork reports whether this node runs the work that must happen once per store
@@ -349,7 +357,8 @@ func Default() Config {
 			MaxTails:       10,
 		},
 		Storage: StorageConfig{Backend: BackendEmbedded, DuckDBMemoryLimit: "512MB",
-			ClickHouse: ClickHouseConfig{Database: "loupe", Leader: true}},
+			ClickHouse: ClickHouseConfig{Database: "loupe", Leader: true,
+				InsertConcurrency: 4, InsertQueue: 64, InsertTimeout: model.Duration(10 * time.Second)}},
 		Metrics: MetricsConfig{ConvertDelta: true},
 		Errors:  ErrorsConfig{Scrubbing: true},
 		Scrub:   ScrubConfig{Defaults: true},
@@ -682,6 +691,15 @@ func (s StorageConfig) validate() []error {
 	}
 	if ch.Cluster != "" && !chName.MatchString(ch.Cluster) {
 		errs = append(errs, fmt.Errorf("storage.clickhouse.cluster: %q: want a name of letters, digits and _ . -, not starting with a digit", ch.Cluster))
+	}
+	if ch.InsertConcurrency <= 0 {
+		errs = append(errs, fmt.Errorf("storage.clickhouse.insert_concurrency: %d, must be > 0", ch.InsertConcurrency))
+	}
+	if ch.InsertQueue < 0 {
+		errs = append(errs, fmt.Errorf("storage.clickhouse.insert_queue: %d, must be >= 0", ch.InsertQueue))
+	}
+	if ch.InsertTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("storage.clickhouse.insert_timeout: %s, must be > 0", ch.InsertTimeout))
 	}
 	if ch.Cluster != "" && strings.HasPrefix(ch.DSN, "chdb://") {
 		errs = append(errs, errors.New("storage.clickhouse.cluster: chDB (chdb://) is one process, not a cluster: leave cluster empty"))

@@ -84,7 +84,7 @@ func (s *signalPipe[T]) fullError(inUse, items int) error {
 		msg += fmt.Sprintf(", of which %d reserved by remote write, scrape or StatsD", s.reserved)
 	}
 	return &ThrottleError{
-		Err:        fmt.Errorf("%w: %s; %d more do not fit", ErrQueueFull, msg, items),
+		Err:        fmt.Errorf("%w: %s; %d more do not fit (limits.queue_items)", ErrQueueFull, msg, items),
 		RetryAfter: s.cfg.RetryAfter,
 	}
 }

@@ -26,7 +26,7 @@ type streamLimitError struct{ *store.PartialError }
 
 func (e *streamLimitError) Unwrap() []error { return []error{e.PartialError, ErrStreamLimit} }
 
-// ThrottleError wraps ErrQueueFull or ErrNotRunning with the delay after which the client
+// ThrottleError wraps ErrQueueFull, ErrNotRunning or a write refused with store.ErrBusy with the delay after which the client
 // should try again.
 type ThrottleError struct {
 	Err        error
@@ -71,6 +71,14 @@ func IsPartial(err error) bool {
 // timeouts).
 func IsRetryable(err error) bool {
 	return err != nil && !IsPermanent(err) && !IsPartial(err)
+}
+
+// IsThrottled reports whether err asks the client to slow down and retry: a full ingest
+// queue (ErrQueueFull) or a store too slow to take the write now (store.ErrBusy, the
+// ClickHouse backend's insert limits). Receivers answer HTTP 429 and gRPC UNAVAILABLE
+// with the RetryAfter delay.
+func IsThrottled(err error) bool {
+	return errors.Is(err, ErrQueueFull) || errors.Is(err, store.ErrBusy)
 }
 
 // RetryAfter returns the delay suggested by a ThrottleError in err's chain.

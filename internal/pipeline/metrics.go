@@ -14,6 +14,7 @@ const (
 	reasonNotRunning  = "not_running"
 	reasonWriteFailed = "write_failed"
 	reasonStore       = "store_rejected" // a MetricWriter's PartialError
+	reasonStoreBusy   = "store_busy"     // store.ErrBusy: the store's insert limits refused the write
 	reasonCanceled    = "canceled"       // the caller gave up before the write started
 )
 
@@ -40,7 +41,7 @@ func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics
 		}, []string{"signal"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loupe_ingest_rejected_items_total",
-			Help: "Items not committed, by reason (a limit, queue_full, not_running, write_failed, store_rejected, canceled).",
+			Help: "Items not committed, by reason (a limit, queue_full, not_running, write_failed, store_rejected, store_busy, canceled).",
 		}, []string{"signal", "reason"}),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "loupe_pipeline_queue_depth",

@@ -24,7 +24,8 @@ import (
 //
 //   - *store.PartialError: committed except the counted items (limits, or points the store
 //     cannot represent); an OTLP partial success.
-//   - *ThrottleError (ErrQueueFull, ErrNotRunning): nothing committed, retry after a delay.
+//   - *ThrottleError (ErrQueueFull, ErrNotRunning, store.ErrBusy): nothing committed,
+//     retry after a delay.
 //   - IsPermanent: nothing committed, sending the same data again will fail again.
 //   - anything else (store failure, ctx done): nothing committed, retryable.
 //

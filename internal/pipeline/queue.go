@@ -291,6 +291,14 @@ func (s *signalPipe[T]) process(ctx context.Context, batch []*request[T]) {
 		}
 		return
 	}
+	if errors.Is(err, store.ErrBusy) {
+		// The store is too slow for any write now, not refusing one request's data:
+		// writing them one by one would only make each caller wait for it again.
+		for _, r := range batch {
+			s.finish(r, err)
+		}
+		return
+	}
 	s.m.splitRetries.WithLabelValues(s.signal).Inc()
 	s.logger.Warn("merged write failed, retrying request by request", "requests", len(batch), "items", items, "err", err)
 	from := 0
@@ -319,7 +327,11 @@ func (s *signalPipe[T]) write(ctx context.Context, data T, items, requests int) 
 		}
 	}()
 	err = s.ops.write(ctx, data)
-	if err != nil && !IsPartial(err) {
+	switch {
+	case err != nil && errors.Is(err, store.ErrBusy):
+		// A slow store throttles like a full queue: the client retries after a delay.
+		return &ThrottleError{Err: fmt.Errorf("write %s: %w", s.signal, err), RetryAfter: s.cfg.RetryAfter}
+	case err != nil && !IsPartial(err):
 		return fmt.Errorf("write %s: %w", s.signal, err)
 	}
 	return err
@@ -334,6 +346,8 @@ func (s *signalPipe[T]) finish(r *request[T], err error) {
 		rejected := min(pe.Rejected, int64(r.items))
 		s.m.items.WithLabelValues(s.signal).Add(float64(int64(r.items) - rejected))
 		s.m.rejected.WithLabelValues(s.signal, reasonStore).Add(float64(rejected))
+	case errors.Is(err, store.ErrBusy):
+		s.m.rejected.WithLabelValues(s.signal, reasonStoreBusy).Add(float64(r.items))
 	default:
 		s.m.rejected.WithLabelValues(s.signal, reasonWriteFailed).Add(float64(r.items))
 	}

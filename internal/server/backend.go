@@ -152,31 +152,38 @@ func (s *Server) openClickHouse(ctx context.Context) (*stores, error) {
 	fail := func(what string, err error) (*stores, error) {
 		return nil, fmt.Errorf("open clickhouse %s store: %w", what, err)
 	}
+	// Every ingest path reaches ClickHouse through these stores' inserts: each signal's
+	// store gets its own insert slots and deadline (storage.clickhouse.insert_*), so that a
+	// slow server throttles ingest (429) instead of piling up writers.
+	limiter := chsql.NewInsertLimiter(chsql.InsertLimits{
+		Concurrency: cfg.InsertConcurrency, Queue: cfg.InsertQueue, Timeout: time.Duration(cfg.InsertTimeout),
+	}, s.reg, logger)
+	ingestConn := func(signal store.Signal) chsql.Conn { return limiter.Conn(conn, string(signal)) }
 
-	logs, err := chlogs.New(ctx, conn, schema, chlogs.Options{Retention: time.Duration(ret.Logs)}, logger)
+	logs, err := chlogs.New(ctx, ingestConn(store.SignalLogs), schema, chlogs.Options{Retention: time.Duration(ret.Logs)}, logger)
 	if err != nil {
 		return fail("logs", err)
 	}
-	spans, err := chspans.New(ctx, conn, schema, chspans.Options{Retention: time.Duration(ret.Spans)}, logger)
+	spans, err := chspans.New(ctx, ingestConn(store.SignalSpans), schema, chspans.Options{Retention: time.Duration(ret.Spans)}, logger)
 	if err != nil {
 		return fail("spans", err)
 	}
-	metrics, err := chmetrics.New(ctx, conn, schema, chmetrics.Options{
+	metrics, err := chmetrics.New(ctx, ingestConn(store.SignalMetrics), schema, chmetrics.Options{
 		Retention:   time.Duration(ret.Metrics),
 		Translation: s.metricTranslation(),
 	}, logger)
 	if err != nil {
 		return fail("metrics", err)
 	}
-	runStore, err := chruns.New(ctx, conn, schema, chruns.Options{Retention: time.Duration(ret.Spans)}, logger)
+	runStore, err := chruns.New(ctx, ingestConn(store.SignalRuns), schema, chruns.Options{Retention: time.Duration(ret.Spans)}, logger)
 	if err != nil {
 		return fail("runs", err)
 	}
-	errStore, err := cherrors.New(ctx, conn, schema, cherrors.Options{Retention: time.Duration(ret.Errors)}, logger)
+	errStore, err := cherrors.New(ctx, ingestConn(store.SignalErrors), schema, cherrors.Options{Retention: time.Duration(ret.Errors)}, logger)
 	if err != nil {
 		return fail("errors", err)
 	}
-	profStore, err := chprofiles.New(ctx, conn, schema, chprofiles.Options{Retention: time.Duration(ret.Profiles)}, logger)
+	profStore, err := chprofiles.New(ctx, ingestConn(store.SignalProfiles), schema, chprofiles.Options{Retention: time.Duration(ret.Profiles)}, logger)
 	if err != nil {
 		return fail("profiles", err)
 	}

@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/loupe-dev/loupe/internal/config"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql/chsqltest"
 )
 
 // A node of a ClickHouse database with storage.clickhouse.leader: false starts none of the
@@ -26,7 +26,7 @@ func TestNonLeaderStartsNoOnceOnlyWork(t *testing.T) {
 	cfg.Listen = config.ListenConfig{HTTP: "127.0.0.1:0", OTLPGRPC: "127.0.0.1:0", OTLPHTTP: "127.0.0.1:0"}
 	cfg.Statsd.UDPAddr, cfg.Statsd.TCPAddr = "", ""
 	cfg.Storage.Backend = config.BackendClickHouse
-	cfg.Storage.ClickHouse.DSN = "chdb://" + filepath.Join(t.TempDir(), "ch")
+	cfg.Storage.ClickHouse.DSN, cfg.Storage.ClickHouse.Database = chsqltest.DSN(t) // the process's one chDB session
 	cfg.Storage.ClickHouse.Leader = false
 	require.NoError(t, cfg.Validate())
 	s := New(cfg, func() (config.Config, error) { return cfg, nil }, slog.New(slog.DiscardHandler))

@@ -179,7 +179,7 @@ func (h *pushHandler) consume(r *http.Request, streams []stream, n int) pushResu
 			msg: fmt.Sprintf("%d of %d entries rejected (the others are stored): %s", pe.Rejected, n, pe.Msg)}
 	case pipeline.IsPermanent(err):
 		return pushResult{status: http.StatusBadRequest, msg: err.Error()}
-	case errors.Is(err, pipeline.ErrQueueFull):
+	case pipeline.IsThrottled(err):
 		return pushResult{status: http.StatusTooManyRequests, msg: err.Error(), retryAfter: h.retryAfter(err)}
 	default:
 		// Not running, store failure, cancelled: nothing committed, retryable.

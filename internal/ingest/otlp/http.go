@@ -109,7 +109,7 @@ func errorResult(err error, enc encoding) httpResult {
 		return statusResult(http.StatusBadRequest, codes.InvalidArgument, clean(err.Error()), enc, 0)
 	case errors.Is(err, pipeline.ErrStreamLimit):
 		return statusResult(http.StatusTooManyRequests, codes.ResourceExhausted, streamLimitMessage(err), enc, 0)
-	case errors.Is(err, pipeline.ErrQueueFull):
+	case pipeline.IsThrottled(err):
 		d, _ := pipeline.RetryAfter(err)
 		return statusResult(http.StatusTooManyRequests, codes.Unavailable, err.Error(), enc, d)
 	default:

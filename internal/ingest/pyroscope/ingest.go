@@ -217,6 +217,9 @@ func (h *Handler) handle(r *http.Request) result {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.WriteTimeout)
 	defer cancel()
 	if err := h.w.WriteProfiles(ctx, ps); err != nil {
+		if errors.Is(err, store.ErrBusy) { // a slow store (ClickHouse's insert limits)
+			return result{status: http.StatusTooManyRequests, msg: "store profiles: " + err.Error()}
+		}
 		return result{status: http.StatusServiceUnavailable, msg: "store profiles: " + err.Error()}
 	}
 	n := 0

@@ -395,8 +395,9 @@ func (h *Handler) write(ctx context.Context, project Project, d *decoded) (resul
 	return result{}, true
 }
 
-// writeError maps a sink's error: permanent problems are 400, a full queue 429, anything
-// else (store failure, full disk, shutting down) 503; the last two with Retry-After.
+// writeError maps a sink's error: permanent problems are 400, a full queue or a busy store
+// (pipeline.IsThrottled) 429, anything else (store failure, full disk, shutting down) 503;
+// the last two with Retry-After.
 func (h *Handler) writeError(what string, err error) result {
 	retry := h.opts.DefaultRetryAfter
 	if d, ok := pipeline.RetryAfter(err); ok && d > 0 {
@@ -405,7 +406,7 @@ func (h *Handler) writeError(what string, err error) result {
 	switch {
 	case pipeline.IsPermanent(err):
 		return result{status: http.StatusBadRequest, detail: fmt.Sprintf("store %s: %v", what, err)}
-	case errors.Is(err, pipeline.ErrQueueFull):
+	case pipeline.IsThrottled(err):
 		return result{status: http.StatusTooManyRequests, retryAfter: retry, detail: fmt.Sprintf("store %s: %v", what, err)}
 	case errors.Is(err, store.ErrDiskFull):
 		return result{status: http.StatusServiceUnavailable, retryAfter: max(retry, 10*time.Second), detail: fmt.Sprintf("store %s: %v", what, err)}

@@ -22,14 +22,29 @@ import (
 // session's current database is session state (USE), and chDB runs the queries of a
 // connection one at a time anyway (chdb.h: chdb_query is thread-safe and hands queries to
 // the connection's query queue; 4 goroutines querying without this mutex got right
-// answers, but USE must not interleave).
-var chdbSession chdbProcess
+// answers, but USE must not interleave). The wait for the session ends with the query's
+// ctx, so that a long query (or a slow insert) holding the engine bounds the wait of the
+// others by their deadlines, as a ClickHouse server's queries do (the insert limits of
+// limit.go rely on it).
+var chdbSession = chdbProcess{turn: make(chan struct{}, 1)}
 
 type chdbProcess struct {
-	mu   sync.Mutex
+	turn chan struct{} // holding the session: a token in turn
 	conn chdb.ChdbConn
 	path string
 }
+
+// lock takes the session, giving up when ctx ends first.
+func (s *chdbProcess) lock(ctx context.Context) error {
+	select {
+	case s.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *chdbProcess) unlock() { <-s.turn }
 
 // Session settings: times in UTC (DateTime64 text without a zone is read as UTC by
 // JSONRows), and NaN/Inf written as strings rather than null.
@@ -48,8 +63,8 @@ func OpenChDB(dir, database string) (Conn, error) {
 		return nil, fmt.Errorf("chdb: %w", err)
 	}
 	s := &chdbSession
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	_ = s.lock(context.Background())
+	defer s.unlock()
 	switch {
 	case s.conn == nil:
 		c, err := chdb.NewConnectionFromConnString(abs + chdbSettings)
@@ -66,7 +81,7 @@ func OpenChDB(dir, database string) (Conn, error) {
 	return &chdbConn{database: database}, nil
 }
 
-// run runs one statement with s.mu held and returns a copy of its output.
+// run runs one statement with the session held and returns a copy of its output.
 func (s *chdbProcess) run(query string) ([]byte, error) {
 	res, err := s.conn.Query(query, JSONFormat)
 	if err != nil {
@@ -110,8 +125,10 @@ func (c *chdbConn) query(ctx context.Context, q string) ([]byte, error) {
 		return nil, errors.New("chdb: connection closed")
 	}
 	s := &chdbSession
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.unlock()
 	// USE before every query rather than when the database changes: a test may drop and
 	// create again the session's current database, and USE costs little next to a query.
 	if _, err := s.run("USE " + Ident(c.database)); err != nil {

@@ -48,6 +48,18 @@ func sessionDir() (string, error) {
 	return dataDir, dirErr
 }
 
+// DSN returns the chdb:// DSN of this process's chDB session and a new, empty database
+// on it (dropped at the end of the test), for tests that start a whole server on chDB:
+// a process has one chDB session, on one directory, which every such test must share.
+func DSN(t testing.TB) (dsn, database string) {
+	t.Helper()
+	dir, err := sessionDir()
+	if err != nil {
+		t.Fatalf("chsqltest: %v", err)
+	}
+	return chsql.ChDBScheme + dir, Open(t).Database()
+}
+
 // Open returns a Conn on a new, empty database (test_<n>), dropped at the end of the test.
 func Open(t testing.TB) chsql.Conn {
 	t.Helper()
