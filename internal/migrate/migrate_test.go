@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -264,7 +265,7 @@ func traceSpans(t *testing.T, r store.TraceReader, ids []pcommon.TraceID) map[pc
 	return out
 }
 
-func allSamples(t *testing.T, m *tsdb.Store) map[string][]float64 {
+func allSamples(t *testing.T, m storage.Queryable) map[string][]float64 {
 	q, err := m.Querier(math.MinInt64, math.MaxInt64)
 	require.NoError(t, err)
 	defer q.Close()
