@@ -179,7 +179,8 @@ func (s *Server) openClickHouse(ctx context.Context) (*stores, error) {
 	if err != nil {
 		return fail("runs", err)
 	}
-	errStore, err := cherrors.New(ctx, ingestConn(store.SignalErrors), schema, cherrors.Options{Retention: time.Duration(ret.Errors)}, logger)
+	errStore, err := cherrors.New(ctx, conn, // limited as a whole below (gatedErrors)
+		schema, cherrors.Options{Retention: time.Duration(ret.Errors)}, logger)
 	if err != nil {
 		return fail("errors", err)
 	}
@@ -193,7 +194,7 @@ func (s *Server) openClickHouse(ctx context.Context) (*stores, error) {
 	}
 	return &stores{
 		logs: logs, logQL: logs.LogQL(), spans: spans, metrics: metrics,
-		runs: runStore, errors: errStore, profiles: profStore,
+		runs: runStore, errors: gatedErrors{errStore, limiter.Gate(string(store.SignalErrors))}, profiles: profStore,
 		dashboards: func(context.Context) (dashboards.Store, error) { return dashStore, nil },
 		retainer: signalRetainer{
 			store.SignalLogs: logs, store.SignalSpans: spans, store.SignalRuns: runStore,

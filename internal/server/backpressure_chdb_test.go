@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/loupe-dev/loupe/internal/config"
+	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql/chsqltest"
 )
@@ -50,6 +51,8 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 	cfg.Storage.ClickHouse.InsertQueue = 2
 	cfg.Storage.ClickHouse.InsertTimeout = config.Default().Storage.ClickHouse.InsertTimeout / 20 // 500ms
 	cfg.Limits.QueueItems = queueItems
+	const sentryKey = "0123456789abcdef0123456789abcdef"
+	cfg.Sentry.Projects = []sentry.Project{{ID: "1", Name: "bp", Keys: []string{sentryKey}}}
 	require.NoError(t, cfg.Validate())
 	s := New(cfg, func() (config.Config, error) { return cfg, nil }, slog.New(slog.DiscardHandler))
 	require.NoError(t, s.Start(context.Background()))
@@ -88,10 +91,39 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 		msg, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(msg)
 	}
+	// A Sentry error event: the errors store inserts from the request, not through the
+	// pipeline (and reads what it dedupes against first).
+	var eventSeq atomic.Int64
+	sendEvent := func() (int, string, string) {
+		id := fmt.Sprintf("%032x", eventSeq.Add(1))
+		body := `{"event_id":"` + id + `"}` + "\n" + `{"type":"event"}` + "\n" +
+			`{"event_id":"` + id + `","level":"error","platform":"go","exception":{"values":[{"type":"E","value":"bp"}]}}` + "\n"
+		req, err := http.NewRequest(http.MethodPost, "http://"+s.HTTPAddr()+"/api/1/envelope/", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-Sentry-Auth", "Sentry sentry_version=7, sentry_key="+sentryKey)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg), id
+	}
+	storedEvents := func() int {
+		rows, err := ch.Query(context.Background(), "SELECT uniqExact(event_id) FROM error_events")
+		require.NoError(t, err)
+		defer rows.Close()
+		require.True(t, rows.Next())
+		var n uint64
+		require.NoError(t, rows.Scan(&n))
+		return int(n)
+	}
+
 	// Fast ClickHouse: accepted.
 	code, msg := send()
 	require.Equal(t, http.StatusOK, code, msg)
 	acked := perRequest
+	code, msg, _ = sendEvent()
+	require.Equal(t, http.StatusOK, code, msg)
+	ackedEvents := 1
 
 	// The most the queue and the inserts in flight held, sampled throughout. The disk
 	// size gauge asks ClickHouse, which is what this test keeps busy: without it, a Gather
@@ -136,6 +168,8 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 	}()
 	var (
 		mu                sync.Mutex
+		eventsOK          int
+		eventsRefused     []string // 429 answers to Sentry events
 		okDuring, refused int
 		namedLimit        []string // 429 naming storage.clickhouse.insert_timeout
 		queueFull         []string // 429 naming the queue's limit
@@ -172,6 +206,25 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 			}
 		}()
 	}
+	for range 3 {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			for !busyDone.Load() {
+				code, msg, _ := sendEvent()
+				mu.Lock()
+				switch {
+				case code == http.StatusOK:
+					eventsOK++
+				case code == http.StatusTooManyRequests && strings.Contains(msg, "storage.clickhouse.insert_"):
+					eventsRefused = append(eventsRefused, msg)
+				default:
+					otherStatuses = append(otherStatuses, fmt.Sprint("sentry ", code, " ", msg))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
 	clients.Wait()
 	require.NoError(t, busyErr)
 	close(stopSampling)
@@ -186,7 +239,17 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 		}
 	}
 	t.Logf("most items queued: %d (limits.queue_items %d); most logs inserts in flight: %d (insert_concurrency 1)", maxQueue.Load(), queueItems, maxInFlight.Load())
+	t.Logf("Sentry events while ClickHouse was busy: %d acknowledged, %d answered 429 naming the limit", eventsOK, len(eventsRefused))
+	kinds := map[string]int{}
+	for _, m := range eventsRefused {
+		kinds[m[:min(len(m), 150)]]++
+	}
+	for m, n := range kinds {
+		t.Logf("%d x %s", n, m)
+	}
+	ackedEvents += eventsOK
 	require.Empty(t, otherStatuses)
+	require.NotEmpty(t, eventsRefused, "no Sentry event answered 429 naming the limit")
 	require.NotEmpty(t, namedLimit, "no 429 named storage.clickhouse.insert_timeout")
 	require.LessOrEqual(t, maxQueue.Load(), int64(queueItems))
 	require.LessOrEqual(t, maxInFlight.Load(), int64(1))
@@ -200,6 +263,11 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 	stored := storedCount()
 	t.Logf("records acknowledged %d, stored %d, refused %d", acked, stored, refused*perRequest)
 	require.Equal(t, acked, stored)
+	code, msg, _ = sendEvent()
+	require.Equal(t, http.StatusOK, code, msg)
+	ackedEvents++
+	t.Logf("Sentry events acknowledged %d, stored %d, refused %d", ackedEvents, storedEvents(), len(eventsRefused))
+	require.Equal(t, ackedEvents, storedEvents())
 
 	mfs, err := s.reg.Gather()
 	require.NoError(t, err)

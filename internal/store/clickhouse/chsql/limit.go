@@ -87,29 +87,43 @@ func NewInsertLimiter(limits InsertLimits, reg prometheus.Registerer, logger *sl
 // limit. An insert whose deadline passed but that succeeded anyway (chDB cannot stop a
 // statement once it runs) succeeds: it is stored.
 func (l *InsertLimiter) Conn(c Conn, signal string) Conn {
-	return &limitedConn{Conn: c, l: l, signal: signal, slots: make(chan struct{}, l.limits.Concurrency)}
+	return &limitedConn{Conn: c, g: l.Gate(signal)}
 }
 
-type limitedConn struct {
-	Conn
+// Gate returns slots of their own for signal, under the same limits, for a write that is
+// more than its inserts: the errors store reads the events and issue states it dedupes
+// against before it inserts, and those reads wait on a slow ClickHouse too. Run the whole
+// write in the Gate, on a Conn that is not limited again (nested slots of one size could
+// wait on each other).
+func (l *InsertLimiter) Gate(signal string) *Gate {
+	return &Gate{l: l, signal: signal, slots: make(chan struct{}, l.limits.Concurrency)}
+}
+
+// Gate bounds the calls of one signal: see InsertLimiter.Gate.
+type Gate struct {
 	l       *InsertLimiter
 	signal  string
 	slots   chan struct{}
 	callers atomic.Int64 // waiting or in flight
 }
 
+type limitedConn struct {
+	Conn
+	g *Gate
+}
+
 func (c *limitedConn) Insert(ctx context.Context, table string, cols []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return c.Conn.Insert(ctx, table, cols, rows)
 	}
-	return c.limit(ctx, table, func(ctx context.Context) error { return c.Conn.Insert(ctx, table, cols, rows) })
+	return c.g.Run(ctx, "insert into "+table, func(ctx context.Context) error { return c.Conn.Insert(ctx, table, cols, rows) })
 }
 
 func (c *limitedConn) Exec(ctx context.Context, q string) error {
 	if !isInsert(q) {
 		return c.Conn.Exec(ctx, q)
 	}
-	return c.limit(ctx, "", func(ctx context.Context) error { return c.Conn.Exec(ctx, q) })
+	return c.g.Run(ctx, "insert", func(ctx context.Context) error { return c.Conn.Exec(ctx, q) })
 }
 
 // isInsert reports whether q is an INSERT statement.
@@ -118,47 +132,45 @@ func isInsert(q string) bool {
 	return len(q) >= 6 && strings.EqualFold(q[:6], "INSERT")
 }
 
-// limit runs insert in a slot, within the deadline.
-func (c *limitedConn) limit(ctx context.Context, table string, insert func(context.Context) error) error {
-	lim := c.l.limits
-	if n := c.callers.Add(1); n > int64(lim.Concurrency+lim.Queue) {
-		c.callers.Add(-1)
-		return c.refuse(refusedQueue, fmt.Errorf("%d inserts in flight and %d waiting (storage.clickhouse.insert_concurrency %d, insert_queue %d)",
+// Run runs write (what names it in errors) in a slot, within insert_timeout from now. A
+// refusal wraps store.ErrBusy and names the limit; when ctx ends first, its error is
+// returned.
+func (g *Gate) Run(ctx context.Context, what string, write func(context.Context) error) error {
+	lim := g.l.limits
+	if n := g.callers.Add(1); n > int64(lim.Concurrency+lim.Queue) {
+		g.callers.Add(-1)
+		return g.refuse(refusedQueue, fmt.Errorf("%d inserts in flight and %d waiting (storage.clickhouse.insert_concurrency %d, insert_queue %d)",
 			lim.Concurrency, lim.Queue, lim.Concurrency, lim.Queue))
 	}
-	defer c.callers.Add(-1)
+	defer g.callers.Add(-1)
 
 	dctx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
-	waiting := c.l.waiting.WithLabelValues(c.signal)
+	waiting := g.l.waiting.WithLabelValues(g.signal)
 	waiting.Inc()
 	select {
-	case c.slots <- struct{}{}:
+	case g.slots <- struct{}{}:
 		waiting.Dec()
 	case <-dctx.Done():
 		waiting.Dec()
 		if err := ctx.Err(); err != nil { // the caller gave up or has a shorter deadline
 			return err
 		}
-		return c.refuse(refusedWait, fmt.Errorf("no insert slot free within storage.clickhouse.insert_timeout %s: %d in flight (storage.clickhouse.insert_concurrency) did not finish",
+		return g.refuse(refusedWait, fmt.Errorf("no insert slot free within storage.clickhouse.insert_timeout %s: %d in flight (storage.clickhouse.insert_concurrency) did not finish",
 			lim.Timeout, lim.Concurrency))
 	}
-	inFlight := c.l.inFlight.WithLabelValues(c.signal)
+	inFlight := g.l.inFlight.WithLabelValues(g.signal)
 	inFlight.Inc()
-	err := insert(dctx)
+	err := write(dctx)
 	inFlight.Dec()
-	<-c.slots
+	<-g.slots
 	if err != nil && ctx.Err() == nil && errors.Is(dctx.Err(), context.DeadlineExceeded) {
-		what := "insert"
-		if table != "" {
-			what = "insert into " + table
-		}
-		return c.refuse(refusedTimeout, fmt.Errorf("%s did not finish within storage.clickhouse.insert_timeout %s: %w", what, lim.Timeout, err))
+		return g.refuse(refusedTimeout, fmt.Errorf("%s did not finish within storage.clickhouse.insert_timeout %s: %w", what, lim.Timeout, err))
 	}
 	return err
 }
 
-func (c *limitedConn) refuse(reason string, err error) error {
-	c.l.refused.WithLabelValues(c.signal, reason).Inc()
-	return fmt.Errorf("%w: clickhouse %s inserts: %w", store.ErrBusy, c.signal, err)
+func (g *Gate) refuse(reason string, err error) error {
+	g.l.refused.WithLabelValues(g.signal, reason).Inc()
+	return fmt.Errorf("%w: clickhouse %s inserts: %w", store.ErrBusy, g.signal, err)
 }
