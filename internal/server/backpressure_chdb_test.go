@@ -20,6 +20,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/loupe-dev/loupe/internal/config"
 	"github.com/loupe-dev/loupe/internal/ingest/sentry"
@@ -73,7 +78,7 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 
 	var seq atomic.Int64
 	const perRequest = 10
-	send := func() (int, string) {
+	makeLogs := func() plog.Logs {
 		ld := plog.NewLogs()
 		rl := ld.ResourceLogs().AppendEmpty()
 		rl.Resource().Attributes().PutStr("service.name", "bp")
@@ -83,7 +88,10 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 			r.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
 			r.Body().SetStr(fmt.Sprintf("record %d", seq.Add(1)))
 		}
-		body, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
+		return ld
+	}
+	send := func() (int, string) {
+		body, err := (&plog.JSONMarshaler{}).MarshalLogs(makeLogs())
 		require.NoError(t, err)
 		resp, err := http.Post("http://"+s.receiver.HTTPAddr()+"/v1/logs", "application/json", bytes.NewReader(body))
 		require.NoError(t, err)
@@ -206,6 +214,29 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 			}
 		}()
 	}
+	// One OTLP/gRPC client: UNAVAILABLE with a RetryInfo.
+	gconn, err := grpc.NewClient(s.receiver.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer gconn.Close()
+	grpcLogs := plogotlp.NewGRPCClient(gconn)
+	var grpcOK int
+	var grpcRefused []*status.Status
+	clients.Add(1)
+	go func() {
+		defer clients.Done()
+		for !busyDone.Load() {
+			_, err := grpcLogs.Export(context.Background(), plogotlp.NewExportRequestFromLogs(makeLogs()))
+			mu.Lock()
+			if err == nil {
+				grpcOK++
+			} else if st, _ := status.FromError(err); st.Code() == codes.Unavailable && strings.Contains(st.Message(), "storage.clickhouse.insert_timeout") {
+				grpcRefused = append(grpcRefused, st)
+			} else if st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "limits.queue_items") {
+				otherStatuses = append(otherStatuses, fmt.Sprint("grpc ", err))
+			}
+			mu.Unlock()
+		}
+	}()
 	for range 3 {
 		clients.Add(1)
 		go func() {
@@ -248,6 +279,11 @@ func TestClickHouseSlowInsertsThrottleIngest(t *testing.T) {
 		t.Logf("%d x %s", n, m)
 	}
 	ackedEvents += eventsOK
+	acked += grpcOK * perRequest
+	t.Logf("OTLP/gRPC while ClickHouse was busy: %d acknowledged, %d UNAVAILABLE naming insert_timeout", grpcOK, len(grpcRefused))
+	require.NotEmpty(t, grpcRefused, "no gRPC export answered UNAVAILABLE naming the limit")
+	t.Logf("e.g. %s %s %v", grpcRefused[0].Code(), grpcRefused[0].Message(), grpcRefused[0].Details())
+	require.NotEmpty(t, grpcRefused[0].Details(), "RetryInfo")
 	require.Empty(t, otherStatuses)
 	require.NotEmpty(t, eventsRefused, "no Sentry event answered 429 naming the limit")
 	require.NotEmpty(t, namedLimit, "no 429 named storage.clickhouse.insert_timeout")

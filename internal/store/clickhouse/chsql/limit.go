@@ -165,7 +165,9 @@ func (g *Gate) Run(ctx context.Context, what string, write func(context.Context)
 	inFlight.Dec()
 	<-g.slots
 	if err != nil && ctx.Err() == nil && errors.Is(dctx.Err(), context.DeadlineExceeded) {
-		return g.refuse(refusedTimeout, fmt.Errorf("%s did not finish within storage.clickhouse.insert_timeout %s: %w", what, lim.Timeout, err))
+		// %v, not %w: the deadline is ours, and a caller that sees context.DeadlineExceeded
+		// in the chain would take it for its own (gRPC answers it DEADLINE_EXCEEDED).
+		return g.refuse(refusedTimeout, fmt.Errorf("%s did not finish within storage.clickhouse.insert_timeout %s: %v", what, lim.Timeout, err))
 	}
 	return err
 }
