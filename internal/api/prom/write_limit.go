@@ -215,8 +215,8 @@ func (h *writeLimitHandler) writeV1(w http.ResponseWriter, r *http.Request, body
 	if err := app.Commit(); err != nil {
 		h.logger.Error("remote write commit", "err", err)
 		status := http.StatusInternalServerError
-		if errors.Is(err, store.ErrDiskFull) {
-			status = http.StatusServiceUnavailable // retryable once space is freed
+		if errors.Is(err, store.ErrDiskFull) || errors.Is(err, store.ErrBusy) {
+			status = http.StatusServiceUnavailable // retryable once space is freed, or the store keeps up
 		}
 		http.Error(w, "commit samples: "+err.Error(), status)
 		return

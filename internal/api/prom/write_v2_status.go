@@ -34,7 +34,9 @@ func (o *commitOutcome) set(err error) {
 func (o *commitOutcome) diskFull() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return errors.Is(o.err, store.ErrDiskFull)
+	// A store too slow to take the commit (store.ErrBusy, ClickHouse's insert limits) is
+	// retryable later too.
+	return errors.Is(o.err, store.ErrDiskFull) || errors.Is(o.err, store.ErrBusy)
 }
 
 // withCommitOutcome returns r with a new commitOutcome in its context.
