@@ -106,9 +106,17 @@ func runMigrate(ctx context.Context, cfg config.Config, force bool, stdout, stde
 	}
 	metricsDir := filepath.Join(cfg.DataDir, "metrics")
 	if _, err := os.Stat(metricsDir); err == nil {
+		// Opened as the server opens it, but for two settings that would change the
+		// source: no retention (the destination's may be shorter, and the TSDB drops
+		// expired blocks at open; ClickHouse's TTL applies after the copy instead), and
+		// no compaction into blocks larger than the first level.
 		tsdbOpts := tsdb.DefaultOptions()
-		tsdbOpts.Retention = time.Duration(cfg.Retention.Metrics)
-		tsdbOpts.OutOfOrderTimeWindow = tsdbOpts.Retention
+		tsdbOpts.Retention = 100 * 365 * 24 * time.Hour
+		tsdbOpts.MaxBlockDuration = 2 * time.Hour
+		tsdbOpts.OutOfOrderTimeWindow = time.Duration(cfg.Metrics.OutOfOrderWindow)
+		if tsdbOpts.OutOfOrderTimeWindow == 0 {
+			tsdbOpts.OutOfOrderTimeWindow = time.Duration(cfg.Retention.Metrics)
+		}
 		metrics, err := tsdb.Open(metricsDir, tsdbOpts, logger.With("component", "tsdb"), prometheus.NewRegistry())
 		if err != nil {
 			return fmt.Errorf("open %s: %w", metricsDir, err)
