@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -129,4 +130,17 @@ type ProfileReader interface {
 	// SpansWithFunction sums, per span, the value of the samples sel selects whose stack
 	// contains function, largest first, at most limit. Samples without a span are left out.
 	SpansWithFunction(ctx context.Context, sel ProfileSelector, function string, limit int) ([]SpanValue, error)
+}
+
+// ProfileExporter reads stored profiles back whole, in the form ProfileWriter takes, so
+// that they can be copied into another store (loupe migrate): ProfileReader returns only
+// merged stacks and series, which lose each profile's time, duration, period and spans.
+type ProfileExporter interface {
+	// ExportProfiles yields the profiles with Time in [start, end) (zero: unbounded), in
+	// ascending time, each with its series labels, type, time, duration, period and its
+	// samples with their stacks and spans. Writing them into an empty store gives the same
+	// ProfileReader answers as the exporting store. What a store merged when writing stays
+	// merged: samples of the same stack and span in one profile come back as one, and
+	// profiles of the same series, type and time as one. The first error ends the sequence.
+	ExportProfiles(ctx context.Context, start, end time.Time) iter.Seq2[Profile, error]
 }
