@@ -95,6 +95,7 @@ loupe_run_id, shown on the run's page.`,
 	f.StringVar(&opts.Name, "name", "", "job name (default: base name of CMD, or of the script when CMD is an interpreter: python3 train.py is train.py)")
 	f.StringArrayVar(&tags, "tag", nil, "tag as key=value (repeatable)")
 	f.DurationVar(&opts.MonitorInterval, "monitor-interval", opts.MonitorInterval, "time between samples of the process tree")
+	f.DurationVar(&opts.HeartbeatInterval, "heartbeat-interval", opts.HeartbeatInterval, "time between re-sends of the running record; the server shows the run as lost after 3 of them (at least 10s) pass without one (docs/run.md)")
 	f.StringVar(&opts.Server, "server", opts.Server, "OTLP/HTTP base URL of the Loupe server (env LOUPE_SERVER); empty to send nothing")
 	f.StringVar(&uiURL, "ui-url", "", "base URL of the server's web UI for the link printed at the end (env LOUPE_UI_URL; default: --server's host on port 7070 when --server uses port 4318)")
 	f.BoolVar(&opts.Profile, "profile", false, "profile a Go child that uses Loupe's SDK: sets LOUPE_PROFILE=1 and LOUPE_PROFILE_SERVER (the --ui-url address) so that it sends CPU, heap and goroutine profiles labelled loupe_run_id")

@@ -22,7 +22,8 @@ const scopeName = "loupe.run"
 const (
 	ScopeName       = scopeName
 	RecordAttribute = "loupe.run.record"
-	// EventAttribute is "started" on the log record sent at the start of a run.
+	// EventAttribute is "started" on the log record sent at the start of a run, and
+	// "heartbeat" on the copies of it sent every heartbeat interval.
 	EventAttribute = "loupe.run.event"
 )
 
@@ -217,10 +218,18 @@ func statusMessage(rec *Record) string {
 
 // startLog is the log record that announces a run as it starts, so that a server lists it
 // as running before it ends. It carries the record known at start, with status "running".
-func startLog(rec *Record) (plog.Logs, error) {
+func startLog(rec *Record) (plog.Logs, error) { return runningLog(rec, nil) }
+
+// heartbeatLog is the running record again, sent every heartbeat interval while the job
+// runs with heartbeat_time set to at, so that the server can tell a run whose `loupe run`
+// died without its final record (SIGKILL, a crashed node) from one still running.
+func heartbeatLog(rec *Record, at time.Time) (plog.Logs, error) { return runningLog(rec, &at) }
+
+func runningLog(rec *Record, heartbeat *time.Time) (plog.Logs, error) {
 	started := *rec
 	started.Status = "running"
 	started.Samples = nil
+	started.HeartbeatTime = heartbeat
 	b, err := json.Marshal(&started)
 	if err != nil {
 		return plog.Logs{}, fmt.Errorf("encode start record: %w", err)
@@ -232,14 +241,24 @@ func startLog(rec *Record) (plog.Logs, error) {
 	sl.Scope().SetName(scopeName)
 	lr := sl.LogRecords().AppendEmpty()
 	ts := pcommon.NewTimestampFromTime(rec.StartTime)
+	if heartbeat != nil {
+		ts = pcommon.NewTimestampFromTime(*heartbeat)
+	}
 	lr.SetTimestamp(ts)
 	lr.SetObservedTimestamp(ts)
 	lr.SetTraceID(traceIDOf(rec))
 	lr.SetSpanID(spanIDOf(rec))
-	lr.SetSeverityNumber(plog.SeverityNumberInfo)
-	lr.SetSeverityText("INFO")
-	lr.Body().SetStr("run started: " + rec.CommandLine)
-	lr.Attributes().PutStr(EventAttribute, "started")
+	if heartbeat == nil {
+		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		lr.SetSeverityText("INFO")
+		lr.Body().SetStr("run started: " + rec.CommandLine)
+		lr.Attributes().PutStr(EventAttribute, "started")
+	} else {
+		lr.SetSeverityNumber(plog.SeverityNumberDebug)
+		lr.SetSeverityText("DEBUG")
+		lr.Body().SetStr("run heartbeat: " + rec.CommandLine)
+		lr.Attributes().PutStr(EventAttribute, "heartbeat")
+	}
 	lr.Attributes().PutStr(RecordAttribute, string(b))
 	return ld, nil
 }

@@ -51,6 +51,14 @@ type Record struct {
 	// CaptureErrors names each part of the capture that failed and why (e.g. "python":
 	// "pip list: timeout"); a failed part never fails the run.
 	CaptureErrors map[string]string `json:"capture_errors,omitempty"`
+
+	// HeartbeatSeconds is the period at which `loupe run` re-sends the running record while
+	// the job runs (0 or absent: a record from a version without heartbeats). The server
+	// shows a running run as "lost" when its heartbeats stop (docs/run.md).
+	HeartbeatSeconds float64 `json:"heartbeat_seconds,omitempty"`
+	// HeartbeatTime is when this running copy of the record was sent (client clock); only
+	// on heartbeats, not on the first start-of-run record nor the final record.
+	HeartbeatTime *time.Time `json:"heartbeat_time,omitempty"`
 }
 
 // Host describes the machine the run executed on.

@@ -29,6 +29,9 @@ type Options struct {
 	Tags map[string]string
 	// MonitorInterval is the time between samples of the process tree.
 	MonitorInterval time.Duration
+	// HeartbeatInterval is how often the running record is re-sent while the job runs,
+	// so that the server shows the run as lost when they stop (runs.Grace).
+	HeartbeatInterval time.Duration
 	// Server is the OTLP/HTTP base URL (http://localhost:4318); "" ships nothing.
 	Server string
 	// Profile asks a Go child that uses Loupe's SDK to send CPU, heap and goroutine
@@ -74,24 +77,30 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		MonitorInterval: time.Second,
-		Server:          "http://localhost:4318",
-		SpoolDir:        DefaultSpoolDir(),
-		EnvAllowlist:    DefaultEnvAllowlist,
-		CaptureOutput:   true,
-		MaxLineBytes:    16 << 10,
-		LineBuffer:      10000,
-		FlushInterval:   2 * time.Second,
-		CaptureTimeout:  15 * time.Second,
-		SendTimeout:     5 * time.Second,
-		MaxSamples:      1000,
-		Capture:         CaptureEnvironment,
-		Stdin:           os.Stdin,
-		Stdout:          os.Stdout,
-		Stderr:          os.Stderr,
-		Environ:         os.Environ(),
-		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		// Each heartbeat is one small log record; a run is shown lost 3 periods after the
+		// last one (90s), well under the minutes a cluster user would notice.
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		Server:            "http://localhost:4318",
+		SpoolDir:          DefaultSpoolDir(),
+		EnvAllowlist:      DefaultEnvAllowlist,
+		CaptureOutput:     true,
+		MaxLineBytes:      16 << 10,
+		LineBuffer:        10000,
+		FlushInterval:     2 * time.Second,
+		CaptureTimeout:    15 * time.Second,
+		SendTimeout:       5 * time.Second,
+		MaxSamples:        1000,
+		Capture:           CaptureEnvironment,
+		Stdin:             os.Stdin,
+		Stdout:            os.Stdout,
+		Stderr:            os.Stderr,
+		Environ:           os.Environ(),
+		Logger:            slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 }
+
+// DefaultHeartbeatInterval is the heartbeat period of a plain `loupe run`.
+const DefaultHeartbeatInterval = 30 * time.Second
 
 // Exit codes for a command that could not be started, as in POSIX shells.
 const (
@@ -110,6 +119,9 @@ func Run(ctx context.Context, opts Options, argv []string) (int, *Record, error)
 	}
 	if opts.MonitorInterval <= 0 {
 		return 0, nil, fmt.Errorf("monitor interval must be positive, got %s", opts.MonitorInterval)
+	}
+	if opts.HeartbeatInterval <= 0 {
+		return 0, nil, fmt.Errorf("heartbeat interval must be positive, got %s", opts.HeartbeatInterval)
 	}
 	if opts.MaxLineBytes <= 0 {
 		return 0, nil, fmt.Errorf("max line bytes must be positive, got %d", opts.MaxLineBytes)
@@ -168,6 +180,7 @@ func (r *runner) run(ctx context.Context) (int, *Record, error) {
 	rec.RunID = newID(16)
 	rec.Telemetry.TraceID, rec.Telemetry.SpanID = rec.RunID, newID(8)
 	rec.Telemetry.Profile = r.opts.Profile
+	rec.HeartbeatSeconds = r.opts.HeartbeatInterval.Seconds()
 	// A job started inside a traced context (a workflow step under an instrumented
 	// orchestrator, or a loupe run inside a loupe run) joins that trace under its parent.
 	if tid, sid, ok := parseTraceparent(env["TRACEPARENT"]); ok {
@@ -449,7 +462,8 @@ func (r *runner) startMarker() []byte {
 }
 
 // shipLoop ships the start marker (when not nil), then output lines and samples every
-// flush interval and when a batch is full, until stop is closed and the lines are drained.
+// flush interval and when a batch is full, and the running record every heartbeat interval
+// (when there is a start marker), until stop is closed and the lines are drained.
 // The start marker is sent here, beside the job, so that a slow or absent server never
 // delays the job's start.
 func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}, started []byte) {
@@ -470,9 +484,19 @@ func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}, started []b
 	}
 	t := time.NewTicker(r.opts.FlushInterval)
 	defer t.Stop()
+	var heartbeats <-chan time.Time // nil: never, when nothing is shipped
+	if started != nil {
+		hb := time.NewTicker(r.opts.HeartbeatInterval)
+		defer hb.Stop()
+		heartbeats = hb.C
+	}
 	var lines <-chan Line = r.lines
 	for {
 		select {
+		case now := <-heartbeats:
+			// The record is only read by this goroutine until the job ends (setExit runs
+			// after shipLoop returns).
+			r.shipHeartbeat(ctx, now)
 		case l := <-lines:
 			batch = classify.add(l, batch)
 			if len(batch) >= maxBatch {
@@ -496,6 +520,18 @@ func (r *runner) shipLoop(ctx context.Context, stop <-chan struct{}, started []b
 			}
 		}
 	}
+}
+
+func (r *runner) shipHeartbeat(ctx context.Context, now time.Time) {
+	ld, err := heartbeatLog(r.rec, now)
+	if err == nil {
+		var b []byte
+		if b, err = (&plog.ProtoMarshaler{}).MarshalLogs(ld); err == nil {
+			r.ship.ship(ctx, "logs", b)
+			return
+		}
+	}
+	r.opts.Logger.Error("encode heartbeat", "err", err)
 }
 
 func (r *runner) shipLogs(ctx context.Context, lines []logEntry) {

@@ -52,10 +52,14 @@ func ParseRecord(raw []byte) (Run, error) {
 	if rec.StartTime.IsZero() {
 		return Run{}, fmt.Errorf("run record %s: no start_time", id)
 	}
+	var hb time.Time
+	if rec.HeartbeatTime != nil {
+		hb = *rec.HeartbeatTime
+	}
 	for _, t := range []struct {
 		name string
 		v    time.Time
-	}{{"start_time", rec.StartTime}, {"end_time", rec.EndTime}} {
+	}{{"start_time", rec.StartTime}, {"end_time", rec.EndTime}, {"heartbeat_time", hb}} {
 		if !t.v.IsZero() && (t.v.Before(minTime) || t.v.After(maxTime)) {
 			return Run{}, fmt.Errorf("run record %s: %s %s is out of range", id, t.name, t.v.Format(time.RFC3339))
 		}
@@ -82,6 +86,12 @@ func ParseRecord(raw []byte) (Run, error) {
 	}
 	if s.Tags == nil {
 		s.Tags = map[string]string{}
+	}
+	if rec.HeartbeatSeconds < 0 || math.IsNaN(rec.HeartbeatSeconds) || math.IsInf(rec.HeartbeatSeconds, 0) {
+		return Run{}, fmt.Errorf("run record %s: heartbeat_seconds %g is not a positive number", id, rec.HeartbeatSeconds)
+	}
+	if !Final(rec.Status) {
+		s.LostAfter = lostAfter(rec.HeartbeatSeconds, hb, s.Start)
 	}
 	if Final(rec.Status) {
 		s.DurationSeconds = rec.DurationSeconds

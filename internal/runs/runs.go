@@ -14,8 +14,9 @@ import (
 // APIs map it to 404 like any other missing item.
 var ErrNotFound = store.ErrNotFound
 
-// Run statuses. Running is only ever seen from the start-of-run log record; the others are
-// final (see jobs.Record.Status).
+// Run statuses as stored. Running is only ever seen from the start-of-run log record and
+// its heartbeats; the others are final (see jobs.Record.Status). Readers show a running
+// run whose heartbeats stopped as StatusLost (liveness.go).
 const (
 	StatusRunning   = "running"
 	StatusSucceeded = "succeeded"
@@ -47,6 +48,9 @@ type Summary struct {
 	UserCPUSeconds  float64
 	SysCPUSeconds   float64
 	TraceID         string
+	// LostAfter is when a running run whose heartbeats stop becomes lost (see Live);
+	// zero for final records and for records without a heartbeat period.
+	LostAfter time.Time
 }
 
 // Run is one parsed run record.
@@ -58,7 +62,9 @@ type Run struct {
 
 // Query selects runs. Zero fields do not filter.
 type Query struct {
-	Name   string
+	Name string
+	// Status is a stored status, or StatusLost. StatusRunning matches the running runs
+	// that are not lost at Now, StatusLost those that are.
 	Status string
 	Host   string
 	// Tags must all match: the run has each key with that exact value.
@@ -69,6 +75,16 @@ type Query struct {
 	Limit int
 	// Cursor continues a previous query with the same filters: pass Page.NextCursor.
 	Cursor string
+	// Now is the time the running/lost filter is evaluated at; zero is time.Now().
+	Now time.Time
+}
+
+// At is q.Now, or the current time when it is zero.
+func (q Query) At() time.Time {
+	if q.Now.IsZero() {
+		return time.Now()
+	}
+	return q.Now
 }
 
 // Query limits.

@@ -62,6 +62,9 @@ type runSummaryJSON struct {
 	UserCPUSeconds  float64           `json:"user_cpu_seconds"`
 	SysCPUSeconds   float64           `json:"system_cpu_seconds"`
 	TraceID         string            `json:"trace_id"`
+	// LostAfter is when a running run becomes lost if no heartbeat comes (runs.Live);
+	// on running and lost runs of a `loupe run` that heartbeats.
+	LostAfter string `json:"lost_after,omitempty"`
 }
 
 func runSummary(s runs.Summary) runSummaryJSON {
@@ -74,7 +77,10 @@ func runSummary(s runs.Summary) runSummaryJSON {
 	if out.Tags == nil {
 		out.Tags = map[string]string{}
 	}
-	if runs.Final(s.Status) {
+	if !s.LostAfter.IsZero() && (s.Status == runs.StatusRunning || s.Status == runs.StatusLost) {
+		out.LostAfter = formatTime(s.LostAfter)
+	}
+	if runs.Final(s.Status) && s.Status != runs.StatusLost {
 		if !s.End.IsZero() {
 			out.EndTime = formatTime(s.End)
 		}
@@ -108,8 +114,8 @@ func (a *API) listRuns(r *http.Request) result {
 	if aerr != nil {
 		return result{err: aerr}
 	}
-	var q runs.Query
-	if q.Start, q.End, aerr = p.runsTimeRange(a.now()); aerr != nil {
+	q := runs.Query{Now: a.now()}
+	if q.Start, q.End, aerr = p.runsTimeRange(q.Now); aerr != nil {
 		return result{err: aerr}
 	}
 	if q.Name, aerr = p.one("name"); aerr != nil {
@@ -122,9 +128,9 @@ func (a *API) listRuns(r *http.Request) result {
 		return result{err: aerr}
 	}
 	switch q.Status {
-	case "", runs.StatusRunning, runs.StatusSucceeded, runs.StatusFailed, runs.StatusKilled:
+	case "", runs.StatusRunning, runs.StatusLost, runs.StatusSucceeded, runs.StatusFailed, runs.StatusKilled:
 	default:
-		return result{err: badParam("status", fmt.Errorf("%q is not running, succeeded, failed or killed", q.Status))}
+		return result{err: badParam("status", fmt.Errorf("%q is not running, lost, succeeded, failed or killed", q.Status))}
 	}
 	for _, t := range p.many("tag") {
 		k, v, ok := strings.Cut(t, "=")
@@ -202,10 +208,16 @@ func (a *API) getRun(r *http.Request) result {
 	if err != nil {
 		return result{err: err}
 	}
+	// A running record whose heartbeats stopped is served with status "lost", as lists
+	// show it. Stores keep only records that parsed; one that no longer does (a record of
+	// a future version) is served as stored rather than hidden.
+	if live, err := runs.LiveRecord(rec, a.now()); err == nil {
+		rec = live
+	}
 	return result{data: map[string]json.RawMessage{"run": rec}}
 }
 
-// getRecord fetches one record, turning a missing run into a 404 that names it.
+// getRecord fetches one record as stored, turning a missing run into a 404 that names it.
 func (a *API) getRecord(r *http.Request, id string) ([]byte, error) {
 	rec, err := a.runs.GetRun(r.Context(), id)
 	if errors.Is(err, runs.ErrNotFound) {
@@ -256,6 +268,8 @@ func (a *API) compareRuns(r *http.Request) result {
 		if err := json.Unmarshal(rec, &full); err != nil {
 			return result{err: fmt.Errorf("stored record of run %s: %w", id, err)}
 		}
+		run.Summary.Live(a.now())
+		full.Status = run.Summary.Status
 		recs[i], sums[i] = &full, runSummary(run.Summary)
 	}
 	return result{data: compareData{A: sums[0], B: sums[1], Comparison: jobs.Compare(recs[0], recs[1])}}

@@ -202,7 +202,7 @@ func TestRunsBadParams(t *testing.T) {
 		require.Contains(t, resp.Error, wantErr, target)
 	}
 	f("/api/loupe/v1/runs?statsu=failed", 400, `unknown parameter "statsu"`)
-	f("/api/loupe/v1/runs?status=done", 400, `parameter "status": "done" is not running, succeeded, failed or killed`)
+	f("/api/loupe/v1/runs?status=done", 400, `parameter "status": "done" is not running, lost, succeeded, failed or killed`)
 	f("/api/loupe/v1/runs?tag=lr", 400, `parameter "tag": "lr" is not key=value`)
 	f("/api/loupe/v1/runs?tag=%3D1", 400, `parameter "tag": "=1" is not key=value`)
 	f("/api/loupe/v1/runs?tag=lr%3D1&tag=lr%3D2", 400, `key "lr" given twice with different values`)

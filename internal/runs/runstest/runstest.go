@@ -62,6 +62,7 @@ func Test(t *testing.T, newStore func(t *testing.T) runs.Store) {
 	t.Run("Retention", func(t *testing.T) { testRetention(t, newStore(t)) })
 	t.Run("OddStrings", func(t *testing.T) { testOddStrings(t, newStore(t)) })
 	t.Run("LargeBatch", func(t *testing.T) { testLargeBatch(t, newStore(t)) })
+	t.Run("Liveness", func(t *testing.T) { testLiveness(t, newStore(t)) })
 }
 
 func upsert(t *testing.T, s runs.Store, recs ...*jobs.Record) {

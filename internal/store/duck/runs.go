@@ -17,6 +17,9 @@ import (
 // start-of-run record, then its final one), and retention deletes rows (dropRunsBefore).
 // The summary columns are what lists filter and sort on; the record column is the whole
 // record JSON as ingested. end_ns and duration_seconds are NULL while a run is running.
+// lost_after_ns (runs.Summary.LostAfter, added after the first release: runsMigrations
+// adds it to older tables, last, as here) is NULL for final records and records without
+// a heartbeat.
 const runsDDL = `
 CREATE TABLE IF NOT EXISTS runs (
 	run_id VARCHAR PRIMARY KEY,
@@ -36,15 +39,21 @@ CREATE TABLE IF NOT EXISTS runs (
 	user_cpu_seconds DOUBLE NOT NULL,
 	system_cpu_seconds DOUBLE NOT NULL,
 	trace_id VARCHAR NOT NULL,
-	record VARCHAR NOT NULL
+	record VARCHAR NOT NULL,
+	lost_after_ns BIGINT
 )`
+
+// runsMigrations bring a runs table of an older Loupe to runsDDL.
+var runsMigrations = []string{
+	"ALTER TABLE runs ADD COLUMN IF NOT EXISTS lost_after_ns BIGINT",
+}
 
 var _ runs.Store = (*Store)(nil)
 
 // upsertRunsSQL inserts rows runs or replaces their rows, unless a row is final and its new
 // record is not: a final record wins over a running one whatever the arrival order.
 func upsertRunsSQL(rows int) string {
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(CAST(? AS JSON) AS MAP(VARCHAR, VARCHAR)), ?, ?, ?, ?, ?, ?)"
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(CAST(? AS JSON) AS MAP(VARCHAR, VARCHAR)), ?, ?, ?, ?, ?, ?, ?)"
 	return "INSERT INTO runs VALUES " + strings.Repeat(row+", ", rows-1) + row + `
 ON CONFLICT (run_id) DO UPDATE SET
 	name = excluded.name, status = excluded.status, host = excluded.host,
@@ -54,7 +63,7 @@ ON CONFLICT (run_id) DO UPDATE SET
 	signal = excluded.signal, tags = excluded.tags, peak_rss_bytes = excluded.peak_rss_bytes,
 	max_rss_bytes = excluded.max_rss_bytes, user_cpu_seconds = excluded.user_cpu_seconds,
 	system_cpu_seconds = excluded.system_cpu_seconds, trace_id = excluded.trace_id,
-	record = excluded.record
+	record = excluded.record, lost_after_ns = excluded.lost_after_ns
 WHERE runs.status = 'running' OR excluded.status <> 'running'`
 }
 
@@ -82,7 +91,7 @@ func (s *Store) UpsertRuns(ctx context.Context, rs []runs.Run) error {
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	for chunk := range slices.Chunk(rs, upsertChunk) {
-		args := make([]any, 0, 18*len(chunk))
+		args := make([]any, 0, 19*len(chunk))
 		for _, r := range chunk {
 			// Tags go in as a JSON object: list parameters of the driver cut strings at a NUL.
 			tags, err := json.Marshal(r.Tags)
@@ -96,9 +105,13 @@ func (s *Store) UpsertRuns(ctx context.Context, rs []runs.Run) error {
 			if runs.Final(r.Status) {
 				duration = r.DurationSeconds
 			}
+			var lostAfter any // NULL: never lost
+			if !r.LostAfter.IsZero() {
+				lostAfter = r.LostAfter.UnixNano()
+			}
 			args = append(args, r.RunID, r.Name, r.Status, r.Host, r.User, r.CommandLine,
 				r.Start.UnixNano(), endNs, duration, r.ExitCode, r.Signal, string(tags),
-				r.PeakRSSBytes, r.MaxRSSBytes, r.UserCPUSeconds, r.SysCPUSeconds, r.TraceID, string(r.Record))
+				r.PeakRSSBytes, r.MaxRSSBytes, r.UserCPUSeconds, r.SysCPUSeconds, r.TraceID, string(r.Record), lostAfter)
 		}
 		if _, err := tx.ExecContext(ctx, upsertRunsSQL(len(chunk)), args...); err != nil {
 			return fmt.Errorf("upsert runs %s...: %w", chunk[0].RunID, err)
@@ -151,6 +164,11 @@ func (s *Store) dropRunsBefore(ctx context.Context, cutoff time.Time) error {
 func initRuns(ctx context.Context, db *sql.DB) error {
 	if _, err := db.ExecContext(ctx, runsDDL); err != nil {
 		return fmt.Errorf("create runs table: %w", err)
+	}
+	for _, m := range runsMigrations {
+		if _, err := db.ExecContext(ctx, m); err != nil {
+			return fmt.Errorf("migrate runs table: %w", err)
+		}
 	}
 	return nil
 }

@@ -18,11 +18,12 @@ import (
 
 const runSummaryColumns = `run_id, name, status, host, user_name, command_line, start_ns, end_ns,
 	duration_seconds, exit_code, signal, tags, peak_rss_bytes, max_rss_bytes, user_cpu_seconds,
-	system_cpu_seconds, trace_id`
+	system_cpu_seconds, trace_id, lost_after_ns`
 
 // ListRuns returns one page of runs, newest start first. See runs.Reader.
 func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 	limit := pageLimit(q.Limit, runs.DefaultLimit, runs.MaxLimit)
+	at := q.At() // one time for the filter and the statuses shown (runs.Live)
 	var w where
 	if !q.Start.IsZero() {
 		w.add("start_ns >= ?", q.Start.UnixNano())
@@ -33,7 +34,13 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 	if q.Name != "" {
 		w.add("name = ?", q.Name)
 	}
-	if q.Status != "" {
+	switch q.Status {
+	case "":
+	case runs.StatusRunning:
+		w.add("status = 'running' AND (lost_after_ns IS NULL OR lost_after_ns > ?)", at.UnixNano())
+	case runs.StatusLost:
+		w.add("status = 'running' AND lost_after_ns <= ?", at.UnixNano())
+	default:
 		w.add("status = ?", q.Status)
 	}
 	if q.Host != "" {
@@ -64,6 +71,7 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 		if err != nil {
 			return runs.Page{}, fmt.Errorf("list runs: %w", err)
 		}
+		sum.Live(at)
 		if len(page.Runs) == limit {
 			last := page.Runs[limit-1]
 			page.NextCursor = pageCursor(last.Start.UnixNano(), last.RunID)
@@ -84,12 +92,16 @@ func scanRunSummary(rows *sql.Rows) (runs.Summary, error) {
 		endNs    sql.NullInt64
 		duration sql.NullFloat64
 		tags     duckdb.Map
+		lost     sql.NullInt64
 	)
 	err := rows.Scan(&s.RunID, &s.Name, &s.Status, &s.Host, &s.User, &s.CommandLine, &startNs, &endNs,
 		&duration, &s.ExitCode, &s.Signal, &tags, &s.PeakRSSBytes, &s.MaxRSSBytes, &s.UserCPUSeconds,
-		&s.SysCPUSeconds, &s.TraceID)
+		&s.SysCPUSeconds, &s.TraceID, &lost)
 	if err != nil {
 		return s, err
+	}
+	if lost.Valid {
+		s.LostAfter = time.Unix(0, lost.Int64).UTC()
 	}
 	s.Start = time.Unix(0, startNs).UTC()
 	if endNs.Valid {

@@ -18,7 +18,7 @@ import (
 var summaryCols = []string{
 	"name", "status", "host", "user_name", "command_line", "start_ns", "end_ns",
 	"duration_seconds", "exit_code", "signal", "tags", "peak_rss_bytes", "max_rss_bytes",
-	"user_cpu_seconds", "system_cpu_seconds", "trace_id",
+	"user_cpu_seconds", "system_cpu_seconds", "trace_id", "lost_after_ns",
 }
 
 // winners is a SELECT of each run's winning record (run_id, then summaryCols): the row of
@@ -60,11 +60,19 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 		limit = runs.DefaultLimit
 	}
 	limit = min(limit, runs.MaxLimit)
+	at := q.At() // one time for the filter and the statuses shown (runs.Live)
 	conds := startRange(q.Start, q.End)
 	if q.Name != "" {
 		conds = append(conds, "name = "+chsql.String(q.Name))
 	}
-	if q.Status != "" {
+	atNs := strconv.FormatInt(at.UnixNano(), 10)
+	switch q.Status {
+	case "":
+	case runs.StatusRunning:
+		conds = append(conds, "status = 'running' AND (lost_after_ns = 0 OR lost_after_ns > "+atNs+")")
+	case runs.StatusLost:
+		conds = append(conds, "status = 'running' AND lost_after_ns != 0 AND lost_after_ns <= "+atNs)
+	default:
 		conds = append(conds, "status = "+chsql.String(q.Status))
 	}
 	if q.Host != "" {
@@ -101,6 +109,7 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 		if err != nil {
 			return runs.Page{}, fmt.Errorf("list runs: %w", err)
 		}
+		sum.Live(at)
 		if len(page.Runs) == limit {
 			last := page.Runs[limit-1]
 			page.NextCursor = strconv.FormatInt(last.Start.UnixNano(), 10) + ":" + last.RunID
@@ -123,15 +132,18 @@ func parseCursor(c string) (startNs int64, runID string, ok bool) {
 
 func scanSummary(rows chsql.Rows) (runs.Summary, error) {
 	var (
-		s              runs.Summary
-		startNs, endNs int64
-		exit           int32
+		s                         runs.Summary
+		startNs, endNs, lostAfter int64
+		exit                      int32
 	)
 	err := rows.Scan(&s.RunID, &s.Name, &s.Status, &s.Host, &s.User, &s.CommandLine, &startNs, &endNs,
 		&s.DurationSeconds, &exit, &s.Signal, &s.Tags, &s.PeakRSSBytes, &s.MaxRSSBytes, &s.UserCPUSeconds,
-		&s.SysCPUSeconds, &s.TraceID)
+		&s.SysCPUSeconds, &s.TraceID, &lostAfter)
 	if err != nil {
 		return s, err
+	}
+	if lostAfter != 0 {
+		s.LostAfter = time.Unix(0, lostAfter).UTC()
 	}
 	s.Start = time.Unix(0, startNs).UTC()
 	if endNs != 0 {

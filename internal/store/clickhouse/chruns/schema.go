@@ -69,5 +69,11 @@ func migrations(schema chsql.Schema) []chsql.Migration {
 	return []chsql.Migration{{Version: 1, Statements: []string{
 		strings.NewReplacer("{engine}", schema.Engine("ReplacingMergeTree", "version"), "{partition}", partitionKey).Replace(runsDDL),
 		chsql.Distributed(table, "cityHash64(run_id)"),
+	}}, {Version: 2, Statements: []string{
+		// runs.Summary.LostAfter in nanoseconds, 0 when the run is never lost (a final
+		// record, or a running one without a heartbeat period). The Distributed table's
+		// columns are its own, so it gets the column too.
+		"ALTER TABLE {db}.runs{local}{on_cluster} ADD COLUMN IF NOT EXISTS lost_after_ns Int64 DEFAULT 0",
+		"{cluster_only}ALTER TABLE {db}.runs{on_cluster} ADD COLUMN IF NOT EXISTS lost_after_ns Int64 DEFAULT 0",
 	}}}
 }

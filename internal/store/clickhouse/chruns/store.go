@@ -86,7 +86,7 @@ func (s *Store) writeTime() int64 {
 var insertCols = []string{
 	"run_id", "version", "name", "status", "host", "user_name", "command_line", "start_ns",
 	"end_ns", "duration_seconds", "exit_code", "signal", "tags", "peak_rss_bytes",
-	"max_rss_bytes", "user_cpu_seconds", "system_cpu_seconds", "trace_id", "record",
+	"max_rss_bytes", "user_cpu_seconds", "system_cpu_seconds", "trace_id", "record", "lost_after_ns",
 }
 
 // UpsertRuns inserts one row per run of rs. See runs.Writer.
@@ -112,6 +112,10 @@ func (s *Store) UpsertRuns(ctx context.Context, rs []runs.Run) error {
 		if runs.Final(r.Status) {
 			duration = r.DurationSeconds
 		}
+		var lostAfter int64 // 0: never lost
+		if !r.LostAfter.IsZero() {
+			lostAfter = r.LostAfter.UnixNano()
+		}
 		tags := r.Tags
 		if tags == nil {
 			tags = map[string]string{}
@@ -119,7 +123,7 @@ func (s *Store) UpsertRuns(ctx context.Context, rs []runs.Run) error {
 		rows = append(rows, []any{
 			r.RunID, versionOf(r.Status, now), r.Name, r.Status, r.Host, r.User, r.CommandLine,
 			r.Start.UnixNano(), endNs, duration, int32(r.ExitCode), r.Signal, tags,
-			r.PeakRSSBytes, r.MaxRSSBytes, r.UserCPUSeconds, r.SysCPUSeconds, r.TraceID, string(r.Record),
+			r.PeakRSSBytes, r.MaxRSSBytes, r.UserCPUSeconds, r.SysCPUSeconds, r.TraceID, string(r.Record), lostAfter,
 		})
 	}
 	if err := s.conn.Insert(ctx, s.schema.Database+"."+table, insertCols, rows); err != nil {

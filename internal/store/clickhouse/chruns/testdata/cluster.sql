@@ -30,3 +30,8 @@ ORDER BY (tenant, run_id);
 
 CREATE TABLE IF NOT EXISTS `loupe`.`runs` ON CLUSTER `loupe_cluster` AS `loupe`.`runs_local` ENGINE = Distributed('loupe_cluster', 'loupe', 'runs_local', cityHash64(run_id));
 
+-- runs version 2
+ALTER TABLE `loupe`.runs_local ON CLUSTER `loupe_cluster` ADD COLUMN IF NOT EXISTS lost_after_ns Int64 DEFAULT 0;
+
+ALTER TABLE `loupe`.runs ON CLUSTER `loupe_cluster` ADD COLUMN IF NOT EXISTS lost_after_ns Int64 DEFAULT 0;
+
