@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   alignSeries, changeLevel, compareOrder, drift, durationSeries, elapsedSeconds, fmtBytes, fmtDelta, fmtRatio,
-  fmtResource, fmtSeconds, groupChanges, matchPackage, medianOf, parseTags, runProfileSel, samplesToSeries, type RunSummary,
+  fmtResource, fmtSeconds, groupChanges, LOST_WHY, lostTitle, matchPackage, medianOf, parseTags, runProfileSel, samplesToSeries, statusColors, statusIcons, statuses, type RunSummary,
 } from './runs';
 
 const run = (start: string, dur: number | undefined, status = 'succeeded', id = start): RunSummary => ({
@@ -140,5 +140,24 @@ describe('runProfileSel', () => {
     const r = { run_id: 'ab12', status: 'succeeded', start_time: '2026-01-02T03:04:05Z', duration_seconds: 30 };
     expect(runProfileSel(r)).toEqual({ query: '{loupe_run_id="ab12"}', from: '2026-01-02T03:03:05.000Z', to: '2026-01-02T03:05:35.000Z' });
     expect(runProfileSel({ ...r, status: 'running' }).to).toBe('now');
+  });
+});
+
+describe('lost runs', () => {
+  it('says since when and why', () => {
+    const t = lostTitle({ start_time: '2026-11-01T00:00:00Z', lost_after: '2026-11-01T00:01:30Z' });
+    expect(t).toContain('lost since ' + new Date('2026-11-01T00:01:30Z').toLocaleString());
+    expect(t).toContain(LOST_WHY);
+  });
+  it('uses the last heartbeat of a record, else its start', () => {
+    expect(lostTitle({ start_time: '2026-11-01T00:00:00Z', heartbeat_time: '2026-11-01T00:05:00Z' })).toContain(
+      'last heartbeat ' + new Date('2026-11-01T00:05:00Z').toLocaleString(),
+    );
+    expect(lostTitle({ start_time: '2026-11-01T00:00:00Z' })).toContain('last heartbeat ' + new Date('2026-11-01T00:00:00Z').toLocaleString());
+  });
+  it('is a status of the filter, with a colour and an icon', () => {
+    expect(statuses).toContain('lost');
+    expect(statusColors.lost).toBeTruthy();
+    expect(statusIcons.lost).toBeTruthy();
   });
 });

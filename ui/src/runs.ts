@@ -1,7 +1,9 @@
 // Types of the runs API (/api/loupe/v1/runs, see docs/run.md and runs-api) and the pure
 // logic of the job pages: formatting, the drift line, grouping of a comparison.
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'killed';
+// lost is never stored: the server shows a running run whose `loupe run` stopped sending
+// heartbeats as lost (docs/run.md, "Lost runs").
+export type RunStatus = 'running' | 'lost' | 'succeeded' | 'failed' | 'killed';
 
 export interface RunSummary {
   run_id: string;
@@ -21,6 +23,8 @@ export interface RunSummary {
   user_cpu_seconds?: number;
   system_cpu_seconds?: number;
   trace_id?: string;
+  /** running and lost runs that heartbeat: when the run is (or became) lost without a heartbeat */
+  lost_after?: string;
 }
 
 export interface RunsPage {
@@ -70,6 +74,8 @@ export interface RunRecord {
   exit_code?: number;
   signal?: string;
   error?: string;
+  heartbeat_seconds?: number;
+  heartbeat_time?: string;
   host?: Record<string, string | number>;
   scheduler?: { type: string; job_id?: string; vars?: Record<string, string> };
   git?: { root?: string; commit?: string; branch?: string; dirty?: boolean; remote_url?: string };
@@ -126,11 +132,12 @@ export interface Comparison {
   unchanged_packages: number;
 }
 
-export const statuses: RunStatus[] = ['running', 'succeeded', 'failed', 'killed'];
+export const statuses: RunStatus[] = ['running', 'lost', 'succeeded', 'failed', 'killed'];
 
 /** Colours per status, shared by the badges and the duration chart. */
 export const statusColors: Record<string, string> = {
   running: '#4f8cff',
+  lost: '#8b949e',
   succeeded: '#3fb27f',
   failed: '#e5484d',
   killed: '#e5a823',
@@ -138,10 +145,27 @@ export const statusColors: Record<string, string> = {
 
 export const statusIcons: Record<string, string> = {
   running: '●',
+  lost: '◌',
   succeeded: '✓',
   failed: '✗',
   killed: '⚡',
 };
+
+/** LOST_WHY is why a run is lost, the tooltip of every lost badge. */
+export const LOST_WHY =
+  'No heartbeat from loupe run for 3 heartbeat periods (at least 10s): it probably died (kill -9, a node crash, ' +
+  "the scheduler's time limit, the OOM killer) before it could send the run's final record. " +
+  'A final record arriving later replaces this status.';
+
+/**
+ * lostTitle is the tooltip of a lost run's badge: since when (lost_after of a summary) or
+ * the last heartbeat (heartbeat_time of a record, else its start), then LOST_WHY.
+ */
+export function lostTitle(r: { start_time: string; lost_after?: string; heartbeat_time?: string }): string {
+  if (r.lost_after) return `lost since ${new Date(r.lost_after).toLocaleString()}. ${LOST_WHY}`;
+  const last = r.heartbeat_time ?? r.start_time;
+  return `last heartbeat ${new Date(last).toLocaleString()}. ${LOST_WHY}`;
+}
 
 /** fmtBytes shows a byte count in binary units with 3 significant digits: 1.50 GiB. */
 export function fmtBytes(n: number | undefined | null): string {

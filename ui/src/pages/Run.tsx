@@ -6,7 +6,7 @@ import { getJSON, type Attrs, type LogsPage, type PromMatrix } from '../api';
 import { href, onLinkClick } from '../router';
 import { fmtDateTime, nsToMs, serviceColor } from '../util';
 import {
-  alignSeries, cpuProfileType, durationIncrs, elapsedSeconds, fmtBytes, fmtResource, fmtSeconds, matchPackage, runProfileSel, samplesToSeries,
+  alignSeries, cpuProfileType, durationIncrs, elapsedSeconds, fmtBytes, fmtResource, fmtSeconds, lostTitle, matchPackage, runProfileSel, samplesToSeries,
   type Package, type RunRecord, type RunsPage,
 } from '../runs';
 import { Chart, themedAxes } from '../components/Chart';
@@ -59,7 +59,7 @@ function RunView({ run, tick }: { run: RunRecord; tick: number }) {
           ← Runs of {run.name}
         </a>
         <h2>
-          <StatusBadge status={run.status} /> <span className="svc-dot" data-svc={run.name} style={{ background: serviceColor(run.name) }} />
+          <StatusBadge status={run.status} title={run.status === 'lost' ? lostTitle(run) : undefined} /> <span className="svc-dot" data-svc={run.name} style={{ background: serviceColor(run.name) }} />
           <span data-testid="run-name">{run.name}</span>
         </h2>
         {run.command_line && <pre className="code cmdline" data-testid="run-cmdline">{run.command_line}</pre>}

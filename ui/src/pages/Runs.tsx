@@ -7,7 +7,7 @@ import { getJSON } from '../api';
 import { href, navigate, onLinkClick, submit as go, useRefresh } from '../router';
 import { fmtDateTime, rangeFromParams, serviceColor, type Range } from '../util';
 import {
-  compareOrder, drift, durationIncrs, durationSeries, elapsedSeconds, fmtBytes, fmtSeconds, parseTags, statusColors, statuses,
+  compareOrder, drift, durationIncrs, durationSeries, elapsedSeconds, fmtBytes, fmtSeconds, lostTitle, parseTags, statusColors, statuses,
   type RunName, type RunSummary, type RunsPage,
 } from '../runs';
 import { TimeRangePicker } from '../components/TimeRange';
@@ -199,7 +199,7 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
                     {r.command_line && <div className="tiny muted mono ellipsis" title={r.command_line}>{r.command_line}</div>}
                   </td>
                   <td>
-                    <StatusBadge status={r.status} title={r.signal ? `killed by ${r.signal}` : r.exit_code != null ? `exit code ${r.exit_code}` : r.status} />
+                    <StatusBadge status={r.status} title={r.status === 'lost' ? lostTitle(r) : r.signal ? `killed by ${r.signal}` : r.exit_code != null ? `exit code ${r.exit_code}` : r.status} />
                   </td>
                   <td className="nowrap">{fmtDateTime(Date.parse(r.start_time))}</td>
                   <td className="num nowrap">
