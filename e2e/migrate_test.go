@@ -48,6 +48,14 @@ func TestMigrateIntoChDB(t *testing.T) {
 	require.Equal(t, 200, status, a)
 	status, a = dashCall(t, s, "PUT", "/svc", `{"version": 1, "dashboard": {"title": "Service v2", "panels": []}}`)
 	require.Equal(t, 200, status, a)
+	// A Go CPU profile (samples/count and cpu/nanoseconds, whose samples DuckDB stores once).
+	pushed := time.Now()
+	pqPush(t, s, "checkout{version=1.5}", pqSynthetic(t, "cpu/nanoseconds", []string{"samples/count", "cpu/nanoseconds"},
+		map[string][]int64{"main.work": {300, 3e9}, "main.idle": {100, 1e9}}))
+	const cpuID = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+	flame := flamegraph(t, s, cpuID, `{service_name="checkout"}`, pushed)
+	require.EqualValues(t, 4e9, flame.Total)
+	require.EqualValues(t, 3e9, flame.totalOf("main.work"))
 	s.stop()
 
 	out, code := loupeMigrate(t, "--config", config, "--data-dir", dataDir)
@@ -59,7 +67,8 @@ func TestMigrateIntoChDB(t *testing.T) {
 	require.Contains(t, out, "runs: 0 copied in ")
 	require.Contains(t, out, `dashboards: dashboard "svc" ("Service v2") copied (2 versions)`)
 	require.Contains(t, out, "errors: 0 events copied (0 issues) in ")
-	require.Contains(t, out, "not copied (loupe migrate does not copy them yet, docs/scale-out.md): profiles")
+	require.Contains(t, out, "profiles: 2 copied (4 samples) in ")
+	require.NotContains(t, out, "not copied")
 
 	s = startClickHouseServer(t, dataDir, config)
 	checkClickHouseServer(t, s, sent)
@@ -68,6 +77,12 @@ func TestMigrateIntoChDB(t *testing.T) {
 	d := a["data"].(map[string]any)
 	require.Equal(t, "Service v2", d["dashboard"].(map[string]any)["title"])
 	require.EqualValues(t, 2, d["meta"].(map[string]any)["version"], "its two versions replayed")
+	// The profile: the same flame graph, and both types of the pprof.
+	moved := flamegraph(t, s, cpuID, `{service_name="checkout"}`, pushed)
+	require.Equal(t, flame, moved)
+	count := flamegraph(t, s, "process_cpu:samples:count:cpu:nanoseconds", `{service_name="checkout",version="1.5"}`, pushed)
+	require.EqualValues(t, 400, count.Total)
+	require.EqualValues(t, 300, count.totalOf("main.work"))
 	s.stop()
 
 	// Again: refused, as ClickHouse holds logs now; nothing is copied.
@@ -78,7 +93,7 @@ func TestMigrateIntoChDB(t *testing.T) {
 	// A job run and an exception (an error issue of two events: a span event and a log
 	// record) on the embedded server, then --force: the run and the issue are copied (runs,
 	// error events and metric samples are kept once per id, per series and time), logs and
-	// spans are stored twice.
+	// spans (and profiles) are stored twice.
 	s = startServer(t, dataDir)
 	_, stderr, code, _ := loupeRun(t, nil, "--server", s.OTLPHTTP, "--name", "e2e-migrate", "--", "sh", "-c", "exit 3")
 	require.Equal(t, 3, code, stderr)
@@ -100,13 +115,14 @@ func TestMigrateIntoChDB(t *testing.T) {
 	s = startClickHouseServer(t, dataDir, config)
 	after := runNamed(t, s, "e2e-migrate", "failed", 30*time.Second)
 	require.Equal(t, before, after)
-	moved := getIssues(t, s)
-	require.Len(t, moved, 1, "%+v", moved)
-	require.Equal(t, issues[0].ID, moved[0].ID)
-	require.Equal(t, issues[0].Title, moved[0].Title)
-	require.Equal(t, "*errors.errorString", moved[0].Type)
-	require.EqualValues(t, 2, moved[0].Events)
-	require.Len(t, getIssueEvents(t, s, moved[0].ID), 2)
+	movedIssues := getIssues(t, s)
+	require.Len(t, movedIssues, 1, "%+v", movedIssues)
+	require.Equal(t, issues[0].ID, movedIssues[0].ID)
+	require.Equal(t, issues[0].Title, movedIssues[0].Title)
+	require.Equal(t, "*errors.errorString", movedIssues[0].Type)
+	require.EqualValues(t, 2, movedIssues[0].Events)
+	require.Len(t, getIssueEvents(t, s, movedIssues[0].ID), 2)
+	require.EqualValues(t, 8e9, flamegraph(t, s, cpuID, `{service_name="checkout"}`, pushed).Total, "profiles copied twice are stored twice")
 	require.Equal(t, map[string]float64{"map[]": 60}, instant(t, s, `sum(http_server_requests_total)`), "samples copied twice are kept once")
 	var vector struct {
 		Data struct {

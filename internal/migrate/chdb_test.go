@@ -18,6 +18,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chlogs"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chmetrics"
+	"github.com/loupe-dev/loupe/internal/store/clickhouse/chprofiles"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chspans"
 	"github.com/loupe-dev/loupe/internal/store/clickhouse/chsql/chsqltest"
 )
@@ -91,4 +92,33 @@ func TestCopyIntoChDB(t *testing.T) {
 		require.Len(t, vs, 100, name)
 		require.True(t, strings.Contains(name, "requests_total"), name)
 	}
+}
+
+// TestCopyProfilesIntoChDB copies the profiles of profilePushes from the embedded store
+// into the ClickHouse one on chDB, which then answers every query as the source does.
+func TestCopyProfilesIntoChDB(t *testing.T) {
+	ctx := context.Background()
+	src := openSide(t)
+	n := 0
+	for _, push := range profilePushes(80) {
+		require.NoError(t, src.events.WriteProfiles(ctx, push))
+		n += len(push)
+	}
+	conn := chsqltest.Open(t)
+	profiles, err := chprofiles.New(ctx, conn, chsqltest.Schema(conn), chprofiles.Options{}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	empty, err := profilesEmpty(ctx, profiles)
+	require.NoError(t, err)
+	require.True(t, empty)
+
+	var progress bytes.Buffer
+	counts, err := Run(ctx, Source{Profiles: src.events}, Destination{Profiles: profiles}, Options{Progress: &progress, ProfilePage: 40})
+	require.NoError(t, err, progress.String())
+	t.Log(progress.String())
+	require.Len(t, counts, 1)
+	require.EqualValues(t, n, counts[0].Copied)
+	requireSameProfiles(t, src.events, profiles)
+
+	_, err = Run(ctx, Source{Profiles: src.events}, Destination{Profiles: profiles}, Options{})
+	require.ErrorContains(t, err, "migrate profiles: checking the destination: the destination already holds profiles")
 }

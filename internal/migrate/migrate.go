@@ -32,6 +32,9 @@ type Source struct {
 	// Dashboards are read only (List, Versions, GetVersion).
 	Dashboards dashboards.Store
 	Errors     errtrack.Reader
+	// Profiles are read whole: ProfileReader's merged stacks would lose each profile's
+	// time, duration, period and spans.
+	Profiles store.ProfileExporter
 }
 
 // Destination is where it is written. Each signal is also read, to tell whether the
@@ -52,20 +55,25 @@ type Destination struct {
 	Runs       runs.Store
 	Dashboards dashboards.Store
 	Errors     errtrack.Store
+	Profiles   interface {
+		store.ProfileWriter
+		store.ProfileReader
+	}
 }
 
 // Options tune a copy.
 type Options struct {
-	// Force copies into a destination that already holds data of a signal. Logs and
-	// spans copied twice are stored twice; metric samples and runs are not (their
+	// Force copies into a destination that already holds data of a signal. Logs,
+	// spans and profiles copied twice are stored twice; metric samples and runs are not (their
 	// stores keep one sample per series and time, one run per id, one error event per
 	// id), and a dashboard whose uid is there already is left as it is.
 	Force bool
 	// Progress receives one line per page copied and one per signal done; nil discards.
 	Progress io.Writer
-	// LogPage, TracePage, SamplePage and RunPage are the page sizes (records, traces,
-	// samples and runs per write); zero takes the defaults below.
-	LogPage, TracePage, SamplePage, RunPage int
+	// LogPage, TracePage, SamplePage, RunPage and ProfilePage are the page sizes
+	// (records, traces, samples, runs and profiles per write); zero takes the defaults
+	// below.
+	LogPage, TracePage, SamplePage, RunPage, ProfilePage int
 }
 
 // Default page sizes: the readers' caps for logs (10,000) and runs (1,000), a batch of
@@ -75,18 +83,22 @@ const (
 	defaultTracePage  = 200
 	defaultSamplePage = 50_000
 	defaultRunPage    = runs.MaxLimit
+	// Profiles: a few thousand samples each, written in one transaction per batch.
+	defaultProfilePage = 1_000
 )
 
 // Counts is what one signal's copy did.
 type Counts struct {
 	Signal store.Signal
-	// Copied counts records (logs), spans, samples (metrics), runs, dashboards or error
-	// events written.
+	// Copied counts records (logs), spans, samples (metrics), runs, dashboards, error
+	// events or profiles written.
 	Copied int64
 	// Traces counts the traces whose spans were copied (spans only).
 	Traces int64
 	// Series counts metric series read (metrics) or issues copied (errors).
 	Series int64
+	// Samples counts the samples of the profiles copied (profiles only).
+	Samples int64
 	// Skipped counts what the destination cannot take, with the reason in Note: native
 	// histogram samples, refused by the ClickHouse metric store.
 	Skipped int64
@@ -103,6 +115,8 @@ func (c Counts) String() string {
 		s = fmt.Sprintf("%s: %d samples copied (%d series)", c.Signal, c.Copied, c.Series)
 	case store.SignalErrors:
 		s = fmt.Sprintf("%s: %d events copied (%d issues)", c.Signal, c.Copied, c.Series)
+	case store.SignalProfiles:
+		s += fmt.Sprintf(" (%d samples)", c.Samples)
 	}
 	if c.Skipped > 0 {
 		s += fmt.Sprintf(", %d not copied: %s", c.Skipped, c.Note)
@@ -125,7 +139,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Run copies every signal that both src and dst have, in the order logs, spans, metrics,
-// runs, dashboards, errors. Unless opts.Force, it first checks that the destination holds none of them and
+// runs, dashboards, errors, profiles. Unless opts.Force, it first checks that the destination holds none of them and
 // refuses otherwise, before copying anything. It returns the counts of the signals
 // copied, and on failure an *Error naming the signal and position; the signals before it
 // are copied whole, the failed one in part (rerun with Force, see Options.Force).
@@ -158,6 +172,11 @@ func Run(ctx context.Context, src Source, dst Destination, opts Options) ([]Coun
 		{store.SignalErrors, src.Errors != nil && dst.Errors != nil,
 			func(ctx context.Context) (bool, error) { return errorsEmpty(ctx, dst.Errors) },
 			func(ctx context.Context, c *Counts) error { return copyErrors(ctx, src.Errors, dst.Errors, opts, c) }},
+		{store.SignalProfiles, src.Profiles != nil && dst.Profiles != nil,
+			func(ctx context.Context) (bool, error) { return profilesEmpty(ctx, dst.Profiles) },
+			func(ctx context.Context, c *Counts) error {
+				return copyProfiles(ctx, src.Profiles, dst.Profiles, opts, c)
+			}},
 	}
 	if !opts.Force {
 		for _, st := range steps {
@@ -170,7 +189,7 @@ func Run(ctx context.Context, src Source, dst Destination, opts Options) ([]Coun
 			}
 			if !empty {
 				return nil, &Error{Signal: st.signal, Position: "checking the destination",
-					Err: fmt.Errorf("the destination already holds %s: nothing copied (--force copies anyway; logs and spans would then be stored twice)", st.signal)}
+					Err: fmt.Errorf("the destination already holds %s: nothing copied (--force copies anyway; logs, spans and profiles would then be stored twice)", st.signal)}
 			}
 		}
 	}
@@ -205,6 +224,7 @@ func (o *Options) defaults() {
 	def(&o.TracePage, defaultTracePage)
 	def(&o.SamplePage, defaultSamplePage)
 	def(&o.RunPage, defaultRunPage)
+	def(&o.ProfilePage, defaultProfilePage)
 }
 
 // span formats a page's time range, newest first as the pages are read.

@@ -63,11 +63,11 @@ func openSideOpts(t *testing.T, opts duck.Options) side {
 }
 
 func (s side) source() Source {
-	return Source{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash, Errors: s.events}
+	return Source{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash, Errors: s.events, Profiles: s.events}
 }
 
 func (s side) destination() Destination {
-	return Destination{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash, Errors: s.events}
+	return Destination{Logs: s.events, Spans: s.events, Metrics: s.metrics, Runs: s.events, Dashboards: s.dash, Errors: s.events, Profiles: s.events}
 }
 
 // base is two days ago, so that the data spans three of the stores' day partitions.
