@@ -9,6 +9,7 @@ have promtool || need+=(prometheus)                                  # promtool,
 have amtool || need+=(prometheus-alertmanager)                       # amtool against the embedded Alertmanager
 have prometheus-node-exporter || need+=(prometheus-node-exporter)    # a real scrape target
 have curl || need+=(curl)                                            # README tour
+have haproxy || need+=(haproxy)                                      # deploy/clickhouse's load balancer (TestDeployHAProxy)
 have /usr/bin/chromium || need+=(chromium)                           # UI browser tests
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 /usr/bin/python3 -c 'import aiodogstatsd' 2>/dev/null || need+=(python3-aiodogstatsd)
