@@ -121,7 +121,9 @@ type Writer interface {
 // Reader queries recorded runs. Safe for concurrent use.
 type Reader interface {
 	// ListRuns returns runs matching q, newest start first (ties by run id, descending),
-	// at most q.Limit of them, and the cursor of the next page.
+	// at most q.Limit of them, and the cursor of the next page. Summaries have the stored
+	// status (running, never lost: a copy such as loupe migrate must get what was stored);
+	// readers that show runs apply Summary.Live at q.Now, as the filter did.
 	ListRuns(ctx context.Context, q Query) (Page, error)
 	// RunNames counts the runs of each job name that started in [start, end) (zero times
 	// are unbounded), sorted by name.

@@ -160,6 +160,7 @@ func (a *API) listRuns(r *http.Request) result {
 		if len(data.Runs) == q.Limit {
 			break // a store that ignores the limit must not make the answer unbounded
 		}
+		s.Live(q.Now) // the time the store's running/lost filter used
 		data.Runs = append(data.Runs, runSummary(s))
 	}
 	if page.NextCursor != "" {

@@ -23,11 +23,14 @@ func heartbeating(n int, start, hb time.Time) *jobs.Record {
 	return rec
 }
 
-// statuses lists runs with q and returns each run's status by run id.
+// statuses lists runs with q and returns each run's status by run id as readers show it
+// (runs.Live at q.Now).
 func statuses(t *testing.T, s runs.Store, q runs.Query) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, r := range list(t, s, q) {
+		require.NotEqual(t, runs.StatusLost, r.Status, "lost is never stored")
+		r.Live(q.Now)
 		out[r.RunID] = r.Status
 	}
 	return out

@@ -23,7 +23,7 @@ const runSummaryColumns = `run_id, name, status, host, user_name, command_line, 
 // ListRuns returns one page of runs, newest start first. See runs.Reader.
 func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 	limit := pageLimit(q.Limit, runs.DefaultLimit, runs.MaxLimit)
-	at := q.At() // one time for the filter and the statuses shown (runs.Live)
+	at := q.At() // the time the running/lost filter is evaluated at
 	var w where
 	if !q.Start.IsZero() {
 		w.add("start_ns >= ?", q.Start.UnixNano())
@@ -71,7 +71,6 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 		if err != nil {
 			return runs.Page{}, fmt.Errorf("list runs: %w", err)
 		}
-		sum.Live(at)
 		if len(page.Runs) == limit {
 			last := page.Runs[limit-1]
 			page.NextCursor = pageCursor(last.Start.UnixNano(), last.RunID)

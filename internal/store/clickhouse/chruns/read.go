@@ -60,7 +60,7 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 		limit = runs.DefaultLimit
 	}
 	limit = min(limit, runs.MaxLimit)
-	at := q.At() // one time for the filter and the statuses shown (runs.Live)
+	at := q.At() // the time the running/lost filter is evaluated at
 	conds := startRange(q.Start, q.End)
 	if q.Name != "" {
 		conds = append(conds, "name = "+chsql.String(q.Name))
@@ -109,7 +109,6 @@ func (s *Store) ListRuns(ctx context.Context, q runs.Query) (runs.Page, error) {
 		if err != nil {
 			return runs.Page{}, fmt.Errorf("list runs: %w", err)
 		}
-		sum.Live(at)
 		if len(page.Runs) == limit {
 			last := page.Runs[limit-1]
 			page.NextCursor = strconv.FormatInt(last.Start.UnixNano(), 10) + ":" + last.RunID
