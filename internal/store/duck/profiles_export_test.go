@@ -120,3 +120,31 @@ func TestExportProfiles(t *testing.T) {
 		require.Equal(t, tableRows(t, a, table), tableRows(t, b, table), table)
 	}
 }
+
+// BenchmarkExportProfiles24h exports BenchmarkMergeStacks24h's day (LOUPE_BENCH_PROFILES
+// pprofs of ~real Go CPU profiles, two store profiles each), what loupe migrate reads.
+func BenchmarkExportProfiles24h(b *testing.B) {
+	db := openMerge24h(b)
+	s, err := Open(db.path, DefaultOptions(), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var profiles, samples int
+	for b.Loop() {
+		profiles, samples = 0, 0
+		for p, err := range s.ExportProfiles(ctx, time.Time{}, time.Time{}) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			profiles++
+			samples += len(p.Samples)
+		}
+	}
+	if profiles != 2*db.n {
+		b.Fatalf("%d profiles exported, want %d", profiles, 2*db.n)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(profiles), "us/profile")
+	b.ReportMetric(float64(samples)/float64(profiles), "samples/profile")
+}
