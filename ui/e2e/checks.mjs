@@ -350,6 +350,21 @@ await check('runs: the list shows every run with its status', async () => {
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="run-row"]').length === n, train.failed, { timeout: 10000 });
 });
 
+await check('runs: a run whose loupe run died is lost, and its badge says why', async () => {
+  await page.goto(`${base}/runs?status=lost`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-row"]').length === 1, null, { timeout: 10000 });
+  const row = page.locator(`[data-run-id="${expected.runs.lost}"]`);
+  assert((await row.getAttribute('data-status')) === 'lost', `status: ${await row.getAttribute('data-status')}`);
+  const badge = row.getByTestId('run-status');
+  const title = await badge.getAttribute('title');
+  assert(/lost since/.test(title) && /No heartbeat from loupe run/.test(title), `badge title: ${title}`);
+  await page.goto(`${base}/runs/${expected.runs.lost}`);
+  const runBadge = page.getByTestId('run-status').first();
+  await runBadge.waitFor({ timeout: 10000 });
+  assert((await runBadge.innerText()).includes('lost'), `run page badge: ${await runBadge.innerText()}`);
+  assert(/last heartbeat/.test(await runBadge.getAttribute('title')), `run page badge title: ${await runBadge.getAttribute('title')}`);
+});
+
 await check('runs: a run page shows its metadata, resources and output', async () => {
   await page.goto(`${base}/runs?name=demo&status=succeeded`);
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-row"]').length === 1, null, { timeout: 10000 });

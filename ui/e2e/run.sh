@@ -124,6 +124,7 @@ if [ "$rc" -ne 3 ]; then
 fi
 (cd "$UI_DIR" && node e2e/seed-runs.mjs "$WORK/runs.jsonl" "$WORK/expected.json")
 "$BIN" push --server "http://$OTLP_HTTP" "$WORK/runs.jsonl"
+curl -sSf -o /dev/null -H 'Content-Type: application/json' --data-binary @"$WORK/runs.jsonl.lost-logs.json" "http://$OTLP_HTTP/v1/logs"
 (cd "$UI_DIR" && node e2e/seed-errors.mjs "http://$HTTP" "http://$OTLP_HTTP" "$WORK/expected.json" "$SENTRY_KEY_API" "$SENTRY_KEY_WORKER")
 # CPU profiles over Pyroscope's push API, folded and pprof (seed-profiles.mjs).
 (cd "$UI_DIR" && node e2e/seed-profiles.mjs "http://$HTTP" "$WORK/expected.json")

@@ -4,6 +4,8 @@
 //
 //   node e2e/seed-runs.mjs runs.jsonl expected.json
 //
+// It also writes runs.jsonl.lost-logs.json: the start-of-run log of a run that is lost.
+//
 // The first and the last run are the pair the compare check opens: they differ in one pip
 // package version (numpy), one added package (polars), the duration (x3), the host, the
 // git commit, a SLURM variable and an environment variable.
@@ -92,7 +94,35 @@ function record(i, [ago, hours, status, cpus]) {
 }
 
 const records = plan.map((p, i) => record(i, p));
+// A run whose `loupe run` died without its final record (kill -9): only its running record,
+// with a heartbeat period and no heartbeat since its start an hour ago, so the server shows
+// it as lost (docs/run.md, "Lost runs").
+const stuckId = hex(16);
+const stuck = {
+  record_version: 1, run_id: stuckId, name: 'stuck', command: ['./simulate'], command_line: './simulate', user: 'alice',
+  start_time: new Date(nowMs - hour).toISOString(), end_time: '0001-01-01T00:00:00Z', status: 'running',
+  host: { hostname: 'node17', os: 'linux', arch: 'x86_64' }, heartbeat_seconds: 30,
+  resources: {}, output: {}, telemetry: { trace_id: stuckId, span_id: hex(8) },
+};
 writeFileSync(outFile, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+// The stuck run goes in as `loupe run` sends its start: an OTLP log record of scope
+// loupe.run carrying the record (run.sh posts it to /v1/logs).
+const startNs = String(BigInt(nowMs - hour) * 1000000n);
+writeFileSync(outFile + '.lost-logs.json', JSON.stringify({
+  resourceLogs: [{
+    resource: { attributes: [{ key: 'service.name', value: { stringValue: 'stuck' } }] },
+    scopeLogs: [{
+      scope: { name: 'loupe.run' },
+      logRecords: [{
+        timeUnixNano: startNs, severityNumber: 9, severityText: 'INFO', body: { stringValue: 'run started: ./simulate' },
+        traceId: stuckId, attributes: [
+          { key: 'loupe.run.event', value: { stringValue: 'started' } },
+          { key: 'loupe.run.record', value: { stringValue: JSON.stringify(stuck) } },
+        ],
+      }],
+    }],
+  }],
+}));
 
 const expected = JSON.parse(readFileSync(expectedFile, 'utf8'));
 const [a, b] = [records[0], records[records.length - 1]];
@@ -107,6 +137,7 @@ expected.runs = {
     addedPackage: { name: 'polars', b: '1.1.0' },
     unchangedPackages: 3 + conda.length,
   },
+  lost: stuckId,
 };
 writeFileSync(expectedFile, JSON.stringify(expected, null, 2));
 console.log(`wrote ${records.length} run records of "train" to ${outFile}`);

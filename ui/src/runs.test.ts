@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   alignSeries, changeLevel, compareOrder, drift, durationSeries, elapsedSeconds, fmtBytes, fmtDelta, fmtRatio,
-  fmtResource, fmtSeconds, groupChanges, LOST_WHY, lostTitle, matchPackage, medianOf, parseTags, runProfileSel, samplesToSeries, statusColors, statusIcons, statuses, type RunSummary,
+  fmtResource, fmtSeconds, groupChanges, LOST_WHY, lostTitle, matchPackage, medianOf, openEnded, parseTags, runProfileSel, samplesToSeries, statusColors, statusIcons, statuses, type RunSummary,
 } from './runs';
 
 const run = (start: string, dur: number | undefined, status = 'succeeded', id = start): RunSummary => ({
@@ -159,5 +159,14 @@ describe('lost runs', () => {
     expect(statuses).toContain('lost');
     expect(statusColors.lost).toBeTruthy();
     expect(statusIcons.lost).toBeTruthy();
+  });
+});
+
+describe('open-ended runs', () => {
+  it('a lost run has no end: its time and profile range run to now', () => {
+    const r = { run_id: 'x', status: 'lost', start_time: '2026-11-01T00:00:00Z', end_time: '0001-01-01T00:00:00Z', duration_seconds: 0 };
+    expect(openEnded('lost') && openEnded('running') && !openEnded('killed')).toBe(true);
+    expect(elapsedSeconds(r, Date.parse('2026-11-01T00:01:00Z'))).toBe(60);
+    expect(runProfileSel(r).to).toBe('now');
   });
 });

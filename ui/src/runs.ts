@@ -151,6 +151,11 @@ export const statusIcons: Record<string, string> = {
   killed: '⚡',
 };
 
+/** openEnded: the run has no known end (running, or lost: its end was never reported). */
+export function openEnded(status: string): boolean {
+  return status === 'running' || status === 'lost';
+}
+
 /** LOST_WHY is why a run is lost, the tooltip of every lost badge. */
 export const LOST_WHY =
   'No heartbeat from loupe run for 3 heartbeat periods (at least 10s): it probably died (kill -9, a node crash, ' +
@@ -306,7 +311,7 @@ export function matchPackage(p: { name: string; version?: string }, q: string): 
  */
 export function durationSeries(runs: RunSummary[], window = 3) {
   const done = runs
-    .filter((r) => r.duration_seconds != null && r.status !== 'running')
+    .filter((r) => r.duration_seconds != null && !openEnded(r.status))
     .map((r) => ({ r, x: Date.parse(r.start_time) / 1000 }))
     .filter((p) => Number.isFinite(p.x))
     .sort((a, b) => a.x - b.x);
@@ -381,9 +386,9 @@ export function alignSeries(t0: number, columns: ([number, string][] | undefined
   return out;
 }
 
-/** elapsedSeconds is a run's duration, or for a running run the time since it started. */
+/** elapsedSeconds is a run's duration, or for a running (or lost) run the time since it started. */
 export function elapsedSeconds(r: { status: string; start_time: string; duration_seconds?: number }, nowMs = Date.now()): number | undefined {
-  if (r.duration_seconds != null && r.status !== 'running') return r.duration_seconds;
+  if (r.duration_seconds != null && !openEnded(r.status)) return r.duration_seconds;
   const s = Date.parse(r.start_time);
   return Number.isFinite(s) ? Math.max(0, (nowMs - s) / 1000) : undefined;
 }
@@ -401,7 +406,7 @@ export function runProfileSel(r: { run_id: string; status: string; start_time: s
   return {
     query: `{loupe_run_id="${r.run_id}"}`,
     from: new Date(s - 60_000).toISOString(),
-    to: r.status === 'running' ? 'now' : new Date(e + 60_000).toISOString(),
+    to: openEnded(r.status) ? 'now' : new Date(e + 60_000).toISOString(),
   };
 }
 export const cpuProfileType = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';

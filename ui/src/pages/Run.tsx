@@ -6,7 +6,7 @@ import { getJSON, type Attrs, type LogsPage, type PromMatrix } from '../api';
 import { href, onLinkClick } from '../router';
 import { fmtDateTime, nsToMs, serviceColor } from '../util';
 import {
-  alignSeries, cpuProfileType, durationIncrs, elapsedSeconds, fmtBytes, fmtResource, fmtSeconds, lostTitle, matchPackage, runProfileSel, samplesToSeries,
+  alignSeries, cpuProfileType, durationIncrs, elapsedSeconds, fmtBytes, fmtResource, fmtSeconds, lostTitle, matchPackage, openEnded, runProfileSel, samplesToSeries,
   type Package, type RunRecord, type RunsPage,
 } from '../runs';
 import { Chart, themedAxes } from '../components/Chart';
@@ -65,12 +65,12 @@ function RunView({ run, tick }: { run: RunRecord; tick: number }) {
         {run.command_line && <pre className="code cmdline" data-testid="run-cmdline">{run.command_line}</pre>}
         <div className="run-meta small" data-testid="run-meta">
           <span>started {fmtDateTime(Date.parse(run.start_time))}{run.timezone ? ` (${run.timezone})` : ''}</span>
-          {run.status !== 'running' && run.end_time && <span>ended {fmtDateTime(Date.parse(run.end_time))}</span>}
+          {!openEnded(run.status) && run.end_time && <span>ended {fmtDateTime(Date.parse(run.end_time))}</span>}
           <span>
-            {run.status === 'running' ? 'running for ' : 'took '}
+            {run.status === 'running' ? 'running for ' : run.status === 'lost' ? 'end unknown, started ' : 'took '}
             <b data-testid="run-duration">{fmtSeconds(dur)}</b>
           </span>
-          {run.status !== 'running' && (
+          {!openEnded(run.status) && (
             <span className={run.exit_code ? 'error-text' : ''} data-testid="run-exit">
               exit code {run.exit_code ?? '–'}
               {run.signal ? ` · ${run.signal}` : ''}
@@ -119,7 +119,7 @@ function RunView({ run, tick }: { run: RunRecord; tick: number }) {
         {(['duration_seconds', 'user_cpu_seconds', 'system_cpu_seconds', 'peak_rss_bytes', 'max_rss_bytes', 'read_bytes', 'write_bytes', 'cpu_percent_mean', 'cpu_percent_max', 'max_threads', 'max_processes'] as const).map((k) => (
           <div className="stat" key={k}>
             <div className="tiny muted">{statLabels[k]}</div>
-            <div className="stat-value">{k === 'duration_seconds' ? fmtSeconds(dur) : run.status === 'running' ? '–' : fmtResource(k, res[k])}</div>
+            <div className="stat-value">{k === 'duration_seconds' ? fmtSeconds(dur) : openEnded(run.status) ? '–' : fmtResource(k, res[k])}</div>
           </div>
         ))}
       </div>
@@ -148,12 +148,12 @@ const statLabels: Record<string, string> = {
 /** logWindow is the run's time span with a margin: output can trail the end a little. */
 function logWindow(run: RunRecord): { from: string; to: string; startMs: number; endMs: number } {
   const startMs = Date.parse(run.start_time);
-  const endMs = run.status === 'running' || !run.end_time ? Date.now() : Date.parse(run.end_time);
+  const endMs = openEnded(run.status) || !run.end_time ? Date.now() : Date.parse(run.end_time);
   return {
     startMs,
     endMs,
     from: new Date(startMs - 60_000).toISOString(),
-    to: run.status === 'running' ? 'now' : new Date(endMs + 5 * 60_000).toISOString(),
+    to: openEnded(run.status) ? 'now' : new Date(endMs + 5 * 60_000).toISOString(),
   };
 }
 
@@ -299,7 +299,7 @@ function RunLogs({ run, tick }: { run: RunRecord; tick: number }) {
       <div className="section-head">
         <h3>Output</h3>
         <span className="small muted">
-          {run.status === 'running' ? 'so far, newest at the bottom' : `${out.stdout_lines ?? 0} stdout lines, ${out.stderr_lines ?? 0} stderr lines`}
+          {openEnded(run.status) ? 'so far, newest at the bottom' : `${out.stdout_lines ?? 0} stdout lines, ${out.stderr_lines ?? 0} stderr lines`}
           {out.truncated_lines ? ` · ${out.truncated_lines} cut` : ''}
           {out.dropped_lines ? ` · ${out.dropped_lines} not shipped` : ''}
         </span>
