@@ -2,6 +2,7 @@ package duck
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -27,4 +28,9 @@ func TestReadRefusesInvalidUTF8(t *testing.T) {
 	var got string
 	require.NoError(t, s.db.QueryRowContext(context.Background(), "SELECT ?", "front·end").Scan(&got))
 	require.Equal(t, "front·end", got)
+}
+
+func TestStatsRace(t *testing.T) {
+	require.True(t, statsRace(errors.New("Invalid Input Error: Perfect hash aggregate: aggregate group 10 exceeded total groups 4. This likely means that the statistics in your data source are corrupt.")))
+	require.False(t, statsRace(errors.New("Invalid Input Error: could not bind parameter")))
 }
