@@ -21,8 +21,7 @@ var dist embed.FS
 // year; any other path that is not a file gets index.html, uncached, so that client-side
 // routes such as /traces/<id> survive a reload and a new release is picked up at once.
 // Paths under the API prefixes (apiPrefixes) are 404: mount Handler at "/" beside the API
-// handlers, and a typo in an API path, or an API that is off (the embedded Alertmanager),
-// stays an error instead of becoming the app's HTML.
+// handlers, and a typo in an API path stays an error instead of becoming the app's HTML.
 func Handler() http.Handler {
 	root, err := fs.Sub(dist, "dist")
 	if err != nil {
@@ -40,9 +39,11 @@ type handler struct {
 }
 
 // apiPrefixes are the first path segments of the server's APIs (Loupe's, Prometheus'
-// /api/v1, Loki's and its ruler's /prometheus, Jaeger's, Alertmanager's, Go's profiles); no
-// page of the app uses them.
-var apiPrefixes = []string{"api", "loki", "jaeger", "alertmanager", "prometheus", "debug"}
+// /api/v1, Loki's and its ruler's /prometheus, Jaeger's, Go's profiles); no page of the app
+// uses them. /alertmanager is not one: without an embedded Alertmanager the Alerts page
+// learns it is off from the index.html its request gets, where a 404 would be a console
+// error in every browser.
+var apiPrefixes = []string{"api", "loki", "jaeger", "prometheus", "debug"}
 
 // inlineScript matches the inline scripts of index.html (the theme set before the first
 // paint), whose hashes the policy allows.

@@ -42,7 +42,7 @@ func TestHandlerCachesAssets(t *testing.T) {
 	require.Contains(t, res.Header.Get("Content-Type"), "javascript")
 
 	for _, p := range []string{"/assets/missing-abc.js", "/api/nope", "/api",
-		"/alertmanager/api/v2/alerts", "/loki/api/v1/nope", "/jaeger/api/nope", "/debug/nope"} {
+		"/loki/api/v1/nope", "/jaeger/api/nope", "/debug/nope"} {
 		res = get(t, Handler(), p)
 		require.Equal(t, http.StatusNotFound, res.StatusCode, p)
 	}
