@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -43,9 +44,55 @@ func postOTLP(ctx context.Context, client *http.Client, server, signal string, p
 		return partialSuccess(signal, msg)
 	case resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests:
 		return fmt.Errorf("post %s to %s: %s: %s: %w", signal, url, resp.Status, clip(msg), errPermanent)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusBadGateway ||
+		resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout:
+		return &busyError{
+			err:        fmt.Errorf("post %s to %s: %s: %s", signal, url, resp.Status, clip(msg)),
+			retryAfter: retryAfter(resp.Header.Get("Retry-After")),
+		}
 	default:
 		return fmt.Errorf("post %s to %s: %s: %s", signal, url, resp.Status, clip(msg))
 	}
+}
+
+// busyError is an answer that says the server is busy (429, 502, 503, 504), as the OTLP
+// specification lists them for retrying; retryAfter is its Retry-After, zero when absent.
+type busyError struct {
+	err        error
+	retryAfter time.Duration
+}
+
+func (e *busyError) Error() string { return e.err.Error() }
+func (e *busyError) Unwrap() error { return e.err }
+
+// retryAfter parses a Retry-After header given in seconds (what Loupe and most servers
+// send); a date or nonsense is zero.
+func retryAfter(h string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
+}
+
+// Retry of a busy or slow server by the shipper: one more attempt, after the server's
+// Retry-After capped at maxRetryWait, else after retryWait.
+const (
+	retryWait    = time.Second
+	maxRetryWait = 5 * time.Second
+)
+
+// retryable reports whether err says the server is there but busy or slow (a busy answer or
+// a request that timed out), so that a second attempt may succeed; the wait before it.
+// A refused connection is not: the server is down.
+func retryable(err error) (time.Duration, bool) {
+	if be := (*busyError)(nil); errors.As(err, &be) {
+		return min(max(be.retryAfter, retryWait), maxRetryWait), true
+	}
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		return retryWait, true
+	}
+	return 0, false
 }
 
 // PartialError is a 2xx answer in which the server stored the request but rejected some
@@ -127,6 +174,16 @@ func (s *shipper) ship(ctx context.Context, signal string, payload []byte) {
 	s.mu.Unlock()
 	if !down {
 		err := postOTLP(ctx, s.client, s.server, signal, payload)
+		if wait, ok := retryable(err); ok {
+			// A busy or slow server (its backpressure, a pause under load) usually answers
+			// the next attempt; spooling would keep the run from it until a `loupe push`.
+			s.logger.Debug("server busy, retrying once", "signal", signal, "err", err, "wait", wait)
+			select {
+			case <-time.After(wait):
+				err = postOTLP(ctx, s.client, s.server, signal, payload)
+			case <-ctx.Done():
+			}
+		}
 		if perr := (*PartialError)(nil); errors.As(err, &perr) {
 			s.logger.Warn("server rejected part of the run data", "signal", signal, "rejected", perr.Rejected, "reason", perr.Msg)
 			err = nil

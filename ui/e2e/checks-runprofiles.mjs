@@ -10,7 +10,7 @@
 // comparing the two runs (ticked in the runs list) shows the functions whose share of CPU
 // changed most, main.compressBlocks (only the second run has it) grown from 0% and
 // main.parseRecords shrunk, and links to the Profiles page's diff, where they are coloured so.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,15 +42,23 @@ try {
 
   // Two runs through the real CLI; their records (run ids) appended to runs.jsonl.
   const records = join(work, 'runs.jsonl');
-  const loupeRun = (...args) =>
-    execFileSync(bin, ['run', '-q', '--server', otlp, '--ui-url', base, '--profile', '--name', job, '--output', records, '--', child, ...args], {
+  // What loupe run said (its warnings: a spooled record, a refused request) goes into the
+  // failure message.
+  let said = '';
+  const loupeRun = (...args) => {
+    const r = spawnSync(bin, ['run', '--server', otlp, '--ui-url', base, '--profile', '--name', job, '--output', records, '--', child, ...args], {
       env: { ...process.env, XDG_STATE_HOME: work, LOUPE_SERVER: '', LOUPE_UI_URL: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
     });
+    said += r.stderr ?? '';
+    if (r.status !== 0) throw new Error(`loupe run ${args} exited ${r.status ?? r.signal}: ${r.error ?? ''}${r.stderr}`);
+  };
   loupeRun();
   loupeRun('-compress');
   const [a, b] = readFileSync(records, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert(a?.run_id && b?.run_id, `run records: ${readFileSync(records, 'utf8')}`);
+  assert(!a.telemetry?.spool_file && !b.telemetry?.spool_file, `a run's record was spooled, not delivered: ${said}`);
 
   // The profiles and the run records arrive asynchronously; wait for both before the browser.
   const functions = async (r) => {
@@ -68,7 +76,7 @@ try {
     }
     if (i > 150) {
       const rec = (r) => JSON.stringify({ status: r.run.status, telemetry: r.run.telemetry });
-      throw new Error(`the runs' profiles or final records did not arrive in 30 s: a ${[...fa]} ${rec(ra)}, b ${[...fb]} ${rec(rb)}`);
+      throw new Error(`the runs' profiles or final records did not arrive in 30 s: a ${[...fa]} ${rec(ra)}, b ${[...fb]} ${rec(rb)}; loupe run said: ${said || 'nothing'}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
