@@ -66,25 +66,27 @@ that time. A running server picks up changes within a second, and on SIGHUP or P
 			if err != nil {
 				return err
 			}
-			secret, t, err := auth.CreateExpiring(p, name, scopes, now, expires)
+			tenantID, _ := cmd.Flags().GetString("tenant")
+			secret, t, err := auth.CreateFor(p, name, scopes, tenantID, now, expires)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), secret)
-			fmt.Fprintf(cmd.ErrOrStderr(), "token %s (id %s, scopes %s, expires %s) added to %s; it is shown this once\n",
-				t.Name, t.ID, joinScopes(t.Scopes), expiryText(t, now), p)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token %s (id %s, scopes %s, tenant %s, expires %s) added to %s; it is shown this once\n",
+				t.Name, t.ID, joinScopes(t.Scopes), tenantText(t), expiryText(t, now), p)
 			return nil
 		},
 	}
 	create.Flags().String("name", "", "a unique name for the token (who or what uses it)")
 	create.Flags().String("scope", "", "comma-separated scopes: ingest, read, admin")
 	create.Flags().String("expires", "", "the token is refused after this long (12h, 30d, 1w, 1y); default never")
+	create.Flags().String("tenant", "", "bind the token to this tenant: it reads and writes that tenant's data only (tenants.enabled; docs/security.md); default: any tenant its requests name in X-Scope-OrgID")
 	_ = create.MarkFlagRequired("name")
 	_ = create.MarkFlagRequired("scope")
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the tokens: name, id, scopes, created, expiry, last 4 characters (never the token)",
+		Short: "List the tokens: name, id, scopes, tenant, created, expiry, last 4 characters (never the token)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := path(cmd)
@@ -97,9 +99,9 @@ that time. A running server picks up changes within a second, and on SIGHUP or P
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			now := time.Now()
-			fmt.Fprintln(w, "NAME\tID\tSCOPES\tCREATED\tEXPIRES\tENDS WITH")
+			fmt.Fprintln(w, "NAME\tID\tSCOPES\tTENANT\tCREATED\tEXPIRES\tENDS WITH")
 			for _, t := range tokens {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t…%s\n", t.Name, t.ID, joinScopes(t.Scopes), t.Created.Format(time.RFC3339),
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t…%s\n", t.Name, t.ID, joinScopes(t.Scopes), tenantText(t), t.Created.Format(time.RFC3339),
 					expiryText(t, now), t.Last4)
 			}
 			return w.Flush()
@@ -148,4 +150,12 @@ func joinScopes(s []auth.Scope) string {
 		out[i] = string(sc)
 	}
 	return strings.Join(out, ",")
+}
+
+// tenantText is the tenant a token is bound to, for listings.
+func tenantText(t auth.Token) string {
+	if t.Tenant == "" {
+		return "any"
+	}
+	return t.Tenant
 }

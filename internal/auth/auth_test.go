@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 func TestCreateListRevoke(t *testing.T) {
@@ -200,7 +203,8 @@ func TestGRPCCheck(t *testing.T) {
 		if authz != "" {
 			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", authz))
 		}
-		return status.Code(k.grpcCheck(ctx, ScopeIngest))
+		_, err := k.grpcCheck(ctx, ScopeIngest)
+		return status.Code(err)
 	}
 	require.Equal(t, codes.OK, call("Bearer "+ingest))
 	require.Equal(t, codes.Unauthenticated, call(""))
@@ -211,7 +215,40 @@ func TestGRPCCheck(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, k.Reload())
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+old))
-	err = k.grpcCheck(ctx, ScopeIngest)
+	_, err = k.grpcCheck(ctx, ScopeIngest)
 	require.Equal(t, codes.Unauthenticated, status.Code(err))
 	require.Contains(t, err.Error(), `token "old" expired at`)
+}
+
+// A token bound to a tenant puts it in the request's context (HTTP and gRPC); a token
+// bound to none puts nothing there.
+func TestTokenTenant(t *testing.T) {
+	k, path, _ := newTestKeyring(t, "auto")
+	bound, tok, err := CreateFor(path, "team-a", []Scope{ScopeIngest, ScopeRead}, "team-a", time.Now(), time.Time{})
+	require.NoError(t, err)
+	require.Equal(t, "team-a", tok.Tenant)
+	free, _, err := Create(path, "ops", []Scope{ScopeRead, ScopeIngest}, time.Now())
+	require.NoError(t, err)
+	_, _, err = CreateFor(path, "bad", []Scope{ScopeRead}, "a/b", time.Now(), time.Time{})
+	require.ErrorContains(t, err, `character '/' is not allowed`)
+	require.NoError(t, k.Reload())
+
+	var got []string
+	h := k.HTTP(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		id, ok := tenant.Bound(r.Context())
+		got = append(got, fmt.Sprintf("%s %v", id, ok))
+	}), Only(ScopeRead))
+	for _, secret := range []string{bound, free} {
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/query", nil)
+		r.Header.Set("Authorization", "Bearer "+secret)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	require.Equal(t, []string{"team-a true", " false"}, got)
+
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+bound))
+	ctx, err = k.grpcCheck(ctx, ScopeIngest)
+	require.NoError(t, err)
+	id, ok := tenant.Bound(ctx)
+	require.True(t, ok)
+	require.Equal(t, "team-a", id)
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // outcome is the answer to a request's credentials.
@@ -21,37 +23,37 @@ const (
 )
 
 // check decides on the Authorization value header of a request from ip that needs scope,
-// with a message for the client.
-func (k *Keyring) check(ip, header string, scope Scope) (outcome, string) {
+// with a message for the client, and the tenant its token is bound to ("": none).
+func (k *Keyring) check(ip, header string, scope Scope) (outcome, string, string) {
 	if !k.Enabled() {
-		return allowed, ""
+		return allowed, "", ""
 	}
 	secret, ok := credentials(header)
 	if !ok {
-		return missing, fmt.Sprintf("authentication required: send a token with the %s scope as \"Authorization: Bearer <token>\" or as the password of HTTP basic auth (docs/security.md)", scope)
+		return missing, fmt.Sprintf("authentication required: send a token with the %s scope as \"Authorization: Bearer <token>\" or as the password of HTTP basic auth (docs/security.md)", scope), ""
 	}
 	if k.throttled(ip) {
-		return rateLimited, "too many failed authentication attempts from this address; try again later"
+		return rateLimited, "too many failed authentication attempts from this address; try again later", ""
 	}
 	t, ok := k.Lookup(secret)
 	if !ok {
 		k.fail(ip)
-		return invalid, "invalid token: it is not in the tokens file (revoked, or mistyped?)"
+		return invalid, "invalid token: it is not in the tokens file (revoked, or mistyped?)", ""
 	}
 	if t.Expired(k.now()) {
 		// Not counted as a failed attempt: the token was real, nothing is being guessed.
-		return expired, expiredMessage(t)
+		return expired, expiredMessage(t), ""
 	}
 	if !t.Allows(scope) {
-		return forbidden, fmt.Sprintf("token %q has scopes %v; this needs the %s scope", t.Name, t.Scopes, scope)
+		return forbidden, fmt.Sprintf("token %q has scopes %v; this needs the %s scope", t.Name, t.Scopes, scope), ""
 	}
-	return allowed, ""
+	return allowed, "", t.Tenant
 }
 
 // checkHTTP is check for an HTTP request, which may instead carry the UI's session
 // cookie. The Authorization header wins when both are sent: such a request is not
 // authenticated by the cookie and needs no CSRF token.
-func (k *Keyring) checkHTTP(r *http.Request, scope Scope) (outcome, string) {
+func (k *Keyring) checkHTTP(r *http.Request, scope Scope) (outcome, string, string) {
 	header := r.Header.Get("Authorization")
 	if header != "" || !k.Enabled() {
 		return k.check(remoteIP(r.RemoteAddr), header, scope)
@@ -61,18 +63,18 @@ func (k *Keyring) checkHTTP(r *http.Request, scope Scope) (outcome, string) {
 	}
 	// A stale cookie (signed out, expired, a new password) is not a failed attempt: a browser
 	// sends it with every request of the page until the user signs in again.
-	s, scopes, ok := k.sessionOf(r)
+	s, g, ok := k.sessionOf(r)
 	if !ok {
-		return expired, "your session has ended (signed out, expired, or its user, password or token changed): sign in again"
+		return expired, "your session has ended (signed out, expired, or its user, password or token changed): sign in again", ""
 	}
 	if stateChanging(r.Method) && !csrfOK(r, s) {
 		return forbidden, fmt.Sprintf("%s with the session cookie needs the session's CSRF token in the %s header (the %s cookie)",
-			r.Method, CSRFHeader, CSRFCookie)
+			r.Method, CSRFHeader, CSRFCookie), ""
 	}
-	if !allows(scopes, scope) {
-		return forbidden, fmt.Sprintf("%s %q has scopes %v; this needs the %s scope", s.kind, s.name, scopes, scope)
+	if !allows(g.scopes, scope) {
+		return forbidden, fmt.Sprintf("%s %q has scopes %v; this needs the %s scope", s.kind, s.name, g.scopes, scope), ""
 	}
-	return allowed, ""
+	return allowed, "", g.tenant
 }
 
 // credentials takes the token of an Authorization value: "Bearer TOKEN", or "Basic" with
@@ -119,9 +121,12 @@ func (k *Keyring) HTTP(next http.Handler, classify Classifier) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		out, msg := k.checkHTTP(r, scope)
+		out, msg, bound := k.checkHTTP(r, scope)
 		switch out {
 		case allowed:
+			if bound != "" {
+				r = r.WithContext(tenant.WithBound(r.Context(), bound))
+			}
 			next.ServeHTTP(w, r)
 			return
 		case missing, invalid, expired:

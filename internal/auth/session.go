@@ -93,10 +93,10 @@ func (k *Keyring) startSession(s *session) string {
 // sessionOf returns the live session of r's cookie, with the scopes it has now: the
 // user's or token's scopes as the files say at this moment, so that removing a user,
 // revoking a token or its expiry ends the session at once.
-func (k *Keyring) sessionOf(r *http.Request) (s *session, scopes []Scope, ok bool) {
+func (k *Keyring) sessionOf(r *http.Request) (s *session, g grant, ok bool) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" {
-		return nil, nil, false
+		return nil, grant{}, false
 	}
 	h := hashSecret(c.Value)
 	k.mu.Lock()
@@ -112,7 +112,7 @@ func (k *Keyring) sessionOf(r *http.Request) (s *session, scopes []Scope, ok boo
 		k.saveSessions()
 	}
 	if s == nil {
-		return nil, nil, false
+		return nil, grant{}, false
 	}
 	cp := *s
 	cp.csrf = csrfFor(c.Value)
@@ -120,15 +120,21 @@ func (k *Keyring) sessionOf(r *http.Request) (s *session, scopes []Scope, ok boo
 	switch s.kind {
 	case "user":
 		if u, found := k.user(s.name); found && s.userHash == passwordFingerprint(u) {
-			return s, u.Scopes, true
+			return s, grant{scopes: u.Scopes}, true
 		}
 	case "token":
 		if t, found := k.lookupHash(s.tokenHash); found && !t.Expired(now) {
-			return s, t.Scopes, true
+			return s, grant{t.Scopes, t.Tenant}, true
 		}
 	}
 	k.endSession(c.Value)
-	return nil, nil, false
+	return nil, grant{}, false
+}
+
+// grant is what a session may do now: its scopes, and the tenant its token is bound to.
+type grant struct {
+	scopes []Scope
+	tenant string
 }
 
 func (k *Keyring) endSession(id string) {
@@ -164,6 +170,7 @@ type SessionInfo struct {
 	Kind        string    `json:"kind,omitempty"` // user or token
 	Name        string    `json:"name,omitempty"`
 	Scopes      []Scope   `json:"scopes,omitempty"`
+	Tenant      string    `json:"tenant,omitempty"` // the tenant a token session is bound to
 	Expires     time.Time `json:"expires,omitzero"`
 	CSRFToken   string    `json:"csrf_token,omitempty"`
 }
@@ -181,12 +188,12 @@ func (k *Keyring) SessionHandler() http.Handler {
 				writeJSON(w, http.StatusOK, SessionInfo{})
 				return
 			}
-			s, scopes, ok := k.sessionOf(r)
+			s, g, ok := k.sessionOf(r)
 			if !ok {
 				writeError(w, http.StatusUnauthorized, "not signed in")
 				return
 			}
-			writeJSON(w, http.StatusOK, info(s, scopes))
+			writeJSON(w, http.StatusOK, info(s, g))
 		case http.MethodDelete:
 			k.signOut(w, r)
 		default:
@@ -196,8 +203,8 @@ func (k *Keyring) SessionHandler() http.Handler {
 	})
 }
 
-func info(s *session, scopes []Scope) SessionInfo {
-	return SessionInfo{AuthEnabled: true, Kind: s.kind, Name: s.name, Scopes: scopes, Expires: s.expires, CSRFToken: s.csrf}
+func info(s *session, g grant) SessionInfo {
+	return SessionInfo{AuthEnabled: true, Kind: s.kind, Name: s.name, Scopes: g.scopes, Tenant: g.tenant, Expires: s.expires, CSRFToken: s.csrf}
 }
 
 type signInRequest struct {
@@ -228,7 +235,7 @@ func (k *Keyring) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	now := k.now()
 	s := &session{expires: now.Add(k.maxAge)}
-	var scopes []Scope
+	var g grant
 	switch {
 	case req.Token != "":
 		t, ok := k.Lookup(req.Token)
@@ -241,7 +248,7 @@ func (k *Keyring) signIn(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnauthorized, expiredMessage(t))
 			return
 		}
-		s.kind, s.name, s.tokenHash, scopes = "token", t.Name, t.Hash, t.Scopes
+		s.kind, s.name, s.tokenHash, g = "token", t.Name, t.Hash, grant{t.Scopes, t.Tenant}
 		if !t.Expires.IsZero() && t.Expires.Before(s.expires) {
 			s.expires = t.Expires
 		}
@@ -252,18 +259,18 @@ func (k *Keyring) signIn(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnauthorized, "wrong user name or password")
 			return
 		}
-		s.kind, s.name, s.userHash, scopes = "user", u.Name, passwordFingerprint(u), u.Scopes
+		s.kind, s.name, s.userHash, g = "user", u.Name, passwordFingerprint(u), grant{scopes: u.Scopes}
 	default:
 		writeError(w, http.StatusBadRequest, `sign in with {"token": "..."} or {"user": "...", "password": "..."}`)
 		return
 	}
-	if !allows(scopes, ScopeRead) {
-		writeError(w, http.StatusForbidden, fmt.Sprintf("%s %q has scopes %v; the UI needs the read scope", s.kind, s.name, scopes))
+	if !allows(g.scopes, ScopeRead) {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("%s %q has scopes %v; the UI needs the read scope", s.kind, s.name, g.scopes))
 		return
 	}
 	id := k.startSession(s)
 	setSessionCookies(w, r, id, s.csrf, s.expires.Sub(now))
-	writeJSON(w, http.StatusOK, info(s, scopes))
+	writeJSON(w, http.StatusOK, info(s, g))
 }
 
 func (k *Keyring) signOut(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/atomicfile"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // Scope is what a token may do.
@@ -64,6 +65,9 @@ type Token struct {
 	Hash string `json:"sha256"`
 	// Expires is when the token stops being accepted (401 "token expired"); zero for never.
 	Expires time.Time `json:"expires,omitzero"`
+	// Tenant, when set, is the only tenant the token acts for (internal/tenant); a token
+	// without one acts for the tenant its requests name in X-Scope-OrgID.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Expired reports whether the token has expired at now.
@@ -99,6 +103,11 @@ func ReadFile(path string) ([]Token, error) {
 		if len(t.Hash) != sha256.Size*2 || t.Name == "" || len(t.Scopes) == 0 {
 			return nil, fmt.Errorf("tokens file %s: token %d (%q): needs a name, scopes and a sha256", path, i, t.Name)
 		}
+		if t.Tenant != "" {
+			if err := tenant.Validate(t.Tenant); err != nil {
+				return nil, fmt.Errorf("tokens file %s: token %d (%q): %w", path, i, t.Name, err)
+			}
+		}
 	}
 	return f.Tokens, nil
 }
@@ -111,6 +120,16 @@ func Create(path, name string, scopes []Scope, now time.Time) (string, Token, er
 
 // CreateExpiring is Create for a token that expires at expires (zero: never).
 func CreateExpiring(path, name string, scopes []Scope, now, expires time.Time) (string, Token, error) {
+	return CreateFor(path, name, scopes, "", now, expires)
+}
+
+// CreateFor is CreateExpiring for a token bound to tenant ("": bound to none).
+func CreateFor(path, name string, scopes []Scope, tenantID string, now, expires time.Time) (string, Token, error) {
+	if tenantID != "" {
+		if err := tenant.Validate(tenantID); err != nil {
+			return "", Token{}, err
+		}
+	}
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return "", Token{}, errors.New("a token name is required (--name)")
@@ -136,7 +155,7 @@ func CreateExpiring(path, name string, scopes []Scope, now, expires time.Time) (
 	secret := secretPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	t := Token{
 		ID: hex.EncodeToString(id[:]), Name: name, Scopes: scopes, Created: now.UTC().Truncate(time.Second),
-		Last4: secret[len(secret)-4:], Hash: hashSecret(secret),
+		Last4: secret[len(secret)-4:], Hash: hashSecret(secret), Tenant: tenantID,
 	}
 	if !expires.IsZero() {
 		t.Expires = expires.UTC().Truncate(time.Second)

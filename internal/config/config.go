@@ -66,6 +66,8 @@ type Config struct {
 	Auth auth.Config `yaml:"auth"`
 	// Dashboards configures the dashboards provisioned from files (docs/dashboards.md).
 	Dashboards DashboardsConfig `yaml:"dashboards"`
+	// Tenants keeps data apart per tenant (tenants.go, docs/security.md).
+	Tenants TenantsConfig `yaml:"tenants"`
 }
 
 // DashboardsConfig names the folders of provisioned dashboards, as Grafana's file
@@ -323,6 +325,7 @@ func Default() Config {
 		Sentry:     sentry.Default(),
 		Auth:       auth.Default(),
 		Dashboards: DashboardsConfig{ProvisioningInterval: model.Duration(10 * time.Second)},
+		Tenants:    DefaultTenants(),
 	}
 }
 
@@ -546,6 +549,10 @@ func (c Config) Validate() error {
 	}
 	if err := c.Sentry.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	errs = append(errs, c.Tenants.validate()...)
+	if c.Tenants.Enabled && c.Storage.Backend == BackendClickHouse {
+		bad("tenants.enabled", true, "tenants need the embedded storage for now: each tenant has its own stores in data_dir/tenants/ (docs/security.md#tenants)")
 	}
 	if time.Duration(c.Dashboards.ProvisioningInterval) < time.Second {
 		bad("dashboards.provisioning_interval", c.Dashboards.ProvisioningInterval, "must be at least 1s")

@@ -134,7 +134,10 @@ func (s *Server) routes(st *stores, pipe *pipeline.Pipeline, statsdRecv *statsd.
 	if err != nil {
 		return nil, err
 	}
+	if s.headless {
+		return h, nil // a tenant's: its parent's listener authenticates (tenants.go)
+	}
 	// Token authentication (auth.go) inside the guard, around everything but the probes
-	// and the Sentry ingest.
-	return browserGuard(s.auth.HTTP(h, classifyWithUI(mux)), s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
+	// and the Sentry ingest, then the request's tenant (tenants.go).
+	return browserGuard(s.auth.HTTP(s.tenantHTTP(h), classifyWithUI(mux)), s.cfg.Listen.HTTP, s.cfg.Listen.AllowedHosts), nil
 }

@@ -67,6 +67,14 @@ type Server struct {
 	// The work that must happen once per store (leader.go) this node started or left
 	// to the leader, in start order.
 	onceStarted, onceSkipped []string
+
+	// Tenants (tenants.go): a headless server is one tenant's, with no listeners; its
+	// parent hands it requests (handler) and OTLP data (pipe). tenants is the parent's set
+	// of them, nil when tenants are off.
+	headless bool
+	handler  http.Handler
+	pipe     *pipeline.Pipeline
+	tenants  *tenantSet
 }
 
 // New returns a server for cfg (which must have passed Validate). Nothing is opened yet.
@@ -179,6 +187,16 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.start(ctx, pipe); err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
 	}
+	s.pipe = pipe
+	var consumer pipeline.Consumer = pipe
+	if s.cfg.Tenants.Enabled && !s.headless {
+		// Before the listeners, so that the tenants' servers stop after them.
+		s.tenants = newTenantSet(s)
+		if err := s.start(ctx, s.tenants); err != nil {
+			return err
+		}
+		consumer = tenantConsumer{s: s, def: pipe}
+	}
 
 	// Scrapes and StatsD flushes share limits.queue_items with OTLP metrics and remote
 	// write: they wait (bounded) for room, as they cannot be retried by a client.
@@ -222,10 +240,11 @@ func (s *Server) Start(ctx context.Context) error {
 	recvCfg.IdleTimeout = time.Duration(s.cfg.Limits.HTTPIdleTimeout)
 	recvCfg.TLS = s.tls.otlp
 	recvCfg.WrapHTTP = func(h http.Handler) http.Handler {
-		return browserGuard(s.auth.HTTP(h, auth.Only(auth.ScopeIngest)), s.cfg.Listen.OTLPHTTP, s.cfg.Listen.AllowedHosts)
+		return browserGuard(s.auth.HTTP(s.tenantIngestHTTP(h), auth.Only(auth.ScopeIngest)), s.cfg.Listen.OTLPHTTP, s.cfg.Listen.AllowedHosts)
 	}
-	recvCfg.GRPCOptions = s.auth.GRPCServerOptions(auth.ScopeIngest)
-	s.receiver = otlp.New(recvCfg, pipe, s.logger.With("component", "otlp"), s.reg)
+	// Authentication first, then the tenant, which may be the token's.
+	recvCfg.GRPCOptions = append(s.auth.GRPCServerOptions(auth.ScopeIngest), s.tenantGRPCOptions()...)
+	s.receiver = otlp.New(recvCfg, consumer, s.logger.With("component", "otlp"), s.reg)
 	if err := s.start(ctx, s.receiver); err != nil {
 		return fmt.Errorf("start otlp receivers: %w", err)
 	}
@@ -248,7 +267,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start rules: %w", err)
 	}
 
-	if err := s.start(ctx, s.newHTTPServer(mux)); err != nil {
+	if s.headless {
+		s.handler = mux // served by the parent's listener (tenants.go)
+	} else if err := s.start(ctx, s.newHTTPServer(mux)); err != nil {
 		return err
 	}
 
@@ -274,6 +295,9 @@ func (s *Server) Start(ctx context.Context) error {
 		"http", s.HTTPAddr(), "otlp_grpc", s.receiver.GRPCAddr(), "otlp_http", s.receiver.HTTPAddr(),
 		"statsd_udp", addrString(statsdRecv.UDPAddr()), "statsd_tcp", addrString(statsdRecv.TCPAddr()),
 		"data_dir", s.cfg.DataDir, "version", version.Get().Version, "startup", time.Since(began).Round(time.Millisecond).String())
+	if s.headless {
+		return nil // the footprint keeper is the process's, the parent's
+	}
 	// Hands back the memory start-up touched, and keeps idle work from mapping it back
 	// (footprint.go).
 	return s.start(ctx, newFootprintKeeper(s.logger))
