@@ -10,12 +10,14 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/config"
 	"github.com/loupe-dev/loupe/internal/ingest/sentry"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 func newSentryDSNCmd() *cobra.Command {
-	var configPath, dataDir, baseURL string
-	// keys returns the keys file of the configuration (and --data-dir), as `loupe serve`
-	// reads it ("" for none), and the configuration.
+	var configPath, dataDir, baseURL, tenantID string
+	// keys returns the keys file of the configuration (and --data-dir, --tenant), as
+	// `loupe serve` reads it ("" for none), and the configuration, whose projects are the
+	// default tenant's only.
 	keys := func(cmd *cobra.Command) (string, config.Config, error) {
 		cfg, err := loadConfig(configPath)
 		if err != nil {
@@ -24,7 +26,13 @@ func newSentryDSNCmd() *cobra.Command {
 		if cmd.Flags().Changed("data-dir") {
 			cfg.DataDir = dataDir
 		}
-		return cfg.Sentry.KeysPath(cfg.DataDir), cfg, nil
+		if tenantID != "" && tenantID != cfg.Tenants.Default {
+			if err := tenant.Validate(tenantID); err != nil {
+				return "", cfg, fmt.Errorf("--tenant: %w", err)
+			}
+			cfg.Sentry.Projects = nil
+		}
+		return cfg.SentryKeysPath(tenantID), cfg, nil
 	}
 	base := func(cfg config.Config) string {
 		if baseURL != "" {
@@ -108,6 +116,7 @@ configuration file under sentry.projects. See docs/errors.md.`,
 		f := c.Flags()
 		f.StringVar(&configPath, "config", "", "the server's YAML configuration file")
 		f.StringVar(&dataDir, "data-dir", "", "the server's data directory (data_dir)")
+		f.StringVar(&tenantID, "tenant", "", "the tenant whose projects these are (tenants.enabled; docs/security.md#tenants); default: the default tenant")
 		f.StringVar(&baseURL, "url", "", "base URL the SDKs reach the HTTP port at (default: from listen.http)")
 	}
 	cmd.AddCommand(create, list)

@@ -21,6 +21,7 @@ func (s *Server) withSentry(next http.Handler, runReader runs.Reader, runWriter 
 	if err != nil {
 		return nil, fmt.Errorf("sentry projects: %w", err)
 	}
+	s.sentryProjects = projects // a tenant's DSN keys choose the tenant (tenants.go)
 	opts := sentry.DefaultOptions()
 	opts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	// Check-ins go to the runs store through the Crons monitor watcher, which records the

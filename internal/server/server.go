@@ -24,6 +24,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/otlp"
 	"github.com/loupe-dev/loupe/internal/ingest/pprofscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
+	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/ingest/statsd"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/rules"
@@ -71,10 +72,11 @@ type Server struct {
 	// Tenants (tenants.go): a headless server is one tenant's, with no listeners; its
 	// parent hands it requests (handler) and OTLP data (pipe). tenants is the parent's set
 	// of them, nil when tenants are off.
-	headless bool
-	handler  http.Handler
-	pipe     *pipeline.Pipeline
-	tenants  *tenantSet
+	headless       bool
+	handler        http.Handler
+	pipe           *pipeline.Pipeline
+	tenants        *tenantSet
+	sentryProjects *sentry.Projects // the DSN keys of this server's (tenant's) projects
 }
 
 // New returns a server for cfg (which must have passed Validate). Nothing is opened yet.

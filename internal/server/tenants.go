@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/auth"
 	"github.com/loupe-dev/loupe/internal/config"
+	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
 	"github.com/loupe-dev/loupe/internal/tenant"
@@ -37,13 +39,10 @@ import (
 // belongs to the default tenant; the other tenants have ingest, queries, the UI,
 // dashboards, error tracking and job runs.
 
-// tenantDir is where tenant id keeps its data.
-func tenantDir(dataDir, id string) string { return filepath.Join(dataDir, "tenants", id) }
-
 // tenantConfig is the configuration of tenant id's headless server.
 func tenantConfig(cfg config.Config, id string) config.Config {
 	c := cfg
-	c.DataDir = tenantDir(cfg.DataDir, id)
+	c.DataDir = cfg.TenantDataDir(id)
 	c.Listen.HTTP, c.Listen.OTLPGRPC, c.Listen.OTLPHTTP = "", "", ""
 	c.Listen.TLS = config.ListenConfig{}.TLS
 	c.Statsd.UDPAddr, c.Statsd.TCPAddr, c.Statsd.TCPTLS = "", "", false
@@ -51,6 +50,12 @@ func tenantConfig(cfg config.Config, id string) config.Config {
 	c.Profiling.ScrapeConfigs = yaml.Node{}
 	c.Rules.Files, c.Rules.LogQLFiles = nil, nil
 	c.Alerting.AlertmanagerConfig, c.Alerting.Alertmanagers = "", nil
+	// A tenant's Sentry projects are those of its keys file in its directory; the projects
+	// of the configuration are the default tenant's.
+	c.Sentry.Projects = nil
+	if c.Sentry.KeysFile != "" {
+		c.Sentry.KeysFile = filepath.Base(c.Sentry.KeysFile)
+	}
 	c.Auth = auth.Default()
 	c.Auth.Enabled = "false" // the listeners' server authenticated the request
 	c.Tenants = config.DefaultTenants()
@@ -210,7 +215,11 @@ func (s *Server) tenantHTTP(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, srv, err := s.tenantOf(r.Context(), r.Header.Get(tenant.Header))
+		header := r.Header.Get(tenant.Header)
+		if header == "" {
+			header = s.sentryKeyTenant(r)
+		}
+		id, srv, err := s.tenantOf(r.Context(), header)
 		if err != nil {
 			writeTenantError(w, err)
 			return
@@ -323,4 +332,62 @@ func (c tenantConsumer) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) 
 		return err
 	}
 	return p.ConsumeMetrics(ctx, md)
+}
+
+// sentryKeyTenant is the tenant whose DSN key a Sentry SDK's request carries (in
+// X-Sentry-Auth or sentry_key; `loupe sentry-dsn create --tenant ID` makes one), "" when it
+// is not a Sentry ingest request or the key is the default tenant's or nobody's. SDKs
+// send no X-Scope-OrgID: their DSN is their tenant.
+func (s *Server) sentryKeyTenant(r *http.Request) string {
+	if _, _, ok := sentry.IsIngestPath(r.URL.Path); !ok {
+		return ""
+	}
+	key := sentry.RequestKey(r)
+	if key == "" {
+		return "" // perhaps in the envelope's header: the default tenant's then (docs/security.md)
+	}
+	if _, ok := s.sentryProjects.Lookup(key); ok {
+		return ""
+	}
+	return s.tenants.bySentryKey(key)
+}
+
+// bySentryKey finds the tenant with DSN key key among the open tenants, then in the keys
+// files of the tenants not open yet (a key made for a new tenant while the server runs).
+func (t *tenantSet) bySentryKey(key string) string {
+	t.mu.Lock()
+	open := make(map[string]*Server, len(t.open))
+	for id, e := range t.open {
+		open[id] = e.srv // nil while opening: looked up in its file below
+	}
+	t.mu.Unlock()
+	for id, srv := range open {
+		if srv != nil {
+			if _, ok := srv.sentryProjects.Lookup(key); ok {
+				return id
+			}
+		}
+	}
+	cfg := t.parent.cfg
+	entries, _ := os.ReadDir(filepath.Join(cfg.DataDir, "tenants"))
+	for _, e := range entries {
+		id := e.Name()
+		if srv, ok := open[id]; (ok && srv != nil) || tenant.Validate(id) != nil {
+			continue
+		}
+		path := cfg.SentryKeysPath(id)
+		if path == "" {
+			continue
+		}
+		ps, err := sentry.ReadKeysFile(path)
+		if err != nil {
+			continue
+		}
+		for _, p := range ps {
+			if slices.Contains(p.Keys, key) {
+				return id
+			}
+		}
+	}
+	return ""
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/loupe-dev/loupe/internal/config"
+	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
@@ -119,4 +120,56 @@ func TestTenantsKeepLogsApart(t *testing.T) {
 	code, body = do("GET", query, "team-b", "")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "line of tenant [team-b]")
+}
+
+// A Sentry SDK's DSN key made for a tenant (`loupe sentry-dsn create --tenant`) files its
+// events in that tenant, also when the key was made while the server ran.
+func TestTenantsSentryKeyChoosesTenant(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = config.ListenConfig{HTTP: "127.0.0.1:0", OTLPGRPC: "127.0.0.1:0", OTLPHTTP: "127.0.0.1:0"}
+	cfg.Statsd.UDPAddr, cfg.Statsd.TCPAddr = "", ""
+	cfg.Tenants.Enabled = true
+	s := New(cfg, nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, s.Shutdown(context.Background())) })
+	base := "http://" + s.HTTPAddr()
+
+	// Both keys made before the first event: a key the server was asked for less than a
+	// second ago is seen a second later (sentry.Projects).
+	keyA, err := sentry.CreateKey(cfg.SentryKeysPath("team-a"), nil, "api")
+	require.NoError(t, err)
+	keyDefault, err := sentry.CreateKey(cfg.SentryKeysPath(""), nil, "api")
+	require.NoError(t, err)
+	send := func(p sentry.Project, message string) {
+		t.Helper()
+		env := fmt.Sprintf("{}\n{\"type\":\"event\"}\n{\"event_id\":\"%032x\",\"level\":\"error\",\"platform\":\"go\",\"exception\":{\"values\":[{\"type\":\"%s\",\"value\":\"boom\"}]}}\n",
+			time.Now().UnixNano(), message)
+		req, err := http.NewRequest("POST", base+"/api/"+p.ID+"/envelope/", strings.NewReader(env))
+		require.NoError(t, err)
+		req.Header.Set("X-Sentry-Auth", "Sentry sentry_version=7, sentry_key="+p.Keys[0])
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	}
+	send(keyA, "TeamAError") // a tenant with no directory before its key
+	send(keyDefault, "DefaultError")
+	issues := func(org string) string {
+		req, err := http.NewRequest("GET", base+"/api/loupe/v1/issues", nil)
+		require.NoError(t, err)
+		if org != "" {
+			req.Header.Set(tenant.Header, org)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	require.Eventually(t, func() bool { return strings.Contains(issues("team-a"), "TeamAError") }, 10*time.Second, 50*time.Millisecond)
+	require.NotContains(t, issues("team-a"), "DefaultError")
+	require.Eventually(t, func() bool { return strings.Contains(issues(""), "DefaultError") }, 10*time.Second, 50*time.Millisecond)
+	require.NotContains(t, issues(""), "TeamAError")
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/httpbody"
 )
 
-// requestKey returns the DSN public key of a request from X-Sentry-Auth (or an
+// RequestKey returns the DSN public key of a request from X-Sentry-Auth (or an
 // Authorization header in the same "Sentry sentry_key=..., ..." form) or the sentry_key
 // query parameter; "" when it has none (the envelope header's dsn may still name one).
-func requestKey(r *http.Request) string {
+func RequestKey(r *http.Request) string {
 	for _, name := range []string{"X-Sentry-Auth", "Authorization"} {
 		if k := authHeaderKey(r.Header.Get(name)); k != "" {
 			return k

@@ -203,7 +203,7 @@ func (h *Handler) handle(r *http.Request) result {
 	if r.Method != http.MethodPost {
 		return result{status: http.StatusMethodNotAllowed, detail: fmt.Sprintf("method %s not allowed, use POST", r.Method)}
 	}
-	key := requestKey(r)
+	key := RequestKey(r)
 	var project Project
 	if key != "" {
 		// Authenticate before reading the body when the key is in the request.
