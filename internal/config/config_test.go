@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -234,4 +236,38 @@ func TestValidateStorageBackend(t *testing.T) {
 	cfg := Default()
 	cfg.Storage.Backend, cfg.Storage.ClickHouse.DSN = BackendClickHouse, "http://u:secret@ch:8123"
 	require.NotContains(t, cfg.Validate().Error(), "secret")
+}
+
+func TestTenantLimitsKeys(t *testing.T) {
+	cfg, err := Load(strings.NewReader(`
+tenants:
+  limits: {ingest_rate: 1000, max_series: 5000}
+  overrides:
+    team-a: {ingest_rate: 10, max_bytes_per_day: 0}
+    team-b: {max_series: 0, ingest_burst: 50, max_bytes_per_day: 1000000}
+`))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, tenant.Limits{IngestRate: 1000, MaxSeries: 5000}, cfg.Tenants.LimitsFor("default"))
+	require.Equal(t, tenant.Limits{IngestRate: 10, MaxSeries: 5000}, cfg.Tenants.LimitsFor("team-a"))
+	require.Equal(t, tenant.Limits{IngestRate: 1000, IngestBurst: 50, MaxBytesPerDay: 1000000}, cfg.Tenants.LimitsFor("team-b"),
+		"an override's 0 turns the limit off; keys it does not set are tenants.limits'")
+
+	cfg, err = Load(strings.NewReader(`
+tenants:
+  limits: {ingest_rate: -1, max_bytes_per_day: -5}
+  overrides:
+    "a/b": {ingest_rate: 1}
+    ok: {max_series: -2, ingest_burst: -3}
+`))
+	require.NoError(t, err)
+	err = cfg.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"tenants.limits.ingest_rate: -1", "tenants.limits.max_bytes_per_day: -5",
+		`tenants.overrides: tenant id "a/b"`, "tenants.overrides.ok.max_series: -2", "tenants.overrides.ok.ingest_burst: -3"} {
+		require.Contains(t, err.Error(), want)
+	}
+
+	_, err = Load(strings.NewReader("tenants:\n  overrides:\n    a: {ingest_rates: 1}\n"))
+	require.ErrorContains(t, err, "ingest_rates", "unknown override keys are refused")
 }
