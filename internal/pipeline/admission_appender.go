@@ -77,6 +77,9 @@ func (x *admittedAppender) Append(ref storage.SeriesRef, l labels.Labels, t int6
 	if err := x.take(); err != nil {
 		return 0, err
 	}
+	if err := x.admitTenant(l); err != nil {
+		return 0, err
+	}
 	return x.Appender.Append(ref, l, t, v)
 }
 
@@ -84,7 +87,27 @@ func (x *admittedAppender) AppendHistogram(ref storage.SeriesRef, l labels.Label
 	if err := x.take(); err != nil {
 		return 0, err
 	}
+	if err := x.admitTenant(l); err != nil {
+		return 0, err
+	}
 	return x.Appender.AppendHistogram(ref, l, t, h, fh)
+}
+
+// admitTenant takes one sample from the tenant's limits (tenantlimit.go). A refused
+// sample is not appended; the appender goes on with the next.
+func (x *admittedAppender) admitTenant(l labels.Labels) error {
+	lim := x.a.p.cfg.Tenant
+	if lim == nil {
+		return nil
+	}
+	var bytes int64
+	if lim.CountsBytes() {
+		bytes = sampleBytes(l)
+	}
+	if err := admitTenant(lim, x.a.p.metrics.m, x.a.p.metrics.signal, 1, bytes); err != nil {
+		return fmt.Errorf("%s: %w", x.a.path, err)
+	}
+	return nil
 }
 
 func (x *admittedAppender) Commit() error {

@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // Config sets the pipeline's queues, batching and limits. Start from DefaultConfig.
@@ -37,6 +39,9 @@ type Config struct {
 	// Scrub, when set, removes secrets from logs and spans as they arrive, in the caller's
 	// goroutine, before anything else sees them (internal/scrub).
 	Scrub Scrubber
+	// Tenant, when set, enforces the tenant's ingest rate and bytes per day
+	// (tenants.limits) on every path into this pipeline (tenantlimit.go).
+	Tenant *tenant.Limiter
 }
 
 // Scrubber removes secrets from data in place; internal/scrub.Scrubber implements it.

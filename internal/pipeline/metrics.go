@@ -41,7 +41,7 @@ func newSelfMetrics(reg prometheus.Registerer, logger *slog.Logger) *selfMetrics
 		}, []string{"signal"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loupe_ingest_rejected_items_total",
-			Help: "Items not committed, by reason (a limit, queue_full, not_running, write_failed, store_rejected, store_busy, canceled).",
+			Help: "Items not committed, by reason (a limit, queue_full, not_running, write_failed, store_rejected, store_busy, canceled, or a tenant limit: ingest_rate, max_bytes_per_day).",
 		}, []string{"signal", "reason"}),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "loupe_pipeline_queue_depth",

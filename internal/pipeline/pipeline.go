@@ -76,6 +76,7 @@ func New(cfg Config, w Writers, logger *slog.Logger, reg prometheus.Registerer) 
 	p := &Pipeline{cfg: cfg, w: w, logger: logger}
 	p.logs = newSignalPipe(string(store.SignalLogs), signalOps[plog.Logs]{
 		count:     plog.Logs.LogRecordCount,
+		size:      logsSizer.LogsSize,
 		validate:  validator.logs,
 		write:     func(ctx context.Context, ld plog.Logs) error { return w.Logs.WriteLogs(ctx, ld) },
 		newBatch:  plog.NewLogs,
@@ -92,6 +93,7 @@ func New(cfg Config, w Writers, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	p.spans = newSignalPipe(string(store.SignalSpans), signalOps[ptrace.Traces]{
 		count:     ptrace.Traces.SpanCount,
+		size:      tracesSizer.TracesSize,
 		validate:  validator.traces,
 		write:     func(ctx context.Context, td ptrace.Traces) error { return w.Spans.WriteTraces(ctx, td) },
 		newBatch:  ptrace.NewTraces,
@@ -108,6 +110,7 @@ func New(cfg Config, w Writers, logger *slog.Logger, reg prometheus.Registerer) 
 	// TSDB appends are cheap enough per request.
 	p.metrics = newSignalPipe(string(store.SignalMetrics), signalOps[pmetric.Metrics]{
 		count:    pmetric.Metrics.DataPointCount,
+		size:     metricsSizer.MetricsSize,
 		validate: validator.metrics,
 		write:    func(ctx context.Context, md pmetric.Metrics) error { return w.Metrics.WriteMetrics(ctx, md) },
 	}, cfg, m, logger)

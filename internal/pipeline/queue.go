@@ -17,6 +17,7 @@ import (
 // signalOps adapts one signal's pdata type to the generic queue and writer.
 type signalOps[T any] struct {
 	count    func(T) int // items: log records, spans or data points
+	size     func(T) int // OTLP protobuf bytes, for the tenant's max_bytes_per_day
 	validate func(validator, T, *tally)
 	write    func(context.Context, T) error
 	// Merging is optional: without it every request is its own store write.
@@ -96,12 +97,24 @@ func (s *signalPipe[T]) consume(ctx context.Context, data T) error {
 	if items <= 0 {
 		return rejected
 	}
+	// The tenant's limits (tenantlimit.go), given back when the request goes no further.
+	var bytes int64
+	if lim := s.cfg.Tenant; lim != nil {
+		if lim.CountsBytes() {
+			bytes = int64(s.ops.size(data))
+		}
+		if err := admitTenant(lim, s.m, s.signal, items, bytes); err != nil {
+			return err
+		}
+	}
 	if err := ctx.Err(); err != nil {
+		s.cfg.Tenant.Refund(items, bytes)
 		s.m.rejected.WithLabelValues(s.signal, reasonCanceled).Add(float64(items))
 		return err
 	}
 	req := &request[T]{data: data, items: items, done: make(chan error, 1)}
 	if err := s.push(req); err != nil {
+		s.cfg.Tenant.Refund(items, bytes)
 		return err
 	}
 	var err error
@@ -109,6 +122,7 @@ func (s *signalPipe[T]) consume(ctx context.Context, data T) error {
 	case err = <-req.done:
 	case <-ctx.Done():
 		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			s.cfg.Tenant.Refund(items, bytes)
 			s.m.rejected.WithLabelValues(s.signal, reasonCanceled).Add(float64(items))
 			return ctx.Err()
 		}
@@ -339,7 +353,8 @@ func (s *signalPipe[T]) write(ctx context.Context, data T, items, requests int) 
 
 // finish counts the outcome of one request and releases its caller.
 func (s *signalPipe[T]) finish(r *request[T], err error) {
-	switch pe, isPartial := err.(*store.PartialError); {
+	var pe *store.PartialError
+	switch isPartial := errors.As(err, &pe); {
 	case err == nil:
 		s.m.items.WithLabelValues(s.signal).Add(float64(r.items))
 	case isPartial:
