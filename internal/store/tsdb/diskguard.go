@@ -90,5 +90,5 @@ func (s *Store) guardedAppender(ctx context.Context) storage.Appender {
 	if err != nil {
 		return refusedAppender{err: err}
 	}
-	return guardedAppender{Appender: s.exemplars.wrap(db, db.Appender(ctx)), g: s.guard}
+	return guardedAppender{Appender: s.exemplars.wrap(db, s.limitSeries(db, db.Appender(ctx))), g: s.guard}
 }

@@ -80,6 +80,11 @@ type Options struct {
 	// storing them (Prometheus' otlp-deltatocumulative feature), so rate() and increase()
 	// work on them. When false, delta points are rejected, as Prometheus does by default.
 	ConvertDelta bool
+	// MaxSeries bounds the series of the head: samples of new series beyond it are
+	// refused with a *tenant.LimitError naming Tenant (serieslimit.go); 0 means no limit.
+	MaxSeries int
+	// Tenant is the tenant whose store this is, for MaxSeries' refusals.
+	Tenant string
 }
 
 // DefaultOptions returns the options Loupe uses unless configured otherwise.
@@ -106,6 +111,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("min free bytes must not be negative, got %d", o.MinFreeBytes)
 	case o.OutOfOrderTimeWindow < 0:
 		return fmt.Errorf("out-of-order time window must not be negative, got %s", o.OutOfOrderTimeWindow)
+	case o.MaxSeries < 0:
+		return fmt.Errorf("max series must not be negative, got %d", o.MaxSeries)
 	case o.MaxExemplars < 0:
 		return fmt.Errorf("max exemplars must not be negative, got %d", o.MaxExemplars)
 	case o.MinBlockDuration < 0 || o.MaxBlockDuration < 0:
@@ -166,6 +173,8 @@ type Store struct {
 	// exemplars sizes the exemplar ring to its use (exemplars.go); nil when
 	// Options.MaxExemplars is 0.
 	exemplars *exemplarRing
+	// series refuses new series beyond Options.MaxSeries (serieslimit.go); nil without.
+	series *seriesLimit
 
 	closeOnce sync.Once
 	closeErr  error
@@ -234,6 +243,9 @@ func openStore(dir string, opts Options, logger *slog.Logger, reg prometheus.Reg
 		guard:    &diskGuard{dir: dir, reserve: opts.MinFreeBytes, free: deps.free, logger: logger},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	if opts.MaxSeries > 0 {
+		s.series = &seriesLimit{max: opts.MaxSeries, tenant: opts.Tenant, s: s}
 	}
 	if opts.MaxExemplars > 0 {
 		s.exemplars = &exemplarRing{max: opts.MaxExemplars, ooo: s.topts.OutOfOrderTimeWindow, logger: logger}

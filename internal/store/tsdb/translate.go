@@ -1,11 +1,14 @@
 package tsdb
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/prometheus/prometheus/config"
 	prw "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // translationSettings are the converter settings, built once from Options the way
@@ -53,6 +56,14 @@ type rejections struct {
 	count   map[string]int64
 	example map[string]string
 	order   []string // reasons in first-seen order, for stable messages
+	limit   error    // a tenant limit's refusal among them (serieslimit.go)
+}
+
+// noteLimit keeps err when it is a tenant limit's refusal.
+func (r *rejections) noteLimit(err error) {
+	if errors.Is(err, tenant.ErrLimit) {
+		r.limit = err
+	}
 }
 
 func (r *rejections) add(reason string, n int64, example string) {

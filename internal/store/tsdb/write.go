@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // maxAheadTime is how far in the future a sample may be, as in Prometheus' write handlers:
@@ -57,11 +58,17 @@ func (s *Store) WriteMetrics(ctx context.Context, md pmetric.Metrics) error {
 		return err
 	}
 	for reason, n := range rej.count {
-		s.metrics.rejected.WithLabelValues(reason).Add(float64(n))
+		if reason != reasonMaxSeries { // counted by the series limit (serieslimit.go)
+			s.metrics.rejected.WithLabelValues(reason).Add(float64(n))
+		}
 	}
 	if n := rej.total(); n > 0 {
 		s.logger.Debug("metric points rejected", "rejected", n, "reasons", rej.message())
-		return &store.PartialError{Rejected: n, Msg: rej.message()}
+		pe := &store.PartialError{Rejected: n, Msg: rej.message()}
+		if rej.limit != nil {
+			return &seriesLimitError{PartialError: pe, limit: rej.limit}
+		}
+		return pe
 	}
 	return nil
 }
@@ -88,7 +95,7 @@ func (s *Store) write(ctx context.Context, md pmetric.Metrics, rej *rejections) 
 	if err != nil {
 		return err
 	}
-	app := s.exemplars.wrap(db, db.Appender(ctx))
+	app := s.exemplars.wrap(db, s.limitSeries(db, db.Appender(ctx)))
 	appended, err := s.appendSeries(app, conv.TimeSeries(), time.Now().Add(maxAheadTime).UnixMilli(), rej)
 	if err != nil {
 		return errors.Join(err, app.Rollback())
@@ -136,8 +143,9 @@ func (s *Store) appendSeries(app storage.Appender, series []prompb.TimeSeries, m
 			r, err := app.Append(ref, ls, smp.Timestamp, smp.Value)
 			if err != nil {
 				reason := classifyAppendError(err, reasonInvalidSamples)
-				if !isInfo || reason == reasonInvalidLabels || reason == reasonInvalidSamples {
+				if !isInfo || reason == reasonInvalidLabels || reason == reasonInvalidSamples || reason == reasonMaxSeries {
 					rej.add(reason, 1, fmt.Sprintf("%s: %v", ls.String(), err))
+					rej.noteLimit(err)
 				}
 				continue
 			}
@@ -157,6 +165,7 @@ func (s *Store) appendSeries(app storage.Appender, series []prompb.TimeSeries, m
 			}
 			if err != nil {
 				rej.add(classifyAppendError(err, reasonInvalidHist), 1, fmt.Sprintf("%s: %v", ls.String(), err))
+				rej.noteLimit(err)
 				continue
 			}
 			ref = r
@@ -188,6 +197,8 @@ func classifyAppendError(err error, fallback string) string {
 		return reasonDuplicate
 	case errors.Is(err, promtsdb.ErrInvalidSample):
 		return reasonInvalidLabels
+	case errors.Is(err, tenant.ErrLimit):
+		return reasonMaxSeries
 	}
 	return fallback
 }
