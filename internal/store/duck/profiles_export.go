@@ -71,21 +71,7 @@ var errStopExport = errors.New("stopped")
 func (s *Store) exportDay(ctx context.Context, day int64, cond string, yield func(store.Profile, error) bool) error {
 	table := func(k int) string { return dayName(profileDayTables[k].prefix, day) }
 	var funcs []store.Frame // by function id
-	err := queryEach(ctx, s.db, "SELECT id, name, file FROM "+table(ptFunctions), func(rows *sql.Rows) error {
-		var id int32
-		var f store.Frame
-		if err := rows.Scan(&id, &f.Function, &f.File); err != nil {
-			return err
-		}
-		if id <= 0 || id > maxFunctionID {
-			return fmt.Errorf("function id %d out of range", id)
-		}
-		if int(id) >= len(funcs) {
-			funcs = slices.Grow(funcs, int(id)+1-len(funcs))[:int(id)+1]
-		}
-		funcs[id] = f
-		return nil
-	})
+	err := queryEach(ctx, s.db, functionsQuery+table(ptFunctions), scanFunctions(&funcs, nil))
 	if err != nil {
 		return err
 	}

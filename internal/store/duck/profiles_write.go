@@ -409,23 +409,10 @@ func loadProfileDay(ctx context.Context, conn *sql.Conn, day int64) (*profileDay
 		}
 	} else {
 		var byID []store.Frame // function id -> frame
-		err := each(funcs, "SELECT id, name, file FROM "+funcs, func(rows *sql.Rows) error {
-			var id int32
-			var f store.Frame
-			if err := rows.Scan(&id, &f.Function, &f.File); err != nil {
-				return err
-			}
-			if id <= 0 || id > maxFunctionID {
-				return fmt.Errorf("function id %d out of range", id)
-			}
-			if int(id) >= len(byID) {
-				byID = slices.Grow(byID, int(id)+1-len(byID))[:int(id)+1]
-			}
-			byID[id] = f
+		err := each(funcs, functionsQuery+funcs, scanFunctions(&byID, func(id int32, f store.Frame) {
 			st.funcs[functionHash(f)] = id
 			st.nextFunc = max(st.nextFunc, id)
-			return nil
-		})
+		}))
 		if err != nil {
 			return nil, err
 		}
@@ -526,4 +513,30 @@ func tableDay(name, prefix string) (int64, bool) {
 		return 0, false
 	}
 	return d.Unix() / 86400, true
+}
+
+// functionsQuery reads a day's functions table (its name appended).
+const functionsQuery = "SELECT id, name, file FROM "
+
+// scanFunctions returns the row callback of functionsQuery: it files each function in
+// *byID by id, refusing ids out of range, and passes it to seen when not nil.
+func scanFunctions(byID *[]store.Frame, seen func(int32, store.Frame)) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		var id int32
+		var f store.Frame
+		if err := rows.Scan(&id, &f.Function, &f.File); err != nil {
+			return err
+		}
+		if id <= 0 || id > maxFunctionID {
+			return fmt.Errorf("function id %d out of range", id)
+		}
+		if int(id) >= len(*byID) {
+			*byID = slices.Grow(*byID, int(id)+1-len(*byID))[:int(id)+1]
+		}
+		(*byID)[id] = f
+		if seen != nil {
+			seen(id, f)
+		}
+		return nil
+	}
 }
