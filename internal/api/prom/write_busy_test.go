@@ -6,12 +6,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/labels"
-	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/stretchr/testify/require"
 
@@ -65,15 +61,7 @@ func TestRemoteWriteBusyStore503(t *testing.T) {
 	require.Contains(t, msg, "storage.clickhouse.insert_timeout")
 	require.Equal(t, 0, e.count(t, "rw_busy"))
 
-	syms := writev2.NewSymbolTable()
-	req := &writev2.Request{Timeseries: []writev2.TimeSeries{{
-		LabelsRefs: syms.SymbolizeLabels(labels.FromStrings("__name__", "rw2_busy", "job", "rw"), nil),
-		Samples:    []writev2.Sample{{Value: 1, Timestamp: time.Now().UnixMilli()}},
-	}}}
-	req.Symbols = syms.Symbols()
-	raw, err := req.Marshal()
-	require.NoError(t, err)
-	code, msg = e.post(t, snappy.Encode(nil, raw), "application/x-protobuf;proto=io.prometheus.write.v2.Request")
+	code, msg = e.post(t, rw2(t, "rw2_busy"), rw2Type)
 	require.Equal(t, http.StatusServiceUnavailable, code, msg)
 	require.Contains(t, msg, "storage.clickhouse.insert_timeout")
 	require.Equal(t, 0, e.count(t, "rw2_busy"))

@@ -3,12 +3,8 @@ package prom_test
 import (
 	"net/http"
 	"testing"
-	"time"
 
-	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/labels"
-	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/loupe-dev/loupe/internal/api/prom"
@@ -36,15 +32,7 @@ func TestRemoteWriteDiskFull503(t *testing.T) {
 	// Remote write 2.0 goes through Prometheus' handler, which answered 500 for every
 	// commit error: it must be 503 too, and a 2.0 request with a series refused for its
 	// labels as well (its commit fails the same way).
-	syms := writev2.NewSymbolTable()
-	req := &writev2.Request{Timeseries: []writev2.TimeSeries{{
-		LabelsRefs: syms.SymbolizeLabels(labels.FromStrings("__name__", "rw2_full", "job", "rw"), nil),
-		Samples:    []writev2.Sample{{Value: 1, Timestamp: time.Now().UnixMilli()}},
-	}}}
-	req.Symbols = syms.Symbols()
-	raw, err := req.Marshal()
-	require.NoError(t, err)
-	code, msg = e.post(t, snappy.Encode(nil, raw), "application/x-protobuf;proto=io.prometheus.write.v2.Request")
+	code, msg = e.post(t, rw2(t, "rw2_full"), rw2Type)
 	require.Equal(t, http.StatusServiceUnavailable, code, msg)
 	require.Contains(t, msg, "free disk space")
 	require.Equal(t, 0, e.count(t, "rw2_full"))

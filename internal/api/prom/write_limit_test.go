@@ -91,6 +91,23 @@ func rw1(t *testing.T, series ...prompb.TimeSeries) []byte {
 	return snappy.Encode(nil, raw)
 }
 
+// rw2Type is the Content-Type of a remote write 2.0 request.
+const rw2Type = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
+
+// rw2 encodes a remote write 2.0 request of one series name{job="rw"} with one sample now.
+func rw2(t *testing.T, name string) []byte {
+	t.Helper()
+	syms := writev2.NewSymbolTable()
+	req := &writev2.Request{Timeseries: []writev2.TimeSeries{{
+		LabelsRefs: syms.SymbolizeLabels(labels.FromStrings("__name__", name, "job", "rw"), nil),
+		Samples:    []writev2.Sample{{Value: 1, Timestamp: time.Now().UnixMilli()}},
+	}}}
+	req.Symbols = syms.Symbols()
+	raw, err := req.Marshal()
+	require.NoError(t, err)
+	return snappy.Encode(nil, raw)
+}
+
 func series(name string, extra int, valueLen int) prompb.TimeSeries {
 	ls := []prompb.Label{{Name: "__name__", Value: name}, {Name: "job", Value: "rw"}}
 	for i := range extra {
