@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/loupe-dev/loupe/internal/tenant"
 	"github.com/loupe-dev/loupe/internal/version"
 )
 
@@ -20,6 +21,11 @@ type Listeners struct {
 type statusData struct {
 	Version string    `json:"version"`
 	Listen  Listeners `json:"listen"`
+	// Tenant is the tenant this request acted for, and TenantsEnabled whether the server
+	// resolved one (tenants.enabled): the UI shows it in its header, and offers operators
+	// a picker only when tenants are on.
+	Tenant         string `json:"tenant,omitempty"`
+	TenantsEnabled bool   `json:"tenants_enabled"`
 }
 
 // WithListeners makes the status route report the addresses f returns. f is called per
@@ -31,7 +37,7 @@ func (a *API) WithListeners(f func() Listeners) *API {
 	return a
 }
 
-// status answers GET status: the version and the listen addresses.
+// status answers GET status: the version, the listen addresses and the request's tenant.
 func (a *API) status(r *http.Request) result {
 	var l Listeners
 	if a.listeners != nil {
@@ -43,5 +49,9 @@ func (a *API) status(r *http.Request) result {
 			l.HTTP = addr.String()
 		}
 	}
-	return result{data: statusData{Version: version.Get().Version, Listen: l}}
+	d := statusData{Version: version.Get().Version, Listen: l}
+	// The server's tenant dispatch (internal/server/tenants.go) puts the tenant in the
+	// context only with tenants.enabled; without it there is no tenant to tell.
+	d.Tenant, d.TenantsEnabled = tenant.From(r.Context())
+	return result{data: d}
 }

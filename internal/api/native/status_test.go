@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 func TestStatusListeners(t *testing.T) {
@@ -38,4 +40,33 @@ func TestStatusListeners(t *testing.T) {
 	require.Equal(t, 1, calls)
 
 	get(t, a, "/api/loupe/v1/status/x", http.StatusNotFound)
+}
+
+// The status tells the tenant the request acted for when the server resolved one
+// (tenants.enabled), and that tenants are off when it did not.
+func TestStatusTenant(t *testing.T) {
+	a := newTestAPI(&fakeStore{}, nil)
+	raw := func(req *http.Request) map[string]any {
+		t.Helper()
+		var d map[string]any
+		require.NoError(t, json.Unmarshal(do(t, a, req, http.StatusOK).Data, &d))
+		return d
+	}
+
+	d := raw(httptest.NewRequest(http.MethodGet, "/api/loupe/v1/status", nil))
+	require.Equal(t, false, d["tenants_enabled"])
+	require.NotContains(t, d, "tenant")
+
+	req := httptest.NewRequest(http.MethodGet, "/api/loupe/v1/status", nil)
+	req = req.WithContext(tenant.With(req.Context(), "team-a"))
+	d = raw(req)
+	require.Equal(t, true, d["tenants_enabled"])
+	require.Equal(t, "team-a", d["tenant"])
+
+	// The header alone names no tenant: only the server's dispatch, which validates it, does.
+	req = httptest.NewRequest(http.MethodGet, "/api/loupe/v1/status", nil)
+	req.Header.Set(tenant.Header, "team-b")
+	d = raw(req)
+	require.Equal(t, false, d["tenants_enabled"])
+	require.NotContains(t, d, "tenant")
 }
