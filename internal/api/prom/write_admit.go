@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // Admitter grants room for samples before they are appended, so that remote write shares
@@ -22,17 +23,38 @@ type Admitter interface {
 	AdmitMetrics(ctx context.Context, path string, items int, wait bool) (release func(), err error)
 }
 
-// admit reserves room for n samples of one request. nil release and false mean the
-// request was answered: 503 with Retry-After when there is no room. 503 rather than 429:
-// Prometheus retries 5xx (honouring Retry-After) but drops a batch answered 429 unless
-// its remote_write sets retry_on_http_429.
-func (h *writeLimitHandler) admit(w http.ResponseWriter, r *http.Request, n int) (release func(), ok bool) {
+// TenantAdmitter takes a request's samples and decoded bytes from the tenant's limits
+// (tenants.limits): pipeline.Pipeline's AdmitTenant. A refusal is a *tenant.LimitError.
+// An Admitter that is one too is asked after AdmitMetrics granted room.
+type TenantAdmitter interface {
+	AdmitTenant(signal string, items int, bytes int64) error
+}
+
+// admit reserves room for n samples of one request, decoded to size bytes. nil release
+// and false mean the request was answered: 503 with Retry-After when there is no room.
+// 503 rather than 429: Prometheus retries 5xx (honouring Retry-After) but drops a batch
+// answered 429 unless its remote_write sets retry_on_http_429. A tenant's limit, though,
+// is 429 naming it, as Mimir answers its ingestion rate limit.
+func (h *writeLimitHandler) admit(w http.ResponseWriter, r *http.Request, n, size int) (release func(), ok bool) {
 	if h.admitter == nil || n == 0 {
 		return func() {}, true
 	}
 	release, err := h.admitter.AdmitMetrics(r.Context(), pipeline.PathRemoteWrite, n, false)
 	if err == nil {
-		return release, true
+		ta, limited := h.admitter.(TenantAdmitter)
+		if !limited {
+			return release, true
+		}
+		if err = ta.AdmitTenant("metrics", n, int64(size)); err == nil {
+			return release, true
+		}
+		release()
+		le, _ := tenant.AsLimit(err)
+		if le != nil && le.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(le.RetryAfter.Seconds()))))
+		}
+		http.Error(w, fmt.Sprintf("remote write of %d samples refused: %v", n, err), http.StatusTooManyRequests)
+		return nil, false
 	}
 	if d, ok := pipeline.RetryAfter(err); ok && d > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
@@ -131,5 +153,5 @@ func (h *writeLimitHandler) admitV2(w http.ResponseWriter, r *http.Request, body
 	if err != nil {
 		return func() {}, true
 	}
-	return h.admit(w, r, n)
+	return h.admit(w, r, n, len(decoded))
 }

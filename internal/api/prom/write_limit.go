@@ -24,6 +24,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/labellimit"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // maxAheadTime is how far in the future a remote-written sample may be, as in
@@ -205,7 +206,7 @@ func (h *writeLimitHandler) writeV1(w http.ResponseWriter, r *http.Request, body
 	for _, ts := range req.Timeseries {
 		points += len(ts.Samples) + len(ts.Histograms)
 	}
-	release, ok := h.admit(w, r, points)
+	release, ok := h.admit(w, r, points, len(decoded))
 	if !ok {
 		return
 	}
@@ -225,13 +226,19 @@ func (h *writeLimitHandler) writeV1(w http.ResponseWriter, r *http.Request, body
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	if rej.limited {
+		// New series over the tenant's max_series: 429 naming the limit, the others stored.
+		http.Error(w, rej.message(), http.StatusTooManyRequests)
+		return
+	}
 	http.Error(w, rej.message(), http.StatusBadRequest)
 }
 
 // v1Rejections counts what one request could not store and keeps the first messages.
 type v1Rejections struct {
-	total int
-	msgs  []string
+	total   int
+	msgs    []string
+	limited bool // some for a tenant's limit (max_series)
 }
 
 func (h *writeLimitHandler) reject(rej *v1Rejections, reason string, n int, msg string) {
@@ -320,6 +327,9 @@ func (h *writeLimitHandler) rejectAppend(rej *v1Rejections, ls labels.Labels, er
 	switch {
 	case errors.As(err, &le):
 		h.reject(rej, "", 1, le.Msg)
+	case errors.Is(err, tenant.ErrLimit): // counted by the metric store (loupe_metrics_rejected_total)
+		rej.limited = true
+		h.reject(rej, "", 1, fmt.Sprintf("%s: %v", shortLabels(ls), err))
 	case errors.Is(err, storage.ErrOutOfOrderSample):
 		h.reject(rej, reasonOutOfOrder, 1, fmt.Sprintf("%s: %v", shortLabels(ls), err))
 	case errors.Is(err, storage.ErrTooOldSample), errors.Is(err, storage.ErrOutOfBounds):

@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // Remote write 2.0 is decoded and appended by Prometheus' handler, which answers 500 to
@@ -21,8 +24,26 @@ type commitOutcomeKey struct{}
 
 // commitOutcome is the last Commit error of one request's appenders.
 type commitOutcome struct {
-	mu  sync.Mutex
-	err error
+	mu    sync.Mutex
+	err   error
+	limit bool // an append was refused for a tenant's limit (max_series)
+}
+
+// appendFailed notes an append refused for a tenant's limit: Prometheus' handler answers
+// 500 to an append error it does not know, rolling the request back, and v2StatusWriter
+// turns that into 429.
+func (o *commitOutcome) appendFailed(err error) {
+	if errors.Is(err, tenant.ErrLimit) {
+		o.mu.Lock()
+		o.limit = true
+		o.mu.Unlock()
+	}
+}
+
+func (o *commitOutcome) limited() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.limit
 }
 
 func (o *commitOutcome) set(err error) {
@@ -62,6 +83,18 @@ type recordingAppender struct {
 	o *commitOutcome
 }
 
+func (a recordingAppender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
+	r, err := a.Appender.Append(ref, l, t, v)
+	a.o.appendFailed(err)
+	return r, err
+}
+
+func (a recordingAppender) AppendHistogram(ref storage.SeriesRef, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	r, err := a.Appender.AppendHistogram(ref, l, t, h, fh)
+	a.o.appendFailed(err)
+	return r, err
+}
+
 func (a recordingAppender) Commit() error {
 	err := a.Appender.Commit()
 	a.o.set(err)
@@ -76,8 +109,11 @@ type v2StatusWriter struct {
 }
 
 func (w v2StatusWriter) WriteHeader(code int) {
-	if code == http.StatusInternalServerError && w.o.diskFull() {
+	switch {
+	case code == http.StatusInternalServerError && w.o.diskFull():
 		code = http.StatusServiceUnavailable
+	case code == http.StatusInternalServerError && w.o.limited():
+		code = http.StatusTooManyRequests // nothing of the request is stored
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

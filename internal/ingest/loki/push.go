@@ -21,6 +21,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // Path is where Loki clients push; mount the handler there.
@@ -168,6 +169,11 @@ func (h *pushHandler) consume(r *http.Request, streams []stream, n int) pushResu
 	switch {
 	case err == nil:
 		return pushResult{status: http.StatusNoContent, entries: n}
+	case errors.Is(err, tenant.ErrLimit):
+		// A tenant's limit (tenants.limits) refused the request whole: 429 as Loki's
+		// rate limit, with Retry-After for the rate only.
+		le, _ := tenant.AsLimit(err)
+		return pushResult{status: http.StatusTooManyRequests, msg: err.Error(), retryAfter: le.RetryAfter}
 	case errors.Is(err, pipeline.ErrStreamLimit) && errors.As(err, &pe):
 		// Loki answers 429 to streams beyond its stream limit, with the others written.
 		return pushResult{status: http.StatusTooManyRequests, entries: n - int(pe.Rejected),

@@ -14,6 +14,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/ingest/jsondepth"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // decodeError is a request body that is not a valid OTLP message. It maps to HTTP 400 and
@@ -100,7 +101,7 @@ func exportMetrics(ctx context.Context, c pipeline.Consumer, body []byte, enc en
 	resp := pmetricotlp.NewExportResponse()
 	if err := c.ConsumeMetrics(ctx, req.Metrics()); err != nil {
 		pe, ok := partial(err)
-		if !ok {
+		if !ok || errors.Is(err, tenant.ErrLimit) { // new series over max_series: 429 / RESOURCE_EXHAUSTED
 			return nil, err
 		}
 		resp.PartialSuccess().SetRejectedDataPoints(pe.Rejected)
@@ -113,6 +114,15 @@ func exportMetrics(ctx context.Context, c pipeline.Consumer, body []byte, enc en
 // other records are stored, so a client that sends the request again stores them twice.
 func streamLimitMessage(err error) string {
 	return clean(err.Error()) + "; the other records of the request are stored"
+}
+
+// tenantLimitMessage says what a refusal for a tenant's limit (tenants.limits) means;
+// only max_series refuses part of a request, whose other points are stored.
+func tenantLimitMessage(err error) string {
+	if _, ok := partial(err); ok {
+		return clean(err.Error()) + "; the other points of the request are stored"
+	}
+	return clean(err.Error())
 }
 
 func partial(err error) (*store.PartialError, bool) {

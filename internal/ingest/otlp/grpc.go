@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // The gRPC server hands raw message bytes to the same export functions as HTTP, instead
@@ -116,6 +117,15 @@ func grpcStatus(err error) *status.Status {
 		return status.New(codes.InvalidArgument, de.msg)
 	case pipeline.IsPermanent(err):
 		return status.New(codes.InvalidArgument, clean(err.Error()))
+	case errors.Is(err, tenant.ErrLimit):
+		// RetryInfo only for the rate limit: the other limits do not pass by retrying soon.
+		st := status.New(codes.ResourceExhausted, tenantLimitMessage(err))
+		if le, _ := tenant.AsLimit(err); le.RetryAfter > 0 {
+			if withInfo, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(le.RetryAfter)}); derr == nil {
+				st = withInfo
+			}
+		}
+		return st
 	case errors.Is(err, pipeline.ErrStreamLimit):
 		// Without RetryInfo, OTLP exporters do not retry RESOURCE_EXHAUSTED.
 		return status.New(codes.ResourceExhausted, streamLimitMessage(err))

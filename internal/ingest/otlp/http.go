@@ -25,6 +25,7 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/ingest/httpbody"
 	"github.com/loupe-dev/loupe/internal/pipeline"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // httpResult is what one request answers; writeResult turns it into a response.
@@ -107,6 +108,9 @@ func errorResult(err error, enc encoding) httpResult {
 		return statusResult(http.StatusBadRequest, codes.InvalidArgument, de.msg, enc, 0)
 	case pipeline.IsPermanent(err):
 		return statusResult(http.StatusBadRequest, codes.InvalidArgument, clean(err.Error()), enc, 0)
+	case errors.Is(err, tenant.ErrLimit):
+		le, _ := tenant.AsLimit(err)
+		return statusResult(http.StatusTooManyRequests, codes.ResourceExhausted, tenantLimitMessage(err), enc, le.RetryAfter)
 	case errors.Is(err, pipeline.ErrStreamLimit):
 		return statusResult(http.StatusTooManyRequests, codes.ResourceExhausted, streamLimitMessage(err), enc, 0)
 	case pipeline.IsThrottled(err):

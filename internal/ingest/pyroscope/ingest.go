@@ -47,6 +47,16 @@ type Options struct {
 	RetryAfter time.Duration
 	// WriteTimeout bounds one store write.
 	WriteTimeout time.Duration
+	// Tenant, when set, takes each upload from the tenant's limits (tenants.limits: one
+	// item per stored profile, the decoded body's bytes) before it is stored; a refusal
+	// is 429 naming the limit. pipeline.Pipeline's AdmitTenant.
+	Tenant TenantAdmitter
+}
+
+// TenantAdmitter takes items and bytes of a signal from a tenant's limits or refuses
+// them with a *tenant.LimitError.
+type TenantAdmitter interface {
+	AdmitTenant(signal string, items int, bytes int64) error
 }
 
 // DefaultOptions returns the documented defaults.
@@ -213,6 +223,11 @@ func (h *Handler) handle(r *http.Request) result {
 		return bad("%v", err)
 	case len(ps) == 0:
 		return result{status: http.StatusOK}
+	}
+	if h.opts.Tenant != nil {
+		if err := h.opts.Tenant.AdmitTenant(string(store.SignalProfiles), len(ps), int64(body.Len())); err != nil {
+			return result{status: http.StatusTooManyRequests, msg: err.Error()}
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.WriteTimeout)
 	defer cancel()

@@ -66,6 +66,7 @@ func (p pusher) push(ctx context.Context, msg *pushv1.PushRequest) (int, error) 
 	}
 	now := h.now()
 	var all []store.Profile
+	var bytes int64
 	for i, series := range msg.GetSeries() {
 		labels := map[string]string{}
 		kind := pprofconv.KindUnknown
@@ -83,6 +84,7 @@ func (p pusher) push(ctx context.Context, msg *pushv1.PushRequest) (int, error) 
 			labels[pprofconv.ServiceLabel] = unknownService
 		}
 		for j, s := range series.GetSamples() {
+			bytes += int64(len(s.GetRawProfile()))
 			prof, err := pprofconv.Parse(s.GetRawProfile(), h.opts.Limits)
 			if err != nil {
 				return 0, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("series %d sample %d: %w", i, j, err))
@@ -97,6 +99,11 @@ func (p pusher) push(ctx context.Context, msg *pushv1.PushRequest) (int, error) 
 	}
 	if len(all) == 0 {
 		return 0, nil
+	}
+	if h.opts.Tenant != nil {
+		if err := h.opts.Tenant.AdmitTenant(string(store.SignalProfiles), len(all), bytes); err != nil {
+			return 0, connect.NewError(connect.CodeResourceExhausted, err)
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, h.opts.WriteTimeout)
 	defer cancel()

@@ -23,6 +23,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // EventRecorder groups, scrubs and stores error events (errtrack's Recorder). On nil
@@ -396,7 +397,7 @@ func (h *Handler) write(ctx context.Context, project Project, d *decoded) (resul
 }
 
 // writeError maps a sink's error: permanent problems are 400, a full queue or a busy store
-// (pipeline.IsThrottled) 429, anything else (store failure, full disk, shutting down) 503;
+// (pipeline.IsThrottled) or a tenant's limit 429, anything else (store failure, full disk, shutting down) 503;
 // the last two with Retry-After.
 func (h *Handler) writeError(what string, err error) result {
 	retry := h.opts.DefaultRetryAfter
@@ -406,6 +407,9 @@ func (h *Handler) writeError(what string, err error) result {
 	switch {
 	case pipeline.IsPermanent(err):
 		return result{status: http.StatusBadRequest, detail: fmt.Sprintf("store %s: %v", what, err)}
+	case errors.Is(err, tenant.ErrLimit): // tenants.limits: Retry-After for the rate only
+		le, _ := tenant.AsLimit(err)
+		return result{status: http.StatusTooManyRequests, retryAfter: le.RetryAfter, detail: fmt.Sprintf("store %s: %v", what, err)}
 	case pipeline.IsThrottled(err):
 		return result{status: http.StatusTooManyRequests, retryAfter: retry, detail: fmt.Sprintf("store %s: %v", what, err)}
 	case errors.Is(err, store.ErrDiskFull):
