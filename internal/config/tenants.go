@@ -2,8 +2,8 @@ package config
 
 import (
 	"fmt"
-	"sort"
 	"path/filepath"
+	"sort"
 
 	"github.com/loupe-dev/loupe/internal/tenant"
 )

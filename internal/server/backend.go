@@ -101,6 +101,9 @@ func (s *Server) openEmbedded() (*stores, error) {
 	tsdbOpts.PromoteResourceAttributes = s.cfg.Metrics.PromoteResourceAttributes
 	tsdbOpts.ConvertDelta = s.cfg.Metrics.ConvertDelta
 	tsdbOpts.MinFreeBytes = s.cfg.Limits.MinFreeDiskBytes
+	// The tenant's tenants.limits.max_series (a headless tenant server's config carries its own).
+	tsdbOpts.MaxSeries = s.cfg.Tenants.LimitsFor(s.cfg.Tenants.Default).MaxSeries
+	tsdbOpts.Tenant = s.cfg.Tenants.Default
 	tsdbOpts.OutOfOrderTimeWindow = time.Duration(s.cfg.Metrics.OutOfOrderWindow)
 	if tsdbOpts.OutOfOrderTimeWindow == 0 {
 		tsdbOpts.OutOfOrderTimeWindow = tsdbOpts.Retention

@@ -104,6 +104,7 @@ func (s *Server) routes(st *stores, pipe *pipeline.Pipeline, statsdRecv *statsd.
 	pyroOpts := pyroscope.DefaultOptions()
 	pyroOpts.MaxRequestBytes = int64(s.cfg.Limits.MaxRequestBytes)
 	pyroOpts.LabelLimits = s.labelLimits()
+	pyroOpts.Tenant = pipe // the tenant's ingest_rate and max_bytes_per_day (tenants.limits)
 	pyroIngest := pyroscope.NewHandler(st.profiles, pyroOpts, s.logger.With("component", "pyroscope"), s.reg)
 	mux.Handle(pyroscope.Path, pyroIngest)
 	mux.Handle(pyroIngest.PushHandler()) // push.v1.PusherService (Alloy's pyroscope.write)

@@ -30,6 +30,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/rules"
 	"github.com/loupe-dev/loupe/internal/runs"
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 	"github.com/loupe-dev/loupe/internal/version"
 )
 
@@ -159,6 +160,9 @@ func (s *Server) Start(ctx context.Context) error {
 	pipeCfg.Limits.MaxAttributeValueLength = s.cfg.Limits.MaxAttributeValueBytes
 	pipeCfg.QueueItems = s.cfg.Limits.QueueItems
 	ingestWindow(&pipeCfg.Limits, s.cfg) // limits.max_future, max_age, max_log_streams
+	// This server's tenant's ingest_rate and max_bytes_per_day (tenants.limits, with its
+	// override): the default tenant's, or a headless server's own (tenantConfig).
+	pipeCfg.Tenant = tenant.NewLimiter(s.cfg.Tenants.Default, s.cfg.Tenants.LimitsFor(s.cfg.Tenants.Default), time.Now)
 	// One scrubber (the scrub section) for logs and spans, which carry job runs too, and
 	// for error events from every source.
 	scrubber, err := s.cfg.Scrub.Scrubber(s.reg)

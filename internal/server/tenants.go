@@ -59,6 +59,9 @@ func tenantConfig(cfg config.Config, id string) config.Config {
 	c.Auth = auth.Default()
 	c.Auth.Enabled = "false" // the listeners' server authenticated the request
 	c.Tenants = config.DefaultTenants()
+	// Its only tenant is id, with id's limits (tenants.limits and its override), which its
+	// pipeline and metric store enforce (server.go, backend.go).
+	c.Tenants.Default, c.Tenants.Limits = id, cfg.Tenants.LimitsFor(id)
 	return c
 }
 
