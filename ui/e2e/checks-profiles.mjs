@@ -25,6 +25,21 @@ export async function profileChecks({ page, base, expected, check, assert, shot 
   const frame = async (name) => (await frames()).find((f) => f.name === name);
   const waitFrame = (name, testId = 'flamegraph') =>
     page.locator(`[data-testid="${testId}"] [data-testid="flame-frame"][data-name="${name}"]`).first().waitFor({ timeout: 15000 });
+  // hoverTip hovers the frame named name and returns its tooltip's text. A frame the page
+  // moves under the mouse (a late layout change) loses its tooltip: hover again, up to 5 times.
+  const hoverTip = async (name) => {
+    const tooltip = page.getByTestId('flame-tooltip');
+    for (let i = 0; ; i++) {
+      await page.locator(`[data-testid="flamegraph"] [data-name="${name}"]`).first().hover();
+      try {
+        await tooltip.waitFor({ timeout: 3000 });
+        return await tooltip.innerText({ timeout: 3000 });
+      } catch (e) {
+        if (i >= 4) throw e;
+        await page.mouse.move(0, 0);
+      }
+    }
+  };
   const near = (got, want, what) => assert(Math.abs(got - want) <= 0.1 * want, `${what}: ${got}, want ${want.toFixed(3)} (±10%)`);
 
   await check('profiles: the flame graph and the top table name the seeded functions with their share', async () => {
@@ -45,10 +60,11 @@ export async function profileChecks({ page, base, expected, check, assert, shot 
     const row = page.locator('[data-testid="top-row"][data-function="main.checkoutWork"]');
     const selfText = await row.getByTestId('top-self').innerText();
     assert(/\b50%/.test(selfText), `top table self of main.checkoutWork: ${selfText}, want 50%`);
-    await page.locator('[data-testid="flamegraph"] [data-name="main.checkoutWork"]').hover();
-    const tip = await page.getByTestId('flame-tooltip').innerText();
-    assert(tip.includes('main.checkoutWork') && /self: .*\(50%\)/.test(tip) && /total: .*\(50%\)/.test(tip), `tooltip: ${tip}`);
+    // The series chart drawn after the flame graph may move it from under the mouse,
+    // which hides the tooltip (mouse leave): hover once the page is laid out.
     await page.getByTestId('profile-series').locator('canvas').first().waitFor({ timeout: 10000 });
+    const tip = await hoverTip('main.checkoutWork');
+    assert(tip.includes('main.checkoutWork') && /self: .*\(50%\)/.test(tip) && /total: .*\(50%\)/.test(tip), `tooltip: ${tip}`);
     await shot('profiles');
   });
 
@@ -109,8 +125,7 @@ export async function profileChecks({ page, base, expected, check, assert, shot 
     assert(shrunk.change === 'shrank' && gr > r, `main.checkoutWork: ${JSON.stringify(shrunk)}, want green (shrank)`);
     const row = await page.locator('[data-testid="top-row"]').first().getAttribute('data-function');
     assert(row === 'main.allocHeavy' || row === 'runtime.mallocgc', `the diff table sorted by change starts with ${row}`);
-    await page.locator('[data-testid="flamegraph"] [data-name="main.checkoutWork"]').hover();
-    const tip = await page.getByTestId('flame-tooltip').innerText();
+    const tip = await hoverTip('main.checkoutWork');
     assert(/left: .*\(70%\)/.test(tip) && /shrank/.test(tip), `diff tooltip: ${tip}`);
     await shot('profiles-diff');
   });
