@@ -178,6 +178,14 @@ func (t *tenantSet) get(ctx context.Context, id string) (*Server, error) {
 			t.mu.Unlock()
 			return
 		}
+		t.mu.Lock()
+		closed := t.closed
+		t.mu.Unlock()
+		if closed { // Shutdown came while it opened: it did not see this server
+			_ = srv.Shutdown(context.Background())
+			e.err = &tenantError{http.StatusServiceUnavailable, codes.Unavailable, "shutting down"}
+			return
+		}
 		e.srv = srv
 		t.count.Inc()
 	})
