@@ -93,8 +93,14 @@ func startServerArgs(t *testing.T, dataDir string, extra ...string) *server {
 			line := sc.Bytes()
 			fmt.Fprintf(logFile, "%s\n", line)
 			var rec map[string]any
-			if json.Unmarshal(line, &rec) == nil && rec["msg"] == "ready" {
-				ready <- rec
+			// The server's own "ready", not a tenant's (tenants.enabled: each tenant's
+			// server logs one too), and never blocking: this loop must keep reading, or
+			// the server blocks writing its log.
+			if json.Unmarshal(line, &rec) == nil && rec["msg"] == "ready" && rec["tenant"] == nil {
+				select {
+				case ready <- rec:
+				default:
+				}
 			}
 		}
 		s.exited <- cmd.Wait()
