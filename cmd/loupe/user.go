@@ -63,15 +63,21 @@ user's sessions end then. See docs/security.md.`,
 			if err != nil {
 				return err
 			}
-			u, err := auth.AddUser(p, args[0], password, scopes, false, time.Now())
+			var u auth.User
+			if tenantID, _ := cmd.Flags().GetString("tenant"); tenantID != "" {
+				u, err = auth.AddTenantUser(p, args[0], password, scopes, tenantID, time.Now())
+			} else {
+				u, err = auth.AddUser(p, args[0], password, scopes, false, time.Now())
+			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "user %s (scopes %s) added to %s\n", u.Name, joinScopes(u.Scopes), p)
+			fmt.Fprintf(cmd.ErrOrStderr(), "user %s (scopes %s, tenant %s) added to %s\n", u.Name, joinScopes(u.Scopes), userTenant(u), p)
 			return nil
 		},
 	}
 	add.Flags().String("scope", "", "read or admin")
+	add.Flags().String("tenant", "", "bind the user to this tenant: the UI shows that tenant's data only (tenants.enabled; docs/security.md); default: any tenant")
 	_ = add.MarkFlagRequired("scope")
 
 	passwd := &cobra.Command{
@@ -119,9 +125,9 @@ user's sessions end then. See docs/security.md.`,
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSCOPES\tCREATED")
+			fmt.Fprintln(w, "NAME\tSCOPES\tTENANT\tCREATED")
 			for _, u := range users {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", u.Name, joinScopes(u.Scopes), u.Created.Format(time.RFC3339))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, joinScopes(u.Scopes), userTenant(u), u.Created.Format(time.RFC3339))
 			}
 			return w.Flush()
 		},
@@ -190,4 +196,12 @@ func readPassword(cmd *cobra.Command) (string, error) {
 		return "", errors.New("the passwords differ")
 	}
 	return p1, nil
+}
+
+// userTenant is the tenant a user is bound to, for listings.
+func userTenant(u auth.User) string {
+	if u.Tenant == "" {
+		return "any"
+	}
+	return u.Tenant
 }

@@ -120,7 +120,7 @@ func (k *Keyring) sessionOf(r *http.Request) (s *session, g grant, ok bool) {
 	switch s.kind {
 	case "user":
 		if u, found := k.user(s.name); found && s.userHash == passwordFingerprint(u) {
-			return s, grant{scopes: u.Scopes}, true
+			return s, grant{u.Scopes, u.Tenant}, true
 		}
 	case "token":
 		if t, found := k.lookupHash(s.tokenHash); found && !t.Expired(now) {
@@ -170,7 +170,7 @@ type SessionInfo struct {
 	Kind        string    `json:"kind,omitempty"` // user or token
 	Name        string    `json:"name,omitempty"`
 	Scopes      []Scope   `json:"scopes,omitempty"`
-	Tenant      string    `json:"tenant,omitempty"` // the tenant a token session is bound to
+	Tenant      string    `json:"tenant,omitempty"` // the tenant the session's token or user is bound to
 	Expires     time.Time `json:"expires,omitzero"`
 	CSRFToken   string    `json:"csrf_token,omitempty"`
 }
@@ -259,7 +259,7 @@ func (k *Keyring) signIn(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnauthorized, "wrong user name or password")
 			return
 		}
-		s.kind, s.name, s.userHash, g = "user", u.Name, passwordFingerprint(u), grant{scopes: u.Scopes}
+		s.kind, s.name, s.userHash, g = "user", u.Name, passwordFingerprint(u), grant{u.Scopes, u.Tenant}
 	default:
 		writeError(w, http.StatusBadRequest, `sign in with {"token": "..."} or {"user": "...", "password": "..."}`)
 		return

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/loupe-dev/loupe/internal/tenant"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -261,4 +263,30 @@ func TestSessionCookiesSecureOverTLS(t *testing.T) {
 		require.Equal(t, http.SameSiteStrictMode, c.SameSite, c.Name)
 		require.Equal(t, "/", c.Path, c.Name)
 	}
+}
+
+// A user bound to a tenant signs in to a session that acts for that tenant: the session
+// says so, and its requests carry the tenant (tenant.Bound) as a bound token's do.
+func TestSessionOfTenantUser(t *testing.T) {
+	k, _, _ := sessionServer(t)
+	_, err := AddTenantUser(k.UsersPath(), "bob", password, []Scope{ScopeRead}, "team-a", time.Now())
+	require.NoError(t, err)
+	_, err = AddTenantUser(k.UsersPath(), "eve", password, []Scope{ScopeRead}, "a/b", time.Now())
+	require.ErrorContains(t, err, "not allowed")
+	require.NoError(t, k.Reload())
+	var bound []string
+	mux := http.NewServeMux()
+	mux.Handle(SessionPath, k.SessionHandler())
+	mux.HandleFunc("/", func(_ http.ResponseWriter, r *http.Request) {
+		id, _ := tenant.Bound(r.Context())
+		bound = append(bound, id)
+	})
+	h := k.HTTP(mux, func(r *http.Request) (Scope, bool) { return ScopeRead, r.URL.Path == SessionPath })
+	b := &browser{t: t, h: h, ip: "192.0.2.11", cookies: map[string]string{}}
+	rec := b.do("POST", SessionPath, `{"user":"bob","password":"`+password+`"}`, nil)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), `"tenant":"team-a"`)
+	rec = b.do("GET", "/api/v1/labels", "", nil)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Equal(t, []string{"team-a"}, bound)
 }

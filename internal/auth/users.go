@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/loupe-dev/loupe/internal/atomicfile"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // User is a person who signs in to the web UI with a name and a password (`loupe user
@@ -22,6 +23,8 @@ type User struct {
 	// Hash is the bcrypt hash of the password. Unlike a token, a password is chosen by a
 	// person and may be guessable, so a stolen file must make each guess slow.
 	Hash string `json:"bcrypt"`
+	// Tenant, when set, is the only tenant the user's sessions act for, as a token's.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Allows reports whether the user has scope (admin grants every scope).
@@ -49,6 +52,11 @@ func ReadUsers(path string) ([]User, error) {
 	for i, u := range f.Users {
 		if u.Name == "" || len(u.Scopes) == 0 || !strings.HasPrefix(u.Hash, "$2") {
 			return nil, fmt.Errorf("users file %s: user %d (%q): needs a name, scopes and a bcrypt hash", path, i, u.Name)
+		}
+		if u.Tenant != "" {
+			if err := tenant.Validate(u.Tenant); err != nil {
+				return nil, fmt.Errorf("users file %s: user %d (%q): %w", path, i, u.Name, err)
+			}
 		}
 	}
 	return f.Users, nil
@@ -80,6 +88,18 @@ func checkPassword(password string) error {
 // AddUser adds a user named name to the file at path, or with replace sets the password
 // and scopes of an existing one (nil scopes keep the user's).
 func AddUser(path, name, password string, scopes []Scope, replace bool, now time.Time) (User, error) {
+	return addUser(path, name, password, scopes, "", replace, now)
+}
+
+// AddTenantUser is AddUser (not replace) for a user bound to tenant tenantID.
+func AddTenantUser(path, name, password string, scopes []Scope, tenantID string, now time.Time) (User, error) {
+	if err := tenant.Validate(tenantID); err != nil {
+		return User{}, err
+	}
+	return addUser(path, name, password, scopes, tenantID, false, now)
+}
+
+func addUser(path, name, password string, scopes []Scope, tenantID string, replace bool, now time.Time) (User, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || strings.ContainsAny(name, " \t\r\n:") {
 		return User{}, fmt.Errorf("user name %q: must not be empty or contain spaces or ':'", name)
@@ -105,7 +125,7 @@ func AddUser(path, name, password string, scopes []Scope, replace bool, now time
 		return User{}, err
 	}
 	if i < 0 {
-		users = append(users, User{Name: name, Scopes: scopes, Created: now.UTC().Truncate(time.Second), Hash: string(hash)})
+		users = append(users, User{Name: name, Scopes: scopes, Created: now.UTC().Truncate(time.Second), Hash: string(hash), Tenant: tenantID})
 		i = len(users) - 1
 	} else {
 		users[i].Hash = string(hash)
