@@ -26,6 +26,8 @@ import (
 //     cannot represent); an OTLP partial success.
 //   - *ThrottleError (ErrQueueFull, ErrNotRunning, store.ErrBusy): nothing committed,
 //     retry after a delay.
+//   - *tenant.LimitError (tenant.ErrLimit, Config.Tenant): nothing committed, the tenant
+//     is over its ingest_rate or max_bytes_per_day; receivers answer 429 naming the limit.
 //   - IsPermanent: nothing committed, sending the same data again will fail again.
 //   - anything else (store failure, ctx done): nothing committed, retryable.
 //

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -149,6 +150,14 @@ func TestTenantIngestRateLimit(t *testing.T) {
 	st, _ := status.FromError(err)
 	require.Equal(t, codes.ResourceExhausted, st.Code(), "%v", err)
 	require.Contains(t, st.Message(), want)
+	var retry *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retry = r
+		}
+	}
+	require.NotNil(t, retry, "the rate's refusal says when to retry")
+	require.Positive(t, retry.GetRetryDelay().AsDuration())
 	ctx = metadata.AppendToOutgoingContext(context.Background(), "x-scope-orgid", "team-b")
 	_, err = plogotlp.NewGRPCClient(conn).Export(ctx, plogotlp.NewExportRequestFromLogs(ld))
 	require.NoError(t, err, "team-b still has room")
