@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // signalOps adapts one signal's pdata type to the generic queue and writer.
@@ -142,8 +143,8 @@ func joinPartial(rejected, writeErr error) error {
 	if rejected == nil {
 		return writeErr
 	}
-	wp, ok := writeErr.(*store.PartialError)
-	if !ok {
+	var wp *store.PartialError
+	if !errors.As(writeErr, &wp) {
 		return writeErr
 	}
 	var rp *store.PartialError
@@ -151,6 +152,9 @@ func joinPartial(rejected, writeErr error) error {
 	joined := &store.PartialError{Rejected: rp.Rejected + wp.Rejected, Msg: rp.Msg + "; " + wp.Msg}
 	if errors.Is(rejected, ErrStreamLimit) {
 		return &streamLimitError{joined}
+	}
+	if le, ok := tenant.AsLimit(writeErr); ok { // the metric store's max_series
+		return &tenantPartialError{joined, le}
 	}
 	return joined
 }

@@ -6,6 +6,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
@@ -53,6 +54,15 @@ func admitTenant(l *tenant.Limiter, m *selfMetrics, signal string, items int, by
 	}
 	return err
 }
+
+// tenantPartialError is a partial success some of whose items the store refused for a
+// tenant's limit (max_series), joined with the pipeline's own rejections (joinPartial).
+type tenantPartialError struct {
+	*store.PartialError
+	limit *tenant.LimitError
+}
+
+func (e *tenantPartialError) Unwrap() []error { return []error{e.PartialError, e.limit} }
 
 // sampleBytes is what one Prometheus sample of series l counts against max_bytes_per_day.
 func sampleBytes(l labels.Labels) int64 {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
@@ -107,4 +108,17 @@ func TestTenantLimitRefundedWhenQueueFull(t *testing.T) {
 	require.NoError(t, <-done)
 	require.NoError(t, <-done)
 	require.NoError(t, p.ConsumeLogs(ctx, logsOf("e")), "the refused request's two tokens were given back")
+}
+
+// A metric store's partial success for max_series keeps the limit in its chain when the
+// pipeline adds its own rejections, and the counts add up.
+func TestTenantPartialJoined(t *testing.T) {
+	limit := tenant.NewLimitError("a", tenant.KeyMaxSeries, "1", "")
+	storeErr := &tenantPartialError{&store.PartialError{Rejected: 2, Msg: "2 max_series"}, limit}
+	joined := joinPartial(&store.PartialError{Rejected: 1, Msg: "1 invalid"}, storeErr)
+	require.ErrorIs(t, joined, tenant.ErrLimit)
+	var pe *store.PartialError
+	require.ErrorAs(t, joined, &pe)
+	require.Equal(t, int64(3), pe.Rejected)
+	require.True(t, IsPartial(joined))
 }
