@@ -10,7 +10,8 @@
 # with a user and a token, and the host dashboards' checks (checks-hosts.mjs), which start
 # one over a real node_exporter with 6 hours of its metrics backfilled by promtool, and the
 # profiled runs' checks (checks-runprofiles.mjs), which start one and record two runs of a Go
-# job using the SDK (ui/e2e/runprofchild) with `loupe run --profile`.
+# job using the SDK (ui/e2e/runprofchild) with `loupe run --profile`, and the tenants'
+# checks (checks-tenants.mjs), which start two with tenants.enabled (one with tokens).
 #
 #   ui/e2e/run.sh                      # checks; screenshots in $LOUPE_SCREENSHOTS
 #   LOUPE_PERF=1 ui/e2e/run.sh         # also a 10,000-span trace, 100,000 log records and
@@ -20,7 +21,8 @@
 #                                      # when the regex matches "alerts", the sign-in
 #                                      # checks when it matches "sign-in", the host
 #                                      # dashboards' when it matches "hosts", the
-#                                      # profiled runs' when it matches "runprofiles")
+#                                      # profiled runs' when it matches "runprofiles",
+#                                      # the tenants' when it matches "tenants")
 #
 # Environment: LOUPE_SCREENSHOTS (default ui/e2e/artifacts), LOUPE_BIN (use this binary
 # instead of building one), LOUPE_PERF=1, LOUPE_ONLY.
@@ -142,6 +144,9 @@ if [ -z "${LOUPE_ONLY:-}" ] || [[ hosts =~ $LOUPE_ONLY ]]; then
 fi
 if [ -z "${LOUPE_ONLY:-}" ] || [[ runprofiles =~ $LOUPE_ONLY ]]; then
 	(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-runprofiles.mjs) || status=$?
+fi
+if [ -z "${LOUPE_ONLY:-}" ] || [[ tenants =~ $LOUPE_ONLY ]]; then
+	(cd "$UI_DIR" && LOUPE_BIN=$BIN LOUPE_SCREENSHOTS=$ART node e2e/checks-tenants.mjs) || status=$?
 fi
 if [ $status -ne 0 ]; then
 	echo "--- server log (tail) ---"

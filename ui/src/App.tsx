@@ -6,6 +6,7 @@ import { useAutoRefresh } from './components/TimeRange';
 import { Spinner } from './components/States';
 import { SignIn } from './SignIn';
 import { onUnauthorized, signedIn, signOut } from './session';
+import { Tenant } from './components/Tenant';
 
 // Pages load on demand (a chunk each, fetched from /assets/ on the first visit of the page),
 // so the first load carries the shell and one page instead of the whole app.
@@ -129,6 +130,7 @@ export function App() {
           ))}
         </nav>
         <div className="spacer" />
+        {signInReason === null && <Tenant />}
         <button className="btn ghost" data-testid="theme-toggle" onClick={toggleTheme} title="Switch between dark and light theme">
           {theme === 'dark' ? '☀ Light' : '☾ Dark'}
         </button>

@@ -2,7 +2,10 @@
 // HttpOnly cookie that scripts cannot read; its CSRF token sits in the readable loupe_csrf
 // cookie, and every state-changing request to Loupe carries it in X-CSRF-Token, which a
 // page on another site can neither read nor send. A 401 from Loupe's APIs shows the
-// sign-in page (App.tsx) instead of a failed page.
+// sign-in page (App.tsx) instead of a failed page. With tenants, every request to Loupe
+// also names the tenant picked in the header (tenant.ts) in X-Scope-OrgID.
+
+import { pickedTenant, pickTenant, tenantHeader } from './tenant';
 
 export const sessionAPI = '/api/loupe/v1/session';
 
@@ -40,8 +43,8 @@ const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * installFetch wraps window.fetch once, so that every call of every page (api.ts,
- * profile.ts and the rest) sends the CSRF token and reports a 401, without each caller
- * knowing about sessions.
+ * profile.ts and the rest) sends the CSRF token and the picked tenant and reports a 401,
+ * without each caller knowing about sessions or tenants.
  */
 export function installFetch() {
   const plain = window.fetch.bind(window);
@@ -50,10 +53,14 @@ export function installFetch() {
     const url = new URL(req ? req.url : String(input), window.location.href);
     const sameOrigin = url.origin === window.location.origin;
     const method = (init?.method ?? req?.method ?? 'GET').toUpperCase();
-    const token = csrfToken();
-    if (sameOrigin && token && !safeMethods.has(method)) {
+    const token = sameOrigin && !safeMethods.has(method) ? csrfToken() : '';
+    // The session API is the server's, not a tenant's: with a header it would be the
+    // tenant's (which has no sessions), and a session bound to another tenant gets 403.
+    const tenant = sameOrigin && url.pathname !== sessionAPI ? pickedTenant() : '';
+    if (token || tenant) {
       const headers = new Headers(init?.headers ?? req?.headers);
-      headers.set('X-CSRF-Token', token);
+      if (token) headers.set('X-CSRF-Token', token);
+      if (tenant && !headers.has(tenantHeader)) headers.set(tenantHeader, tenant);
       init = { ...init, headers };
     }
     const res = await plain(input, init);
@@ -72,7 +79,13 @@ export async function signIn(body: { token: string } | { user: string; password:
   } catch (e) {
     return `cannot reach the Loupe server (${(e as Error).message})`;
   }
-  if (res.ok) return null;
+  if (res.ok) {
+    // A session bound to a tenant acts for it only (a header naming another is refused):
+    // a tenant picked before in this browser no longer applies.
+    const info = await res.json().catch(() => ({}));
+    if (info?.data?.tenant) pickTenant('');
+    return null;
+  }
   const text = await res.text();
   try {
     return JSON.parse(text).error ?? `${res.status} ${res.statusText}`;

@@ -1,0 +1,1 @@
+import{r as n}from"./index-DvQvqY5W.js";function o(e,r){const t=n.useRef(!1);n.useEffect(()=>{!r||t.current||(t.current=!0,requestAnimationFrame(()=>performance.mark(`loupe-ready-${e}`)))},[r,e])}export{o as u};
