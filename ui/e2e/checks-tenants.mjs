@@ -8,9 +8,10 @@
 // header's tenant picker shows the default tenant, whose logs page has neither line;
 // typing team-a (Enter) shows team-a's line only, kept across a reload and sent as
 // X-Scope-OrgID; team-b likewise; a tenant id the server would refuse is refused in the
-// field; an empty field goes back to the default tenant. With authentication on, a
-// session of a token bound to team-a shows team-a as fixed text and team-a's line only,
-// even in a browser where an operator had picked team-b; an operator's token gets the picker.
+// field; every page loads for team-b; an empty field goes back to the default tenant.
+// With authentication on, a session of a token bound to team-a shows team-a as fixed text
+// and team-a's line only, even in a browser where an operator had picked team-b; an
+// operator's token gets the picker.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -129,6 +130,20 @@ try {
     assert(await page.evaluate(() => localStorage.getItem('loupe.tenant')) === 'team-b', 'the pick is still team-b');
     await picker.press('Escape');
     assert((await picker.inputValue()) === 'team-b', `Escape puts back team-b: ${await picker.inputValue()}`);
+    await showsOnly('team-b');
+  });
+
+  await check('tenants: every page loads for team-b without a console error, its requests naming team-b', async () => {
+    sent.length = 0;
+    for (const path of ['/traces', '/query', '/dashboards', '/services', '/errors', '/profiles', '/runs', '/alerts']) {
+      await page.goto(`${base}${path}`);
+      await picker.waitFor({ timeout: 15000 });
+      await page.waitForLoadState('networkidle');
+      assert((await picker.inputValue()) === 'team-b', `${path}: picker ${await picker.inputValue()}`);
+    }
+    const wrong = sent.filter((r) => r.tenant !== 'team-b');
+    assert(sent.length > 0 && wrong.length === 0, `requests with another tenant: ${JSON.stringify(wrong)} of ${sent.length}`);
+    await page.goto(`${base}/logs`);
     await showsOnly('team-b');
   });
 
