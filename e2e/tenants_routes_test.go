@@ -53,6 +53,10 @@ type isoRoute struct {
 	// byID: the route names one item (trace, run, issue, event, dashboard) by its id, and
 	// another tenant's id is not found (404).
 	byID bool
+	// foreignEmpty, for a route answering counts rather than names: what the answer to a
+	// request for another tenant's data (its service) holds, and the answer to one for the
+	// reader's own data must not.
+	foreignEmpty string
 	// anyStatus: a tenant without such data may answer an error (a rule namespace that only
 	// the default tenant has, an endpoint the default tenant alone serves).
 	anyStatus bool
@@ -90,6 +94,9 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 	routes := []isoRoute{
 		// Prometheus' API (the remote-written and OTLP metrics, their metadata and exemplars).
 		{route: "/api/v1/query", own: ownEach, req: fixed("/api/v1/query?query=" + all)},
+		{route: "/api/v1/query", own: ownEach, req: func(c *tenantData) tenantReq { // a tenant's metric by name
+			return get("/api/v1/query?query=" + q("e2e_"+c.mark+"_requests_total"))
+		}},
 		{route: "/api/v1/query_range", own: ownEach, req: fixed("/api/v1/query_range?step=15&query=" + all + promRange)},
 		{route: "/api/v1/query_exemplars", own: ownEach, req: fixed("/api/v1/query_exemplars?query=" + all + promRange)},
 		{route: "/api/v1/series", own: ownEach, req: fixed("/api/v1/series?match[]=" + all + promRange)},
@@ -122,7 +129,9 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 		{route: "/loki/api/v1/label", own: ownEach, req: fixed("/loki/api/v1/label")},
 		{route: "/loki/api/v1/label/{}/values", own: ownEach, req: fixed("/loki/api/v1/label/service_name/values")},
 		{route: "/loki/api/v1/series", own: ownEach, req: fixed("/loki/api/v1/series?match[]=" + lokiAll)},
-		{route: "/loki/api/v1/index/stats", own: ownNone, req: fixed("/loki/api/v1/index/stats?query=" + lokiAll)},
+		{route: "/loki/api/v1/index/stats", own: ownNone, foreignEmpty: `"streams":0,`, req: func(c *tenantData) tenantReq {
+			return get("/loki/api/v1/index/stats?query=" + q(`{service_name="`+c.service()+`"}`))
+		}},
 		{route: "/loki/api/v1/index/volume", own: ownEach, req: fixed("/loki/api/v1/index/volume?query=" + lokiAll)},
 		{route: "/loki/api/v1/index/volume_range", own: ownEach, req: fixed("/loki/api/v1/index/volume_range?step=60&query=" + lokiAll + promRange)},
 		{route: "/loki/api/v1/detected_labels", own: ownEach, req: fixed("/loki/api/v1/detected_labels?query=" + lokiAll)},
@@ -137,6 +146,9 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 		{route: "/api/traces/{}", own: ownEach, byID: true, req: func(c *tenantData) tenantReq { return get("/api/traces/" + c.trace.String()) }},
 		{route: "/api/v2/traces/{}", own: ownEach, byID: true, req: func(c *tenantData) tenantReq { return get("/api/v2/traces/" + c.trace.String()) }},
 		{route: "/api/search", own: ownEach, req: fixed("/api/search?limit=100&q=" + q("{}") + "&start=" + sec(-10*time.Minute) + "&end=" + sec(time.Minute))},
+		{route: "/api/search", own: ownEach, req: func(c *tenantData) tenantReq { // a tenant's service in TraceQL
+			return get("/api/search?q=" + q(`{resource.service.name="`+c.service()+`"}`) + "&start=" + sec(-10*time.Minute) + "&end=" + sec(time.Minute))
+		}},
 		{route: "/api/search/tags", own: ownEach, req: fixed("/api/search/tags")},
 		{route: "/api/v2/search/tags", own: ownEach, req: fixed("/api/v2/search/tags")},
 		{route: "/api/search/tag/{}/values", own: ownEach, req: fixed("/api/search/tag/service.name/values")},
@@ -149,6 +161,7 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 		{route: "/jaeger/api/services/{}/operations", own: ownEach, req: func(c *tenantData) tenantReq { return get("/jaeger/api/services/" + c.service() + "/operations") }},
 		{route: "/jaeger/api/operations", own: ownEach, req: func(c *tenantData) tenantReq { return get("/jaeger/api/operations?service=" + c.service()) }},
 		{route: "/jaeger/api/traces", own: ownEach, req: func(c *tenantData) tenantReq { return get("/jaeger/api/traces?lookback=1h&service=" + c.service()) }},
+		{route: "/jaeger/api/traces", own: ownEach, req: func(c *tenantData) tenantReq { return get("/jaeger/api/traces?traceID=" + c.trace.String()) }},
 		{route: "/jaeger/api/traces/{}", own: ownEach, byID: true, req: func(c *tenantData) tenantReq { return get("/jaeger/api/traces/" + c.trace.String()) }},
 		{route: "/jaeger/api/dependencies", own: ownNone, req: fixed("/jaeger/api/dependencies?lookback=3600000&endTs=" + fmt.Sprint(now.Add(time.Minute).UnixMilli()))},
 		{route: "/jaeger/api/v3/services", own: ownEach, req: fixed("/jaeger/api/v3/services")},
@@ -161,7 +174,11 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 
 		// Loupe's API: logs, traces, runs, issues and events.
 		{route: native.Prefix + "logs", own: ownEach, req: fixed(native.Prefix + "logs?limit=1000")},
-		{route: native.Prefix + "logs/counts", own: ownNone, req: fixed(native.Prefix + "logs/counts")},
+		{route: native.Prefix + "logs", own: ownEach, req: func(c *tenantData) tenantReq { return get(native.Prefix + "logs?trace_id=" + c.trace.String()) }},
+		{route: native.Prefix + "traces", own: ownEach, req: func(c *tenantData) tenantReq { return get(native.Prefix + "traces?service=" + c.service()) }},
+		{route: native.Prefix + "logs/counts", own: ownNone, foreignEmpty: `"buckets":[]`, req: func(c *tenantData) tenantReq {
+			return get(native.Prefix + "logs/counts?service=" + c.service())
+		}},
 		{route: native.Prefix + "traces", own: ownEach, req: fixed(native.Prefix + "traces?limit=100")},
 		{route: native.Prefix + "traces/{}", own: ownEach, byID: true, req: func(c *tenantData) tenantReq { return get(native.Prefix + "traces/" + c.trace.String()) }},
 		{route: native.Prefix + "services", own: ownEach, req: fixed(native.Prefix + "services")},
@@ -184,7 +201,7 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 		{route: dashapi.Prefix, own: ownEach, req: fixed(dashapi.Prefix)},
 		{route: dashapi.Prefix + "/{}", own: ownEach, byID: true, req: func(c *tenantData) tenantReq { return get(dashapi.Prefix + "/" + c.dashID) }},
 		{route: dashapi.Prefix + "/{}/export", own: ownEach, byID: true, req: func(c *tenantData) tenantReq { return get(dashapi.Prefix + "/" + c.dashID + "/export") }},
-		{route: dashapi.Prefix + "/{}/versions", own: ownNone, byID: true, req: func(c *tenantData) tenantReq { return get(dashapi.Prefix + "/" + c.dashID + "/versions") }},
+		{route: dashapi.Prefix + "/{}/versions", own: ownEach, byID: true, req: func(c *tenantData) tenantReq { return get(dashapi.Prefix + "/" + c.dashID + "/versions") }},
 		{route: dashapi.Prefix + "/{}/versions/{}", own: ownEach, byID: true, req: func(c *tenantData) tenantReq { return get(dashapi.Prefix + "/" + c.dashID + "/versions/1") }},
 
 		// Profiles: Loupe's API and Pyroscope's query API (Connect, JSON).
@@ -209,7 +226,7 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 		{route: "/querier.v1.QuerierService/SelectMergeSpanProfile", own: ownNone, anyStatus: true, req: pyro("SelectMergeSpanProfile", `{"profileTypeID": "TYPE", "labelSelector": "{}", "spanSelector": ["0102030405060708"], "start": START, "end": END}`)},
 		{route: "/querier.v1.QuerierService/SelectMergeProfile", own: ownEach, req: pyro("SelectMergeProfile", `{"profileTypeID": "TYPE", "labelSelector": "{}", "start": START, "end": END}`)},
 		{route: "/querier.v1.QuerierService/SelectSeries", own: ownEach, req: pyro("SelectSeries", `{"profileTypeID": "TYPE", "labelSelector": "{}", "groupBy": ["service_name"], "step": 15, "start": START, "end": END}`)},
-		{route: "/querier.v1.QuerierService/SelectHeatmap", own: ownNone, anyStatus: true, req: pyro("SelectHeatmap", `{"profileTypeID": "TYPE", "labelSelector": "{}", "start": START, "end": END}`)},
+		{route: "/querier.v1.QuerierService/SelectHeatmap", own: ownNone, anyStatus: true, req: pyro("SelectHeatmap", `{"profileTypeID": "TYPE", "labelSelector": "{}", "step": 15, "start": START, "end": END}`)},
 		{route: "/querier.v1.QuerierService/Diff", own: ownEach, req: pyro("Diff", `{"left": {"profileTypeID": "TYPE", "labelSelector": "{}", "start": START, "end": END}, "right": {"profileTypeID": "TYPE", "labelSelector": "{}", "start": START, "end": END}}`)},
 		{route: "/querier.v1.QuerierService/GetProfileStats", own: ownNone, req: pyro("GetProfileStats", `{}`)},
 		{route: "/querier.v1.QuerierService/AnalyzeQuery", own: ownNone, anyStatus: true, req: pyro("AnalyzeQuery", `{"start": START, "end": END, "query": "{}"}`)},
@@ -328,6 +345,9 @@ func checkTenantRoutes(e *tenantEnv) {
 			if r.own == ownEach || (r.own == ownDefault && rd.c.id == "default") {
 				require.Contains(t, body, rd.c.mark, "%s: %s %s: its own data is missing", who, req.method, req.path)
 			}
+			if r.foreignEmpty != "" {
+				require.NotContains(t, body, r.foreignEmpty, "%s: %s %s: its own data is missing", who, req.method, req.path)
+			}
 			for _, o := range e.others(rd.c) {
 				require.NotContains(t, body, o.mark, "%s: %s %s: shows tenant %s's data", who, req.method, req.path, o.id)
 				oreq := r.req(o)
@@ -340,6 +360,9 @@ func checkTenantRoutes(e *tenantEnv) {
 					continue
 				}
 				require.NotContains(t, obody, o.mark, "%s: %s %s (tenant %s's): shows tenant %s's data", who, oreq.method, oreq.path, o.id, o.id)
+				if r.foreignEmpty != "" {
+					require.Contains(t, obody, r.foreignEmpty, "%s: %s %s (tenant %s's): counts tenant %s's data", who, oreq.method, oreq.path, o.id, o.id)
+				}
 			}
 		}
 	}

@@ -16,16 +16,22 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/google/pprof/profile"
+	pushv1 "github.com/grafana/pyroscope/api/gen/proto/go/push/v1"
+	"github.com/grafana/pyroscope/api/gen/proto/go/push/v1/pushv1connect"
+	typesv1 "github.com/grafana/pyroscope/api/gen/proto/go/types/v1"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
@@ -168,6 +174,7 @@ rules:
 		sendTenantOTel(t, ctx, e.s, c)
 		tenantLokiPush(e, c)
 		tenantProfile(t, e.s, c)
+		tenantLegacyIngest(e, ctx, c)
 		code, body := e.do("POST", "/api/loupe/v1/dashboards", c.admin, "", "application/json",
 			[]byte(fmt.Sprintf(`{"dashboard": {"uid": "dash-%s", "title": "Dashboard %s", "panels": []}}`, c.mark, c.mark)))
 		require.Equal(t, http.StatusOK, code, body)
@@ -206,6 +213,40 @@ rules:
 	// Every read route, for each tenant with its own token, then with the token bound to
 	// none and X-Scope-OrgID naming team-b.
 	checkTenantRoutes(e)
+
+	// Writes by id stay in the tenant too: team-a cannot resolve team-b's issue or delete
+	// its dashboard (404), and team-b's are unchanged.
+	code, body = e.do("PUT", "/api/loupe/v1/issues/"+b.issue+"/status", a.token, "", "application/json", []byte(`{"status": "resolved"}`))
+	require.Equal(t, http.StatusNotFound, code, body)
+	code, body = e.do("DELETE", "/api/loupe/v1/dashboards/"+b.dashID+"?version=1", a.admin, "", "", nil)
+	require.Equal(t, http.StatusNotFound, code, body)
+	code, body = e.do("GET", "/api/loupe/v1/issues/"+b.issue, b.token, "", "", nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"status":"unresolved"`)
+	code, body = e.do("GET", "/api/loupe/v1/dashboards/"+b.dashID, b.token, "", "", nil)
+	require.Equal(t, http.StatusOK, code, body)
+
+	// After a restart (the tenants' servers open at start, before the server's own), each
+	// tenant reads its data and not the others'.
+	e.s.stop()
+	e.s = startServer(t, dataDir, "--config", cfg)
+	for _, c := range e.all {
+		for _, o := range e.all {
+			code, body := e.do("GET", "/api/loupe/v1/runs/"+o.runID, c.token, "", "", nil)
+			if o == c {
+				require.Equal(t, http.StatusOK, code, body)
+				require.Contains(t, body, "job-"+c.mark)
+			} else {
+				require.Equal(t, http.StatusNotFound, code, "tenant %s reading tenant %s's run after a restart: %s", c.id, o.id, body)
+			}
+		}
+		code, body := e.do("GET", "/loki/api/v1/query_range?limit=1000&query="+url.QueryEscape(`{service_name=~".+"}`), c.token, "", "", nil)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, "loki line "+c.mark)
+		for _, o := range e.others(c) {
+			require.NotContains(t, body, o.mark, "tenant %s after a restart", c.id)
+		}
+	}
 }
 
 // waitStored waits until c's logs, traces, metrics (OTLP and remote write), run, issue and
@@ -221,13 +262,15 @@ func (e *tenantEnv) waitStored(c *tenantData) {
 		return body
 	}
 	checks := map[string]string{
-		"/api/loupe/v1/logs?q=" + c.mark:                                                        "log line " + c.mark,
-		"/api/loupe/v1/traces/" + c.trace.String():                                              "op-" + c.mark,
-		"/api/v1/query?query=" + url.QueryEscape("e2e_"+c.mark+"_requests_total"):               c.mark,
-		"/api/loupe/v1/runs?name=job-" + c.mark:                                                 `"run_id"`,
-		"/api/loupe/v1/issues?q=" + c.mark:                                                      `"id"`,
-		"/api/loupe/v1/profiles/types":                                                          "process_cpu",
-		"/loki/api/v1/query_range?query=" + url.QueryEscape(`{service_name="`+c.service()+`"}`): "loki line " + c.mark,
+		"/api/loupe/v1/logs?q=" + c.mark:                                                                         "log line " + c.mark,
+		"/api/loupe/v1/traces/" + c.trace.String():                                                               "op-" + c.mark,
+		"/api/v1/query?query=" + url.QueryEscape("e2e_"+c.mark+"_requests_total"):                                c.mark,
+		"/api/loupe/v1/runs?name=job-" + c.mark:                                                                  `"run_id"`,
+		"/api/loupe/v1/issues?q=" + c.mark:                                                                       `"id"`,
+		"/api/loupe/v1/profiles/labels/service_name/values":                                                      "push-" + c.mark,
+		"/api/v1/query?query=" + url.QueryEscape("e2e_"+c.mark+"_promotlp"):                                      c.mark,
+		"/loki/api/v1/query_range?query=" + url.QueryEscape(`{service_name="`+c.service()+`"} |= "legacy line"`): "legacy line " + c.mark,
+		"/loki/api/v1/query_range?query=" + url.QueryEscape(`{service_name="`+c.service()+`"}`):                  "loki line " + c.mark,
 	}
 	if c.id != "default" {
 		checks["/api/v1/query?query="+url.QueryEscape(`up{mark="`+c.mark+`"}`)] = `"value"`
@@ -314,9 +357,20 @@ func tenantRun(t *testing.T, s *server, c *tenantData) {
 }
 
 // tenantProfile pushes a CPU profile of a function named after c's marker to Pyroscope's
-// /ingest, as app-MARK.
+// /ingest (as app-MARK), and another to its PusherService with Alloy's client (push-MARK).
 func tenantProfile(t *testing.T, s *server, c *tenantData) {
-	fn := &profile.Function{ID: 1, Name: "main.work_" + c.mark, SystemName: "main.work_" + c.mark, Filename: "main.go"}
+	pqPush(t, s, "app-"+c.mark, tenantPprof(t, "main.work_"+c.mark), c.token)
+	client := pushv1connect.NewPusherServiceClient(&http.Client{Transport: basicAuth{"alloy", c.token}}, s.HTTP)
+	_, err := client.Push(context.Background(), connect.NewRequest(&pushv1.PushRequest{Series: []*pushv1.RawProfileSeries{{
+		Labels:  []*typesv1.LabelPair{{Name: "__name__", Value: "process_cpu"}, {Name: "service_name", Value: "push-" + c.mark}},
+		Samples: []*pushv1.RawSample{{RawProfile: tenantPprof(t, "main.push_"+c.mark)}},
+	}}}))
+	require.NoError(t, err, "tenant %s: PusherService.Push", c.id)
+}
+
+// tenantPprof is a CPU profile of one function.
+func tenantPprof(t *testing.T, function string) []byte {
+	fn := &profile.Function{ID: 1, Name: function, SystemName: function, Filename: "main.go"}
 	p := &profile.Profile{
 		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
 		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}, Period: 10000000,
@@ -327,7 +381,28 @@ func tenantProfile(t *testing.T, s *server, c *tenantData) {
 	p.Sample = []*profile.Sample{{Location: p.Location, Value: []int64{150, 1500000000}}}
 	var buf bytes.Buffer
 	require.NoError(t, p.Write(&buf))
-	pqPush(t, s, "app-"+c.mark, buf.Bytes(), c.token)
+	return buf.Bytes()
+}
+
+// tenantLegacyIngest sends c's data through the HTTP port's other ingest paths: Loki's
+// pre-2.0 /api/prom/push, and Prometheus' OTLP path /api/v1/otlp/v1/metrics with the
+// OpenTelemetry SDK.
+func tenantLegacyIngest(e *tenantEnv, ctx context.Context, c *tenantData) {
+	t := e.t
+	push := fmt.Sprintf(`{"streams":[{"stream":{"service_name":%q},"values":[["%d","legacy line %s"]]}]}`, c.service(), time.Now().UnixNano(), c.mark)
+	code, body := e.do("POST", "/api/prom/push", c.token, "", "application/json", []byte(push))
+	require.Equal(t, http.StatusNoContent, code, body)
+	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(e.s.HTTP+"/api/v1/otlp/v1/metrics"),
+		otlpmetrichttp.WithHeaders(map[string]string{"Authorization": "Bearer " + c.token}),
+		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}))
+	require.NoError(t, err)
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))),
+		sdkmetric.WithResource(serviceResource(c.service())))
+	g, err := mp.Meter("e2e").Int64Gauge("e2e." + c.mark + ".promotlp")
+	require.NoError(t, err)
+	g.Record(ctx, 7)
+	require.NoError(t, mp.ForceFlush(ctx))
+	require.NoError(t, mp.Shutdown(ctx))
 }
 
 // startTenantPrometheus runs Debian's Prometheus scraping itself, with c's marker as an
