@@ -156,18 +156,7 @@ func TestTenantsSentryKeyChoosesTenant(t *testing.T) {
 	}
 	send(keyA, "TeamAError") // a tenant with no directory before its key
 	send(keyDefault, "DefaultError")
-	issues := func(org string) string {
-		req, err := http.NewRequest("GET", base+"/api/loupe/v1/issues", nil)
-		require.NoError(t, err)
-		if org != "" {
-			req.Header.Set(tenant.Header, org)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	issues := func(org string) string { return get(t, s, "/api/loupe/v1/issues", org) }
 	require.Eventually(t, func() bool { return strings.Contains(issues("team-a"), "TeamAError") }, 10*time.Second, 50*time.Millisecond)
 	require.NotContains(t, issues("team-a"), "DefaultError")
 	require.Eventually(t, func() bool { return strings.Contains(issues(""), "DefaultError") }, 10*time.Second, 50*time.Millisecond)
