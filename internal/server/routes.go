@@ -69,6 +69,9 @@ func (s *Server) routes(st *stores, pipe *pipeline.Pipeline, statsdRecv *statsd.
 	mux.Handle(prom.Prefix+"/otlp/v1/metrics", http.StripPrefix(prom.Prefix+"/otlp", s.receiver.Handler()))
 	nativeAPI := native.New(st.logs, st.spans, s.logger.With("component", "api")).WithRuns(st.runs).WithIssues(st.errors).
 		WithListeners(func() native.Listeners {
+			if s.parent != nil { // a tenant's: reached by its parent's ports, but for StatsD (the default tenant's)
+				return native.Listeners{HTTP: s.parent.HTTPAddr(), OTLPGRPC: s.parent.receiver.GRPCAddr(), OTLPHTTP: s.parent.receiver.HTTPAddr()}
+			}
 			return native.Listeners{HTTP: s.HTTPAddr(), OTLPGRPC: s.receiver.GRPCAddr(), OTLPHTTP: s.receiver.HTTPAddr(),
 				StatsDUDP: addrString(statsdRecv.UDPAddr()), StatsDTCP: addrString(statsdRecv.TCPAddr())}
 		})

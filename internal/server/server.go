@@ -74,6 +74,7 @@ type Server struct {
 	// parent hands it requests (handler) and OTLP data (pipe). tenants is the parent's set
 	// of them, nil when tenants are off.
 	headless       bool
+	parent         *Server // a headless server's, whose listeners it is reached by
 	handler        http.Handler
 	pipe           *pipeline.Pipeline
 	tenants        *tenantSet

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/loupe-dev/loupe/internal/auth"
 	"github.com/loupe-dev/loupe/internal/config"
+	"github.com/loupe-dev/loupe/internal/ingest/promscrape"
 	"github.com/loupe-dev/loupe/internal/ingest/sentry"
 	"github.com/loupe-dev/loupe/internal/pipeline"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
@@ -169,7 +171,7 @@ func (t *tenantSet) get(ctx context.Context, id string) (*Server, error) {
 	t.mu.Unlock()
 	e.once.Do(func() {
 		srv := New(tenantConfig(t.parent.cfg, id), nil, t.parent.logger.With("tenant", id))
-		srv.headless = true
+		srv.headless, srv.parent = true, t.parent
 		if err := srv.Start(ctx); err != nil {
 			_ = srv.Shutdown(context.Background())
 			e.err = fmt.Errorf("open tenant %q: %w", id, err)
@@ -226,6 +228,10 @@ func (s *Server) tenantHTTP(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if serverWide(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		header := r.Header.Get(tenant.Header)
 		if header == "" {
 			header = s.sentryKeyTenant(r)
@@ -242,6 +248,17 @@ func (s *Server) tenantHTTP(next http.Handler) http.Handler {
 		}
 		srv.handler.ServeHTTP(w, r)
 	})
+}
+
+// serverWide reports whether path is the server's whatever the tenant: the UI's sign-in
+// (a tenant's server has no sessions), the probes, the configuration reload and the Go
+// profiles of the process.
+func serverWide(path string) bool {
+	switch path {
+	case auth.SessionPath, "/-/healthy", "/-/ready", promscrape.ReloadPath:
+		return true
+	}
+	return strings.HasPrefix(path, "/debug/pprof/")
 }
 
 // tenantIngestHTTP resolves the tenant of an OTLP/HTTP request for tenantConsumer.

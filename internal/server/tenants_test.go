@@ -105,7 +105,12 @@ func TestTenantsKeepLogsApart(t *testing.T) {
 		_, err := os.Stat(filepath.Join(cfg.DataDir, "tenants", org, "loupe.duckdb"))
 		require.NoError(t, err)
 	}
-	code, body := do("GET", "/api/v1/labels", "team-c", "")
+	// A tenant's status names the ports it is reached by: the server's.
+	code, body := do("GET", "/api/loupe/v1/status", "team-a", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"otlp_http":"`+s.receiver.HTTPAddr()+`"`)
+	require.Contains(t, body, `"tenant":"team-a"`)
+	code, body = do("GET", "/api/v1/labels", "team-c", "")
 	require.Equal(t, http.StatusForbidden, code)
 	require.Contains(t, body, "tenants.max = 2")
 	code, body = do("GET", "/api/v1/labels", "a/b", "")
