@@ -107,7 +107,9 @@ func (e *tenantEnv) others(c *tenantData) []*tenantData {
 // only, through every read route of the HTTP port (tenants_routes_test.go, which also fails
 // when a documented or registered read route is missing from its table). A token bound to
 // one tenant naming another in X-Scope-OrgID is refused (403, PERMISSION_DENIED), a token
-// bound to none reads the tenant the header names, and no credentials is a 401.
+// bound to none reads and writes (OTLP gRPC and HTTP) the tenant the header names, and no
+// credentials is a 401. Writes by id stay in the tenant, and so does everything after a
+// restart.
 func TestTenants(t *testing.T) {
 	ctx := testContext(t)
 	dataDir := t.TempDir()
@@ -201,6 +203,22 @@ rules:
 	err = sendAuthCounter(t, ctx, e.s, viaHTTP, orgB)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "403")
+	// The token bound to none sends to the tenant its header names, over both transports.
+	for _, tr := range []transport{viaGRPC, viaHTTP} {
+		require.NoError(t, sendAuthCounter(t, ctx, e.s, tr, map[string]string{"Authorization": "Bearer " + unbound, "X-Scope-OrgID": "team-b"}), tr)
+	}
+	eventually(t, 30*time.Second, func() error {
+		n, err := queryWith(t, e.s, "Bearer "+b.token, "auth_e2e_sent_total")
+		if err == nil && n != 2 {
+			err = fmt.Errorf("team-b has %d series of auth_e2e_sent_total, want one per transport", n)
+		}
+		return err
+	})
+	for _, c := range []*tenantData{a, d} {
+		n, err := queryWith(t, e.s, "Bearer "+c.token, "auth_e2e_sent_total")
+		require.NoError(t, err)
+		require.Zero(t, n, "tenant %s has team-b's series", c.id)
+	}
 	// Naming its own tenant is allowed.
 	code, body = e.do("GET", "/api/v1/labels", a.token, "team-a", "", nil)
 	require.Equal(t, http.StatusOK, code, body)
