@@ -216,7 +216,7 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 		{route: profiles.Prefix + "spans", own: ownNone, req: func(c *tenantData) tenantReq {
 			return get(profiles.Prefix + "spans?type=" + pyroCPU + "&function=main.work_" + c.mark + "&" + pyroRange(now))
 		}},
-		{route: profiles.Prefix + "targets", own: ownNone, req: fixed(profiles.Prefix + "targets")},
+		{route: profiles.Prefix + "targets", own: ownDefault, req: fixed(profiles.Prefix + "targets")},
 		{route: profiles.Prefix + "pprof", own: ownEach, req: fixed(profiles.Prefix + "pprof?type=" + pyroCPU + "&query=" + q("{}") + "&" + pyroRange(now)), fetch: pprofFunctions},
 		{route: "/querier.v1.QuerierService/ProfileTypes", own: ownNone, req: pyro("ProfileTypes", `{"start": START, "end": END}`)},
 		{route: "/querier.v1.QuerierService/LabelNames", own: ownNone, req: pyro("LabelNames", `{"start": START, "end": END}`)},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -125,8 +126,8 @@ func TestTenants(t *testing.T) {
 	unbound := tok("any", "ingest,read,admin", "")
 	d := &tenantData{id: "default", mark: "qxdfltq", via: viaGRPC, token: unbound, admin: unbound}
 
-	// The default tenant's own work (a scrape job, rules, LogQL rules), each named after its
-	// marker, which the other tenants must not see either.
+	// The default tenant's own work (a scrape job, a profile scrape job, StatsD, rules,
+	// LogQL rules), each named after its marker, which the other tenants must not see.
 	cfgDir := t.TempDir()
 	require.NoError(t, writeFile(filepath.Join(cfgDir, "rules.yml"), `groups:
   - name: grp_qxdfltq
@@ -152,6 +153,13 @@ scrape:
     - job_name: job_qxdfltq
       scrape_interval: 1h
       static_configs: [{targets: ['127.0.0.1:9']}]
+profiling:
+  scrape_configs:
+    - job_name: prof_qxdfltq
+      scrape_interval: 1h
+      static_configs: [{targets: ['127.0.0.1:9']}]
+statsd:
+  flush_interval: 1s
 rules:
   files: [rules.yml]
   logql_files: [logql.yml]
@@ -165,6 +173,11 @@ rules:
 	for _, c := range []*tenantData{a, b} {
 		startTenantPrometheus(t, e.s, c)
 	}
+	statsd, err := net.Dial("udp", e.s.StatsdUDP)
+	require.NoError(t, err)
+	_, err = statsd.Write([]byte("qxdfltq.statsd:1|c\n"))
+	require.NoError(t, err)
+	require.NoError(t, statsd.Close())
 	var wg sync.WaitGroup
 	for _, c := range e.all {
 		c := c
@@ -197,7 +210,7 @@ rules:
 	code, body = e.do("POST", "/loki/api/v1/push", a.token, "team-b", "application/json", []byte(`{"streams":[]}`))
 	require.Equal(t, http.StatusForbidden, code, body)
 	orgB := map[string]string{"Authorization": "Bearer " + a.token, "X-Scope-OrgID": "team-b"}
-	err := sendAuthCounter(t, ctx, e.s, viaGRPC, orgB)
+	err = sendAuthCounter(t, ctx, e.s, viaGRPC, orgB)
 	require.Error(t, err)
 	require.Equal(t, codes.PermissionDenied, grpcCode(err), err.Error())
 	err = sendAuthCounter(t, ctx, e.s, viaHTTP, orgB)
@@ -294,6 +307,7 @@ func (e *tenantEnv) waitStored(c *tenantData) {
 		checks["/api/v1/query?query="+url.QueryEscape(`up{mark="`+c.mark+`"}`)] = `"value"`
 	} else {
 		checks["/api/v1/alerts"] = "Alert_qxdfltq"
+		checks["/api/v1/query?query="+url.QueryEscape(`{__name__=~"qxdfltq_statsd.*"}`)] = `"value"`
 	}
 	eventually(t, 60*time.Second, func() error {
 		for path, want := range checks {
