@@ -109,6 +109,10 @@ func tenantRoutes(logqlNamespace string) []isoRoute {
 		{route: "/api/v1/status/runtimeinfo", own: ownNone, req: fixed("/api/v1/status/runtimeinfo")},
 		{route: "/api/v1/status/flags", own: ownNone, req: fixed("/api/v1/status/flags")},
 		{route: "/api/v1/status/tsdb", own: ownEach, req: fixed("/api/v1/status/tsdb")},
+		// Served by Prometheus' router though not in docs/metrics.md.
+		{route: "/api/v1/status/walreplay", own: ownNone, req: fixed("/api/v1/status/walreplay")},
+		{route: "/api/v1/notifications", own: ownNone, anyStatus: true, req: fixed("/api/v1/notifications")},
+		{route: "/api/v1/targets/metadata", own: ownNone, anyStatus: true, req: fixed("/api/v1/targets/metadata")},
 		{route: "/api/v1/status/config", own: ownDefault, req: fixed("/api/v1/status/config")},
 		{route: "/api/v1/targets", own: ownDefault, req: fixed("/api/v1/targets")},
 		{route: "/api/v1/scrape_pools", own: ownDefault, req: fixed("/api/v1/scrape_pools")},
