@@ -24,6 +24,12 @@ type TenantsConfig struct {
 	// Limits bound what each tenant, the default one included, may ingest (429 beyond);
 	// zero means no limit (docs/security.md, Limits per tenant).
 	Limits tenant.Limits `yaml:"limits"`
+	// RulesDir holds the tenants' own recording and alerting rules, a folder per tenant:
+	// RulesDir/ID/*.yml (and .yaml) are Prometheus rule files, RulesDir/ID/logql/*.yml
+	// LogQL ones, as Loki's ruler keeps a folder per tenant. Relative to the configuration
+	// file's directory. Their alerts go to the Alertmanagers of the alerting section with
+	// the label tenant="ID". Empty: tenants other than the default one have no rules.
+	RulesDir string `yaml:"rules_dir"`
 	// Overrides replace Limits key by key for the tenants they name.
 	Overrides map[string]LimitsOverride `yaml:"overrides"`
 }
@@ -100,4 +106,15 @@ func (c Config) SentryKeysPath(id string) string {
 		return c.Sentry.KeysPath(c.DataDir)
 	}
 	return filepath.Join(c.TenantDataDir(id), filepath.Base(c.Sentry.KeysFile))
+}
+
+// TenantRuleGlobs are the rule file globs of tenant id under tenants.rules_dir (none
+// without it), Prometheus' and LogQL's, relative as rules.files are.
+func (c TenantsConfig) TenantRuleGlobs(id string) (prom, logQL []string) {
+	if c.RulesDir == "" {
+		return nil, nil
+	}
+	dir := filepath.Join(c.RulesDir, id)
+	return []string{filepath.Join(dir, "*.yml"), filepath.Join(dir, "*.yaml")},
+		[]string{filepath.Join(dir, "logql", "*.yml"), filepath.Join(dir, "logql", "*.yaml")}
 }

@@ -122,6 +122,11 @@ func (s *Server) Reload(context.Context) error {
 	if err := s.rules.Load(cfg.RuleFiles(), cfg.LogQLRuleFiles(), time.Duration(cfg.Rules.EvaluationInterval)); err != nil {
 		return fmt.Errorf("rules: %w", err)
 	}
+	if s.tenants != nil { // the tenants' own rules (tenants.rules_dir)
+		if err := s.tenants.reloadRules(time.Duration(cfg.Rules.EvaluationInterval)); err != nil {
+			return err
+		}
+	}
 	if err := s.scraper.ApplyConfig(cfg.Scrape); err != nil {
 		return fmt.Errorf("apply scrape config: %w", err)
 	}
@@ -148,6 +153,10 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 
+	// The Alertmanagers (rules.go), before the tenants, whose rules send to them.
+	if err := s.newAlerting(); err != nil {
+		return err
+	}
 	// The backend (backend.go): the embedded stores in data_dir, or ClickHouse.
 	st, err := s.openStores(ctx)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -50,7 +51,8 @@ func tenantConfig(cfg config.Config, id string) config.Config {
 	c.Statsd.UDPAddr, c.Statsd.TCPAddr, c.Statsd.TCPTLS = "", "", false
 	c.Scrape.ScrapeConfigs, c.Scrape.ScrapeConfigFiles = yaml.Node{}, nil
 	c.Profiling.ScrapeConfigs = yaml.Node{}
-	c.Rules.Files, c.Rules.LogQLFiles = nil, nil
+	// Its own rules, under tenants.rules_dir (their alerts go to the parent's Alertmanagers).
+	c.Rules.Files, c.Rules.LogQLFiles = cfg.Tenants.TenantRuleGlobs(id)
 	c.Alerting.AlertmanagerConfig, c.Alerting.Alertmanagers = "", nil
 	// A tenant's Sentry projects are those of its keys file in its directory; the projects
 	// of the configuration are the default tenant's.
@@ -192,6 +194,25 @@ func (t *tenantSet) get(ctx context.Context, id string) (*Server, error) {
 		t.count.Inc()
 	})
 	return e.srv, e.err
+}
+
+// reloadRules reads the rule files of every open tenant again (Reload).
+func (t *tenantSet) reloadRules(interval time.Duration) error {
+	t.mu.Lock()
+	var open []*Server
+	for _, e := range t.open {
+		if e.srv != nil {
+			open = append(open, e.srv)
+		}
+	}
+	t.mu.Unlock()
+	var errs []error
+	for _, srv := range open {
+		if err := srv.rules.Load(srv.cfg.RuleFiles(), srv.cfg.LogQLRuleFiles(), interval); err != nil {
+			errs = append(errs, fmt.Errorf("rules of tenant %q: %w", srv.cfg.Tenants.Default, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Shutdown stops every tenant's server; later requests are refused.

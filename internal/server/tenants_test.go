@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,4 +168,63 @@ func TestTenantsSentryKeyChoosesTenant(t *testing.T) {
 	require.NotContains(t, issues("team-a"), "DefaultError")
 	require.Eventually(t, func() bool { return strings.Contains(issues(""), "DefaultError") }, 10*time.Second, 50*time.Millisecond)
 	require.NotContains(t, issues(""), "TeamAError")
+}
+
+// A tenant's own rules (tenants.rules_dir/ID) are evaluated over its data only, listed by
+// its rules API only, and their alerts reach the server's Alertmanagers labelled with the
+// tenant.
+func TestTenantRules(t *testing.T) {
+	var mu sync.Mutex
+	var posted []string
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posted = append(posted, r.URL.Path+" "+string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(am.Close)
+	rulesDir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(rulesDir, "team-a", "logql"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(rulesDir, "team-a", "r.yml"), []byte(`groups:
+  - name: team-a
+    interval: 200ms
+    rules:
+      - alert: TeamAUp
+        expr: vector(1)
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(rulesDir, "team-a", "logql", "l.yml"), []byte(`groups:
+  - name: team-a-logs
+    interval: 200ms
+    rules:
+      - record: teama:lines:count1m
+        expr: sum(count_over_time({service_name="svc"}[1m]))
+`), 0o644))
+
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = config.ListenConfig{HTTP: "127.0.0.1:0", OTLPGRPC: "127.0.0.1:0", OTLPHTTP: "127.0.0.1:0"}
+	cfg.Statsd.UDPAddr, cfg.Statsd.TCPAddr = "", ""
+	cfg.Tenants.Enabled, cfg.Tenants.RulesDir = true, rulesDir
+	cfg.Alerting.Alertmanagers = []string{am.URL}
+	require.NoError(t, cfg.Validate())
+	s := New(cfg, nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, s.Shutdown(context.Background())) })
+
+	require.Contains(t, get(t, s, "/api/v1/rules", "team-a"), "TeamAUp", "the first request opens team-a")
+	require.NotContains(t, get(t, s, "/api/v1/rules", ""), "TeamAUp")
+	require.NotContains(t, get(t, s, "/api/v1/rules", "team-b"), "TeamAUp")
+	require.Contains(t, get(t, s, "/loki/api/v1/rules", "team-a"), "teama:lines:count1m")
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range posted {
+			if strings.Contains(p, `"alertname":"TeamAUp"`) && strings.Contains(p, `"tenant":"team-a"`) {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond, "team-a's alert, labelled with its tenant, at the Alertmanager")
+	require.Contains(t, get(t, s, "/api/v1/alerts", "team-a"), "TeamAUp")
+	require.NotContains(t, get(t, s, "/api/v1/alerts", ""), "TeamAUp")
 }
