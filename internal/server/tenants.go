@@ -174,7 +174,9 @@ func (t *tenantSet) get(ctx context.Context, id string) (*Server, error) {
 	e.once.Do(func() {
 		srv := New(tenantConfig(t.parent.cfg, id), nil, t.parent.logger.With("tenant", id))
 		srv.headless, srv.parent = true, t.parent
-		if err := srv.Start(ctx); err != nil {
+		// Not the request's cancellation: the tenant's server outlives the request that
+		// opened it.
+		if err := srv.Start(context.WithoutCancel(ctx)); err != nil {
 			_ = srv.Shutdown(context.Background())
 			e.err = fmt.Errorf("open tenant %q: %w", id, err)
 			t.mu.Lock()
