@@ -286,18 +286,7 @@ func TestProfilesQueryWithToken(t *testing.T) {
 	token := strings.TrimSpace(loupeCLI(t, "token", "create", "--scope", "ingest,read", "--name", "pprof", "--data-dir", dataDir))
 	s := startServer(t, dataDir)
 
-	fn := &profile.Function{ID: 1, Name: "main.tokenWork", SystemName: "main.tokenWork", Filename: "main.go"}
-	p := &profile.Profile{
-		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
-		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}, Period: 10000000,
-		Function:  []*profile.Function{fn},
-		Location:  []*profile.Location{{ID: 1, Line: []profile.Line{{Function: fn}}}},
-		TimeNanos: time.Now().UnixNano(), DurationNanos: int64(10 * time.Second),
-	}
-	p.Sample = []*profile.Sample{{Location: p.Location, Value: []int64{150, 1500000000}}}
-	var buf bytes.Buffer
-	require.NoError(t, p.Write(&buf))
-	pqPush(t, s, "tokenapp", buf.Bytes(), token)
+	pqPush(t, s, "tokenapp", cpuPprof(t, "main.tokenWork"), token)
 
 	q := pqRange()
 	q.Set("type", pqCPU)

@@ -391,17 +391,17 @@ func tenantRun(t *testing.T, s *server, c *tenantData) {
 // tenantProfile pushes a CPU profile of a function named after c's marker to Pyroscope's
 // /ingest (as app-MARK), and another to its PusherService with Alloy's client (push-MARK).
 func tenantProfile(t *testing.T, s *server, c *tenantData) {
-	pqPush(t, s, "app-"+c.mark, tenantPprof(t, "main.work_"+c.mark), c.token)
+	pqPush(t, s, "app-"+c.mark, cpuPprof(t, "main.work_"+c.mark), c.token)
 	client := pushv1connect.NewPusherServiceClient(&http.Client{Transport: basicAuth{"alloy", c.token}}, s.HTTP)
 	_, err := client.Push(context.Background(), connect.NewRequest(&pushv1.PushRequest{Series: []*pushv1.RawProfileSeries{{
 		Labels:  []*typesv1.LabelPair{{Name: "__name__", Value: "process_cpu"}, {Name: "service_name", Value: "push-" + c.mark}},
-		Samples: []*pushv1.RawSample{{RawProfile: tenantPprof(t, "main.push_"+c.mark)}},
+		Samples: []*pushv1.RawSample{{RawProfile: cpuPprof(t, "main.push_"+c.mark)}},
 	}}}))
 	require.NoError(t, err, "tenant %s: PusherService.Push", c.id)
 }
 
 // tenantPprof is a CPU profile of one function.
-func tenantPprof(t *testing.T, function string) []byte {
+func cpuPprof(t *testing.T, function string) []byte {
 	fn := &profile.Function{ID: 1, Name: function, SystemName: function, Filename: "main.go"}
 	p := &profile.Profile{
 		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
