@@ -138,7 +138,7 @@ func (s *Server) routes(st *stores, pipe *pipeline.Pipeline, statsdRecv *statsd.
 	if err != nil {
 		return nil, err
 	}
-	if s.headless {
+	if s.parent != nil {
 		return h, nil // a tenant's: its parent's listener authenticates (tenants.go)
 	}
 	// Token authentication (auth.go) inside the guard, around everything but the probes

@@ -70,11 +70,10 @@ type Server struct {
 	// to the leader, in start order.
 	onceStarted, onceSkipped []string
 
-	// Tenants (tenants.go): a headless server is one tenant's, with no listeners; its
-	// parent hands it requests (handler) and OTLP data (pipe). tenants is the parent's set
-	// of them, nil when tenants are off.
-	headless       bool
-	parent         *Server // a headless server's, whose listeners it is reached by
+	// Tenants (tenants.go): a server with a parent is one tenant's, headless (no
+	// listeners); its parent hands it requests (handler) and OTLP data (pipe). tenants is
+	// the parent's set of them, nil when tenants are off.
+	parent         *Server
 	handler        http.Handler
 	pipe           *pipeline.Pipeline
 	tenants        *tenantSet
@@ -205,7 +204,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.pipe = pipe
 	var consumer pipeline.Consumer = pipe
-	if s.cfg.Tenants.Enabled && !s.headless {
+	if s.cfg.Tenants.Enabled && s.parent == nil {
 		// Before the listeners, so that the tenants' servers stop after them.
 		s.tenants = newTenantSet(s)
 		if err := s.start(ctx, s.tenants); err != nil {
@@ -283,7 +282,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start rules: %w", err)
 	}
 
-	if s.headless {
+	if s.parent != nil {
 		s.handler = mux // served by the parent's listener (tenants.go)
 	} else if err := s.start(ctx, s.newHTTPServer(mux)); err != nil {
 		return err
@@ -311,7 +310,7 @@ func (s *Server) Start(ctx context.Context) error {
 		"http", s.HTTPAddr(), "otlp_grpc", s.receiver.GRPCAddr(), "otlp_http", s.receiver.HTTPAddr(),
 		"statsd_udp", addrString(statsdRecv.UDPAddr()), "statsd_tcp", addrString(statsdRecv.TCPAddr()),
 		"data_dir", s.cfg.DataDir, "version", version.Get().Version, "startup", time.Since(began).Round(time.Millisecond).String())
-	if s.headless {
+	if s.parent != nil {
 		return nil // the footprint keeper is the process's, the parent's
 	}
 	// Hands back the memory start-up touched, and keeps idle work from mapping it back

@@ -111,6 +111,9 @@ type tenantSet struct {
 	open   map[string]*tenantEntry
 	closed bool
 	count  prometheus.Gauge
+	// lastKeyScan is when bySentryKey last read the keys files of unopened tenants: at
+	// most once a second, so that an SDK sending an unknown key costs no file reads.
+	lastKeyScan time.Time
 }
 
 type tenantEntry struct {
@@ -173,7 +176,7 @@ func (t *tenantSet) get(ctx context.Context, id string) (*Server, error) {
 	t.mu.Unlock()
 	e.once.Do(func() {
 		srv := New(tenantConfig(t.parent.cfg, id), nil, t.parent.logger.With("tenant", id))
-		srv.headless, srv.parent = true, t.parent
+		srv.parent = t.parent
 		// Not the request's cancellation: the tenant's server outlives the request that
 		// opened it.
 		if err := srv.Start(context.WithoutCancel(ctx)); err != nil {
@@ -403,13 +406,19 @@ func (s *Server) sentryKeyTenant(r *http.Request) string {
 	return s.tenants.bySentryKey(key)
 }
 
-// bySentryKey finds the tenant with DSN key key among the open tenants, then in the keys
-// files of the tenants not open yet (a key made for a new tenant while the server runs).
+// bySentryKey finds the tenant with DSN key key among the open tenants, then (at most once
+// a second, as sentry.Projects rereads its file) in the keys files of the tenants not open
+// yet: a key made for a new tenant while the server runs.
 func (t *tenantSet) bySentryKey(key string) string {
 	t.mu.Lock()
 	open := make(map[string]*Server, len(t.open))
 	for id, e := range t.open {
 		open[id] = e.srv // nil while opening: looked up in its file below
+	}
+	now := time.Now()
+	scan := now.Sub(t.lastKeyScan) >= time.Second
+	if scan {
+		t.lastKeyScan = now
 	}
 	t.mu.Unlock()
 	for id, srv := range open {
@@ -418,6 +427,9 @@ func (t *tenantSet) bySentryKey(key string) string {
 				return id
 			}
 		}
+	}
+	if !scan {
+		return ""
 	}
 	cfg := t.parent.cfg
 	entries, _ := os.ReadDir(filepath.Join(cfg.DataDir, "tenants"))

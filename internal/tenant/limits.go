@@ -93,6 +93,13 @@ func NewLimitError(id, key, limit, detail string) *LimitError {
 	return &LimitError{Tenant: id, Key: key, Msg: msg}
 }
 
+// Admitter takes items and bytes of a signal from a tenant's limits, or refuses them with
+// a *LimitError: pipeline.Pipeline's AdmitTenant, for the paths that write to a store
+// themselves (remote write, Pyroscope profiles).
+type Admitter interface {
+	AdmitTenant(signal string, items int, bytes int64) error
+}
+
 // AsLimit returns the *LimitError in err's chain.
 func AsLimit(err error) (*LimitError, bool) {
 	var le *LimitError

@@ -23,13 +23,6 @@ type Admitter interface {
 	AdmitMetrics(ctx context.Context, path string, items int, wait bool) (release func(), err error)
 }
 
-// TenantAdmitter takes a request's samples and decoded bytes from the tenant's limits
-// (tenants.limits): pipeline.Pipeline's AdmitTenant. A refusal is a *tenant.LimitError.
-// An Admitter that is one too is asked after AdmitMetrics granted room.
-type TenantAdmitter interface {
-	AdmitTenant(signal string, items int, bytes int64) error
-}
-
 // admit reserves room for n samples of one request, decoded to size bytes. nil release
 // and false mean the request was answered: 503 with Retry-After when there is no room.
 // 503 rather than 429: Prometheus retries 5xx (honouring Retry-After) but drops a batch
@@ -41,7 +34,8 @@ func (h *writeLimitHandler) admit(w http.ResponseWriter, r *http.Request, n, siz
 	}
 	release, err := h.admitter.AdmitMetrics(r.Context(), pipeline.PathRemoteWrite, n, false)
 	if err == nil {
-		ta, limited := h.admitter.(TenantAdmitter)
+		// An Admitter that is a tenant.Admitter too is asked after AdmitMetrics granted room.
+		ta, limited := h.admitter.(tenant.Admitter)
 		if !limited {
 			return release, true
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/loupe-dev/loupe/internal/profile/pprofconv"
 	"github.com/loupe-dev/loupe/internal/selfmetrics"
 	"github.com/loupe-dev/loupe/internal/store"
+	"github.com/loupe-dev/loupe/internal/tenant"
 )
 
 // Path is where Pyroscope clients push: mount the handler there, at the root of the HTTP
@@ -50,13 +51,7 @@ type Options struct {
 	// Tenant, when set, takes each upload from the tenant's limits (tenants.limits: one
 	// item per stored profile, the decoded body's bytes) before it is stored; a refusal
 	// is 429 naming the limit. pipeline.Pipeline's AdmitTenant.
-	Tenant TenantAdmitter
-}
-
-// TenantAdmitter takes items and bytes of a signal from a tenant's limits or refuses
-// them with a *tenant.LimitError.
-type TenantAdmitter interface {
-	AdmitTenant(signal string, items int, bytes int64) error
+	Tenant tenant.Admitter
 }
 
 // DefaultOptions returns the documented defaults.
