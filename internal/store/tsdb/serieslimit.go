@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	promtsdb "github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunks"
 
 	"github.com/loupe-dev/loupe/internal/store"
 	"github.com/loupe-dev/loupe/internal/tenant"
@@ -62,10 +63,16 @@ type seriesLimitedAppender struct {
 
 // admit calls app for a sample of series l: at once for a known series, under the
 // creation lock for a new one, and not at all (a *tenant.LimitError) when the head holds
-// MaxSeries series already. A non-zero ref came from an append of a known series.
+// MaxSeries series already. A non-zero ref came from an earlier append; if its series has
+// left the head since (a scrape or StatsD cache outliving a head compaction), the head
+// creates it again from l, and the PreCreation callback applies the limit there.
 func (a *seriesLimitedAppender) admit(ref storage.SeriesRef, l labels.Labels, app func(storage.SeriesRef) (storage.SeriesRef, error)) (storage.SeriesRef, error) {
 	if ref != 0 {
-		return app(ref)
+		r, err := app(ref)
+		if _, ok := tenant.AsLimit(err); ok {
+			a.err = err
+		}
+		return r, err
 	}
 	hash := l.Hash()
 	if r, _ := a.gr.GetRef(l, hash); r != 0 {
@@ -76,14 +83,40 @@ func (a *seriesLimitedAppender) admit(ref storage.SeriesRef, l labels.Labels, ap
 	if r, _ := a.gr.GetRef(l, hash); r != 0 { // created meanwhile
 		return app(r)
 	}
-	if n := a.db.Head().NumSeries(); n >= uint64(a.l.max) {
-		a.l.s.metrics.rejected.WithLabelValues(reasonMaxSeries).Inc()
-		a.err = tenant.NewLimitError(a.l.tenant, tenant.KeyMaxSeries, strconv.Itoa(a.l.max),
-			fmt.Sprintf("%d series in the metric store; a new series is refused, samples of known series are accepted", n))
-		return 0, a.err
+	if err := a.l.refuse(a.db.Head().NumSeries()); err != nil {
+		a.err = err
+		return 0, err
 	}
 	return app(0)
 }
+
+// refuse counts and returns the error for a new series when the head holds n series,
+// nil below the limit.
+func (l *seriesLimit) refuse(n uint64) error {
+	if n < uint64(l.max) {
+		return nil
+	}
+	l.s.metrics.rejected.WithLabelValues(reasonMaxSeries).Inc()
+	return tenant.NewLimitError(l.tenant, tenant.KeyMaxSeries, strconv.Itoa(l.max),
+		fmt.Sprintf("%d series in the metric store; a new series is refused, samples of known series are accepted", n))
+}
+
+// PreCreation, the TSDB's own hook before it creates a series, is the backstop for the
+// appends admit lets through with a non-zero ref. It does not take the creation lock
+// (admit holds it while it calls the head), so concurrent re-creations from stale refs
+// may pass the limit by the number of appenders. It allows everything while the store
+// has no writable DB, which is while the head replays its WAL: series already
+// acknowledged are never refused at a restart, even if max_series was lowered.
+func (l *seriesLimit) PreCreation(labels.Labels) error {
+	db := l.s.DB()
+	if db == nil {
+		return nil
+	}
+	return l.refuse(db.Head().NumSeries())
+}
+
+func (l *seriesLimit) PostCreation(labels.Labels)                          {}
+func (l *seriesLimit) PostDeletion(map[chunks.HeadSeriesRef]labels.Labels) {}
 
 func (a *seriesLimitedAppender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
 	return a.admit(ref, l, func(r storage.SeriesRef) (storage.SeriesRef, error) { return a.Appender.Append(r, l, t, v) })

@@ -246,6 +246,7 @@ func openStore(dir string, opts Options, logger *slog.Logger, reg prometheus.Reg
 	}
 	if opts.MaxSeries > 0 {
 		s.series = &seriesLimit{max: opts.MaxSeries, tenant: opts.Tenant, s: s}
+		s.topts.SeriesLifecycleCallback = s.series
 	}
 	if opts.MaxExemplars > 0 {
 		s.exemplars = &exemplarRing{max: opts.MaxExemplars, ooo: s.topts.OutOfOrderTimeWindow, logger: logger}
