@@ -95,13 +95,16 @@ func rw1(t *testing.T, series ...prompb.TimeSeries) []byte {
 const rw2Type = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
 
 // rw2 encodes a remote write 2.0 request of one series name{job="rw"} with one sample now.
-func rw2(t *testing.T, name string) []byte {
+func rw2(t *testing.T, names ...string) []byte {
 	t.Helper()
 	syms := writev2.NewSymbolTable()
-	req := &writev2.Request{Timeseries: []writev2.TimeSeries{{
-		LabelsRefs: syms.SymbolizeLabels(labels.FromStrings("__name__", name, "job", "rw"), nil),
-		Samples:    []writev2.Sample{{Value: 1, Timestamp: time.Now().UnixMilli()}},
-	}}}
+	req := &writev2.Request{}
+	for _, name := range names {
+		req.Timeseries = append(req.Timeseries, writev2.TimeSeries{
+			LabelsRefs: syms.SymbolizeLabels(labels.FromStrings("__name__", name, "job", "rw"), nil),
+			Samples:    []writev2.Sample{{Value: 1, Timestamp: time.Now().UnixMilli()}},
+		})
+	}
 	req.Symbols = syms.Symbols()
 	raw, err := req.Marshal()
 	require.NoError(t, err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
 
 	"github.com/loupe-dev/loupe/internal/api/prom"
@@ -30,9 +32,9 @@ func (a *tenantAdmitter) AdmitTenant(signal string, items int, bytes int64) erro
 }
 
 // A remote write over the tenant's ingest rate is refused whole with 429 naming the limit
-// (1.0 and 2.0), its decoded size counted as its bytes; over max_series a 1.0 request
-// stores its known series and answers 429 naming the new ones, a 2.0 request (which
-// Prometheus' handler rolls back on an append error) 429 instead of 500.
+// (1.0 and 2.0), its decoded size counted as its bytes; over max_series a request, 1.0 or
+// 2.0, stores its known series and answers 429 naming the new ones (before, Prometheus'
+// 2.0 handler rolled the whole request back).
 func TestRemoteWriteTenantLimits(t *testing.T) {
 	opts := tsdb.DefaultOptions()
 	opts.MaxSeries, opts.Tenant = 1, "team-a"
@@ -59,12 +61,17 @@ func TestRemoteWriteTenantLimits(t *testing.T) {
 	require.Equal(t, 1, e.count(t, "known"))
 	require.Equal(t, 0, e.count(t, "new1"))
 
-	code, msg = e.post(t, rw2(t, "new2"), rw2Type)
+	before := samples(t, s, "known")
+	clock = clock.Add(time.Second) // a fifth token for this request's two samples
+	time.Sleep(2 * time.Millisecond) // a timestamp (ms) after the stored one: a new sample
+	code, msg = e.post(t, rw2(t, "known", "new2"), rw2Type)
 	require.Equal(t, http.StatusTooManyRequests, code, msg)
 	require.Contains(t, msg, "tenants.limits.max_series of 1 exceeded")
+	require.Contains(t, msg, "new2")
 	require.Equal(t, 0, e.count(t, "new2"))
+	require.Equal(t, before+1, samples(t, s, "known"), "the known series' sample is stored")
 
-	// The 4 tokens are taken (max_series refusals do not give theirs back).
+	// The 5 tokens are taken (max_series refusals do not give theirs back).
 	code, msg = e.post(t, rw1(t, series("known", 0, 0)), "application/x-protobuf")
 	require.Equal(t, http.StatusTooManyRequests, code, msg)
 	require.Contains(t, msg, `tenant "team-a": tenants.limits.ingest_rate of 1 items/s exceeded`)
@@ -74,4 +81,22 @@ func TestRemoteWriteTenantLimits(t *testing.T) {
 	code, msg = e.post(t, rw2(t, "known"), rw2Type)
 	require.Equal(t, http.StatusTooManyRequests, code, msg)
 	require.Contains(t, msg, "tenants.limits.ingest_rate")
+}
+
+// samples counts the stored samples of the series named name.
+func samples(t *testing.T, s *tsdb.Store, name string) int {
+	t.Helper()
+	q, err := s.Querier(0, time.Now().Add(time.Hour).UnixMilli())
+	require.NoError(t, err)
+	defer q.Close()
+	n := 0
+	ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", name))
+	for ss.Next() {
+		it := ss.At().Iterator(nil)
+		for it.Next() != chunkenc.ValNone {
+			n++
+		}
+	}
+	require.NoError(t, ss.Err())
+	return n
 }

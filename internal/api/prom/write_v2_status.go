@@ -29,16 +29,29 @@ type commitOutcome struct {
 	limit bool // an append was refused for a tenant's limit (max_series)
 }
 
-// appendFailed notes an append refused for a tenant's limit: Prometheus' handler answers
-// 500 to an append error it does not know, rolling the request back, and v2StatusWriter
-// turns that into 429.
-func (o *commitOutcome) appendFailed(err error) {
-	if errors.Is(err, tenant.ErrLimit) {
-		o.mu.Lock()
-		o.limit = true
-		o.mu.Unlock()
+// appendFailed notes an append refused for a tenant's limit (max_series) and returns the
+// error for Prometheus' handler. That handler rolls the whole request back on an append
+// error it does not know (500), but skips a sample refused as out of bounds, stores the
+// rest and answers 400 naming each skipped series: so a limit error is handed over as
+// one (sampleRefused), and v2StatusWriter turns the 400 into 429, as remote write 1.0
+// answers a request whose known series are stored and new ones refused.
+func (o *commitOutcome) appendFailed(err error) error {
+	if !errors.Is(err, tenant.ErrLimit) {
+		return err
 	}
+	o.mu.Lock()
+	o.limit = true
+	o.mu.Unlock()
+	return sampleRefused{err}
 }
+
+// sampleRefused is a tenant limit error that Prometheus' remote write 2.0 handler takes
+// for a refused sample (storage.ErrOutOfBounds) and not for a failed request; its text
+// is the limit's.
+type sampleRefused struct{ error }
+
+func (e sampleRefused) Is(target error) bool { return target == storage.ErrOutOfBounds }
+func (e sampleRefused) Unwrap() error        { return e.error }
 
 func (o *commitOutcome) limited() bool {
 	o.mu.Lock()
@@ -85,14 +98,12 @@ type recordingAppender struct {
 
 func (a recordingAppender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
 	r, err := a.Appender.Append(ref, l, t, v)
-	a.o.appendFailed(err)
-	return r, err
+	return r, a.o.appendFailed(err)
 }
 
 func (a recordingAppender) AppendHistogram(ref storage.SeriesRef, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
 	r, err := a.Appender.AppendHistogram(ref, l, t, h, fh)
-	a.o.appendFailed(err)
-	return r, err
+	return r, a.o.appendFailed(err)
 }
 
 func (a recordingAppender) Commit() error {
@@ -102,7 +113,8 @@ func (a recordingAppender) Commit() error {
 }
 
 // v2StatusWriter answers 503 instead of 500 when the request's commit failed on a full
-// disk; the message (the commit error, naming the disk) is kept.
+// disk, and 429 instead of 400 when samples were refused for a tenant's limit; the message
+// (naming the disk, or the limit and each refused series) is kept.
 type v2StatusWriter struct {
 	http.ResponseWriter
 	o *commitOutcome
@@ -112,8 +124,8 @@ func (w v2StatusWriter) WriteHeader(code int) {
 	switch {
 	case code == http.StatusInternalServerError && w.o.diskFull():
 		code = http.StatusServiceUnavailable
-	case code == http.StatusInternalServerError && w.o.limited():
-		code = http.StatusTooManyRequests // nothing of the request is stored
+	case code == http.StatusBadRequest && w.o.limited():
+		code = http.StatusTooManyRequests // the other samples are stored
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
