@@ -74,8 +74,12 @@ func (c *serviceCache) of(keys []uint64) ([]string, bool) {
 	return out, true
 }
 
-// streamKeySQL is a row's stream key.
-const streamKeySQL = "cityHash64(mapKeys(resource), mapValues(resource), resource_types)"
+// streamKeyExpr is a row's stream key, stored as the column stream_key (schema.go,
+// migration 2), which streamKeySQL reads.
+const (
+	streamKeyExpr = "cityHash64(mapKeys(resource), mapValues(resource), resource_types)"
+	streamKeySQL  = "stream_key"
+)
 
 // timeRange is the conditions of [start, end); end <= 0 is no upper bound.
 func timeRange(start, end int64) []string {
@@ -86,40 +90,105 @@ func timeRange(start, end int64) []string {
 	return conds
 }
 
+// Streams lists the streams in two queries. The first groups the range's records by
+// stream_key (8 bytes a record) and keeps, per stream, its service and the time of one of
+// its records; the second reads the resource of those records only, found by the primary
+// key (service, ts). Reading the resource maps of every record in the range (one query
+// with any(resource)) took 1.6 s on 2M records.
 func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) ([]plan.Stream, error) {
 	agg := "toUInt64(0), toUInt64(0)"
 	if stats {
 		agg = "count(), sum(length(body))"
 	}
-	q := "SELECT " + streamKeySQL + " AS k, any(service), any(mapKeys(resource)), any(mapValues(resource)), any(resource_types), " +
-		agg + " FROM " + l.s.schema.From(table) + " WHERE " + strings.Join(timeRange(start, end), " AND ") + " GROUP BY k"
+	conds := timeRange(start, end)
+	q := "SELECT " + streamKeySQL + " AS k, any(service), toUnixTimestamp64Nano(min(ts)), " + agg + " FROM " + l.s.schema.From(table) +
+		" WHERE " + strings.Join(conds, " AND ") + " GROUP BY k"
 	rows, err := l.s.conn.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("list log streams: %w", err)
 	}
 	defer rows.Close()
 	var out []plan.Stream
+	var first []int64
 	for rows.Next() {
 		var (
-			st         plan.Stream
-			keys, vals []string
-			types      string
-			n, b       uint64
+			st   plan.Stream
+			n, b uint64
+			t    int64
 		)
-		if err := rows.Scan(&st.Key, &st.Service, &keys, &vals, &types, &n, &b); err != nil {
+		if err := rows.Scan(&st.Key, &st.Service, &t, &n, &b); err != nil {
 			return nil, fmt.Errorf("list log streams: %w", err)
 		}
 		st.Entries, st.Bytes = int64(n), int64(b)
-		if st.Resource, err = chattrs.Join(keys, vals, types); err != nil {
-			return nil, fmt.Errorf("list log streams: %w", err)
-		}
 		out = append(out, st)
+		first = append(first, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list log streams: %w", err)
 	}
+	if err := l.resources(ctx, conds, out, first); err != nil {
+		return nil, fmt.Errorf("list log streams: %w", err)
+	}
 	l.services.put(out)
 	return out, nil
+}
+
+// resources fills in the resources of streams, each from its record at time first[i]
+// (by the primary key), or for the streams whose record is gone meanwhile (retention),
+// from any of their records in the range (conds).
+func (l logqlStore) resources(ctx context.Context, conds []string, streams []plan.Stream, first []int64) error {
+	if len(streams) == 0 {
+		return nil
+	}
+	at := make([]string, len(streams))
+	keys := make([]string, len(streams))
+	for i, st := range streams {
+		at[i] = "(" + chsql.String(st.Service) + ", " + chsql.DateTime64(time.Unix(0, first[i])) + ")"
+		keys[i] = strconv.FormatUint(st.Key, 10)
+	}
+	byKey := make(map[uint64]int, len(streams))
+	for i, st := range streams {
+		byKey[st.Key] = i
+	}
+	read := func(where string) error {
+		q := "SELECT " + streamKeySQL + " AS k, mapKeys(resource), mapValues(resource), resource_types FROM " + l.s.schema.From(table) +
+			" WHERE " + where + " AND k IN (" + strings.Join(keys, ",") + ") LIMIT 1 BY k"
+		rows, err := l.s.conn.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				k      uint64
+				rk, rv []string
+				types  string
+			)
+			if err := rows.Scan(&k, &rk, &rv, &types); err != nil {
+				return err
+			}
+			i, ok := byKey[k]
+			if !ok {
+				continue
+			}
+			if streams[i].Resource, err = chattrs.Join(rk, rv, types); err != nil {
+				return err
+			}
+			delete(byKey, k)
+		}
+		return rows.Err()
+	}
+	if err := read("tenant = '' AND (service, ts) IN (" + strings.Join(at, ", ") + ")"); err != nil {
+		return err
+	}
+	if len(byKey) == 0 {
+		return nil
+	}
+	keys = keys[:0]
+	for k := range byKey {
+		keys = append(keys, strconv.FormatUint(k, 10))
+	}
+	return read(strings.Join(conds, " AND "))
 }
 
 // logqlConds is the WHERE conditions of sel: time range, streams, line filters and the
@@ -153,7 +222,7 @@ func (l logqlStore) logqlConds(ctx context.Context, sel plan.Select) ([]string, 
 		}
 		if keys == nil {
 			var err error
-			if keys, err = l.attrKeys(ctx, conds); err != nil {
+			if keys, err = l.attrKeys(ctx, sel, conds); err != nil {
 				return nil, err
 			}
 		}
@@ -167,9 +236,8 @@ func (l logqlStore) logqlConds(ctx context.Context, sel plan.Select) ([]string, 
 // the keys known, an attribute filter is written as attributes[key] = value, the form the
 // bloom_filter index on the map's values answers (has(mapValues(attributes), value) does
 // not let ClickHouse 26.7 skip granules: TestLogQLSkipIndexes).
-func (l logqlStore) attrKeys(ctx context.Context, conds []string) (map[string][]string, error) {
-	q := "SELECT DISTINCT arrayJoin(mapKeys(attributes)) FROM " + l.s.schema.From(table) + " WHERE " + strings.Join(conds, " AND ")
-	rows, err := l.s.conn.Query(ctx, q)
+func (l logqlStore) attrKeys(ctx context.Context, sel plan.Select, conds []string) (map[string][]string, error) {
+	rows, err := l.s.conn.Query(ctx, l.attrKeysQuery(sel, conds))
 	if err != nil {
 		return nil, fmt.Errorf("attribute keys: %w", err)
 	}
@@ -187,6 +255,37 @@ func (l logqlStore) attrKeys(ctx context.Context, conds []string) (map[string][]
 		return nil, fmt.Errorf("attribute keys: %w", err)
 	}
 	return out, nil
+}
+
+// maxDate is the last day of ClickHouse's Date type.
+var maxDate = time.Date(2149, 6, 6, 0, 0, 0, 0, time.UTC)
+
+// attrKeysQuery is the SQL of attrKeys: the keys of the range's days, a superset of the
+// range's, from the projection p_attr_keys (schema.go), as a narrowing by more keys keeps
+// the same records; the keys of the rows matching conds when the range is outside Date.
+func (l logqlStore) attrKeysQuery(sel plan.Select, conds []string) string {
+	if start, end, ok := days(sel); ok {
+		return "SELECT arrayJoin(groupUniqArrayArray(mapKeys(attributes))) FROM " + l.s.schema.From(table) +
+			" WHERE tenant = '' AND toDate(ts) >= " + start + " AND toDate(ts) <= " + end
+	}
+	return "SELECT DISTINCT arrayJoin(mapKeys(attributes)) FROM " + l.s.schema.From(table) + " WHERE " + strings.Join(conds, " AND ")
+}
+
+// days returns the first and last UTC day of sel's range as Date literals, or false
+// when the range starts before 1970 (outside ClickHouse's Date).
+func days(sel plan.Select) (string, string, bool) {
+	if sel.Start < 0 {
+		return "", "", false
+	}
+	if sel.Start >= maxDate.UnixNano() {
+		return "", "", false
+	}
+	day := func(ns int64) string { return "'" + time.Unix(0, ns).UTC().Format(time.DateOnly) + "'" }
+	last := "'2149-06-06'" // the last Date
+	if sel.End > 0 && sel.End-1 < maxDate.UnixNano() {
+		last = day(sel.End - 1)
+	}
+	return day(sel.Start), last, true
 }
 
 // sanitizeLabelName is logql.SanitizeLabelName (a copy, so that the store does not import
@@ -236,13 +335,23 @@ func lineFilterConds(f plan.LineFilter) []string {
 		return []string{cond}
 	}
 	likes := make([]string, len(f.Values))
+	toks := make([]string, 0, len(f.Values))
 	for i, v := range f.Values {
 		if !isASCII(v) {
 			return []string{cond}
 		}
-		likes[i] = "lowerUTF8(body) LIKE " + chsql.String("%"+likeEscape(strings.ToLower(v))+"%")
+		lower := strings.ToLower(v)
+		likes[i] = "lowerUTF8(body) LIKE " + chsql.String("%"+likeEscape(lower)+"%")
+		if tc := tokenConds(lower); len(tc) > 0 {
+			toks = append(toks, "("+strings.Join(tc, " AND ")+")")
+		}
 	}
-	return []string{"(" + strings.Join(likes, " OR ") + ")", cond}
+	out := []string{"(" + strings.Join(likes, " OR ") + ")", cond}
+	if len(toks) == len(f.Values) {
+		// Every value has tokens the body token index answers (tokens.go).
+		out = append(out, "("+strings.Join(toks, " OR ")+")")
+	}
+	return out
 }
 
 func isASCII(s string) bool {

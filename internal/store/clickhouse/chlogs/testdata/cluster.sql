@@ -39,3 +39,26 @@ SETTINGS ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS `loupe`.`logs` ON CLUSTER `loupe_cluster` AS `loupe`.`logs_local` ENGINE = Distributed('loupe_cluster', 'loupe', 'logs_local', rand());
 
+-- logs version 2
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` ADD COLUMN IF NOT EXISTS stream_key UInt64 MATERIALIZED cityHash64(mapKeys(resource), mapValues(resource), resource_types) CODEC(ZSTD(1));
+
+ALTER TABLE `loupe`.logs ON CLUSTER `loupe_cluster` ADD COLUMN IF NOT EXISTS stream_key UInt64 MATERIALIZED cityHash64(mapKeys(resource), mapValues(resource), resource_types);
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` ADD INDEX IF NOT EXISTS idx_body_tokens arrayMap(t -> substring(t, 1, 6), tokens(lowerUTF8(body))) TYPE bloom_filter(0.01) GRANULARITY 1;
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` ADD INDEX IF NOT EXISTS idx_ts ts TYPE minmax GRANULARITY 1;
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` ADD PROJECTION IF NOT EXISTS p_attr_keys (SELECT tenant, toDate(ts), groupUniqArrayArray(mapKeys(attributes)) GROUP BY tenant, toDate(ts));
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` ADD PROJECTION IF NOT EXISTS p_counts (SELECT tenant, service, toStartOfSecond(ts), severity_text, severity_number, count() GROUP BY tenant, service, toStartOfSecond(ts), severity_text, severity_number);
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` MATERIALIZE COLUMN stream_key;
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` MATERIALIZE INDEX idx_body_tokens;
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` MATERIALIZE INDEX idx_ts;
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` MATERIALIZE PROJECTION p_attr_keys;
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` MATERIALIZE PROJECTION p_counts;
+
