@@ -96,14 +96,8 @@ func timeRange(start, end int64) []string {
 // key (service, ts). Reading the resource maps of every record in the range (one query
 // with any(resource)) took 1.6 s on 2M records.
 func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) ([]plan.Stream, error) {
-	agg := "toUInt64(0), toUInt64(0)"
-	if stats {
-		agg = "count(), sum(length(body))"
-	}
 	conds := timeRange(start, end)
-	q := "SELECT " + streamKeySQL + " AS k, any(service), toUnixTimestamp64Nano(min(ts)), " + agg + " FROM " + l.s.schema.From(table) +
-		" WHERE " + strings.Join(conds, " AND ") + " GROUP BY k"
-	rows, err := l.s.conn.Query(ctx, q)
+	rows, err := l.s.conn.Query(ctx, l.streamsQuery(start, end, stats))
 	if err != nil {
 		return nil, fmt.Errorf("list log streams: %w", err)
 	}
@@ -119,7 +113,9 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 		if err := rows.Scan(&st.Key, &st.Service, &t, &n, &b); err != nil {
 			return nil, fmt.Errorf("list log streams: %w", err)
 		}
-		st.Entries, st.Bytes = int64(n), int64(b)
+		if stats {
+			st.Entries, st.Bytes = int64(n), int64(b)
+		}
 		out = append(out, st)
 		first = append(first, t)
 	}
@@ -131,6 +127,37 @@ func (l logqlStore) Streams(ctx context.Context, start, end int64, stats bool) (
 	}
 	l.services.put(out)
 	return out, nil
+}
+
+// streamsQuery is the first query of Streams: per stream key, its service, the time of
+// its first record in [start, end) (end <= 0: no end), and with stats its records and
+// body bytes. A stream's service is that of its resource, so grouping by (key, service)
+// groups by key. The whole seconds of the range are read from the projection p_streams
+// (migration 3: the same per stream and second), the partial seconds at its ends from
+// the table, and the two summed: on 2M records 48 ms against 250 ms for the table alone.
+func (l logqlStore) streamsQuery(start, end int64, stats bool) string {
+	from := l.s.schema.From(table)
+	const sec = int64(time.Second)
+	first := (start + sec - 1) / sec * sec // the first whole second
+	last := end / sec * sec                // the end of the last whole second
+	if start < 0 || start > maxDate.UnixNano() || end > 0 && last <= first {
+		agg := "toUInt64(0), toUInt64(0)"
+		if stats {
+			agg = "count(), sum(length(body))"
+		}
+		return "SELECT " + streamKeySQL + " AS k, service, toUnixTimestamp64Nano(min(ts)), " + agg + " FROM " + from +
+			" WHERE " + strings.Join(timeRange(start, end), " AND ") + " GROUP BY k, service"
+	}
+	cols := "SELECT " + streamKeySQL + " AS k, service, min(ts) AS t, count() AS n, sum(length(body)) AS b FROM " + from
+	whole := []string{"tenant = ''", "toStartOfSecond(ts) >= " + chsql.DateTime64(time.Unix(0, first))}
+	edges := "(ts >= " + chsql.DateTime64(time.Unix(0, start)) + " AND ts < " + chsql.DateTime64(time.Unix(0, first)) + ")"
+	if end > 0 {
+		whole = append(whole, "toStartOfSecond(ts) < "+chsql.DateTime64(time.Unix(0, last)))
+		edges += " OR (ts >= " + chsql.DateTime64(time.Unix(0, last)) + " AND ts < " + chsql.DateTime64(time.Unix(0, end)) + ")"
+	}
+	return "SELECT k, service, toUnixTimestamp64Nano(min(t)), sum(n), sum(b) FROM (" +
+		cols + " WHERE " + strings.Join(whole, " AND ") + " GROUP BY k, service UNION ALL " +
+		cols + " WHERE tenant = '' AND (" + edges + ") GROUP BY k, service) GROUP BY k, service"
 }
 
 // resources fills in the resources of streams, each from its record at time first[i]

@@ -205,3 +205,49 @@ func TestStreamResourcesFallback(t *testing.T) {
 		require.NotEmpty(t, got[i].Resource)
 	}
 }
+
+// TestStreamsWholeSeconds checks the stream listing (the projection p_streams for the
+// whole seconds, the table for the partial ones) against the records counted in Go, for
+// ranges that start and end on whole seconds and inside them.
+func TestStreamsWholeSeconds(t *testing.T) {
+	conn := chsqltest.Open(t)
+	s := newStore(t, conn, Options{})
+	ctx := context.Background()
+	require.NoError(t, s.WriteLogs(ctx, tokenLogs(t0)))
+	l := s.LogQL().(logqlStore)
+	require.Contains(t, queryText(t, conn, "EXPLAIN "+l.streamsQuery(t0.UnixNano(), t0.Add(time.Hour).UnixNano(), true)),
+		"ReadFromMergeTree (p_streams)")
+	ld := tokenLogs(t0)
+	for _, c := range []struct{ start, end time.Duration }{
+		{0, time.Hour}, {0, 0}, {time.Second, 5 * time.Second}, {1400 * time.Millisecond, 7*time.Second + 3},
+		{700*time.Millisecond + 1, 2 * time.Second}, {-time.Second, 0}, {1500 * time.Millisecond, 1600 * time.Millisecond},
+	} {
+		start, end := t0.Add(c.start).UnixNano(), int64(0)
+		if c.end > 0 {
+			end = t0.Add(c.end).UnixNano()
+		}
+		type agg struct{ n, b int64 }
+		want := map[string]agg{}
+		rls := ld.ResourceLogs()
+		for i := range rls.Len() {
+			rl := rls.At(i)
+			lr := rl.ScopeLogs().At(0).LogRecords().At(0)
+			ts := int64(lr.Timestamp())
+			if ts < start || end > 0 && ts >= end {
+				continue
+			}
+			svc, _ := rl.Resource().Attributes().Get("service.name")
+			host, _ := rl.Resource().Attributes().Get("host.n")
+			k := svc.Str() + "/" + host.AsString()
+			a := want[k]
+			want[k] = agg{a.n + 1, a.b + int64(len(lr.Body().Str()))}
+		}
+		streams, err := l.Streams(ctx, start, end, true)
+		require.NoError(t, err)
+		got := map[string]agg{}
+		for _, st := range streams {
+			got[st.Service+"/"+fmt.Sprint(st.Resource["host.n"])] = agg{st.Entries, st.Bytes}
+		}
+		require.Equal(t, want, got, "%+v", c)
+	}
+}

@@ -70,7 +70,12 @@ const table = "logs"
 var migrations = []chsql.Migration{{Version: 1, Statements: []string{
 	logsDDL,
 	chsql.Distributed(table, "rand()"),
-}}, {Version: 2, Statements: queryIndexes}}
+}}, {Version: 2, Statements: queryIndexes}, {Version: 3, Statements: []string{
+	// Per stream and second: the first record's time, the records and their body bytes,
+	// from which LogQL lists the streams of a range (logqlStore.streamsQuery).
+	"ALTER TABLE {db}.logs{local}{on_cluster} ADD PROJECTION IF NOT EXISTS p_streams (SELECT tenant, stream_key, service, toStartOfSecond(ts), min(ts), count(), sum(length(body)) GROUP BY tenant, stream_key, service, toStartOfSecond(ts))",
+	"ALTER TABLE {db}.logs{local}{on_cluster} MATERIALIZE PROJECTION p_streams",
+}}}
 
 // queryIndexes (migration 2) are what the hot log queries lacked on 2M records
 // (docs/performance.md, issue 16: 4-70x the embedded backend). Each is added to existing

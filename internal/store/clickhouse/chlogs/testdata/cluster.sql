@@ -62,3 +62,8 @@ ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` MATERIALIZE PROJECTION
 
 ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` MATERIALIZE PROJECTION p_counts;
 
+-- logs version 3
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` ADD PROJECTION IF NOT EXISTS p_streams (SELECT tenant, stream_key, service, toStartOfSecond(ts), min(ts), count(), sum(length(body)) GROUP BY tenant, stream_key, service, toStartOfSecond(ts));
+
+ALTER TABLE `loupe`.logs_local ON CLUSTER `loupe_cluster` MATERIALIZE PROJECTION p_streams;
+
