@@ -251,3 +251,66 @@ func TestStreamsWholeSeconds(t *testing.T) {
 		require.Equal(t, want, got, "%+v", c)
 	}
 }
+
+// TestWindowedQueryLogs checks that reading a range in windows (newest first) returns
+// what one query over the range returns, for limits that end in each window, rare and
+// common matches, and pages continued from cursors.
+func TestWindowedQueryLogs(t *testing.T) {
+	conn := chsqltest.Open(t)
+	s := newStore(t, conn, Options{})
+	ctx := context.Background()
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "w")
+	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+	for i := range 240 {
+		for j := range 1 + i%2 { // pairs of equal timestamps
+			lr := lrs.AppendEmpty()
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(i) * 30 * time.Second)))
+			body := fmt.Sprintf("common %d.%d", i, j)
+			if i%50 == 7 {
+				body += " rare"
+			}
+			lr.Body().SetStr(body)
+		}
+	}
+	require.NoError(t, s.WriteLogs(ctx, ld))
+	start, end := t0, t0.Add(2*time.Hour)
+	require.Len(t, windows(start, end), 3)
+	single := func(f store.LogFilter, limit int) []string {
+		conds, err := filterConds(f)
+		require.NoError(t, err)
+		var out []string
+		_, _, err = s.queryWindow(ctx, conds, limit, func(r store.LogRecord, err error) bool {
+			out = append(out, r.Cursor+" "+r.Body)
+			return true
+		})
+		require.NoError(t, err)
+		return out
+	}
+	for _, f := range []store.LogFilter{{Start: start, End: end}, {Start: start, End: end, Contains: "rare"}, {Start: start.Add(time.Hour), End: end.Add(time.Hour)}} {
+		for _, limit := range []int{1, 3, 10, 40, 100, 400} {
+			var got []string
+			for r, err := range s.QueryLogs(ctx, store.LogQuery{LogFilter: f, Limit: limit}) {
+				require.NoError(t, err)
+				got = append(got, r.Cursor+" "+r.Body)
+			}
+			require.Equal(t, single(f, limit), got, "%+v limit %d", f, limit)
+		}
+		var paged []string
+		cursor := ""
+		for {
+			n := 0
+			for r, err := range s.QueryLogs(ctx, store.LogQuery{LogFilter: f, Limit: 7, Cursor: cursor}) {
+				require.NoError(t, err)
+				paged = append(paged, r.Cursor+" "+r.Body)
+				cursor = r.Cursor
+				n++
+			}
+			if n < 7 {
+				break
+			}
+		}
+		require.Equal(t, single(f, 1000), paged, "%+v", f)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +118,7 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 			fail(err)
 			return
 		}
+		hi := q.End
 		if q.Cursor != "" {
 			c, err := parseCursor(q.Cursor)
 			if err != nil {
@@ -126,29 +128,74 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 			t := chsql.DateTime64(time.Unix(0, c.ts))
 			seq := strconv.FormatUint(c.seq, 10)
 			conds = append(conds, "ts <= "+t, "(ts < "+t+" OR seq < "+seq+")")
+			if at := time.Unix(0, c.ts+1); hi.IsZero() || at.Before(hi) {
+				hi = at
+			}
 		}
-		query := "SELECT " + selectCols + " FROM " + s.schema.From(table) + " WHERE " + strings.Join(conds, " AND ") +
-			" ORDER BY ts DESC, seq DESC LIMIT " + strconv.Itoa(limit)
-		rows, err := s.conn.Query(ctx, query)
-		if err != nil {
-			fail(err)
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			rec, err := scanRecord(rows)
+		for _, w := range windows(q.Start, hi) {
+			wconds := conds
+			if w != "" {
+				wconds = append(slices.Clip(conds), w)
+			}
+			n, ok, err := s.queryWindow(ctx, wconds, limit, yield)
 			if err != nil {
 				fail(err)
 				return
 			}
-			if !yield(rec, nil) {
+			if limit -= n; !ok || limit == 0 {
 				return
 			}
 		}
-		if err := rows.Err(); err != nil {
-			fail(err)
+	}
+}
+
+// windows splits [start, end) into the time windows QueryLogs reads one after another,
+// newest first, as conditions ("" for the whole range): the newest 1/64 of the range,
+// then the 7/64 before it, then the rest. The order, ts DESC, does not follow the
+// ordering key (service comes first), so one query reads the filter's columns in every
+// granule of the range to find the newest matches; when matches are common (a status
+// code, a frequent word) the newest window holds enough of them and the rest is not read
+// (http.status_code=503 on 2M records: one query over the range read 2M records). A
+// rare match costs two more queries, each reading only its window's index granules.
+// Ranges without both ends, or shorter than minWindowedSpan, are read in one query.
+func windows(start, end time.Time) []string {
+	span := end.Sub(start)
+	if start.IsZero() || end.IsZero() || span < minWindowedSpan {
+		return []string{""}
+	}
+	cut1, cut2 := end.Add(-span/64), end.Add(-span/8)
+	return []string{
+		"ts >= " + chsql.DateTime64(cut1),
+		"ts >= " + chsql.DateTime64(cut2) + " AND ts < " + chsql.DateTime64(cut1),
+		"ts < " + chsql.DateTime64(cut2),
+	}
+}
+
+// minWindowedSpan is the shortest range QueryLogs reads in windows.
+const minWindowedSpan = 10 * time.Minute
+
+// queryWindow yields up to limit records matching conds, newest first, and returns how
+// many it yielded and false when yield asked to stop.
+func (s *Store) queryWindow(ctx context.Context, conds []string, limit int, yield func(store.LogRecord, error) bool) (int, bool, error) {
+	query := "SELECT " + selectCols + " FROM " + s.schema.From(table) + " WHERE " + strings.Join(conds, " AND ") +
+		" ORDER BY ts DESC, seq DESC LIMIT " + strconv.Itoa(limit)
+	rows, err := s.conn.Query(ctx, query)
+	if err != nil {
+		return 0, true, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return n, true, err
+		}
+		n++
+		if !yield(rec, nil) {
+			return n, false, nil
 		}
 	}
+	return n, true, rows.Err()
 }
 
 func scanRecord(rows chsql.Rows) (store.LogRecord, error) {
