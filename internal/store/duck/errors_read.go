@@ -251,7 +251,7 @@ func (s *Store) IssueTags(ctx context.Context, issueID string) ([]errtrack.TagDi
 				map_from_entries(list_filter([
 					{'key': 'environment', 'value': environment},
 					{'key': 'release', 'value': release},
-					{'key': 'level', 'value': level}], x -> x.value <> '')),
+					{'key': 'level', 'value': level}], lambda x: x.value <> '')),
 				CAST(CAST(tags AS JSON) AS MAP(VARCHAR, VARCHAR))) AS t
 			FROM error_events WHERE issue_id = ?),
 		kv AS (SELECT unnest(map_keys(t)) AS k, unnest(map_values(t)) AS v FROM ev)
