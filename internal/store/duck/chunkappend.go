@@ -72,8 +72,9 @@ type duckString struct {
 }
 
 // connHandle returns the C connection behind a duckdb-go driver connection. duckdb-go
-// v2.5.6 keeps it in the unexported field conn; the field is checked by name and type,
-// so a different driver version fails here with an error instead of misbehaving.
+// v2.5.6 to v2.20000.0 keep it in the unexported field conn; the field is checked by
+// name and type, so a different driver version fails here with an error instead of
+// misbehaving.
 func connHandle(dc driver.Conn) (mapping.Connection, error) {
 	c, ok := dc.(*duckdb.Conn)
 	if !ok {
@@ -81,7 +82,7 @@ func connHandle(dc driver.Conn) (mapping.Connection, error) {
 	}
 	f := reflect.ValueOf(c).Elem().FieldByName("conn")
 	if !f.IsValid() || f.Type() != reflect.TypeFor[mapping.Connection]() {
-		return mapping.Connection{}, errors.New("duckdb.Conn has no field conn of type mapping.Connection: the chunk appender needs duckdb-go v2.5.x")
+		return mapping.Connection{}, errors.New("duckdb.Conn has no field conn of type mapping.Connection: the chunk appender was written for duckdb-go v2.5.6-v2.20000.0")
 	}
 	return *(*mapping.Connection)(unsafe.Pointer(f.UnsafeAddr())), nil
 }

@@ -138,12 +138,12 @@ func TestSpanTimesStored(t *testing.T) {
 	require.Equal(t, sp.EndTimestamp(), got.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).EndTimestamp())
 }
 
-// TestOpenFileOfDefaultStorageVersion opens a database file created with DuckDB's
-// default storage version (as Loupe created them before it asked for the latest), writes
-// and reads it.
+// TestOpenFileOfDefaultStorageVersion opens a database file of DuckDB 1.x's default
+// storage version (v1.0.0; Loupe created them so before it asked for the latest), writes
+// and reads it. The version is named: DuckDB 2.0's own default is its new format.
 func TestOpenFileOfDefaultStorageVersion(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "loupe.duckdb")
-	connector, err := duckdb.NewConnector(path, nil)
+	connector, err := duckdb.NewConnector(path+"?storage_compatibility_version=v1.0.0", nil)
 	require.NoError(t, err)
 	db := sql.OpenDB(connector)
 	_, err = db.Exec("CREATE TABLE other (a INTEGER)")
