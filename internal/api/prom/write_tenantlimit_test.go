@@ -62,7 +62,7 @@ func TestRemoteWriteTenantLimits(t *testing.T) {
 	require.Equal(t, 0, e.count(t, "new1"))
 
 	before := samples(t, s, "known")
-	clock = clock.Add(time.Second) // a fifth token for this request's two samples
+	clock = clock.Add(time.Second)   // a fifth token for this request's two samples
 	time.Sleep(2 * time.Millisecond) // a timestamp (ms) after the stored one: a new sample
 	code, msg = e.post(t, rw2(t, "known", "new2"), rw2Type)
 	require.Equal(t, http.StatusTooManyRequests, code, msg)
