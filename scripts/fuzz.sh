@@ -23,13 +23,17 @@ if [ -n "${CHDB_LIB_PATH:-}" ]; then tags=(-tags chdb); fi
 
 # Arguments name the directories to search (default: the whole module's Go code).
 if [ $# -eq 0 ]; then set -- bench cmd internal; fi
-grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' "$@" 2>/dev/null |
-  xargs -n1 dirname | sort -u |
-while read -r dir; do
+dirs=$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' "$@" 2>/dev/null |
+  xargs -n1 dirname | sort -u)
+
+# The binaries are built first, two at a time: linking is mostly one thread, so a second
+# build uses the other core (the fuzzing below uses both). A failed build fails the run.
+echo "$dirs" | xargs -P 2 -I{} sh -c \
+  'echo "fuzz: building ./{}" && go test -c "$@" -fuzz . -o "'"$bindir"'/$(echo {} | tr / _).test" ./{}' sh "${tags[@]}"
+
+for dir in $dirs; do
   pkg=$(cd "$dir" && go list .)
   bin="$bindir/$(echo "$dir" | tr / _).test"
-  echo "fuzz: building $pkg"
-  go test -c "${tags[@]}" -fuzz . -o "$bin" "./$dir"
   for name in $(grep -ohE '^func Fuzz[A-Za-z0-9_]+' "$dir"/*_test.go | sed 's/^func //' | sort); do
     echo "fuzz $pkg $name ($fuzztime)"
     run() { (cd "$root/$dir" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
