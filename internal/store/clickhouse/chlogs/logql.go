@@ -169,12 +169,10 @@ func (l logqlStore) resources(ctx context.Context, conds []string, streams []pla
 	}
 	at := make([]string, len(streams))
 	keys := make([]string, len(streams))
+	byKey := make(map[uint64]int, len(streams))
 	for i, st := range streams {
 		at[i] = "(" + chsql.String(st.Service) + ", " + chsql.DateTime64(time.Unix(0, first[i])) + ")"
 		keys[i] = strconv.FormatUint(st.Key, 10)
-	}
-	byKey := make(map[uint64]int, len(streams))
-	for i, st := range streams {
 		byKey[st.Key] = i
 	}
 	read := func(where string) error {
@@ -301,18 +299,15 @@ func (l logqlStore) attrKeysQuery(sel plan.Select, conds []string) string {
 // days returns the first and last UTC day of sel's range as Date literals, or false
 // when the range starts before 1970 (outside ClickHouse's Date).
 func days(sel plan.Select) (string, string, bool) {
-	if sel.Start < 0 {
-		return "", "", false
-	}
-	if sel.Start >= maxDate.UnixNano() {
+	if sel.Start < 0 || sel.Start >= maxDate.UnixNano() {
 		return "", "", false
 	}
 	day := func(ns int64) string { return "'" + time.Unix(0, ns).UTC().Format(time.DateOnly) + "'" }
-	last := "'2149-06-06'" // the last Date
-	if sel.End > 0 && sel.End-1 < maxDate.UnixNano() {
-		last = day(sel.End - 1)
+	last := maxDate.UnixNano()
+	if sel.End > 0 && sel.End-1 < last {
+		last = sel.End - 1
 	}
-	return day(sel.Start), last, true
+	return day(sel.Start), day(last), true
 }
 
 // sanitizeLabelName is logql.SanitizeLabelName (a copy, so that the store does not import
