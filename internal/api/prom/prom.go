@@ -232,7 +232,7 @@ func New(st Storage, opts Options, logger *slog.Logger, reg prometheus.Registere
 		admin,
 		"",    // no snapshot directory: admin endpoints are off
 		false, // enableAdmin
-		logger.With("component", "prom-api"),
+		slog.New(quietLimitRefusals{logger.With("component", "prom-api").Handler()}),
 		orEmptyRules(opts.Rules),
 		5e7,   // remote read sample limit (Prometheus default)
 		10,    // remote read concurrency limit

@@ -113,7 +113,7 @@ func (h *writeLimitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 		// 503, not Prometheus' 500, when the commit met a full disk (write_v2_status.go).
 		r, outcome := withCommitOutcome(r)
-		h.next.ServeHTTP(v2StatusWriter{ResponseWriter: w, o: outcome}, r)
+		h.next.ServeHTTP(&v2StatusWriter{ResponseWriter: w, o: outcome}, r)
 		return
 	}
 	h.writeV1(w, r, body)

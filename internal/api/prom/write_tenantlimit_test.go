@@ -1,8 +1,12 @@
 package prom_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +103,49 @@ func samples(t *testing.T, s *tsdb.Store, name string) int {
 	}
 	require.NoError(t, ss.Err())
 	return n
+}
+
+// A remote write 2.0 request of many new series over max_series answers a 429 that lists
+// the first ten refusals and counts the rest, as 1.0 does, and the refusals are not
+// logged one line per sample (Prometheus' handler logs each at error level); a 400 for
+// other refused samples is cut the same way.
+func TestRemoteWriteV2LimitMessageCapped(t *testing.T) {
+	opts := tsdb.DefaultOptions()
+	opts.MaxSeries, opts.Tenant = 1, "team-a"
+	s, err := tsdb.Open(t.TempDir(), opts, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	api, err := prom.New(s, prom.DefaultOptions(), logger, prometheus.NewRegistry())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, api.Close()) })
+	e := &writeEnv{store: s, api: api}
+
+	names := []string{"known"}
+	for i := range 25 {
+		names = append(names, fmt.Sprintf("new%02d", i))
+	}
+	code, msg := e.post(t, rw2(t, names...), rw2Type)
+	require.Equal(t, http.StatusTooManyRequests, code, msg)
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	require.Len(t, lines, 11, msg)
+	for _, l := range lines[:10] {
+		require.Contains(t, l, "tenants.limits.max_series of 1 exceeded")
+	}
+	require.Equal(t, "(and 15 more, not listed)", lines[10])
+	require.Equal(t, 1, e.count(t, "known"))
+	require.NotContains(t, logs.String(), "Out of order sample", "limit refusals are not logged per sample")
+
+	// Other refusals (400) are listed the same way.
+	names = names[:0]
+	for i := range 25 {
+		names = append(names, fmt.Sprintf("long%02d_%s", i, strings.Repeat("x", 17<<10)))
+	}
+	code, msg = e.post(t, rw2(t, names...), rw2Type)
+	require.Equal(t, http.StatusBadRequest, code, msg)
+	lines = strings.Split(strings.TrimSpace(msg), "\n")
+	require.Len(t, lines, 11, msg)
+	require.Contains(t, lines[0], "more than the limit")
+	require.Equal(t, "(and 15 more, not listed)", lines[10])
 }

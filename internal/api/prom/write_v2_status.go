@@ -3,7 +3,11 @@ package prom
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/prometheus/model/histogram"
@@ -114,20 +118,75 @@ func (a recordingAppender) Commit() error {
 
 // v2StatusWriter answers 503 instead of 500 when the request's commit failed on a full
 // disk, and 429 instead of 400 when samples were refused for a tenant's limit; the message
-// (naming the disk, or the limit and each refused series) is kept.
+// (naming the disk, or the limit and the refused series) is kept. The list of refused
+// samples of a 400 or 429 is cut after maxReportedErrors lines, as remote write 1.0's is:
+// a request of 10,000 new series over max_series would otherwise answer with all of them.
 type v2StatusWriter struct {
 	http.ResponseWriter
-	o *commitOutcome
+	o        *commitOutcome
+	refusals bool // the answer lists refused samples, one a line
 }
 
-func (w v2StatusWriter) WriteHeader(code int) {
+func (w *v2StatusWriter) WriteHeader(code int) {
 	switch {
 	case code == http.StatusInternalServerError && w.o.diskFull():
 		code = http.StatusServiceUnavailable
 	case code == http.StatusBadRequest && w.o.limited():
 		code = http.StatusTooManyRequests // the other samples are stored
 	}
+	w.refusals = code == http.StatusBadRequest || code == http.StatusTooManyRequests
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w v2StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// Write cuts a list of refusals, which Prometheus' handler writes in one call
+// (http.Error), after maxReportedErrors lines.
+func (w *v2StatusWriter) Write(p []byte) (int, error) {
+	if !w.refusals {
+		return w.ResponseWriter.Write(p)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(p), "\n"), "\n")
+	if len(lines) <= maxReportedErrors {
+		return w.ResponseWriter.Write(p)
+	}
+	msg := strings.Join(lines[:maxReportedErrors], "\n") +
+		fmt.Sprintf("\n(and %d more, not listed)\n", len(lines)-maxReportedErrors)
+	if _, err := io.WriteString(w.ResponseWriter, msg); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (w *v2StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// quietLimitRefusals is the logger handler given to Prometheus' API, whose remote write
+// 2.0 handler logs every refused sample at error level as "Out of order sample from remote
+// write": it drops those whose error is a tenant limit (sampleRefused, whose text names
+// the limit's key, tenants.limits.*: the record holds only the text), which are counted
+// in loupe_metrics_rejected_total and named in the 429, as remote write 1.0 does, instead
+// of a log line per new series of every request over max_series.
+type quietLimitRefusals struct{ slog.Handler }
+
+func (h quietLimitRefusals) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError && r.Message == "Out of order sample from remote write" {
+		limit := false
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "err" && strings.Contains(a.Value.String(), "tenants.limits.") {
+				limit = true
+				return false
+			}
+			return true
+		})
+		if limit {
+			return nil
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietLimitRefusals) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietLimitRefusals{h.Handler.WithAttrs(as)}
+}
+
+func (h quietLimitRefusals) WithGroup(name string) slog.Handler {
+	return quietLimitRefusals{h.Handler.WithGroup(name)}
+}
