@@ -71,12 +71,16 @@ func (a *appender) Commit() error {
 	rows := make([][]any, 0, len(a.samples))
 	last := sample{t: math.MinInt64}
 	var lastSD seriesDay
+	var metric string // of the series of last
 	a.s.mu.Lock()
 	ver := max(a.s.ver+1, uint64(time.Now().UnixNano()))
 	a.s.ver = ver
 	for i, smp := range a.samples {
 		if i > 0 && smp.id == last.id && smp.t == last.t {
 			continue
+		}
+		if i == 0 || smp.id != last.id {
+			metric = a.series[smp.id].Get(labels.MetricName)
 		}
 		last = smp
 		// Samples are sorted, so the samples of one series and day are adjacent.
@@ -91,7 +95,7 @@ func (a *appender) Commit() error {
 		if stale {
 			v = math.NaN()
 		}
-		rows = append(rows, []any{a.s.opts.Tenant, smp.id, smp.t, v, stale, ver})
+		rows = append(rows, []any{a.s.opts.Tenant, metric, smp.id, smp.t, v, stale, ver})
 	}
 	// An exemplar's series has a row for the exemplar's day too.
 	for _, ex := range a.exemplars {
@@ -120,7 +124,7 @@ func (a *appender) Commit() error {
 		}
 	}
 	if len(rows) > 0 {
-		if err := a.s.conn.Insert(a.ctx, samplesTable, []string{"tenant", "series_id", "ts_ms", "value", "stale", "ver"}, rows); err != nil {
+		if err := a.s.conn.Insert(a.ctx, samplesTable, []string{"tenant", "metric", "series_id", "ts_ms", "value", "stale", "ver"}, rows); err != nil {
 			return fmt.Errorf("insert metric samples: %w", err)
 		}
 	}

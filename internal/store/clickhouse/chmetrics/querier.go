@@ -3,6 +3,7 @@ package chmetrics
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -21,6 +22,12 @@ import (
 // (the primary key is then read for exactly those ids); above it the samples query
 // repeats the series query as a subquery, which keeps the SQL text small.
 const maxInlineIDs = 2000
+
+// maxInlineMetrics is the number of metric names up to which the samples query names
+// them: the samples table is ordered by metric first, so without the names ClickHouse
+// cannot narrow the granules to those of the series' metrics (a series id alone only
+// narrows within one metric's range).
+const maxInlineMetrics = 1000
 
 // querier answers one PromQL query's reads over [mint, maxt] (milliseconds, inclusive).
 type querier struct {
@@ -155,38 +162,7 @@ func (q *querier) samples(ctx context.Context, mint, maxt int64, ms []*labels.Ma
 	for _, s := range series {
 		byID[s.id] = s
 	}
-	var in string
-	if len(series) <= maxInlineIDs {
-		ids := make([]string, 0, len(series))
-		for _, s := range series {
-			ids = append(ids, strconv.FormatUint(s.id, 10))
-		}
-		in = strings.Join(ids, ",")
-	} else {
-		in = fmt.Sprintf("SELECT series_id FROM %s WHERE %s", seriesTable, q.seriesWhere(mint, maxt, ms))
-	}
-	// On a cluster both tables are Distributed: the subquery runs once and its result is
-	// sent to every shard (GLOBAL IN), as ClickHouse refuses a distributed subquery in a
-	// distributed query.
-	inOp := "IN"
-	if q.s.schema.Cluster != "" {
-		inOp = "GLOBAL IN"
-	}
-	// No lambda captures an array column: ClickHouse copies a captured array for each
-	// element, which makes a series of n samples cost n².
-	rows, err := q.s.conn.Query(ctx, fmt.Sprintf(`SELECT series_id, ts[1] AS first, arrayDifference(ts) AS deltas, vals,
-	CAST(arrayFilter((i, st) -> st, arrayEnumerate(sts), sts) AS Array(Int64)) AS stale
-FROM (
-	SELECT series_id,
-		arrayFilter((x, keep) -> keep, s, arrayMap((dt, i) -> i = 1 OR dt != 0, arrayDifference(arrayMap(x -> x.1, s)), arrayEnumerate(s))) AS d,
-		arrayMap(x -> x.1, d) AS ts, arrayMap(x -> x.3, d) AS vals, arrayMap(x -> x.4, d) AS sts
-	FROM (
-		SELECT series_id, arraySort(groupArray((ts_ms, ver, value, stale))) AS s
-		FROM %s
-		WHERE tenant = %s AND ts_ms >= %d AND ts_ms <= %d AND series_id %s (%s)
-		GROUP BY series_id
-	)
-)`, samplesTable, chsql.String(q.s.opts.Tenant), mint, maxt, inOp, in))
+	rows, err := q.s.conn.Query(ctx, q.samplesQuery(mint, maxt, ms, series))
 	if err != nil {
 		return fmt.Errorf("select samples: %w", err)
 	}
@@ -217,6 +193,57 @@ FROM (
 		return fmt.Errorf("select samples: %w", err)
 	}
 	return nil
+}
+
+// samplesQuery is the SQL of samples: the samples of series in [mint, maxt], in the
+// ranges of the table's key that hold their metric names.
+func (q *querier) samplesQuery(mint, maxt int64, ms []*labels.Matcher, series []*chSeries) string {
+	names := map[string]struct{}{}
+	for _, s := range series {
+		names[s.lset.Get(labels.MetricName)] = struct{}{}
+	}
+	// The names of the series found, whatever the matchers (a regular expression on
+	// __name__, or none, included): every sample's row holds its series' name.
+	metricCond := ""
+	if len(names) <= maxInlineMetrics {
+		quoted := make([]string, 0, len(names))
+		for _, n := range slices.Sorted(maps.Keys(names)) {
+			quoted = append(quoted, chsql.String(n))
+		}
+		metricCond = " AND metric IN (" + strings.Join(quoted, ",") + ")"
+	}
+	var in string
+	if len(series) <= maxInlineIDs {
+		ids := make([]string, 0, len(series))
+		for _, s := range series {
+			ids = append(ids, strconv.FormatUint(s.id, 10))
+		}
+		in = strings.Join(ids, ",")
+	} else {
+		in = fmt.Sprintf("SELECT series_id FROM %s WHERE %s", seriesTable, q.seriesWhere(mint, maxt, ms))
+	}
+	// On a cluster both tables are Distributed: the subquery runs once and its result is
+	// sent to every shard (GLOBAL IN), as ClickHouse refuses a distributed subquery in a
+	// distributed query.
+	inOp := "IN"
+	if q.s.schema.Cluster != "" {
+		inOp = "GLOBAL IN"
+	}
+	// No lambda captures an array column: ClickHouse copies a captured array for each
+	// element, which makes a series of n samples cost n².
+	return fmt.Sprintf(`SELECT series_id, ts[1] AS first, arrayDifference(ts) AS deltas, vals,
+	CAST(arrayFilter((i, st) -> st, arrayEnumerate(sts), sts) AS Array(Int64)) AS stale
+FROM (
+	SELECT series_id,
+		arrayFilter((x, keep) -> keep, s, arrayMap((dt, i) -> i = 1 OR dt != 0, arrayDifference(arrayMap(x -> x.1, s)), arrayEnumerate(s))) AS d,
+		arrayMap(x -> x.1, d) AS ts, arrayMap(x -> x.3, d) AS vals, arrayMap(x -> x.4, d) AS sts
+	FROM (
+		SELECT series_id, arraySort(groupArray((ts_ms, ver, value, stale))) AS s
+		FROM %s
+		WHERE tenant = %s%s AND ts_ms >= %d AND ts_ms <= %d AND series_id %s (%s)
+		GROUP BY series_id
+	)
+)`, samplesTable, chsql.String(q.s.opts.Tenant), metricCond, mint, maxt, inOp, in)
 }
 
 // LabelValues implements storage.LabelQuerier.
