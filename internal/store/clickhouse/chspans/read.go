@@ -64,11 +64,17 @@ func (s *Store) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.T
 // as constants would (TestGetTraceReadsLittle shows it).
 func (s *Store) getTraceQuery(traceID pcommon.TraceID) string {
 	id := chsql.String(hex.EncodeToString(traceID[:]))
-	return `WITH (SELECT (min(start_min), max(start_max)) FROM ` + s.table("span_traces") +
-		` WHERE tenant = ` + s.tenant + ` AND trace_id = ` + id + `) AS r
+	return `WITH (` + s.traceRangeQuery(id) + `) AS r
 		SELECT ` + spanColumns + ` FROM ` + s.table("spans") + `
 		WHERE tenant = ` + s.tenant + ` AND start >= r.1 AND start <= r.2 AND trace_id = ` + id + `
 		ORDER BY start, span_id`
+}
+
+// traceRangeQuery is GetTrace's lookup in span_traces: the first and last span start of
+// the trace whose id is the SQL literal id, over every day that holds it.
+func (s *Store) traceRangeQuery(id string) string {
+	return `SELECT (min(start_min), max(start_max)) FROM ` + s.table("span_traces") +
+		` WHERE tenant = ` + s.tenant + ` AND trace_id = ` + id
 }
 
 // grouper rebuilds the resource/scope nesting of spans read back as flat rows: spans of

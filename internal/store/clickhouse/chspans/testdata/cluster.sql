@@ -80,3 +80,6 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS `loupe`.span_names_mv ON CLUSTER `loupe_c
 SELECT tenant, toDate(start) AS day, service, name
 FROM `loupe`.spans_local GROUP BY tenant, day, service, name;
 
+-- spans version 2
+ALTER TABLE `loupe`.spans_local ON CLUSTER `loupe_cluster` MODIFY SETTING min_compress_block_size = 4096, max_compress_block_size = 65536;
+

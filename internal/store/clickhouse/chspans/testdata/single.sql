@@ -74,3 +74,6 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS `loupe`.span_names_mv TO `loupe`.span_nam
 SELECT tenant, toDate(start) AS day, service, name
 FROM `loupe`.spans GROUP BY tenant, day, service, name;
 
+-- spans version 2
+ALTER TABLE `loupe`.spans MODIFY SETTING min_compress_block_size = 4096, max_compress_block_size = 65536;
+
