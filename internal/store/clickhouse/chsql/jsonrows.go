@@ -22,11 +22,16 @@ const JSONFormat = "JSONCompactEachRowWithNamesAndTypes"
 //
 // ClickHouse writes String values as raw bytes, so values that are not UTF-8 do not
 // survive JSON (they come back with U+FFFD). Select binary columns through hex().
+//
+// Rows are read in one pass over the buffer (jsonscan.go) rather than by encoding/json,
+// whose json.Decoder per row and json.Number per number made decoding a PromQL samples
+// query's output a third of the query's CPU; what Scan returns, and which scans fail, are
+// the same (jsonrows_diff_test.go compares both decoders).
 type JSONRows struct {
 	data  []byte
 	names []string
 	types []columnType
-	cur   []any
+	cur   [][]byte // the text of each value of the current row
 	err   error
 }
 
@@ -79,7 +84,7 @@ func (r *JSONRows) line() []byte {
 // Columns returns the names of the result's columns.
 func (r *JSONRows) Columns() []string { return r.names }
 
-// Next decodes the next row.
+// Next checks the syntax of the next row and finds its values, which Scan parses.
 func (r *JSONRows) Next() bool {
 	if r.err != nil {
 		return false
@@ -88,10 +93,7 @@ func (r *JSONRows) Next() bool {
 	if line == nil {
 		return false
 	}
-	d := json.NewDecoder(bytes.NewReader(line))
-	d.UseNumber()
-	r.cur = r.cur[:0]
-	if err := d.Decode(&r.cur); err != nil {
+	if err := r.split(line); err != nil {
 		r.err = fmt.Errorf("chsql: result row: %w", err)
 		return false
 	}
@@ -100,6 +102,41 @@ func (r *JSONRows) Next() bool {
 		return false
 	}
 	return true
+}
+
+// split sets r.cur to the values of the row in line, a JSON array. It reads the line as
+// the json.Decoder per line before it did: what follows the array (or a null, a row
+// without values) is ignored.
+func (r *JSONRows) split(line []byte) error {
+	r.cur = r.cur[:0]
+	i := skipSpace(line, 0)
+	if bytes.HasPrefix(line[i:], []byte("null")) {
+		return nil
+	}
+	if i >= len(line) || line[i] != '[' {
+		return jsonSyntax(i, "a row is not an array")
+	}
+	if i = skipSpace(line, i+1); i < len(line) && line[i] == ']' {
+		return nil
+	}
+	for {
+		end, err := skipValue(line, i, 1)
+		if err != nil {
+			return err
+		}
+		r.cur = append(r.cur, line[i:end])
+		if i = skipSpace(line, end); i >= len(line) {
+			return jsonSyntax(i, "unexpected end of row")
+		}
+		switch line[i] {
+		case ',':
+			i = skipSpace(line, i+1)
+		case ']':
+			return nil
+		default:
+			return jsonSyntax(i, "expected , or ]")
+		}
+	}
 }
 
 // Scan copies the current row into dest; see Rows.Scan.
@@ -179,25 +216,26 @@ func (t columnType) isString() bool {
 	return t.name == "String" || t.name == "FixedString" || t.name == "Enum8" || t.name == "Enum16"
 }
 
-// scanValue stores v, a value of column type t decoded from JSON, into dest.
-func scanValue(t columnType, v any, dest any) error {
-	if v == nil {
+// scanValue stores v, the JSON text of a value of column type t, into dest.
+func scanValue(t columnType, v []byte, dest any) error {
+	if string(v) == "null" {
 		return fmt.Errorf("NULL in column of type %s (Nullable columns are not supported: select coalesce(col, default))", t.full)
+	}
+	if len(v) == 0 {
+		return errors.New("empty value")
 	}
 	mismatch := func() error { return fmt.Errorf("cannot scan %s into %T", t.full, dest) }
 	switch d := dest.(type) {
 	case *string:
-		s, ok := v.(string)
-		if !t.isString() || !ok {
+		if !t.isString() || v[0] != '"' {
 			return mismatch()
 		}
-		*d = s
+		*d = jsonString(v)
 	case *bool:
-		b, ok := v.(bool)
-		if t.name != "Bool" || !ok {
+		if t.name != "Bool" || v[0] != 't' && v[0] != 'f' {
 			return mismatch()
 		}
-		*d = b
+		*d = v[0] == 't'
 	case *int8:
 		return scanInt(t, "Int8", v, 8, func(n int64) { *d = int8(n) })
 	case *int16:
@@ -233,11 +271,10 @@ func scanValue(t columnType, v any, dest any) error {
 		}
 		*d = float32(f)
 	case *time.Time:
-		s, ok := v.(string)
-		if !ok {
+		if v[0] != '"' {
 			return mismatch()
 		}
-		tm, err := parseTime(t, s)
+		tm, err := parseTime(t, jsonString(v))
 		if err != nil {
 			return err
 		}
@@ -251,58 +288,87 @@ func scanValue(t columnType, v any, dest any) error {
 	case *[]float64:
 		return scanArray(t, v, dest, d, func(e columnType) bool { return e.name == "Float64" })
 	case *map[string]string:
-		m, ok := v.(map[string]any)
-		if t.name != "Map" || len(t.elem) != 2 || !t.elem[0].isString() || !t.elem[1].isString() || !ok {
-			return mismatch()
-		}
-		out := make(map[string]string, len(m))
-		for k, e := range m {
-			s, ok := e.(string)
-			if !ok {
-				return mismatch()
-			}
-			out[k] = s
-		}
-		*d = out
+		return scanMap(t, v, d, mismatch)
 	default:
 		return fmt.Errorf("unsupported destination %T", dest)
 	}
 	return nil
 }
 
-func scanArray[T any](t columnType, v any, dest any, d *[]T, elemOK func(columnType) bool) error {
-	arr, ok := v.([]any)
-	if t.name != "Array" || len(t.elem) != 1 || !elemOK(t.elem[0]) || !ok {
+func scanArray[T any](t columnType, v []byte, dest any, d *[]T, elemOK func(columnType) bool) error {
+	if t.name != "Array" || len(t.elem) != 1 || !elemOK(t.elem[0]) || v[0] != '[' {
 		return fmt.Errorf("cannot scan %s into %T", t.full, dest)
 	}
-	out := make([]T, len(arr))
-	for i, e := range arr {
-		if err := scanValue(t.elem[0], e, &out[i]); err != nil {
+	i := skipSpace(v, 1)
+	if i < len(v) && v[i] == ']' {
+		*d = []T{}
+		return nil
+	}
+	// Commas bound the number of elements (strings may hold more).
+	out := make([]T, 0, bytes.Count(v, []byte{','})+1)
+	for i < len(v) && v[i] != ']' {
+		end, next, err := nextElem(v, i)
+		if err != nil {
 			return err
 		}
+		out = append(out, *new(T))
+		if err := scanValue(t.elem[0], v[i:end], &out[len(out)-1]); err != nil {
+			return err
+		}
+		i = next
 	}
 	*d = out
 	return nil
 }
 
-// jsonNumberText returns the text of a JSON number, which ClickHouse may quote (64-bit
-// integers with output_format_json_quote_64bit_integers).
-func jsonNumberText(v any) (string, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		return string(n), true
-	case string:
-		return n, true
+// scanMap reads a Map(String, String). Of a repeated key the last value counts, as it did
+// in the map[string]any encoding/json decoded.
+func scanMap(t columnType, v []byte, d *map[string]string, mismatch func() error) error {
+	if t.name != "Map" || len(t.elem) != 2 || !t.elem[0].isString() || !t.elem[1].isString() || v[0] != '{' {
+		return mismatch()
 	}
-	return "", false
+	out := make(map[string]string, bytes.Count(v, []byte{':'}))
+	var notString map[string]bool
+	for i := skipSpace(v, 1); i < len(v) && v[i] != '}'; {
+		kEnd, err := skipString(v, i)
+		if err != nil {
+			return err
+		}
+		k := jsonString(v[i:kEnd])
+		i = skipSpace(v, kEnd)
+		if i >= len(v) || v[i] != ':' {
+			return jsonSyntax(i, "expected :")
+		}
+		i = skipSpace(v, i+1)
+		end, next, err := nextElem(v, i)
+		if err != nil {
+			return err
+		}
+		if e := v[i:end]; e[0] == '"' {
+			out[k] = jsonString(e)
+			delete(notString, k)
+		} else {
+			if notString == nil {
+				notString = map[string]bool{}
+			}
+			notString[k] = true
+			delete(out, k)
+		}
+		i = next
+	}
+	if len(notString) > 0 {
+		return mismatch()
+	}
+	*d = out
+	return nil
 }
 
-func scanInt(t columnType, want string, v any, bits int, set func(int64)) error {
-	s, ok := jsonNumberText(v)
+func scanInt(t columnType, want string, v []byte, bits int, set func(int64)) error {
+	s, ok := numberText(v)
 	if t.name != want || !ok {
 		return fmt.Errorf("cannot scan %s into a %d-bit int (want %s)", t.full, bits, want)
 	}
-	n, err := strconv.ParseInt(s, 10, bits)
+	n, err := parseInt(s, bits)
 	if err != nil {
 		return err
 	}
@@ -310,12 +376,12 @@ func scanInt(t columnType, want string, v any, bits int, set func(int64)) error 
 	return nil
 }
 
-func scanUint(t columnType, want string, v any, bits int, set func(uint64)) error {
-	s, ok := jsonNumberText(v)
+func scanUint(t columnType, want string, v []byte, bits int, set func(uint64)) error {
+	s, ok := numberText(v)
 	if t.name != want || !ok {
 		return fmt.Errorf("cannot scan %s into a %d-bit uint (want %s)", t.full, bits, want)
 	}
-	n, err := strconv.ParseUint(s, 10, bits)
+	n, err := parseUint(s, bits)
 	if err != nil {
 		return err
 	}
@@ -325,12 +391,12 @@ func scanUint(t columnType, want string, v any, bits int, set func(uint64)) erro
 
 // jsonFloat reads a float, which ClickHouse writes as a number, or as "nan"/"inf"/"-inf"
 // with output_format_json_quote_denormals.
-func jsonFloat(v any) (float64, error) {
-	s, ok := jsonNumberText(v)
+func jsonFloat(v []byte) (float64, error) {
+	s, ok := numberText(v)
 	if !ok {
-		return 0, fmt.Errorf("not a number: %v", v)
+		return 0, fmt.Errorf("not a number: %v", jsonAny(v))
 	}
-	switch s {
+	switch string(s) {
 	case "nan", "-nan":
 		return math.NaN(), nil
 	case "inf", "+inf":
@@ -338,7 +404,10 @@ func jsonFloat(v any) (float64, error) {
 	case "-inf":
 		return math.Inf(-1), nil
 	}
-	return strconv.ParseFloat(s, 64)
+	if f, ok := parseFloatFast(s); ok {
+		return f, nil
+	}
+	return strconv.ParseFloat(string(s), 64)
 }
 
 // parseTime reads Date, Date32, DateTime and DateTime64 text, in the column's time zone
