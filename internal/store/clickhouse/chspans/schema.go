@@ -70,9 +70,9 @@ func migrations(schema chsql.Schema) []chsql.Migration {
 // (one per service) in each of its 26 columns, and for each decompresses the whole block
 // holding the granule: with 64 KiB at least, a column of 1 to 8 bytes a span decompressed
 // 8 to 64 granules to read one (6.2 MB decompressed for 14 spans on the harness's 2M
-// spans). With these sizes the spans query took 12-15 ms of CPU instead of 21-24 on a
-// merged copy of that data, for 3% more disk (docs/performance.md, 2026-12-07 21:00).
-// Scans read the same bytes in more, smaller blocks.
+// spans). With these sizes the spans query took 12-16 ms of CPU instead of 21-25 on a
+// merged copy of that data, for 3% more disk (docs/performance.md, 2026-12-07 20:41-22:05).
+// Scans read the same bytes in more, smaller blocks: RED and trace search took the same CPU.
 //
 // Parts written before the migration keep their blocks until a merge rewrites them (new
 // inserts, and every merge from then on, use the new sizes): nothing is rewritten at start.
