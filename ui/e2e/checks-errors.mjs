@@ -187,7 +187,10 @@ export async function errorChecks({ page, base, expected, check, assert, shot })
     assert((await page.locator('[data-testid="context-lines"]').count()) === 0, 'the oldest event has no context lines');
     await page.reload();
     await page.waitForFunction((id) => document.querySelector('[data-testid="event-view"]')?.dataset.eventId === id, E.a.eventIds.at(-1), { timeout: 10000 });
-    assert((await page.getByTestId('event-position').innerText()).startsWith(`${E.a.eventIds.length} of`), 'position after reload');
+    // The event may show (fetched alone) before the pages of events that give its position
+    // have been read ("looking…" meanwhile): wait for the position rather than read it once.
+    await page.waitForFunction((n) => document.querySelector('[data-testid="event-position"]')?.textContent?.startsWith(`${n} of`), E.a.eventIds.length, { timeout: 10000 })
+      .catch(async () => assert(false, `position after reload: ${await page.getByTestId('event-position').innerText()}`));
     await page.getByTestId('event-newer').click();
     await page.waitForFunction((id) => document.querySelector('[data-testid="event-view"]')?.dataset.eventId === id, E.a.eventIds.at(-2), { timeout: 10000 });
     await page.getByTestId('event-newest').click();
