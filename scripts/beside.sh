@@ -4,7 +4,7 @@
 # (so the two do not interleave), and fails when either failed, naming it.
 #
 # `make test` runs the browser checks beside the Go tests this way: they mostly wait on
-# the server, Chromium and timers (about 80 CPU-seconds in 200-400 s), as the e2e
+# the server, Chromium and timers (80 CPU-seconds in 207 s, measured at load 16-24), as the e2e
 # package's clock-bound tests do, so together they take little longer than the Go tests.
 set -uo pipefail
 out=$(mktemp)

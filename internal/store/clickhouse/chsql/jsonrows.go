@@ -116,27 +116,8 @@ func (r *JSONRows) split(line []byte) error {
 	if i >= len(line) || line[i] != '[' {
 		return jsonSyntax(i, "a row is not an array")
 	}
-	if i = skipSpace(line, i+1); i < len(line) && line[i] == ']' {
-		return nil
-	}
-	for {
-		end, err := skipValue(line, i, 1)
-		if err != nil {
-			return err
-		}
-		r.cur = append(r.cur, line[i:end])
-		if i = skipSpace(line, end); i >= len(line) {
-			return jsonSyntax(i, "unexpected end of row")
-		}
-		switch line[i] {
-		case ',':
-			i = skipSpace(line, i+1)
-		case ']':
-			return nil
-		default:
-			return jsonSyntax(i, "expected , or ]")
-		}
-	}
+	_, err := skipArray(line, i, 1, &r.cur)
+	return err
 }
 
 // Scan copies the current row into dest; see Rows.Scan.

@@ -46,7 +46,7 @@ func skipValue(b []byte, i, depth int) (int, error) {
 	case c == '-' || isDigit(c):
 		return skipNumber(b, i)
 	case c == '[':
-		return skipArray(b, i, depth+1)
+		return skipArray(b, i, depth+1, nil)
 	case c == '{':
 		return skipObject(b, i, depth+1)
 	case c == 't':
@@ -66,8 +66,9 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 	return i + len(lit), nil
 }
 
-// skipArray returns the end of the array at b[i], at depth.
-func skipArray(b []byte, i, depth int) (int, error) {
+// skipArray returns the end of the array at b[i], at depth, and appends the text of each
+// of its elements to elems unless elems is nil.
+func skipArray(b []byte, i, depth int, elems *[][]byte) (int, error) {
 	if depth > maxJSONDepth {
 		return i, jsonSyntax(i, "nested too deep")
 	}
@@ -79,6 +80,9 @@ func skipArray(b []byte, i, depth int) (int, error) {
 		end, err := skipValue(b, i, depth)
 		if err != nil {
 			return end, err
+		}
+		if elems != nil {
+			*elems = append(*elems, b[i:end])
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) {
