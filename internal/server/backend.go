@@ -149,7 +149,7 @@ func (s *Server) openClickHouse(ctx context.Context) (*stores, error) {
 		return nil, fmt.Errorf("open clickhouse store: %w", err)
 	}
 	s.add(closer{conn.Close})
-	schema := chsql.Schema{Database: cfg.Database, Cluster: cfg.Cluster}
+	schema := chsql.Schema{Database: cfg.Database, Cluster: cfg.Cluster, Follower: !cfg.Leader}
 	logger := s.logger.With("component", "clickhouse")
 	ret := s.cfg.Retention
 	fail := func(what string, err error) (*stores, error) {

@@ -37,7 +37,7 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, logger *slog
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := chsql.Migrate(ctx, conn, schema, component, migrations(schema)); err != nil {
+	if err := chsql.Migrate(ctx, conn, schema, component, migrations(schema), logger); err != nil {
 		return nil, fmt.Errorf("chdashboards: %w", err)
 	}
 	return &Store{conn: conn, schema: schema, logger: logger}, nil

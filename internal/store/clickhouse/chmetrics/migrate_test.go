@@ -58,7 +58,7 @@ func TestMigrateSamplesByMetric(t *testing.T) {
 	ctx := context.Background()
 	conn := chsqltest.Open(t)
 	schema := chsqltest.Schema(conn)
-	require.NoError(t, chsql.Migrate(ctx, conn, schema, component, migrations[:2]))
+	require.NoError(t, chsql.Migrate(ctx, conn, schema, component, migrations[:2], nil))
 	old := oldWriter{t, conn}
 
 	t0 := time.Date(2026, 12, 7, 23, 50, 0, 0, time.UTC) // crosses a day
@@ -89,7 +89,7 @@ func TestMigrateSamplesByMetric(t *testing.T) {
 	old.samples(all[3], 2, point{want[all[3].String()][7].T, -1})
 
 	// Migration 3 (the copy) has run when a node of the previous version writes.
-	require.NoError(t, chsql.Migrate(ctx, conn, schema, component, migrations[:3]))
+	require.NoError(t, chsql.Migrate(ctx, conn, schema, component, migrations[:3], nil))
 	late := point{t0.UnixMilli() + 80*15_000, 12345}
 	old.samples(all[0], 3, late)
 	want[all[0].String()] = append(want[all[0].String()], late)

@@ -96,8 +96,10 @@ SETTINGS ttl_only_drop_parts = 1`,
 	// samples, which reads deduplicate. On a cluster the copy runs on the node that
 	// migrates, through the Distributed tables (every shard joins its own series rows; the
 	// rows go back to the shard they came from, as both tables shard by series id), and
-	// waits for the shards' inserts.
-	Version: 3,
+	// waits for the shards' inserts. Only the leader runs it (LeaderOnly): two nodes
+	// starting together would each copy the table.
+	Version:    3,
+	LeaderOnly: true,
 	Statements: []string{
 		samplesV2DDL,
 		chsql.Distributed(samplesTable, "series_id"),

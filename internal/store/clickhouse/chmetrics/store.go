@@ -78,7 +78,7 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options
 	if opts.MaxKnownSeries <= 0 {
 		opts.MaxKnownSeries = 1_000_000
 	}
-	if err := chsql.Migrate(ctx, conn, schema, component, migrations); err != nil {
+	if err := chsql.Migrate(ctx, conn, schema, component, migrations, logger); err != nil {
 		return nil, fmt.Errorf("metric store schema: %w", err)
 	}
 	s := &Store{conn: conn, schema: schema, opts: opts, logger: logger, known: map[seriesDay]struct{}{}}

@@ -69,7 +69,7 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options
 	if opts.MaxKnown <= 0 {
 		opts.MaxKnown = 1_000_000
 	}
-	if err := chsql.Migrate(ctx, conn, schema, component, migrations(schema)); err != nil {
+	if err := chsql.Migrate(ctx, conn, schema, component, migrations(schema), logger); err != nil {
 		return nil, fmt.Errorf("chprofiles: %w", err)
 	}
 	s := &Store{conn: conn, schema: schema, opts: opts, logger: logger, known: map[knownKey]struct{}{}}

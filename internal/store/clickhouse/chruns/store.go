@@ -44,7 +44,7 @@ func New(ctx context.Context, conn chsql.Conn, schema chsql.Schema, opts Options
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := chsql.Migrate(ctx, conn, schema, component, migrations(schema)); err != nil {
+	if err := chsql.Migrate(ctx, conn, schema, component, migrations(schema), logger); err != nil {
 		return nil, fmt.Errorf("chruns: %w", err)
 	}
 	s := &Store{conn: conn, schema: schema, logger: logger}

@@ -34,7 +34,7 @@ func TestMigrationOnExistingDatabase(t *testing.T) {
 	ctx := context.Background()
 	conn := chsqltest.Open(t)
 	schema := chsqltest.Schema(conn)
-	require.NoError(t, chsql.Migrate(ctx, conn, schema, component, migrations(schema)[:1]))
+	require.NoError(t, chsql.Migrate(ctx, conn, schema, component, migrations(schema)[:1], nil))
 	old := &Store{conn: conn, schema: schema, tenant: chsql.String("")}
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	td, ids := genTraces(5, 3000, 5, start, 20*time.Millisecond)

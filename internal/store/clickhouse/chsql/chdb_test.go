@@ -5,6 +5,7 @@ package chsql_test
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -192,10 +193,10 @@ func TestMigrate(t *testing.T) {
 	v2 := chsql.Migration{Version: 2, Statements: []string{
 		"ALTER TABLE {db}.things{local}{on_cluster} ADD COLUMN IF NOT EXISTS label String",
 	}}
-	require.NoError(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v1}))
-	require.NoError(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v2, v1}))
-	require.NoError(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v1, v2}))
-	require.NoError(t, chsql.Migrate(ctx, c, s, "other", nil))
+	require.NoError(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v1}, nil))
+	require.NoError(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v2, v1}, nil))
+	require.NoError(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v1, v2}, nil))
+	require.NoError(t, chsql.Migrate(ctx, c, s, "other", nil, nil))
 
 	rows, err := c.Query(ctx, "SELECT count(), max(label) FROM things")
 	require.NoError(t, err)
@@ -219,7 +220,78 @@ func TestMigrate(t *testing.T) {
 	require.Equal(t, []string{"things 1", "things 2"}, got)
 
 	bad := chsql.Migration{Version: 3, Statements: []string{"ALTER TABLE {db}.nope ADD COLUMN x UInt8"}}
-	require.ErrorContains(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v1, v2, bad}), "version 3, statement 1")
-	require.ErrorContains(t, chsql.Migrate(ctx, c, s, "Bad-Name", nil), "component")
-	require.ErrorContains(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v1, v1}), "repeated")
+	require.ErrorContains(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v1, v2, bad}, nil), "version 3, statement 1")
+	require.ErrorContains(t, chsql.Migrate(ctx, c, s, "Bad-Name", nil, nil), "component")
+	require.ErrorContains(t, chsql.Migrate(ctx, c, s, "things", []chsql.Migration{v1, v1}, nil), "repeated")
+}
+
+// TestMigrateLeaderOnly: a follower node leaves a LeaderOnly migration (here a row copy,
+// which must not run twice) to the leader and waits for it, then goes on with the later
+// versions; without a leader it gives up when its context ends, naming the setting.
+func TestMigrateLeaderOnly(t *testing.T) {
+	c := chsqltest.Open(t)
+	leader := chsqltest.Schema(c)
+	follower := leader
+	follower.Follower = true
+	ctx := context.Background()
+	ms := []chsql.Migration{
+		{Version: 1, Statements: []string{
+			"CREATE TABLE IF NOT EXISTS {db}.things{local}{on_cluster} (n UInt64) ENGINE = {MergeTree} ORDER BY n",
+			chsql.Distributed("things", "rand()"),
+		}},
+		{Version: 2, LeaderOnly: true, Statements: []string{"INSERT INTO {db}.things VALUES (1)"}},
+		{Version: 3, Statements: []string{"ALTER TABLE {db}.things{local}{on_cluster} ADD COLUMN IF NOT EXISTS label String"}},
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- chsql.Migrate(ctx, c, follower, "things", ms, nil) }()
+	// The follower applies version 1 and waits at version 2.
+	require.Eventually(t, func() bool { return versions(t, c) == "1" }, 10*time.Second, 50*time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("the follower did not wait for the leader: %v", err)
+	case <-time.After(2 * time.Second):
+	}
+	require.Equal(t, "1", versions(t, c), "the follower ran the leader's migration")
+
+	require.NoError(t, chsql.Migrate(ctx, c, leader, "things", ms, nil))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower still waits after the leader migrated")
+	}
+	rows, err := c.Query(ctx, "SELECT count() FROM things")
+	require.NoError(t, err)
+	require.True(t, rows.Next())
+	var n uint64
+	require.NoError(t, rows.Scan(&n))
+	require.NoError(t, rows.Close())
+	require.Equal(t, uint64(1), n, "the copy ran once")
+	require.Equal(t, "1 2 3", versions(t, c), "each version recorded once")
+
+	// No leader: the follower's start fails when its context ends.
+	v4 := chsql.Migration{Version: 4, LeaderOnly: true, Statements: []string{"INSERT INTO {db}.things (n) VALUES (2)"}}
+	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	err = chsql.Migrate(short, c, follower, "things", append(ms, v4), nil)
+	require.ErrorContains(t, err, "storage.clickhouse.leader: true")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// versions lists the recorded versions of component "things", each time it is recorded.
+func versions(t *testing.T, c chsql.Conn) string {
+	rows, err := c.Query(context.Background(), "SELECT version FROM "+chsql.MigrationsTable+" WHERE component = 'things' ORDER BY version")
+	if err != nil {
+		return "" // the bootstrap has not created the table yet
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var v uint32
+		require.NoError(t, rows.Scan(&v))
+		got = append(got, strconv.Itoa(int(v)))
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(got, " ")
 }

@@ -3,6 +3,7 @@ package chsql
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,6 +22,10 @@ import (
 type Schema struct {
 	Database string
 	Cluster  string
+	// Follower is set on a node that is not the leader (storage.clickhouse.leader:
+	// false): it leaves the migrations that must run once per database (LeaderOnly) to
+	// the leader and waits for them.
+	Follower bool
 }
 
 // Templates that Expand replaces in statements. Others in braces ({shard}, {replica},
@@ -116,7 +121,18 @@ func Distributed(table, shardKey string) string {
 type Migration struct {
 	Version    int
 	Statements []string
+	// LeaderOnly marks a migration whose statements must not run twice at once, such as
+	// a copy of a table's rows (two nodes starting together would store them twice). A
+	// Follower does not run it: it waits until the leader has recorded the version.
+	LeaderOnly bool
 }
+
+// followerPoll is how often a Follower reads the applied versions while it waits for the
+// leader, and followerLogEvery how often it says so.
+const (
+	followerPoll     = time.Second
+	followerLogEvery = 30 * time.Second
+)
 
 // MigrationsTable records the applied versions of every component.
 const MigrationsTable = "loupe_schema_migrations"
@@ -125,8 +141,10 @@ var componentName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // Migrate creates the database if needed and applies the migrations of component that are
 // not recorded in loupe_schema_migrations, in version order, recording each once its
-// statements succeeded. Versions must be positive and distinct.
-func Migrate(ctx context.Context, c Conn, s Schema, component string, ms []Migration) error {
+// statements succeeded. Versions must be positive and distinct. A Follower waits for
+// the leader to apply the LeaderOnly migrations (until ctx ends), logging to logger (nil:
+// no log) while it waits.
+func Migrate(ctx context.Context, c Conn, s Schema, component string, ms []Migration, logger *slog.Logger) error {
 	if !componentName.MatchString(component) {
 		return fmt.Errorf("migrate: bad component name %q", component)
 	}
@@ -153,6 +171,13 @@ func Migrate(ctx context.Context, c Conn, s Schema, component string, ms []Migra
 		if applied[m.Version] {
 			continue
 		}
+		if m.LeaderOnly && s.Follower {
+			// The leader may have applied later versions meanwhile: read them again.
+			if applied, err = waitForLeader(ctx, c, s, component, m.Version, logger); err != nil {
+				return fmt.Errorf("migrate %s: %w", component, err)
+			}
+			continue
+		}
 		for i, stmt := range m.Statements {
 			q := s.Expand(stmt)
 			if strings.TrimSpace(q) == "" {
@@ -169,6 +194,41 @@ func Migrate(ctx context.Context, c Conn, s Schema, component string, ms []Migra
 		}
 	}
 	return nil
+}
+
+// waitForLeader returns the applied versions of component once the leader has recorded
+// version.
+func waitForLeader(ctx context.Context, c Conn, s Schema, component string, version int, logger *slog.Logger) (map[int]bool, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	lastLog := start
+	logger.Info("waiting for the leader to migrate the schema (this node has storage.clickhouse.leader: false)",
+		"component", component, "version", version)
+	t := time.NewTicker(followerPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the leader (storage.clickhouse.leader: true) to apply version %d: %w", version, ctx.Err())
+		case <-t.C:
+		}
+		applied, err := appliedVersions(ctx, c, s, component)
+		if err != nil {
+			return nil, err
+		}
+		if applied[version] {
+			logger.Info("the leader migrated the schema", "component", component, "version", version,
+				"waited", time.Since(start).Round(time.Second))
+			return applied, nil
+		}
+		if time.Since(lastLog) >= followerLogEvery {
+			lastLog = time.Now()
+			logger.Warn("still waiting for the leader to migrate the schema: start the node with storage.clickhouse.leader: true",
+				"component", component, "version", version, "waited", time.Since(start).Round(time.Second))
+		}
+	}
 }
 
 // bootstrapStatements create the database and the migrations table. With a cluster the
