@@ -3,6 +3,7 @@ package duck
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,23 +35,8 @@ func (s *Store) ServiceStats(ctx context.Context, q store.ServiceStatsQuery) ([]
 		return nil, nil
 	}
 	startNs, stepNs := q.Start.UnixNano(), int64(q.Step)
-	w := &where{}
-	w.add("start_ns >= ?", startNs)
-	w.add("start_ns < ?", q.End.UnixNano())
-	group, qualify := "service", " QUALIFY "+entrySpan+" OR NOT bool_or("+entrySpan+") OVER (PARTITION BY service)"
-	if q.Service != "" {
-		w.add("service = ?", q.Service)
-		group, qualify = "name", ""
-	}
-	// The bucket is computed in the inner select so that GROUPING SETS groups on a column.
-	query := `SELECT grouping(g), grouping(b), coalesce(g, ''), coalesce(b, 0), count(*),
-			count(*) FILTER (WHERE status_code = ` + strconv.Itoa(int(statusCodeError)) + `),
-			quantile_cont(duration_ns::DOUBLE, [0.5, 0.95, 0.99])
-		FROM (SELECT ` + group + ` AS g, (start_ns - ` + strconv.FormatInt(startNs, 10) + `) // ` +
-		strconv.FormatInt(stepNs, 10) + ` AS b, duration_ns, status_code
-			FROM ` + unionAll(tables, "service, name, kind, parent_span_id, start_ns, duration_ns, status_code") + w.sql() + qualify + `)
-		GROUP BY GROUPING SETS ((g, b), (g), (b), ())`
-	rows, err := s.db.QueryContext(ctx, query, w.args...)
+	query, args := serviceStatsQuery(tables, q)
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("service stats: %w", err)
 	}
@@ -93,4 +79,39 @@ func (s *Store) ServiceStats(ctx context.Context, q store.ServiceStatsQuery) ([]
 		return nil, fmt.Errorf("service stats: %w", err)
 	}
 	return out, nil
+}
+
+// serviceStatsQuery is ServiceStats' SQL over tables, and its arguments. Its memory grows
+// with the spans the quantiles are computed over (the entry spans, when q.Service is
+// empty), not with all the spans of the range: 10M spans (2.6M entry spans) need less than
+// 128 MB (docs/performance.md, 2026-12-08).
+func serviceStatsQuery(tables []string, q store.ServiceStatsQuery) (string, []any) {
+	startNs, stepNs := q.Start.UnixNano(), int64(q.Step)
+	w := &where{}
+	w.add("start_ns >= ?", startNs)
+	w.add("start_ns < ?", q.End.UnixNano())
+	cols := "service, name, kind, parent_span_id, start_ns, duration_ns, status_code"
+	group, entries := "service", ""
+	if q.Service != "" {
+		w.add("service = ?", q.Service)
+		group = "name"
+	}
+	args := w.args
+	if q.Service == "" {
+		// The services without an entry span in the range, by a grouped scan: a window
+		// over the spans (bool_or OVER (PARTITION BY service)) held every span of the
+		// range in memory, more than the default memory limit at 10M spans an hour.
+		entries = " AND (" + entrySpan + " OR service IN (SELECT service FROM " + unionAll(tables, cols) + w.sql() +
+			" GROUP BY service HAVING NOT bool_or(" + entrySpan + ")))"
+		args = append(slices.Clone(w.args), w.args...) // the range, then again in the subquery
+	}
+	// The bucket is computed in the inner select so that GROUPING SETS groups on a column.
+	query := `SELECT grouping(g), grouping(b), coalesce(g, ''), coalesce(b, 0), count(*),
+			count(*) FILTER (WHERE status_code = ` + strconv.Itoa(int(statusCodeError)) + `),
+			quantile_cont(duration_ns::DOUBLE, [0.5, 0.95, 0.99])
+		FROM (SELECT ` + group + ` AS g, (start_ns - ` + strconv.FormatInt(startNs, 10) + `) // ` +
+		strconv.FormatInt(stepNs, 10) + ` AS b, duration_ns, status_code
+			FROM ` + unionAll(tables, cols) + w.sql() + entries + `)
+		GROUP BY GROUPING SETS ((g, b), (g), (b), ())`
+	return query, args
 }
