@@ -276,7 +276,7 @@ func TestWindowedQueryLogs(t *testing.T) {
 	}
 	require.NoError(t, s.WriteLogs(ctx, ld))
 	start, end := t0, t0.Add(2*time.Hour)
-	require.Len(t, windows(start, end), 3)
+	require.Len(t, windows(start, end), 4)
 	single := func(f store.LogFilter, limit int) []string {
 		conds, err := filterConds(f)
 		require.NoError(t, err)
@@ -288,7 +288,13 @@ func TestWindowedQueryLogs(t *testing.T) {
 		require.NoError(t, err)
 		return out
 	}
-	for _, f := range []store.LogFilter{{Start: start, End: end}, {Start: start, End: end, Contains: "rare"}, {Start: start.Add(time.Hour), End: end.Add(time.Hour)}} {
+	for _, f := range []store.LogFilter{
+		{Start: start, End: end}, {Start: start, End: end, Contains: "rare"}, {Start: start.Add(time.Hour), End: end.Add(time.Hour)},
+		// Ranges ending long after the newest record (the windows then end at it), and
+		// starting after it.
+		{Start: start, End: end.Add(30 * time.Hour)}, {Start: start, End: end.Add(30 * time.Hour), Contains: "rare"},
+		{Start: end.Add(time.Hour), End: end.Add(3 * time.Hour)},
+	} {
 		for _, limit := range []int{1, 3, 10, 40, 100, 400} {
 			var got []string
 			for r, err := range s.QueryLogs(ctx, store.LogQuery{LogFilter: f, Limit: limit}) {

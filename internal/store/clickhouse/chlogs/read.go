@@ -132,7 +132,25 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 				hi = at
 			}
 		}
-		for _, w := range windows(q.Start, hi) {
+		// The windows end at the newest record when it is older than the range's end: a
+		// range that ends after the last record (the last two hours of a service that
+		// stopped logging an hour ago, or of a bench that loaded its data earlier) would
+		// otherwise put every record in its last window.
+		newest := hi
+		if !q.Start.IsZero() && !hi.IsZero() && hi.Sub(q.Start) >= minWindowedSpan {
+			t, ok, err := s.newest(ctx)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if !ok || t.Before(q.Start) {
+				return // no record in the range
+			}
+			if t.Before(hi) {
+				newest = t.Add(time.Nanosecond)
+			}
+		}
+		for _, w := range windows(q.Start, newest) {
 			wconds := conds
 			if w != "" {
 				wconds = append(slices.Clip(conds), w)
@@ -150,25 +168,48 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 }
 
 // windows splits [start, end) into the time windows QueryLogs reads one after another,
-// newest first, as conditions ("" for the whole range): the newest 1/64 of the range,
-// then the 7/64 before it, then the rest. The order, ts DESC, does not follow the
-// ordering key (service comes first), so one query reads the filter's columns in every
-// granule of the range to find the newest matches; when matches are common (a status
-// code, a frequent word) the newest window holds enough of them and the rest is not read
-// (http.status_code=503 on 2M records: one query over the range read 2M records). A
-// rare match costs two more queries, each reading only its window's index granules.
-// Ranges without both ends, or shorter than minWindowedSpan, are read in one query.
+// newest first, as conditions ("" for the whole range): the newest 1/1024 of the range,
+// then windows 8 times as long, 7/1024 and 56/1024, then the rest. The order, ts DESC,
+// does not follow the ordering key (service comes first), so one query reads the
+// filter's columns in every granule of the range to find the newest matches; when
+// matches are common (a status code, a frequent word) the newest window holds enough of
+// them and the rest is not read (http.status_code=503 on 2M records: one query over the
+// range read 2M records; at 10M records an hour, a first window of 1/64 of two hours still
+// read ~300,000 and took 490 ms). A rare match costs three more queries, each reading only
+// its window's index granules. Ranges without both ends, or shorter than
+// minWindowedSpan, are read in one query.
 func windows(start, end time.Time) []string {
 	span := end.Sub(start)
 	if start.IsZero() || end.IsZero() || span < minWindowedSpan {
 		return []string{""}
 	}
-	cut1, cut2 := end.Add(-span/64), end.Add(-span/8)
+	cut1, cut2, cut3 := end.Add(-span/1024), end.Add(-span/128), end.Add(-span/16)
 	return []string{
 		"ts >= " + chsql.DateTime64(cut1),
 		"ts >= " + chsql.DateTime64(cut2) + " AND ts < " + chsql.DateTime64(cut1),
-		"ts < " + chsql.DateTime64(cut2),
+		"ts >= " + chsql.DateTime64(cut3) + " AND ts < " + chsql.DateTime64(cut2),
+		"ts < " + chsql.DateTime64(cut3),
 	}
+}
+
+// newest returns the time of the newest record of every tenant, and false when there is
+// none. ClickHouse answers it from the parts' minmax index of ts (the partition key's
+// column) without reading the column: ~2 ms on 10M records, where a maximum over a time
+// range, which reads ts, took ~90 ms.
+func (s *Store) newest(ctx context.Context) (time.Time, bool, error) {
+	rows, err := s.conn.Query(ctx, "SELECT toInt64(count()), max(ts) FROM "+s.schema.From(table))
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	defer rows.Close()
+	var n int64
+	var t time.Time
+	if rows.Next() {
+		if err := rows.Scan(&n, &t); err != nil {
+			return time.Time{}, false, err
+		}
+	}
+	return t, n > 0, rows.Err()
 }
 
 // minWindowedSpan is the shortest range QueryLogs reads in windows.

@@ -102,9 +102,11 @@ func TestReappend(t *testing.T) {
 	other, err := New(context.Background(), conn, chsqltest.Schema(conn), Options{}, nil)
 	require.NoError(t, err)
 	appendAll(t, other, ls, point{5000, 5})
+	// An earlier sample written last: read in time order.
+	appendAll(t, s, ls, point{500, 0.5}, point{4000, 44})
 
 	got := selectAll(t, s, labels.MustNewMatcher(labels.MatchEqual, "__name__", "up"))
-	require.Equal(t, map[string][]point{ls.String(): {{1000, 1}, {2000, 2}, {3000, 3}, {4000, 4}, {5000, 5}}}, got)
+	require.Equal(t, map[string][]point{ls.String(): {{500, 0.5}, {1000, 1}, {2000, 2}, {3000, 3}, {4000, 4}, {5000, 5}}}, got)
 	require.Equal(t, uint64(2), countRows(t, conn, seriesTable), "one series row per writer and day")
 }
 
