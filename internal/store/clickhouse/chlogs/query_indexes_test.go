@@ -276,7 +276,7 @@ func TestWindowedQueryLogs(t *testing.T) {
 	}
 	require.NoError(t, s.WriteLogs(ctx, ld))
 	start, end := t0, t0.Add(2*time.Hour)
-	require.Len(t, windows(start, end), 4)
+	require.Len(t, windowCuts(start, end), 3)
 	single := func(f store.LogFilter, limit int) []string {
 		conds, err := filterConds(f)
 		require.NoError(t, err)
