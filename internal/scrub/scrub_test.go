@@ -67,13 +67,15 @@ func TestTextDefaults(t *testing.T) {
 		`{"url":"https://host.example","email":"a@b"}`: `{"url":"https://host.example","email":"a@b"}`,
 		`{"url":"https://u:pw@host"}`:                  `{"url":"https://u:[Filtered]@host"}`,
 		`{"msg":"retry password=\"x y\" now"}`:         `{"msg":"retry password=\"[Filtered]\" now"}`,
+		`{"":"pass="}`:                                 `{"":"pass="}`, // the quote ends the JSON string
+		`cut short password="hunter2`:                  `cut short password="[Filtered]`,
 	} {
 		require.Equal(t, want, s.String("logs", "", in), in)
 	}
 	require.Equal(t, 3.0, testutil.ToFloat64(s.counts.WithLabelValues("logs", RuleCardNumber)))
 	require.Equal(t, 2.0, testutil.ToFloat64(s.counts.WithLabelValues("logs", RuleURLPassword)))
 	require.Equal(t, 1.0, testutil.ToFloat64(s.counts.WithLabelValues("logs", RuleBearer)))
-	require.Equal(t, 7.0, testutil.ToFloat64(s.counts.WithLabelValues("logs", RuleSecretKeyValue)), "secret key texts")
+	require.Equal(t, 8.0, testutil.ToFloat64(s.counts.WithLabelValues("logs", RuleSecretKeyValue)), "secret key texts")
 	n, err := testutil.GatherAndCount(reg, "loupe_scrubbed_values_total")
 	require.NoError(t, err)
 	require.Equal(t, 4, n)

@@ -122,7 +122,10 @@ func valueSpan(s string, i int) (start, end int) {
 				return i + 1, j
 			}
 		}
-		return i + 1, len(s)
+		// No closing quote: a value cut short (password="abc) runs as a bare one. The
+		// quote may also end the JSON string the pair sits in ({"k":"pass="}), which must
+		// stay JSON.
+		return i + 1, bareEnd(s, i+1)
 	}
 	end = bareEnd(s, i)
 	word := strings.ToLower(s[i:end])
