@@ -91,16 +91,16 @@ func serviceStatsQuery(tables []string, q store.ServiceStatsQuery) (string, []an
 	w.add("start_ns >= ?", startNs)
 	w.add("start_ns < ?", q.End.UnixNano())
 	cols := "service, name, kind, parent_span_id, start_ns, duration_ns, status_code"
-	group, entries := "service", ""
+	group, entries := "name", ""
+	var args []any
 	if q.Service != "" {
 		w.add("service = ?", q.Service)
-		group = "name"
-	}
-	args := w.args
-	if q.Service == "" {
+		args = w.args
+	} else {
 		// The services without an entry span in the range, by a grouped scan: a window
 		// over the spans (bool_or OVER (PARTITION BY service)) held every span of the
 		// range in memory, more than the default memory limit at 10M spans an hour.
+		group = "service"
 		entries = " AND (" + entrySpan + " OR service IN (SELECT service FROM " + unionAll(tables, cols) + w.sql() +
 			" GROUP BY service HAVING NOT bool_or(" + entrySpan + ")))"
 		args = append(slices.Clone(w.args), w.args...) // the range, then again in the subquery

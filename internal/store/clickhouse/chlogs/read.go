@@ -137,7 +137,7 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 		// stopped logging an hour ago, or of a bench that loaded its data earlier) would
 		// otherwise put every record in its last window.
 		newest := hi
-		if !q.Start.IsZero() && !hi.IsZero() && hi.Sub(q.Start) >= minWindowedSpan {
+		if windowCuts(q.Start, hi) != nil {
 			t, ok, err := s.newest(ctx)
 			if err != nil {
 				fail(err)
@@ -171,8 +171,9 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 				return
 			}
 			if i == 0 && n == 0 && len(cuts) > 0 {
-				// Nothing in the newest window: a rare match, whose search costs each
-				// window's fixed cost (~5-7 ms on chDB) for little. The rest in one query.
+				// Nothing in the newest window: a rare match, for which each further window
+				// would cost a query (4-7 ms on chDB for a window that reads nothing) for
+				// little. The rest in one query.
 				i = len(cuts) - 1
 			}
 		}
@@ -186,10 +187,9 @@ func (s *Store) QueryLogs(ctx context.Context, q store.LogQuery) iter.Seq2[store
 // (service comes first), so one query reads the filter's columns in every granule of the
 // range to find the newest matches; when matches are common (a status code, a frequent
 // word) the newest window holds enough of them and the rest is not read
-// (http.status_code=503 on 2M records: one query over the range read 2M records; at 10M
-// records an hour, a first window of 1/64 of two hours still read ~300,000 and took
-// 490 ms). When the newest window holds no match, the rest is read in one query. Ranges
-// without both ends, or shorter than minWindowedSpan, are read in one query.
+// (http.status_code=503 on 2M records: one query over the range read 2M records). When the
+// newest window holds no match, the rest is read in one query. Ranges without both ends,
+// or shorter than minWindowedSpan, are read in one query.
 func windowCuts(start, end time.Time) []time.Time {
 	span := end.Sub(start)
 	if start.IsZero() || end.IsZero() || span < minWindowedSpan {
@@ -200,8 +200,8 @@ func windowCuts(start, end time.Time) []time.Time {
 
 // newest returns the time of the newest record of every tenant, and false when there is
 // none. ClickHouse answers it from the parts' minmax index of ts (the partition key's
-// column) without reading the column: ~2 ms on 10M records, where a maximum over a time
-// range, which reads ts, took ~90 ms.
+// column) without reading the column: min, max and count of the whole table took 1.8-1.9 ms
+// on 10M records, a maximum over a time range, which reads ts, 85-94 ms.
 func (s *Store) newest(ctx context.Context) (time.Time, bool, error) {
 	rows, err := s.conn.Query(ctx, "SELECT toInt64(count()), max(ts) FROM "+s.schema.From(table))
 	if err != nil {
